@@ -1,0 +1,29 @@
+"""minigen: a from-scratch teaching engine for generative models.
+
+A small reverse-mode autograd library on NumPy (CPU) or CuPy (GPU), with PyTorch's names.
+"""
+__version__ = "0.1.0"
+
+from . import backend
+from .backend import (
+    float32, float64, float16, int64, int32, int8, uint8, bool_ as bool, device, synchronize,
+    get_default_dtype, set_default_dtype, get_rng_state, set_rng_state,
+)
+from .autograd import (
+    Tensor, Function, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad,
+)
+from .creation import (
+    tensor, as_tensor, from_numpy, zeros, ones, empty, full, zeros_like, ones_like, empty_like,
+    full_like, arange, linspace, eye, manual_seed, seed, rand, randn, randint, randperm,
+    rand_like, randn_like, randint_like, normal,
+)
+from . import cuda
+from . import autograd
+from .ops import *  # noqa: F401,F403  (the differentiable ops, and Tensor's methods)
+from .ops import __all__ as _ops_all
+
+float = float32
+double = float64
+long = int64
+half = float16
+from .gradcheck import gradcheck, gradgradcheck, GradcheckError

@@ -1,0 +1,686 @@
+"""Tensor, Function and the reverse-mode graph walk.
+
+A ``Tensor`` holds an array (``data``: a NumPy or CuPy array) and, if it was computed by a
+differentiable op while gradients were being recorded, the ``Function`` node that made it
+(``creator``). ``Function.apply`` runs an op's ``forward`` on raw arrays and, only when some
+input requires grad, records the node. ``backward`` walks the recorded nodes from the output
+back to the leaves, highest *generation* first, so each node runs once, after every consumer of
+its outputs has handed it a gradient.
+
+The op contract (see docs/architecture.md)::
+
+    class Exp(Function):
+        def forward(self, x):              # raw arrays in, raw arrays out
+            y = self.xp.exp(x)
+            self.save_for_backward(y)      # keep only what backward needs
+            return y
+
+        def backward(self, gy):            # Tensors in, Tensors out, written with minigen ops,
+            (y,) = self.saved_tensors      # so the backward is itself differentiable:
+            return gy * y                  # grad-of-grad (create_graph=True) just works
+
+Saved arrays that are the op's own inputs or outputs come back from ``saved_tensors`` as graph
+tensors (an output comes back as a tensor whose creator is this node), so a backward that uses
+them is differentiated correctly a second time. Anything else saved comes back as a constant.
+Nodes hold their inputs but never their outputs, so a graph has no reference cycles and its
+arrays are freed as soon as the last tensor that reaches them goes away.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+import numpy
+
+from . import backend as _backend
+from .backend import _by_array_type
+
+# ----------------------------------------------------------------------------- grad mode
+_state = {"grad": True, "anomaly": False}
+
+
+class _GradMode:
+    """Context manager (and decorator) that sets whether new ops record a graph."""
+
+    __slots__ = ("enabled", "prev")
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = _state["grad"]
+        _state["grad"] = self.enabled
+
+    def __exit__(self, *exc):
+        _state["grad"] = self.prev
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def no_grad():
+    """Ops inside ``with no_grad():`` record no graph (inference, optimizer steps)."""
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Turn recording back on inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+def set_grad_enabled(mode):
+    return _GradMode(bool(mode))
+
+
+def is_grad_enabled():
+    return _state["grad"]
+
+
+class detect_anomaly:
+    """Inside this context every op's forward and backward output is checked for NaN or inf;
+    the first op that makes one raises a RuntimeError that names it."""
+
+    def __enter__(self):
+        self.prev = _state["anomaly"]
+        _state["anomaly"] = True
+
+    def __exit__(self, *exc):
+        _state["anomaly"] = self.prev
+
+
+def _check_finite(fn, arrays, phase):
+    for a in arrays:
+        if a is None:
+            continue
+        if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
+            xp = _by_array_type[type(a)].xp
+            if not bool(xp.isfinite(a).all()):
+                raise RuntimeError(
+                    f"detect_anomaly: function '{type(fn).__name__}' returned NaN or inf "
+                    f"in its {phase} (output shape {tuple(a.shape)})")
+
+
+# ----------------------------------------------------------------------------- Tensor
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    Create tensors with ``minigen.tensor``, ``zeros``, ``randn`` and friends. Attributes:
+    ``data`` (the raw array), ``grad`` (a Tensor, filled by ``backward``), ``requires_grad``,
+    ``creator`` (the Function that made it; PyTorch calls it ``grad_fn``).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_idx", "_retain", "__weakref__")
+    __array_priority__ = 1000  # numpy_scalar * tensor -> Tensor.__rmul__, not numpy
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        from .creation import _to_array
+
+        self.data = _to_array(data, dtype, device)
+        self.grad = None
+        self.creator = None
+        self._idx = 0
+        self._retain = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- basic attributes ----------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return _backend.device(_by_array_type[type(self.data)].name)
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    @property
+    def grad_fn(self):
+        return self.creator
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def xp(self):
+        return _by_array_type[type(self.data)].xp
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def nelement(self):
+        return int(self.data.size)
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_wrap_dim(dim, self.data.ndim, "size")]
+
+    def element_size(self):
+        return self.data.dtype.itemsize
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    # -- conversions -------------------------------------------------------------------
+    def numpy(self):
+        """A host (NumPy) copy of the data. Always a copy, on every device."""
+        return _by_array_type[type(self.data)].to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: a Tensor with {self.data.size} elements cannot be converted to a Python scalar")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+        return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        if self.device.type != "cpu":
+            raise TypeError(
+                f"can't convert {self.device.type} tensor to numpy: use tensor.numpy() "
+                "(or .cpu()) to make a host copy first")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def detach(self):
+        """A tensor sharing this one's data, cut off from the graph."""
+        return _wrap(self.data)
+
+    def detach_(self):
+        self.creator = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad_: only floating point tensors can require gradients, "
+                f"got dtype {self.data.dtype}")
+        if not requires_grad and self.creator is not None:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad of leaf tensors; "
+                "use detach() to cut a non-leaf tensor off the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self.creator is not None:
+            self._retain = True
+            self.creator._retained.append(self)
+        return self
+
+    # -- in-place (only off the graph) -------------------------------------------------
+    def _check_inplace(self, op):
+        if self.requires_grad and _state["grad"]:
+            kind = "a leaf Variable" if self.creator is None else "a tensor in the graph"
+            raise RuntimeError(
+                f"{op}: {kind} that requires grad is being used in an in-place operation; "
+                "wrap it in `with minigen.no_grad():` or use .detach()")
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        return self
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        self.data.fill(0)
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
+        self._check_inplace("copy_")
+        if not isinstance(src, Tensor):
+            from .creation import tensor as _tensor
+            src = _tensor(src, dtype=self.dtype, device=self.device)
+        if type(src.data) is not type(self.data):
+            src = src.to(self.device)
+        xp = self.xp
+        try:
+            b = xp.broadcast_to(src.data, self.data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"copy_: source of shape {list(src.shape)} cannot be broadcast to "
+                f"destination of shape {list(self.shape)}") from None
+        self.data[...] = b
+        return self
+
+    # -- backward ------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``gradient`` is the vector in the vector-Jacobian product; it may be omitted only for
+        a tensor with one element. The graph's saved arrays are released afterwards unless
+        ``retain_graph=True``. ``create_graph=True`` records the backward pass itself, for
+        higher-order gradients.
+        """
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; this "
+                    f"tensor has shape {list(self.shape)}, pass `gradient=`")
+            gradient = _wrap(self.xp.ones_like(self.data))
+        elif not isinstance(gradient, Tensor):
+            from .creation import tensor as _tensor
+            gradient = _tensor(gradient, dtype=self.dtype, device=self.device)
+        run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        raise NotImplementedError("register_hook: hooks are not supported in minigen")
+
+    def __repr__(self):
+        body = numpy.array2string(self.numpy(), separator=", ", precision=4,
+                                  prefix="tensor(")
+        extra = []
+        if self.device.type != "cpu":
+            extra.append(f"device='{self.device}'")
+        if self.dtype not in (_backend._default_dtype, _backend.int64, _backend.bool_):
+            extra.append(f"dtype=minigen.{self.dtype}")
+        if self.creator is not None:
+            extra.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+
+def _wrap(data, creator=None, idx=0):
+    """The fast internal constructor: ``data`` must already be a device array."""
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t.creator = creator
+    t._idx = idx
+    t._retain = False
+    t.requires_grad = creator is not None
+    return t
+
+
+def _wrap_dim(dim, ndim, op):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+# ----------------------------------------------------------------------------- Function
+class _Out:
+    """Marker for a saved array that is the op's own output ``index``."""
+
+    __slots__ = ("index", "data")
+
+    def __init__(self, index, data):
+        self.index = index
+        self.data = data
+
+
+class Function:
+    """One differentiable op: ``forward`` on raw arrays, ``backward`` in minigen ops.
+
+    Call ``MyOp.apply(*tensors, **params)``: tensors are the differentiable inputs, keyword
+    parameters (dims, strides, ...) are passed to ``forward`` as they are.
+    """
+
+    # set on every node by apply: xp (array module), backend; when recorded also
+    # inputs, generation, needs_input_grad, n_out.
+    saved = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self.saved is None:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (or to read saved values "
+                f"of '{type(self).__name__}' after they were freed). Pass retain_graph=True to "
+                "the first backward() if you need to go through the graph twice.")
+        out = []
+        for s in self.saved:
+            if type(s) is int:
+                out.append(self.inputs[s])
+            elif type(s) is _Out:
+                out.append(_wrap(s.data, self, s.index))
+            elif s is None:
+                out.append(None)
+            else:
+                out.append(_wrap(s))
+        return tuple(out)
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        f = object.__new__(cls)
+        x0 = inputs[0].data
+        try:
+            b = _by_array_type[type(x0)]
+        except KeyError:
+            raise TypeError(f"{cls.__name__.lower()}: expected Tensor inputs, got {type(x0).__name__}")
+        f.backend = b
+        f.xp = b.xp
+        if len(inputs) == 1:
+            ys = f.forward(x0, **params)
+            req = inputs[0].requires_grad
+        else:
+            t0 = type(x0)
+            datas = []
+            req = False
+            for t in inputs:
+                d = t.data
+                if type(d) is not t0:
+                    _device_mismatch(cls.__name__.lower(), inputs)
+                datas.append(d)
+                req = req or t.requires_grad
+            ys = f.forward(*datas, **params)
+        multi = type(ys) is tuple
+        if not multi:
+            ys = (ys,)
+        types = b.array_types
+        raw = ys
+        ys = tuple(y if type(y) in types else b.xp.asarray(y) for y in ys)
+        if _state["anomaly"]:
+            _check_finite(f, ys, "forward")
+        if not (req and _state["grad"]):
+            f.saved = ()
+            outs = tuple(_wrap(y) for y in ys)
+            return outs if multi else outs[0]
+        # record the node
+        f.inputs = inputs
+        f.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        f.generation = 1 + max((t.creator.generation for t in inputs if t.creator is not None),
+                               default=0)
+        f.n_out = len(ys)
+        f._retained = []
+        if multi:
+            f.output_meta = [(y.shape, y.dtype) for y in ys]
+        if f.saved:
+            f.saved = tuple(_resolve_saved(a, inputs, raw, ys) for a in f.saved)
+        outs = tuple(_wrap(y, f, i) if y.dtype.kind in "fc" else _wrap(y)
+                     for i, y in enumerate(ys))
+        return outs if multi else outs[0]
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    def release(self):
+        self.saved = None
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+def _resolve_saved(a, inputs, raw, ys):
+    if a is None:
+        return None
+    for i, t in enumerate(inputs):
+        if a is t.data:
+            return i
+    for j, y in enumerate(raw):
+        if a is y:
+            return _Out(j, ys[j])
+    return a
+
+
+def _device_mismatch(op, inputs):
+    devs = []
+    for t in inputs:
+        b = _by_array_type.get(type(t.data))
+        devs.append(b.name if b else type(t.data).__name__)
+    shapes = ", ".join(str(list(t.shape)) for t in inputs)
+    raise RuntimeError(
+        f"{op}: expected all tensors to be on the same device, but found at "
+        f"least two devices, {' and '.join(sorted(set(devs)))} (input shapes {shapes}); "
+        "move them with .to(device) first")
+
+
+# ----------------------------------------------------------------------------- graph walk
+_counter = itertools.count()
+
+
+def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, inputs=None,
+                 capture=None, allow_unused=False):
+    """Walk the graph from ``roots`` and deliver gradients.
+
+    With ``capture=None`` (``Tensor.backward``) gradients accumulate into the ``.grad`` of every
+    leaf that requires grad. With ``capture`` (a list of tensors, ``minigen.grad``) nothing's
+    ``.grad`` is touched and the gradients of those tensors are returned.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:  # Tensor.backward(inputs=...) accumulates into these only
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        got = run_backward(roots, grad_roots, retain_graph, create_graph, capture=inputs,
+                           allow_unused=True)
+        for t, g in zip(inputs, got):
+            if g is not None:
+                _accumulate_leaf(t, g, create_graph, ())
+        return None
+
+    pending = {}      # node -> list of gradients, one slot per output
+    heap = []
+    captured = None
+    wanted = None
+    if capture is not None:
+        captured = {}
+        for t in capture:
+            captured[_key(t)] = None
+        wanted = _nodes_leading_to(roots, capture)
+    shared = set()
+    for r, g in zip(roots, grad_roots):
+        if not r.requires_grad:
+            raise RuntimeError(
+                "backward: element 0 of tensors does not require grad and does not have a grad_fn")
+        if g.shape != r.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {list(g.shape)} but the output has shape {list(r.shape)}")
+        if type(g.data) is not type(r.data):
+            _device_mismatch("backward", [r, g])
+        shared.add(id(g.data))
+        _push(r, g, pending, heap, captured, create_graph, shared)
+
+    prev = _state["grad"]
+    _state["grad"] = create_graph
+    try:
+        while heap:
+            f = heapq.heappop(heap)[2]
+            gys = pending.pop(f)
+            if f.saved is None:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (node "
+                    f"'{type(f).__name__}'); its saved values were freed after the first "
+                    "backward. Pass retain_graph=True to the first backward() call.")
+            for i, g in enumerate(gys):
+                if g is None:
+                    gys[i] = _wrap(f.xp.zeros_like(_output_like(f, i)))
+            if captured is not None:
+                for i in range(f.n_out):
+                    k = (f, i)
+                    if k in captured:
+                        captured[k] = gys[i]
+            for t in f._retained:
+                g = gys[t._idx]
+                t.grad = g if t.grad is None else t.grad + g
+            gxs = f.backward(*gys)
+            if type(gxs) is not tuple:
+                gxs = (gxs,)
+            if _state["anomaly"]:
+                _check_finite(f, [g.data for g in gxs if g is not None], "backward")
+            if not retain_graph:
+                f.release()
+            for t, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
+                if need and gx is not None:
+                    if wanted is not None and t.creator is not None and t.creator not in wanted:
+                        continue
+                    _push(t, gx, pending, heap, captured, create_graph, shared)
+    finally:
+        _state["grad"] = prev
+    if capture is not None:
+        out = []
+        for t in capture:
+            g = captured[_key(t)]
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    "grad: one of the differentiated Tensors appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior.")
+            out.append(g)
+        return out
+    return None
+
+
+def _key(t):
+    return id(t) if t.creator is None else (t.creator, t._idx)
+
+
+def _push(t, g, pending, heap, captured, create_graph, shared):
+    f = t.creator
+    if f is None:
+        if captured is not None:
+            k = id(t)
+            if k in captured:
+                prev = captured[k]
+                captured[k] = g if prev is None else prev + g
+        elif t.requires_grad:
+            _accumulate_leaf(t, g, create_graph, shared)
+        return
+    slots = pending.get(f)
+    if slots is None:
+        slots = pending[f] = [None] * f.n_out
+        heapq.heappush(heap, (-f.generation, next(_counter), f))
+    i = t._idx
+    slots[i] = g if slots[i] is None else slots[i] + g
+
+
+def _accumulate_leaf(t, g, create_graph, shared):
+    if g.data.dtype != t.data.dtype:
+        g = g.to(t.data.dtype)
+    if t.grad is None:
+        if not create_graph:
+            # never hand a leaf an array that another tensor (the caller's `gradient`, another
+            # leaf's grad, a view of either) also holds: an in-place zero_() would hit both
+            d = g.data
+            if id(d) in shared or d.base is not None:
+                d = d.copy()
+            shared.add(id(d))
+            g = _wrap(d)
+        t.grad = g
+    else:
+        t.grad = t.grad + g if create_graph else _wrap(t.grad.data + g.data)
+
+
+def _output_like(f, i):
+    # a zero gradient for an output that nothing used: shape and dtype from a saved output
+    for s in f.saved or ():
+        if type(s) is _Out and s.index == i:
+            return s.data
+    shape, dtype = f.output_meta[i]
+    return f.xp.empty(shape, dtype)
+
+
+def _nodes_leading_to(roots, targets):
+    """The set of nodes from which some target can be reached (the part of the graph
+    minigen.grad must walk)."""
+    target_nodes = {t.creator for t in targets if t.creator is not None}
+    target_leaves = {id(t) for t in targets if t.creator is None}
+    order, seen, stack = [], set(), [r.creator for r in roots if r.creator is not None]
+    while stack:  # iterative DFS, post-order
+        f = stack[-1]
+        if f in seen:
+            stack.pop()
+            continue
+        children = [t.creator for t in f.inputs if t.creator is not None and t.creator not in seen]
+        if children:
+            stack.extend(children)
+            continue
+        seen.add(f)
+        order.append(f)
+        stack.pop()
+    good = set()
+    for f in order:  # children come before parents
+        if f in target_nodes or any(
+                (t.creator is None and id(t) in target_leaves) or t.creator in good
+                for t in f.inputs):
+            good.add(f)
+    return good
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+
+    As ``torch.autograd.grad``: no ``.grad`` is changed. With ``create_graph=True`` the result
+    is itself differentiable (the WGAN-GP gradient penalty is built on this).
+    """
+    single_in = isinstance(inputs, Tensor)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    gs = []
+    for o, g in zip(outputs, grad_outputs):
+        if g is None:
+            if o.data.size != 1:
+                raise RuntimeError(
+                    f"grad: grad can be implicitly created only for scalar outputs; got shape "
+                    f"{list(o.shape)}, pass grad_outputs=")
+            g = _wrap(o.xp.ones_like(o.data))
+        gs.append(g)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("grad: one of the differentiated Tensors does not require grad")
+    return tuple(run_backward(outputs, gs, retain_graph, create_graph, capture=inputs,
+                              allow_unused=allow_unused))

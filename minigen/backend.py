@@ -1,0 +1,321 @@
+"""The one seam between devices: 'cpu' is NumPy, 'cuda' is CuPy.
+
+Every other module asks this one for the array module (``xp``) of a tensor or a device;
+nothing else imports ``cupy``. What NumPy and CuPy do differently is handled here, once:
+
+* host copies            ``Backend.to_numpy`` (CuPy refuses ``numpy.asarray(cupy_array)``)
+* scatter-add            ``numpy.add.at`` against ``cupyx.scatter_add``
+* random generators      ``numpy.random.Generator(PCG64)`` against ``cupy.random`` generators
+* index bounds           CuPy wraps out-of-range integer indices silently where NumPy raises,
+                         so ``check_index`` checks bounds itself on every device
+* timing                 ``synchronize()`` waits for queued GPU work before a timer is read
+
+A backend is registered under a device type. The test suite registers a *simulated* CUDA
+backend (``minigen.testing.simulated_cuda``) under ``'cuda'``: a CPU stand-in whose arrays
+refuse implicit conversion to NumPy and refuse to mix with host arrays, as CuPy's do.
+"""
+from __future__ import annotations
+
+import numpy
+
+# ----------------------------------------------------------------------------- dtypes
+# minigen's dtypes are NumPy's dtype objects (CuPy uses the same ones).
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+float16 = numpy.dtype("float16")
+int64 = numpy.dtype("int64")
+int32 = numpy.dtype("int32")
+int8 = numpy.dtype("int8")
+uint8 = numpy.dtype("uint8")
+bool_ = numpy.dtype("bool")
+
+_default_dtype = float32
+
+_DTYPE_NAMES = {
+    "float32": float32, "float": float32, "float64": float64, "double": float64,
+    "float16": float16, "half": float16, "int64": int64, "long": int64, "int32": int32,
+    "int": int32, "int8": int8, "uint8": uint8, "bool": bool_,
+}
+
+
+def as_dtype(dtype):
+    """Turn ``minigen.float32``, ``'float32'``, ``numpy.float32`` or ``float`` into a dtype."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, numpy.dtype):
+        return dtype
+    if dtype is float:
+        return _default_dtype
+    if dtype is int:
+        return int64
+    if dtype is bool:
+        return bool_
+    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
+        return _DTYPE_NAMES[dtype]
+    try:
+        return numpy.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}; use minigen.float32, float64, int64 or bool")
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(dtype):
+    """Set the floating dtype that creation functions use when none is given."""
+    global _default_dtype
+    dtype = as_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def is_floating(dtype):
+    return dtype.kind == "f"
+
+
+# ----------------------------------------------------------------------------- devices
+class device:
+    """A device name as in PyTorch: ``device('cpu')``, ``device('cuda')``, ``device('cuda:0')``.
+
+    Compares equal to its string form, so ``t.device == 'cpu'`` works.
+    """
+
+    __slots__ = ("type", "index")
+    _cache: dict = {}
+
+    def __new__(cls, spec="cpu", index=None):
+        if isinstance(spec, device):
+            return spec
+        key = (spec, index)
+        hit = cls._cache.get(key)
+        if hit is not None:
+            return hit
+        if not isinstance(spec, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda', got {spec!r}")
+        kind, _, idx = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"device: unknown device type {spec!r}; expected 'cpu' or 'cuda'")
+        if idx:
+            index = int(idx)
+        if kind == "cuda" and index not in (None, 0):
+            raise ValueError(f"device: minigen uses one GPU, cuda:0; got {spec!r}")
+        self = object.__new__(cls)
+        self.type = kind
+        self.index = None if kind == "cpu" else 0
+        cls._cache[key] = self
+        return self
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (ValueError, TypeError):
+                return False
+        return isinstance(other, device) and other.type == self.type
+
+    def __hash__(self):
+        return hash(self.type)
+
+    def __str__(self):
+        return self.type
+
+    def __repr__(self):
+        return f"device(type='{self.type}')"
+
+
+# ----------------------------------------------------------------------------- backends
+class Backend:
+    """What one device needs: its array module and the few calls that differ between them."""
+
+    name = "cpu"
+    xp = numpy
+    array_types: tuple = (numpy.ndarray,)
+
+    def asarray(self, data, dtype=None):
+        """Device array from host data (a NumPy array, Python numbers, nested lists)."""
+        return numpy.asarray(data, dtype=dtype)
+
+    def to_numpy(self, a):
+        """A host copy (NumPy array) of a device array."""
+        return numpy.array(a, copy=True)
+
+    def scatter_add(self, target, index, values):
+        """target[index] += values, adding repeated indices (in place)."""
+        numpy.add.at(target, index, values)
+
+    def generator(self, seed):
+        return numpy.random.Generator(numpy.random.PCG64(seed))
+
+    def synchronize(self):
+        pass
+
+    def as_strided(self, a, shape, strides):
+        return numpy.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+
+    def is_available(self):
+        return True
+
+    def memory_allocated(self):
+        return None
+
+
+class CupyBackend(Backend):
+    """CuPy on a real GPU. Imported lazily: a machine without CuPy or a GPU imports minigen fine."""
+
+    name = "cuda"
+
+    def __init__(self):
+        import cupy  # the only place minigen imports cupy
+        import cupyx
+
+        self.xp = cupy
+        self._cupyx = cupyx
+        self.array_types = (cupy.ndarray,)
+
+    def asarray(self, data, dtype=None):
+        return self.xp.asarray(data, dtype=dtype)
+
+    def to_numpy(self, a):
+        return self.xp.asnumpy(a)
+
+    def scatter_add(self, target, index, values):
+        self._cupyx.scatter_add(target, index, values)
+
+    def generator(self, seed):
+        return self.xp.random.default_rng(seed)
+
+    def synchronize(self):
+        self.xp.cuda.Stream.null.synchronize()
+
+    def as_strided(self, a, shape, strides):
+        return self.xp.lib.stride_tricks.as_strided(a, shape, strides)
+
+    def is_available(self):
+        try:
+            return bool(self.xp.cuda.is_available())
+        except Exception:
+            return False
+
+    def memory_allocated(self):
+        return self.xp.get_default_memory_pool().used_bytes()
+
+
+CPU = Backend()
+_backends = {"cpu": CPU}
+_by_array_type = {numpy.ndarray: CPU}
+_cuda_error = None
+
+
+def register_backend(kind, backend):
+    """Register ``backend`` for device type ``kind`` (the test suite's simulated CUDA uses this)."""
+    _backends[kind] = backend
+    for t in backend.array_types:
+        _by_array_type[t] = backend
+    _generators.pop(kind, None)
+
+
+def unregister_backend(kind):
+    backend = _backends.pop(kind, None)
+    if backend is not None:
+        for t in backend.array_types:
+            _by_array_type.pop(t, None)
+    _generators.pop(kind, None)
+
+
+def _load_cupy():
+    global _cuda_error
+    if "cuda" in _backends or _cuda_error is not None:
+        return
+    try:
+        b = CupyBackend()
+    except Exception as e:  # ImportError, or a broken CUDA install
+        _cuda_error = f"CuPy could not be imported ({type(e).__name__}: {e})"
+        return
+    if not b.is_available():
+        _cuda_error = "CuPy is installed but sees no CUDA GPU"
+        return
+    register_backend("cuda", b)
+
+
+def cuda_is_available():
+    _load_cupy()
+    return "cuda" in _backends and _backends["cuda"].is_available()
+
+
+def get_backend(dev):
+    """The backend of a device ('cpu', 'cuda', or a ``device``)."""
+    kind = dev.type if isinstance(dev, device) else device(dev).type
+    b = _backends.get(kind)
+    if b is None:
+        _load_cupy()
+        b = _backends.get(kind)
+        if b is None:
+            raise RuntimeError(
+                f"device 'cuda' is not available: {_cuda_error}. Install the extra with "
+                "`pip install minigen[cuda12]` (or cuda13) on a machine with an NVIDIA GPU, "
+                "or use device='cpu'.")
+    return b
+
+
+def backend_of(array):
+    """The backend that owns an array, from its type."""
+    b = _by_array_type.get(type(array))
+    if b is None:
+        raise TypeError(f"minigen: {type(array).__name__} is not an array of any registered device")
+    return b
+
+
+def synchronize(dev=None):
+    """Wait for all queued work on a device (a no-op on CPU). Call before reading a timer."""
+    if dev is None:
+        for b in list(_backends.values()):
+            b.synchronize()
+    else:
+        get_backend(dev).synchronize()
+
+
+# ----------------------------------------------------------------------------- randomness
+_seed = None
+_generators: dict = {}
+
+
+def manual_seed(seed):
+    """Seed every device's generator; a CPU run then repeats bit for bit."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+    return _seed
+
+
+def generator_for(kind):
+    g = _generators.get(kind)
+    if g is None:
+        seed = _seed if _seed is not None else int(numpy.random.SeedSequence().entropy % (2**63))
+        g = _generators[kind] = get_backend(kind).generator(seed)
+    return g
+
+
+def get_rng_state():
+    """The CPU generator's state, as a dict of plain numbers (checkpoints store it)."""
+    return generator_for("cpu").bit_generator.state
+
+
+def set_rng_state(state):
+    generator_for("cpu").bit_generator.state = state
+
+
+# ----------------------------------------------------------------------------- bounds
+def check_index(xp, index, size, op, dim=0):
+    """Raise IndexError if any integer in ``index`` lies outside [-size, size).
+
+    NumPy raises on its own, but CuPy wraps out-of-range indices silently, so minigen checks
+    on every device before it gathers or scatters.
+    """
+    if index.size == 0:
+        return
+    lo, hi = int(index.min()), int(index.max())
+    if hi >= size or lo < -size:
+        bad = hi if hi >= size else lo
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}")

@@ -1,0 +1,231 @@
+"""Making tensors: ``tensor``, ``zeros``, ``randn``, ... with PyTorch's signatures.
+
+Every function takes ``dtype=``, ``device=`` and ``requires_grad=``; shapes may be given as
+separate integers (``zeros(2, 3)``) or as one tuple (``zeros((2, 3))``). Floating tensors are
+float32 unless a dtype says otherwise, as in PyTorch.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy
+
+from . import backend as B
+from .autograd import Tensor, _wrap
+
+
+def _to_array(data, dtype=None, device=None):
+    """A fresh device array from ``data`` (a Tensor, a device array, NumPy data or Python data)."""
+    dtype = B.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        data = data.data
+    src = B._by_array_type.get(type(data))
+    if src is not None and src is not B.CPU:  # an array already on an accelerator
+        target = src if device is None else B.get_backend(device)
+        data = target.asarray(src.to_numpy(data)) if target is not src else data.copy()
+        return data if dtype is None else data.astype(dtype)
+    if isinstance(data, (numpy.ndarray, numpy.generic)):
+        arr = numpy.asarray(data)  # NumPy data keeps its dtype, as in torch.tensor
+    else:
+        try:
+            arr = numpy.asarray(data)
+        except (ValueError, TypeError) as e:
+            raise TypeError(f"tensor: could not turn {type(data).__name__} into a tensor: {e}") from None
+        if arr.dtype.kind == "f":
+            arr = arr.astype(B._default_dtype)  # Python floats become float32, as in PyTorch
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(B.int64)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(
+            f"tensor: could not make a tensor of dtype {arr.dtype} from {type(data).__name__} "
+            "(a ragged nested list, strings or objects?)")
+    if dtype is not None:
+        arr = arr.astype(dtype)
+    if arr is data:
+        arr = arr.copy()
+    return B.get_backend(device or "cpu").asarray(arr)
+
+
+def _finish(arr, requires_grad):
+    t = _wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, a NumPy array, a Tensor)."""
+    return _finish(_to_array(data, dtype, device), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array):
+    """A CPU tensor that shares memory with the NumPy ``array`` (as ``torch.from_numpy``)."""
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected numpy.ndarray, got {type(array).__name__}")
+    return _wrap(array)
+
+
+def _shape(size, op):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+            raise TypeError(f"{op}: size must be integers, got {size!r}")
+        if s < 0:
+            raise RuntimeError(f"{op}: trying to create a tensor with negative dimension {s}: {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _float_dtype(dtype):
+    return B.as_dtype(dtype) or B._default_dtype
+
+
+def _xp(device):
+    return B.get_backend(device or "cpu").xp
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).zeros(_shape(size, "zeros"), _float_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).empty(_shape(size, "empty"), _float_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = (B.bool_ if isinstance(fill_value, bool) else
+                 B.int64 if isinstance(fill_value, numbers.Integral) else B._default_dtype)
+    shape = (int(size),) if isinstance(size, numbers.Integral) else _shape((size,), "full")
+    return _finish(_xp(device).full(shape, fill_value, B.as_dtype(dtype)), requires_grad)
+
+
+def _like(t, dtype, device):
+    return (B.as_dtype(dtype) or t.dtype), (device or t.device)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(input, dtype, device)
+    return _finish(_xp(device).zeros(input.shape, dtype), requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(input, dtype, device)
+    return _finish(_xp(device).ones(input.shape, dtype), requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(input, dtype, device)
+    return _finish(_xp(device).empty(input.shape, dtype), requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(input, dtype, device)
+    return _finish(_xp(device).full(input.shape, fill_value, dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from ``start`` up to (not including) ``end``; int64 if all arguments are integers."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    dtype = B.as_dtype(dtype) or (B.int64 if ints else B._default_dtype)
+    n = max(0, int(numpy.ceil((end - start) / step)))
+    xp = _xp(device)
+    arr = (xp.arange(n, dtype=numpy.float64) * step + start).astype(dtype) if not ints \
+        else xp.arange(start, end, step, dtype=numpy.int64).astype(dtype)
+    return _finish(arr, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    arr = _xp(device).linspace(start, end, int(steps), dtype=numpy.float64).astype(_float_dtype(dtype))
+    return _finish(arr, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+# ----------------------------------------------------------------------------- random
+def manual_seed(seed):
+    """Seed the generators of every device; a CPU run then repeats bit for bit."""
+    B.manual_seed(seed)
+
+
+def seed():
+    B._generators.clear()
+    B._seed = None
+
+
+def _gen(device):
+    return B.generator_for(B.device(device or "cpu").type)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform samples on [0, 1)."""
+    g = generator or _gen(device)
+    dt = _float_dtype(dtype)
+    arr = g.random(_shape(size, "rand"), dtype=dt if dt in (B.float32, B.float64) else B.float64)
+    return _finish(arr.astype(dt, copy=False), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal samples."""
+    g = generator or _gen(device)
+    dt = _float_dtype(dtype)
+    arr = g.standard_normal(_shape(size, "randn"), dtype=dt if dt in (B.float32, B.float64) else B.float64)
+    return _finish(arr.astype(dt, copy=False), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False, generator=None):
+    """Integers uniform on [low, high). ``randint(high, size)`` and ``randint(low, high, size)``."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint: expected randint(low=0, high, size)")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    g = generator or _gen(device)
+    arr = g.integers(low, high, size=_shape((size,) if isinstance(size, numbers.Integral) else tuple(size), "randint"))
+    return _finish(arr.astype(B.as_dtype(dtype) or B.int64, copy=False), requires_grad)
+
+
+def randperm(n, dtype=None, device=None, generator=None):
+    g = generator or _gen(device)
+    return _wrap(g.permutation(int(n)).astype(B.as_dtype(dtype) or B.int64, copy=False))
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(input, dtype, device)
+    return rand(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(input, dtype, device)
+    return randn(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randint_like(input, low, high=None, dtype=None, device=None):
+    dtype, device = _like(input, dtype, device)
+    return randint(low, high, input.shape, dtype=dtype, device=device)
+
+
+def normal(mean, std, size, dtype=None, device=None, requires_grad=False):
+    t = randn(size, dtype=dtype, device=device)
+    t.data *= std
+    t.data += mean
+    return _finish(t.data, requires_grad)

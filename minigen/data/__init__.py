@@ -1,0 +1,20 @@
+"""Datasets that ship inside minigen, so every model trains offline on real data.
+
+Images (``images.py``):   ``load_digits`` (8x8 UCI digits), ``load_mnist`` (5k subset, or
+                          your own IDX files via ``path=``), with fixed seeded splits.
+Text (``text.py``):       ``load_names`` (US first names), ``load_shakespeare`` (ten works),
+                          ``CharVocab`` (char <-> id), ``split_corpus`` (fixed 90/10 split).
+Toy 2-d (``toy.py``):     ``toy2d('moons' | 'circles' | '8gaussians' | 'swissroll' |
+                          'checkerboard' | 'spirals')``.
+IDX (``idx.py``):         ``read_idx`` / ``write_idx`` for the MNIST file format.
+
+Every loader is deterministic and returns cpu tensors (or Python strings); nothing is
+downloaded. Where each file comes from, and its licence, is in ``minigen/data/README.md``.
+"""
+from .idx import IDXFormatError, read_idx, write_idx
+from .images import load_digits, load_mnist
+from .text import WORKS, CharVocab, load_names, load_shakespeare, split_corpus
+from .toy import toy2d
+
+__all__ = ["load_digits", "load_mnist", "load_names", "load_shakespeare", "CharVocab",
+           "split_corpus", "WORKS", "toy2d", "read_idx", "write_idx", "IDXFormatError"]

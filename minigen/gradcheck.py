@@ -1,0 +1,215 @@
+"""Public gradient checking: compare backward against central finite differences.
+
+    minigen.gradcheck(fn, inputs)        first derivatives
+    minigen.gradgradcheck(fn, inputs)    second derivatives (the gradient of the gradient)
+
+Central differences, (f(x + eps) - f(x - eps)) / (2 eps), have error O(eps^2); in float64 with
+eps = 1e-6 that leaves about 1e-10 of truncation error and 1e-10 of rounding error, so a
+mismatch larger than ``atol + rtol * |numeric|`` means the backward is wrong.
+
+``mode="full"`` builds the whole Jacobian both ways (one forward pair per input element, one
+backward per output element): exact, and fine for small inputs. ``mode="directional"`` checks
+the Jacobian along random directions u (inputs) and v (outputs):
+    numeric   v . (f(x + eps u) - f(x - eps u)) / (2 eps)
+    analytic  sum_k < grad_{x_k} (v . f), u_k >
+two forward passes and one backward per direction, cheap enough for a big convolution.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy
+
+from .autograd import Tensor, _wrap, grad as _grad
+
+
+class GradcheckError(RuntimeError):
+    """Raised when numeric and analytic derivatives disagree; the message has the report."""
+
+
+def _as_tuple(x):
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _outputs(fn, inputs):
+    out = _as_tuple(fn(*inputs))
+    return [o for o in out if isinstance(o, Tensor) and o.dtype.kind == "f"]
+
+
+def _prepare(inputs):
+    inputs = _as_tuple(inputs)
+    for t in inputs:
+        if isinstance(t, Tensor) and t.requires_grad and t.dtype != numpy.float64:
+            warnings.warn(
+                f"gradcheck: input of dtype {t.dtype} is not float64; finite differences in "
+                "single precision are too coarse to trust. Use .double() inputs.",
+                UserWarning, stacklevel=3)
+    # private copies, so that perturbing them never touches the caller's tensors
+    copies = []
+    for t in inputs:
+        if isinstance(t, Tensor):
+            c = _wrap(t.xp.array(t.data, copy=True))
+            c.requires_grad = t.requires_grad
+            copies.append(c)
+        else:
+            copies.append(t)
+    return copies
+
+
+def _host(t):
+    return t.numpy().astype(numpy.float64)
+
+
+def _numeric_jacobian(fn, inputs, k, eps, n_out_total):
+    """J[:, j] = (f(x + eps e_j) - f(x - eps e_j)) / (2 eps) for every element j of input k."""
+    x = inputs[k]
+    flat = x.data.reshape(-1)  # a view: inputs are fresh contiguous copies
+    cols = []
+    for j in range(flat.size):
+        orig = float(flat[j])
+        flat[j] = orig + eps
+        plus = numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
+        flat[j] = orig - eps
+        minus = numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
+        flat[j] = orig
+        cols.append((plus - minus) / (2 * eps))
+    return numpy.stack(cols, axis=1) if cols else numpy.zeros((n_out_total, 0))
+
+
+def _analytic_jacobian(fn, inputs, diff):
+    """Rows of J for every output element, by backward of one-hot grad_outputs."""
+    outs = _outputs(fn, inputs)
+    sizes = [o.numel() for o in outs]
+    n = sum(sizes)
+    jac = {k: numpy.zeros((n, inputs[k].numel())) for k in diff}
+    row = 0
+    for oi, o in enumerate(outs):
+        for e in range(sizes[oi]):
+            onehot = numpy.zeros(sizes[oi])
+            onehot[e] = 1.0
+            gos = [_wrap(oo.xp.zeros_like(oo.data)) for oo in outs]
+            gos[oi] = _from_host(onehot.reshape(o.shape), o)
+            live = [(q, g) for q, g in zip(outs, gos) if q.requires_grad]
+            if live:
+                gs = _grad([q for q, _ in live], [inputs[k] for k in diff],
+                           grad_outputs=[g for _, g in live], retain_graph=True, allow_unused=True)
+                for k, g in zip(diff, gs):
+                    if g is not None:
+                        jac[k][row] = _host(g).ravel()
+            row += 1
+    return jac, n
+
+
+def _from_host(a, like):
+    from .backend import _by_array_type
+    return _wrap(_by_array_type[type(like.data)].asarray(numpy.asarray(a, dtype=like.dtype)))
+
+
+def _report(name, k, numeric, analytic, atol, rtol):
+    err = numpy.abs(numeric - analytic)
+    bad = err > atol + rtol * numpy.abs(numeric)
+    if not bad.any():
+        return None, float(err.max()) if err.size else 0.0
+    lines = [f"{name}: mismatch for input {k}: {int(bad.sum())} of {bad.size} entries differ "
+             f"(max abs error {err.max():.3g}, atol={atol}, rtol={rtol})",
+             "  index                numeric           analytic"]
+    for idx in list(zip(*numpy.nonzero(bad)))[:10]:
+        lines.append(f"  {str(tuple(int(i) for i in idx)):<20} {numeric[idx]: .10g}  {analytic[idx]: .10g}")
+    return "\n".join(lines), float(err.max())
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", raise_exception=True,
+              n_directions=3, seed=0, _name="gradcheck"):
+    """Check the first derivatives of ``fn`` at ``inputs`` (tensors with requires_grad=True).
+
+    Returns True when they agree; otherwise raises ``GradcheckError`` with a report of numeric
+    against analytic values (or returns False with ``raise_exception=False``).
+    """
+    if mode not in ("full", "directional"):
+        raise ValueError(f"gradcheck: mode must be 'full' or 'directional', got {mode!r}")
+    inputs = _prepare(inputs)
+    diff = [k for k, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck: no input requires grad; nothing to check")
+    problems = []
+    if mode == "full":
+        analytic, n = _analytic_jacobian(fn, inputs, diff)
+        for k in diff:
+            numeric = _numeric_jacobian(fn, inputs, k, eps, n)
+            msg, _ = _report(_name, k, numeric, analytic[k], atol, rtol)
+            if msg:
+                problems.append(msg)
+    else:
+        rng = numpy.random.default_rng(seed)
+        for d in range(n_directions):
+            us = {k: rng.standard_normal(inputs[k].shape) for k in diff}
+            outs = _outputs(fn, inputs)
+            vs = [rng.standard_normal(o.shape) for o in outs]
+            live = [(o, _from_host(v, o)) for o, v in zip(outs, vs) if o.requires_grad]
+            analytic = 0.0
+            if live:
+                gs = _grad([o for o, _ in live], [inputs[k] for k in diff],
+                           grad_outputs=[g for _, g in live], allow_unused=True)
+                analytic = sum(float((_host(g) * us[k]).sum()) for k, g in zip(diff, gs) if g is not None)
+            saved = {k: inputs[k].data.copy() for k in diff}
+            vals = []
+            for sgn in (1, -1):
+                for k in diff:
+                    inputs[k].data[...] = saved[k] + sgn * eps * _from_host(us[k], inputs[k]).data
+                vals.append(sum(float((_host(o) * v).sum()) for o, v in zip(_outputs(fn, inputs), vs)))
+            for k in diff:
+                inputs[k].data[...] = saved[k]
+            numeric = (vals[0] - vals[1]) / (2 * eps)
+            if abs(numeric - analytic) > atol + rtol * abs(numeric):
+                problems.append(f"{_name}: direction {d}: numeric {numeric:.10g} vs analytic "
+                                f"{analytic:.10g} (abs error {abs(numeric - analytic):.3g})")
+    if problems:
+        if raise_exception:
+            raise GradcheckError("Jacobian mismatch\n" + "\n".join(problems))
+        return False
+    return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
+                  raise_exception=True, n_directions=3, seed=0):
+    """Check second derivatives: gradcheck of (x, v) -> grad(fn(x), x, v, create_graph=True)."""
+    inputs = _prepare(inputs)
+    diff = [k for k, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    outs = _outputs(fn, inputs)
+    rng = numpy.random.default_rng(seed + 1)
+    if grad_outputs is None:
+        grad_outputs = [_from_host(rng.standard_normal(o.shape), o) for o in outs]
+    gos = []
+    for g in _as_tuple(grad_outputs):
+        c = _wrap(g.xp.array(g.data, copy=True))
+        c.requires_grad = True
+        gos.append(c)
+    n_in = len(inputs)
+
+    def first_derivative(*args):
+        xs, vs = list(args[:n_in]), list(args[n_in:])
+        ys = _outputs(fn, xs)
+        live = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
+        if not live:
+            return ()
+        gs = _grad([y for y, _ in live], [xs[k] for k in diff],
+                   grad_outputs=[v for _, v in live], create_graph=True, allow_unused=True)
+        # an input the first derivative does not depend on contributes zeros
+        return tuple(g if g is not None else _wrap(xs[k].xp.zeros_like(xs[k].data))
+                     for k, g in zip(diff, gs))
+
+    return gradcheck(first_derivative, list(inputs) + gos, eps=eps, atol=atol, rtol=rtol,
+                     mode=mode, raise_exception=raise_exception, n_directions=n_directions,
+                     seed=seed, _name="gradgradcheck")
+
+
+def time_check(fn, *args, **kwargs):
+    """(passed, seconds) of one check, for the `minigen gradcheck` table."""
+    t0 = time.perf_counter()
+    try:
+        ok = fn(*args, **kwargs)
+        err = None
+    except GradcheckError as e:
+        ok, err = False, str(e)
+    return ok, time.perf_counter() - t0, err

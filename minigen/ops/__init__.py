@@ -1,0 +1,144 @@
+"""The primitive differentiable ops, and the Tensor methods that call them.
+
+Each op is a function here (``minigen.exp(x)``) and, where PyTorch has one, a Tensor method
+(``x.exp()``). This file only wires names; the math lives in the modules beside it.
+"""
+from ..autograd import Tensor
+from . import elementwise as _e
+from . import linalg as _l
+from . import reduction as _r
+from . import shape as _s
+from .elementwise import (
+    add, sub, mul, div, true_divide, divide, multiply, subtract, pow, maximum, minimum, neg, exp,
+    log, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, relu, square, clamp, clip, clamp_min,
+    clamp_max, where, sign, eq, ne, lt, le, gt, ge, greater, greater_equal, less, less_equal,
+    not_equal, logical_and, logical_or, logical_not, isnan, isinf, isfinite, equal, allclose,
+    floor, ceil, round,
+)
+from .reduction import (
+    sum_to, broadcast_to, expand, expand_as, sum, mean, var, std, var_mean, std_mean, max, min,
+    amax, amin, argmax, argmin, cumsum, cumprod, prod, softmax, log_softmax, logsumexp,
+)
+from .shape import (
+    reshape, view, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes,
+    swapdims, t, movedim, repeat, flip, cat, concat, concatenate, stack, split, chunk, unbind,
+    pad, tril, triu, getitem, index_select, gather, take_along_dim, masked_fill, to, clone,
+    contiguous,
+)
+from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor",)]
+
+
+def _r_(fn):
+    """Reflected binary operator: ``2 - x`` calls ``x.__rsub__(2)``."""
+    return lambda self, other: fn(other, self)
+
+
+def _install():
+    T = Tensor
+    # operators
+    T.__add__ = add
+    T.__radd__ = add
+    T.__sub__ = sub
+    T.__rsub__ = _r_(sub)
+    T.__mul__ = mul
+    T.__rmul__ = mul
+    T.__truediv__ = div
+    T.__rtruediv__ = _r_(div)
+    T.__pow__ = pow
+    T.__rpow__ = _r_(pow)
+    T.__matmul__ = matmul
+    T.__rmatmul__ = _r_(matmul)
+    T.__neg__ = neg
+    T.__pos__ = lambda self: self
+    T.__abs__ = abs
+    T.__getitem__ = getitem
+    T.__eq__ = eq
+    T.__ne__ = ne
+    T.__lt__ = lt
+    T.__le__ = le
+    T.__gt__ = gt
+    T.__ge__ = ge
+    T.__hash__ = lambda self: id(self)
+    T.__and__ = logical_and
+    T.__or__ = logical_or
+    T.__invert__ = logical_not
+    T.__xor__ = lambda self, other: \
+        _e._wrap(self.xp.logical_xor(self.data, other.data if isinstance(other, Tensor) else other))
+    T.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")
+    T.__mod__ = lambda self, other: self - div(self, other, rounding_mode="floor") * other
+
+    def __setitem__(self, key, value):
+        self._check_inplace("__setitem__")
+        key, _ = _s._normalise_key(self, key)
+        self.data[key] = value.data if isinstance(value, Tensor) else value
+    T.__setitem__ = __setitem__
+
+    # methods with the same name as the function
+    for name in [
+        "add", "sub", "mul", "div", "pow", "maximum", "minimum", "neg", "exp", "log", "sqrt",
+        "rsqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "square", "clamp", "clip",
+        "clamp_min", "clamp_max", "sign", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+        "logical_or", "logical_not", "isnan", "isinf", "isfinite", "equal", "allclose", "floor",
+        "ceil", "round", "sum_to", "expand", "expand_as", "sum", "mean", "var", "std", "max",
+        "min", "amax", "amin", "argmax", "argmin", "cumsum", "cumprod", "prod", "softmax",
+        "log_softmax", "logsumexp", "reshape", "view", "flatten", "unflatten", "squeeze",
+        "unsqueeze", "permute", "transpose", "swapaxes", "t", "movedim", "repeat", "flip",
+        "split", "chunk", "unbind", "tril", "triu", "index_select", "gather", "masked_fill",
+        "to", "clone", "contiguous", "matmul", "mm", "bmm", "dot", "outer", "diagonal",
+        "broadcast_to",
+    ]:
+        setattr(T, name, globals()[name])
+    T.where = lambda self, condition, other: where(condition, self, other)
+    T.multiply, T.divide, T.subtract, T.true_divide = mul, div, sub, div
+    T.float = lambda self: to(self, "float32")
+    T.double = lambda self: to(self, "float64")
+    T.half = lambda self: to(self, "float16")
+    T.long = lambda self: to(self, "int64")
+    T.int = lambda self: to(self, "int32")
+    T.bool = lambda self: to(self, "bool")
+    T.cpu = lambda self: to(self, "cpu")
+    T.cuda = lambda self: to(self, "cuda")
+    T.type_as = lambda self, other: to(self, other.dtype)
+    T.view_as = lambda self, other: reshape(self, other.shape)
+    T.reshape_as = lambda self, other: reshape(self, other.shape)
+    T.T = property(lambda self: permute(self, tuple(range(self.data.ndim - 1, -1, -1))))
+    T.mT = property(lambda self: transpose(self, -2, -1))
+    T.masked_fill_ = _inplace_from(masked_fill, "masked_fill_")
+    T.clamp_ = _inplace_from(clamp, "clamp_")
+    T.mul_ = _inplace_from(mul, "mul_")
+    T.add_ = _inplace_from(add, "add_")
+    T.sub_ = _inplace_from(sub, "sub_")
+    T.div_ = _inplace_from(div, "div_")
+    T.normal_ = _fill_random("normal_")
+    T.uniform_ = _fill_random("uniform_")
+
+
+def _inplace_from(fn, name):
+    """``x.op_(...)``: compute ``op`` and write the result into x (only off the graph)."""
+    def method(self, *args, **kwargs):
+        self._check_inplace(name)
+        out = fn(self, *args, **kwargs)
+        if out.data.dtype != self.data.dtype:
+            raise RuntimeError(f"{name}: result type {out.data.dtype} can't be cast to the desired "
+                               f"output type {self.data.dtype}")
+        self.data[...] = out.data
+        return self
+    method.__name__ = name
+    return method
+
+
+def _fill_random(name):
+    def method(self, a=0.0, b=1.0, generator=None):
+        from .. import creation
+        self._check_inplace(name)
+        r = (creation.randn if name == "normal_" else creation.rand)(
+            self.shape, dtype=self.dtype, device=self.device, generator=generator)
+        self.data[...] = (r.data * b + a) if name == "normal_" else (r.data * (b - a) + a)
+        return self
+    method.__name__ = name
+    return method
+
+
+_install()

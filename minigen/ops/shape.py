@@ -1,0 +1,598 @@
+"""Ops that move elements around without doing arithmetic on them.
+
+Each backward puts the gradient back where the element came from: reshape undoes reshape,
+transpose undoes transpose, concatenation splits, and so on.
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+
+from ..autograd import Function, Tensor, _wrap, _wrap_dim
+from .reduction import broadcast_to, sum_to, return_types  # noqa: F401
+
+
+def _sizes(args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, gy):
+        return gy.reshape(self.in_shape)
+
+
+def reshape(input, *shape):
+    """A tensor with the same elements in a new shape; one dimension may be -1 (inferred)."""
+    shape = _sizes(shape)
+    if shape == input.data.shape:
+        return input
+    n = input.data.size
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if (shape.count(-1) > 1 or (-1 not in shape and known != n)
+            or (-1 in shape and (known == 0 or n % known))):
+        raise RuntimeError(f"reshape: shape '{list(shape)}' is invalid for input of size {n} "
+                           f"(input shape {list(input.shape)})")
+    return Reshape.apply(input, shape=shape)
+
+
+def view(input, *shape):
+    """As ``reshape`` (minigen does not track contiguity; a view may copy)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
+        return input.to(shape[0])  # view(dtype)
+    return reshape(input, *shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input.data.ndim
+    if nd == 0:
+        return reshape(input, 1)
+    s, e = _wrap_dim(start_dim, nd, "flatten"), _wrap_dim(end_dim, nd, "flatten")
+    if s > e:
+        raise RuntimeError("flatten: start_dim cannot come after end_dim")
+    shp = input.data.shape
+    n = 1
+    for k in shp[s:e + 1]:
+        n *= k
+    return reshape(input, shp[:s] + (n,) + shp[e + 1:])
+
+
+def unflatten(input, dim, sizes):
+    d = _wrap_dim(dim, input.data.ndim, "unflatten")
+    shp = input.data.shape
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = 1
+        for k in sizes:
+            if k != -1:
+                known *= k
+        sizes = tuple(shp[d] // known if k == -1 else k for k in sizes)
+    return reshape(input, shp[:d] + sizes + shp[d + 1:])
+
+
+def squeeze(input, dim=None):
+    shp = input.data.shape
+    if dim is None:
+        return reshape(input, tuple(n for n in shp if n != 1))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    dims = {_wrap_dim(d, len(shp), "squeeze") for d in dims}
+    return reshape(input, tuple(n for i, n in enumerate(shp) if not (i in dims and n == 1)))
+
+
+def unsqueeze(input, dim):
+    nd = input.data.ndim
+    if not -nd - 1 <= dim <= nd:
+        raise IndexError(f"unsqueeze: dimension out of range (expected to be in range of "
+                         f"[{-nd - 1}, {nd}], but got {dim})")
+    d = dim % (nd + 1)
+    shp = input.data.shape
+    return reshape(input, shp[:d] + (1,) + shp[d:])
+
+
+class Transpose(Function):
+    def forward(self, x, axes):
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, gy):
+        inv = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inv[a] = i
+        return Transpose.apply(gy, axes=tuple(inv))
+
+
+def permute(input, *dims):
+    dims = _sizes(dims)
+    nd = input.data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute: number of dims don't match in permute: got {len(dims)} "
+                           f"dims for a tensor of shape {list(input.shape)}")
+    axes = tuple(_wrap_dim(d, nd, "permute") for d in dims)
+    if sorted(axes) != list(range(nd)):
+        raise RuntimeError(f"permute: repeated dim in {list(dims)}")
+    if axes == tuple(range(nd)):
+        return input
+    return Transpose.apply(input, axes=axes)
+
+
+def transpose(input, dim0, dim1):
+    nd = input.data.ndim
+    if nd == 0:
+        return input
+    d0, d1 = _wrap_dim(dim0, nd, "transpose"), _wrap_dim(dim1, nd, "transpose")
+    axes = list(range(nd))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(input, axes)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input.data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.data.ndim}D")
+    return transpose(input, 0, 1) if input.data.ndim == 2 else input
+
+
+def movedim(input, source, destination):
+    nd = input.data.ndim
+    s, d = _wrap_dim(source, nd, "movedim"), _wrap_dim(destination, nd, "movedim")
+    order = [i for i in range(nd) if i != s]
+    order.insert(d, s)
+    return permute(input, order)
+
+
+class Repeat(Function):
+    def forward(self, x, reps):
+        self.in_shape = x.shape
+        self.reps = reps
+        return self.xp.tile(x, reps)
+
+    def backward(self, gy):
+        # output dim i is reps[i] copies of input dim i: fold the copies out and sum them
+        lead = len(self.reps) - len(self.in_shape)
+        shape = (1,) * lead + tuple(self.in_shape)
+        split = []
+        for r, n in zip(self.reps, shape):
+            split += [r, n]
+        g = gy.reshape(split).sum(dim=tuple(range(0, 2 * len(shape), 2)))
+        return g.reshape(self.in_shape)
+
+
+def repeat(input, *sizes):
+    reps = _sizes(sizes)
+    if len(reps) < input.data.ndim:
+        raise RuntimeError(
+            f"repeat: number of repeat dims ({len(reps)}) can not be smaller than number of "
+            f"dimensions of tensor ({input.data.ndim})")
+    return Repeat.apply(input, reps=reps)
+
+
+class Flip(Function):
+    def forward(self, x, axes):
+        self.axes = axes
+        return self.xp.flip(x, axis=axes)
+
+    def backward(self, gy):
+        return Flip.apply(gy, axes=self.axes)
+
+
+def flip(input, dims):
+    if isinstance(dims, numbers.Integral):
+        dims = (dims,)
+    axes = tuple(_wrap_dim(d, input.data.ndim, "flip") for d in dims)
+    return Flip.apply(input, axes=axes)
+
+
+# ----------------------------------------------------------------------------- join / split
+class Cat(Function):
+    def forward(self, *xs, dim):
+        self.dim = dim
+        self.sizes = [x.shape[dim] for x in xs]
+        return self.xp.concatenate(xs, axis=dim)
+
+    def backward(self, gy):
+        return tuple(Split.apply(gy, sizes=tuple(self.sizes), dim=self.dim)) \
+            if len(self.sizes) > 1 else gy
+
+
+class Split(Function):
+    """Several outputs: consecutive pieces of ``x`` along ``dim``. Backward: cat the pieces."""
+
+    def forward(self, x, sizes, dim):
+        self.dim = dim
+        xp = self.xp
+        out, start = [], 0
+        index = [builtins.slice(None)] * x.ndim
+        for s in sizes:
+            index[dim] = builtins.slice(start, start + s)
+            out.append(x[tuple(index)])
+            start += s
+        return tuple(out)
+
+    def backward(self, *gys):
+        return Cat.apply(*gys, dim=self.dim)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension."""
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of Tensors")
+    # PyTorch skips 1-D empty tensors, a legacy it keeps for compatibility
+    ref = next((t for t in tensors if not (t.data.ndim == 1 and t.data.shape[0] == 0)), tensors[0])
+    tensors = [t for t in tensors if t is ref or not (t.data.ndim == 1 and t.data.shape[0] == 0)]
+    nd = ref.data.ndim
+    if nd == 0:
+        raise RuntimeError("cat: zero-dimensional tensor cannot be concatenated")
+    d = _wrap_dim(dim, nd, "cat")
+    for i, x in enumerate(tensors):
+        if x.data.ndim != nd or any(a != b for k, (a, b) in enumerate(zip(x.shape, ref.shape)) if k != d):
+            raise RuntimeError(
+                f"cat: sizes of tensors must match except in dimension {d}: expected "
+                f"{list(ref.shape)} but got {list(x.shape)} for tensor number {i} in the list")
+    if len(tensors) == 1:
+        return tensors[0] * 1 if tensors[0].requires_grad else _wrap(tensors[0].data.copy())
+    tensors = _common_dtype(tensors)
+    return Cat.apply(*tensors, dim=d)
+
+
+concat = concatenate = cat
+
+
+def _common_dtype(tensors):
+    dt = tensors[0].data.dtype
+    if all(t.data.dtype == dt for t in tensors):
+        return tensors
+    import numpy
+    target = numpy.result_type(*[t.data.dtype for t in tensors])
+    return [t if t.data.dtype == target else t.to(target) for t in tensors]
+
+
+def stack(tensors, dim=0):
+    """Join tensors of one shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of Tensors")
+    s0 = tensors[0].shape
+    for i, x in enumerate(tensors):
+        if x.shape != s0:
+            raise RuntimeError(f"stack: expects each tensor to be equal size, but got {list(s0)} "
+                               f"at entry 0 and {list(x.shape)} at entry {i}")
+    nd = len(s0)
+    if not -nd - 1 <= dim <= nd:
+        raise IndexError(f"stack: dimension out of range (expected to be in range of "
+                         f"[{-nd - 1}, {nd}], but got {dim})")
+    d = dim % (nd + 1)
+    return cat([unsqueeze(x, d) for x in tensors], dim=d)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of listed sizes."""
+    d = _wrap_dim(dim, tensor.data.ndim, "split")
+    n = tensor.data.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        s = int(split_size_or_sections)
+        if s <= 0 and n > 0:
+            raise RuntimeError(f"split: split_size must be positive, got {s}")
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(
+                f"split: split_with_sizes expects split_sizes to sum exactly to {n} (input "
+                f"tensor's size at dimension {d}), but got split_sizes={sizes}")
+    if len(sizes) == 1:
+        return (tensor,)
+    return tuple(Split.apply(tensor, sizes=tuple(sizes), dim=d))
+
+
+def chunk(input, chunks, dim=0):
+    """``chunks`` pieces of equal size (the last smaller), as torch.chunk."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: number of chunks must be greater than 0, got {chunks}")
+    d = _wrap_dim(dim, input.data.ndim, "chunk")
+    n = input.data.shape[d]
+    size = -(-n // chunks) if n else 1
+    return split(input, builtins.max(size, 1), d)
+
+
+def unbind(input, dim=0):
+    d = _wrap_dim(dim, input.data.ndim, "unbind")
+    return tuple(squeeze(p, d) for p in split(input, 1, d))
+
+
+# ----------------------------------------------------------------------------- pad, tril
+class Pad(Function):
+    """Constant padding. Backward: cut the padded border off the gradient."""
+
+    def forward(self, x, pad_width, value):
+        self.pad_width = pad_width
+        self.in_shape = x.shape
+        return self.xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, gy):
+        index = tuple(builtins.slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, self.in_shape))
+        return gy[index]
+
+
+def pad(input, pad, mode="constant", value=None):
+    """``F.pad``: ``pad`` lists (left, right) pairs starting from the LAST dimension.
+
+    Negative padding crops. Modes: 'constant', 'reflect', 'replicate', 'circular'.
+    """
+    if len(pad) % 2 or len(pad) // 2 > input.data.ndim:
+        raise RuntimeError(f"pad: padding length must be even and at most 2 * ndim; got {len(pad)} "
+                           f"for input of shape {list(input.shape)}")
+    nd = input.data.ndim
+    width = [[0, 0] for _ in range(nd)]
+    for i in range(len(pad) // 2):
+        width[nd - 1 - i] = [int(pad[2 * i]), int(pad[2 * i + 1])]
+    x = input
+    if any(lo < 0 or hi < 0 for lo, hi in width):  # negative padding crops
+        index = tuple(builtins.slice(-lo if lo < 0 else 0, n + hi if hi < 0 else n)
+                      for (lo, hi), n in zip(width, input.shape))
+        x = input[index]
+        width = [[builtins.max(lo, 0), builtins.max(hi, 0)] for lo, hi in width]
+    if mode == "constant":
+        return Pad.apply(x, pad_width=tuple(map(tuple, width)), value=0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported")
+    # other modes gather from the input with an index per padded dimension (so the gradient is
+    # the scatter-add of that gather)
+    xp = x.xp
+    for d, (lo, hi) in enumerate(width):
+        if lo == 0 and hi == 0:
+            continue
+        n = x.data.shape[d]
+        idx = xp.arange(-lo, n + hi)
+        if mode == "reflect":
+            if lo >= n or hi >= n:
+                raise RuntimeError(f"pad: padding size should be less than the corresponding input "
+                                   f"dimension, but got padding ({lo}, {hi}) at dimension {d} of size {n}")
+            period = 2 * (n - 1)
+            idx = xp.abs(idx) % period if period else xp.zeros_like(idx)
+            idx = xp.where(idx >= n, period - idx, idx)
+        elif mode == "replicate":
+            idx = xp.clip(idx, 0, n - 1)
+        else:
+            idx = idx % n
+        x = index_select(x, d, _wrap(idx))
+    return x
+
+
+class Tril(Function):
+    def forward(self, x, diagonal, upper):
+        self.diagonal, self.upper = diagonal, upper
+        return (self.xp.triu if upper else self.xp.tril)(x, diagonal)
+
+    def backward(self, gy):
+        return Tril.apply(gy, diagonal=self.diagonal, upper=self.upper)
+
+
+def tril(input, diagonal=0):
+    """Keep the lower triangle (on and below ``diagonal``) of the last two dims; zero the rest."""
+    if input.data.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return Tril.apply(input, diagonal=diagonal, upper=False)
+
+
+def triu(input, diagonal=0):
+    if input.data.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return Tril.apply(input, diagonal=diagonal, upper=True)
+
+
+# ----------------------------------------------------------------------------- indexing
+def _device_index(xp, v, input):
+    """Turn an index component into something the array module accepts, on the right device."""
+    if isinstance(v, Tensor):
+        if type(v.data) is not type(input.data):
+            from ..autograd import _device_mismatch
+            _device_mismatch("index", [input, v])
+        return v.data
+    if isinstance(v, (list, tuple)) or type(v).__module__ == "numpy" and hasattr(v, "shape") and v.ndim:
+        from ..backend import _by_array_type
+        import numpy
+        return _by_array_type[type(input.data)].asarray(numpy.asarray(v))
+    return v
+
+
+def _normalise_key(input, key):
+    """Key for ``x[key]``: tensors become arrays of x's device; integer arrays are bounds-checked
+    per dimension (CuPy would wrap them silently). Returns (key, advanced?)."""
+    from ..backend import check_index
+    xp = input.xp
+    if not isinstance(key, tuple):
+        key = (key,)
+    key = tuple(_device_index(xp, k, input) for k in key)
+    shape = input.data.shape
+    # which input dimension each key item addresses
+    n_consumed = builtins.sum(
+        (k.ndim if hasattr(k, "dtype") and k.dtype.kind == "b" else 1)
+        for k in key if k is not None and k is not Ellipsis)
+    if n_consumed > len(shape):
+        raise IndexError(f"index: too many indices for tensor of dimension {len(shape)} "
+                         f"(got {n_consumed}, shape {list(shape)})")
+    dim, advanced = 0, False
+    for k in key:
+        if k is None:
+            continue
+        if k is Ellipsis:
+            dim += len(shape) - n_consumed
+            continue
+        if hasattr(k, "dtype"):
+            if k.dtype.kind == "b":
+                kshape = tuple(k.shape)
+                if kshape != tuple(shape[dim:dim + k.ndim]):
+                    raise IndexError(
+                        f"index: the shape of the mask {list(kshape)} does not match the shape "
+                        f"of the indexed tensor {list(shape)} starting at dimension {dim}")
+                advanced = True
+                dim += k.ndim
+                continue
+            if k.dtype.kind not in "iu":
+                raise IndexError(f"index: tensors used as indices must be long, int or bool, got {k.dtype}")
+            if k.ndim == 0:
+                k = int(k)
+            else:
+                check_index(xp, k, shape[dim], "index", dim)
+                advanced = True
+                dim += 1
+                continue
+        if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            if not -shape[dim] <= k < shape[dim]:
+                raise IndexError(f"index {k} is out of bounds for dimension {dim} with size {shape[dim]}")
+        dim += 1
+    return key, advanced
+
+
+class GetItem(Function):
+    def forward(self, x, key):
+        self.key, self.in_shape = key, x.shape
+        return x[key]
+
+    def backward(self, gy):
+        return IndexAdd.apply(gy, key=self.key, shape=self.in_shape)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape); y[key] += x (repeated indices add up). The adjoint of GetItem."""
+
+    def forward(self, g, key, shape):
+        self.key = key
+        y = self.xp.zeros(shape, g.dtype)
+        if _is_basic(key):
+            y[key] = g  # slices and ints never repeat an element
+        else:
+            self.backend.scatter_add(y, key, g)
+        return y
+
+    def backward(self, gy):
+        return GetItem.apply(gy, key=self.key)
+
+
+def _is_basic(key):
+    return all(k is None or k is Ellipsis or isinstance(k, (builtins.slice, numbers.Integral))
+               for k in key)
+
+
+def getitem(input, key):
+    """``x[key]`` with ints, slices, None, ..., bool masks and integer tensors (as PyTorch)."""
+    key, _ = _normalise_key(input, key)
+    return GetItem.apply(input, key=key)
+
+
+def index_select(input, dim, index):
+    d = _wrap_dim(dim, input.data.ndim, "index_select")
+    key = (builtins.slice(None),) * d + (index,)
+    return getitem(input, key)
+
+
+def gather(input, dim, index):
+    """out[i][j] = input[index[i][j]][j] for dim=0 (and so on): ``torch.gather``."""
+    from ..backend import check_index
+    from .reduction import GatherAlong
+    d = _wrap_dim(dim, input.data.ndim, "gather")
+    idx = index.data
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"gather: expected index of dtype int64, got {idx.dtype}")
+    if idx.ndim != input.data.ndim:
+        raise RuntimeError(f"gather: index {list(index.shape)} and input {list(input.shape)} must "
+                           "have the same number of dimensions")
+    check_index(input.xp, idx, input.data.shape[d], "gather", d)
+    if any(idx.shape[k] > input.data.shape[k] for k in range(idx.ndim) if k != d):
+        # take_along_axis broadcasts; torch.gather reads a window: take that window first
+        raise RuntimeError(f"gather: index {list(index.shape)} is larger than input "
+                           f"{list(input.shape)} outside dimension {d}")
+    window = tuple(builtins.slice(0, idx.shape[k]) if k != d else builtins.slice(None)
+                   for k in range(idx.ndim))
+    x = input[window] if any(idx.shape[k] != input.data.shape[k] for k in range(idx.ndim) if k != d) else input
+    return GatherAlong.apply(x, index=idx, dim=d)
+
+
+take_along_dim = gather
+
+
+def masked_fill(input, mask, value):
+    """Put ``value`` where ``mask`` is True (broadcasting the mask); no gradient flows there."""
+    from .elementwise import where
+    m = mask.data if isinstance(mask, Tensor) else mask
+    if getattr(m, "dtype", None) is None or m.dtype.kind != "b":
+        raise RuntimeError(f"masked_fill: expected a bool mask, got {getattr(m, 'dtype', type(m).__name__)}")
+    if isinstance(value, Tensor):
+        value = value.to(input.dtype)
+    return where(mask, value, input) if isinstance(value, Tensor) else \
+        where(mask, _wrap(input.xp.asarray(value, dtype=input.data.dtype)), input)
+
+
+# ----------------------------------------------------------------------------- dtype, device
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, gy):
+        return Cast.apply(gy, dtype=self.in_dtype)
+
+
+class ToDevice(Function):
+    def forward(self, x, target):
+        from ..backend import get_backend
+        self.source = self.backend.name
+        return get_backend(target).asarray(self.backend.to_numpy(x))
+
+    def backward(self, gy):
+        return ToDevice.apply(gy, target=self.source)
+
+
+def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+    from .. import backend as B
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, B.device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+            device = a
+        else:
+            dtype = a
+    out = input
+    if device is not None:
+        target = B.device(device)
+        if target != input.device:
+            B.get_backend(target)  # a clear error if the device is missing
+            out = ToDevice.apply(out, target=target.type)
+    if dtype is not None:
+        dt = B.as_dtype(dtype)
+        if dt != out.data.dtype:
+            if input.requires_grad and dt.kind not in "fc":
+                out = _wrap(out.data.astype(dt))
+            else:
+                out = Cast.apply(out, dtype=dt)
+    if copy and out is input:
+        out = input.clone()
+    return out
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+def clone(input):
+    return Clone.apply(input)
+
+
+def contiguous(input):
+    return input

@@ -1,0 +1,1 @@
+"""Helpers for testing minigen (the simulated CUDA device lives in ``simulated_cuda``)."""

@@ -1,0 +1,4 @@
+"""Utilities that sit above the engine: ``minigen.utils.data`` (Dataset, DataLoader)."""
+from . import data
+
+__all__ = ["data"]
