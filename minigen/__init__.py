@@ -27,3 +27,4 @@ double = float64
 long = int64
 half = float16
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
+from . import nn, optim  # noqa: E402

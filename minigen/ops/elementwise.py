@@ -267,10 +267,10 @@ def add(input, other, alpha=1):
     """input + alpha * other, broadcasting."""
     if alpha != 1:
         other = mul(other, alpha)
-    if type(other) is Tensor:
-        if type(input) is not Tensor:
+    if isinstance(other, Tensor):
+        if not isinstance(input, Tensor):
             input, other = other, input
-            if type(other) is Tensor:
+            if isinstance(other, Tensor):
                 raise TypeError("add: bad operands")
         else:
             if input.data.dtype is not other.data.dtype:
@@ -284,11 +284,11 @@ def sub(input, other, alpha=1):
     """input - alpha * other, broadcasting."""
     if alpha != 1:
         other = mul(other, alpha)
-    if type(input) is Tensor and type(other) is Tensor:
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
         if input.data.dtype is not other.data.dtype:
             input, other = _promote(input, other)
         return Sub.apply(input, other)
-    if type(input) is Tensor:
+    if isinstance(input, Tensor):
         input, other = _scalar_operand(input, other, "sub")
         return AddScalar.apply(input, c=-other)
     other, input = _scalar_operand(other, input, "sub")  # scalar - tensor
@@ -297,9 +297,9 @@ def sub(input, other, alpha=1):
 
 def mul(input, other):
     """input * other, broadcasting."""
-    if type(input) is not Tensor:
+    if not isinstance(input, Tensor):
         input, other = other, input
-    if type(other) is Tensor:
+    if isinstance(other, Tensor):
         if input.data.dtype is not other.data.dtype:
             input, other = _promote(input, other)
         return Mul.apply(input, other)
@@ -316,13 +316,13 @@ def div(input, other, rounding_mode=None):
         if rounding_mode == "floor":
             return _nondiff(q, lambda xp, a: xp.floor(a))
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
-    if type(input) is Tensor and type(other) is Tensor:
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
         if input.data.dtype.kind != "f" and other.data.dtype.kind != "f":
             input = input.to(B._default_dtype)
         if input.data.dtype is not other.data.dtype:
             input, other = _promote(input, other)
         return Div.apply(input, other)
-    if type(input) is Tensor:
+    if isinstance(input, Tensor):
         if input.data.dtype.kind != "f":
             input = input.to(B._default_dtype)
         return DivScalar.apply(input, c=other)
@@ -338,11 +338,11 @@ subtract = sub
 
 def pow(input, exponent):
     """input ** exponent; either may be a Python number."""
-    if type(input) is Tensor and type(exponent) is Tensor:
+    if isinstance(input, Tensor) and isinstance(exponent, Tensor):
         if input.data.dtype is not exponent.data.dtype:
             input, exponent = _promote(input, exponent)
         return Pow.apply(input, exponent)
-    if type(input) is Tensor:
+    if isinstance(input, Tensor):
         if exponent == 1:
             return MulScalar.apply(input, c=1)
         input, exponent = _scalar_operand(input, exponent, "pow")
@@ -362,9 +362,9 @@ def minimum(input, other):
 
 
 def _pair(a, b):
-    if type(a) is not Tensor:
+    if not isinstance(a, Tensor):
         a = _as_tensor(a, b)
-    if type(b) is not Tensor:
+    if not isinstance(b, Tensor):
         b = _as_tensor(b, a)
     if a.data.dtype is not b.data.dtype:
         a, b = _promote(a, b)
@@ -592,7 +592,7 @@ def clamp_max(input, max):
 
 def where(condition, input, other):
     """Elementwise ``input if condition else other``, broadcasting all three."""
-    if type(input) is not Tensor and type(other) is not Tensor:
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("where: at least one of input and other must be a Tensor")
     input, other = _pair(input, other)
     cond = condition.data if isinstance(condition, Tensor) else input.xp.asarray(condition)
@@ -615,7 +615,7 @@ def sign(input):
 
 
 def _float(t):
-    if type(t) is not Tensor:
+    if not isinstance(t, Tensor):
         raise TypeError(f"expected a Tensor, got {type(t).__name__}")
     return t if t.data.dtype.kind == "f" else t.to(B._default_dtype)
 

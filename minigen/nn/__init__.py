@@ -1,0 +1,13 @@
+"""``minigen.nn``: Module, Parameter, layers and losses, with PyTorch's names and defaults."""
+from .parameter import Parameter
+from .module import Module
+from .container import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from . import init, functional, utils  # noqa: F401

@@ -1,0 +1,348 @@
+"""``Module``: the base class of every layer and model, with PyTorch's semantics.
+
+Assigning a ``Parameter`` or a ``Module`` as an attribute registers it; ``register_buffer``
+registers a tensor that is state but not learned (BatchNorm's running mean). State dict keys are
+the dotted attribute paths, exactly as in PyTorch (``encoder.0.weight``), so state dicts can be
+exchanged with PyTorch models by key.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import backend as B
+from ..autograd import Tensor, _wrap, no_grad
+from .parameter import Parameter
+
+
+class Module:
+    """Base class for layers and models. Subclasses define ``forward``; call the module."""
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # -- registration ------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError(
+                f"cannot assign '{name}' before Module.__init__() call (call super().__init__() "
+                "first in your module's __init__)")
+        params, mods, bufs = d["_parameters"], d["_modules"], d["_buffers"]
+        if isinstance(value, (Parameter, Module)):
+            for store in (params, mods, bufs):
+                store.pop(name, None)
+            d.pop(name, None)
+            (params if isinstance(value, Parameter) else mods)[name] = value
+        elif name in params or name in mods:
+            if value is not None:
+                kind = "parameter" if name in params else "child module"
+                raise TypeError(f"cannot assign {type(value).__name__} as {kind} '{name}' "
+                                f"({'Parameter' if name in params else 'Module'} or None expected)")
+            (params if name in params else mods)[name] = None
+        elif name in bufs:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
+                                "(a Tensor or None is expected)")
+            bufs[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            s = d.get(store)
+            if s is not None and name in s:
+                return s[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, "
+                            f"got {type(param).__name__}")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """A tensor that is part of the module's state (moved by ``to``, saved in the state dict
+        unless ``persistent=False``) but not a parameter."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, "
+                            f"got {type(tensor).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f"register_buffer: buffer name can't contain '.' or be empty, got {name!r}")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # -- calling -----------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required \"forward\" function")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- traversal -----------------------------------------------------------------------
+    def named_modules(self, memo=None, prefix=""):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named(self, store, prefix, recurse):
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mp, m in mods:
+            for name, t in getattr(m, store).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield mp + ("." if mp else "") + name, t
+
+    def named_parameters(self, prefix="", recurse=True):
+        yield from self._named("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        yield from self._named("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # -- modes, devices, dtypes --------------------------------------------------------
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError("train: training mode is expected to be boolean")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """Call ``fn`` on every submodule (children first) and then on self, as PyTorch does."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def _apply(self, convert):
+        """Replace every parameter's and buffer's data by ``convert(tensor)`` (same objects)."""
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for k, t in store.items():
+                    if t is None:
+                        continue
+                    new = convert(t)
+                    if new is not t:
+                        t.data = new.data
+                    if t.grad is not None:
+                        t.grad = convert(t.grad)
+        return self
+
+    def to(self, *args, **kwargs):
+        """``to(device)``, ``to(dtype)`` or both: moves/casts parameters and buffers in place.
+        Only floating tensors change dtype (integer buffers such as num_batches_tracked stay)."""
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, B.device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+                device = a
+            else:
+                dtype = a
+        dtype = B.as_dtype(dtype)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes are accepted, got {dtype}")
+        if device is not None:
+            B.get_backend(device)
+
+        def convert(t):
+            out = t.detach()
+            if device is not None and t.device != device:
+                out = out.to(device)
+            if dtype is not None and t.dtype.kind == "f" and t.dtype != dtype:
+                out = out.to(dtype)
+            return out
+        return self._apply(convert)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def double(self):
+        return self.to(B.float64)
+
+    def float(self):
+        return self.to(B.float32)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = _wrap(p.grad.xp.zeros_like(p.grad.data))
+
+    # -- state dict ----------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """An ordered dict of every parameter and persistent buffer, by dotted name."""
+        out = OrderedDict() if destination is None else destination
+        for mp, m in self.named_modules(prefix=prefix.rstrip(".")):
+            base = mp + ("." if mp else "")
+            for k, p in m._parameters.items():
+                if p is not None:
+                    out[base + k] = p if keep_vars else p.detach()
+            for k, b in m._buffers.items():
+                if b is not None and k not in m._non_persistent:
+                    out[base + k] = b if keep_vars else b.detach()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Every key, shape and device is checked before anything changes, so a bad state dict
+        leaves the module as it was. Returns (missing_keys, unexpected_keys).
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict:
+            if missing:
+                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
+        staged = []
+        for k, t in own.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            arr = _as_host_or_tensor(v, k)
+            shape = tuple(arr.shape)
+            if shape != tuple(t.shape):
+                errors.append(f"size mismatch for {k}: copying a param with shape {list(shape)} "
+                              f"from checkpoint, the shape in current model is {list(t.shape)}.")
+                continue
+            staged.append((t, arr))
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        with no_grad():
+            for t, arr in staged:
+                src = arr.to(t.device) if isinstance(arr, Tensor) else arr
+                new = src.data.astype(t.dtype) if isinstance(src, Tensor) else \
+                    B.get_backend(t.device).asarray(arr.astype(t.dtype))
+                t.data = new.copy() if isinstance(src, Tensor) and new is src.data else new
+        return _IncompatibleKeys(missing, unexpected)
+
+    # -- printing -----------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, m in self._modules.items():
+            mod = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {mod}")
+        main = type(self).__name__ + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+    def __dir__(self):
+        return sorted(set(list(super().__dir__()) + list(self._parameters) + list(self._modules)
+                          + list(self._buffers)))
+
+
+def _as_host_or_tensor(v, key):
+    import numpy
+    if isinstance(v, Tensor):
+        return v
+    if isinstance(v, numpy.ndarray) or isinstance(v, (int, float, list)):
+        return numpy.asarray(v)
+    try:  # a torch tensor, or anything with .numpy()/.detach()
+        if hasattr(v, "detach"):
+            v = v.detach()
+        if hasattr(v, "cpu"):
+            v = v.cpu()
+        return numpy.asarray(v.numpy() if hasattr(v, "numpy") else v)
+    except Exception:
+        raise TypeError(f"load_state_dict: value for key '{key}' is a {type(v).__name__}, "
+                        "not a tensor or array") from None
+
+
+class _IncompatibleKeys(tuple):
+    def __new__(cls, missing, unexpected):
+        self = tuple.__new__(cls, (missing, unexpected))
+        return self
+
+    @property
+    def missing_keys(self):
+        return self[0]
+
+    @property
+    def unexpected_keys(self):
+        return self[1]
+
+    def __repr__(self):
+        if not self[0] and not self[1]:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self[0]}, unexpected_keys={self[1]})"

@@ -1,0 +1,1 @@
+"""``minigen.optim``: optimizers and learning-rate schedules (being written)."""
