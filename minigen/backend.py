@@ -184,7 +184,7 @@ class CupyBackend(Backend):
         self._cupyx.scatter_add(target, index, values)
 
     def generator(self, seed):
-        return self.xp.random.default_rng(seed)
+        return _CupyGenerator(self.xp, seed)
 
     def synchronize(self):
         self.xp.cuda.Stream.null.synchronize()
@@ -200,6 +200,23 @@ class CupyBackend(Backend):
 
     def memory_allocated(self):
         return self.xp.get_default_memory_pool().used_bytes()
+
+
+class _CupyGenerator:
+    """CuPy's ``Generator`` lacks some of NumPy's methods (``permutation``); this adds them."""
+
+    def __init__(self, cupy, seed):
+        self._xp = cupy
+        self._g = cupy.random.default_rng(seed)
+
+    def __getattr__(self, name):
+        return getattr(self._g, name)
+
+    def permutation(self, n):
+        return self._xp.argsort(self._g.random(int(n)))
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self._g.standard_normal(size) * scale + loc
 
 
 CPU = Backend()
