@@ -191,10 +191,13 @@ def _read(path):
         _fail(path, f"the manifest does not say format '{FORMAT}'")
     if manifest.get("version") != VERSION:
         _fail(path, f"format version {manifest.get('version')!r} is not supported (this minigen reads {VERSION})")
-    for field, kind in (("meta", dict), ("arrays", list)):
-        if not isinstance(manifest.get(field), kind) or "tree" not in manifest:
-            _fail(path, f"the manifest lacks a well-formed '{field}' or 'tree'")
-    listed = manifest["arrays"]
+    if not isinstance(manifest.get("meta"), dict):
+        _fail(path, "the manifest's 'meta' is missing or not a dict")
+    listed = manifest.get("arrays")
+    if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+        _fail(path, "the manifest's 'arrays' is missing or not a list of names")
+    if "tree" not in manifest:
+        _fail(path, "the manifest has no 'tree' describing the saved object")
     missing = [k for k in listed if k not in raw]
     if missing:
         _fail(path, f"arrays named by the manifest are missing: {missing}")
@@ -212,17 +215,18 @@ class _Decoder:
 
     def __init__(self, path, arrays, device):
         self.path, self.arrays, self.device = path, arrays, device
-        self.used = set()
 
     def check(self, node, where="obj"):
-        bad = lambda what: _fail(self.path, f"manifest entry {where}: {what}")  # noqa: E731
+        def bad(what):
+            _fail(self.path, f"manifest entry {where}: {what}")
+
         if node is None or isinstance(node, (bool, str)):
             return
         if not isinstance(node, dict) or not node:
             bad(f"unexpected {type(node).__name__}")
         if "tensor" in node or "ndarray" in node or "npscalar" in node:
             key = node.get("tensor", node.get("ndarray", node.get("npscalar")))
-            if key not in self.arrays:
+            if not isinstance(key, str) or key not in self.arrays:
                 bad(f"refers to array {key!r}, which the file does not hold")
             if "tensor" in node:
                 if node.get("dtype") != str(self.arrays[key].dtype):
@@ -250,6 +254,8 @@ class _Decoder:
             if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
                 bad("dict is not a list of [key, value] pairs")
             for k, v in value:
+                if isinstance(k, dict) and list(k) not in (["int"], ["float"]):
+                    bad(f"dict key {k!r} is not a str, int, float, bool or None")
                 self.check(k, f"{where} key")
                 self.check(v, f"{where}[{k!r}]")
         else:

@@ -20,7 +20,7 @@ FILES = "files"
 
 def open_file(name):
     """A binary file object for the embedded data file ``name`` (e.g. ``'digits.csv.gz'``)."""
-    ref = resources.files(__package__).joinpath(FILES, name)
+    ref = resources.files(__package__).joinpath(FILES).joinpath(name)
     if not ref.is_file():
         raise FileNotFoundError(
             f"minigen.data: the embedded file '{name}' is missing from the installed package "

@@ -80,7 +80,8 @@ def write_idx(path, array):
     a = numpy.asarray(array)
     code = _DTYPE_TO_CODE.get(a.dtype.newbyteorder("="))
     if code is None:
-        raise TypeError(f"write_idx: IDX cannot hold dtype {a.dtype}; use uint8, int8, int16, int32, float32 or float64")
+        raise TypeError(f"write_idx: IDX cannot hold dtype {a.dtype}; "
+                        "use uint8, int8, int16, int32, float32 or float64")
     if a.ndim == 0 or a.ndim > 255:
         raise ValueError(f"write_idx: IDX holds arrays of 1 to 255 dimensions, got {a.ndim}")
     raw = (bytes([0, 0, code, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
@@ -113,7 +114,8 @@ def read_mnist_dir(directory, split):
     img_path, lab_path = (_find(directory, s) for s in _STEMS[split])
     images, labels = read_idx(img_path), read_idx(lab_path)
     if images.ndim != 3:
-        raise IDXFormatError(f"load_mnist: {img_path}: expected images of 3 dims [N, H, W], got shape {list(images.shape)}")
+        raise IDXFormatError(
+            f"load_mnist: {img_path}: expected images of 3 dims [N, H, W], got shape {list(images.shape)}")
     if labels.ndim != 1:
         raise IDXFormatError(f"load_mnist: {lab_path}: expected labels of 1 dim [N], got shape {list(labels.shape)}")
     if len(images) != len(labels):

@@ -1,0 +1,130 @@
+"""Tests for minigen.utils.data: Dataset, TensorDataset, DataLoader."""
+import numpy
+import pytest
+
+import minigen
+from minigen.utils.data import DataLoader, Dataset, TensorDataset, default_collate
+
+
+def _ds(n=10):
+    x = minigen.tensor(numpy.arange(n * 3, dtype=numpy.float32).reshape(n, 3))
+    y = minigen.tensor(numpy.arange(n) * 10)
+    return TensorDataset(x, y)
+
+
+def _order(loader):
+    """The example order of one epoch, read off the labels (label = 10 * index)."""
+    return numpy.concatenate([y.numpy() // 10 for _, y in loader]).tolist()
+
+
+def test_tensor_dataset_items_and_errors():
+    ds = _ds()
+    assert len(ds) == 10
+    x, y = ds[3]
+    assert x.shape == (3,) and y.shape == () and y.dtype == minigen.int64 and int(y) == 30
+    assert x.numpy().tolist() == [9.0, 10.0, 11.0]
+    assert int(ds[-1][1]) == 90
+    xs, ys = ds[2:5]
+    assert xs.shape == (3, 3) and ys.numpy().tolist() == [20, 30, 40]
+    with pytest.raises(IndexError, match="index 10 is out of range for 10"):
+        ds[10]
+    with pytest.raises(ValueError, match=r"first dimensions \[4, 5\]"):
+        TensorDataset(minigen.zeros(4, 2), minigen.zeros(5))
+    with pytest.raises(TypeError, match="argument 1 is a ndarray"):
+        TensorDataset(minigen.zeros(4), numpy.zeros(4))
+    with pytest.raises(ValueError, match="at least one"):
+        TensorDataset()
+
+
+def test_loader_in_order_and_len():
+    ds = _ds(10)
+    loader = DataLoader(ds, batch_size=4)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [b[0].shape for b in batches] == [(4, 3), (4, 3), (2, 3)]
+    assert all(isinstance(b, tuple) and len(b) == 2 for b in batches)
+    assert _order(loader) == list(range(10))
+    numpy.testing.assert_array_equal(batches[1][0].numpy(), ds.tensors[0].numpy()[4:8])
+    dropped = DataLoader(ds, batch_size=4, drop_last=True)
+    assert len(dropped) == 2 and [b[0].shape[0] for b in dropped] == [4, 4]
+    assert len(DataLoader(ds, batch_size=5, drop_last=True)) == 2
+    assert len(DataLoader(ds)) == 10
+
+
+def test_shuffle_with_seed_is_repeatable_and_a_permutation():
+    ds = _ds(50)
+    a = DataLoader(ds, batch_size=8, shuffle=True, generator=123)
+    b = DataLoader(ds, batch_size=8, shuffle=True, generator=123)
+    e1, e2 = _order(a), _order(a)
+    assert sorted(e1) == list(range(50)) and sorted(e2) == list(range(50))
+    assert e1 != list(range(50)) and e1 != e2  # shuffled, and a new order every epoch
+    assert _order(b) == e1 and _order(b) == e2  # the same seed repeats the same epochs
+    assert _order(DataLoader(ds, batch_size=8, shuffle=True, generator=124)) != e1
+    g = numpy.random.default_rng(5)
+    c = DataLoader(ds, batch_size=8, shuffle=True, generator=g)
+    assert c.generator is g
+    state = g.bit_generator.state
+    first = _order(c)
+    g.bit_generator.state = state  # restoring the generator's state repeats the order
+    assert _order(c) == first
+
+
+def test_shuffle_without_generator_follows_manual_seed():
+    ds = _ds(40)
+    loader = DataLoader(ds, batch_size=16, shuffle=True)
+    minigen.manual_seed(7)
+    first = _order(loader), _order(loader)
+    minigen.manual_seed(7)
+    assert (_order(loader), _order(loader)) == first
+    assert first[0] != first[1]
+
+
+def test_drop_last_with_shuffle_keeps_full_batches():
+    loader = DataLoader(_ds(10), batch_size=3, shuffle=True, drop_last=True, generator=0)
+    assert [b[0].shape[0] for b in loader] == [3, 3, 3]
+    assert len(set(_order(loader))) == 9
+
+
+def test_fast_gather_matches_item_by_item_collate():
+    ds = _ds(12)
+    fast = list(DataLoader(ds, batch_size=5, shuffle=True, generator=3))
+    slow = list(DataLoader(ds, batch_size=5, shuffle=True, generator=3, collate_fn=default_collate))
+    for (fx, fy), (sx, sy) in zip(fast, slow):
+        assert fx.dtype == sx.dtype and fy.dtype == sy.dtype
+        numpy.testing.assert_array_equal(fx.numpy(), sx.numpy())
+        numpy.testing.assert_array_equal(fy.numpy(), sy.numpy())
+
+
+class Squares(Dataset):
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        return {"x": numpy.full(2, i, dtype=numpy.float32), "i": i, "sq": float(i * i),
+                "odd": bool(i % 2), "name": f"n{i}", "pair": (minigen.tensor([i, i]), i)}
+
+
+def test_default_collate_of_a_custom_dataset():
+    (b1, b2) = list(DataLoader(Squares(), batch_size=3))
+    assert b1["x"].shape == (3, 2) and b1["x"].dtype == minigen.float32
+    assert b1["i"].dtype == minigen.int64 and b1["i"].numpy().tolist() == [0, 1, 2]
+    assert b1["sq"].dtype == minigen.float32 and b1["sq"].numpy().tolist() == [0.0, 1.0, 4.0]
+    assert b1["odd"].dtype == minigen.bool and b1["odd"].numpy().tolist() == [False, True, False]
+    assert b1["name"] == ["n0", "n1", "n2"]
+    t, i = b2["pair"]
+    assert t.shape == (2, 2) and t.numpy().tolist() == [[3, 3], [4, 4]] and i.numpy().tolist() == [3, 4]
+    custom = DataLoader(Squares(), batch_size=2, collate_fn=lambda items: [d["i"] for d in items])
+    assert list(custom) == [[0, 1], [2, 3], [4]]
+
+
+def test_collate_errors_and_argument_checks():
+    with pytest.raises(RuntimeError, match="different shapes"):
+        default_collate([minigen.zeros(2), minigen.zeros(3)])
+    with pytest.raises(TypeError, match="collate_fn"):
+        default_collate([object()])
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader(_ds(), batch_size=0)
+    with pytest.raises(TypeError, match="generator"):
+        DataLoader(_ds(), generator="seed")
+    with pytest.raises(NotImplementedError):
+        len(Dataset())
