@@ -128,3 +128,16 @@ def test_collate_errors_and_argument_checks():
         DataLoader(_ds(), generator="seed")
     with pytest.raises(NotImplementedError):
         len(Dataset())
+
+
+def test_batches_stay_on_the_tensors_device(device):
+    x = minigen.tensor(numpy.arange(12, dtype=numpy.float32).reshape(6, 2), device=device)
+    y = minigen.tensor(numpy.arange(6), device=device)
+    ds = TensorDataset(x, y)
+    assert ds[2][0].device == device and ds[2][0].numpy().tolist() == [4.0, 5.0]
+    for collate in (None, default_collate):
+        bx, by = next(iter(DataLoader(ds, batch_size=4, shuffle=True, generator=1, collate_fn=collate)))
+        assert bx.device == device and by.device == device and bx.shape == (4, 2)
+        numpy.testing.assert_array_equal(bx.numpy()[:, 0], 2 * by.numpy())
+    with pytest.raises(IndexError):
+        ds[6]
