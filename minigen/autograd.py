@@ -257,7 +257,7 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
         if self.creator is not None:
             self._retain = True
-            self.creator._retained.append(self)
+            self.creator._retained = tuple(self.creator._retained) + (self,)
         return self
 
     # -- in-place (only off the graph) -------------------------------------------------
@@ -402,15 +402,15 @@ class Function:
     def apply(cls, *inputs, **params):
         f = object.__new__(cls)
         x0 = inputs[0].data
-        try:
-            b = _by_array_type[type(x0)]
-        except KeyError:
+        b = _by_array_type.get(type(x0))
+        if b is None:
             raise TypeError(f"{cls.__name__.lower()}: expected Tensor inputs, got {type(x0).__name__}")
         f.backend = b
         f.xp = b.xp
         if len(inputs) == 1:
-            ys = f.forward(x0, **params)
-            req = inputs[0].requires_grad
+            t = inputs[0]
+            req = t.requires_grad
+            y = f.forward(x0, **params)
         else:
             t0 = type(x0)
             datas = []
@@ -420,34 +420,67 @@ class Function:
                 if type(d) is not t0:
                     _device_mismatch(cls.__name__.lower(), inputs)
                 datas.append(d)
-                req = req or t.requires_grad
-            ys = f.forward(*datas, **params)
-        multi = type(ys) is tuple
-        if not multi:
-            ys = (ys,)
-        types = b.array_types
+                if t.requires_grad:
+                    req = True
+            y = f.forward(*datas, **params)
+        if type(y) is tuple:
+            return f._finish_many(inputs, y, req)
+        # the common case, one output: no loops, no generator expressions
+        raw = y
+        if type(y) is not b.array_type:
+            y = b.xp.asarray(y)  # NumPy turns 0-d results into scalars; make them arrays again
+        if _state["anomaly"]:
+            _check_finite(f, (y,), "forward")
+        if not (req and _state["grad"]) or y.dtype.kind != "f":
+            f.saved = ()
+            return _wrap(y)
+        f.inputs = inputs
+        f.n_out = 1
+        f._retained = ()
+        if len(inputs) == 1:
+            f.needs_input_grad = (True,)
+            c = t.creator
+            f.generation = 1 if c is None else c.generation + 1
+        else:
+            f.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            g = 0
+            for t in inputs:
+                c = t.creator
+                if c is not None and c.generation > g:
+                    g = c.generation
+            f.generation = g + 1
+        if f.saved:
+            f.saved = tuple([_resolve_saved(a, inputs, (raw,), (y,)) for a in f.saved])
+        out = Tensor.__new__(Tensor)
+        out.data = y
+        out.grad = None
+        out.creator = f
+        out._idx = 0
+        out._retain = False
+        out.requires_grad = True
+        return out
+
+    def _finish_many(self, inputs, ys, req):
+        """apply's general path: an op with several outputs."""
+        f, b = self, self.backend
         raw = ys
-        ys = tuple(y if type(y) in types else b.xp.asarray(y) for y in ys)
+        ys = tuple([y if type(y) is b.array_type else b.xp.asarray(y) for y in ys])
         if _state["anomaly"]:
             _check_finite(f, ys, "forward")
         if not (req and _state["grad"]):
             f.saved = ()
-            outs = tuple(_wrap(y) for y in ys)
-            return outs if multi else outs[0]
-        # record the node
+            return tuple([_wrap(y) for y in ys])
         f.inputs = inputs
-        f.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        f.generation = 1 + max((t.creator.generation for t in inputs if t.creator is not None),
+        f.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        f.generation = 1 + max([t.creator.generation for t in inputs if t.creator is not None],
                                default=0)
         f.n_out = len(ys)
-        f._retained = []
-        if multi:
-            f.output_meta = [(y.shape, y.dtype) for y in ys]
+        f._retained = ()
+        f.output_meta = [(y.shape, y.dtype) for y in ys]
         if f.saved:
-            f.saved = tuple(_resolve_saved(a, inputs, raw, ys) for a in f.saved)
-        outs = tuple(_wrap(y, f, i) if y.dtype.kind in "fc" else _wrap(y)
-                     for i, y in enumerate(ys))
-        return outs if multi else outs[0]
+            f.saved = tuple([_resolve_saved(a, inputs, raw, ys) for a in f.saved])
+        return tuple([_wrap(y, f, i) if y.dtype.kind in "fc" else _wrap(y)
+                      for i, y in enumerate(ys)])
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -533,18 +566,21 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
 
     prev = _state["grad"]
     _state["grad"] = create_graph
+    anomaly = _state["anomaly"]
+    heappop, heappush = heapq.heappop, heapq.heappush
     try:
         while heap:
-            f = heapq.heappop(heap)[2]
+            f = heappop(heap)[2]
             gys = pending.pop(f)
             if f.saved is None:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time (node "
                     f"'{type(f).__name__}'); its saved values were freed after the first "
                     "backward. Pass retain_graph=True to the first backward() call.")
-            for i, g in enumerate(gys):
-                if g is None:
-                    gys[i] = _wrap(f.xp.zeros_like(_output_like(f, i)))
+            if f.n_out > 1:
+                for i, g in enumerate(gys):
+                    if g is None:
+                        gys[i] = _wrap(f.xp.zeros_like(_output_like(f, i)))
             if captured is not None:
                 for i in range(f.n_out):
                     k = (f, i)
@@ -556,15 +592,26 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
             gxs = f.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if _state["anomaly"]:
+            if anomaly:
                 _check_finite(f, [g.data for g in gxs if g is not None], "backward")
             if not retain_graph:
                 f.release()
             for t, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
-                if need and gx is not None:
-                    if wanted is not None and t.creator is not None and t.creator not in wanted:
+                if not need or gx is None:
+                    continue
+                c = t.creator
+                if c is None or captured is not None:
+                    if wanted is not None and c is not None and c not in wanted:
                         continue
                     _push(t, gx, pending, heap, captured, create_graph, shared)
+                    continue
+                # inline _push for the common case: a node's output feeding this node
+                slots = pending.get(c)
+                if slots is None:
+                    slots = pending[c] = [None] * c.n_out
+                    heappush(heap, (-c.generation, next(_counter), c))
+                i = t._idx
+                slots[i] = gx if slots[i] is None else slots[i] + gx
     finally:
         _state["grad"] = prev
     if capture is not None:

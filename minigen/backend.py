@@ -132,6 +132,7 @@ class Backend:
     name = "cpu"
     xp = numpy
     array_types: tuple = (numpy.ndarray,)
+    array_type = numpy.ndarray  # the type its ops return (array_types may list more)
 
     def asarray(self, data, dtype=None):
         """Device array from host data (a NumPy array, Python numbers, nested lists)."""
@@ -173,6 +174,7 @@ class CupyBackend(Backend):
         self.xp = cupy
         self._cupyx = cupyx
         self.array_types = (cupy.ndarray,)
+        self.array_type = cupy.ndarray
 
     def asarray(self, data, dtype=None):
         return self.xp.asarray(data, dtype=dtype)

@@ -807,6 +807,7 @@ class SimulatedCudaBackend(_backend.Backend):
     name = "cuda"
     xp = simnp
     array_types = (SimArray,)
+    array_type = SimArray
 
     def asarray(self, data, dtype=None):
         """Device array from host data (always a copy) or a device array (no copy if possible)."""
