@@ -26,6 +26,8 @@ from .shape import (
     contiguous,
 )
 from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
+from .elementwise import log1p, expm1
+from .sorting import sort, argsort, topk, multinomial, bernoulli
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor",)]
 
@@ -87,7 +89,7 @@ def _install():
         "unsqueeze", "permute", "transpose", "swapaxes", "t", "movedim", "repeat", "flip",
         "split", "chunk", "unbind", "tril", "triu", "index_select", "gather", "masked_fill",
         "to", "clone", "contiguous", "matmul", "mm", "bmm", "dot", "outer", "diagonal",
-        "broadcast_to",
+        "broadcast_to", "log1p", "expm1", "sort", "argsort", "topk",
     ]:
         setattr(T, name, globals()[name])
     T.where = lambda self, condition, other: where(condition, self, other)

@@ -401,6 +401,27 @@ class Log(Function):
         return gy / x
 
 
+class Log1p(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.log1p(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy / (x + 1.0)  # d log(1 + x)/dx = 1 / (1 + x)
+
+
+class Expm1(Function):
+    def forward(self, x):
+        y = self.xp.expm1(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * (y + 1.0)  # d (e^x - 1)/dx = e^x = y + 1
+
+
 class Sqrt(Function):
     def forward(self, x):
         y = self.xp.sqrt(x)
@@ -525,6 +546,14 @@ def exp(input):
 
 def log(input):
     return Log.apply(_float(input))
+
+
+def log1p(input):
+    return Log1p.apply(_float(input))
+
+
+def expm1(input):
+    return Expm1.apply(_float(input))
 
 
 def sqrt(input):
