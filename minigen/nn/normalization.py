@@ -1,2 +1,181 @@
-"""(being written)"""
-__all__ = []
+"""Normalisation layers: BatchNorm1d/2d, LayerNorm, GroupNorm (the math is in ops/norm.py).
+
+Buffers, state-dict keys, defaults and reprs follow PyTorch, so a PyTorch state dict loads by
+key. BatchNorm keeps ``running_mean``, ``running_var`` and ``num_batches_tracked`` (int64):
+
+    training, track_running_stats:  normalise with batch statistics and update the running ones
+                                    with factor momentum (or 1 / num_batches_tracked when
+                                    momentum=None: a cumulative moving average)
+    eval:                           normalise with the running statistics
+    track_running_stats=False:      no buffers; batch statistics in training and eval alike
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend as B
+from ..autograd import no_grad
+from ..creation import ones, zeros, tensor
+from ..ops.norm import batch_norm, layer_norm, group_norm
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+
+
+def _factory(device, dtype):
+    return dict(device=device, dtype=B.as_dtype(dtype) or B.get_default_dtype())
+
+
+class _BatchNorm(Module):
+    _expected_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        fk = _factory(device, dtype)
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self.use_bias = bias
+        if affine:
+            self.weight = Parameter(ones(self.num_features, **fk))
+            if bias:
+                self.bias = Parameter(zeros(self.num_features, **fk))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(self.num_features, **fk))
+            self.register_buffer("running_var", ones(self.num_features, **fk))
+            self.register_buffer("num_batches_tracked",
+                                 tensor(0, dtype=B.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            with no_grad():
+                self.weight.fill_(1)
+                if self.bias is not None:
+                    self.bias.zero_()
+
+    def forward(self, input):
+        if input.ndim not in self._expected_dims:
+            want = " or ".join(f"{d}D" for d in self._expected_dims)
+            raise ValueError(f"{type(self).__name__}: expected {want} input (got {input.ndim}D "
+                             f"input of shape {list(input.shape)})")
+        # batch statistics in training, and always without running statistics
+        use_batch_stats = self.training or not self.track_running_stats
+        factor = 0.0 if self.momentum is None else self.momentum
+        update = self.training and self.track_running_stats
+        if update:
+            n = int(self.num_batches_tracked.item()) + 1
+            if self.momentum is None:
+                # cumulative moving average: running = mean of every batch statistic so far
+                factor = 1.0 / n
+        # (batch_norm validates before it touches the running buffers; the count moves after)
+        out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                         use_batch_stats, factor, self.eps)
+        if update:
+            with no_grad():
+                self.num_batches_tracked.fill_(n)
+        return out
+
+    def extra_repr(self):
+        s = (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+             f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+        return s if self.use_bias else s.replace(", track", ", bias=False, track")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) inputs over N (and L), per channel C."""
+
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) inputs over N, H and W, per channel C."""
+
+    _expected_dims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its trailing ``normalized_shape`` dims, then scale and shift
+    elementwise (``weight`` and ``bias`` of shape ``normalized_shape``)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        fk = _factory(device, dtype)
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.use_bias = bias
+        if elementwise_affine:
+            self.weight = Parameter(ones(self.normalized_shape, **fk))
+            if bias:
+                self.bias = Parameter(zeros(self.normalized_shape, **fk))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        s = (f"{self.normalized_shape}, eps={self.eps}, "
+             f"elementwise_affine={self.elementwise_affine}")
+        return s if self.use_bias or not self.elementwise_affine else s + ", bias=False"
+
+
+class GroupNorm(Module):
+    """Normalise each sample over groups of ``num_channels / num_groups`` channels (and all
+    positions), then scale and shift per channel."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None,
+                 *, bias=True):
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        fk = _factory(device, dtype)
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = eps
+        self.affine = affine
+        self.use_bias = bias
+        if affine:
+            self.weight = Parameter(ones(self.num_channels, **fk))
+            if bias:
+                self.bias = Parameter(zeros(self.num_channels, **fk))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        s = f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return s if self.use_bias or not self.affine else s + ", bias=False"

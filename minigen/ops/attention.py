@@ -1,2 +1,210 @@
-"""(being written)"""
-__all__ = []
+"""Scaled dot-product attention as one Function with a hand-derived backward.
+
+    S = Q K^T * scale (+ float mask)     scores, (..., L, S)
+    P = softmax(S) over the keys          masked entries take no part (P = 0 there)
+    O = P V                               (..., L, Ev)
+
+The backward is derived in ``ScaledDotProductAttention``'s docstring.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy
+
+from ..autograd import Function, Tensor, _wrap, is_grad_enabled
+from .elementwise import where, exp
+from .reduction import sum, sum_to
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+class ScaledDotProductAttention(Function):
+    """O = softmax(Q K^T * scale + B, masked) V, with optional dropout on the probabilities.
+
+    Forward, for one batch entry (L queries, S keys):
+        S = Q K^T * scale + B          B: the float mask, if any (0 where absent)
+        P_ij = exp(S_ij - m_i) / sum_{j' kept} exp(S_ij' - m_i)  for kept j, else 0
+               (m_i = max over kept j; a row with nothing kept is all zeros, never NaN)
+        P~ = P * D                     D: dropout mask, 0 or 1/(1-p) (all ones without dropout)
+        O = P~ V
+
+    Backward (dO = dL/dO):
+        dV = P~^T dO
+        dP~ = dO V^T                   (+ dL/dP~ when the weights are an output too)
+        dP = dP~ * D
+        dS = P * (dP - rowsum(dP * P))     softmax: dP_ij/dS_ik = P_ij (delta_jk - P_ik)
+        dQ = dS K * scale
+        dK = dS^T Q * scale
+        dB = dS (summed to B's shape)
+    Masked entries have P = 0, so dS = 0 there: a fully masked row has zero gradients.
+
+    With create_graph=True the backward recomputes P from Q, K (and B) in minigen ops, so the
+    second derivative sees P's dependence on them; otherwise it reuses the P saved by forward
+    (a constant), which is the same number and saves a second Q K^T.
+    """
+
+    def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
+        xp = self.xp
+        self.scale, self.dropout = scale, dropout
+        # S = Q K^T * scale (+ B)
+        s = q @ xp.swapaxes(k, -1, -2)
+        s *= scale
+        if bias:
+            s = s + bias[0]
+        masked = keep is not None or bool(bias)
+        if keep is not None:
+            s = xp.where(keep, s, -xp.inf)
+        m = s.max(axis=-1, keepdims=True)
+        if masked:
+            # a row with no key kept has max -inf: shift by 0 instead (its P stays 0)
+            m = xp.where(m == -xp.inf, 0.0, m)
+        e = xp.exp(s - m)
+        z = e.sum(axis=-1, keepdims=True)
+        if masked:
+            z = xp.where(z == 0, 1.0, z)
+            # the entries that take part (bool mask, causal triangle, float mask > -inf)
+            self.kept = s != -xp.inf
+        else:
+            self.kept = None
+        p = e / z
+        pd = p * dropout if dropout is not None else p
+        o = pd @ v
+        self.save_for_backward(q, k, v, bias[0] if bias else None, p)
+        return (o, pd) if need_weights else o
+
+    def _probabilities(self, q, k, bias):
+        """P recomputed in minigen ops from q, k and bias: a graph tensor of them."""
+        s = (q @ k.mT) * self.scale
+        if bias is not None:
+            s = s + bias
+        if self.kept is None:
+            m = _wrap(s.data.max(axis=-1, keepdims=True))  # any constant shift: softmax ignores it
+            e = exp(s - m)
+            return e / sum(e, dim=-1, keepdim=True)
+        xp, kept = self.xp, _wrap(self.kept)
+        # masked entries are replaced by 0 before exp (no inf - inf), then zeroed
+        s = where(kept, s, 0.0)
+        m = xp.where(self.kept, s.data, -xp.inf).max(axis=-1, keepdims=True)
+        m = _wrap(xp.where(m == -xp.inf, 0.0, m))
+        e = where(kept, exp(s - m), 0.0)
+        z = sum(e, dim=-1, keepdim=True)
+        return e / where(z > 0, z, 1.0)
+
+    def backward(self, go, gw=None):
+        q, k, v, bias, p = self.saved_tensors
+        if is_grad_enabled():  # create_graph: P must carry its dependence on q, k, bias
+            p = self._probabilities(q, k, bias)
+        d = _wrap(self.dropout) if self.dropout is not None else None
+        pd = p * d if d is not None else p
+        need = self.needs_input_grad
+        # dV = P~^T dO
+        gv = sum_to(pd.mT @ go, v.shape) if need[2] else None
+        if not (need[0] or need[1] or (bias is not None and need[3])):
+            return None, None, gv, None
+        # dP~ = dO V^T (+ the gradient of the returned weights); dP = dP~ * D
+        gp = go @ v.mT
+        if gw is not None:
+            gp = gp + gw
+        if d is not None:
+            gp = gp * d
+        # dS = P * (dP - rowsum(dP * P))
+        gs = p * (gp - sum(gp * p, dim=-1, keepdim=True))
+        gs_scaled = gs * self.scale
+        # dQ = dS K * scale;  dK = dS^T Q * scale
+        gq = sum_to(gs_scaled @ k, q.shape) if need[0] else None
+        gk = sum_to(gs_scaled.mT @ q, k.shape) if need[1] else None
+        if bias is None:
+            return gq, gk, gv
+        # dB = dS, summed back over the dims B was broadcast along
+        return gq, gk, gv, (sum_to(gs, bias.shape) if need[3] else None)
+
+
+def _shape(t):
+    return list(t.shape)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, *, _need_weights=False):
+    """Attention of ``query`` (..., L, E) over ``key`` (..., S, E) and ``value`` (..., S, Ev).
+
+    As ``torch.nn.functional.scaled_dot_product_attention``: leading batch dims broadcast;
+    ``attn_mask`` broadcastable to (..., L, S) is either bool (True = the key takes part) or
+    float (added to the scores, -inf excludes); ``is_causal=True`` keeps key j for query i when
+    j <= i (the lower triangle of an L x S matrix; not together with ``attn_mask``); ``scale``
+    defaults to 1 / sqrt(E); ``dropout_p`` > 0 drops attention probabilities (and rescales the
+    rest by 1 / (1 - p)) using minigen's generator on the tensors' device.
+
+    Where minigen differs: a query row whose keys are all masked gives zeros (output and
+    gradients), never NaN.
+    """
+    q, k, v = query, key, value
+    op = "scaled_dot_product_attention"
+    for name, t in (("query", q), ("key", k), ("value", v)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+        if t.data.ndim < 2:
+            raise RuntimeError(f"{op}: expected {name} with at least 2 dims (..., seq, dim), "
+                               f"got shape {_shape(t)}")
+    if not (q.dtype == k.dtype == v.dtype) or q.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected query, key and value to have the same floating "
+                           f"dtype, but got query.dtype: {q.dtype}, key.dtype: {k.dtype} and "
+                           f"value.dtype: {v.dtype}")
+    if not (type(q.data) is type(k.data) is type(v.data)):
+        raise RuntimeError(f"{op}: expected query, key and value on the same device, but got "
+                           f"{q.device}, {k.device} and {v.device}")
+    E, L, S = q.shape[-1], q.shape[-2], k.shape[-2]
+    if k.shape[-1] != E:
+        raise RuntimeError(f"{op}: query {_shape(q)} and key {_shape(k)} must have the same "
+                           f"last dim (embedding), but got {E} and {k.shape[-1]}")
+    if v.shape[-2] != S:
+        raise RuntimeError(f"{op}: key {_shape(k)} and value {_shape(v)} must have the same "
+                           f"sequence length (dim -2), but got {S} and {v.shape[-2]}")
+    if not isinstance(dropout_p, numbers.Real) or not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    xp = q.xp
+    try:
+        s_shape = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S)
+        numpy.broadcast_shapes(s_shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"{op}: the batch dims of query {_shape(q)}, key {_shape(k)} and "
+                           f"value {_shape(v)} cannot be broadcast together") from None
+
+    keep, bias = None, None
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
+        # query i sees keys j <= i
+        keep = xp.tril(xp.ones((L, S), dtype=bool))
+    elif attn_mask is not None:
+        m = attn_mask
+        if not isinstance(m, Tensor):
+            raise TypeError(f"{op}: expected attn_mask to be a Tensor, got {type(m).__name__}")
+        if type(m.data) is not type(q.data):
+            raise RuntimeError(f"{op}: expected attn_mask on the same device as query "
+                               f"({q.device}), but got {m.device}")
+        try:
+            s_shape = numpy.broadcast_shapes(s_shape, m.shape)
+        except ValueError:
+            raise RuntimeError(f"{op}: attn_mask of shape {_shape(m)} cannot be broadcast to the "
+                               f"attention scores of shape {list(s_shape)}") from None
+        if m.dtype.kind == "b":
+            keep = m.data
+        elif m.dtype.kind == "f":
+            bias = m if m.dtype == q.dtype else m.to(q.dtype)
+        else:
+            raise RuntimeError(f"{op}: expected attn_mask dtype to be bool or float, but got "
+                               f"attn_mask.dtype: {m.dtype}")
+    scale = 1.0 / math.sqrt(E) if scale is None else float(scale)
+
+    dropout = None
+    if dropout_p > 0.0:
+        from ..creation import rand
+        u = rand(s_shape, dtype=q.dtype, device=q.device).data
+        # D = 1{u >= p} / (1 - p): each probability is kept with chance 1 - p, rescaled
+        dropout = (u >= dropout_p).astype(q.dtype) * (1.0 / (1.0 - dropout_p)) \
+            if dropout_p < 1.0 else xp.zeros(s_shape, dtype=q.dtype)
+    inputs = (q, k, v) if bias is None else (q, k, v, bias)
+    return ScaledDotProductAttention.apply(*inputs, keep=keep, dropout=dropout, scale=scale,
+                                           need_weights=_need_weights)

@@ -1,2 +1,264 @@
-"""(being written)"""
-__all__ = []
+"""Normalisation layers as single Functions: ``batch_norm``, ``layer_norm``, ``group_norm``.
+
+All three do the same thing over a different set of elements: subtract the mean, divide by the
+standard deviation, then scale and shift per feature:
+
+    mu = mean(x),  var = mean((x - mu)^2)       over a set of m elements (biased variance)
+    rstd = 1 / sqrt(var + eps)
+    x_hat = (x - mu) * rstd
+    y = gamma * x_hat + beta
+
+    batch_norm   the set is (N, *spatial) for each channel c       x: (N, C, *)
+    layer_norm   the set is the trailing ``normalized_shape``      x: (*, *normalized_shape)
+    group_norm   the set is (C / G channels, *spatial) per sample and group   x: (N, C, *)
+
+The backward is derived once, in ``_Normalize``'s docstring, and shared.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import Function, Tensor, _wrap
+from .reduction import mean, sum
+from .elementwise import rsqrt
+
+__all__ = ["batch_norm", "layer_norm", "group_norm"]
+
+
+class _Normalize(Function):
+    """y = gamma * x_hat + beta with x_hat = (x - mu) * rstd over a set of m elements.
+
+    Backward (per set; g = dL/dx_hat = dL/dy * gamma, means are over the set):
+
+        dL/dbeta  = sum over the non-feature axes of dL/dy
+        dL/dgamma = sum over the non-feature axes of dL/dy * x_hat
+        dL/dx     = rstd * (g - mean(g) - x_hat * mean(g * x_hat))
+
+    Derivation of dL/dx. With xc = x - mu and var = mean(xc^2):
+        d mu / d x_j = 1/m,   d var / d x_j = 2 xc_j / m   (the mean(xc) = 0 term drops out),
+        d rstd / d x_j = -1/2 (var + eps)^(-3/2) * 2 xc_j / m = -rstd^2 x_hat_j / m,
+        d x_hat_i / d x_j = rstd (delta_ij - 1/m) + xc_i * d rstd / d x_j
+                          = rstd (delta_ij - 1/m - x_hat_i x_hat_j / m).
+    So dL/dx_j = sum_i g_i d x_hat_i / d x_j = rstd (g_j - mean(g) - x_hat_j mean(g x_hat)).
+
+    The backward is written in minigen ops and recomputes mu, rstd and x_hat from the saved
+    input x (a graph tensor): saved intermediates would be constants, and the second
+    derivative (create_graph=True) would then miss their dependence on x.
+
+    Subclasses set the geometry: ``stat_shape`` (x viewed so the set is ``stat_axes``),
+    ``param_shape`` (gamma/beta viewed to broadcast against x) and ``param_axes`` (the axes of
+    x that dL/dgamma and dL/dbeta sum over).
+    """
+
+    def forward(self, x, *params, stat_shape, stat_axes, param_shape, param_axes, feature_shape,
+                eps, has_weight, has_bias, running=None):
+        self.stat_shape, self.stat_axes, self.eps = stat_shape, stat_axes, eps
+        self.param_shape, self.param_axes, self.feature_shape = param_shape, param_axes, feature_shape
+        self.has_weight, self.has_bias = has_weight, has_bias
+        xv = x.reshape(stat_shape)
+        mu = xv.mean(axis=stat_axes, keepdims=True)
+        xc = xv - mu
+        # var = mean((x - mu)^2), the biased variance
+        var = (xc * xc).mean(axis=stat_axes, keepdims=True)
+        if running is not None:
+            _update_running(running, mu, var, xv.size // mu.size)
+        # x_hat = (x - mu) / sqrt(var + eps)
+        y = (xc * (1.0 / self.xp.sqrt(var + eps))).reshape(x.shape)
+        w = params[0] if has_weight else None
+        b = params[-1] if has_bias else None
+        # y = gamma * x_hat + beta
+        if w is not None:
+            y = y * w.reshape(param_shape)
+        if b is not None:
+            y = y + b.reshape(param_shape)
+        self.save_for_backward(x, w)
+        return y
+
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        axes = self.stat_axes
+        xv = x.reshape(self.stat_shape)
+        # recompute x_hat and rstd from x, in minigen ops (so they carry x's graph)
+        xc = xv - mean(xv, dim=axes, keepdim=True)
+        rstd = rsqrt(mean(xc * xc, dim=axes, keepdim=True) + self.eps)
+        x_hat = xc * rstd
+        grads = []
+        if self.needs_input_grad[0]:
+            # g = dL/dx_hat = dL/dy * gamma
+            g = (gy * w.reshape(self.param_shape) if w is not None else gy).reshape(self.stat_shape)
+            # dL/dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat))
+            gx = rstd * (g - mean(g, dim=axes, keepdim=True)
+                         - x_hat * mean(g * x_hat, dim=axes, keepdim=True))
+            grads.append(gx.reshape(x.shape))
+        else:
+            grads.append(None)
+        if self.has_weight:
+            need = self.needs_input_grad[1]
+            # dL/dgamma = sum(dL/dy * x_hat) over the non-feature axes
+            grads.append(self._feature_sum(gy * x_hat.reshape(x.shape)) if need else None)
+        if self.has_bias:
+            need = self.needs_input_grad[-1]
+            # dL/dbeta = sum(dL/dy) over the non-feature axes
+            grads.append(self._feature_sum(gy) if need else None)
+        return tuple(grads)
+
+    def _feature_sum(self, t):
+        """Sum ``t`` (shaped like x) over the axes gamma and beta are broadcast along."""
+        if self.param_axes:
+            t = sum(t, dim=self.param_axes)
+        return t.reshape(self.feature_shape)
+
+
+def _update_running(running, mu, var, m):
+    """running <- (1 - momentum) * running + momentum * batch statistic, in place.
+
+    As in PyTorch, the running variance takes the UNBIASED batch variance var * m / (m - 1),
+    while the normalisation itself used the biased one.
+    """
+    running_mean, running_var, momentum = running
+    mu = mu.reshape(-1)
+    var_unbiased = var.reshape(-1) * (m / (m - 1))
+    if running_mean is not None:
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mu.astype(running_mean.dtype)
+    if running_var is not None:
+        running_var[...] = (1 - momentum) * running_var + momentum * var_unbiased.astype(running_var.dtype)
+
+
+class BatchNorm(_Normalize):
+    """Batch normalisation (Ioffe and Szegedy, 2015) in training mode: statistics per channel
+    over the batch and spatial axes. Backward: see ``_Normalize``."""
+
+
+class LayerNorm(_Normalize):
+    """Layer normalisation (Ba et al., 2016): statistics over the trailing normalized_shape of
+    each sample. Backward: see ``_Normalize``."""
+
+
+class GroupNorm(_Normalize):
+    """Group normalisation (Wu and He, 2018): statistics over each group of C/G channels (and
+    all spatial positions) of each sample. Backward: see ``_Normalize``."""
+
+
+def _apply(cls, x, weight, bias, **geometry):
+    params = [p for p in (weight, bias) if p is not None]
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{cls.__name__.lower()}: weight and bias must be Tensors or None, "
+                            f"got {type(p).__name__}")
+    return cls.apply(x, *params, has_weight=weight is not None, has_bias=bias is not None,
+                     **geometry)
+
+
+def _check_param(op, name, p, shape, x):
+    if p is None:
+        return
+    if tuple(p.shape) != tuple(shape):
+        raise RuntimeError(f"{op}: expected {name} of shape {list(shape)} for input "
+                           f"{list(x.shape)}, but got {name} of shape {list(p.shape)}")
+    if type(p.data) is not type(x.data):
+        raise RuntimeError(f"{op}: expected {name} on the same device as input "
+                           f"({x.device}), but got {p.device}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over channel dim 1 of ``input`` (N, C, *).
+
+    training=True: normalise with the batch's mean and biased variance, and (if given) update
+    ``running_mean`` and ``running_var`` in place, off the graph:
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)   (unbiased)
+    where m = N * prod(spatial). training=False: normalise with the running statistics, which
+    makes the op an affine map of x, y = (x - running_mean) * gamma / sqrt(running_var + eps)
+    + beta, built from primitive ops (so it is differentiable, twice).
+
+    ``momentum`` must be a number here, as in ``torch.nn.functional.batch_norm``; the modules
+    implement momentum=None (a cumulative average) by passing 1 / num_batches_tracked.
+    """
+    x = input
+    if x.data.ndim < 2:
+        raise ValueError(f"batch_norm: expected input with at least 2 dims (N, C, *), got input "
+                         f"of shape {list(x.shape)}")
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"batch_norm: expected a floating point input, got {x.dtype}")
+    C = x.data.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None:
+            if t.data.size != C:
+                raise RuntimeError(f"batch_norm: {name} should contain {C} elements not "
+                                   f"{t.data.size} (input of shape {list(x.shape)})")
+            if type(t.data) is not type(x.data):
+                raise RuntimeError(f"batch_norm: expected {name} on the same device as input "
+                                   f"({x.device}), but got {t.device}")
+    _check_param("batch_norm", "weight", weight, (C,), x)
+    _check_param("batch_norm", "bias", bias, (C,), x)
+    param_shape = (1, C) + (1,) * (x.data.ndim - 2)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be defined in "
+                               "evaluation mode (training=False)")
+        # y = (x - running_mean) * gamma / sqrt(running_var + eps) + beta: affine in x
+        scale = rsqrt(running_var.to(x.dtype) + eps)
+        if weight is not None:
+            scale = scale * weight
+        y = (x - running_mean.to(x.dtype).reshape(param_shape)) * scale.reshape(param_shape)
+        return y + bias.reshape(param_shape) if bias is not None else y
+    m = x.data.size // C if C else 0
+    if m <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {list(x.shape)}")
+    running = None
+    if running_mean is not None or running_var is not None:
+        if momentum is None or not isinstance(momentum, numbers.Real):
+            raise TypeError(f"batch_norm: momentum must be a float, got {momentum!r} (the "
+                            "BatchNorm modules turn momentum=None into 1 / num_batches_tracked)")
+        running = (None if running_mean is None else running_mean.data,
+                   None if running_var is None else running_var.data, float(momentum))
+    axes = (0,) + tuple(range(2, x.data.ndim))
+    return _apply(BatchNorm, x, weight, bias, stat_shape=x.data.shape, stat_axes=axes,
+                  param_shape=param_shape, param_axes=axes, feature_shape=(C,), eps=eps,
+                  running=running)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the trailing ``normalized_shape`` dims of ``input``."""
+    x = input
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    ns = tuple(int(n) for n in normalized_shape)
+    k = len(ns)
+    if k == 0 or x.data.ndim < k or tuple(x.data.shape[-k:]) != ns:
+        raise RuntimeError(f"layer_norm: given normalized_shape={list(ns)}, expected input with "
+                           f"shape [*, {', '.join(str(n) for n in ns)}], but got input of size "
+                           f"{list(x.shape)}")
+    _check_param("layer_norm", "weight", weight, ns, x)
+    _check_param("layer_norm", "bias", bias, ns, x)
+    nd = x.data.ndim
+    if x.data.size == 0:
+        return x * 1
+    return _apply(LayerNorm, x, weight, bias, stat_shape=x.data.shape,
+                  stat_axes=tuple(range(nd - k, nd)), param_shape=ns,
+                  param_axes=tuple(range(nd - k)), feature_shape=ns, eps=eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalisation of ``input`` (N, C, *): C split into ``num_groups`` groups."""
+    x = input
+    if x.data.ndim < 2:
+        raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, *), got "
+                           f"input of shape {list(x.shape)}")
+    N, C = x.data.shape[:2]
+    G = int(num_groups)
+    if G <= 0 or C % G != 0:
+        raise RuntimeError(f"group_norm: expected the number of channels in input ({C}) to be "
+                           f"divisible by num_groups ({num_groups}), but got input of shape "
+                           f"{list(x.shape)}")
+    _check_param("group_norm", "weight", weight, (C,), x)
+    _check_param("group_norm", "bias", bias, (C,), x)
+    param_shape = (1, C) + (1,) * (x.data.ndim - 2)
+    if x.data.size == 0:
+        return x * 1
+    return _apply(GroupNorm, x, weight, bias, stat_shape=(N, G, x.data.size // (N * G)),
+                  stat_axes=(2,), param_shape=param_shape,
+                  param_axes=(0,) + tuple(range(2, x.data.ndim)), feature_shape=(C,), eps=eps)
+
