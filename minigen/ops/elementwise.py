@@ -651,7 +651,13 @@ def _float(t):
 
 def _nondiff(t, fn):
     """An op whose derivative is zero (or undefined) everywhere: its output is a constant."""
-    return _wrap(fn(t.xp, t.data))
+    return _result(t.xp, fn(t.xp, t.data))
+
+
+def _result(xp, r):
+    """A constant tensor of a raw result. NumPy turns 0-d results into scalars (numpy.bool_,
+    numpy.float32), which are no device array: make them 0-d arrays again."""
+    return _wrap(xp.asarray(r))
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -663,7 +669,7 @@ def _compare(name):
             from ..autograd import _device_mismatch
             _device_mismatch(name, [input, other])
         try:
-            return _wrap(getattr(xp, name)(input.data, o))
+            return _result(xp, getattr(xp, name)(input.data, o))
         except ValueError:
             _broadcast_error(name, input, other)
     cmp.__name__ = name
@@ -683,27 +689,27 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_and(input, other):
-    return _wrap(input.xp.logical_and(input.data, other.data if isinstance(other, Tensor) else other))
+    return _result(input.xp, input.xp.logical_and(input.data, other.data if isinstance(other, Tensor) else other))
 
 
 def logical_or(input, other):
-    return _wrap(input.xp.logical_or(input.data, other.data if isinstance(other, Tensor) else other))
+    return _result(input.xp, input.xp.logical_or(input.data, other.data if isinstance(other, Tensor) else other))
 
 
 def logical_not(input):
-    return _wrap(input.xp.logical_not(input.data))
+    return _result(input.xp, input.xp.logical_not(input.data))
 
 
 def isnan(input):
-    return _wrap(input.xp.isnan(input.data))
+    return _result(input.xp, input.xp.isnan(input.data))
 
 
 def isinf(input):
-    return _wrap(input.xp.isinf(input.data))
+    return _result(input.xp, input.xp.isinf(input.data))
 
 
 def isfinite(input):
-    return _wrap(input.xp.isfinite(input.data))
+    return _result(input.xp, input.xp.isfinite(input.data))
 
 
 def equal(input, other):
