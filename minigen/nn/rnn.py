@@ -1,2 +1,398 @@
-"""(being written)"""
-__all__ = []
+"""Recurrent layers with PyTorch's names, arguments, parameter names and shapes.
+
+    RNN, LSTM, GRU              a whole sequence, any number of layers, one or two directions
+    RNNCell, LSTMCell, GRUCell  one time step
+
+Shapes (as in PyTorch): input (L, N, H_in), or (N, L, H_in) with ``batch_first=True``, or an
+unbatched (L, H_in); states (num_layers * num_directions, N, H_out), or without N for an
+unbatched input. Parameters are named ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
+``bias_hh_l{k}`` (with ``_reverse`` for the backward direction), the gate rows stacked in
+PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so a PyTorch state dict loads as it is.
+Every weight starts as U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), PyTorch's default.
+
+The math of each step is in ``minigen/ops/rnn.py``; ``LSTM`` and ``GRU`` run every layer and
+direction as one whole-sequence Function (``ops/rnn_sequence.py``): one matrix product for the
+input part of all time steps, then only h W_hh^T per step, and a hand-written BPTT backward.
+``RNN`` (Elman) runs the same plan as a composite of ops.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from .. import creation
+from ..autograd import Tensor
+from ..ops.elementwise import relu, tanh
+from ..ops.rnn import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_relu_cell, \
+    rnn_tanh_cell
+from ..ops.shape import cat, stack
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+
+def _uniform_(p, k):
+    """Fill p from U(-k, k) (PyTorch's default for every recurrent weight, k = 1/sqrt(H))."""
+    u = creation.rand(*p.shape, dtype=p.dtype, device=p.device)
+    p.data = ((u * 2.0 - 1.0) * k).data
+
+
+def _new_param(shape, k, device, dtype):
+    p = Parameter(creation.empty(*shape, dtype=dtype, device=device))
+    _uniform_(p, k)
+    return p
+
+
+def _check_size(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _dropout(x, p):
+    """Inverted dropout between layers: keep each element with probability 1 - p, scale by 1/(1-p)."""
+    if p >= 1.0:
+        return x * 0.0
+    keep = creation.rand(*x.shape, dtype=x.dtype, device=x.device) >= p
+    return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
+
+
+# ----------------------------------------------------------------------------- layers
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share: parameters, argument checks, the layer/direction loop."""
+
+    _gates = 1  # rows of W_ih per hidden unit: 1 (Elman), 4 (LSTM), 3 (GRU)
+    _n_states = 1  # 2 for the LSTM: (h, c)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        _check_size("num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1] representing the "
+                             f"probability of an element being zeroed, got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent "
+                          f"layer, so non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", UserWarning)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        D = 2 if bidirectional else 1
+        G, H = self._gates, hidden_size
+        k = 1.0 / math.sqrt(hidden_size)
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else H * D
+            for d in range(D):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                shapes = [("weight_ih", (G * H, in_size)), ("weight_hh", (G * H, H))]
+                if bias:
+                    shapes += [("bias_ih", (G * H,)), ("bias_hh", (G * H,))]
+                for pname, shape in shapes:
+                    setattr(self, pname + sfx, _new_param(shape, k, device, dtype))
+                    self._flat_weights_names.append(pname + sfx)
+
+    def reset_parameters(self):
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            _uniform_(p, k)
+
+    def flatten_parameters(self):
+        """A no-op, for PyTorch compatibility (cuDNN's packed weights do not exist here)."""
+
+    @property
+    def all_weights(self):
+        n = 4 if self.bias else 2
+        ws = [getattr(self, w) for w in self._flat_weights_names]
+        return [ws[i:i + n] for i in range(0, len(ws), n)]
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d else "")
+        w = (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx))
+        if self.bias:
+            w += (getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx))
+        return w
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+    # -- forward -------------------------------------------------------------------------
+    def _check_input(self, input):
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (2, 3):
+            raise RuntimeError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {input.shape[-1]} (input{list(input.shape)})")
+        w = self.weight_ih_l0
+        if input.dtype != w.dtype:
+            raise RuntimeError(f"{name}: input dtype ({input.dtype}) does not match weight dtype "
+                               f"({w.dtype}). Convert input: input.to({w.dtype}), or convert "
+                               f"model: model.to({input.dtype})")
+
+    def _check_hidden(self, h, k, batched, B):
+        name = type(self).__name__
+        D = 2 if self.bidirectional else 1
+        want = (self.num_layers * D, B, self.hidden_size) if batched else \
+            (self.num_layers * D, self.hidden_size)
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{name}: expected hx to be a Tensor, got {type(h).__name__}")
+        if h.ndim != len(want):
+            raise RuntimeError(f"{name}: for {'batched 3' if batched else 'unbatched 2'}-D input, "
+                               f"hx should also be {len(want)}-D but got {h.ndim}-D tensor")
+        if tuple(h.shape) != want:
+            raise RuntimeError(f"{name}: Expected hidden[{k}] size {want}, got {list(h.shape)}")
+        if h.dtype != self.weight_ih_l0.dtype:
+            raise RuntimeError(f"{name}: expected hidden[{k}] of dtype "
+                               f"{self.weight_ih_l0.dtype}, got {h.dtype}")
+        return h if batched else h.unsqueeze(1)
+
+    def forward(self, input, hx=None):
+        self._check_input(input)
+        batched = input.ndim == 3
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        T, B = x.shape[0], x.shape[1]
+        D = 2 if self.bidirectional else 1
+        if hx is None:
+            zero = creation.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
+            states = [[zero] * (self.num_layers * D) for _ in range(self._n_states)]
+        else:
+            hs = tuple(hx) if self._n_states > 1 else (hx,)
+            if self._n_states > 1 and len(hs) != self._n_states:
+                raise RuntimeError(f"{type(self).__name__}: expected hx to be a tuple (h_0, c_0)")
+            states = [list(self._check_hidden(h, k, batched, B)) for k, h in enumerate(hs)]
+        finals = [[] for _ in range(self._n_states)]
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                idx = layer * D + d
+                res = self._run(x, [s[idx] for s in states], self._weights(layer, d), bool(d))
+                outs.append(res[0])
+                for f, s in zip(finals, res[1:]):
+                    f.append(s)
+            x = outs[0] if D == 1 else cat(outs, dim=2)
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                x = _dropout(x, self.dropout)
+        finals = [stack(f) for f in finals]
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        if not batched:
+            x = x.squeeze(1)
+            finals = [f.squeeze(1) for f in finals]
+        return x, (finals[0] if self._n_states == 1 else tuple(finals))
+
+    def _run(self, x, states, weights, reverse):
+        """One layer, one direction: (output (T, B, H), final state(s))."""
+        raise NotImplementedError
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
+
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False)``; returns (output, h_n).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}'. Select from 'tanh' "
+                             "or 'relu'.")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def _run(self, x, states, weights, reverse):
+        w_ih, w_hh = weights[:2]
+        T, B, I = x.shape
+        act = tanh if self.nonlinearity == "tanh" else relu
+        # the input part of every step in one product: X W_ih^T + b_ih + b_hh
+        gx = x.reshape(T * B, I) @ w_ih.T
+        if self.bias:
+            gx = gx + weights[2] + weights[3]
+        gx = gx.reshape(T, B, -1)
+        h, w_hh_t = states[0], w_hh.T
+        outs = [None] * T
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            # h_t = act(G_x[t] + h_{t-1} W_hh^T)
+            h = act(gx[t] + h @ w_hh_t)
+            outs[t] = h
+        return stack(outs), h
+
+
+class LSTM(RNNBase):
+    """Long short-term memory (Hochreiter & Schmidhuber, 1997), PyTorch's formulation:
+
+        i = sigma(W_ii x + b_ii + W_hi h + b_hi)    f = sigma(W_if x + b_if + W_hf h + b_hf)
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)     o = sigma(W_io x + b_io + W_ho h + b_ho)
+        c' = f c + i g                              h' = o tanh(c')
+
+    Returns (output, (h_n, c_n)). ``proj_size`` is not supported.
+    """
+
+    _gates, _n_states = 4, 2
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size > 0 (LSTM with projections) is not "
+                                      "supported in minigen")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+
+    def _run(self, x, states, weights, reverse):
+        return lstm_sequence(x, states[0], states[1], *weights, reverse=reverse)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit (Cho et al., 2014), PyTorch's formulation:
+
+        r = sigma(W_ir x + b_ir + W_hr h + b_hr)    z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r (W_hn h + b_hn))    h' = (1 - z) n + z h
+
+    Returns (output, h_n).
+    """
+
+    _gates = 3
+
+    def _run(self, x, states, weights, reverse):
+        return gru_sequence(x, states[0], *weights, reverse=reverse)
+
+
+# ----------------------------------------------------------------------------- cells
+class RNNCellBase(Module):
+    """What the cells share: weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh."""
+
+    _gates = 1
+    _n_states = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__()
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        G, H = self._gates, hidden_size
+        k = 1.0 / math.sqrt(hidden_size)
+        self.weight_ih = _new_param((G * H, input_size), k, device, dtype)
+        self.weight_hh = _new_param((G * H, H), k, device, dtype)
+        if bias:
+            self.bias_ih = _new_param((G * H,), k, device, dtype)
+            self.bias_hh = _new_param((G * H,), k, device, dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def reset_parameters(self):
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            _uniform_(p, k)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+    def _prepare(self, input, hx):
+        """(input as (N, I), states as (N, H) each, batched?) with PyTorch's checks."""
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: input has inconsistent input_size: got "
+                               f"{input.shape[-1]} expected {self.input_size}")
+        if input.dtype != self.weight_ih.dtype:
+            raise RuntimeError(f"{name}: input dtype ({input.dtype}) does not match weight dtype "
+                               f"({self.weight_ih.dtype})")
+        batched = input.ndim == 2
+        x = input if batched else input.unsqueeze(0)
+        B = x.shape[0]
+        if hx is None:
+            zero = creation.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
+            return x, [zero] * self._n_states, batched
+        hs = tuple(hx) if self._n_states > 1 else (hx,)
+        if len(hs) != self._n_states:
+            raise RuntimeError(f"{name}: expected hx to be a tuple (h_0, c_0)")
+        out = []
+        for k, h in enumerate(hs):
+            if not isinstance(h, Tensor):
+                raise TypeError(f"{name}: expected hx to be a Tensor, got {type(h).__name__}")
+            if h.ndim != input.ndim:
+                raise ValueError(f"{name}: Expected hidden{'' if k == 0 else '[1]'} to be "
+                                 f"{input.ndim}D to match the input, got {h.ndim}D instead")
+            h = h if batched else h.unsqueeze(0)
+            if h.shape[0] != B:
+                raise RuntimeError(f"{name}: Input batch size {B} doesn't match hidden{k} "
+                                   f"batch size {h.shape[0]}")
+            if h.shape[1] != self.hidden_size:
+                raise RuntimeError(f"{name}: hidden{k} has inconsistent hidden_size: got "
+                                   f"{h.shape[1]}, expected {self.hidden_size}")
+            out.append(h)
+        return x, out, batched
+
+    def _weights(self):
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
+
+class RNNCell(RNNCellBase):
+    """One Elman step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}'. Select from "
+                             "'tanh' or 'relu'.")
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        x, (h,), batched = self._prepare(input, hx)
+        cell = rnn_tanh_cell if self.nonlinearity == "tanh" else rnn_relu_cell
+        h = cell(x, h, *self._weights())
+        return h if batched else h.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step: (h', c') = LSTMCell(input, (h, c)); see ``ops.rnn.LSTMCellFunction``."""
+
+    _gates, _n_states = 4, 2
+
+    def forward(self, input, hx=None):
+        x, (h, c), batched = self._prepare(input, hx)
+        h, c = lstm_cell(x, h, c, *self._weights())
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step: h' = GRUCell(input, h); see ``ops.rnn.GRUCellFunction``."""
+
+    _gates = 3
+
+    def forward(self, input, hx=None):
+        x, (h,), batched = self._prepare(input, hx)
+        h = gru_cell(x, h, *self._weights())
+        return h if batched else h.squeeze(0)
