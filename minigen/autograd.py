@@ -427,7 +427,7 @@ class Function:
             return f._finish_many(inputs, y, req)
         # the common case, one output: no loops, no generator expressions
         raw = y
-        if type(y) is not b.array_type:
+        if type(y) is not b.array_type and type(y) not in _by_array_type:  # (ToDevice: another device's array)
             y = b.xp.asarray(y)  # NumPy turns 0-d results into scalars; make them arrays again
         if _state["anomaly"]:
             _check_finite(f, (y,), "forward")
@@ -589,11 +589,9 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
             for t in f._retained:
                 g = gys[t._idx]
                 t.grad = g if t.grad is None else t.grad + g
-            gxs = f.backward(*gys)
+            gxs = f.backward(*gys) if not anomaly else _backward_checked(f, gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if anomaly:
-                _check_finite(f, [g.data for g in gxs if g is not None], "backward")
             if not retain_graph:
                 f.release()
             for t, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
@@ -625,6 +623,20 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
             out.append(g)
         return out
     return None
+
+
+def _backward_checked(f, gys):
+    """``f.backward`` under detect_anomaly. A backward is itself made of ops, so the first op
+    to make a NaN may be one inside it (the Div in Sqrt's backward): say whose backward it was."""
+    try:
+        gxs = f.backward(*gys)
+    except RuntimeError as e:
+        if str(e).startswith("detect_anomaly"):
+            raise RuntimeError(f"{e}, while computing the backward of '{type(f).__name__}'") from e
+        raise
+    _check_finite(f, [g.data for g in (gxs if type(gxs) is tuple else (gxs,)) if g is not None],
+                  "backward")
+    return gxs
 
 
 def _key(t):
