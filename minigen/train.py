@@ -1,0 +1,380 @@
+"""The training loop behind ``minigen train``, with checkpoints that resume exactly.
+
+``fit`` is the loop itself::
+
+    for each epoch, for each batch:
+        loss = model.loss(*batch); loss.backward(); optimizer.step()
+        every log_every steps          -> a row in log.csv, the live loss on the progress bar
+        at each epoch end              -> the test loss (model.loss over the test loader)
+        every checkpoint_every steps   -> last.npz (and best.npz when the test loss improves)
+        Ctrl-C / SIGTERM               -> finish this step, write last.npz, return
+
+A checkpoint holds everything the rest of the run depends on: model, optimizer and scheduler
+state, the step, the epoch and the position within it, minigen's CPU random state, and the
+state the DataLoader's shuffling generator had at the start of the current epoch. Resuming
+restores them, redraws that epoch's order and skips the batches already done, so on CPU a run
+stopped at step k and resumed ends with the same parameters, bit for bit, as a run that was
+never stopped. (On a GPU the model's noise comes from CuPy's generator, whose state is not
+saved: a resumed GPU run continues correctly but not bit for bit.)
+
+``train_model`` is what the command line calls: it builds a registered model, its data and
+its optimizer from the recipe, calls ``fit``, computes the final metrics and draws the pictures.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy
+
+from . import backend as B
+from . import io
+from .io import CheckpointError
+
+__all__ = ["fit", "evaluate_loss", "save_checkpoint", "load_checkpoint", "train_model",
+           "CheckpointError", "LAST", "BEST", "LOG"]
+
+LAST, BEST, LOG = "last.npz", "best.npz", "log.csv"
+LOG_FIELDS = ["step", "epoch", "split", "loss", "elapsed_s"]
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model, optimizer, scheduler=None, meta=None, **extra):
+    """Write model, optimizer and scheduler state plus ``extra`` entries atomically to ``path``."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict() if scheduler is not None else None}
+    state.update(extra)
+    io.save(state, path, meta=meta)
+
+
+def _model_device(model):
+    for p in model.parameters():
+        return p.device
+    return "cpu"
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None, expect=None):
+    """Load ``path`` into ``model`` (and ``optimizer``, ``scheduler``); return the whole dict.
+
+    Raises ``CheckpointError`` (naming the file and the fault) for a truncated or damaged file,
+    one holding pickled objects, one whose meta does not match ``expect`` (another model), or
+    one whose tensors do not fit ``model``. Nothing is changed unless everything loads.
+    """
+    ckpt = io.load(path, map_location=_model_device(model), expect=expect)
+    need = ["model"] + (["optimizer"] if optimizer is not None else [])
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in need):
+        raise CheckpointError(f"{path}: not a training checkpoint (expected entries {need})")
+    if scheduler is not None and ckpt.get("scheduler") is None:
+        raise CheckpointError(f"{path}: holds no scheduler state, but this run uses a scheduler")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    try:
+        model.load_state_dict(ckpt["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+        model.load_state_dict(before)
+        raise CheckpointError(f"{path}: does not fit this model/optimizer: {e}") from None
+    return ckpt
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate_loss(model, loader):
+    """The mean of ``model.loss`` over every example of ``loader`` (batches weighted by size)."""
+    from .autograd import no_grad
+
+    total, n = 0.0, 0
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        for batch in loader:
+            batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+            b = batch[0].shape[0]
+            total += model.loss(*batch).item() * b
+            n += b
+    model.train(was_training)
+    return total / max(n, 1)
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+class _StopRequest:
+    """While active, the first Ctrl-C (or SIGTERM) only sets ``requested``; the loop finishes
+    its step, checkpoints and stops. A second Ctrl-C interrupts at once."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __enter__(self):
+        self.requested = None
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                sig = getattr(signal, name, None)
+                if sig is not None:
+                    self.previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, prev in self.previous.items():
+            signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+
+
+# ----------------------------------------------------------------------------- log
+def _append_log(path, rows):
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(LOG_FIELDS)
+        w.writerows(rows)
+
+
+def _truncate_log(path, step):
+    """Drop log rows written after ``step`` (by a run that died after its last checkpoint)."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.reader(f)][1:]
+    keep = [r for r in rows if r and int(r[0]) <= step]
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(LOG_FIELDS)
+        w.writerows(keep)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- the loop
+def _generator_state(loader):
+    g = getattr(loader, "generator", None)
+    return None if g is None else g.bit_generator.state
+
+
+def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, scheduler=None,
+        checkpoint_every=500, eval_every=None, log_every=10, resume=False, meta=None,
+        max_steps=None, callback=None, progress=True, desc="train"):
+    """Train ``model`` (whose ``loss(*batch)`` is the objective) for ``epochs`` epochs.
+
+    Args:
+        train_loader: a ``DataLoader``. If it shuffles it must have its own ``generator``
+            (an int seed), so that a resumed run can redraw the same order.
+        test_loader: evaluated (mean ``model.loss``) at each epoch end and every ``eval_every``
+            steps; the best test loss also writes ``best.npz``.
+        out: the run folder for ``last.npz``, ``best.npz`` and ``log.csv`` (None: no files).
+        scheduler: stepped once after every optimizer step; saved in the checkpoint.
+        checkpoint_every: write ``last.npz`` every this many steps (and at the end, and on
+            Ctrl-C / SIGTERM, after finishing the current step).
+        resume: continue from ``out/last.npz``; the checkpoint's meta must match ``meta``.
+        meta: a dict of JSON values saved with each checkpoint and checked on resume
+            (e.g. ``{'model': 'vae', 'data': 'mnist'}``).
+        max_steps: stop after this many steps in total (default: ``epochs`` full epochs).
+        callback: ``callback(step, loss)`` after every step; raising ``KeyboardInterrupt``
+            from it stops the run like Ctrl-C does.
+
+    Returns:
+        a dict: ``step``, ``epoch``, ``history`` (``{'train': [(step, loss)], 'test': [...]}``),
+        ``interrupted`` (None, or what stopped the run), ``checkpoint`` (path of last.npz),
+        ``seconds`` (training time, summed over resumed runs).
+    """
+    from tqdm.auto import tqdm
+
+    gen = getattr(train_loader, "generator", None)
+    if getattr(train_loader, "shuffle", False) and gen is None:
+        raise ValueError("fit: a shuffling DataLoader needs its own generator= (an int seed) so that "
+                         "a resumed run sees the same batches")
+    if resume and out is None:
+        raise ValueError("fit: resume=True needs the run folder out=")
+    steps_per_epoch = len(train_loader)
+    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    last = os.path.join(out, LAST) if out else None
+    log = os.path.join(out, LOG) if out else None
+    if out:
+        os.makedirs(out, exist_ok=True)
+
+    step = epoch = batch = 0
+    running, n_running = 0.0, 0
+    history = {"train": [], "test": []}
+    best, elapsed, epoch_rng = float("inf"), 0.0, None
+    if resume:
+        if not os.path.exists(last):
+            raise FileNotFoundError(f"fit: nothing to resume: no checkpoint {last}")
+        ckpt = load_checkpoint(last, model, optimizer, scheduler, expect=meta)
+        step, epoch, batch = ckpt["step"], ckpt["epoch"], ckpt["batch"]
+        history = {k: [tuple(r) for r in numpy.asarray(v).reshape(-1, 2).tolist()]
+                   for k, v in ckpt["history"].items()}
+        best, elapsed, epoch_rng = ckpt["best"], ckpt["elapsed_s"], ckpt["loader_rng"]
+        running, n_running = ckpt["running"]      # the loss summed since the last log row
+        if gen is not None:                         # the order of the epoch we stopped in
+            gen.bit_generator.state = epoch_rng
+        B.set_rng_state(ckpt["rng"])
+        if log:
+            _truncate_log(log, step)
+
+    def checkpoint(path):
+        if path is None:
+            return
+        save_checkpoint(
+            path, model, optimizer, scheduler, meta=meta,
+            step=step, epoch=epoch, batch=batch, rng=B.get_rng_state(),
+            # the generator state this epoch's order was drawn from (at an epoch boundary: now)
+            loader_rng=_generator_state(train_loader) if batch == 0 else epoch_rng,
+            history={k: numpy.asarray(v, dtype=numpy.float64).reshape(-1, 2) for k, v in history.items()},
+            best=best, elapsed_s=elapsed, running=[running, n_running])
+
+    model.train()
+    bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress,
+               dynamic_ncols=True, file=sys.stderr)
+    interrupted, pending, t0 = None, [], time.perf_counter()
+    between_steps = True
+    try:
+        with _StopRequest() as stop:
+            while step < total:
+                epoch_rng = _generator_state(train_loader)
+                batches = iter(train_loader)             # draws this epoch's order
+                for _ in range(batch):                   # resumed mid-epoch: skip what was done
+                    next(batches)
+                for data in batches:
+                    between_steps = False
+                    data = data if isinstance(data, (tuple, list)) else (data,)
+                    optimizer.zero_grad()
+                    loss = model.loss(*data)
+                    loss.backward()
+                    optimizer.step()
+                    if scheduler is not None:
+                        scheduler.step()
+                    step, batch = step + 1, batch + 1
+                    if batch == steps_per_epoch:
+                        epoch, batch = epoch + 1, 0
+                    between_steps = True
+
+                    value = loss.item()
+                    running, n_running = running + value, n_running + 1
+                    bar.update(1)
+                    if step % log_every == 0 or step == total:
+                        history["train"].append((step, running / n_running))
+                        pending.append([step, epoch, "train", f"{running / n_running:.6g}", ""])
+                        bar.set_postfix(loss=f"{running / n_running:.4g}", refresh=False)
+                        running, n_running = 0.0, 0
+                    is_best = False
+                    if test_loader is not None and (batch == 0 or (eval_every and step % eval_every == 0)):
+                        test = evaluate_loss(model, test_loader)
+                        history["test"].append((step, test))
+                        pending.append([step, epoch, "test", f"{test:.6g}", ""])
+                        bar.set_postfix(loss=f"{history['train'][-1][1] if history['train'] else value:.4g}",
+                                        test=f"{test:.4g}", refresh=False)
+                        is_best = test < best
+                        best = min(best, test)
+                    elapsed_now = elapsed + time.perf_counter() - t0
+                    if pending and log:
+                        for row in pending:
+                            row[4] = f"{elapsed_now:.3f}"
+                        _append_log(log, pending)
+                    pending = []
+                    if callback is not None:
+                        callback(step, value)
+                    interrupted = stop.requested
+                    if last and (is_best or interrupted or step == total or step % checkpoint_every == 0):
+                        elapsed, t0 = elapsed_now, time.perf_counter()
+                        if is_best:
+                            checkpoint(os.path.join(out, BEST))
+                        if interrupted or step == total or step % checkpoint_every == 0:
+                            checkpoint(last)
+                    if interrupted or step >= total:
+                        break
+                if interrupted:
+                    break
+    except KeyboardInterrupt:
+        interrupted = "KeyboardInterrupt"
+        if between_steps:     # the state is consistent: save it; mid-step, keep the last one
+            elapsed, t0 = elapsed + time.perf_counter() - t0, time.perf_counter()
+            checkpoint(last)
+        else:
+            last = last if last and os.path.exists(last) else None
+    finally:
+        bar.close()
+    return {"step": step, "epoch": epoch, "history": history, "interrupted": interrupted,
+            "checkpoint": last, "seconds": elapsed + time.perf_counter() - t0,
+            "best_test": best if best < float("inf") else None}
+
+
+# ----------------------------------------------------------------------------- a whole run
+def _run_meta(name, data, variant, model):
+    config = model.config() if hasattr(model, "config") else {}
+    return {"model": name, "data": data, "variant": variant, "config": config}
+
+
+def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=None, lr=None,
+                device="cpu", seed=0, out=None, resume=False, max_steps=None, eval_k=100,
+                checkpoint_every=500, progress=True, pictures=True, callback=None, log=print):
+    """Train the registered model ``name`` with its recipe's defaults, as ``minigen train`` does.
+
+    Writes into ``out``: ``last.npz`` / ``best.npz`` (checkpoints), ``log.csv``, ``config.json``,
+    ``results.json`` (final metrics) and the PNG pictures. Returns a dict with the final
+    metrics, the ``fit`` result and the paths written.
+    """
+    import minigen
+    from minigen import optim
+    from minigen.models import registry
+    from minigen.utils.data import DataLoader, TensorDataset
+
+    entry = registry.get(name)
+    recipe = entry.recipe.for_data(data or entry.recipe.data)
+    variant = variant or recipe.variants[0]
+    epochs = recipe.epochs if epochs is None else epochs
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    lr = recipe.lr if lr is None else lr
+    B.get_backend(device)   # a clear error now if the device is missing
+
+    minigen.manual_seed(seed)
+    model = entry.build(recipe.data, variant).to(device)
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    x_train = registry.load_data(recipe.data, "train").to(device)
+    x_test = registry.load_data(recipe.data, "test").to(device)
+    train_loader = DataLoader(TensorDataset(x_train), batch_size=batch_size, shuffle=True,
+                              generator=numpy.random.default_rng([seed, 1]))
+    test_loader = DataLoader(TensorDataset(x_test), batch_size=500)
+    meta = _run_meta(name, recipe.data, variant, model)
+    config = dict(meta, epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), seed=seed,
+                  max_steps=max_steps)
+    os.makedirs(out, exist_ok=True)
+    if not resume:
+        with open(os.path.join(out, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+
+    result = fit(model, optimizer, train_loader, epochs, test_loader=test_loader, out=out,
+                 resume=resume, meta=meta, max_steps=max_steps, checkpoint_every=checkpoint_every,
+                 callback=callback, progress=progress, desc=f"{name} {recipe.data}")
+    report = {"fit": result, "model": model, "out": out, "metrics": {}, "pictures": []}
+    if result["interrupted"]:
+        return report
+
+    t = time.perf_counter()
+    metrics = {"train_seconds": round(result["seconds"], 3), "steps": result["step"],
+               "ms_per_step": round(1000 * result["seconds"] / max(result["step"], 1), 3)}
+    model.eval()
+    if recipe.evaluate is not None:
+        log(f"evaluating on the {x_test.shape[0]} test images (IWAE with k={eval_k}) ...")
+        metrics.update(recipe.evaluate(model, x_test, k=eval_k))
+    if pictures:
+        from . import plots
+        paths = [plots.save_loss_curves(result["history"], os.path.join(out, "loss.png"),
+                                        ylabel="loss (nats per example)", title=f"{name} on {recipe.data}")]
+        if recipe.pictures is not None:
+            paths += recipe.pictures(model, out, x_test[:16])
+        report["pictures"] = paths
+    metrics["eval_seconds"] = round(time.perf_counter() - t, 3)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(dict(config=config, **metrics), f, indent=2)
+    report["metrics"] = metrics
+    return report
+
