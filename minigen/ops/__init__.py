@@ -23,7 +23,7 @@ from .shape import (
     reshape, view, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes,
     swapdims, t, movedim, repeat, flip, cat, concat, concatenate, stack, split, chunk, unbind,
     pad, tril, triu, getitem, index_select, gather, take_along_dim, masked_fill, to, clone,
-    contiguous,
+    contiguous, roll,
 )
 from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
 from .elementwise import log1p, expm1
@@ -89,7 +89,7 @@ def _install():
         "unsqueeze", "permute", "transpose", "swapaxes", "t", "movedim", "repeat", "flip",
         "split", "chunk", "unbind", "tril", "triu", "index_select", "gather", "masked_fill",
         "to", "clone", "contiguous", "matmul", "mm", "bmm", "dot", "outer", "diagonal",
-        "broadcast_to", "log1p", "expm1", "sort", "argsort", "topk",
+        "broadcast_to", "roll", "log1p", "expm1", "sort", "argsort", "topk",
     ]:
         setattr(T, name, globals()[name])
     T.where = lambda self, condition, other: where(condition, self, other)

@@ -192,6 +192,31 @@ def flip(input, dims):
     return Flip.apply(input, axes=axes)
 
 
+def roll(input, shifts, dims=None):
+    """Shift elements along ``dims`` cyclically (``dims=None``: the flattened tensor).
+
+    A composite of slicing and ``cat``, so its gradient is the opposite roll.
+    """
+    if dims is None:
+        return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
+    if isinstance(shifts, numbers.Integral):
+        shifts, dims = (shifts,), (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts ({len(shifts)}) and dims ({len(dims)}) must align")
+    out = input
+    for sh, d in zip(shifts, dims):
+        d = _wrap_dim(d, input.data.ndim, "roll")
+        n = input.data.shape[d]
+        if n == 0 or sh % n == 0:
+            continue
+        k = sh % n
+        head = [builtins.slice(None)] * input.data.ndim
+        tail = list(head)
+        head[d], tail[d] = builtins.slice(n - k, None), builtins.slice(0, n - k)
+        out = cat([out[tuple(head)], out[tuple(tail)]], d)
+    return out
+
+
 # ----------------------------------------------------------------------------- join / split
 class Cat(Function):
     def forward(self, *xs, dim):
