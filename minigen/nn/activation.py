@@ -1,2 +1,182 @@
-"""(being written)"""
-__all__ = []
+"""Activation modules: thin wrappers over the functional forms in ``minigen/ops/activation.py``
+(and ``tanh``, ``sigmoid``, ``softmax``, ``log_softmax`` among the primitive ops), with
+PyTorch's arguments and printed form.
+
+``inplace=True`` is accepted where PyTorch accepts it, and printed as PyTorch prints it, but
+changes nothing: minigen never overwrites an op's input (backward may need it), so the module
+always returns a new tensor.
+"""
+from __future__ import annotations
+
+from ..ops import activation as F
+from ..ops import elementwise as E
+from ..ops import reduction as R
+from .module import Module
+
+__all__ = [
+    "ReLU", "LeakyReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Softplus", "ELU", "Hardtanh",
+    "ReLU6", "Softmax", "LogSoftmax",
+]
+
+
+def _inplace_repr(inplace):
+    return "inplace=True" if inplace else ""
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return E.relu(input)
+
+    def extra_repr(self):
+        return _inplace_repr(self.inplace)
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(Module):
+    """x Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` uses the tanh formula."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate argument must be either 'none' or 'tanh', "
+                             f"got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x sigmoid(x)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.silu(input)
+
+    def extra_repr(self):
+        return _inplace_repr(self.inplace)
+
+
+class Tanh(Module):
+    def forward(self, input):
+        return E.tanh(input)
+
+
+class Sigmoid(Module):
+    def forward(self, input):
+        return E.sigmoid(input)
+
+
+class Softplus(Module):
+    """(1/beta) log(1 + exp(beta x)), linear where beta x > threshold."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """x if x > 0 else alpha (exp(x) - 1)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardtanh(Module):
+    """clamp(x, min_val, max_val); the gradient is 1 strictly inside, 0 outside."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                             f"({max_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return (f"min_val={self.min_val}, max_val={self.max_val}"
+                + (", inplace=True" if self.inplace else ""))
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return _inplace_repr(self.inplace)
+
+
+class Softmax(Module):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``. ``dim=None`` picks PyTorch's legacy implicit
+    dim (0 for 0-, 1- and 3-d inputs, else 1); pass ``dim`` explicitly."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return R.softmax(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """x_i - log sum_j exp(x_j) along ``dim`` (``dim=None`` as in ``Softmax``)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return R.log_softmax(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"

@@ -92,6 +92,12 @@ class Module:
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"add_module: module name should be a string, got {type(name).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f"add_module: module name can't contain '.' or be empty, got {name!r}")
+        if name not in self._modules and hasattr(self, name):
+            raise KeyError(f"add_module: attribute '{name}' already exists")
         self._modules[name] = module
 
     register_module = add_module
@@ -157,8 +163,10 @@ class Module:
     def train(self, mode=True):
         if not isinstance(mode, bool):
             raise ValueError("train: training mode is expected to be boolean")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        # recurse through the children's own train(), so a subclass that overrides it is obeyed
+        object.__setattr__(self, "training", mode)
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self):
@@ -237,16 +245,20 @@ class Module:
 
     # -- state dict ----------------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """An ordered dict of every parameter and persistent buffer, by dotted name."""
+        """An ordered dict of every parameter and persistent buffer, by dotted name.
+
+        As in PyTorch, a module registered under two names (``Sequential(l, act, l)``) appears
+        under both (``0.weight`` and ``2.weight``), unlike ``parameters()``, which dedups."""
         out = OrderedDict() if destination is None else destination
-        for mp, m in self.named_modules(prefix=prefix.rstrip(".")):
-            base = mp + ("." if mp else "")
-            for k, p in m._parameters.items():
-                if p is not None:
-                    out[base + k] = p if keep_vars else p.detach()
-            for k, b in m._buffers.items():
-                if b is not None and k not in m._non_persistent:
-                    out[base + k] = b if keep_vars else b.detach()
+        for k, p in self._parameters.items():
+            if p is not None:
+                out[prefix + k] = p if keep_vars else p.detach()
+        for k, b in self._buffers.items():
+            if b is not None and k not in self._non_persistent:
+                out[prefix + k] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination=out, prefix=prefix + name + ".", keep_vars=keep_vars)
         return out
 
     def load_state_dict(self, state_dict, strict=True):

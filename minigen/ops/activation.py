@@ -1,2 +1,422 @@
-"""(being written)"""
-__all__ = []
+"""Activations and the other functional forms of the basic layers (``F.linear``, ``F.gelu``,
+``F.dropout``, ``F.embedding``, ``F.one_hot``...), with PyTorch's names, arguments and defaults.
+
+Every differentiable function here is twice differentiable (a WGAN-GP critic needs the
+gradient of a gradient through all of them). Two ways to get there:
+
+* composites of primitive ops (``silu = x * sigmoid(x)``, the tanh form of GELU): autograd
+  differentiates them as often as asked;
+* a hand-written ``Function`` whose ``backward`` is itself written in minigen ops (``Linear``,
+  ``LeakyRelu``, ``Elu``, ``Softplus``, ``Hardtanh``, ``NormalCdf``, the embedding pair). These
+  exist where a composite would be slower, or wrong: ``where(x > 0, x, alpha * (exp(x) - 1))``
+  overflows ``exp`` in the branch it discards, and the discarded branch's gradient
+  ``0 * exp(x) = 0 * inf`` is NaN. Each Function's docstring derives its backward.
+
+``inplace=True`` is accepted wherever PyTorch accepts it and changes nothing: minigen never
+overwrites an op's input (the graph may need it for backward), so the result is always a new
+tensor and the input is left as it was.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend as B
+from ..autograd import Function, Tensor, _device_mismatch, _wrap
+from .elementwise import exp, mul, sigmoid, tanh, where
+from .elementwise import relu as _relu
+
+__all__ = [
+    "linear", "relu", "leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",
+    "dropout", "embedding", "one_hot",
+]
+
+
+# ----------------------------------------------------------------------------- linear
+class Linear(Function):
+    """y = x W^T + b, for x of shape (*, in), W of shape (out, in), b of shape (out,).
+
+    With X = x reshaped to (N, in) and G = dL/dy reshaped to (N, out), N the product of the
+    leading dims, y_nj = sum_i X_ni W_ji + b_j gives
+        dL/dX_ni = sum_j G_nj W_ji      dL/dx = G W        (reshaped back to x's shape)
+        dL/dW_ji = sum_n G_nj X_ni      dL/dW = G^T X
+        dL/db_j  = sum_n G_nj           dL/db = G summed over the rows
+    each a matmul or a sum of minigen ops, so the backward is differentiable again.
+    """
+
+    def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
+        y = x.reshape(-1, x.shape[-1]) @ w.T
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        need = self.needs_input_grad
+        g = gy.reshape(-1, w.shape[0])
+        gx = (g @ w).reshape(x.shape) if need[0] else None
+        gw = g.mT @ x.reshape(-1, w.shape[1]) if need[1] else None
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (g.sum(0) if need[2] else None)
+
+
+def linear(input, weight, bias=None):
+    """y = input @ weight^T + bias: ``input`` (*, in_features), ``weight`` (out_features,
+    in_features), ``bias`` (out_features,) or None."""
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), "
+                           f"got shape {list(weight.shape)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(
+            f"linear: input {list(input.shape)} has {input.shape[-1] if input.ndim else 0} "
+            f"features in its last dimension, but weight {list(weight.shape)} expects "
+            f"in_features={weight.shape[1]}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"linear: input and weight must have the same dtype, but got "
+                           f"{input.dtype} and {weight.dtype}")
+    if bias is None:
+        return Linear.apply(input, weight)
+    if tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(f"linear: bias of shape {list(bias.shape)} does not match weight "
+                           f"{list(weight.shape)}; expected [{weight.shape[0]}]")
+    return Linear.apply(input, weight, bias.to(input.dtype))
+
+
+# ----------------------------------------------------------------------------- piecewise linear
+def relu(input, inplace=False):
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch. ``inplace`` changes nothing."""
+    return _relu(input)
+
+
+class LeakyRelu(Function):
+    """y = x for x > 0, s x otherwise.  dy/dx = 1 for x > 0, s otherwise (s at x = 0, as
+    PyTorch). The mask does not depend on x smoothly, so the second derivative in x is 0 and
+    the backward only has to be differentiable in its incoming gradient: where(x > 0, g, s g)."""
+
+    def forward(self, x, negative_slope):
+        self.slope = negative_slope
+        self.save_for_backward(x)
+        return self.xp.where(x > 0, x, x * negative_slope)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return where(x > 0, gy, gy * self.slope)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x if x > 0 else negative_slope * x. ``inplace`` changes nothing."""
+    return LeakyRelu.apply(input, negative_slope=negative_slope)
+
+
+class Hardtanh(Function):
+    """y = clamp(x, lo, hi).  dy/dx = 1 strictly inside (lo, hi) and 0 elsewhere, ends
+    excluded, as PyTorch's hardtanh (``clamp`` includes the ends; this does not)."""
+
+    def forward(self, x, min_val, max_val):
+        self.save_for_backward(x)
+        self.lo, self.hi = min_val, max_val
+        return self.xp.clip(x, min_val, max_val)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        inside = (x > self.lo) & (x < self.hi)
+        return gy * inside.to(gy.dtype)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val). ``inplace`` changes nothing."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return Hardtanh.apply(input, min_val=min_val, max_val=max_val)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6). ``inplace`` changes nothing."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+# ----------------------------------------------------------------------------- smooth
+class Elu(Function):
+    """y = x for x > 0, alpha (e^x - 1) otherwise.
+
+    dy/dx = 1 for x > 0; for x <= 0, dy/dx = alpha e^x = y + alpha, which reuses the output:
+    backward = where(x > 0, g, g (y + alpha)). ``y`` comes back from ``saved_tensors`` as this
+    node's own output, so a second differentiation goes through it again:
+    d^2y/dx^2 = alpha e^x = y + alpha for x <= 0, 0 for x > 0.
+    The forward evaluates expm1 on min(x, 0) only, so large x never overflows.
+    """
+
+    def forward(self, x, alpha):
+        xp = self.xp
+        self.alpha = alpha
+        y = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        return where(x > 0, gy, gy * (y + self.alpha))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x) - 1). ``inplace`` changes nothing."""
+    return Elu.apply(input, alpha=alpha)
+
+
+class Softplus(Function):
+    """y = (1/beta) log(1 + e^(beta x)), and y = x where beta x > threshold (as PyTorch,
+    where the two agree to float precision).
+
+    Computed as (max(z, 0) + log1p(e^-|z|)) / beta with z = beta x, which never overflows.
+    dy/dx = e^z / (1 + e^z) = sigmoid(beta x) (1 where beta x > threshold), so the backward is
+    where(z > threshold, g, g sigmoid(beta x)); differentiating again gives
+    beta sigmoid (1 - sigmoid), through minigen's sigmoid.
+    """
+
+    def forward(self, x, beta, threshold):
+        xp = self.xp
+        self.beta, self.threshold = beta, threshold
+        self.save_for_backward(x)
+        z = x * beta
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+        return xp.where(z > threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        z = x * self.beta
+        return where(z > self.threshold, gy, gy * sigmoid(z))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """(1/beta) log(1 + exp(beta x)), linear where beta x > threshold."""
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def silu(input, inplace=False):
+    """x sigmoid(x) (the swish). A composite, so autograd differentiates it as often as asked.
+    ``inplace`` changes nothing."""
+    return mul(input, sigmoid(input))
+
+
+# ----------------------------------------------------------------------------- GELU
+# Phi(x), the standard normal CDF, is 0.5 erfc(-x / sqrt 2). NumPy has no erfc, so it is built
+# here: erfc(z) = e^(-z^2) erfcx(z) for z >= 0, where erfcx (the scaled complement) is smooth
+# and slowly varying; in s = (z - K)/(z + K) (Weideman's substitution) it is close to a
+# low-degree polynomial. So erfcx is a polynomial in s over z in [0, Z_MAX]: the Chebyshev
+# series of erfcx from math.erfc at 64 nodes, cut after 21 terms, computed once at import (not
+# copied constants), then rewritten in powers of t for Horner's rule. The tests check it against math.erfc and torch.
+# Beyond Z_MAX, erfc(z) < 1.2e-29 and the polynomial is held at its value at Z_MAX while the
+# factor e^(-z^2) keeps decaying exactly (a relative error of at most 25% on numbers that small).
+_K, _Z_MAX = 3.0, 8.0
+_S_LO, _S_HI = -1.0, (_Z_MAX - _K) / (_Z_MAX + _K)
+
+
+def _erfcx_coefficients(n):
+    """Power-series coefficients a_k, erfcx(z) ~ sum_k a_k t^k, t = the image of s in [-1, 1]."""
+    from numpy.polynomial import chebyshev
+    fx = []
+    for j in range(n):
+        t = math.cos(math.pi * (j + 0.5) / n)                 # Chebyshev node
+        s = 0.5 * (_S_HI - _S_LO) * t + 0.5 * (_S_HI + _S_LO)
+        z = _K * (1 + s) / (1 - s)                             # invert s = (z - K)/(z + K)
+        # erfcx(z) = e^(z^2) erfc(z), with z^2 = hi^2 + (2 hi lo + lo^2) split so that hi^2
+        # is exact (hi has 24 significant bits): e^(z^2) is then good to an ulp or two
+        hi = math.floor(z * 2.0 ** 20) / 2.0 ** 20
+        lo = z - hi
+        fx.append(math.exp(hi * hi) * math.exp(2 * hi * lo + lo * lo) * math.erfc(z))
+    # Chebyshev coefficients c_m = (2/n) sum_j f(t_j) cos(m pi (j + 1/2) / n), c_0 halved
+    c = [2.0 / n * math.fsum(f * math.cos(m * math.pi * (j + 0.5) / n) for j, f in enumerate(fx))
+         for m in range(n)]
+    c[0] *= 0.5
+    return c
+
+
+def _powers(c):
+    from numpy.polynomial import chebyshev
+    return [float(a) for a in chebyshev.cheb2poly(c)]
+
+
+_ERFCX_CHEB = _erfcx_coefficients(64)
+# float64 keeps 21 terms (the next are below 1e-16); float32 12 (the next are below 1e-10)
+_ERFCX_POWERS = {B.float64: _powers(_ERFCX_CHEB[:21]), B.float32: _powers(_ERFCX_CHEB[:12])}
+
+
+def _normal_cdf(xp, x):
+    """Phi(x) on a raw array (float16 is computed in float32). In-place steps keep it to one
+    temporary per line: it is a few dozen passes over the data, the cost of GELU's forward."""
+    dt = x.dtype if x.dtype in (B.float64, B.float32) else B.float32
+    xc = x.astype(dt, copy=False)
+    z = xp.abs(xc)
+    z *= math.sqrt(0.5)                                        # z = |x| / sqrt 2
+    # t = the affine image in [-1, 1] of s = (z - K)/(z + K), z held at Z_MAX
+    t = xp.minimum(z, _Z_MAX)
+    den = t + _K
+    t -= _K
+    t /= den
+    t *= 2.0 / (_S_HI - _S_LO)
+    t -= (_S_HI + _S_LO) / (_S_HI - _S_LO)
+    # erfcx(z) = sum_k a_k t^k by Horner's rule
+    a = _ERFCX_POWERS[dt]
+    p = t * a[-1]
+    p += a[-2]
+    for ak in reversed(a[:-2]):
+        p *= t
+        p += ak
+    # half the tail mass: 0.5 erfc(z) = 0.5 e^(-z^2) erfcx(z)
+    z *= z
+    z *= -1.0
+    p *= xp.exp(z)
+    p *= 0.5
+    # Phi(x) = 1 - 0.5 erfc(x / sqrt 2) for x >= 0,  0.5 erfc(|x| / sqrt 2) for x < 0
+    return xp.where(xc >= 0, 1.0 - p, p).astype(x.dtype, copy=False)
+
+
+class NormalCdf(Function):
+    """y = Phi(x) = P(N(0, 1) <= x).  dy/dx = phi(x) = e^(-x^2/2) / sqrt(2 pi), the normal
+    density, written in minigen ops (so d^2y/dx^2 = -x phi(x) follows by autograd)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return _normal_cdf(self.xp, x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * exp(x * x * -0.5) * (1.0 / math.sqrt(2.0 * math.pi))
+
+
+def gelu(input, approximate="none"):
+    """GELU(x) = x Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel, 2016).
+
+    ``approximate='tanh'``: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as in GPT-2.
+    Both are composites (x times a differentiable Phi, or of tanh), so
+    dGELU/dx = Phi(x) + x phi(x) and every higher derivative come from autograd.
+    """
+    if approximate == "none":
+        return mul(input, NormalCdf.apply(input))
+    if approximate == "tanh":
+        # u = sqrt(2/pi) (x + 0.044715 x^3)
+        u = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (tanh(u) + 1.0)
+    raise ValueError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+
+
+# ----------------------------------------------------------------------------- dropout
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p),
+    so E[output] = input and evaluation needs no rescaling. ``training=False`` (or p = 0)
+    returns ``input`` itself; p = 1 gives zeros. The mask comes from minigen's seeded generator
+    on the input's device, so ``manual_seed`` repeats it. ``inplace`` changes nothing.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    from ..creation import rand
+    if p == 1.0:
+        return mul(input, 0.0)
+    # m_i = 1[u_i >= p] / (1 - p),  u_i ~ U[0, 1)
+    u = rand(input.shape, dtype=input.dtype, device=input.device).data
+    m = (u >= p).astype(input.dtype) * (1.0 / (1.0 - p))
+    return mul(input, _wrap(m.astype(input.dtype, copy=False)))
+
+
+# ----------------------------------------------------------------------------- embedding
+class EmbeddingGather(Function):
+    """y[p] = W[idx[p]]: row lookup. Its backward scatters rows back (``EmbeddingScatter``).
+
+    With ``zero_padding`` (used only as the adjoint of the scatter) positions whose index is
+    the padding index read 0 instead of their row.
+    """
+
+    def forward(self, w, idx, padding_idx, zero_padding=False):
+        self.idx, self.padding_idx, self.num = idx, padding_idx, w.shape[0]
+        y = w[idx]
+        if zero_padding and padding_idx is not None:
+            y = y * (idx != padding_idx)[..., None].astype(y.dtype)
+        return y
+
+    def backward(self, gy):
+        return EmbeddingScatter.apply(gy, idx=self.idx, num=self.num, padding_idx=self.padding_idx)
+
+
+class EmbeddingScatter(Function):
+    """dL/dW = sum over positions p of e_{idx[p]} dL/dy[p] (repeated indices add up), with the
+    padding row set to zero: it receives no gradient, as in PyTorch. This map is linear in
+    dL/dy; its adjoint is the gather that reads 0 at padding positions."""
+
+    def forward(self, gy, idx, num, padding_idx):
+        self.idx, self.padding_idx = idx, padding_idx
+        d = gy.shape[-1]
+        gw = self.xp.zeros((num, d), dtype=gy.dtype)
+        self.backend.scatter_add(gw, idx.reshape(-1), gy.reshape(-1, d))
+        if padding_idx is not None:
+            gw[padding_idx] = 0
+        return gw
+
+    def backward(self, ggw):
+        return EmbeddingGather.apply(ggw, idx=self.idx, padding_idx=self.padding_idx,
+                                     zero_padding=True)
+
+
+def _check_embedding_indices(input, num, op):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected the indices as a Tensor, got {type(input).__name__}")
+    if input.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: expected indices of an integer dtype (int64 or int32), but "
+                           f"got {input.dtype}")
+    if input.numel():
+        idx = input.data
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= num:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"{op}: index {bad} is out of range for num_embeddings={num} "
+                             f"(valid indices are 0 to {num - 1})")
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, embedding_dim) picked by the integer tensor ``input``:
+    output shape ``input.shape + (embedding_dim,)``. The row ``padding_idx`` gets no gradient.
+    ``max_norm``, ``scale_grad_by_freq`` and ``sparse`` are not supported (NotImplementedError).
+    """
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
+                                  "supported in minigen")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
+                           f"got shape {list(weight.shape)}")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
+                             f"num_embeddings={num}")
+        padding_idx %= num
+    _check_embedding_indices(input, num, "embedding")
+    if type(input.data) is not type(weight.data):
+        _device_mismatch("embedding", [input, weight])
+    return EmbeddingGather.apply(weight, idx=input.data, padding_idx=padding_idx)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape ``tensor.shape + (num_classes,)`` with a 1 at each class index.
+    ``num_classes=-1`` means max(tensor) + 1. Not differentiable (integer output)."""
+    if tensor.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot: is only applicable to index tensors of an integer dtype, "
+                           f"got {tensor.dtype}")
+    xp, idx = tensor.xp, tensor.data
+    if idx.size == 0:
+        if num_classes == -1:
+            raise RuntimeError("one_hot: can not infer the total number of classes from an "
+                               "empty tensor; pass num_classes")
+    else:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0:
+            raise RuntimeError(f"one_hot: class values must be non-negative, got {lo}")
+        if num_classes == -1:
+            num_classes = hi + 1
+        elif hi >= num_classes:
+            raise RuntimeError(f"one_hot: class values must be smaller than "
+                               f"num_classes={num_classes}, got {hi}")
+    classes = xp.arange(num_classes, dtype=idx.dtype)
+    return _wrap((idx[..., None] == classes).astype(B.int64))
