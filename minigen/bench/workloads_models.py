@@ -1,0 +1,354 @@
+"""Model-level workloads: one full training step (forward, loss, backward, optimizer step).
+
+Two models are built here from ``lib.nn`` layers, once for both libraries (minigen copies
+PyTorch's names, so the same class body makes a minigen model or a torch model):
+
+* **GPT-style decoder** (``gpt_step``): token + position embeddings, 4 pre-norm blocks
+  (LayerNorm, causal self-attention through ``F.scaled_dot_product_attention``, LayerNorm,
+  GELU MLP 4x wide), a final LayerNorm and a linear head; d_model 128, 4 heads, T 64,
+  batch 32, vocab 65 (Shakespeare's characters); cross-entropy; AdamW.
+* **DCGAN** (``dcgan_step``) at 32x32, batch 64: G maps z[100] through ConvTranspose2d +
+  BatchNorm2d + ReLU (256, 128, 64 channels at 4, 8, 16 px) to a tanh image [3, 32, 32];
+  D mirrors it with Conv2d + BatchNorm2d + LeakyReLU(0.2) to one logit. One step is one D update
+  (real and fake.detach()) and one G update, both Adam(lr 2e-4, betas (0.5, 0.999)), the
+  non-saturating loss through ``binary_cross_entropy_with_logits``.
+
+Registered models (the hook)
+    ``registered_workloads()`` imports ``minigen.models.registry`` if it exists and makes one
+    workload per registered model (``registry.names()`` + ``registry.get(name)``). An entry
+    takes part by providing::
+
+        bench_step(device, batch_size=None)    -> step      (minigen; required)
+        bench_step_torch(device, batch_size=None) -> step   (PyTorch twin; optional)
+
+    where ``step()`` runs one training step at the model's default sizes. Under ``--quick`` the
+    harness passes ``batch_size=16`` (or ``quick=True`` if the hook takes ``quick``). Either hook
+    may return a dict ``{"step": fn, "flops": n}`` instead of ``fn``. A model's PyTorch twin can
+    also live here, in ``TORCH_TWINS`` (the VAE's does: same layers, loss, optimizer and batch).
+    A model without ``bench_step`` is listed as unavailable; one without a twin has no ratio.
+
+FLOP counts for GFLOP/s count the matrix products (linear layers, attention's two products,
+convolutions) only; a backward costs twice its forward (input and weight gradients).
+"""
+from __future__ import annotations
+
+import inspect
+
+from .harness import Case, Unavailable, Workload
+
+__all__ = ["model_workloads", "registered_workloads", "GPT_FULL", "GPT_QUICK", "DCGAN_FULL",
+           "DCGAN_QUICK"]
+
+GPT_FULL = dict(layers=4, d=128, heads=4, T=64, batch=32, vocab=65)
+GPT_QUICK = dict(layers=2, d=32, heads=2, T=16, batch=4, vocab=65)
+DCGAN_FULL = dict(batch=64, nz=100, ngf=64, ndf=64, channels=3)
+DCGAN_QUICK = dict(batch=8, nz=16, ngf=8, ndf=8, channels=3)
+
+
+# ----------------------------------------------------------------------------- GPT
+def make_gpt(lib, layers, d, heads, T, vocab):
+    """The GPT-style decoder as a ``lib.nn.Module`` (minigen or torch)."""
+    nn, F = lib.nn, lib.F
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.fc, self.out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            B, T_, C = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+            # [B, T, C] -> [B, H, T, C/H]
+            q, k, v = (t.reshape(B, T_, heads, C // heads).transpose(1, 2) for t in (q, k, v))
+            # y = softmax(q k^T / sqrt(d_h) + causal mask) v
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).reshape(B, T_, C))
+            return x + self.out(F.gelu(self.fc(self.ln2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(T, d)
+            self.blocks = []
+            for i in range(layers):
+                blk = Block()
+                self.add_module(f"block{i}", blk)
+                self.blocks.append(blk)
+            self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
+
+        def forward(self, idx, pos):
+            x = self.tok(idx) + self.pos(pos)
+            for blk in self.blocks:
+                x = blk(x)
+            return self.head(self.ln_f(x))
+
+    return GPT()
+
+
+def build_gpt(lib, layers, d, heads, T, batch, vocab):
+    """One AdamW training step of the GPT-style decoder on random tokens."""
+    if lib.name == "numpy":
+        raise Unavailable("no bare version")
+    lib.need("nn.Embedding", "nn.LayerNorm", "nn.Linear", "F.scaled_dot_product_attention",
+             "F.gelu", "F.cross_entropy", "optim.AdamW")
+    lib.seed(0)
+    model = lib.to_device(make_gpt(lib, layers, d, heads, T, vocab))
+    opt = lib.optim.AdamW(model.parameters(), lr=3e-4)
+    idx, target = lib.randint(vocab, (batch, T)), lib.randint(vocab, (batch, T))
+    pos = lib.m.arange(T, device=lib.device)
+    F = lib.F
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = model(idx, pos)
+        loss = F.cross_entropy(logits.reshape(batch * T, vocab), target.reshape(batch * T))
+        loss.backward()
+        opt.step()
+    return Case(step)
+
+
+def flops_gpt(layers, d, heads, T, batch, vocab):
+    # per token and layer: qkv 2*d*3d + proj 2*d*d + MLP 2*2*d*4d = 24 d^2; attention 4*T*d
+    per_token = layers * (24 * d * d + 4 * T * d) + 2 * d * vocab
+    return 3.0 * batch * T * per_token
+
+
+# ----------------------------------------------------------------------------- DCGAN
+def _g_layers(nz, ngf, channels):
+    # (cin, cout, k, stride, pad, in_size) of each ConvTranspose2d
+    return [(nz, 4 * ngf, 4, 1, 0, 1), (4 * ngf, 2 * ngf, 4, 2, 1, 4),
+            (2 * ngf, ngf, 4, 2, 1, 8), (ngf, channels, 4, 2, 1, 16)]
+
+
+def _d_layers(ndf, channels):
+    # (cin, cout, k, stride, pad, out_size) of each Conv2d
+    return [(channels, ndf, 4, 2, 1, 16), (ndf, 2 * ndf, 4, 2, 1, 8),
+            (2 * ndf, 4 * ndf, 4, 2, 1, 4), (4 * ndf, 1, 4, 1, 0, 1)]
+
+
+def make_dcgan(lib, nz, ngf, ndf, channels):
+    """(G, D) of the 32x32 DCGAN as ``lib.nn.Module``\\ s."""
+    nn, F = lib.nn, lib.F
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            spec = _g_layers(nz, ngf, channels)
+            self.convs = []
+            self.norms = []
+            for i, (cin, cout, k, s, p, _) in enumerate(spec):
+                conv = nn.ConvTranspose2d(cin, cout, k, stride=s, padding=p, bias=False)
+                self.add_module(f"conv{i}", conv)
+                self.convs.append(conv)
+                if i < len(spec) - 1:
+                    bn = nn.BatchNorm2d(cout)
+                    self.add_module(f"bn{i}", bn)
+                    self.norms.append(bn)
+
+        def forward(self, z):
+            h = z
+            for conv, bn in zip(self.convs, self.norms):
+                h = F.relu(bn(conv(h)))
+            # x = tanh(conv_T(h)) in [-1, 1]
+            return self.convs[-1](h).tanh()
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            spec = _d_layers(ndf, channels)
+            self.convs = []
+            self.norms = [None]
+            for i, (cin, cout, k, s, p, _) in enumerate(spec):
+                conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, bias=False)
+                self.add_module(f"conv{i}", conv)
+                self.convs.append(conv)
+                if 0 < i < len(spec) - 1:
+                    bn = nn.BatchNorm2d(cout)
+                    self.add_module(f"bn{i}", bn)
+                    self.norms.append(bn)
+
+        def forward(self, x):
+            h = x
+            for conv, bn in zip(self.convs[:-1], self.norms):
+                h = conv(h)
+                h = F.leaky_relu(h if bn is None else bn(h), 0.2)
+            return self.convs[-1](h).reshape(-1)
+
+    return Generator(), Discriminator()
+
+
+def build_dcgan(lib, batch, nz, ngf, ndf, channels):
+    """One DCGAN step: a D update on real and G(z).detach(), then a G update."""
+    if lib.name == "numpy":
+        raise Unavailable("no bare version")
+    lib.need("nn.Conv2d", "nn.ConvTranspose2d", "nn.BatchNorm2d", "F.leaky_relu",
+             "F.binary_cross_entropy_with_logits", "optim.Adam")
+    lib.seed(0)
+    G, D = make_dcgan(lib, nz, ngf, ndf, channels)
+    G, D = lib.to_device(G), lib.to_device(D)
+    optG = lib.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    optD = lib.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = lib.randn(batch, channels, 32, 32).tanh()
+    ones, zeros = lib.ones(batch), lib.ones(batch) * 0
+    bce = lib.F.binary_cross_entropy_with_logits
+    randn, dev = lib.m.randn, lib.device
+
+    def step():
+        z = randn(batch, nz, 1, 1, device=dev)
+        fake = G(z)
+        # D: maximise log D(x) + log(1 - D(G(z)))
+        optD.zero_grad(set_to_none=True)
+        loss_d = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+        loss_d.backward()
+        optD.step()
+        # G: maximise log D(G(z))  (the non-saturating loss)
+        optG.zero_grad(set_to_none=True)
+        loss_g = bce(D(fake), ones)
+        loss_g.backward()
+        optG.step()
+    return Case(step)
+
+
+def flops_dcgan(batch, nz, ngf, ndf, channels):
+    g = sum(2.0 * batch * cin * cout * k * k * s_in * s_in
+            for cin, cout, k, _, _, s_in in _g_layers(nz, ngf, channels))
+    d = sum(2.0 * batch * cin * cout * k * k * s_out * s_out
+            for cin, cout, k, _, _, s_out in _d_layers(ndf, channels))
+    # G: 1 forward + 1 backward (2x); D: 3 forwards (real, fake.detach(), fake) + 3 backwards
+    return 3 * g + 9 * d
+
+
+# ----------------------------------------------------------------------------- registry
+QUICK_BATCH = 16  # batch size a registered model is timed at under --quick
+
+
+def _registry():
+    try:
+        from ..models import registry
+    except ImportError:
+        return None
+    return registry
+
+
+def _registry_entries():
+    registry = _registry()
+    if registry is None:
+        return []
+    lister = getattr(registry, "names", None) or getattr(registry, "list_models", None)
+    getter = getattr(registry, "get", None)
+    if callable(lister) and callable(getter):
+        return [(n, getter(n)) for n in lister()]
+    for attr in ("REGISTRY", "MODELS"):
+        table = getattr(registry, attr, None)
+        if isinstance(table, dict):
+            return list(table.items())
+    return []
+
+
+def _call_hook(fn, device, quick):
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    kwargs = {}
+    if "quick" in params:
+        kwargs["quick"] = quick
+    elif quick and "batch_size" in params:
+        kwargs["batch_size"] = QUICK_BATCH
+    got = fn(device, **kwargs)
+    if isinstance(got, dict):
+        return Case(got["step"], flops=got.get("flops"))
+    if isinstance(got, Case):
+        return got
+    return Case(got)
+
+
+# -- PyTorch twins of registered models (the same architecture, loss, optimizer and batch) --
+def _vae_torch_step(entry, device, batch_size=None):
+    """PyTorch twin of ``minigen.models.vae``'s MLP VAE default (784-400-20, Adam, BCE + KL)."""
+    import torch
+    import torch.nn.functional as F
+
+    recipe = entry.recipe.for_data(entry.recipe.data)
+    model = entry.build(recipe.data, None)
+    if type(model).__name__ != "VAE":
+        raise Unavailable(f"no PyTorch twin for VAE variant {type(model).__name__}")
+    x_dim, h_dim, z_dim = model.x_dim, model.h_dim, model.z_dim
+    torch.manual_seed(0)
+    lin = torch.nn.Linear
+    net = torch.nn.ModuleDict({"fc1": lin(x_dim, h_dim), "fc_mu": lin(h_dim, z_dim),
+                               "fc_logvar": lin(h_dim, z_dim), "fc3": lin(z_dim, h_dim),
+                               "fc4": lin(h_dim, x_dim)}).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+    from ..models.registry import load_data
+    x = torch.from_numpy(load_data(recipe.data, "train")[: batch_size or recipe.batch_size]
+                         .numpy()).to(device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        n = x.shape[0]
+        h = F.relu(net["fc1"](x.reshape(n, x_dim)))
+        mu, logvar = net["fc_mu"](h), net["fc_logvar"](h)
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        logits = net["fc4"](F.relu(net["fc3"](z)))
+        rec = F.binary_cross_entropy_with_logits(logits, x.reshape(n, -1),
+                                                 reduction="none").sum(dim=1)
+        kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)
+        loss = (rec + kl).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS = {"vae": _vae_torch_step}
+
+
+def registered_workloads(quick=False):
+    """One workload per model in ``minigen.models.registry`` (see the module docstring)."""
+    try:
+        entries = _registry_entries()
+    except Exception as e:  # a registry that fails to import its models must not stop a run
+        entries = [("registry", e)]
+    out = []
+    for name, entry in entries:
+        def build(lib, _entry=entry, _name=name):
+            if isinstance(_entry, Exception):
+                raise _entry
+            if lib.name == "minigen":
+                fn = getattr(_entry, "bench_step", None)
+                if fn is None:
+                    raise Unavailable(f"registered model '{_name}' provides no bench_step")
+                return _call_hook(fn, lib.device, quick)
+            fn = getattr(_entry, "bench_step_torch", None)
+            if fn is None and _name in TORCH_TWINS and lib.name == "torch":
+                twin = TORCH_TWINS[_name]
+
+                def fn(device, batch_size=None):
+                    return twin(_entry, device, batch_size)
+            if fn is None or lib.name != "torch":
+                raise Unavailable(f"registered model '{_name}' has no {lib.name} twin")
+            return _call_hook(fn, lib.device, quick)
+        out.append(Workload(f"model:{name}", "model", build, {},
+                            description=f"one training step of registered model '{name}' "
+                                        "at its default size"))
+    return out
+
+
+def model_workloads(quick=False):
+    """GPT-style and DCGAN steps (built here), then every registered model."""
+    gpt = GPT_QUICK if quick else GPT_FULL
+    dc = DCGAN_QUICK if quick else DCGAN_FULL
+    W = [
+        Workload("gpt_step[{layers}L d{d} h{heads} T{T} B{batch} V{vocab}]".format(**gpt),
+                 "model", build_gpt, dict(gpt), flops=flops_gpt,
+                 description="GPT-style decoder, one AdamW training step",
+                 tiny_params=dict(gpt, d=2 * gpt["heads"], T=4, batch=1)),
+        Workload("dcgan_step[32x32 B{batch} ngf{ngf} ndf{ndf}]".format(**dc), "model",
+                 build_dcgan, dict(dc), flops=flops_dcgan,
+                 description="DCGAN, one D update and one G update (Adam)",
+                 tiny_params=dict(dc, batch=1, nz=2, ngf=1, ndf=1)),
+    ]
+    return W + registered_workloads(quick)

@@ -1,0 +1,224 @@
+"""The benchmark harness's code path (minigen.bench), in quick mode, on 'cpu' and on the
+(simulated, on machines without a GPU) 'cuda' device.
+
+These tests check what the harness *does*: the JSON it writes follows its schema, a missing
+layer or device is reported as unavailable and never crashes the run, the timer calls each step
+the number of times it says, the profiler attributes ops and restores the engine, the memory
+probe sees an allocation. They assert no speed figure: speed is measured by the benchmark
+itself (``minigen bench``), never in a test.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import minigen
+from minigen.autograd import Function
+from minigen.bench import cli, harness, report, scaling, workloads_models
+from minigen.bench.harness import Case, Lib, Unavailable, Workload
+from minigen.bench.profile import OpProfiler
+
+
+def _quick(tmp_path, *extra):
+    args = cli.parse_args(["--quick", "--out", str(tmp_path), *extra])
+    return cli.run(args, log=lambda *a: None)
+
+
+def _check_result_row(r):
+    assert set(report.RESULT_KEYS) <= set(r), sorted(set(report.RESULT_KEYS) - set(r))
+    assert r["status"] in ("ok", "unavailable", "error")
+    assert r["lib"] in ("minigen", "torch", "numpy")
+    if r["status"] == "ok":
+        t = r["time_s"]
+        assert t["min"] <= t["median"] <= t["max"]
+        assert t["min"] > 0 and t["repeats"] >= 1 and t["number"] >= 1
+        assert r["memory"]["method"]
+    else:
+        assert r["reason"] and r["time_s"] is None
+
+
+def test_quick_run_writes_schema(device, tmp_path):
+    doc, code = _quick(tmp_path, "--device", device, "--only", "gemm[n=64],tiny_op,elementwise",
+                       "--no-scaling")
+    assert code == 0
+    with open(doc["json_path"]) as f:
+        saved = json.load(f)
+    assert saved["schema"] == report.SCHEMA
+    for key in ("created", "command", "settings", "machine", "gemm_peak", "results", "scaling",
+                "profiles", "charts", "notes"):
+        assert key in saved
+    assert saved["settings"]["quick"] is True
+    assert saved["command"][:2] == ["minigen", "bench"]
+    m = saved["machine"]
+    assert m["cpu"] and m["numpy"] == np.__version__ and m["minigen"] == minigen.__version__
+    assert [d["device"] for d in m["devices"]] == [device]
+    assert saved["gemm_peak"][device]["gflops"] > 0
+    names = {r["workload"] for r in saved["results"]}
+    assert names == {"gemm[n=64]", "tiny_op[exp, float32[4]]", "elementwise[n=65536]"}
+    for r in saved["results"]:
+        _check_result_row(r)
+        assert r["device"] == device
+    by = {(r["workload"], r["lib"]): r for r in saved["results"]}
+    gemm = by[("gemm[n=64]", "minigen")]
+    assert gemm["status"] == "ok" and gemm["flops"] == 2 * 64 ** 3
+    assert gemm["gflops"] == pytest.approx(gemm["flops"] / gemm["time_s"]["median"] / 1e9)
+    assert gemm["ratio_to_numpy"] == pytest.approx(
+        gemm["time_s"]["median"] / by[("gemm[n=64]", "numpy")]["time_s"]["median"])
+    assert by[("elementwise[n=65536]", "numpy")]["status"] == "ok"
+    assert os.path.exists(doc["markdown_path"])
+    md = open(doc["markdown_path"]).read()
+    assert "| gemm[n=64] | " + device in md and "## Machine" in md
+
+
+def test_model_workload_and_profile(device, tmp_path):
+    # the GPT-style step at quick size: timed, profiled (or unavailable while layers are missing)
+    doc, code = _quick(tmp_path, "--device", device, "--only", "gpt_step", "--no-scaling")
+    assert code == 0
+    (row,) = [r for r in doc["results"] if r["lib"] == "minigen"]
+    _check_result_row(row)
+    if row["status"] == "ok":
+        (prof,) = doc["profiles"]
+        assert prof["device"] == device and prof["op_calls"] > 0
+        b = prof["buckets_s"]
+        assert set(b) == {"gemm", "other_ops", "engine", "outside_ops"}
+        assert sum(b.values()) == pytest.approx(prof["profiled_step_s"], rel=1e-6)
+        assert any(r["kind"] == "gemm" for r in prof["ops"])
+        assert prof["tiny_replay_s"] > 0
+    else:
+        assert row["status"] == "unavailable" and "not implemented" in row["reason"]
+
+
+def test_scaling_curve_json_and_chart(tmp_path):
+    doc, code = _quick(tmp_path, "--device", "cpu", "--only", "scaling:attention-T")
+    assert code == 0
+    assert doc["results"] == []
+    (s,) = doc["scaling"]
+    assert s["curve"] == "attention-T" and s["x_name"] == "T" and s["lib"] == "minigen"
+    if s["status"] == "ok":
+        assert [p["x"] for p in s["points"]] == [16, 32, 64]
+        assert all(p["time_s"] > 0 for p in s["points"])
+        assert s["time_exponent"] is not None
+        (chart,) = doc["charts"]
+        with open(os.path.join(tmp_path, chart), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unavailable_device_is_reported_not_estimated(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "cuda_status", lambda: (False, "no GPU on this machine"))
+    doc, code = _quick(tmp_path, "--device", "cuda", "--only", "gemm[n=64]", "--no-scaling")
+    assert code == 0
+    assert doc["gemm_peak"] == {"cuda": {"status": "unavailable",
+                                         "reason": "no GPU on this machine"}}
+    assert doc["results"] and all(r["status"] == "unavailable" and r["time_s"] is None
+                                  for r in doc["results"])
+    assert "no GPU on this machine" in doc["results"][0]["reason"]
+
+
+def test_missing_layer_and_failing_step_never_crash():
+    calls = []
+
+    def missing(lib):
+        lib.need("nn.NoSuchLayer")
+
+    def broken(lib):
+        def step():
+            calls.append(1)
+            raise ValueError("boom")
+        return Case(step)
+
+    def fine(lib):
+        return Case(lambda: calls.append(2), flops=10.0)
+    timing = dict(warmup=1, repeats=2, min_time=0.0, max_case_time=1.0)
+    for build, status, reason in ((missing, "unavailable", "minigen.nn.NoSuchLayer"),
+                                  (broken, "error", "ValueError: boom")):
+        w = Workload("w", "op", build, {}, libs=("minigen",))
+        rows, prof = cli._run_workload(w, "cpu", ["minigen"], timing, 1, None, None, print)
+        assert rows[0]["status"] == status and reason in rows[0]["reason"]
+        assert prof is None
+    w = Workload("w", "op", fine, {}, libs=("minigen", "numpy"))
+    rows, _ = cli._run_workload(w, "cpu", ["minigen"], timing, 1, {"gflops": 1.0}, None, print)
+    assert [r["lib"] for r in rows] == ["minigen"] and rows[0]["status"] == "ok"
+    assert rows[0]["peak_fraction"] == pytest.approx(rows[0]["gflops"] / 1.0)
+
+
+def test_time_cases_counts_calls_and_interleaves():
+    order = []
+    lib = Lib("minigen", "cpu")
+    a = Case(lambda: order.append("a"))
+    b = Case(lambda: order.append("b"))
+    out = harness.time_cases([(lib, a), (lib, b)], warmup=2, repeats=4, min_time=0.0)
+    assert [o["number"] for o in out] == [1, 1] and [o["repeats"] for o in out] == [4, 4]
+    # warm-up of a, warm-up of b, then the repeats alternate a, b, a, b, ...
+    assert order == ["a", "a", "b", "b"] + ["a", "b"] * 4
+    err = harness.time_cases([(lib, Case(lambda: 1 / 0))])[0]
+    assert err["error"].startswith("ZeroDivisionError")
+
+
+def test_profiler_attributes_ops_and_restores_engine():
+    from minigen.ops.linalg import MatMul
+    apply_before = Function.__dict__["apply"]
+    forward_before = MatMul.__dict__["forward"]
+    x = minigen.randn(8, 16, requires_grad=True)
+    w = minigen.randn(16, 4, requires_grad=True)
+    with OpProfiler() as prof:
+        (x @ w).exp().sum().backward()
+    assert Function.__dict__["apply"] is apply_before
+    assert MatMul.__dict__["forward"] is forward_before
+    buckets, table = prof.summary(total=1.0)
+    ops = {r["op"]: r for r in table}
+    assert ops["MatMul"]["kind"] == "gemm" and ops["MatMul"]["calls"] >= 1
+    assert ops["graph walk"]["kind"] == "graph" and ops["graph walk"]["engine_s"] > 0
+    assert ops["MatMul"]["backward_s"] > 0  # MatMul's backward ran (its products count as MatMul)
+    assert buckets["gemm"] > 0 and buckets["engine"] > 0
+    # after the block the engine is the plain one again: no frames are recorded
+    n = len(prof.stats)
+    (x * 2).sum().backward()
+    assert len(prof.stats) == n
+
+
+def test_peak_memory_sees_a_40mb_step():
+    lib = Lib("numpy", "cpu")
+    big = Case(lambda: np.ones(10_000_000, dtype=np.float32).sum())
+    got = harness.peak_memory(big, lib, trials=1)
+    assert got["peak_bytes"] >= 30e6, got
+    small = harness.peak_memory(Case(lambda: np.ones(10).sum()), lib, trials=1)
+    assert small["peak_bytes"] < 10e6
+
+
+def test_fit_exponent():
+    xs = [1, 2, 4, 8, 16]
+    assert scaling.fit_exponent(xs, [3 * x ** 2 for x in xs]) == pytest.approx(2.0)
+    assert scaling.fit_exponent(xs, [5.0] * 5) == pytest.approx(0.0)
+    assert scaling.fit_exponent([4], [1.0]) is None
+
+
+def test_registry_hook(monkeypatch):
+    seen = {}
+
+    class Entry:
+        def bench_step(self, device="cpu", batch_size=None):
+            seen["args"] = (device, batch_size)
+            return lambda: None
+
+    class FakeRegistry:
+        @staticmethod
+        def names():
+            return ["toy"]
+
+        @staticmethod
+        def get(name):
+            return Entry()
+    monkeypatch.setattr(workloads_models, "_registry", lambda: FakeRegistry)
+    (w,) = workloads_models.registered_workloads(quick=True)
+    assert w.name == "model:toy" and w.group == "model"
+    case = w.make(Lib("minigen", "cpu"))
+    assert isinstance(case, Case) and seen["args"] == ("cpu", workloads_models.QUICK_BATCH)
+    with pytest.raises(Unavailable, match="no torch twin"):
+        w.build(type("L", (), {"name": "torch", "device": "cpu"})())
+
+
+def test_main_returns_exit_code(tmp_path):
+    assert cli.main(["--quick", "--device", "cpu", "--only", "tiny_op", "--no-scaling",
+                     "--out", str(tmp_path)]) == 0
+    assert any(f.endswith("-quick.json") for f in os.listdir(tmp_path))
