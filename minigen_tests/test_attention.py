@@ -276,3 +276,213 @@ def test_errors(device):
     with pytest.raises(RuntimeError, match=r"batch dims .* cannot be broadcast"):
         sdpa(q, T(np.zeros((3, 5, 4)), device), T(np.zeros((3, 5, 2)), device))
     assert F.scaled_dot_product_attention is sdpa
+
+
+# ----------------------------------------------------------------------------- MultiheadAttention
+def _mha_pair(torch, device, E=8, H=2, seed=0, **kw):
+    torch.manual_seed(seed)
+    theirs = torch.nn.MultiheadAttention(E, H, **kw).double()
+    ours = nn.MultiheadAttention(E, H, **kw).double()
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    ours.load_state_dict(theirs.state_dict())
+    return ours.to(device), theirs
+
+
+def test_mha_parameters_and_init(device):
+    m = nn.MultiheadAttention(16, 4).to(device)
+    assert [(k, tuple(v.shape)) for k, v in m.named_parameters()] == [
+        ("in_proj_weight", (48, 16)), ("in_proj_bias", (48,)),
+        ("out_proj.weight", (16, 16)), ("out_proj.bias", (16,))]
+    assert m.q_proj_weight is None and m.bias_k is None and m.head_dim == 4
+    w = m.in_proj_weight.numpy()
+    bound = math.sqrt(6 / (16 + 48))  # xavier_uniform_ on (3E, E)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    np.testing.assert_array_equal(m.in_proj_bias.numpy(), 0)
+    np.testing.assert_array_equal(m.out_proj.bias.numpy(), 0)
+    c = nn.MultiheadAttention(16, 4, kdim=6, vdim=10, add_bias_kv=True, bias=False)
+    assert [(k, tuple(v.shape)) for k, v in c.named_parameters()] == [
+        ("q_proj_weight", (16, 16)), ("k_proj_weight", (16, 6)), ("v_proj_weight", (16, 10)),
+        ("bias_k", (1, 1, 16)), ("bias_v", (1, 1, 16)), ("out_proj.weight", (16, 16))]
+    assert c.in_proj_weight is None and c.in_proj_bias is None and c.out_proj.bias is None
+
+
+MHA_CASES = {
+    "self": (dict(), dict()),
+    "cross": (dict(), dict(cross=True, kpm="bool")),
+    "batch_first": (dict(batch_first=True), dict()),
+    "unbatched": (dict(), dict(unbatched=True)),
+    "cross_kdim_vdim": (dict(kdim=3, vdim=5), dict()),
+    "bool_attn_mask": (dict(), dict(attn_mask="bool")),
+    "float_attn_mask": (dict(), dict(attn_mask="float")),
+    "3d_attn_mask": (dict(), dict(attn_mask="bool3d")),
+    "key_padding_bool": (dict(), dict(kpm="bool")),
+    "key_padding_float": (dict(), dict(kpm="float")),
+    "both_masks": (dict(), dict(attn_mask="bool", kpm="bool")),
+    "bias_kv_zero_attn": (dict(add_bias_kv=True, add_zero_attn=True),
+                          dict(cross=True, attn_mask="bool", kpm="bool")),
+    "no_bias": (dict(bias=False), dict()),
+    "per_head_weights": (dict(), dict(average=False, kpm="bool")),
+    "no_weights": (dict(), dict(need_weights=False, attn_mask="float")),
+    "unbatched_3d_mask": (dict(), dict(unbatched=True, attn_mask="bool3d")),
+    "unbatched_cross": (dict(kdim=3, vdim=5), dict(unbatched=True, kpm="bool")),
+    "batch_first_cross": (dict(batch_first=True), dict(cross=True, attn_mask="float")),
+}
+
+
+def _mha_inputs(rng, kw, opts, L=4, N=3, E=8, H=2):
+    """(query, key, value) as NumPy arrays (the same array three times for self-attention,
+    as in x, x, x) and the masks; keys are S = 5 long for cross-attention."""
+    kd, vd = kw.get("kdim", E), kw.get("vdim", E)
+    unb = opts.get("unbatched")
+    n = 1 if unb else N
+    q = rng.standard_normal((L, n, E))
+    if opts.get("cross") or "kdim" in kw:
+        S = 5
+        k, v = rng.standard_normal((S, n, kd)), rng.standard_normal((S, n, vd))
+    else:
+        S, k, v = L, q, q
+    masks = {}
+    am = opts.get("attn_mask")
+    if am == "bool":
+        masks["attn_mask"] = rng.random((L, S)) > 0.7       # True = may not attend
+        masks["attn_mask"][:, 0] = False
+    elif am == "float":
+        masks["attn_mask"] = rng.standard_normal((L, S))
+    elif am == "bool3d":
+        masks["attn_mask"] = rng.random((n * H, L, S)) > 0.7
+        masks["attn_mask"][..., 0] = False
+    kp = opts.get("kpm")
+    if kp == "bool":
+        masks["key_padding_mask"] = rng.random((n, S)) > 0.7
+        masks["key_padding_mask"][:, 0] = False
+    elif kp == "float":
+        masks["key_padding_mask"] = rng.standard_normal((n, S))
+    if unb:
+        q, k, v = q[:, 0], (k[:, 0] if k is not q else None), (v[:, 0] if v is not q else None)
+        k, v = (q if k is None else k), (q if v is None else v)
+        if "key_padding_mask" in masks:
+            masks["key_padding_mask"] = masks["key_padding_mask"][0]
+    elif kw.get("batch_first"):
+        qt = q.swapaxes(0, 1)
+        k, v = (qt if a is q else a.swapaxes(0, 1) for a in (k, v))
+        q = qt
+    return (q, k, v), masks
+
+
+def _same_objects(arrays, make):
+    """Tensors for arrays, one tensor per distinct array (self-attention passes x, x, x)."""
+    made = {}
+    return [made.setdefault(id(a), make(a)) for a in arrays]
+
+
+@pytest.mark.parametrize("name", sorted(MHA_CASES))
+def test_mha_matches_torch_outputs_weights_and_grads(device, name):
+    torch = pytest.importorskip("torch")
+    kw, opts = MHA_CASES[name]
+    ours, theirs = _mha_pair(torch, device, **kw)
+    rng = np.random.default_rng(20)
+    arrays, masks = _mha_inputs(rng, kw, opts)
+    call = dict(need_weights=opts.get("need_weights", True),
+                average_attn_weights=opts.get("average", True))
+    xs = _same_objects(arrays, lambda a: T(a, device, True))
+    ts = _same_objects(arrays, lambda a: torch.tensor(a, requires_grad=True))
+    o, w = ours(*xs, **call, **{k: T(m, device) for k, m in masks.items()})
+    to, tw = theirs(*ts, **call, **{k: torch.tensor(m) for k, m in masks.items()})
+    np.testing.assert_allclose(o.numpy(), to.detach().numpy(), rtol=1e-9, atol=1e-12)
+    if tw is None:
+        assert w is None
+    else:
+        assert w.shape == tuple(tw.shape)
+        np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-9, atol=1e-12)
+    g = rng.standard_normal(o.shape)
+    loss = (o * T(g, device)).sum() + (0 if w is None else (w * w).sum())
+    tloss = (to * torch.tensor(g)).sum() + (0 if tw is None else (tw * tw).sum())
+    loss.backward()
+    tloss.backward()
+    for a, t in zip(xs, ts):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-11)
+    tp = dict(theirs.named_parameters())
+    for k, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tp[k].grad.numpy(), rtol=1e-8, atol=1e-11)
+
+
+def test_mha_fully_masked_row_gives_zeros_where_torch_gives_nan(device):
+    """A query that may attend to nothing: PyTorch returns NaN (output and weights); minigen
+    returns attention weights of 0 and an attention result of 0, so the layer's output is
+    out_proj(0) = out_proj.bias, and every gradient stays finite."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _mha_pair(torch, device)
+    rng = np.random.default_rng(21)
+    (q, k, v), _ = _mha_inputs(rng, {}, {"cross": True})
+    kpm = np.zeros((3, 5), bool)
+    kpm[1] = True                     # batch entry 1 sees no key at all
+    am = np.zeros((4, 5), bool)
+    am[2] = True                      # query 2 sees no key, in every batch entry
+    xs = [T(a, device, True) for a in (q, k, v)]
+    o, w = ours(*xs, key_padding_mask=T(kpm, device), attn_mask=T(am, device))
+    to, tw = theirs(*(torch.tensor(a) for a in (q, k, v)), key_padding_mask=torch.tensor(kpm),
+                    attn_mask=torch.tensor(am))
+    assert np.isnan(to.detach().numpy()[:, 1]).all() and np.isnan(tw.detach().numpy()[1]).all()
+    o, w = o.numpy(), w.numpy()
+    bias = ours.out_proj.bias.numpy()
+    np.testing.assert_array_equal(w[1], 0.0)
+    np.testing.assert_array_equal(w[:, 2], 0.0)
+    np.testing.assert_allclose(o[:, 1], np.broadcast_to(bias, o[:, 1].shape), rtol=1e-12)
+    np.testing.assert_allclose(o[2], np.broadcast_to(bias, o[2].shape), rtol=1e-12)
+    ok = np.ones((4, 3), bool)
+    ok[:, 1] = False
+    ok[2] = False
+    np.testing.assert_allclose(o[ok], to.detach().numpy()[ok], rtol=1e-9, atol=1e-12)
+    out, _ = ours(*xs, key_padding_mask=T(kpm, device), attn_mask=T(am, device))
+    out.sum().backward()
+    for t in xs + list(ours.parameters()):
+        assert np.isfinite(t.grad.numpy()).all()
+
+
+def test_mha_gradcheck(device):
+    m = nn.MultiheadAttention(4, 2, kdim=3, vdim=2).double().to(device)
+    rng = np.random.default_rng(22)
+    q, k, v = (T(rng.standard_normal(s), device, True) for s in ((2, 2, 4), (3, 2, 3), (3, 2, 2)))
+    mask = T(rng.random((2, 3)) > 0.6, device)
+
+    def fn(q, k, v):
+        o, w = m(q, k, v, attn_mask=mask)
+        return o, w
+    assert minigen.gradcheck(fn, (q, k, v))
+    assert minigen.gradgradcheck(fn, (q, k, v), mode="directional")
+
+
+def test_mha_dropout_only_in_training(device):
+    m = nn.MultiheadAttention(8, 2, dropout=0.5).to(device)
+    x = T(np.random.default_rng(23).standard_normal((4, 2, 8)), device, dtype=np.float32)
+    m.eval()
+    o1, w1 = m(x, x, x)
+    o2, _ = m(x, x, x)
+    np.testing.assert_array_equal(o1.numpy(), o2.numpy())
+    np.testing.assert_allclose(w1.numpy().sum(-1), 1.0, rtol=1e-5)
+    m.train()
+    o3, w3 = m(x, x, x, average_attn_weights=False)
+    assert not np.allclose(o3.numpy(), o1.numpy())
+    assert (w3.numpy() == 0).any() and o3.dtype == minigen.float32
+
+
+def test_mha_errors(device):
+    with pytest.raises(ValueError, match=r"embed_dim \(10\) must be divisible by num_heads \(3\)"):
+        nn.MultiheadAttention(10, 3)
+    m = nn.MultiheadAttention(8, 2).to(device)
+    x = T(np.zeros((4, 2, 8)), device, dtype=np.float32)
+    with pytest.raises(RuntimeError, match=r"expected query with embed_dim 8"):
+        m(T(np.zeros((4, 2, 6)), device, dtype=np.float32), x, x)
+    with pytest.raises(RuntimeError, match=r"the shape of the 2D attn_mask is \[3, 4\], but should be \[4, 4\]"):
+        m(x, x, x, attn_mask=T(np.zeros((3, 4), bool), device))
+    with pytest.raises(RuntimeError, match=r"the shape of the 3D attn_mask is \[2, 4, 4\], but should be \[4, 4, 4\]"):
+        m(x, x, x, attn_mask=T(np.zeros((2, 4, 4), bool), device))
+    with pytest.raises(RuntimeError, match=r"expected key_padding_mask of shape \[2, 4\]"):
+        m(x, x, x, key_padding_mask=T(np.zeros((4, 2), bool), device))
+    with pytest.raises(RuntimeError, match=r"need attn_mask if specifying the is_causal hint"):
+        m(x, x, x, is_causal=True)
+    with pytest.raises(RuntimeError, match=r"only bool and floating types of attn_mask"):
+        m(x, x, x, attn_mask=T(np.zeros((4, 4), np.int64), device))
+    with pytest.raises(RuntimeError, match=r"all be 3-D \(batched\) or all 2-D"):
+        m(x, x[:, 0], x)
