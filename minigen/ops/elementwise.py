@@ -150,8 +150,8 @@ class Pow(_Binary):
         a, b, y = self.saved_tensors
         ga = gb = None
         if self.needs_input_grad[0]:
-            # d(a^b)/da = b a^(b-1)
-            ga = sum_to(gy * b * a ** (b - 1), a.shape)
+            # d(a^b)/da = b a^(b-1); 0 where b == 0 (a^0 is constant; 0 * 0^-1 would be NaN)
+            ga = sum_to(gy * where(b == 0, 0.0, b * a ** (b - 1)), a.shape)
         if self.needs_input_grad[1]:
             # d(a^b)/db = a^b log(a); PyTorch defines it as 0 where a == 0 and b >= 0
             safe = where((a == 0) & (b >= 0), 1.0, a)
