@@ -58,7 +58,7 @@ def parse_args(argv):
 def settings_for(quick, repeats=None):
     """Timing settings: (time_cases kwargs, memory trials, GEMM-peak sizes, profile steps)."""
     if quick:
-        timing = dict(warmup=1, repeats=3, min_time=0.002, max_case_time=1.0)
+        timing = dict(warmup=2, repeats=3, min_time=0.002, max_case_time=1.0)
         return timing, 1, (256,), 1
     timing = dict(warmup=3, repeats=9, min_time=0.05, max_case_time=20.0)
     if repeats:
