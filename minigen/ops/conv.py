@@ -1,2 +1,433 @@
-"""(being written)"""
-__all__ = []
+"""Convolution: im2col, one matrix product, col2im, and three Functions that are each other's backward.
+
+A 2-d convolution with stride s, padding p, dilation d and G groups maps x (N, C, H, W) and a
+weight w (O, C/G, kh, kw) to y (N, O, OH, OW):
+
+    y[n, o, a, b] = sum_{c, i, j} w[o, c, i, j] x_p[n, g(o) C/G + c, a s_h + i d_h, b s_w + j d_w]
+
+where x_p is x with p_h zero rows above and p_w zero columns left of it, and g(o) = o // (O/G)
+is the group of output channel o.   OH = floor((H + 2 p_h - d_h (kh - 1) - 1) / s_h) + 1.
+
+im2col: gather every window into one row of a matrix; then the convolution is ONE matrix product.
+
+    cols[g, (n, a, b), (i, j, c)] = x_p[n, g C/G + c, a s_h + i d_h, b s_w + j d_w]
+    Wm[g, o, (i, j, c)]           = w[g O/G + o, c, i, j]
+    y[g, (n, a, b), o]            = sum_k cols[g, (n, a, b), k] Wm[g, o, k]      (y = cols Wm^T)
+
+cols is a strided *view* of the padded input (``backend.as_strided``: no loop, no index array);
+the matrix product reads it through one reshape copy. Inside, images are laid out channels-last
+(n, h, w, c): then every window row (j, c) is a contiguous run of memory, the copies stream, and
+the rows of the product are pixels, the columns channels, the shape BLAS is fastest at.
+
+The backward, with gy = dL/dy (derived in ``Conv2dFunction``), is two more convolutions:
+
+    dL/dx = conv_transpose2d(gy, w)          the adjoint of the map x -> y
+    dL/dw = correlation of x with gy         ``Conv2dWeightFunction``
+
+and ``conv_transpose2d`` (``ConvTranspose2dFunction``) is, by definition, the adjoint of conv2d:
+its forward is the product cols = x Wm followed by col2im, which adds each kernel offset's slice
+of cols into the output, a loop over the kh * kw offsets (never a scatter). So the three
+Functions close on themselves: each one's backward is written with the other two, and gradients
+of gradients (``create_graph=True``) flow through any number of levels.
+
+conv1d and conv_transpose1d are the 2-d ops on inputs with a height of 1. The public functions
+(argument checks, 'same' padding, unbatched inputs) are at the end of this file and in
+``conv_transpose.py``.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import Function
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+
+
+# ----------------------------------------------------------------------------- layout helpers
+# Raw-array helpers shared by the three Functions. Shapes use the names of the module docstring:
+# G groups, N images, window grid (OH, OW), kernel (kh, kw), Cg channels per group.
+
+def _im2col(backend, x, kernel, stride, padding, dilation, groups, out_hw):
+    """cols[g, (n, a, b), (i, j, c)] = x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w], shape
+    (G, N OH OW, kh kw Cg); x_p is x shifted down/right by ``padding`` in a zero frame."""
+    xp = backend.xp
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = kernel, stride, padding, dilation, out_hw
+    # rows and columns of x_p that the windows reach
+    Hb, Wb = (OH - 1) * sh + (kh - 1) * dh + 1, (OW - 1) * sw + (kw - 1) * dw + 1
+    x_last = x.transpose(0, 2, 3, 1)  # channels-last view: x_last[n, h, w, c] = x[n, c, h, w]
+    if ph == 0 and pw == 0 and Hb <= H and Wb <= W:
+        x_p = x_last
+    else:
+        x_p = xp.zeros((N, Hb, Wb, C), x.dtype)
+        h1, w1 = max(0, min(H, Hb - ph)), max(0, min(W, Wb - pw))
+        x_p[:, ph:ph + h1, pw:pw + w1] = x_last[:, :h1, :w1]
+    Cg = C // groups
+    sN, sH, sW, sC = x_p.strides
+    view = backend.as_strided(x_p, (groups, N, OH, OW, kh, kw, Cg),
+                              (Cg * sC, sN, sh * sH, sw * sW, dh * sH, dw * sW, sC))
+    return view.reshape(groups, N * OH * OW, kh * kw * Cg)
+
+
+def _col2im(backend, cols, N, grid_hw, C, kernel, stride, padding, dilation, out_hw, bias):
+    """The adjoint of ``_im2col``: out[n, g Cg + c, a s_h + i d_h - p_h, ...] += cols[g, (n, a, b),
+    (i, j, c)], then + bias. Returns an (N, C, OH, OW) array.
+
+    One slice-add per kernel offset (i, j): the slice of the output that offset touches is a
+    strided view, so the loop has kh * kw steps however large the image. On the CPU it runs over
+    a few images at a time so the block of the output being added into stays in cache."""
+    xp = backend.xp
+    G = cols.shape[0]
+    Cg = C // G
+    (H, W), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = \
+        grid_hw, kernel, stride, padding, dilation, out_hw
+    c7 = cols.reshape(G, N, H, W, kh, kw, Cg)
+    # the frame the windows reach, large enough to crop (OH, OW) from at offset (ph, pw)
+    Hb = max(OH + ph, (H - 1) * sh + (kh - 1) * dh + 1)
+    Wb = max(OW + pw, (W - 1) * sw + (kw - 1) * dw + 1)
+    out = xp.zeros((N, Hb, Wb, G, Cg), cols.dtype)
+    step = N
+    if backend.name == "cpu":  # ~256 KiB of output per block
+        step = max(1, (1 << 18) // max(1, Hb * Wb * C * cols.dtype.itemsize))
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        for i in range(kh):
+            for j in range(kw):
+                # out[n, a s + i d, b s + j d, g, c] += cols[g, (n, a, b), (i, j, c)]
+                out[n0:n1, i * dh:i * dh + (H - 1) * sh + 1:sh, j * dw:j * dw + (W - 1) * sw + 1:sw] \
+                    += c7[:, n0:n1, :, :, i, j].transpose(1, 2, 3, 0, 4)
+    # crop the padding away and go back to (N, C, OH, OW)
+    return _to_nchw(xp, out[:, ph:ph + OH, pw:pw + OW].transpose(0, 3, 4, 1, 2), bias)
+
+
+def _to_nchw(xp, v, bias):
+    """A C-contiguous (N, G Cg, H, W) array from a view v[n, g, c, h, w], plus bias[g Cg + c]."""
+    N, G, Cg, H, W = v.shape
+    y = xp.empty((N, G, Cg, H, W), v.dtype)
+    if bias is None:
+        y[...] = v
+    else:
+        xp.add(v, bias.reshape(1, G, Cg, 1, 1), out=y)
+    return y.reshape(N, G * Cg, H, W)
+
+
+def _rows(xp, x, groups):
+    """rows[g, (n, h, w), c] = x[n, g Cg + c, h, w], shape (G, N H W, Cg).
+
+    Returned as the transposed view of a (G, Cg, N H W) copy (cheap: whole H W planes move), which
+    BLAS reads as a transposed operand; a channels-last x needs no copy at all."""
+    N, C, H, W = x.shape
+    Cg = C // groups
+    x_last = x.transpose(0, 2, 3, 1)
+    if x_last.flags.c_contiguous:
+        return x_last.reshape(N * H * W, groups, Cg).transpose(1, 0, 2)
+    t = x.reshape(N, groups, Cg, H * W).transpose(1, 2, 0, 3).reshape(groups, Cg, N * H * W)
+    return t.transpose(0, 2, 1)
+
+
+def _weight_matrix(w, groups):
+    """Wm[g, o, (i, j, c)] = w[g A + o, c, i, j], shape (G, A, kh kw B) for w of shape (G A, B, kh, kw)."""
+    GA, B, kh, kw = w.shape
+    A = GA // groups
+    return w.reshape(groups, A, B, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, A, kh * kw * B)
+
+
+def _weight_from_matrix(m, kernel):
+    """The inverse of ``_weight_matrix``: (G, A, kh kw B) -> (G A, B, kh, kw)."""
+    G, A, K = m.shape
+    kh, kw = kernel
+    B = K // (kh * kw)
+    return m.reshape(G, A, kh, kw, B).transpose(0, 1, 4, 2, 3).reshape(G * A, B, kh, kw)
+
+
+def _sum_bias(gy):
+    # y[n, o, a, b] = ... + bias[o]  =>  dL/dbias[o] = sum_{n, a, b} gy[n, o, a, b]
+    return gy.sum(dim=(0, 2, 3))
+
+
+# ----------------------------------------------------------------------------- the Functions
+class Conv2dFunction(Function):
+    """y = conv2d(x, w) + bias, as one matrix product of the im2col view (module docstring).
+
+    Parameters (keywords): stride, padding = (p_h, p_w) rows/columns of zeros above/left of x,
+    dilation, groups, out_hw = (OH, OW). Rows/columns of zeros below/right are implied by out_hw,
+    so asymmetric ('same') padding needs nothing more.
+
+    Backward. y is linear in x and in w. For x, write the forward as y = A_w x; then
+    dL/dx = A_w^T gy. Reading the sum above backwards, each gy[n, o, a, b] sends w[o, c, i, j]
+    gy[n, o, a, b] to every input pixel its window touched:
+
+        dL/dx_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w] += sum_o w[o, c, i, j] gy[n, o, a, b]
+
+    which is exactly ``ConvTranspose2dFunction(gy, w)`` (its forward is this sum), cropped to x.
+    For w, the same sum read with x fixed:
+
+        dL/dw[o, c, i, j] = sum_{n, a, b} gy[n, o, a, b] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
+
+    a correlation of x with gy (``Conv2dWeightFunction``): in matrix form dL/dWm = gy_rows^T cols,
+    so the im2col matrix built in the forward is kept (``keep_cols``) and reused here.
+    dL/dbias[o] = sum_{n, a, b} gy[n, o, a, b].
+    """
+
+    def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw,
+                keep_cols=False, cols=None):
+        if cols is None:
+            cols = _im2col(self.backend, x, w.shape[2:], stride, padding, dilation, groups, out_hw)
+        self.cols = cols if keep_cols else None
+        self.params = (stride, padding, dilation, groups)
+        self.save_for_backward(x, w)
+        # y[g, (n, a, b), o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]
+        y = self.xp.matmul(cols, _weight_matrix(w, groups).transpose(0, 2, 1))
+        N, G, OH, OW = x.shape[0], groups, out_hw[0], out_hw[1]
+        view = y.reshape(G, N, OH, OW, y.shape[2]).transpose(1, 0, 4, 2, 3)  # [n, g, o, a, b]
+        return _to_nchw(self.xp, view, bias)
+
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        stride, padding, dilation, groups = self.params
+        need = self.needs_input_grad
+        gx = gw = gb = None
+        if need[0]:
+            gx = ConvTranspose2dFunction.apply(
+                gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                out_hw=x.shape[2:])
+        if need[1]:
+            gw = Conv2dWeightFunction.apply(
+                x, gy, kernel=w.shape[2:], stride=stride, padding=padding, dilation=dilation,
+                groups=groups, cols=self.cols)
+        if len(need) == 2:
+            return gx, gw
+        if need[2]:
+            gb = _sum_bias(gy)
+        return gx, gw, gb
+
+    def release(self):
+        self.saved = None
+        self.cols = None
+
+
+class ConvTranspose2dFunction(Function):
+    """y = conv_transpose2d(x, w) + bias: the adjoint (transpose) of conv2d's map from input to output.
+
+    Every input pixel x[n, g Cin_g + ci, a, b] is spread over the window it would have been read
+    from, weighted by the kernel (w has shape (Cin, Cout/G, kh, kw)):
+
+        y_p[n, g Cout_g + c, a s_h + i d_h, b s_w + j d_w] += sum_ci x[n, g Cin_g + ci, a, b] w[g Cin_g + ci, c, i, j]
+
+    and y is y_p with ``padding`` rows/columns cropped off the top/left, (OH, OW) = out_hw big.
+    Computed as one matrix product, cols = x_rows Wm (Wm[g, ci, (i, j, c)] = w[g Cin_g + ci, c, i, j]),
+    followed by col2im: one strided slice-add per kernel offset (i, j).
+
+    Backward. y = A_w^T x where A_w is conv2d's map, so dL/dx = A_w gy = conv2d(gy, w) with the
+    same stride, padding, dilation and groups (``Conv2dFunction``). For w, the sum above read with
+    x fixed gives
+
+        dL/dw[g Cin_g + ci, c, i, j] = sum_{n, a, b} x[n, g Cin_g + ci, a, b] gy_p[n, g Cout_g + c, a s_h + i d_h, b s_w + j d_w]
+
+    which is conv2d's weight gradient with the roles of input and output gradient swapped:
+    ``Conv2dWeightFunction(gy, x)``. Both read the im2col matrix of gy, built once here.
+    dL/dbias[c] = sum_{n, a, b} gy[n, c, a, b].
+    """
+
+    def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw):
+        self.params = (stride, padding, dilation, groups)
+        self.save_for_backward(x, w)
+        # cols[g, (n, a, b), (i, j, c)] = sum_ci x[n, g Cin_g + ci, a, b] Wm[g, ci, (i, j, c)]
+        cols = self.xp.matmul(_rows(self.xp, x, groups), _weight_matrix(w, groups))
+        return _col2im(self.backend, cols, x.shape[0], x.shape[2:], w.shape[1] * groups,
+                       w.shape[2:], stride, padding, dilation, out_hw, bias)
+
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        stride, padding, dilation, groups = self.params
+        need = self.needs_input_grad
+        kernel = w.shape[2:]
+        cols = None
+        if need[0] and need[1]:  # both read the im2col matrix of gy: build it once
+            cols = _im2col(self.backend, gy.data, kernel, stride, padding, dilation, groups,
+                           x.shape[2:])
+        gx = gw = gb = None
+        if need[0]:
+            gx = Conv2dFunction.apply(
+                gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                out_hw=x.shape[2:], cols=cols)
+        if need[1]:
+            gw = Conv2dWeightFunction.apply(
+                gy, x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                groups=groups, cols=cols)
+        if len(need) == 2:
+            return gx, gw
+        if need[2]:
+            gb = _sum_bias(gy)
+        return gx, gw, gb
+
+
+class Conv2dWeightFunction(Function):
+    """gw = the correlation of an input x with an output gradient g: conv2d's weight gradient.
+
+        gw[g O_g + o, c, i, j] = sum_{n, a, b} g[n, g O_g + o, a, b] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
+
+    In matrix form gw_m = g_rows^T cols, with cols the im2col matrix of x (passed in as ``cols``
+    when the caller already has it).
+
+    Backward (needed for gradients of gradients). gw is bilinear in (x, g); with V = dL/dgw:
+        dL/dx = sum_{o, i, j} V[o, c, i, j] g[n, o, a, b] placed at (a s_h + i d_h, b s_w + j d_w)
+              = conv_transpose2d(g, V)                   (the same spreading as conv2d's dL/dx)
+        dL/dg[n, o, a, b] = sum_{c, i, j} V[o, c, i, j] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
+              = conv2d(x, V)
+    """
+
+    def forward(self, x, g, *, kernel, stride, padding, dilation, groups, cols=None):
+        self.params = (kernel, stride, padding, dilation, groups)
+        self.save_for_backward(x, g)
+        if cols is None:
+            cols = _im2col(self.backend, x, kernel, stride, padding, dilation, groups, g.shape[2:])
+        # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
+        m = self.xp.matmul(_rows(self.xp, g, groups).transpose(0, 2, 1), cols)
+        return _weight_from_matrix(m, kernel)
+
+    def backward(self, v):
+        x, g = self.saved_tensors
+        kernel, stride, padding, dilation, groups = self.params
+        gx = gg = None
+        if self.needs_input_grad[0]:
+            gx = ConvTranspose2dFunction.apply(g, v, stride=stride, padding=padding,
+                                               dilation=dilation, groups=groups, out_hw=x.shape[2:])
+        if self.needs_input_grad[1]:
+            gg = Conv2dFunction.apply(x, v, stride=stride, padding=padding, dilation=dilation,
+                                      groups=groups, out_hw=g.shape[2:])
+        return gx, gg
+
+
+# ----------------------------------------------------------------------------- argument checks
+def _tuple(v, n, name, op):
+    """An int or a sequence of n ints -> a tuple of n ints."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return (int(v),) * n
+    try:
+        t = tuple(int(e) for e in v)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}") from None
+    if len(t) == 1 and n > 1:
+        t = t * n
+    if len(t) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    return t
+
+
+def _check_common(op, nd, input, weight, bias, stride, dilation, groups, transposed):
+    """Shapes, dtypes and hyper-parameters shared by conv and conv_transpose; returns
+    (batched input, squeeze_after, stride, dilation)."""
+    from ..autograd import Tensor
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: input and weight must be Tensors")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"{op}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) input, but got input "
+            f"of size {list(input.shape)}")
+    what = "(in_channels, out_channels/groups, " if transposed else "(out_channels, in_channels/groups, "
+    if weight.ndim != nd + 2:
+        raise RuntimeError(
+            f"{op}: expected a {nd + 2}-D weight {what}{'kH, kW' if nd == 2 else 'kW'}), but got "
+            f"weight of size {list(weight.shape)}")
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
+    stride = _tuple(stride, nd, "stride", op)
+    dilation = _tuple(dilation, nd, "dilation", op)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride}")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"{op}: dilation should be greater than zero, got dilation={dilation}")
+    if weight.shape[0] % groups:
+        raise RuntimeError(
+            f"{op}: given groups={groups}, expected weight to be divisible by {groups} at "
+            f"dimension 0, but got weight of size {list(weight.shape)}")
+    squeeze = input.ndim == nd + 1
+    x = input.unsqueeze(0) if squeeze else input
+    expected = weight.shape[0] if transposed else weight.shape[1] * groups
+    if x.shape[1] != expected:
+        raise RuntimeError(
+            f"{op}: expected input{list(x.shape)} to have {expected} channels, but got "
+            f"{x.shape[1]} (weight of size {list(weight.shape)}, groups={groups})")
+    out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
+    if bias is not None:
+        if not isinstance(bias, Tensor):
+            raise TypeError(f"{op}: bias must be a Tensor or None, got {type(bias).__name__}")
+        if tuple(bias.shape) != (out_channels,):
+            raise RuntimeError(f"{op}: expected bias of size [{out_channels}], but got bias of "
+                               f"size {list(bias.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise RuntimeError(f"{op}: input type ({x.dtype}) and {name} type ({t.dtype}) should "
+                               f"be the same (input {list(x.shape)}, {name} {list(t.shape)})")
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype}")
+    return x, squeeze, stride, dilation
+
+
+def _as_2d(x, weight, stride, padding, dilation, out):
+    """conv1d as conv2d on images one pixel high: (N, C, L) -> (N, C, 1, L), with the height's
+    stride 1, padding 0, dilation 1 and output size 1."""
+    return (x.unsqueeze(2), weight.unsqueeze(2), (1,) + stride, (0,) + padding, (1,) + dilation,
+            (1,) + out)
+
+
+def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    x, squeeze, stride, dilation = _check_common(op, nd, input, weight, bias, stride, dilation,
+                                                 groups, transposed=False)
+    kernel = tuple(weight.shape[2:])
+    in_size = tuple(x.shape[2:])
+    if isinstance(padding, str):
+        if padding == "valid":
+            lo = hi = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError(f"{op}: padding='same' is not supported for strided "
+                                   f"convolutions (stride={stride})")
+            # total padding d (k - 1), the odd one extra at the end (as PyTorch)
+            total = tuple(d * (k - 1) for d, k in zip(dilation, kernel))
+            lo = tuple(t // 2 for t in total)
+            hi = tuple(t - t // 2 for t in total)
+        else:
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of "
+                             "'valid' or 'same'")
+    else:
+        lo = hi = _tuple(padding, nd, "padding", op)
+        if any(p < 0 for p in lo):
+            raise RuntimeError(f"{op}: negative padding is not supported, got padding={lo}")
+    padded = tuple(n + a + b for n, a, b in zip(in_size, lo, hi))
+    reach = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
+    if any(r > n for r, n in zip(reach, padded)):
+        raise RuntimeError(
+            f"{op}: kernel size {kernel} (dilated to {reach}) can't be greater than the padded "
+            f"input size {padded} (input {list(x.shape)}, padding {lo})")
+    # OH = floor((H + p_lo + p_hi - d (k - 1) - 1) / s) + 1
+    out = tuple((n - r) // s + 1 for n, r, s in zip(padded, reach, stride))
+    if nd == 1:
+        x, weight, stride, lo, dilation, out = _as_2d(x, weight, stride, lo, dilation, out)
+    keep = weight.requires_grad and _grad_enabled()
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = Conv2dFunction.apply(*args, stride=stride, padding=lo, dilation=dilation, groups=groups,
+                             out_hw=out, keep_cols=keep)
+    if nd == 1:
+        y = y.squeeze(2)
+    return y.squeeze(0) if squeeze else y
+
+
+def _grad_enabled():
+    from ..autograd import is_grad_enabled
+    return is_grad_enabled()
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (a cross-correlation, as in PyTorch) of input (N, C, H, W) or (C, H, W)
+    with weight (O, C/groups, kH, kW); ``padding`` is an int, a pair, 'valid' or 'same'."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution of input (N, C, L) or (C, L) with weight (O, C/groups, k)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402

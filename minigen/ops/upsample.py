@@ -1,0 +1,135 @@
+"""``interpolate``: resize images (N, C, H, W) or sequences (N, C, L), with PyTorch's rules.
+
+Each spatial dimension is resized on its own (every mode here is separable). For an output
+position o along a dimension of input size n and output size m, with scale = n / m (or
+1 / scale_factor when a scale factor is given and not recomputed):
+
+    'nearest'        y[o] = x[min(floor(o scale), n - 1)]
+    'nearest-exact'  y[o] = x[min(floor((o + 0.5) scale), n - 1)]
+    'linear'/'bilinear'
+        src = (o + 0.5) scale - 0.5, clamped at 0     (align_corners=False)
+        src = o (n - 1) / (m - 1)                     (align_corners=True)
+        y[o] = (1 - t) x[i0] + t x[i1],   i0 = floor(src), i1 = min(i0 + 1, n - 1), t = src - i0
+
+Nearest is a gather along the dimension (``index_select``: its gradient is the scatter-add of gy
+to the source positions, and that scatter's gradient is the gather again). Linear is a matrix
+product with an interpolation matrix A (m, n), y = A x along the dimension, whose gradient is
+A^T gy. Both are built from differentiable minigen ops, so they differentiate any number of times.
+The index arrays and matrices depend only on the sizes; they are computed on the host (small)
+and copied to the input's device.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy
+
+from ..autograd import Tensor
+
+__all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+
+_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,)}
+
+
+def _nearest_index(n_in, n_out, scale, exact):
+    """Source index of every output position (computed in float32, as PyTorch does on the CPU)."""
+    if n_in == n_out:
+        return None
+    s = numpy.float32(scale)
+    o = numpy.arange(n_out, dtype=numpy.float32)
+    src = numpy.floor(((o + numpy.float32(0.5)) if exact else o) * s).astype(numpy.int64)
+    return numpy.minimum(src, n_in - 1)
+
+
+def _linear_matrix(n_in, n_out, scale, align_corners):
+    """A (n_out, n_in): y = A x interpolates linearly between the two nearest source positions."""
+    A = numpy.zeros((n_out, n_in))
+    if n_in == n_out:
+        return None
+    for o in range(n_out):
+        if align_corners:
+            src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        else:
+            src = max(scale * (o + 0.5) - 0.5, 0.0)
+        i0 = min(int(src), n_in - 1)
+        t = min(max(src - i0, 0.0), 1.0)
+        i1 = i0 + (1 if i0 < n_in - 1 else 0)
+        A[o, i0] += 1.0 - t
+        A[o, i1] += t
+    return A
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize to ``size`` or by ``scale_factor`` (exactly one of them), with ``mode`` one of
+    'nearest', 'nearest-exact', 'linear' (3-D input) or 'bilinear' (4-D input)."""
+    from ..creation import tensor
+    if not isinstance(input, Tensor):
+        raise TypeError(f"interpolate: expected a Tensor input, got {type(input).__name__}")
+    if mode not in _MODES:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use one of "
+                                  f"{', '.join(repr(m) for m in _MODES)}")
+    nd = input.ndim - 2
+    if nd not in _MODES[mode]:
+        want = " or ".join(f"{d + 2}-D" for d in _MODES[mode])
+        raise NotImplementedError(f"interpolate: mode {mode!r} expects {want} input, but got "
+                                  f"input of size {list(input.shape)}")
+    if mode.startswith("nearest") and align_corners is not None:
+        raise ValueError("interpolate: align_corners option can only be set with the "
+                         "interpolating modes: linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    in_sizes = tuple(input.shape[2:])
+    if size is not None:
+        out_sizes = (size,) * nd if isinstance(size, numbers.Integral) else tuple(size)
+        if len(out_sizes) != nd:
+            raise ValueError(f"interpolate: input of size {list(input.shape)} has {nd} spatial "
+                             f"dimensions, but size={size!r}")
+        out_sizes = tuple(int(o) for o in out_sizes)
+        scales = [None] * nd
+    elif scale_factor is not None:
+        factors = (scale_factor,) * nd if isinstance(scale_factor, numbers.Number) \
+            else tuple(scale_factor)
+        if len(factors) != nd:
+            raise ValueError(f"interpolate: input of size {list(input.shape)} has {nd} spatial "
+                             f"dimensions, but scale_factor={scale_factor!r}")
+        out_sizes = tuple(int(math.floor(n * float(f))) for n, f in zip(in_sizes, factors))
+        scales = [None if recompute_scale_factor else 1.0 / float(f) for f in factors]
+    else:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    if any(o <= 0 for o in out_sizes):
+        raise ValueError(f"interpolate: output size {out_sizes} must be positive (input "
+                         f"{list(input.shape)})")
+    y = input
+    for k, (n, m, sc) in enumerate(zip(in_sizes, out_sizes, scales)):
+        scale = n / m if sc is None else sc
+        dim = 2 + k
+        if mode.startswith("nearest"):
+            idx = _nearest_index(n, m, scale, exact=mode == "nearest-exact")
+            if idx is not None:
+                # y[..., o, ...] = x[..., idx[o], ...]
+                y = y.index_select(dim, tensor(idx, device=input.device))
+        else:
+            A = _linear_matrix(n, m, scale, bool(align_corners))
+            if A is not None:
+                A = tensor(A, dtype=input.dtype, device=input.device)
+                # y = A x along dim (the last dim as x A^T)
+                y = y.matmul(A.t()) if dim == input.ndim - 1 else A.matmul(y)
+    return y if y is not input else input * 1.0
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated PyTorch name for ``interpolate``."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Bilinear with align_corners=True (as the deprecated PyTorch function)."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
