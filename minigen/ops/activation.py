@@ -143,7 +143,9 @@ class Elu(Function):
     dy/dx = 1 for x > 0; for x <= 0, dy/dx = alpha e^x = y + alpha, which reuses the output:
     backward = where(x > 0, g, g (y + alpha)). ``y`` comes back from ``saved_tensors`` as this
     node's own output, so a second differentiation goes through it again:
-    d^2y/dx^2 = alpha e^x = y + alpha for x <= 0, 0 for x > 0.
+    d^2y/dx^2 = alpha e^x = y + alpha for x < 0, 0 for x > 0. At x = 0 (a kink) PyTorch takes
+    alpha as the first derivative but 0 as the second; reading y through where(x < 0, y, 0)
+    (equal to y wherever x <= 0) gives the same pair.
     The forward evaluates expm1 on min(x, 0) only, so large x never overflows.
     """
 
@@ -156,7 +158,7 @@ class Elu(Function):
 
     def backward(self, gy):
         x, y = self.saved_tensors
-        return where(x > 0, gy, gy * (y + self.alpha))
+        return where(x > 0, gy, gy * (where(x < 0, y, 0.0) + self.alpha))
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -171,7 +173,9 @@ class Softplus(Function):
     Computed as (max(z, 0) + log1p(e^-|z|)) / beta with z = beta x, which never overflows.
     dy/dx = e^z / (1 + e^z) = sigmoid(beta x) (1 where beta x > threshold), so the backward is
     where(z > threshold, g, g sigmoid(beta x)); differentiating again gives
-    beta sigmoid (1 - sigmoid), through minigen's sigmoid.
+    beta sigmoid (1 - sigmoid), through minigen's sigmoid. At z = threshold exactly PyTorch
+    takes sigmoid as the first derivative but 0 as the second; feeding sigmoid
+    where(z < threshold, z, threshold) (the same value) gives the same pair.
     """
 
     def forward(self, x, beta, threshold):
@@ -185,7 +189,8 @@ class Softplus(Function):
     def backward(self, gy):
         (x,) = self.saved_tensors
         z = x * self.beta
-        return where(z > self.threshold, gy, gy * sigmoid(z))
+        th = float(self.threshold)
+        return where(z > th, gy, gy * sigmoid(where(z < th, z, th)))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
