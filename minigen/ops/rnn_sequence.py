@@ -39,55 +39,71 @@ def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _previous(xp, seq, first, reverse):
-    """The state each step started from, in time order: [first, s_0, ..., s_{T-2}]
-    (reverse direction: [s_1, ..., s_{T-1}, first])."""
-    if reverse:
-        return xp.concatenate([seq[1:], first[None]], axis=0)
-    return xp.concatenate([first[None], seq[:-1]], axis=0)
+def _prev(t, T, reverse):
+    """Index of the step before step t in processing order (None for the first step)."""
+    p = t + 1 if reverse else t - 1
+    return p if 0 <= p < T else None
 
 
-def _weight_grads(dA, x, h_prev, w_ih, w_hh, need_x, need_w_ih, need_w_hh, need_b):
-    """dX, dW_ih, dW_hh, db from the stacked pre-activation gradients dA (T, B, G)."""
+def _weight_grads(dA, x, hs, h0, w_ih, reverse, need_x, need_w_ih, need_w_hh, need_b):
+    """dX, dW_ih, dW_hh, db from the stacked pre-activation gradients dA (T, B, G).
+
+    hs (T, B, H) is the hidden state after every step. Step t started from the state of the
+    step before it, or from h0 for the first step, so dW_hh = sum_t dA_t^T h_prev(t) is one
+    product over the T-1 steps that follow another plus one small product for the first
+    (arrays or tensors alike; no (T, B, H) copy of the shifted states is made).
+    """
     T, B, G = dA.shape
-    dA = dA.reshape(T * B, G)
-    dx, dw_ih, db = _affine_grads(dA, x.reshape(T * B, x.shape[2]), w_ih, need_x, need_w_ih,
-                                  need_b)
-    _, dw_hh, _ = _affine_grads(dA, h_prev.reshape(T * B, h_prev.shape[2]), w_hh, False,
-                                need_w_hh, False)
+    dA_rows = dA.reshape(T * B, G)
+    dx, dw_ih, db = _affine_grads(dA_rows, x.reshape(T * B, x.shape[2]), w_ih, need_x,
+                                  need_w_ih, need_b)
+    dw_hh = None
+    if need_w_hh:
+        first = T - 1 if reverse else 0
+        dw_hh = dA[first].T @ h0
+        if T > 1:
+            dA_rest, h_rest = (dA[:-1], hs[1:]) if reverse else (dA[1:], hs[:-1])
+            dw_hh = dw_hh + dA_rest.reshape((T - 1) * B, G).T @ h_rest.reshape((T - 1) * B, -1)
     return (None if dx is None else dx.reshape(T, B, x.shape[2])), dw_ih, dw_hh, db
 
 
 # ----------------------------------------------------------------------------- LSTM
 class LSTMSequenceFunction(Function):
-    """An LSTM layer over a whole sequence (one direction). See the module docstring."""
+    """An LSTM layer over a whole sequence (one direction). See the module docstring.
+
+    Raw-array details (all for speed, none change the math): the sigmoid is computed as
+    sigma(a) = (1 + tanh(a/2)) / 2, so halving the i, f, o columns of W_ih, W_hh and the
+    biases once lets ONE tanh per step serve all four gates; every per-step result is written
+    into a slice of a buffer allocated once (``out=``), because on a small machine fresh
+    megabyte-sized temporaries cost more in page faults than the arithmetic does.
+    """
 
     def forward(self, x, h0, c0, w_ih, w_hh, *b, reverse=False):
         xp = self.xp
         T, B, I = x.shape
         H = w_hh.shape[1]
         self.reverse = reverse
-        # sigma(a) = (1 + tanh(a/2)) / 2: halve the i, f, o pre-activations, then one tanh
-        # serves all four gates and  act = tanh(.) * scale + shift  turns three into sigmoids
         scale = xp.full(4 * H, 0.5, dtype=x.dtype)  # 0.5 for i, f, o; 1 for g
         scale[2 * H:3 * H] = 1.0
         shift = xp.full(4 * H, 0.5, dtype=x.dtype)  # 0.5 for i, f, o; 0 for g
         shift[2 * H:3 * H] = 0.0
-        # G_x = (X W_ih^T + b_ih + b_hh) for all T*B rows in one product
+        # G_x = X W_ih^T + b_ih + b_hh for all T*B rows in one product (kept as `act`: each
+        # step turns its slice into the gate activations in place)
         act = x.reshape(T * B, I) @ w_ih.T
         if b:
             act += b[0] + b[1]
         act = act.reshape(T, B, 4 * H)
         act *= scale
-        w_hh_t = w_hh.T * scale
-        out = xp.empty((T, B, H), dtype=x.dtype)
-        cs = xp.empty((T, B, H), dtype=x.dtype)
-        tcs = xp.empty((T, B, H), dtype=x.dtype)
+        w_hh_t = xp.ascontiguousarray(w_hh.T * scale)
+        out = xp.empty((T, B, H), dtype=x.dtype)   # h_t of every step
+        cs = xp.empty((T, B, H), dtype=x.dtype)    # c_t of every step
+        hw = xp.empty((B, 4 * H), dtype=x.dtype)
         h, c = h0, c0
         for t in _steps(T, reverse):
             a = act[t]
-            # a_t = G_x[t] + h_{t-1} W_hh^T, then i, f, o = sigma(.), g = tanh(.)
-            a += h @ w_hh_t
+            # a_t = G_x[t] + h_{t-1} W_hh^T;  i, f, o = sigma(.), g = tanh(.)
+            xp.matmul(h, w_hh_t, out=hw)
+            a += hw
             xp.tanh(a, out=a)
             a *= scale
             a += shift
@@ -97,16 +113,17 @@ class LSTMSequenceFunction(Function):
             xp.multiply(f, c, out=c_t)
             c_t += i * g
             # h_t = o tanh(c_t)
-            xp.tanh(c_t, out=tcs[t])
-            xp.multiply(o, tcs[t], out=out[t])
-            h, c = out[t], c_t
-        self.save_for_backward(x, h0, c0, w_ih, w_hh, *b, act, cs, tcs, out)
+            h_t = out[t]
+            xp.tanh(c_t, out=h_t)
+            h_t *= o
+            h, c = h_t, c_t
+        self.save_for_backward(x, h0, c0, w_ih, w_hh, *b, act, cs, out)
         return out, h.copy(), c.copy()
 
     def backward(self, gout, gh_n, gc_n):
         saved = self.saved_tensors
         x, h0, c0, w_ih, w_hh = saved[:5]
-        b = saved[5:-4]
+        b = saved[5:-3]
         need = self.needs_input_grad
         need_b = bool(b) and (need[5] or need[6])
         if is_grad_enabled():
@@ -114,36 +131,53 @@ class LSTMSequenceFunction(Function):
                 x, h0, c0, w_ih, w_hh, b, gout, gh_n, gc_n, self.reverse, need, need_b)
             return (dx, dh0, dc0, dw_ih, dw_hh) + (db,) * len(b)
         xp = self.xp
-        x, h0, c0, w_ih, w_hh, act, cs, tcs, out = _raw((x, h0, c0, w_ih, w_hh) + saved[-4:])
+        x, h0, c0, w_ih, w_hh, act, cs, out = _raw((x, h0, c0, w_ih, w_hh) + saved[-3:])
         gout, dh, dc = _raw((gout, gh_n, gc_n))
         T, B, H = out.shape
-        i, f, g, o = act[..., :H], act[..., H:2 * H], act[..., 2 * H:3 * H], act[..., 3 * H:]
-        h_prev = _previous(xp, out, h0, self.reverse)
-        c_prev = _previous(xp, cs, c0, self.reverse)
-        # local derivatives of every step at once (they do not depend on the incoming gradient):
-        #   dc_t += dh_t * o (1 - tanh^2 c_t)               -> P
-        #   da_o  = dh_t * tanh(c_t) o (1 - o)              -> Q
-        #   [da_i | da_f | da_g] = dc_t * [g i (1 - i) | c_{t-1} f (1 - f) | i (1 - g^2)]  -> J
-        P = o * (1.0 - tcs * tcs)
-        Q = tcs * o * (1.0 - o)
-        J = xp.empty((T, B, 3, H), dtype=out.dtype)
-        J[:, :, 0] = g * i * (1.0 - i)
-        J[:, :, 1] = c_prev * f * (1.0 - f)
-        J[:, :, 2] = i * (1.0 - g * g)
         dA = xp.empty((T, B, 4 * H), dtype=out.dtype)
-        dA4 = dA.reshape(T, B, 4, H)
         dh, dc = dh.copy(), dc.copy()
+        tc = xp.empty((B, H), dtype=out.dtype)
+        u = xp.empty((B, H), dtype=out.dtype)
         for t in reversed(_steps(T, self.reverse)):
+            a, d = act[t], dA[t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            d_i, d_f, d_g, d_o = d[:, :H], d[:, H:2 * H], d[:, 2 * H:3 * H], d[:, 3 * H:]
+            p = _prev(t, T, self.reverse)
+            c_prev = c0 if p is None else cs[p]
+            xp.tanh(cs[t], out=tc)
             # dL/dh_t = (from the output at t) + (from step t+1)
             dh += gout[t]
-            dc += dh * P[t]
-            xp.multiply(dc[:, None, :], J[t], out=dA4[t, :, :3])
-            xp.multiply(dh, Q[t], out=dA4[t, :, 3])
-            # dL/dc_{t-1} = dc_t f_t,   dL/dh_{t-1} = dA_t W_hh
-            dc *= f[t]
-            dh = dA[t] @ w_hh
-        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, h_prev, w_ih, w_hh, need[0], need[3],
-                                             need[4], need_b)
+            # dc_t += dh_t o (1 - tanh^2 c_t)
+            xp.multiply(tc, tc, out=u)
+            xp.subtract(1.0, u, out=u)
+            u *= o
+            u *= dh
+            dc += u
+            # da_o = dh_t tanh(c_t) o (1 - o)
+            xp.subtract(1.0, o, out=d_o)
+            d_o *= o
+            d_o *= tc
+            d_o *= dh
+            # da_i = dc_t g i (1 - i)
+            xp.subtract(1.0, i, out=d_i)
+            d_i *= i
+            d_i *= g
+            d_i *= dc
+            # da_f = dc_t c_{t-1} f (1 - f)
+            xp.subtract(1.0, f, out=d_f)
+            d_f *= f
+            d_f *= c_prev
+            d_f *= dc
+            # da_g = dc_t i (1 - g^2)
+            xp.multiply(g, g, out=d_g)
+            xp.subtract(1.0, d_g, out=d_g)
+            d_g *= i
+            d_g *= dc
+            # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = dA_t W_hh
+            dc *= f
+            xp.matmul(d, w_hh, out=dh)
+        dx, dw_ih, dw_hh, db = _weight_grads(dA, x, out, h0, w_ih, self.reverse, need[0],
+                                             need[3], need[4], need_b)
         grads = (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh)
         return _wrap_all(grads + (db,) * len(b))
 
@@ -157,35 +191,34 @@ def _lstm_bptt_graph(x, h0, c0, w_ih, w_hh, b, gout, gh_n, gc_n, reverse, need, 
         gx = gx + b[0] + b[1]
     gx = gx.reshape(T, B, -1)
     h, c, w_hh_t = h0, c0, w_hh.T
-    rec = [None] * T
+    rec, hs = [None] * T, [None] * T
     for t in _steps(T, reverse):
         i, f, g, o, c_new, tc, h_new = _lstm_pointwise(m, gx[t] + h @ w_hh_t, c)
-        rec[t] = (i, f, g, o, c, tc, h)
-        h, c = h_new, c_new
+        rec[t] = (i, f, g, o, c, tc)
+        h = hs[t] = h_new
+        c = c_new
     dh, dc = gh_n, gc_n
     das = [None] * T
     for t in reversed(_steps(T, reverse)):
-        i, f, g, o, c_prev, tc, _ = rec[t]
         dh = dh + gout[t]
-        das[t], dc = _lstm_backward_step(m, dh, dc, i, f, g, o, c_prev, tc)
+        das[t], dc = _lstm_backward_step(m, dh, dc, *rec[t])
         dh = das[t] @ w_hh
-    h_prev = stack([r[6] for r in rec])
-    dx, dw_ih, dw_hh, db = _weight_grads(stack(das), x, h_prev, w_ih, w_hh, need[0], need[3],
-                                         need[4], need_b)
+    dx, dw_ih, dw_hh, db = _weight_grads(stack(das), x, stack(hs), h0, w_ih, reverse, need[0],
+                                         need[3], need[4], need_b)
     return dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh, db
 
 
 # ----------------------------------------------------------------------------- GRU
 class GRUSequenceFunction(Function):
-    """A GRU layer over a whole sequence (one direction). See the module docstring."""
+    """A GRU layer over a whole sequence (one direction). See the module docstring and
+    LSTMSequenceFunction for the raw-array details (one tanh for r and z, ``out=`` buffers)."""
 
     def forward(self, x, h0, w_ih, w_hh, *b, reverse=False):
         xp = self.xp
         T, B, I = x.shape
         H = w_hh.shape[1]
         self.reverse = reverse
-        # sigma(a) = (1 + tanh(a/2)) / 2: halve the r, z pre-activations (not n's)
-        scale = xp.full(3 * H, 0.5, dtype=x.dtype)
+        scale = xp.full(3 * H, 0.5, dtype=x.dtype)  # 0.5 for r, z; 1 for n
         scale[2 * H:] = 1.0
         # G_x = X W_ih^T + b_ih for all T*B rows in one product
         gx = x.reshape(T * B, I) @ w_ih.T
@@ -193,27 +226,30 @@ class GRUSequenceFunction(Function):
             gx += b[0]
         gx = gx.reshape(T, B, 3 * H)
         gx *= scale
-        w_hh_t = w_hh.T * scale
+        w_hh_t = xp.ascontiguousarray(w_hh.T * scale)
         b_hh = b[1] * scale if b else None
-        gh = xp.empty((T, B, 3 * H), dtype=x.dtype)  # h_{t-1} W_hh^T + b_hh of every step
-        rz = xp.empty((T, B, 2 * H), dtype=x.dtype)
-        n = xp.empty((T, B, H), dtype=x.dtype)
-        out = xp.empty((T, B, H), dtype=x.dtype)
+        rz = xp.empty((T, B, 2 * H), dtype=x.dtype)  # r_t, z_t of every step
+        n = xp.empty((T, B, H), dtype=x.dtype)       # n_t
+        hn = xp.empty((T, B, H), dtype=x.dtype)      # h_n part: h_{t-1} W_hn^T + b_hn
+        out = xp.empty((T, B, H), dtype=x.dtype)     # h_t
+        gh = xp.empty((B, 3 * H), dtype=x.dtype)
         h = h0
         for t in _steps(T, reverse):
-            xp.matmul(h, w_hh_t, out=gh[t])
+            # gh = h_{t-1} W_hh^T + b_hh
+            xp.matmul(h, w_hh_t, out=gh)
             if b:
-                gh[t] += b_hh
+                gh += b_hh
             # [r | z] = sigma(x_rz + h_rz)
             s = rz[t]
-            xp.add(gx[t, :, :2 * H], gh[t, :, :2 * H], out=s)
+            xp.add(gx[t, :, :2 * H], gh[:, :2 * H], out=s)
             xp.tanh(s, out=s)
             s *= 0.5
             s += 0.5
             r, z = s[:, :H], s[:, H:]
             # n = tanh(x_n + r h_n)
+            hn[t] = gh[:, 2 * H:]
             n_t = n[t]
-            xp.multiply(r, gh[t, :, 2 * H:], out=n_t)
+            xp.multiply(r, hn[t], out=n_t)
             n_t += gx[t, :, 2 * H:]
             xp.tanh(n_t, out=n_t)
             # h_t = n + z (h_{t-1} - n)
@@ -222,7 +258,7 @@ class GRUSequenceFunction(Function):
             h_t *= z
             h_t += n_t
             h = h_t
-        self.save_for_backward(x, h0, w_ih, w_hh, *b, gh[..., 2 * H:], rz, n, out)
+        self.save_for_backward(x, h0, w_ih, w_hh, *b, hn, rz, n, out)
         return out, h.copy()
 
     def backward(self, gout, gh_n):
@@ -237,33 +273,44 @@ class GRUSequenceFunction(Function):
         x, h0, w_ih, w_hh, hn, rz, n, out = _raw((x, h0, w_ih, w_hh) + saved[-4:])
         gout, dh = _raw((gout, gh_n))
         T, B, H = out.shape
-        r, z = rz[..., :H], rz[..., H:]
-        h_prev = _previous(xp, out, h0, self.reverse)
-        # local derivatives of every step at once:
-        #   da_n = dh (1 - z)(1 - n^2)      da_z = dh (h_{t-1} - n) z (1 - z)
-        #   da_r = da_n h_n r (1 - r)       dL/dh_n = da_n r      dh_{t-1} (direct) = dh z
-        K_n = (1.0 - z) * (1.0 - n * n)
-        K_z = (h_prev - n) * z * (1.0 - z)
-        K_r = hn * r * (1.0 - r)
-        dGX = xp.empty((T, B, 3 * H), dtype=out.dtype)
-        dGH = xp.empty((T, B, 3 * H), dtype=out.dtype)
+        dGX = xp.empty((T, B, 3 * H), dtype=out.dtype)  # dL/d(x part) of every step
+        dGH = xp.empty((T, B, 3 * H), dtype=out.dtype)  # dL/d(h part) of every step
         dh = dh.copy()
+        one_minus_z = xp.empty((B, H), dtype=out.dtype)
+        hw = xp.empty((B, H), dtype=out.dtype)
         for t in reversed(_steps(T, self.reverse)):
-            dh += gout[t]
+            r, z, n_t = rz[t, :, :H], rz[t, :, H:], n[t]
+            p = _prev(t, T, self.reverse)
+            h_prev = h0 if p is None else out[p]
             dgx, dgh = dGX[t], dGH[t]
-            da_n = dgx[:, 2 * H:]
-            xp.multiply(dh, K_n[t], out=da_n)
-            xp.multiply(dh, K_z[t], out=dgx[:, H:2 * H])
-            xp.multiply(da_n, K_r[t], out=dgx[:, :H])
+            da_r, da_z, da_n = dgx[:, :H], dgx[:, H:2 * H], dgx[:, 2 * H:]
+            dh += gout[t]
+            xp.subtract(1.0, z, out=one_minus_z)
+            # da_n = dh (1 - z) (1 - n^2)
+            xp.multiply(n_t, n_t, out=da_n)
+            xp.subtract(1.0, da_n, out=da_n)
+            da_n *= one_minus_z
+            da_n *= dh
+            # da_z = dh (h_{t-1} - n) z (1 - z)
+            xp.subtract(h_prev, n_t, out=da_z)
+            da_z *= z
+            da_z *= one_minus_z
+            da_z *= dh
+            # da_r = da_n h_n r (1 - r)
+            xp.subtract(1.0, r, out=da_r)
+            da_r *= r
+            da_r *= hn[t]
+            da_r *= da_n
+            # the hidden part: [da_r | da_z | da_n r]
             dgh[:, :2 * H] = dgx[:, :2 * H]
-            xp.multiply(da_n, r[t], out=dgh[:, 2 * H:])
+            xp.multiply(da_n, r, out=dgh[:, 2 * H:])
             # dL/dh_{t-1} = dGH_t W_hh + dh_t z_t
-            dh_prev = dgh @ w_hh
-            dh_prev += dh * z[t]
-            dh = dh_prev
-        dx, dw_ih, _, db_ih = _weight_grads(dGX, x, h_prev, w_ih, w_hh, need[0], need[2],
-                                            False, need_b[0])
-        _, _, dw_hh, db_hh = _weight_grads(dGH, x, h_prev, w_ih, w_hh, False, False,
+            xp.matmul(dgh, w_hh, out=hw)
+            dh *= z
+            dh += hw
+        dx, dw_ih, _, db_ih = _weight_grads(dGX, x, out, h0, w_ih, self.reverse, need[0],
+                                            need[2], False, need_b[0])
+        _, _, dw_hh, db_hh = _weight_grads(dGH, x, out, h0, w_ih, self.reverse, False, False,
                                            need[3], need_b[1])
         grads = (dx, dh if need[1] else None, dw_ih, dw_hh)
         return _wrap_all(grads + ((db_ih, db_hh) if b else ()))
@@ -278,25 +325,24 @@ def _gru_bptt_graph(x, h0, w_ih, w_hh, b, gout, gh_n, reverse, need, need_b):
         gx = gx + b[0]
     gx = gx.reshape(T, B, -1)
     h, w_hh_t = h0, w_hh.T
-    rec = [None] * T
+    rec, hs = [None] * T, [None] * T
     for t in _steps(T, reverse):
         gh = h @ w_hh_t
         if b:
             gh = gh + b[1]
         r, z, n, hn, h_new = _gru_pointwise(m, gx[t], gh, h)
-        rec[t] = (r, z, n, hn, h)
-        h = h_new
+        rec[t] = (h, r, z, n, hn)
+        h = hs[t] = h_new
     dh = gh_n
     dgxs, dghs = [None] * T, [None] * T
     for t in reversed(_steps(T, reverse)):
-        r, z, n, hn, h_prev = rec[t]
         dh = dh + gout[t]
-        dgxs[t], dghs[t], dh_direct = _gru_backward_step(m, dh, h_prev, r, z, n, hn)
+        dgxs[t], dghs[t], dh_direct = _gru_backward_step(m, dh, *rec[t])
         dh = dghs[t] @ w_hh + dh_direct
-    h_prev = stack([r[4] for r in rec])
-    dx, dw_ih, _, db_ih = _weight_grads(stack(dgxs), x, h_prev, w_ih, w_hh, need[0], need[2],
-                                        False, need_b[0])
-    _, _, dw_hh, db_hh = _weight_grads(stack(dghs), x, h_prev, w_ih, w_hh, False, False,
+    hs = stack(hs)
+    dx, dw_ih, _, db_ih = _weight_grads(stack(dgxs), x, hs, h0, w_ih, reverse, need[0],
+                                        need[2], False, need_b[0])
+    _, _, dw_hh, db_hh = _weight_grads(stack(dghs), x, hs, h0, w_ih, reverse, False, False,
                                        need[3], need_b[1])
     grads = (dx, dh if need[1] else None, dw_ih, dw_hh)
     return grads + ((db_ih, db_hh) if b else ())
