@@ -1,2 +1,471 @@
-"""(being written)"""
-__all__ = []
+"""Loss functions, with PyTorch's names, argument names, defaults and reductions.
+
+Every loss takes ``reduction``: ``'none'`` (one value per element or sample), ``'sum'``, or
+``'mean'`` (the default). The deprecated ``size_average`` / ``reduce`` arguments are accepted
+where PyTorch still has them, so positional calls line up with PyTorch's.
+
+Two losses are single Functions with a hand-derived backward:
+
+* ``cross_entropy`` (``SoftmaxCrossEntropy``): dL/dz = s softmax(z) - q per sample, the heart of
+  every classifier and language model;
+* ``binary_cross_entropy`` (``BinaryCrossEntropy``): dL/dx = (x - y) / (x (1 - x)), with
+  PyTorch's clamps so that x = 0 or 1 stays finite.
+
+The others are short compositions of differentiable ops, so their gradients (and gradients of
+gradients) come from the ops they are built of. ``gaussian_kl`` is the VAE's KL term.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy
+
+from .. import backend as B
+from ..autograd import Function, Tensor, _wrap
+from .elementwise import exp, log, where
+from .reduction import log_softmax, softmax
+
+__all__ = [
+    "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss", "kl_div", "gaussian_nll_loss", "gaussian_kl",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _reduction(op, reduction, size_average=None, reduce=None, allowed=_REDUCTIONS):
+    """The reduction to use, from the new argument or PyTorch's two deprecated ones."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "none" if not reduce else ("mean" if size_average else "sum")
+    if reduction not in allowed:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction "
+                         f"(expected one of {', '.join(repr(r) for r in allowed)})")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean()  # mean of an empty tensor is nan, as in PyTorch
+    return loss
+
+
+def _check_tensor(op, name, t):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+
+
+def _clamped_log(t):
+    """max(log t, -100), PyTorch's clamp for BCE; finite at t = 0 in value and in gradient."""
+    pos = t > 0
+    return where(pos, log(where(pos, t, 1.0)), -100.0).clamp_min(-100.0)
+
+
+# ----------------------------------------------------------------------------- regression
+def _pointwise(op, input, target, reduction, weight, fn):
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"{op}: using a target size ({list(target.shape)}) that is different to the "
+                      f"input size ({list(input.shape)}); they will be broadcast, which is likely "
+                      "not what you want", UserWarning, stacklevel=3)
+    loss = fn(input - target)
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weight {list(weight.shape)} and input {list(input.shape)} must "
+                         "have the same size")
+    loss = loss * weight
+    if reduction == "mean":  # a weighted mean: sum(w l) / sum(w), as PyTorch
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error, l = (x - y)^2 (times ``weight``; its 'mean' is sum(w l) / sum(w))."""
+    reduction = _reduction("mse_loss", reduction, size_average, reduce)
+    # l = (x - y)^2
+    return _pointwise("mse_loss", input, target, reduction, weight, lambda d: d * d)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error, l = |x - y| (its gradient at x = y is 0, as in PyTorch)."""
+    reduction = _reduction("l1_loss", reduction, size_average, reduce)
+    # l = |x - y|
+    return _pointwise("l1_loss", input, target, reduction, weight, lambda d: d.abs())
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log likelihood of ``target`` under N(input, var):
+
+        l = 0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps))  [+ 0.5 log(2 pi) if full]
+
+    ``var`` has input's shape, or one dimension fewer (one variance per sample), or is 1 in
+    exactly one dimension, or is a Python float. As in PyTorch the clamp at ``eps`` changes the
+    value only: the gradient flows to ``var`` as if it had not been clamped.
+    """
+    op = "gaussian_nll_loss"
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries (var={var})")
+        var = _wrap(input.xp.full(input.shape, var, dtype=input.dtype))
+    _check_tensor(op, "var", var)
+    if bool((var.data < 0).any()):
+        raise ValueError(f"{op}: var has negative entry/entries")
+    vs, xs = tuple(var.shape), tuple(input.shape)
+    if vs != xs:
+        if xs[:-1] == vs:  # one variance per sample: var[..., None] broadcasts over the last dim
+            var = var.unsqueeze(-1)
+        elif not (len(vs) == len(xs) and sum(v for x, v in zip(xs, vs) if x != v) == 1):
+            raise ValueError(f"{op}: var of shape {list(vs)} is of incorrect size for input of "
+                             f"shape {list(xs)}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not valid")
+    var = _ClampValue.apply(var, lo=eps)
+    # l = 0.5 (log var + (x - y)^2 / var)
+    loss = 0.5 * (log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+class _ClampValue(Function):
+    """y = max(x, lo) in value, but dy/dx = 1: PyTorch clamps ``var`` in place under no_grad."""
+
+    def forward(self, x, lo):
+        return self.xp.maximum(x, lo)
+
+    def backward(self, gy):
+        return gy
+
+
+def gaussian_kl(mu, logvar, reduction="sum"):
+    """KL(N(mu, exp(logvar)) || N(0, I)), the VAE's regulariser, in closed form:
+
+        KL = -0.5 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))
+
+    (Kingma and Welling 2014, appendix B). ``reduction='none'`` gives the per-element terms,
+    ``'sum'`` (the default) their total, ``'mean'`` their mean over every element, and
+    ``'batchmean'`` the total divided by the batch size ``mu.shape[0]``. minigen's VAE uses
+    ``'batchmean'``: the KL summed over latent dimensions and averaged over the batch, next to
+    a reconstruction term summed over pixels and averaged the same way, so that the two terms
+    of the ELBO stay on one per-example scale. (This is not a PyTorch function.)
+    """
+    op = "gaussian_kl"
+    _check_tensor(op, "mu", mu)
+    _check_tensor(op, "logvar", logvar)
+    reduction = _reduction(op, reduction, allowed=_REDUCTIONS + ("batchmean",))
+    if tuple(mu.shape) != tuple(logvar.shape):
+        raise ValueError(f"{op}: mu {list(mu.shape)} and logvar {list(logvar.shape)} must have "
+                         "the same shape")
+    # kl_j = -0.5 (1 + logvar_j - mu_j^2 - exp(logvar_j))
+    kl = -0.5 * (1.0 + logvar - mu * mu - exp(logvar))
+    if reduction == "batchmean":
+        return kl.sum() / (mu.shape[0] if mu.ndim else 1)
+    return _reduce(kl, reduction)
+
+
+# ----------------------------------------------------------------------------- binary
+_BCE_EPS = float(numpy.float32(1e-12))  # PyTorch's constant, a float32 1e-12
+
+
+class BinaryCrossEntropy(Function):
+    """l = -(y log x + (1 - y) log(1 - x)), both logs clamped at -100 as PyTorch clamps them.
+
+    Backward, from dl/dx = -y / x + (1 - y) / (1 - x) over a common denominator:
+
+        dl/dx = (x - y) / (x (1 - x))       (the denominator clamped at 1e-12, as PyTorch,
+                                             whose 1e-12 is a float32 constant even for float64)
+        dl/dy = log(1 - x) - log x          (the same clamped logs)
+
+    The target gradient is the exact derivative of the clamped loss; PyTorch's uses unclamped
+    logs, so at x = 0 or 1 it is infinite where minigen's is +-100 (they agree elsewhere).
+
+    Both are written in minigen ops, so the loss is twice differentiable.
+    """
+
+    def forward(self, x, y):
+        xp = self.xp
+        self.save_for_backward(x, y)
+        # log x and log(1 - x), clamped at -100 (written so that log(0) raises no warning)
+        log_x = xp.maximum(xp.where(x > 0, xp.log(xp.where(x > 0, x, 1)), -100), -100)
+        log_1mx = xp.maximum(xp.where(x < 1, xp.log(xp.where(x < 1, 1 - x, 1)), -100), -100)
+        return -(y * log_x + (1 - y) * log_1mx)
+
+    def backward(self, gl):
+        x, y = self.saved_tensors
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            # dl/dx = (x - y) / max(x (1 - x), 1e-12)
+            gx = gl * (x - y) / (x * (1.0 - x)).clamp_min(_BCE_EPS)
+        if self.needs_input_grad[1]:
+            # dl/dy = log(1 - x) - log x
+            gy = gl * (_clamped_log(1.0 - x) - _clamped_log(x))
+        return gx, gy
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """Binary cross-entropy between probabilities ``input`` and ``target`` (both in [0, 1]):
+    l = -w (y log x + (1 - y) log(1 - x)). ``weight`` broadcasts to the input's shape."""
+    op = "binary_cross_entropy"
+    reduction = _reduction(op, reduction, size_average, reduce)
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: using a target size ({list(target.shape)}) that is different to "
+                         f"the input size ({list(input.shape)}) is not supported; please ensure "
+                         "they have the same size")
+    for name, t in (("input", input), ("target", target)):
+        if t.numel() and not bool(((t.data >= 0) & (t.data <= 1)).all()):
+            raise RuntimeError(f"{op}: all elements of {name} should be between 0 and 1")
+    if input.dtype != target.dtype:
+        target = target.to(input.dtype)
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * weight.expand(tuple(input.shape))
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Binary cross-entropy on logits x, l = -w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))),
+    with ``pos_weight`` p weighting the positive term (broadcast along the last dimension).
+
+    With log sigmoid(x) = -softplus(-x) and log(1 - sigmoid(x)) = -x - softplus(-x):
+
+        l = (1 - y) x + (1 + (p - 1) y) softplus(-x)
+
+    and softplus(-x) = m + log(exp(-m) + exp(-x - m)) for m = max(-x, 0) never overflows. That
+    expression is the same function for every m, so m is held constant (detached) and the
+    gradient, sigmoid(x) (1 + (p - 1) y) - p y, is exact even at x = 0.
+    """
+    op = "binary_cross_entropy_with_logits"
+    reduction = _reduction(op, reduction, size_average, reduce)
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: target size ({list(target.shape)}) must be the same as input "
+                         f"size ({list(input.shape)})")
+    # softplus(-x) = m + log(exp(-m) + exp(-x - m)),  m = max(-x, 0)
+    m = (-input).clamp_min(0.0).detach()
+    softplus_neg = m + log(exp(-m) + exp(-input - m))
+    if pos_weight is None:
+        # l = (1 - y) x + softplus(-x)
+        loss = (1.0 - target) * input + softplus_neg
+    else:
+        # l = (1 - y) x + (1 + (p - 1) y) softplus(-x)
+        loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------- multi-class
+class SoftmaxCrossEntropy(Function):
+    """Per-sample cross-entropy of the softmax of logits z against a target weighting q:
+
+        l = -sum_c q_c log softmax(z)_c          (summed along the class dimension ``dim``)
+
+    q holds everything the target, the class weights w and label smoothing eps say:
+    class indices y give q_c = w_c ((1 - eps) [c = y] + eps / C) (and q = 0 for an ignored
+    sample); class probabilities t give q_c = w_c ((1 - eps) t_c + eps / C).
+
+    Backward. log softmax(z)_c = z_c - logsumexp(z) and d logsumexp(z)/dz_k = softmax(z)_k, so
+    with s = sum_c q_c:
+
+        l       = -sum_c q_c z_c + s logsumexp(z)
+        dl/dz_k = s softmax(z)_k - q_k           (= softmax(z) - onehot(y) when s = 1)
+        dl/dq_k = -log softmax(z)_k
+
+    Both are written in minigen ops (softmax, log_softmax, sum), so the loss is twice
+    differentiable; the second derivative is s (diag(p) - p p^T), p = softmax(z).
+    """
+
+    def forward(self, z, q, dim):
+        xp = self.xp
+        self.dim = dim
+        self.save_for_backward(z, q)
+        # log softmax(z) = (z - m) - log sum exp(z - m),  m = max(z)  (no overflow)
+        shifted = z - z.max(axis=dim, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        # 0 * log 0 counts as 0: a masked (-inf) logit with no target weight costs nothing
+        return -(q * xp.where(q != 0, logp, 0)).sum(axis=dim)
+
+    def backward(self, gl):
+        z, q = self.saved_tensors
+        g = gl.unsqueeze(self.dim)
+        gz = gq = None
+        if self.needs_input_grad[0]:
+            # dl/dz = s softmax(z) - q,  s = sum_c q_c
+            s = q.sum(dim=self.dim, keepdim=True)
+            gz = g * (s * softmax(z, self.dim) - q)
+        if self.needs_input_grad[1]:
+            # dl/dq = -log softmax(z)
+            gq = -g * log_softmax(z, self.dim)
+        return gz, gq
+
+
+def _class_dim(op, input):
+    if input.ndim == 0:
+        raise ValueError(f"{op}: expected input with a class dimension, got a 0-d tensor")
+    return 0 if input.ndim == 1 else 1
+
+
+def _check_class_target(op, input, target, ignore_index):
+    """Validate class-index targets; returns (class dim, C, valid mask, targets with ignored -> 0).
+
+    The bounds check is explicit because CuPy (and the simulated CUDA device) would wrap an
+    out-of-range index silently instead of raising."""
+    cdim = _class_dim(op, input)
+    C = input.shape[cdim]
+    expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
+    if target.dtype not in (B.int64, B.uint8):
+        raise RuntimeError(f"{op}: expected target dtype to be Long (int64) or Byte, but got "
+                           f"{target.dtype}; use target.long()")
+    if tuple(target.shape) != expected:
+        raise ValueError(f"{op}: expected target of shape {list(expected)} for input of shape "
+                         f"{list(input.shape)} (class dimension {cdim}), got target of shape "
+                         f"{list(target.shape)}")
+    t = target.data.astype(B.int64)
+    valid = t != ignore_index
+    xp = input.xp
+    if t.size:
+        t_valid = xp.where(valid, t, 0)
+        lo, hi = int(t_valid.min()), int(t_valid.max())
+        if hi >= C or lo < 0:
+            bad = hi if hi >= C else lo
+            raise IndexError(f"{op}: target {bad} is out of bounds for {C} classes (expected "
+                             f"0 <= target < {C}, or target == ignore_index {ignore_index})")
+    return cdim, C, valid, xp.where(valid, t, 0)
+
+
+def _class_weight(op, weight, C, input):
+    """The class weights as an array of input's dtype and device (ones when None)."""
+    xp = input.xp
+    if weight is None:
+        return xp.ones(C, dtype=input.dtype)
+    _check_tensor(op, "weight", weight)
+    if tuple(weight.shape) != (C,):
+        raise RuntimeError(f"{op}: weight tensor should be defined either for all {C} classes "
+                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
+    if type(weight.data) is not type(input.data):
+        raise RuntimeError(f"{op}: weight is on {weight.device} but input is on {input.device}")
+    return weight.data.astype(input.dtype)  # weights are constants (no gradient)
+
+
+def _along(a, cdim, ndim):
+    """Reshape a (C,) array so it broadcasts along the class dimension of an ndim-d input."""
+    shape = [1] * ndim
+    shape[cdim] = a.shape[0]
+    return a.reshape(shape)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of softmax(input) along the class dimension, as ``F.cross_entropy``.
+
+    ``input``: logits of shape (C,), (N, C) or (N, C, d1, ...). ``target``: class indices
+    (int64, shape (), (N,) or (N, d1, ...)) or class probabilities (float, input's shape).
+
+    With class indices, 'mean' divides by the sum of w[y_i] over the non-ignored samples
+    (the count of them when there is no weight); with ``label_smoothing`` eps each sample's
+    loss is (1 - eps) w[y] (-log p_y) + (eps / C) sum_c w_c (-log p_c), divided by the same sum.
+    With probabilities, targets become (1 - eps) t + eps / C, and 'mean' divides by the number
+    of samples (N d1 ...), whatever the weights. ``ignore_index`` applies to indices only.
+    """
+    op = "cross_entropy"
+    reduction = _reduction(op, reduction, size_average, reduce)
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    cdim = _class_dim(op, input)
+    C = input.shape[cdim]
+    eps = float(label_smoothing)
+    w = _class_weight(op, weight, C, input)
+    w_c = _along(w, cdim, input.ndim)
+    xp = input.xp
+    if tuple(target.shape) == tuple(input.shape):  # class probabilities
+        if target.dtype.kind != "f":
+            raise RuntimeError(f"{op}: expected floating point type for target with class "
+                               f"probabilities, got {target.dtype}")
+        if ignore_index >= 0:
+            raise RuntimeError(f"{op}: ignore_index is not supported for floating point target")
+        # q_c = w_c ((1 - eps) t_c + eps / C)   (built in ops: a target may require grad)
+        q = target.to(input.dtype)
+        if eps > 0:
+            q = q * (1.0 - eps) + eps / C
+        if weight is not None:
+            q = q * _wrap(w_c)
+        loss = SoftmaxCrossEntropy.apply(input, q, dim=cdim)
+        if reduction == "mean":
+            n = input.numel() // C if C else 0
+            return loss.sum() / n if n else loss.sum() * float("nan")
+        return _reduce(loss, reduction)
+    cdim, C, valid, t = _check_class_target(op, input, target, ignore_index)
+    # q_c = w_c ((1 - eps) [c = y] + eps / C), and 0 for an ignored sample
+    classes = _along(xp.arange(C), cdim, input.ndim)
+    onehot = (xp.expand_dims(t, cdim) == classes).astype(input.dtype)
+    q = w_c * ((1.0 - eps) * onehot + eps / C) * xp.expand_dims(valid, cdim).astype(input.dtype)
+    loss = SoftmaxCrossEntropy.apply(input, _wrap(q), dim=cdim)
+    if reduction == "mean":
+        # divide by sum_i w[y_i] over the samples that are not ignored
+        return loss.sum() / _wrap(xp.asarray((w[t] * valid).sum(), dtype=input.dtype))
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """Negative log likelihood of class indices under log-probabilities ``input``:
+    l_i = -w[y_i] input[i, y_i] (0 where y_i == ignore_index); 'mean' divides by the sum of
+    w[y_i] over the samples that are not ignored. Shapes as in ``cross_entropy``."""
+    op = "nll_loss"
+    reduction = _reduction(op, reduction, size_average, reduce)
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    cdim, C, valid, t = _check_class_target(op, input, target, ignore_index)
+    w = _class_weight(op, weight, C, input)
+    # l_i = -w[y_i] log p_i[y_i]
+    logp_y = input.gather(cdim, _wrap(input.xp.expand_dims(t, cdim))).squeeze(cdim)
+    w_y = input.xp.asarray(w[t] * valid.astype(input.dtype))
+    loss = -logp_y * _wrap(w_y)
+    if reduction == "mean":
+        return loss.sum() / _wrap(input.xp.asarray(w_y.sum(), dtype=input.dtype))
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || exp(input)) pointwise, with ``input`` log-probabilities:
+
+        l = t (log t - x)          (0 where t = 0)   or, with log_target, exp(t) (t - x)
+
+    ``reduction='batchmean'`` (sum / batch size) is the true KL divergence per sample; 'mean'
+    divides by every element, and PyTorch warns about it, as minigen does."""
+    op = "kl_div"
+    reduction = _reduction(op, reduction, size_average, reduce,
+                           allowed=_REDUCTIONS + ("batchmean",))
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "target", target)
+    if reduction == "mean" and size_average is None and reduce is None:
+        warnings.warn("kl_div: reduction 'mean' divides the total loss by both the batch size "
+                      "and the support size; 'batchmean' divides only by the batch size and "
+                      "matches the definition of KL divergence", UserWarning, stacklevel=2)
+    if log_target:
+        # l = exp(t) (t - x)
+        loss = exp(target) * (target - input)
+    else:
+        # l = t log t - t x, with 0 log 0 = 0
+        zero = target == 0
+        loss = where(zero, 0.0, target * log(where(zero, 1.0, target))) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+

@@ -1,0 +1,116 @@
+"""Adam (Kingma and Ba, 2015) and AdamW (Loshchilov and Hutter, 2019).
+
+For each parameter theta with gradient g, at step t = 1, 2, ... (PyTorch's algorithm):
+
+    g <- -g                                         if maximize
+    theta <- theta (1 - lr lambda)                  AdamW: decoupled weight decay
+    g <- g + lambda theta                           Adam: L2 penalty folded into the gradient
+    m_t = beta1 m_{t-1} + (1 - beta1) g             first moment  (state 'exp_avg')
+    v_t = beta2 v_{t-1} + (1 - beta2) g^2           second moment (state 'exp_avg_sq')
+    v_max = max(v_max, v_t)                         amsgrad only  (state 'max_exp_avg_sq')
+    theta <- theta - (lr / (1 - beta1^t)) m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
+
+The last line is the bias-corrected update lr m_hat / (sqrt(v_hat) + eps) with
+m_hat = m_t / (1 - beta1^t) and v_hat = v_t / (1 - beta2^t), arranged as PyTorch computes it
+(so that eps is added to sqrt(v_hat), and trajectories match PyTorch's). With amsgrad, v_max
+replaces v_t there.
+
+The difference between the two: Adam's weight decay goes through m and v, so it is rescaled
+per coordinate by 1 / sqrt(v_hat); AdamW shrinks the weights directly, by lr lambda per step.
+"""
+from __future__ import annotations
+
+import math
+
+from ..autograd import _wrap, no_grad
+from .optimizer import Optimizer
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+    maximize=False, decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW.
+    State: ``'step'`` (an int), ``'exp_avg'``, ``'exp_avg_sq'`` and, with amsgrad,
+    ``'max_exp_avg_sq'``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    @staticmethod
+    def _init_state(amsgrad):
+        def init(p):
+            xp = p.xp
+            st = {"step": 0, "exp_avg": _wrap(xp.zeros_like(p.data)),
+                  "exp_avg_sq": _wrap(xp.zeros_like(p.data))}
+            if amsgrad:
+                st["max_exp_avg_sq"] = _wrap(xp.zeros_like(p.data))
+            return st
+        return init
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            lam, amsgrad = group["weight_decay"], group["amsgrad"]
+            decoupled = group.get("decoupled_weight_decay", False)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                xp, theta = p.xp, p.data
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                state = self._state_for(p, self._init_state(amsgrad))
+                state["step"] += 1
+                t = state["step"]
+                if lam != 0:
+                    if decoupled:
+                        # theta <- theta (1 - lr lambda)
+                        theta *= 1 - lr * lam
+                    else:
+                        # g <- g + lambda theta
+                        g = g + lam * theta
+                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                # m_t = beta1 m_{t-1} + (1 - beta1) g
+                m *= beta1
+                m += (1 - beta1) * g
+                # v_t = beta2 v_{t-1} + (1 - beta2) g^2
+                v *= beta2
+                v += (1 - beta2) * (g * g)
+                bias_correction1 = 1 - beta1 ** t
+                bias_correction2 = 1 - beta2 ** t
+                if amsgrad:
+                    # v_max = max(v_max, v_t)
+                    v_max = state["max_exp_avg_sq"].data
+                    v_max[...] = xp.maximum(v_max, v)
+                    v = v_max
+                # denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps
+                denom = xp.sqrt(v) / math.sqrt(bias_correction2) + eps
+                # theta <- theta - (lr / (1 - beta1^t)) m_t / denom
+                theta -= (lr / bias_correction1) * (m / denom)
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``AdamW(params, lr=1e-3, betas=(0.9, 0.999),
+    eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False)``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -1,0 +1,72 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and weight decay.
+
+For each parameter theta with gradient g (PyTorch's algorithm, step t = 1, 2, ...):
+
+    g <- -g                              if maximize
+    g <- g + lambda theta                (weight decay, an L2 penalty)
+    b_t = g                              if t = 1           (momentum mu != 0)
+    b_t = mu b_{t-1} + (1 - tau) g       otherwise          (tau: dampening)
+    g <- g + mu b_t   if nesterov,  else  g <- b_t
+    theta <- theta - lr g
+
+With ``maximize`` the gradient is negated *before* weight decay is added, as PyTorch's code
+does (its documentation writes the sign flip at the end instead; the two differ when both
+maximize and weight decay are on, and minigen follows the code, so trajectories match).
+"""
+from __future__ import annotations
+
+from ..autograd import _wrap, no_grad
+from .optimizer import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+    maximize=False)``. State: ``'momentum_buffer'`` (only when momentum != 0)."""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 *, maximize=False):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    @no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
+            lam, nesterov = group["weight_decay"], group["nesterov"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                theta = p.data
+                g = -p.grad.data if group["maximize"] else p.grad.data
+                if lam != 0:
+                    # g <- g + lambda theta
+                    g = g + lam * theta
+                if mu != 0:
+                    state = self.state.setdefault(p, {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        # b_1 = g
+                        buf = state["momentum_buffer"] = _wrap(g.copy())
+                    else:
+                        # b_t = mu b_{t-1} + (1 - tau) g
+                        b = buf.data
+                        b *= mu
+                        b += (1 - tau) * g
+                    # g <- g + mu b_t (Nesterov) or g <- b_t
+                    g = g + mu * buf.data if nesterov else buf.data
+                # theta <- theta - lr g   (in place: everything holding p sees the new values)
+                theta -= lr * g
+        return loss
