@@ -204,11 +204,13 @@ class AMax(Function):
     """max over dims; ties share the gradient evenly (as torch.amax does)."""
 
     def forward(self, x, axes, keepdim, fn):
+        if x.size == 0 and (axes is None or any(x.shape[a] == 0 for a in axes)):
+            # (reducing a non-empty dim of an empty tensor is fine: zeros(0, 3).amax(1) is [])
+            raise RuntimeError(f"{fn}: cannot reduce an empty tensor of shape {list(x.shape)} "
+                               f"over a dimension of size 0")
         y = getattr(x, fn)(axis=axes, keepdims=True)
         self.save_for_backward(x, y)
         self.axes, self.keepdim = axes, keepdim
-        if x.size == 0:
-            raise RuntimeError(f"{fn}: cannot reduce an empty tensor of shape {list(x.shape)}")
         return y if keepdim else y.reshape(tuple(n for i, n in enumerate(x.shape)
                                                  if axes is not None and i not in axes))
 
