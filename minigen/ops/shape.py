@@ -326,8 +326,9 @@ def chunk(input, chunks, dim=0):
         raise RuntimeError(f"chunk: number of chunks must be greater than 0, got {chunks}")
     d = _wrap_dim(dim, input.data.ndim, "chunk")
     n = input.data.shape[d]
-    size = -(-n // chunks) if n else 1
-    return split(input, builtins.max(size, 1), d)
+    if n == 0:  # torch gives `chunks` empty pieces
+        return split(input, [0] * chunks, d)
+    return split(input, -(-n // chunks), d)
 
 
 def unbind(input, dim=0):
