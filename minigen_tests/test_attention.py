@@ -256,9 +256,11 @@ def test_inputs_not_mutated(device):
 
 def test_errors(device):
     q, k, v = _qkv(device, (2, 3, 4), (2, 5, 4), (2, 5, 2), seed=11, requires_grad=False)
-    with pytest.raises(RuntimeError, match=r"query \[2, 3, 4\] and key \[2, 5, 3\] must have the same last dim"):
+    with pytest.raises(RuntimeError, match=r"query \[2, 3, 4\] and key \[2, 5, 3\] must have "
+                                           r"the same last dim"):
         sdpa(q, T(np.zeros((2, 5, 3)), device), v)
-    with pytest.raises(RuntimeError, match=r"key \[2, 5, 4\] and value \[2, 4, 2\] must have the same sequence length"):
+    with pytest.raises(RuntimeError, match=r"key \[2, 5, 4\] and value \[2, 4, 2\] must have "
+                                           r"the same sequence length"):
         sdpa(q, k, T(np.zeros((2, 4, 2)), device))
     with pytest.raises(RuntimeError, match=r"should not be set when is_causal=True"):
         sdpa(q, k, v, attn_mask=T(np.ones((3, 5), bool), device), is_causal=True)
@@ -474,9 +476,11 @@ def test_mha_errors(device):
     x = T(np.zeros((4, 2, 8)), device, dtype=np.float32)
     with pytest.raises(RuntimeError, match=r"expected query with embed_dim 8"):
         m(T(np.zeros((4, 2, 6)), device, dtype=np.float32), x, x)
-    with pytest.raises(RuntimeError, match=r"the shape of the 2D attn_mask is \[3, 4\], but should be \[4, 4\]"):
+    with pytest.raises(RuntimeError, match=r"the shape of the 2D attn_mask is \[3, 4\], "
+                                           r"but should be \[4, 4\]"):
         m(x, x, x, attn_mask=T(np.zeros((3, 4), bool), device))
-    with pytest.raises(RuntimeError, match=r"the shape of the 3D attn_mask is \[2, 4, 4\], but should be \[4, 4, 4\]"):
+    with pytest.raises(RuntimeError, match=r"the shape of the 3D attn_mask is \[2, 4, 4\], "
+                                           r"but should be \[4, 4, 4\]"):
         m(x, x, x, attn_mask=T(np.zeros((2, 4, 4), bool), device))
     with pytest.raises(RuntimeError, match=r"expected key_padding_mask of shape \[2, 4\]"):
         m(x, x, x, key_padding_mask=T(np.zeros((4, 2), bool), device))

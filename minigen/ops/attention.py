@@ -48,7 +48,7 @@ class ScaledDotProductAttention(Function):
     def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
         xp = self.xp
         self.scale, self.dropout = scale, dropout
-        # S = Q K^T * scale (+ B)
+        # S = Q K^T * scale (+ B); the (..., L, S) arrays are big, so work in place on them
         s = q @ xp.swapaxes(k, -1, -2)
         s *= scale
         if bias:
@@ -58,17 +58,19 @@ class ScaledDotProductAttention(Function):
             s = xp.where(keep, s, -xp.inf)
         m = s.max(axis=-1, keepdims=True)
         if masked:
-            # a row with no key kept has max -inf: shift by 0 instead (its P stays 0)
-            m = xp.where(m == -xp.inf, 0.0, m)
-        e = xp.exp(s - m)
-        z = e.sum(axis=-1, keepdims=True)
-        if masked:
-            z = xp.where(z == 0, 1.0, z)
             # the entries that take part (bool mask, causal triangle, float mask > -inf)
             self.kept = s != -xp.inf
+            # a row with no key kept has max -inf: shift by 0 instead (its P stays 0)
+            m = xp.where(m == -xp.inf, 0.0, m)
         else:
             self.kept = None
-        p = e / z
+        # P = exp(S - m) / sum exp(S - m)   (masked entries: exp(-inf) = 0)
+        s -= m
+        p = xp.exp(s, out=s)
+        z = p.sum(axis=-1, keepdims=True)
+        if masked:
+            z = xp.where(z == 0, 1.0, z)
+        p /= z
         pd = p * dropout if dropout is not None else p
         o = pd @ v
         self.save_for_backward(q, k, v, bias[0] if bias else None, p)
@@ -111,10 +113,9 @@ class ScaledDotProductAttention(Function):
             gp = gp * d
         # dS = P * (dP - rowsum(dP * P))
         gs = p * (gp - sum(gp * p, dim=-1, keepdim=True))
-        gs_scaled = gs * self.scale
-        # dQ = dS K * scale;  dK = dS^T Q * scale
-        gq = sum_to(gs_scaled @ k, q.shape) if need[0] else None
-        gk = sum_to(gs_scaled.mT @ q, k.shape) if need[1] else None
+        # dQ = dS K * scale;  dK = dS^T Q * scale   (scaling the small results, not dS)
+        gq = sum_to((gs @ k) * self.scale, q.shape) if need[0] else None
+        gk = sum_to((gs.mT @ q) * self.scale, k.shape) if need[1] else None
         if bias is None:
             return gq, gk, gv
         # dB = dS, summed back over the dims B was broadcast along

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function, Tensor, _wrap
+from ..autograd import Function, Tensor
 from .reduction import mean, sum
 from .elementwise import rsqrt
 
