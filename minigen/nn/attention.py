@@ -153,8 +153,7 @@ class MultiheadAttention(Module):
             if tuple(key_padding_mask.shape) != (N, S):
                 raise RuntimeError(f"{op}: expected key_padding_mask of shape {[N, S]} (N, S), "
                                    f"but got {list(key_padding_mask.shape)}")
-            masks.append(_check_mask(op, "key_padding_mask", key_padding_mask, query)
-                         .reshape(N, 1, 1, S))
+            masks.append(_check_mask(op, "key_padding_mask", key_padding_mask).reshape(N, 1, 1, S))
 
         if self.bias_k is not None:
             # one more key and value per sequence: the learned bias_k, bias_v (always attended)
@@ -204,7 +203,7 @@ class MultiheadAttention(Module):
                                f"share (S, N) with N matching query {list(query.shape)}")
 
     def _attn_mask(self, op, attn_mask, N, L, S):
-        m = _check_mask(op, "attn_mask", attn_mask, None)
+        m = _check_mask(op, "attn_mask", attn_mask)
         if m.ndim == 2:
             if tuple(m.shape) != (L, S):
                 raise RuntimeError(f"{op}: the shape of the 2D attn_mask is {list(m.shape)}, but "
@@ -217,11 +216,8 @@ class MultiheadAttention(Module):
             return m.reshape(N, self.num_heads, L, S)
         raise RuntimeError(f"{op}: attn_mask must be 2-D or 3-D, got {m.ndim}-D")
 
-    def extra_repr(self):
-        return ""
 
-
-def _check_mask(op, name, m, like):
+def _check_mask(op, name, m):
     if not isinstance(m, Tensor):
         raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(m).__name__}")
     if m.dtype.kind not in "bf":
