@@ -108,7 +108,8 @@ def vector_to_parameters(vec, parameters):
                         f"{type(vec).__name__}")
     params = _as_list(parameters)
     if vec.ndim != 1:
-        raise ValueError(f"vector_to_parameters: expected a 1-d vector, got shape {list(vec.shape)}")
+        raise ValueError(f"vector_to_parameters: expected a 1-d vector, got shape "
+                         f"{list(vec.shape)}")
     n = sum(q.numel() for q in params)
     if vec.shape[0] != n:
         raise ValueError(f"vector_to_parameters: vector has {vec.shape[0]} elements, the "

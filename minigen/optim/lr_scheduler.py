@@ -151,7 +151,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def _lr_at(self, base_lr, t):
         # lr_t = eta_min + (base - eta_min) (1 + cos(pi t / T_max)) / 2
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+        cosine = (1 + math.cos(math.pi * t / self.T_max)) / 2
+        return self.eta_min + (base_lr - self.eta_min) * cosine
 
 
 class LambdaLR(LRScheduler):

@@ -1,0 +1,147 @@
+"""Gradient clipping and parameter vectors (minigen/nn/utils.py): NumPy references written
+here, PyTorch's results, and errors, on both devices."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import minigen
+import minigen.nn as nn
+from minigen.nn.utils import (clip_grad_norm_, clip_grad_value_, parameters_to_vector,
+                              vector_to_parameters)
+
+SHAPES = [(3, 4), (5,), (2, 1, 2)]
+
+
+def params_with_grads(device, scale=1.0, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    grads = [rng.standard_normal(s).astype(dtype) * scale for s in SHAPES]
+    ps = []
+    for s, g in zip(SHAPES, grads):
+        p = nn.Parameter(minigen.tensor(rng.standard_normal(s).astype(dtype), device=device))
+        p.grad = minigen.tensor(g, device=device)
+        ps.append(p)
+    return ps, grads
+
+
+def np_total_norm(grads, p):
+    flat = np.concatenate([g.ravel() for g in grads])
+    if p == math.inf:
+        return np.abs(flat).max()
+    return (np.abs(flat) ** p).sum() ** (1 / p)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm(device, norm_type, max_norm):
+    ps, grads = params_with_grads(device, scale=2.0)
+    total = clip_grad_norm_(ps, max_norm, norm_type=norm_type)
+    ref = np_total_norm(grads, norm_type)
+    assert isinstance(total, minigen.Tensor) and total.shape == () and total.device == device
+    np.testing.assert_allclose(total.item(), ref, rtol=1e-12)
+    # g <- g min(1, max_norm / (total + 1e-6))
+    scale = min(1.0, max_norm / (ref + 1e-6))
+    for p, g in zip(ps, grads):
+        np.testing.assert_allclose(p.grad.numpy(), g * scale, rtol=1e-12)
+    if max_norm < ref:
+        after = np_total_norm([p.grad.numpy() for p in ps], norm_type)
+        np.testing.assert_allclose(after, max_norm, rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+def test_clip_grad_norm_matches_torch(norm_type):
+    torch = pytest.importorskip("torch")
+    ps, grads = params_with_grads("cpu", scale=3.0, seed=1)
+    tps = []
+    for g in grads:
+        tp = torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64))
+        tp.grad = torch.tensor(g)
+        tps.append(tp)
+    total = clip_grad_norm_(ps, 1.5, norm_type)
+    ttotal = torch.nn.utils.clip_grad_norm_(tps, 1.5, norm_type)
+    np.testing.assert_allclose(total.item(), ttotal.item(), rtol=1e-14)
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-14)
+
+
+def test_clip_grad_norm_float32_single_tensor_and_no_grads(device):
+    ps, grads = params_with_grads(device, dtype=np.float32)
+    total = clip_grad_norm_(ps[0], 0.1)
+    assert total.dtype == minigen.float32
+    np.testing.assert_allclose(total.item(), np.linalg.norm(grads[0].astype(np.float64)), rtol=1e-6)
+    np.testing.assert_array_equal(ps[1].grad.numpy(), grads[1])  # only ps[0] was clipped
+    bare = nn.Parameter(minigen.randn(3, device=device))
+    assert clip_grad_norm_([bare], 1.0).item() == 0.0
+    assert bare.grad is None
+
+
+def test_clip_grad_norm_nonfinite(device):
+    ps, grads = params_with_grads(device)
+    bad = grads[1].copy()
+    bad[0] = np.inf
+    ps[1].grad = minigen.tensor(bad, device=device)
+    with pytest.raises(RuntimeError, match="non-finite"):
+        clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+    for p, g in zip(ps, [grads[0], bad, grads[2]]):  # nothing changed
+        np.testing.assert_array_equal(p.grad.numpy(), g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # inf * 0 in the bad gradient
+        total = clip_grad_norm_(ps, 1.0)  # scales by max_norm / inf = 0, as PyTorch
+    assert math.isinf(total.item())
+    np.testing.assert_array_equal(ps[0].grad.numpy(), np.zeros(SHAPES[0]))
+
+
+def test_clip_grad_value(device):
+    ps, grads = params_with_grads(device, scale=2.0)
+    assert clip_grad_value_(ps, 0.7) is None
+    for p, g in zip(ps, grads):
+        np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -0.7, 0.7))
+
+
+def test_parameters_to_vector_and_back(device):
+    ps, _ = params_with_grads(device)
+    values = [p.numpy().copy() for p in ps]
+    vec = parameters_to_vector(ps)
+    np.testing.assert_array_equal(vec.numpy(), np.concatenate([v.ravel() for v in values]))
+    assert vec.device == device
+    # differentiable, as PyTorch's: the gradient flows back to every parameter
+    for p in ps:
+        p.grad = None
+    (vec * minigen.arange(vec.shape[0], device=device)).sum().backward()
+    start = 0
+    for p in ps:
+        n = p.numel()
+        np.testing.assert_array_equal(p.grad.numpy().ravel(), np.arange(start, start + n))
+        start += n
+    new = np.arange(vec.shape[0], dtype=np.float64) * 0.5
+    datas = [p.data for p in ps]
+    vector_to_parameters(minigen.tensor(new, device=device), ps)
+    np.testing.assert_array_equal(parameters_to_vector(ps).numpy(), new)
+    assert all(p.data is d for p, d in zip(ps, datas))  # in place
+
+
+def test_parameters_to_vector_matches_torch():
+    torch = pytest.importorskip("torch")
+    ps, _ = params_with_grads("cpu")
+    tps = [torch.tensor(p.numpy()) for p in ps]
+    np.testing.assert_array_equal(parameters_to_vector(ps).numpy(),
+                                  torch.nn.utils.parameters_to_vector(tps).numpy())
+
+
+def test_vector_errors(device):
+    ps, _ = params_with_grads(device)
+    before = [p.numpy().copy() for p in ps]
+    with pytest.raises(TypeError, match="expected vec to be a Tensor"):
+        vector_to_parameters(np.zeros(21), ps)
+    with pytest.raises(ValueError, match="vector has 20 elements, the parameters have 21"):
+        vector_to_parameters(minigen.zeros(20, device=device), ps)
+    with pytest.raises(ValueError, match="1-d"):
+        vector_to_parameters(minigen.zeros(3, 7, device=device), ps)
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.numpy(), b)
+    if device == "cuda":
+        with pytest.raises(RuntimeError, match="two devices"):
+            parameters_to_vector([ps[0], nn.Parameter(minigen.zeros(2))])
+        with pytest.raises(RuntimeError, match="vec is on cpu"):
+            vector_to_parameters(minigen.zeros(21), ps)
