@@ -545,7 +545,12 @@ def gather(input, dim, index):
     return GatherAlong.apply(x, index=idx, dim=d)
 
 
-take_along_dim = gather
+def take_along_dim(input, indices, dim=None):
+    """``torch.take_along_dim``: ``gather`` with the arguments in (input, indices, dim) order;
+    ``dim=None`` picks from the flattened input."""
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    return gather(input, dim, indices)
 
 
 def masked_fill(input, mask, value):
