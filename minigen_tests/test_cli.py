@@ -1,0 +1,138 @@
+"""The ``minigen`` command: train / sample / info / gradcheck / bench, exit codes, messages."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from minigen import cli, io
+
+TINY = ["--data", "digits", "--max-steps", "4", "--eval-k", "4", "--no-progress"]
+PICTURES = ["samples.png", "reconstructions.png", "interpolation.png", "loss.png"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny end-to-end run: `minigen train vae` on the digits for 4 steps."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    rc = cli.main(["train", "vae", *TINY, "--out", str(out)])
+    return rc, out
+
+
+def test_train_end_to_end(tiny_run, capsys):
+    rc, out = tiny_run
+    assert rc == 0
+    for f in PICTURES + ["last.npz", "log.csv", "results.json", "config.json"]:
+        assert (out / f).exists(), f
+    results = json.loads((out / "results.json").read_text())
+    assert results["steps"] == 4 and results["config"]["data"] == "digits"
+    assert results["test_iwae_nll_k4"] > 0 and results["test_neg_elbo"] > 0
+    meta = io.load_meta(out / "last.npz")
+    assert meta["model"] == "vae" and meta["data"] == "digits" and meta["variant"] == "mlp"
+
+
+def test_train_refuses_to_overwrite_and_resumes(tiny_run, capsys):
+    rc, out = tiny_run
+    assert cli.main(["train", "vae", *TINY, "--out", str(out)]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+    args = ["train", "vae", "--data", "digits", "--max-steps", "6", "--eval-k", "2", "--no-progress",
+            "--no-pictures", "--out", str(out), "--resume"]
+    assert cli.main(args) == 0
+    assert io.load(out / "last.npz")["step"] == 6
+    assert "test IWAE NLL (k=2)" in capsys.readouterr().out
+
+
+def test_resume_without_a_run(tmp_path, capsys):
+    assert cli.main(["train", "vae", *TINY, "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_sample(tiny_run, tmp_path, capsys):
+    _, out = tiny_run
+    png = tmp_path / "s.png"
+    assert cli.main(["sample", "vae", "--checkpoint", str(out / "last.npz"), "--n", "9", "--out", str(png)]) == 0
+    assert png.exists() and "wrote 9 samples" in capsys.readouterr().out
+
+
+def test_sample_refuses_bad_checkpoints(tiny_run, tmp_path, capsys):
+    _, out = tiny_run
+    good = (out / "last.npz").read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good[:1000])
+    assert cli.main(["sample", "vae", "--checkpoint", str(cut)]) == 1
+    assert "cut.npz" in capsys.readouterr().err
+    other = tmp_path / "other.npz"
+    io.save({"model": {}}, other, meta={"model": "gan"})
+    assert cli.main(["sample", "vae", "--checkpoint", str(other)]) == 1
+    assert "gan" in capsys.readouterr().err
+    assert cli.main(["sample", "vae", "--checkpoint", str(tmp_path / "missing.npz")]) == 1
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_train_on_cuda_device(tmp_path):
+    rc = cli.main(["train", "vae", *TINY, "--no-pictures", "--device", "cuda", "--out", str(tmp_path / "gpu")])
+    assert rc == 0
+    assert json.loads((tmp_path / "gpu" / "config.json").read_text())["device"] == "cuda"
+
+
+def test_usage_errors(capsys):
+    assert cli.main([]) == 2
+    assert cli.main(["train", "nope"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert cli.main(["train", "vae", "--epochs", "0"]) == 2
+    assert "positive integer" in capsys.readouterr().err
+    assert cli.main(["train", "vae", "--variant", "huge", "--out", "x"]) == 1
+    assert "unknown --variant" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
+    assert "train" in capsys.readouterr().out
+    assert cli.main(["train", "--help"]) == 0
+    assert "--resume" in capsys.readouterr().out
+
+
+def test_info(capsys):
+    assert cli.main(["info"]) == 0
+    text = capsys.readouterr().out
+    for word in ("minigen 0.", "NumPy", "BLAS", "cpu", "cuda", "CuPy", "vae"):
+        assert word in text, word
+
+
+def test_gradcheck_and_bench_are_wired(monkeypatch, capsys):
+    from minigen.testing import gradcheck_table
+    import minigen.bench
+    calls = {}
+    monkeypatch.setattr(gradcheck_table, "run", lambda devices, **kw: calls.setdefault("g", (devices, kw)) and 0)
+    assert cli.main(["gradcheck", "--device", "cpu", "--only", "exp"]) == 0
+    assert calls["g"] == (["cpu"], {"only": "exp", "second_order": True})
+    monkeypatch.setattr(minigen.bench, "main", lambda argv: calls.setdefault("b", argv) and 3)
+    assert cli.main(["bench", "--quick", "--x"]) == 3
+    assert calls["b"] == ["--quick", "--x"]
+
+
+def test_missing_bench_gives_a_clear_message(monkeypatch, capsys):
+    import minigen
+    monkeypatch.setitem(sys.modules, "minigen.bench", None)       # import fails
+    monkeypatch.delattr(minigen, "bench", raising=False)
+    assert cli.main(["bench"]) == 1
+    assert "not available" in capsys.readouterr().err
+
+
+def _run(*args, **kw):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "minigen.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env, **kw)
+
+
+def test_subprocess_info_and_missing_gpu(tmp_path):
+    r = _run("info")
+    assert r.returncode == 0 and "minigen" in r.stdout and "NumPy" in r.stdout
+    if _real_cuda():              # with a GPU there is no missing-device error to see
+        return
+    r = _run("train", "vae", "--device", "cuda", "--out", str(tmp_path / "x"))
+    assert r.returncode == 1
+    assert "cuda" in r.stderr and "not available" in r.stderr and "Traceback" not in r.stderr
+
+
+def _real_cuda():
+    from minigen import backend
+    return type(backend._backends.get("cuda")).__name__ == "CupyBackend"
