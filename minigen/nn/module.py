@@ -35,10 +35,14 @@ class Module:
                 "first in your module's __init__)")
         params, mods, bufs = d["_parameters"], d["_modules"], d["_buffers"]
         if isinstance(value, (Parameter, Module)):
+            target = params if isinstance(value, Parameter) else mods
+            # leave the target store alone: re-assigning a name keeps its place (and so the
+            # order of parameters() and of the state dict), as in PyTorch
             for store in (params, mods, bufs):
-                store.pop(name, None)
+                if store is not target:
+                    store.pop(name, None)
             d.pop(name, None)
-            (params if isinstance(value, Parameter) else mods)[name] = value
+            target[name] = value
         elif name in params or name in mods:
             if value is not None:
                 kind = "parameter" if name in params else "child module"
