@@ -81,7 +81,8 @@ def _row(w, device, lib_name, status, reason=None):
             "params": w.params, "device": device, "lib": lib_name, "status": status,
             "reason": reason, "time_s": None, "flops": None, "gflops": None,
             "peak_fraction": None, "memory": None, "ratio_to_torch": None,
-            "ratio_to_numpy": None, "us_per_op": None}
+            "ratio_to_torch_min": None, "ratio_to_numpy": None, "ratio_to_numpy_min": None,
+            "us_per_op": None}
 
 
 def _run_workload(w, device, libs, timing, mem_trials, peak, profile, log):
@@ -125,11 +126,13 @@ def _run_workload(w, device, libs, timing, mem_trials, peak, profile, log):
             r["us_per_op"] = t["median"] / w.params["n_ops"] * 1e6
         r["memory"] = peak_memory(case, lib, trials=mem_trials)
     med = {k: r["time_s"]["median"] for k, r in rows.items() if r["status"] == "ok"}
+    best = {k: r["time_s"]["min"] for k, r in rows.items() if r["status"] == "ok"}
     for k, r in rows.items():
-        if k in med and k != "torch" and "torch" in med:
-            r["ratio_to_torch"] = med[k] / med["torch"]
-        if k in med and k != "numpy" and "numpy" in med:
-            r["ratio_to_numpy"] = med[k] / med["numpy"]
+        for peer in ("torch", "numpy"):
+            if k in med and k != peer and peer in med:
+                # ratio of medians; the ratio of minima (the least disturbed repeats) beside it
+                r[f"ratio_to_{peer}"] = med[k] / med[peer]
+                r[f"ratio_to_{peer}_min"] = best[k] / best[peer]
     prof = None
     mg = rows.get("minigen")
     if profile and mg is not None and mg["status"] == "ok" and (

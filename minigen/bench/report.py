@@ -11,7 +11,9 @@ JSON schema ``minigen-bench/1`` (every time in seconds, every memory figure in b
                   "status": "ok" | "unavailable" | "error", "reason",
                   "time_s": {"median", "min", "max", "repeats", "number"} | null,
                   "flops", "gflops", "peak_fraction", "memory": {"peak_bytes", "method"} | null,
-                  "ratio_to_torch", "ratio_to_numpy", "us_per_op"}],
+                  "ratio_to_torch", "ratio_to_torch_min", "ratio_to_numpy",
+                  "ratio_to_numpy_min", "us_per_op"}],
+     (ratio_to_X: ratio of medians; ratio_to_X_min: ratio of the fastest repeats)
      "scaling": [{"curve", "x_name", "device", "lib", "status", "reason", "points": [{"x",
                   "time_s", "time_min_s", "time_max_s", "peak_bytes", "gflops"}],
                   "time_exponent", "time_tail_exponent", "memory_exponent"}],
@@ -28,7 +30,8 @@ __all__ = ["SCHEMA", "RESULT_KEYS", "write_json", "write_markdown", "fmt_time", 
 SCHEMA = "minigen-bench/1"
 RESULT_KEYS = ("workload", "group", "description", "params", "device", "lib", "status",
                "reason", "time_s", "flops", "gflops", "peak_fraction", "memory",
-               "ratio_to_torch", "ratio_to_numpy", "us_per_op")
+               "ratio_to_torch", "ratio_to_torch_min", "ratio_to_numpy", "ratio_to_numpy_min",
+               "us_per_op")
 
 
 def fmt_time(s):
@@ -65,10 +68,10 @@ def console_line(rows):
         mem = r.get("memory") or {}
         if mem.get("peak_bytes") is not None:
             bits.append(f"mem {_mib(mem['peak_bytes'])} MiB")
-        if r.get("ratio_to_torch") is not None:
-            bits.append(f"{r['ratio_to_torch']:.2f}x torch")
-        if r.get("ratio_to_numpy") is not None:
-            bits.append(f"{r['ratio_to_numpy']:.2f}x numpy")
+        for peer in ("torch", "numpy"):
+            if r.get(f"ratio_to_{peer}") is not None:
+                bits.append(f"{r[f'ratio_to_{peer}']:.2f}x {peer} "
+                            f"(min {r[f'ratio_to_{peer}_min']:.2f}x)")
         lines.append(head + " " + "  ".join(bits))
     return "\n".join(lines)
 
@@ -129,7 +132,8 @@ def write_markdown(doc, path):
         else:
             out.append(f"- {dev}: {p.get('status')} ({p.get('reason')})")
     out += ["", "## Workloads", "",
-            "| workload | device | minigen | torch | minigen / torch | numpy | minigen / numpy "
+            "| workload | device | minigen | torch | minigen / torch (of min) | numpy "
+            "| minigen / numpy (of min) "
             "| GFLOP/s minigen (torch) | % of GEMM peak | peak MiB minigen (torch) | note |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
@@ -154,8 +158,10 @@ def write_markdown(doc, path):
             mem = _mib(mg["memory"]["peak_bytes"])
             if th and (th.get("memory") or {}).get("peak_bytes") is not None:
                 mem += f" ({_mib(th['memory']['peak_bytes'])})"
-        rt = f"{mg['ratio_to_torch']:.2f}x" if mg and mg.get("ratio_to_torch") else "-"
-        rn = f"{mg['ratio_to_numpy']:.2f}x" if mg and mg.get("ratio_to_numpy") else "-"
+        rt = f"{mg['ratio_to_torch']:.2f}x ({mg['ratio_to_torch_min']:.2f}x)" \
+            if mg and mg.get("ratio_to_torch") else "-"
+        rn = f"{mg['ratio_to_numpy']:.2f}x ({mg['ratio_to_numpy_min']:.2f}x)" \
+            if mg and mg.get("ratio_to_numpy") else "-"
         out.append(f"| {name} | {dev} | {_cell(mg)} | {_cell(th)} | {rt} | {_cell(npy)} | {rn} "
                    f"| {gf} | {frac} | {mem} | {'; '.join(note)} |")
     if doc.get("scaling"):
