@@ -321,6 +321,19 @@ def test_cross_entropy_errors(device):
         F.cross_entropy(T(np.array(1.0), device), T(np.array(0), device))
 
 
+def test_losses_reject_a_target_on_another_device():
+    x = T(np.zeros((2, 3)), "cuda")
+    for fn, tgt in ((F.cross_entropy, T(np.array([0, 1]), "cpu")),
+                    (F.nll_loss, T(np.array([0, 1]), "cpu")),
+                    (F.cross_entropy, T(np.full((2, 3), 1 / 3), "cpu")),
+                    (F.mse_loss, T(np.zeros((2, 3)), "cpu")),
+                    (F.binary_cross_entropy_with_logits, T(np.zeros((2, 3)), "cpu"))):
+        with pytest.raises(RuntimeError, match=r"target on the input's device \(cuda\).*on cpu"):
+            fn(x, tgt)
+    with pytest.raises(RuntimeError, match="weight is on cpu but input is on cuda"):
+        F.cross_entropy(x, T(np.array([0, 1]), "cuda"), weight=T(np.ones(3), "cpu"))
+
+
 # ----------------------------------------------------------------------------- nll_loss
 @pytest.mark.parametrize("shape,cdim", CE_CASES)
 @pytest.mark.parametrize("use_weight", [False, True])
@@ -333,8 +346,10 @@ def test_nll_loss(device, shape, cdim, use_weight, reduction):
     x = T(logp, device, True)
     out = F.nll_loss(x, T(y, device), None if w is None else T(w, device), reduction=reduction)
     close(out, ref_nll(logp, y, w, reduction=reduction))
-    assert minigen.gradcheck(lambda a: F.nll_loss(a, T(y, device), None if w is None else
-                                                  T(w, device), reduction=reduction), (x,))
+    def fn(a):
+        return F.nll_loss(a, T(y, device), None if w is None else T(w, device), reduction=reduction)
+    assert minigen.gradcheck(fn, (x,))
+    assert minigen.gradgradcheck(fn, (x,))
     # cross_entropy = nll_loss(log_softmax(z)) (no smoothing)
     ce = F.cross_entropy(T(z, device), T(y, device), None if w is None else T(w, device),
                          reduction=reduction)

@@ -39,9 +39,13 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _check_tensor(op, name, t):
+def _check_tensor(op, name, t, like=None):
+    """``t`` must be a Tensor (on the same device as ``like``, the input, when given)."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+    if like is not None and type(t.data) is not type(like.data):
+        raise RuntimeError(f"{op}: expected {name} on the input's device ({like.device}), but "
+                           f"it is on {t.device}")
 
 
 # ----------------------------------------------------------------------------- cross-entropy
@@ -160,7 +164,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     op = "cross_entropy"
     reduction = _reduction(op, reduction, size_average, reduce)
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, "
                          f"got {label_smoothing}")
@@ -207,7 +211,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     op = "nll_loss"
     reduction = _reduction(op, reduction, size_average, reduce)
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     cdim, C, valid, t = _check_class_target(op, input, target, ignore_index)
     w = _class_weight(op, weight, C, input)
     # l_i = -w[y_i] log p_i[y_i]

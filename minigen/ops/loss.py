@@ -44,7 +44,7 @@ def _clamped_log(t):
 # ----------------------------------------------------------------------------- regression
 def _pointwise(op, input, target, reduction, weight, fn):
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"{op}: using a target size ({list(target.shape)}) that is different to the "
                       f"input size ({list(input.shape)}); they will be broadcast, which is likely "
@@ -86,12 +86,12 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     """
     op = "gaussian_nll_loss"
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         if var < 0:
             raise ValueError(f"{op}: var has negative entry/entries (var={var})")
         var = _wrap(input.xp.full(input.shape, var, dtype=input.dtype))
-    _check_tensor(op, "var", var)
+    _check_tensor(op, "var", var, like=input)
     if bool((var.data < 0).any()):
         raise ValueError(f"{op}: var has negative entry/entries")
     vs, xs = tuple(var.shape), tuple(input.shape)
@@ -128,14 +128,15 @@ def gaussian_kl(mu, logvar, reduction="sum"):
 
     (Kingma and Welling 2014, appendix B). ``reduction='none'`` gives the per-element terms,
     ``'sum'`` (the default) their total, ``'mean'`` their mean over every element, and
-    ``'batchmean'`` the total divided by the batch size ``mu.shape[0]``. minigen's VAE uses
-    ``'batchmean'``: the KL summed over latent dimensions and averaged over the batch, next to
-    a reconstruction term summed over pixels and averaged the same way, so that the two terms
-    of the ELBO stay on one per-example scale. (This is not a PyTorch function.)
+    ``'batchmean'`` the total divided by the batch size ``mu.shape[0]``. The VAE
+    (minigen/models/vae.py) reduces as ``'batchmean'`` does: the KL summed over latent
+    dimensions per example, next to a reconstruction term summed over pixels, and the sum of
+    the two averaged over the batch, so both terms of the ELBO are in nats per example.
+    (This is not a PyTorch function.)
     """
     op = "gaussian_kl"
     _check_tensor(op, "mu", mu)
-    _check_tensor(op, "logvar", logvar)
+    _check_tensor(op, "logvar", logvar, like=mu)
     reduction = _reduction(op, reduction, allowed=_REDUCTIONS + ("batchmean",))
     if tuple(mu.shape) != tuple(logvar.shape):
         raise ValueError(f"{op}: mu {list(mu.shape)} and logvar {list(logvar.shape)} must have "
@@ -193,7 +194,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     op = "binary_cross_entropy"
     reduction = _reduction(op, reduction, size_average, reduce)
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{op}: using a target size ({list(target.shape)}) that is different to "
                          f"the input size ({list(input.shape)}) is not supported; please ensure "
@@ -225,7 +226,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     op = "binary_cross_entropy_with_logits"
     reduction = _reduction(op, reduction, size_average, reduce)
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{op}: target size ({list(target.shape)}) must be the same as input "
                          f"size ({list(input.shape)})")
@@ -254,7 +255,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _reduction(op, reduction, size_average, reduce,
                            allowed=_REDUCTIONS + ("batchmean",))
     _check_tensor(op, "input", input)
-    _check_tensor(op, "target", target)
+    _check_tensor(op, "target", target, like=input)
     if reduction == "mean" and size_average is None and reduce is None:
         warnings.warn("kl_div: reduction 'mean' divides the total loss by both the batch size "
                       "and the support size; 'batchmean' divides only by the batch size and "

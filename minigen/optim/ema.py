@@ -41,7 +41,8 @@ def _params_of(model_or_params):
 
 class EMA:
     """Exponential moving average of ``model_or_params`` (a Module, or an iterable of
-    parameters). Only floating parameters are averaged."""
+    parameters). Only floating parameters are averaged; a Module's buffers (BatchNorm's running
+    statistics) are not, they are already averages of their own."""
 
     def __init__(self, model_or_params, decay=0.999, use_num_updates=False):
         if not 0.0 <= decay <= 1.0:
