@@ -160,6 +160,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     loss is (1 - eps) w[y] (-log p_y) + (eps / C) sum_c w_c (-log p_c), divided by the same sum.
     With probabilities, targets become (1 - eps) t + eps / C, and 'mean' divides by the number
     of samples (N d1 ...), whatever the weights. ``ignore_index`` applies to indices only.
+    ``weight`` is a constant: no gradient flows to it (PyTorch refuses to compute one). For
+    index targets the weighting q is built densely, one array the size of the logits.
     """
     op = "cross_entropy"
     reduction = _reduction(op, reduction, size_average, reduce)
