@@ -4,8 +4,9 @@
 
 Shapes: batch 8, heads 4, head dim 32, sequence length T = 64 .. 1024 (self-attention, no
 mask, float32). Each figure is the median of ``--repeats`` timed runs after one warm-up.
-The growth exponent is the slope of log(time) against log(T) fitted over the points with
+The growth exponent is the slope of log(time) against log(T), fitted over all sizes and over
 T >= 256, where the O(T^2) score matrix dominates (the smaller sizes carry fixed costs).
+Times are given as wall time and as this process's CPU time (see ``_median_time``).
 """
 from __future__ import annotations
 
@@ -29,13 +30,16 @@ SIZES = (64, 128, 256, 512, 1024)
 
 
 def _median_time(fn, repeats):
+    """(median wall seconds, median CPU seconds of this process). On one thread the two agree
+    on a quiet machine; on a shared one the CPU time leaves out the time spent preempted."""
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def bench_minigen(T, repeats):
@@ -86,26 +90,32 @@ def main():
     except ImportError:
         torch = None
     rows = []
+    nan = (float("nan"), float("nan"))
+    print(f"{'T':>5}  {'minigen wall/cpu ms':>22}  {'torch wall/cpu ms':>22}  minigen/torch (cpu)")
     with threadpool_limits(limits=1):
         for T in SIZES:
             ours = bench_minigen(T, args.repeats)
-            theirs = bench_torch(T, args.repeats) if torch is not None else None
-            rows.append({"T": T, "minigen_s": ours, "torch_s": theirs})
-            ratio = f"{ours / theirs:6.2f}x" if theirs else "   n/a"
-            print(f"T={T:5d}  minigen {ours * 1e3:9.2f} ms   torch "
-                  f"{(theirs or float('nan')) * 1e3:9.2f} ms   minigen/torch {ratio}", flush=True)
+            theirs = bench_torch(T, args.repeats) if torch is not None else nan
+            rows.append({"T": T, "minigen_wall_s": ours[0], "minigen_cpu_s": ours[1],
+                         "torch_wall_s": theirs[0], "torch_cpu_s": theirs[1]})
+            print(f"{T:5d}  {ours[0] * 1e3:10.2f} /{ours[1] * 1e3:10.2f}  "
+                  f"{theirs[0] * 1e3:10.2f} /{theirs[1] * 1e3:10.2f}  {ours[1] / theirs[1]:6.2f}x",
+                  flush=True)
     sizes = [r["T"] for r in rows]
-    exp_ours = growth_exponent(sizes, [r["minigen_s"] for r in rows])
-    exp_theirs = growth_exponent(sizes, [r["torch_s"] for r in rows])
-    print(f"growth exponent (T >= 256): minigen {exp_ours:.2f}"
-          + (f", torch {exp_theirs:.2f}" if exp_theirs is not None else ""))
-    exp_all = growth_exponent(sizes, [r["minigen_s"] for r in rows], min_size=0)
-    print(f"growth exponent (all T):    minigen {exp_all:.2f}")
+    exps = {}
+    for who in ("minigen", "torch"):
+        for kind in ("wall", "cpu"):
+            for lo in (0, 256):
+                exps[f"{who}_{kind}_T>={lo}"] = growth_exponent(
+                    sizes, [r[f"{who}_{kind}_s"] for r in rows], min_size=lo)
+    for lo in (256, 0):
+        print(f"growth exponent, slope of log t on log T (T >= {lo}):  "
+              + ", ".join(f"{w} {k} {exps[f'{w}_{k}_T>={lo}']:.2f}"
+                          for w in ("minigen", "torch") for k in ("wall", "cpu")))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"shape": {"batch": B, "heads": H, "head_dim": D}, "threads": 1,
-                       "repeats": args.repeats, "rows": rows,
-                       "growth_exponent": {"minigen": exp_ours, "torch": exp_theirs}}, f, indent=2)
+                       "repeats": args.repeats, "rows": rows, "growth_exponent": exps}, f, indent=2)
 
 
 if __name__ == "__main__":

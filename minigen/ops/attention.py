@@ -40,9 +40,13 @@ class ScaledDotProductAttention(Function):
         dB = dS (summed to B's shape)
     Masked entries have P = 0, so dS = 0 there: a fully masked row has zero gradients.
 
-    With create_graph=True the backward recomputes P from Q, K (and B) in minigen ops, so the
-    second derivative sees P's dependence on them; otherwise it reuses the P saved by forward
-    (a constant), which is the same number and saves a second Q K^T.
+    The row sums need no (L, S) product (the trick FlashAttention uses): since dP * P =
+    dP~ * P~ and O = P~ V,
+        rowsum(dP * P)_i = sum_j (dO_i . V_j) P~_ij = dO_i . O_i     (+ rowsum(dL/dP~ * P~)).
+
+    With create_graph=True the backward recomputes P (and O) from Q, K, V (and B) in minigen
+    ops, so the second derivative sees their dependence on the inputs; otherwise it reuses the
+    P and O saved by forward (constants), the same numbers without a second Q K^T.
     """
 
     def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
@@ -73,7 +77,7 @@ class ScaledDotProductAttention(Function):
         p /= z
         pd = p * dropout if dropout is not None else p
         o = pd @ v
-        self.save_for_backward(q, k, v, bias[0] if bias else None, p)
+        self.save_for_backward(q, k, v, bias[0] if bias else None, p, o)
         return (o, pd) if need_weights else o
 
     def _probabilities(self, q, k, bias):
@@ -95,24 +99,29 @@ class ScaledDotProductAttention(Function):
         return e / where(z > 0, z, 1.0)
 
     def backward(self, go, gw=None):
-        q, k, v, bias, p = self.saved_tensors
-        if is_grad_enabled():  # create_graph: P must carry its dependence on q, k, bias
-            p = self._probabilities(q, k, bias)
+        q, k, v, bias, p, o = self.saved_tensors
         d = _wrap(self.dropout) if self.dropout is not None else None
+        if is_grad_enabled():  # create_graph: P and O must carry their dependence on the inputs
+            p = self._probabilities(q, k, bias)
+            o = (p * d if d is not None else p) @ v
         pd = p * d if d is not None else p
         need = self.needs_input_grad
         # dV = P~^T dO
         gv = sum_to(pd.mT @ go, v.shape) if need[2] else None
         if not (need[0] or need[1] or (bias is not None and need[3])):
             return None, None, gv, None
-        # dP~ = dO V^T (+ the gradient of the returned weights); dP = dP~ * D
+        # dP~ = dO V^T (+ the gradient of the returned weights)
         gp = go @ v.mT
+        # rowsum(dP * P) = rowsum(dP~ * P~) = dO . O  (+ rowsum(dL/dP~ * P~))
+        r = sum(go * o, dim=-1, keepdim=True)
         if gw is not None:
             gp = gp + gw
+            r = r + sum(gw * pd, dim=-1, keepdim=True)
+        # dP = dP~ * D
         if d is not None:
             gp = gp * d
         # dS = P * (dP - rowsum(dP * P))
-        gs = p * (gp - sum(gp * p, dim=-1, keepdim=True))
+        gs = p * (gp - r)
         # dQ = dS K * scale;  dK = dS^T Q * scale   (scaling the small results, not dS)
         gq = sum_to((gs @ k) * self.scale, q.shape) if need[0] else None
         gk = sum_to((gs.mT @ q) * self.scale, k.shape) if need[1] else None
