@@ -110,6 +110,10 @@ def _run_workload(w, device, libs, timing, mem_trials, peak, profile, log):
         except Exception as e:
             msg, tb = describe_error(e)
             rows[lib_name] = dict(_row(w, device, lib_name, "error", msg), traceback=tb)
+    # one workload, one FLOP count: a twin that does not count its own shares minigen's
+    shared = next((c.flops for _, _, c in cases if c.flops), None)
+    for _, _, c in cases:
+        c.flops = c.flops or shared
     times = time_cases([(lib, c) for _, lib, c in cases], **timing)
     for (lib_name, lib, case), t in zip(cases, times):
         r = rows[lib_name]

@@ -262,7 +262,27 @@ def _call_hook(fn, device, quick):
         return Case(got["step"], flops=got.get("flops"))
     if isinstance(got, Case):
         return got
-    return Case(got)
+    return Case(got, flops=_linear_flops(got))
+
+
+def _linear_flops(step):
+    """FLOPs of one step of a model built only from Linear layers (none where unknown).
+
+    The registry's ``step`` carries ``step.model`` and ``step.batch``; a Linear layer on
+    [B, in] costs 2 B in out forward, and fwd+bwd 3x that. Convolutions, recurrences and
+    attention need their activation shapes, so a model that has any gets no count here (its
+    entry can return ``{"step": fn, "flops": n}`` instead)."""
+    model, batch = getattr(step, "model", None), getattr(step, "batch", None)
+    if model is None or batch is None or not hasattr(model, "modules"):
+        return None
+    total = 0.0
+    for m in model.modules():
+        kind = type(m).__name__
+        if any(k in kind for k in ("Conv", "RNN", "LSTM", "GRU", "Attention", "Bilinear")):
+            return None
+        if kind == "Linear":
+            total += 3 * 2.0 * batch.shape[0] * m.in_features * m.out_features
+    return total or None
 
 
 # -- PyTorch twins of registered models (the same architecture, loss, optimizer and batch) --
