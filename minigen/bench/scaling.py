@@ -151,9 +151,18 @@ def draw_curve(series_list, path):
             ax_m.plot(xs, [m / 2 ** 20 for m in mem], marker="o",
                       label=f"{s['lib']} ({s['device']})" + (f", p={em:.2f}" if em else ""))
     name, x_name = drawn[0]["curve"], drawn[0]["x_name"]
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    # label the minor ticks at 2 and 5 only (2, 5, 20, 50, ...), so the axis stays readable
+    sparse = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}".lstrip("0.")[:1] in ("2", "5")
+                           else "")
     for ax, ylabel in ((ax_t, "median step time (ms)"), (ax_m, "peak memory of a step (MiB)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(sparse)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_xlabel(x_name)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
