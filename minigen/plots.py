@@ -81,7 +81,9 @@ def _show_grid(fig, grid, title=None, rect=(0, 0, 1, 1)):
 def save_image_grid(images, path, nrow=8, title=None):
     """Write ``images`` (``[N, C, H, W]`` in [0, 1]) as one PNG grid; returns the path."""
     grid = image_grid(images, nrow=nrow)
-    scale = 6.0 / max(grid.shape[:2])
+    # inches per grid pixel: the longer side 6 in, but at least 2 screen pixels per image pixel
+    # (at 100 dpi) so that long strips stay legible, and at most 14 in wide
+    scale = min(max(6.0 / max(grid.shape[:2]), 0.02), 14.0 / grid.shape[1])
     h, w = grid.shape[0] * scale, grid.shape[1] * scale
     top = 0.35 if title else 0.0
     fig = _figure(w, h + top)
@@ -116,8 +118,10 @@ def save_loss_curves(history, path, ylabel="loss", title=None):
     fig = _figure(6.4, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     shown = []
-    for name, style in (("train", dict(lw=1, alpha=0.8)), ("test", dict(lw=2, marker="o", ms=3))):
+    for name, style in (("train", dict(lw=1, alpha=0.8)), ("test", dict(lw=2))):
         pts = numpy.asarray(history.get(name) or [], dtype=numpy.float64).reshape(-1, 2)
+        if 0 < len(pts) <= 40 and name == "test":
+            style["marker"], style["ms"] = "o", 3
         if len(pts):
             ax.plot(pts[:, 0], pts[:, 1], label=name, **style)
             shown.append(pts)

@@ -136,3 +136,55 @@ def test_subprocess_info_and_missing_gpu(tmp_path):
 def _real_cuda():
     from minigen import backend
     return type(backend._backends.get("cuda")).__name__ == "CupyBackend"
+
+
+@pytest.mark.slow
+def test_kill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
+    """SIGKILL a real `minigen train` process after a checkpoint, resume it: the final
+    parameters equal those of a run that was never stopped."""
+    import signal
+    import time
+
+    import numpy as np
+
+    args = ["train", "vae", "--data", "digits", "--epochs", "8", "--checkpoint-every", "40",
+            "--no-pictures", "--eval-k", "2", "--no-progress"]
+    straight = _run(*args, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "minigen.cli", *args, "--out", str(cut)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if (cut / "last.npz").exists() and io.load(cut / "last.npz")["step"] >= 80:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    step = io.load(cut / "last.npz")["step"]
+    assert 80 <= step < 8 * 24, step
+    resumed = _run(*args, "--out", str(cut), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = io.load(tmp_path / "straight" / "last.npz")["model"]
+    b = io.load(cut / "last.npz")["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+
+
+@pytest.mark.slow
+def test_default_run(tmp_path, capsys):
+    """`minigen train vae` as a new user runs it: MNIST subset, MLP VAE, default recipe."""
+    out = tmp_path / "default"
+    assert cli.main(["train", "vae", "--no-progress", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "test -ELBO" in text and "IWAE NLL (k=100)" in text
+    results = json.loads((out / "results.json").read_text())
+    assert results["test_iwae_nll_k100"] < results["test_neg_elbo"] < 116
+    for f in PICTURES + ["last.npz", "best.npz", "log.csv"]:
+        assert (out / f).exists(), f
