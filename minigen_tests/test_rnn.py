@@ -291,6 +291,39 @@ def test_backward_does_not_mutate_inputs(device):
         np.testing.assert_array_equal(a.numpy(), b)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_reused_scratch_buffers_do_not_leak_between_calls(device, kind):
+    """The sequence Functions reuse their big buffers between calls (ops.rnn_sequence.SCRATCH):
+    results and gradients must not depend on what ran before, and a graph kept alive with
+    retain_graph=True must keep its own buffers."""
+    rng = np.random.default_rng(16)
+    T, B, I, H = 4, 3, 2, 5
+    G, n_st = (4, 2) if kind == "lstm" else (3, 1)
+    fn = lstm_sequence if kind == "lstm" else gru_sequence
+    inputs = [[_rand(rng, T, B, I)] + [_rand(rng, B, H) for _ in range(n_st)] +
+              _cell_params(rng, I, H, G) for _ in range(2)]
+
+    def run(arrays, retain=False):
+        args = [_t(a, device, True) for a in arrays]
+        outs = fn(*args)
+        loss = sum((o * (k + 1.0)).sum() for k, o in enumerate(outs))
+        loss.backward(retain_graph=retain)
+        return outs, args, loss
+
+    first, args_a, _ = run(inputs[0])
+    want = [o.numpy() for o in first] + [a.grad.numpy() for a in args_a]
+    kept, args_k, loss_k = run(inputs[1], retain=True)  # keeps its buffers alive
+    again, args_b, _ = run(inputs[0])                    # runs while `kept` holds its graph
+    got = [o.numpy() for o in again] + [a.grad.numpy() for a in args_b]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(first[0].numpy(), want[0])  # outputs are never reused
+    g1 = [a.grad.numpy().copy() for a in args_k]
+    loss_k.backward()                                        # the retained graph still works
+    for a, g in zip(args_k, g1):
+        np.testing.assert_allclose(a.grad.numpy(), 2 * g, rtol=1e-6, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- against PyTorch
 def _copy_state(torch_module, ours):
     ours.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})

@@ -45,6 +45,57 @@ def _prev(t, T, reverse):
     return p if 0 <= p < T else None
 
 
+class _ScratchPool:
+    """Big per-call buffers kept for reuse between calls.
+
+    A layer's buffers (the gates of every step, the cell states, dL/dA) are megabytes each. A
+    fresh multi-megabyte array is usually memory the allocator has just handed back to the
+    OS, and the OS gives it again one zeroed page at a time: on a small CPU that costs more
+    than the arithmetic done in it. So the sequence Functions take these buffers from here,
+    and give them back once their backward has run (``release``, after which nothing can
+    read them). At most ``max_bytes`` are kept; ``clear()`` drops them all.
+    """
+
+    def __init__(self, max_bytes=128 << 20):
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.free = {}
+
+    def take(self, xp, shape, dtype):
+        stack = self.free.get((xp, shape, dtype))
+        if stack:
+            a = stack.pop()
+            self.nbytes -= a.nbytes
+            return a
+        return xp.empty(shape, dtype=dtype)
+
+    def give(self, xp, *arrays):
+        for a in arrays:
+            if self.nbytes + a.nbytes <= self.max_bytes:
+                self.free.setdefault((xp, a.shape, a.dtype), []).append(a)
+                self.nbytes += a.nbytes
+
+    def clear(self):
+        self.free.clear()
+        self.nbytes = 0
+
+
+SCRATCH = _ScratchPool()
+
+
+class _SequenceFunction(Function):
+    """Gives the pooled buffers it saved (the constants among its saved arrays) back to
+    ``SCRATCH`` when the graph releases them after backward."""
+
+    n_scratch = 0  # how many saved arrays, counted from the end, come from the pool
+
+    def release(self):
+        saved = self.saved
+        if saved:
+            SCRATCH.give(self.xp, *saved[len(saved) - self.n_scratch:])
+        self.saved = None
+
+
 def _weight_grads(dA, x, hs, h0, w_ih, reverse, need_x, need_w_ih, need_w_hh, need_b):
     """dX, dW_ih, dW_hh, db from the stacked pre-activation gradients dA (T, B, G).
 
@@ -68,15 +119,18 @@ def _weight_grads(dA, x, hs, h0, w_ih, reverse, need_x, need_w_ih, need_w_hh, ne
 
 
 # ----------------------------------------------------------------------------- LSTM
-class LSTMSequenceFunction(Function):
+class LSTMSequenceFunction(_SequenceFunction):
     """An LSTM layer over a whole sequence (one direction). See the module docstring.
 
     Raw-array details (all for speed, none change the math): the sigmoid is computed as
     sigma(a) = (1 + tanh(a/2)) / 2, so halving the i, f, o columns of W_ih, W_hh and the
     biases once lets ONE tanh per step serve all four gates; every per-step result is written
     into a slice of a buffer allocated once (``out=``), because on a small machine fresh
-    megabyte-sized temporaries cost more in page faults than the arithmetic does.
+    megabyte-sized temporaries cost more in page faults than the arithmetic does (the big
+    buffers even come from a pool kept between calls, see ``_ScratchPool``).
     """
+
+    n_scratch = 2  # act, cs
 
     def forward(self, x, h0, c0, w_ih, w_hh, *b, reverse=False):
         xp = self.xp
@@ -89,14 +143,13 @@ class LSTMSequenceFunction(Function):
         shift[2 * H:3 * H] = 0.0
         # G_x = X W_ih^T + b_ih + b_hh for all T*B rows in one product (kept as `act`: each
         # step turns its slice into the gate activations in place)
-        act = x.reshape(T * B, I) @ w_ih.T
+        act = SCRATCH.take(xp, (T, B, 4 * H), x.dtype)
+        xp.matmul(x.reshape(T * B, I), (w_ih * scale[:, None]).T, out=act.reshape(T * B, 4 * H))
         if b:
-            act += b[0] + b[1]
-        act = act.reshape(T, B, 4 * H)
-        act *= scale
+            act += (b[0] + b[1]) * scale
         w_hh_t = xp.ascontiguousarray(w_hh.T * scale)
         out = xp.empty((T, B, H), dtype=x.dtype)   # h_t of every step
-        cs = xp.empty((T, B, H), dtype=x.dtype)    # c_t of every step
+        cs = SCRATCH.take(xp, (T, B, H), x.dtype)  # c_t of every step
         hw = xp.empty((B, 4 * H), dtype=x.dtype)
         h, c = h0, c0
         for t in _steps(T, reverse):
@@ -117,7 +170,7 @@ class LSTMSequenceFunction(Function):
             xp.tanh(c_t, out=h_t)
             h_t *= o
             h, c = h_t, c_t
-        self.save_for_backward(x, h0, c0, w_ih, w_hh, *b, act, cs, out)
+        self.save_for_backward(x, h0, c0, w_ih, w_hh, *b, out, act, cs)
         return out, h.copy(), c.copy()
 
     def backward(self, gout, gh_n, gc_n):
@@ -131,10 +184,10 @@ class LSTMSequenceFunction(Function):
                 x, h0, c0, w_ih, w_hh, b, gout, gh_n, gc_n, self.reverse, need, need_b)
             return (dx, dh0, dc0, dw_ih, dw_hh) + (db,) * len(b)
         xp = self.xp
-        x, h0, c0, w_ih, w_hh, act, cs, out = _raw((x, h0, c0, w_ih, w_hh) + saved[-3:])
+        x, h0, c0, w_ih, w_hh, out, act, cs = _raw((x, h0, c0, w_ih, w_hh) + saved[-3:])
         gout, dh, dc = _raw((gout, gh_n, gc_n))
         T, B, H = out.shape
-        dA = xp.empty((T, B, 4 * H), dtype=out.dtype)
+        dA = SCRATCH.take(xp, (T, B, 4 * H), out.dtype)
         dh, dc = dh.copy(), dc.copy()
         tc = xp.empty((B, H), dtype=out.dtype)
         u = xp.empty((B, H), dtype=out.dtype)
@@ -147,37 +200,33 @@ class LSTMSequenceFunction(Function):
             xp.tanh(cs[t], out=tc)
             # dL/dh_t = (from the output at t) + (from step t+1)
             dh += gout[t]
+            # the activations' own derivatives in one pass over [i | f | g | o]:
+            # sigma' = sigma (1 - sigma) for i, f, o; tanh' = 1 - g^2 for g
+            xp.subtract(1.0, a, out=d)
+            d *= a
+            xp.multiply(g, g, out=d_g)
+            xp.subtract(1.0, d_g, out=d_g)
             # dc_t += dh_t o (1 - tanh^2 c_t)
             xp.multiply(tc, tc, out=u)
             xp.subtract(1.0, u, out=u)
             u *= o
             u *= dh
             dc += u
-            # da_o = dh_t tanh(c_t) o (1 - o)
-            xp.subtract(1.0, o, out=d_o)
-            d_o *= o
+            # da_o = dh_t tanh(c_t) sigma'(a_o)
             d_o *= tc
             d_o *= dh
-            # da_i = dc_t g i (1 - i)
-            xp.subtract(1.0, i, out=d_i)
-            d_i *= i
+            # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
             d_i *= g
-            d_i *= dc
-            # da_f = dc_t c_{t-1} f (1 - f)
-            xp.subtract(1.0, f, out=d_f)
-            d_f *= f
             d_f *= c_prev
-            d_f *= dc
-            # da_g = dc_t i (1 - g^2)
-            xp.multiply(g, g, out=d_g)
-            xp.subtract(1.0, d_g, out=d_g)
             d_g *= i
-            d_g *= dc
+            d_ifg = d.reshape(B, 4, H)[:, :3]
+            d_ifg *= dc[:, None, :]
             # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = dA_t W_hh
             dc *= f
             xp.matmul(d, w_hh, out=dh)
         dx, dw_ih, dw_hh, db = _weight_grads(dA, x, out, h0, w_ih, self.reverse, need[0],
                                              need[3], need[4], need_b)
+        SCRATCH.give(xp, dA)
         grads = (dx, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh)
         return _wrap_all(grads + (db,) * len(b))
 
@@ -209,9 +258,11 @@ def _lstm_bptt_graph(x, h0, c0, w_ih, w_hh, b, gout, gh_n, gc_n, reverse, need, 
 
 
 # ----------------------------------------------------------------------------- GRU
-class GRUSequenceFunction(Function):
+class GRUSequenceFunction(_SequenceFunction):
     """A GRU layer over a whole sequence (one direction). See the module docstring and
     LSTMSequenceFunction for the raw-array details (one tanh for r and z, ``out=`` buffers)."""
+
+    n_scratch = 3  # hn, rz, n
 
     def forward(self, x, h0, w_ih, w_hh, *b, reverse=False):
         xp = self.xp
@@ -221,16 +272,15 @@ class GRUSequenceFunction(Function):
         scale = xp.full(3 * H, 0.5, dtype=x.dtype)  # 0.5 for r, z; 1 for n
         scale[2 * H:] = 1.0
         # G_x = X W_ih^T + b_ih for all T*B rows in one product
-        gx = x.reshape(T * B, I) @ w_ih.T
+        gx = SCRATCH.take(xp, (T, B, 3 * H), x.dtype)
+        xp.matmul(x.reshape(T * B, I), (w_ih * scale[:, None]).T, out=gx.reshape(T * B, 3 * H))
         if b:
-            gx += b[0]
-        gx = gx.reshape(T, B, 3 * H)
-        gx *= scale
+            gx += b[0] * scale
         w_hh_t = xp.ascontiguousarray(w_hh.T * scale)
         b_hh = b[1] * scale if b else None
-        rz = xp.empty((T, B, 2 * H), dtype=x.dtype)  # r_t, z_t of every step
-        n = xp.empty((T, B, H), dtype=x.dtype)       # n_t
-        hn = xp.empty((T, B, H), dtype=x.dtype)      # h_n part: h_{t-1} W_hn^T + b_hn
+        rz = SCRATCH.take(xp, (T, B, 2 * H), x.dtype)  # r_t, z_t of every step
+        n = SCRATCH.take(xp, (T, B, H), x.dtype)       # n_t
+        hn = SCRATCH.take(xp, (T, B, H), x.dtype)      # h_n part: h_{t-1} W_hn^T + b_hn
         out = xp.empty((T, B, H), dtype=x.dtype)     # h_t
         gh = xp.empty((B, 3 * H), dtype=x.dtype)
         h = h0
@@ -258,7 +308,8 @@ class GRUSequenceFunction(Function):
             h_t *= z
             h_t += n_t
             h = h_t
-        self.save_for_backward(x, h0, w_ih, w_hh, *b, hn, rz, n, out)
+        SCRATCH.give(xp, gx)
+        self.save_for_backward(x, h0, w_ih, w_hh, *b, out, hn, rz, n)
         return out, h.copy()
 
     def backward(self, gout, gh_n):
@@ -270,11 +321,11 @@ class GRUSequenceFunction(Function):
         if is_grad_enabled():
             return _gru_bptt_graph(x, h0, w_ih, w_hh, b, gout, gh_n, self.reverse, need, need_b)
         xp = self.xp
-        x, h0, w_ih, w_hh, hn, rz, n, out = _raw((x, h0, w_ih, w_hh) + saved[-4:])
+        x, h0, w_ih, w_hh, out, hn, rz, n = _raw((x, h0, w_ih, w_hh) + saved[-4:])
         gout, dh = _raw((gout, gh_n))
         T, B, H = out.shape
-        dGX = xp.empty((T, B, 3 * H), dtype=out.dtype)  # dL/d(x part) of every step
-        dGH = xp.empty((T, B, 3 * H), dtype=out.dtype)  # dL/d(h part) of every step
+        dGX = SCRATCH.take(xp, (T, B, 3 * H), out.dtype)  # dL/d(x part) of every step
+        dGH = SCRATCH.take(xp, (T, B, 3 * H), out.dtype)  # dL/d(h part) of every step
         dh = dh.copy()
         one_minus_z = xp.empty((B, H), dtype=out.dtype)
         hw = xp.empty((B, H), dtype=out.dtype)
@@ -312,6 +363,7 @@ class GRUSequenceFunction(Function):
                                             need[2], False, need_b[0])
         _, _, dw_hh, db_hh = _weight_grads(dGH, x, out, h0, w_ih, self.reverse, False, False,
                                            need[3], need_b[1])
+        SCRATCH.give(xp, dGX, dGH)
         grads = (dx, dh if need[1] else None, dw_ih, dw_hh)
         return _wrap_all(grads + ((db_ih, db_hh) if b else ()))
 
