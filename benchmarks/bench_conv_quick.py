@@ -5,7 +5,9 @@
 Both libraries run in this process, on the same data, limited to the same number of threads
 (``threadpoolctl`` for NumPy's BLAS, ``torch.set_num_threads`` for PyTorch). Each case is warmed
 up, then the two are timed in alternation (so a noisy neighbour hits both alike), and the median
-of ``--repeat`` runs is reported with the ratio minigen / PyTorch. A forward+backward is
+of ``--repeat`` runs is reported with the ratio minigen / PyTorch: wall-clock time, and the
+process's CPU time too (steadier than wall time on a machine shared with other work; with more
+than one thread it adds up every thread's time). A forward+backward is
 y = f(x, w, b); y.backward(g) with a fixed random g, gradients for x, w and b.
 (A standalone script; the full benchmark harness lives elsewhere.)
 """
@@ -77,20 +79,23 @@ def run_case(name, op, xs, ws, kw, target, repeat, torch):
     for f in steps.values():  # warm-up
         f()
         f()
-    times = {k: [] for k in steps}
+    wall = {k: [] for k in steps}
+    cpu = {k: [] for k in steps}
     for _ in range(repeat):
         for k, f in steps.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             f()
-            times[k].append(time.perf_counter() - t0)
-    m = _median_ms(times["minigen"])
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    m, mc = _median_ms(wall["minigen"]), _median_ms(cpu["minigen"])
     if torch is None:
-        print(f"  {name:<52} minigen {m:8.1f} ms   (torch not installed)")
+        print(f"  {name:<50} minigen {m:7.1f} ms (cpu {mc:7.1f})   (torch not installed)")
         return None
-    t = _median_ms(times["torch"])
-    ratio = m / t
+    t, tc = _median_ms(wall["torch"]), _median_ms(cpu["torch"])
+    ratio, ratio_cpu = m / t, mc / tc
     flag = "ok" if ratio <= target else f"OVER {target}x"
-    print(f"  {name:<52} minigen {m:8.1f} ms   torch {t:8.1f} ms   ratio {ratio:5.2f}  ({flag})")
+    print(f"  {name:<50} minigen {m:7.1f} ms   torch {t:7.1f} ms   ratio {ratio:5.2f} ({flag})"
+          f"   | cpu time: {mc:7.1f} / {tc:7.1f} ms = {ratio_cpu:5.2f}")
     return ratio
 
 

@@ -47,75 +47,76 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 # Raw-array helpers shared by the three Functions. Shapes use the names of the module docstring:
 # G groups, N images, window grid (OH, OW), kernel (kh, kw), Cg channels per group.
 
-def _im2col(backend, x, kernel, stride, padding, dilation, groups, out_hw):
-    """cols[g, (n, a, b), (i, j, c)] = x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w], shape
-    (G, N OH OW, kh kw Cg); x_p is x shifted down/right by ``padding`` in a zero frame."""
-    xp = backend.xp
+_BLOCK_BYTES = 1 << 20  # im2col matrix per block of images on the CPU (about an L2 cache)
+
+
+def _blocks(backend, N, bytes_per_image):
+    """Image ranges [n0, n1) for the blocked loops.
+
+    On the CPU the im2col matrix is built, multiplied and consumed a block of images at a time,
+    ~1 MiB each, so it never leaves the cache (the whole matrix for a batch can be tens of MiB,
+    and streaming it through memory twice costs as much as a third of the product). A GPU takes
+    the whole batch as one block: one product, one kernel per kernel offset."""
+    if backend.name != "cpu":
+        return ((0, N),)
+    step = max(1, _BLOCK_BYTES // max(1, bytes_per_image))
+    return tuple((n0, min(N, n0 + step)) for n0 in range(0, N, step))
+
+
+def _frame(in_hw, kernel, stride, padding, dilation, grid_hw):
+    """(Hb, Wb): a frame that holds the input at offset ``padding`` and every window of the grid."""
+    return tuple(max(n + p, (o - 1) * s + (k - 1) * d + 1)
+                 for n, k, s, p, d, o in zip(in_hw, kernel, stride, padding, dilation, grid_hw))
+
+
+def _pad_last(xp, x, padding, frame):
+    """x_p[n, h + p_h, w + p_w, c] = x[n, c, h, w] in a zero frame of shape (N, Hb, Wb, C).
+
+    Channels-last, so that each window row (j, c) is one contiguous run of memory."""
     N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = kernel, stride, padding, dilation, out_hw
-    # rows and columns of x_p that the windows reach
-    Hb, Wb = (OH - 1) * sh + (kh - 1) * dh + 1, (OW - 1) * sw + (kw - 1) * dw + 1
-    x_last = x.transpose(0, 2, 3, 1)  # channels-last view: x_last[n, h, w, c] = x[n, c, h, w]
-    if ph == 0 and pw == 0 and Hb <= H and Wb <= W:
-        x_p = x_last
-    else:
-        x_p = xp.zeros((N, Hb, Wb, C), x.dtype)
-        h1, w1 = max(0, min(H, Hb - ph)), max(0, min(W, Wb - pw))
-        x_p[:, ph:ph + h1, pw:pw + w1] = x_last[:, :h1, :w1]
+    ph, pw = padding
+    x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
+    if ph == 0 and pw == 0 and tuple(frame) == (H, W):
+        return x_last
+    x_p = xp.zeros((N,) + tuple(frame) + (C,), x.dtype)
+    x_p[:, ph:ph + H, pw:pw + W] = x_last
+    return x_p
+
+
+def _im2col(backend, x_p, kernel, stride, dilation, groups, grid_hw):
+    """cols[g, (n, a, b), (i, j, c)] = x_p[n, a s_h + i d_h, b s_w + j d_w, g Cg + c], shape
+    (G, n OH OW, kh kw Cg): a strided view of x_p (no loop, no index array), copied once into
+    the matrix that BLAS reads."""
+    n, _, _, C = x_p.shape
+    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = kernel, stride, dilation, grid_hw
     Cg = C // groups
     sN, sH, sW, sC = x_p.strides
-    view = backend.as_strided(x_p, (groups, N, OH, OW, kh, kw, Cg),
+    view = backend.as_strided(x_p, (groups, n, OH, OW, kh, kw, Cg),
                               (Cg * sC, sN, sh * sH, sw * sW, dh * sH, dw * sW, sC))
-    return view.reshape(groups, N * OH * OW, kh * kw * Cg)
+    return view.reshape(groups, n * OH * OW, kh * kw * Cg)
 
 
-def _col2im(backend, cols, N, grid_hw, C, kernel, stride, padding, dilation, out_hw, bias):
-    """The adjoint of ``_im2col``: out[n, g Cg + c, a s_h + i d_h - p_h, ...] += cols[g, (n, a, b),
-    (i, j, c)], then + bias. Returns an (N, C, OH, OW) array.
+def _col2im_add(out, cols, kernel, stride, dilation, grid_hw):
+    """The adjoint of ``_im2col``: out[n, a s_h + i d_h, b s_w + j d_w, g, c] += cols[g, (n, a, b),
+    (i, j, c)], for out of shape (n, Hb, Wb, G, Cg).
 
-    One slice-add per kernel offset (i, j): the slice of the output that offset touches is a
-    strided view, so the loop has kh * kw steps however large the image. On the CPU it runs over
-    a few images at a time so the block of the output being added into stays in cache."""
-    xp = backend.xp
-    G = cols.shape[0]
-    Cg = C // G
-    (H, W), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (OH, OW) = \
-        grid_hw, kernel, stride, padding, dilation, out_hw
-    c7 = cols.reshape(G, N, H, W, kh, kw, Cg)
-    # the frame the windows reach, large enough to crop (OH, OW) from at offset (ph, pw)
-    Hb = max(OH + ph, (H - 1) * sh + (kh - 1) * dh + 1)
-    Wb = max(OW + pw, (W - 1) * sw + (kw - 1) * dw + 1)
-    out = xp.zeros((N, Hb, Wb, G, Cg), cols.dtype)
-    step = N
-    if backend.name == "cpu":  # ~256 KiB of output per block
-        step = max(1, (1 << 18) // max(1, Hb * Wb * C * cols.dtype.itemsize))
-    for n0 in range(0, N, step):
-        n1 = min(N, n0 + step)
-        for i in range(kh):
-            for j in range(kw):
-                # out[n, a s + i d, b s + j d, g, c] += cols[g, (n, a, b), (i, j, c)]
-                out[n0:n1, i * dh:i * dh + (H - 1) * sh + 1:sh, j * dw:j * dw + (W - 1) * sw + 1:sw] \
-                    += c7[:, n0:n1, :, :, i, j].transpose(1, 2, 3, 0, 4)
-    # crop the padding away and go back to (N, C, OH, OW)
-    return _to_nchw(xp, out[:, ph:ph + OH, pw:pw + OW].transpose(0, 3, 4, 1, 2), bias)
-
-
-def _to_nchw(xp, v, bias):
-    """A C-contiguous (N, G Cg, H, W) array from a view v[n, g, c, h, w], plus bias[g Cg + c]."""
-    N, G, Cg, H, W = v.shape
-    y = xp.empty((N, G, Cg, H, W), v.dtype)
-    if bias is None:
-        y[...] = v
-    else:
-        xp.add(v, bias.reshape(1, G, Cg, 1, 1), out=y)
-    return y.reshape(N, G * Cg, H, W)
+    One slice-add per kernel offset (i, j): the part of the output that offset touches is a
+    strided slice, so the loop has kh * kw steps however large the images (and no scatter)."""
+    (kh, kw), (sh, sw), (dh, dw), (H, W) = kernel, stride, dilation, grid_hw
+    G, n, Cg = cols.shape[0], out.shape[0], out.shape[4]
+    c7 = cols.reshape(G, n, H, W, kh, kw, Cg)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i * dh:i * dh + (H - 1) * sh + 1:sh, j * dw:j * dw + (W - 1) * sw + 1:sw] \
+                += c7[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
 
 
 def _rows(xp, x, groups):
     """rows[g, (n, h, w), c] = x[n, g Cg + c, h, w], shape (G, N H W, Cg).
 
-    Returned as the transposed view of a (G, Cg, N H W) copy (cheap: whole H W planes move), which
-    BLAS reads as a transposed operand; a channels-last x needs no copy at all."""
+    For an (N, C, H, W)-ordered x, the transposed view of a (G, Cg, N H W) copy (cheap: whole
+    H W planes move), which BLAS reads as a transposed operand; a channels-last x (what conv2d
+    returns) needs no copy at all."""
     N, C, H, W = x.shape
     Cg = C // groups
     x_last = x.transpose(0, 2, 3, 1)
@@ -132,12 +133,14 @@ def _weight_matrix(w, groups):
     return w.reshape(groups, A, B, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, A, kh * kw * B)
 
 
-def _weight_from_matrix(m, kernel):
-    """The inverse of ``_weight_matrix``: (G, A, kh kw B) -> (G A, B, kh, kw)."""
+def _weight_from_matrix(xp, m, kernel):
+    """The inverse of ``_weight_matrix``: (G, A, kh kw B) -> a fresh (G A, B, kh, kw) array."""
     G, A, K = m.shape
     kh, kw = kernel
     B = K // (kh * kw)
-    return m.reshape(G, A, kh, kw, B).transpose(0, 1, 4, 2, 3).reshape(G * A, B, kh, kw)
+    w = xp.empty((G * A, B, kh, kw), m.dtype)
+    w.reshape(G, A, B, kh, kw)[...] = m.reshape(G, A, kh, kw, B).transpose(0, 1, 4, 2, 3)
+    return w
 
 
 def _sum_bias(gy):
@@ -151,7 +154,8 @@ class Conv2dFunction(Function):
 
     Parameters (keywords): stride, padding = (p_h, p_w) rows/columns of zeros above/left of x,
     dilation, groups, out_hw = (OH, OW). Rows/columns of zeros below/right are implied by out_hw,
-    so asymmetric ('same') padding needs nothing more.
+    so asymmetric ('same') padding needs nothing more. The output is an (N, O, OH, OW) view of
+    channels-last memory (the rows of the product); every minigen op accepts any strides.
 
     Backward. y is linear in x and in w. For x, write the forward as y = A_w x; then
     dL/dx = A_w^T gy. Reading the sum above backwards, each gy[n, o, a, b] sends w[o, c, i, j]
@@ -164,37 +168,49 @@ class Conv2dFunction(Function):
 
         dL/dw[o, c, i, j] = sum_{n, a, b} gy[n, o, a, b] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
 
-    a correlation of x with gy (``Conv2dWeightFunction``): in matrix form dL/dWm = gy_rows^T cols,
-    so the im2col matrix built in the forward is kept (``keep_cols``) and reused here.
+    a correlation of x with gy (``Conv2dWeightFunction``); in matrix form dL/dWm = gy_rows^T cols,
+    the same im2col view of x as the forward's, so the padded x is kept for it (``keep_input``).
     dL/dbias[o] = sum_{n, a, b} gy[n, o, a, b].
     """
 
     def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw,
-                keep_cols=False, cols=None):
-        if cols is None:
-            cols = _im2col(self.backend, x, w.shape[2:], stride, padding, dilation, groups, out_hw)
-        self.cols = cols if keep_cols else None
+                keep_input=False, x_p=None):
+        xp = self.xp
+        N, C = x.shape[:2]
+        O, Cg, kh, kw = w.shape
+        kernel, Og, (OH, OW) = (kh, kw), O // groups, out_hw
+        if x_p is None:
+            x_p = _pad_last(xp, x, padding,
+                            _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw))
+        self.x_p = x_p if keep_input else None
         self.params = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
-        # y[g, (n, a, b), o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]
-        y = self.xp.matmul(cols, _weight_matrix(w, groups).transpose(0, 2, 1))
-        N, G, OH, OW = x.shape[0], groups, out_hw[0], out_hw[1]
-        view = y.reshape(G, N, OH, OW, y.shape[2]).transpose(1, 0, 4, 2, 3)  # [n, g, o, a, b]
-        return _to_nchw(self.xp, view, bias)
+        Wt = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, kh kw Cg, Og)
+        L = OH * OW
+        y = xp.empty((N * L, groups, Og), x.dtype)  # rows (n, a, b), columns (g, o)
+        for n0, n1 in _blocks(self.backend, N, L * kh * kw * C * x.dtype.itemsize):
+            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, out_hw)
+            # y[(n, a, b), g, o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]
+            xp.matmul(cols, Wt, out=y[n0 * L:n1 * L].transpose(1, 0, 2))
+        if bias is not None:
+            y += bias.reshape(groups, Og)
+        return y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
 
     def backward(self, gy):
         x, w = self.saved_tensors
         stride, padding, dilation, groups = self.params
         need = self.needs_input_grad
+        # both products read gy as a matrix of rows (n, a, b): lay it out once
+        g_rows = _rows(self.xp, gy.data, groups) if need[0] and need[1] else None
         gx = gw = gb = None
         if need[0]:
             gx = ConvTranspose2dFunction.apply(
                 gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                out_hw=x.shape[2:])
+                out_hw=x.shape[2:], rows=g_rows)
         if need[1]:
             gw = Conv2dWeightFunction.apply(
                 x, gy, kernel=w.shape[2:], stride=stride, padding=padding, dilation=dilation,
-                groups=groups, cols=self.cols)
+                groups=groups, x_p=self.x_p, g_rows=g_rows)
         if len(need) == 2:
             return gx, gw
         if need[2]:
@@ -203,7 +219,7 @@ class Conv2dFunction(Function):
 
     def release(self):
         self.saved = None
-        self.cols = None
+        self.x_p = None
 
 
 class ConvTranspose2dFunction(Function):
@@ -225,36 +241,50 @@ class ConvTranspose2dFunction(Function):
         dL/dw[g Cin_g + ci, c, i, j] = sum_{n, a, b} x[n, g Cin_g + ci, a, b] gy_p[n, g Cout_g + c, a s_h + i d_h, b s_w + j d_w]
 
     which is conv2d's weight gradient with the roles of input and output gradient swapped:
-    ``Conv2dWeightFunction(gy, x)``. Both read the im2col matrix of gy, built once here.
+    ``Conv2dWeightFunction(gy, x)``. Both read windows of the padded gy, built once here.
     dL/dbias[c] = sum_{n, a, b} gy[n, c, a, b].
     """
 
-    def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw):
+    def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw, rows=None):
+        xp = self.xp
+        N, _, H, W = x.shape
+        _, Cog, kh, kw = w.shape
+        kernel, (ph, pw), (OH, OW) = (kh, kw), padding, out_hw
         self.params = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
-        # cols[g, (n, a, b), (i, j, c)] = sum_ci x[n, g Cin_g + ci, a, b] Wm[g, ci, (i, j, c)]
-        cols = self.xp.matmul(_rows(self.xp, x, groups), _weight_matrix(w, groups))
-        return _col2im(self.backend, cols, x.shape[0], x.shape[2:], w.shape[1] * groups,
-                       w.shape[2:], stride, padding, dilation, out_hw, bias)
+        if rows is None:
+            rows = _rows(xp, x, groups)  # (G, N H W, Cin_g)
+        Wm = _weight_matrix(w, groups)  # (G, Cin_g, kh kw Cout_g)
+        frame = _frame(out_hw, kernel, stride, padding, dilation, (H, W))
+        # the frame starts as the bias (or zeros): y = bias + sum of the spread windows
+        out = xp.empty((N,) + frame + (groups, Cog), x.dtype)
+        out[...] = 0 if bias is None else bias.reshape(groups, Cog)
+        L = H * W
+        for n0, n1 in _blocks(self.backend, N, L * kh * kw * Cog * groups * x.dtype.itemsize):
+            # cols[g, (n, a, b), (i, j, c)] = sum_ci x[n, g Cin_g + ci, a, b] Wm[g, ci, (i, j, c)]
+            cols = xp.matmul(rows[:, n0 * L:n1 * L], Wm)
+            _col2im_add(out[n0:n1], cols, kernel, stride, dilation, (H, W))
+        y = out[:, ph:ph + OH, pw:pw + OW]  # crop the padding away: (N, OH, OW, G, Cout_g)
+        return y.reshape(N, OH, OW, groups * Cog).transpose(0, 3, 1, 2)
 
     def backward(self, gy):
         x, w = self.saved_tensors
         stride, padding, dilation, groups = self.params
         need = self.needs_input_grad
         kernel = w.shape[2:]
-        cols = None
-        if need[0] and need[1]:  # both read the im2col matrix of gy: build it once
-            cols = _im2col(self.backend, gy.data, kernel, stride, padding, dilation, groups,
-                           x.shape[2:])
+        g_p = None
+        if need[0] and need[1]:  # both read windows of the padded gy: pad it once
+            g_p = _pad_last(self.xp, gy.data, padding,
+                            _frame(gy.shape[2:], kernel, stride, padding, dilation, x.shape[2:]))
         gx = gw = gb = None
         if need[0]:
             gx = Conv2dFunction.apply(
                 gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                out_hw=x.shape[2:], cols=cols)
+                out_hw=x.shape[2:], x_p=g_p)
         if need[1]:
             gw = Conv2dWeightFunction.apply(
                 gy, x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
-                groups=groups, cols=cols)
+                groups=groups, x_p=g_p)
         if len(need) == 2:
             return gx, gw
         if need[2]:
@@ -267,8 +297,8 @@ class Conv2dWeightFunction(Function):
 
         gw[g O_g + o, c, i, j] = sum_{n, a, b} g[n, g O_g + o, a, b] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
 
-    In matrix form gw_m = g_rows^T cols, with cols the im2col matrix of x (passed in as ``cols``
-    when the caller already has it).
+    In matrix form gw_m = g_rows^T cols, with cols the im2col matrix of x (``x_p``, the padded x,
+    is passed in when the caller already has it).
 
     Backward (needed for gradients of gradients). gw is bilinear in (x, g); with V = dL/dgw:
         dL/dx = sum_{o, i, j} V[o, c, i, j] g[n, o, a, b] placed at (a s_h + i d_h, b s_w + j d_w)
@@ -277,14 +307,27 @@ class Conv2dWeightFunction(Function):
               = conv2d(x, V)
     """
 
-    def forward(self, x, g, *, kernel, stride, padding, dilation, groups, cols=None):
+    def forward(self, x, g, *, kernel, stride, padding, dilation, groups, x_p=None, g_rows=None):
+        xp = self.xp
         self.params = (kernel, stride, padding, dilation, groups)
         self.save_for_backward(x, g)
-        if cols is None:
-            cols = _im2col(self.backend, x, kernel, stride, padding, dilation, groups, g.shape[2:])
-        # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
-        m = self.xp.matmul(_rows(self.xp, g, groups).transpose(0, 2, 1), cols)
-        return _weight_from_matrix(m, kernel)
+        N, C = x.shape[:2]
+        OH, OW = g.shape[2:]
+        if x_p is None:
+            x_p = _pad_last(xp, x, padding,
+                            _frame(x.shape[2:], kernel, stride, padding, dilation, (OH, OW)))
+        R = _rows(xp, g, groups) if g_rows is None else g_rows  # (G, N OH OW, Og)
+        L = OH * OW
+        m = None
+        for n0, n1 in _blocks(self.backend, N, L * kernel[0] * kernel[1] * C * x.dtype.itemsize):
+            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, (OH, OW))
+            # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
+            part = xp.matmul(R[:, n0 * L:n1 * L].transpose(0, 2, 1), cols)
+            if m is None:
+                m = part
+            else:
+                m += part
+        return _weight_from_matrix(xp, m, kernel)
 
     def backward(self, v):
         x, g = self.saved_tensors
@@ -405,10 +448,11 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     out = tuple((n - r) // s + 1 for n, r, s in zip(padded, reach, stride))
     if nd == 1:
         x, weight, stride, lo, dilation, out = _as_2d(x, weight, stride, lo, dilation, out)
+    # the weight gradient reads the same windows of the padded input: keep it if it will be asked for
     keep = weight.requires_grad and _grad_enabled()
     args = (x, weight) if bias is None else (x, weight, bias)
     y = Conv2dFunction.apply(*args, stride=stride, padding=lo, dilation=dilation, groups=groups,
-                             out_hw=out, keep_cols=keep)
+                             out_hw=out, keep_input=keep)
     if nd == 1:
         y = y.squeeze(2)
     return y.squeeze(0) if squeeze else y
