@@ -222,3 +222,13 @@ def test_main_returns_exit_code(tmp_path):
     assert cli.main(["--quick", "--device", "cpu", "--only", "tiny_op", "--no-scaling",
                      "--out", str(tmp_path)]) == 0
     assert any(f.endswith("-quick.json") for f in os.listdir(tmp_path))
+
+
+def test_cpu_clock_is_recorded_and_gpu_is_not_timed_under_it(tmp_path):
+    doc, code = _quick(tmp_path, "--device", "all", "--clock", "cpu", "--only", "tiny_op",
+                       "--no-scaling")
+    assert code == 0 and doc["settings"]["clock"] == "cpu"
+    assert any("CPU seconds" in n for n in doc["notes"])
+    by_dev = {(r["device"], r["lib"]): r for r in doc["results"]}
+    assert by_dev[("cpu", "minigen")]["status"] == "ok"
+    assert by_dev[("cuda", "minigen")]["status"] == "unavailable"

@@ -47,6 +47,9 @@ def parse_args(argv):
                    help="also time the same workloads in PyTorch on the same device")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"),
                    help="directory for results (default: benchmarks/results)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="'wall' (default) or 'cpu': the process's CPU time, which other "
+                        "processes' load does not inflate (CPU device, --threads 1 only)")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per workload")
     p.add_argument("--no-scaling", action="store_true", help="skip the scaling curves")
     p.add_argument("--no-profile", action="store_true", help="skip the per-op profiles")
@@ -147,7 +150,7 @@ def _run_workload(w, device, libs, timing, mem_trials, peak, profile, log):
             if w.tiny_params:
                 tiny = w.make(lib, w.tiny_params)
             prof = profile_step(case, lib, steps=profile_steps(timing), tiny_case=tiny,
-                                unprofiled_s=mg["time_s"]["median"])
+                                unprofiled_s=mg["time_s"]["median"], clock=timing["clock"])
             prof["workload"], prof["device"] = w.name, device
             if "torch" in med:
                 prof["torch_step_s"] = med["torch"]
@@ -166,8 +169,15 @@ def run(args, log=print):
     """Run the benchmark described by parsed ``args``; returns (document, exit code)."""
     only = [t for o in (args.only or []) for t in o.split(",") if t.strip()] or None
     timing, mem_trials, gemm_sizes, _ = settings_for(args.quick, args.repeats)
+    timing["clock"] = args.clock
     libs = ["minigen", "numpy"] + (["torch"] if args.vs_torch else [])
     notes = []
+    if args.clock == "cpu":
+        notes.append("times are the process's CPU seconds (--clock cpu), not wall-clock "
+                     "seconds" + ("" if args.threads == 1 else "; without --threads 1 they sum "
+                                  "the CPU time of every BLAS/torch thread"))
+        if args.device != "cpu":
+            notes.append("--clock cpu does not see GPU work: cuda is not timed under it")
     if args.vs_torch:
         ok, why = lib_available("torch", "cpu")
         if not ok:
@@ -181,6 +191,8 @@ def run(args, log=print):
             dev_status.append({"device": "cpu", "status": "ok", "reason": None})
             continue
         ok, why = cuda_status()
+        if ok and args.clock == "cpu":
+            ok, why = False, "not timed under --clock cpu (a GPU's work is not CPU time)"
         dev_status.append({"device": dev, "status": "ok" if ok else "unavailable",
                            "reason": why})
         if ok:
@@ -207,7 +219,8 @@ def run(args, log=print):
                             doc["results"].append(_row(w, st["device"], lib_name, "unavailable",
                                                        f"device unavailable: {st['reason']}"))
         for dev in devices:
-            peak = gemm_peak(dev, sizes=gemm_sizes, min_time=0.02 if args.quick else 0.3)
+            peak = gemm_peak(dev, sizes=gemm_sizes, min_time=0.02 if args.quick else 0.3,
+                             clock=args.clock)
             doc["gemm_peak"][dev] = peak
             log(f"== {dev}: GEMM peak {peak['gflops']:.1f} GFLOP/s ({peak['library']}, "
                 f"n={peak['n']})")

@@ -13,6 +13,8 @@ Timing (``time_cases``)
     libraries run the same workload their repeats are *interleaved* (minigen, torch, numpy,
     minigen, torch, ...), so a slow drift of a shared machine's load hits all of them alike and
     the ratio of their medians holds from run to run. Reported: median, min, max seconds.
+    ``clock='cpu'`` times the process's CPU seconds instead of the wall clock: on a busy shared
+    machine, with one thread, other processes' load then stays out of the figures.
 
 Peak memory (``peak_memory``)
     CPU: the rise of the process's resident-set high-water mark during one step. Before the step
@@ -43,7 +45,7 @@ from typing import Callable
 
 __all__ = [
     "Unavailable", "Lib", "Case", "Workload", "time_cases", "peak_memory", "lib_available",
-    "cuda_status",
+    "cuda_status", "CLOCKS",
 ]
 
 
@@ -231,30 +233,38 @@ def describe_error(e):
 
 
 # ----------------------------------------------------------------------------- timing
-def _run(case, lib, n):
+# 'wall': time.perf_counter. 'cpu': time.process_time, the CPU seconds of this process's
+# threads; on a shared machine other processes' load does not count in it. Only meaningful on
+# 'cpu' with --threads 1 (with more threads it sums their CPU time; a GPU's work is not in it).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _run(case, lib, n, clock=time.perf_counter):
     step = case.step
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         step()
     lib.sync()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
-def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0):
+def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0, clock="wall"):
     """Time several (lib, case) pairs of one workload with interleaved repeats.
 
     Returns one dict per pair: ``{"median", "min", "max", "repeats", "number"}`` in seconds per
     step, or ``{"error": msg}`` if the step raised. ``max_case_time`` caps one pair's total timed
-    seconds: a slow step gets fewer repeats (never fewer than one).
+    seconds: a slow step gets fewer repeats (never fewer than one). ``clock``: a key of
+    ``CLOCKS``.
     """
+    clock = CLOCKS[clock]
     out = [None] * len(cases)
     plan = []  # (index, number, repeats)
     for i, (lib, case) in enumerate(cases):
         try:
             lib.sync()
-            first = _run(case, lib, 1)           # also the first warm-up step
+            first = _run(case, lib, 1, clock)    # also the first warm-up step
             for _ in range(max(0, warmup - 1)):
-                first = min(first, _run(case, lib, 1))
+                first = min(first, _run(case, lib, 1, clock))
             number = max(1, int(min_time / max(first, 1e-9)))
             reps = max(1, min(repeats, int(max_case_time / max(first * number, 1e-9))))
             plan.append((i, number, reps))
@@ -268,7 +278,7 @@ def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0):
                 continue
             lib, case = cases[i]
             try:
-                out[i].append(_run(case, lib, number) / number)
+                out[i].append(_run(case, lib, number, clock) / number)
             except Exception as e:
                 msg, tb = describe_error(e)
                 out[i] = {"error": msg, "traceback": tb}

@@ -54,18 +54,19 @@ def _all_subclasses(cls):
 class OpProfiler:
     """Context manager: exclusive seconds per (op name, kind) while it is active."""
 
-    def __init__(self):
+    def __init__(self, clock=time.perf_counter):
+        self._clock = clock
         self.stats = {}      # (name, kind) -> [calls, seconds]
         self._stack = []     # frames: [name, kind, start, child_seconds]
         self._undo = []
 
     # -- frames --------------------------------------------------------------------------
     def _push(self, name, kind):
-        self._stack.append([name, kind, time.perf_counter(), 0.0])
+        self._stack.append([name, kind, self._clock(), 0.0])
 
     def _pop(self):
         name, kind, start, child = self._stack.pop()
-        incl = time.perf_counter() - start
+        incl = self._clock() - start
         s = self.stats.get((name, kind))
         if s is None:
             s = self.stats[(name, kind)] = [0, 0.0]
@@ -149,16 +150,18 @@ class OpProfiler:
         return buckets, table
 
 
-def profile_step(case, lib, steps=3, tiny_case=None, unprofiled_s=None, top=15):
+def profile_step(case, lib, steps=3, tiny_case=None, unprofiled_s=None, top=15, clock="wall"):
     """Profile ``steps`` steps of a minigen case; returns a JSON-able dict (seconds per step)."""
+    from .harness import CLOCKS
+    tick = CLOCKS[clock]
     case.step()  # warm (the case has already been timed, but be safe after a rebuild)
     lib.sync()
-    with OpProfiler() as prof:
-        t0 = time.perf_counter()
+    with OpProfiler(tick) as prof:
+        t0 = tick()
         for _ in range(steps):
             case.step()
         lib.sync()
-        total = (time.perf_counter() - t0) / steps
+        total = (tick() - t0) / steps
     buckets, table = prof.summary(total, steps)
     out = {
         "method": "Function.apply/forward/backward and run_backward patched; exclusive times",
@@ -171,7 +174,7 @@ def profile_step(case, lib, steps=3, tiny_case=None, unprofiled_s=None, top=15):
     }
     if tiny_case is not None:
         from .harness import time_cases
-        t = time_cases([(lib, tiny_case)], warmup=2, repeats=5, min_time=0.02)[0]
+        t = time_cases([(lib, tiny_case)], warmup=2, repeats=5, min_time=0.02, clock=clock)[0]
         out["tiny_replay_s"] = t.get("median")
         if "error" in t:
             out["tiny_replay_error"] = t["error"]

@@ -4,7 +4,7 @@ JSON schema ``minigen-bench/1`` (every time in seconds, every memory figure in b
 
     {"schema": "minigen-bench/1", "created": ISO time, "command": [...],
      "settings": {"quick", "threads", "devices", "vs_torch", "only", "warmup", "repeats",
-                  "min_time"},
+                  "min_time", "max_case_time", "clock": "wall" | "cpu"},
      "machine": {... describe_machine() ...},
      "gemm_peak": {device: {"gflops", "n", "library"} | {"status": "unavailable", "reason"}},
      "results": [{"workload", "group", "description", "params", "device", "lib",
@@ -123,8 +123,9 @@ def write_markdown(doc, path):
     out = [f"# minigen bench: {doc['created']}", "",
            f"Command: `{' '.join(doc['command'])}`  ",
            f"Settings: quick={s['quick']}, threads={s['threads']}, vs_torch={s['vs_torch']}, "
-           f"warm-up {s['warmup']}, repeats {s['repeats']}. All figures measured in this run; "
-           "times are medians (min–max) of interleaved repeats.", "", "## Machine", "",
+           f"clock={s.get('clock', 'wall')}, warm-up {s['warmup']}, repeats {s['repeats']}. "
+           "All figures measured in this run; times are medians (min–max) of interleaved "
+           "repeats.", "", "## Machine", "",
            _machine_md(doc["machine"]), "", "## GEMM peak (bare array library, float32)", ""]
     for dev, p in doc["gemm_peak"].items():
         if "gflops" in p:
