@@ -226,6 +226,7 @@ def test_channels_last_input_gives_same_result(device):
                                                                 stride=2), atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("case", range(len(CONV_CASES)))
 def test_conv2d_matches_torch(case):
     torch = pytest.importorskip("torch")
@@ -259,6 +260,26 @@ def test_conv_transpose2d_matches_torch(case):
     my.backward(minigen.tensor(g))
     for m, t in ((mx, tx), (mw, tw), (mb, tb)):
         np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), atol=1e-10)
+
+
+def test_products_over_blocks_of_images_match_one_block(device, monkeypatch):
+    """On the CPU the products run over blocks of images: one image per block (and an uneven
+    last block) must give what one block gives, for values and all gradients."""
+    import minigen.ops.conv as conv_ops
+    rng = np.random.default_rng(18)
+    x, w, wt = rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal((6, 2, 4, 3))
+    results = []
+    for block_bytes in (1 << 30, 1, 3 * 7 * 6 * 9 * 4 * 8):
+        monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", block_bytes)
+        tx, tw, twt = (minigen.tensor(a, device=device, requires_grad=True) for a in (x, w, wt))
+        h = F.conv2d(tx, tw, stride=(1, 2), padding=1, groups=2)
+        y = F.conv_transpose2d(h, twt, stride=2, padding=1, output_padding=(1, 0), groups=2)
+        gx, gw, gwt = minigen.grad((y * y).sum(), (tx, tw, twt))
+        results.append([t.numpy() for t in (h, y, gx, gw, gwt)])
+    np.testing.assert_allclose(results[0][0], ref_conv2d(x, w, None, (1, 2), 1, 1, 2), atol=1e-12)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, atol=1e-10)
 
 
 # ----------------------------------------------------------------------------- derivatives
@@ -331,14 +352,16 @@ def test_hand_derived_matches_composite_twin(device, op, kw, xs, ws, nb):
     for name, f in (("hand", hand), ("twin", twin)):
         x, w, b = (minigen.tensor(a, device=device, requires_grad=True) for a in arrays)
         y = f(x, w, b, **kw)
-        v = minigen.tensor(np.random.default_rng(13).standard_normal(y.shape), device=device)
+        v = minigen.tensor(np.random.default_rng(13).standard_normal(y.shape), device=device,
+                           requires_grad=True)
         gx, gw, gb = minigen.grad((y * v).sum(), (x, w, b), create_graph=True)
-        # a scalar of the first derivatives, differentiated again
+        # a scalar of the first derivatives, differentiated again (also with respect to the
+        # upstream gradient v, which reaches the weight-gradient Function's second input)
         u = [minigen.tensor(np.random.default_rng(14 + k).standard_normal(t.shape), device=device)
              for k, t in enumerate((gx, gw))]
-        s = (gx * u[0]).sum() + (gw * u[1]).sum() + (gx * gx).sum() * 0.1
-        hx, hw = minigen.grad(s, (x, w))
-        grads[name] = [y.numpy()] + [t.numpy() for t in (gx, gw, gb, hx, hw)]
+        s = (gx * u[0]).sum() + (gw * u[1]).sum() + (gx * gx).sum() * 0.1 + (gw * gw).sum() * 0.1
+        hx, hw, hv = minigen.grad(s, (x, w, v))
+        grads[name] = [y.numpy()] + [t.numpy() for t in (gx, gw, gb, hx, hw, hv)]
     for k, (a, b) in enumerate(zip(grads["hand"], grads["twin"])):
         np.testing.assert_allclose(a, b, atol=1e-9, err_msg=f"entry {k}")
 

@@ -17,7 +17,14 @@ im2col: gather every window into one row of a matrix; then the convolution is ON
 cols is a strided *view* of the padded input (``backend.as_strided``: no loop, no index array);
 the matrix product reads it through one reshape copy. Inside, images are laid out channels-last
 (n, h, w, c): then every window row (j, c) is a contiguous run of memory, the copies stream, and
-the rows of the product are pixels, the columns channels, the shape BLAS is fastest at.
+the rows of the product are pixels, the columns channels, the shape BLAS is fastest at. The
+results are (N, C, H, W) views of that channels-last memory (PyTorch calls this memory format
+channels_last); the next convolution then reads its input without a copy.
+
+Speed on the CPU: the product is taken over blocks of a few images (``_blocks``), each block's
+rows of cols built, multiplied and, for col2im, added into the output while they are still in
+the cache; for a batch of 64 that is the difference between 1.6x and 1.4x PyTorch's time. It is
+still the same single matrix product, split along its rows. A GPU takes the batch in one block.
 
 The backward, with gy = dL/dy (derived in ``Conv2dFunction``), is two more convolutions:
 
@@ -81,6 +88,14 @@ def _pad_last(xp, x, padding, frame):
     x_p = xp.zeros((N,) + tuple(frame) + (C,), x.dtype)
     x_p[:, ph:ph + H, pw:pw + W] = x_last
     return x_p
+
+
+def _matmul_into(backend, a, b, out):
+    """out[...] = a @ b; on the CPU BLAS writes the block straight into place."""
+    if backend.name == "cpu":
+        backend.xp.matmul(a, b, out=out)
+    else:
+        out[...] = backend.xp.matmul(a, b)
 
 
 def _im2col(backend, x_p, kernel, stride, dilation, groups, grid_hw):
@@ -191,7 +206,7 @@ class Conv2dFunction(Function):
         for n0, n1 in _blocks(self.backend, N, L * kh * kw * C * x.dtype.itemsize):
             cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, out_hw)
             # y[(n, a, b), g, o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]
-            xp.matmul(cols, Wt, out=y[n0 * L:n1 * L].transpose(1, 0, 2))
+            _matmul_into(self.backend, cols, Wt, y[n0 * L:n1 * L].transpose(1, 0, 2))
         if bias is not None:
             y += bias.reshape(groups, Og)
         return y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
