@@ -337,12 +337,28 @@ def test_layer_norm_module_and_group_norm_module(device):
 
 
 def test_reprs():
+    # the strings PyTorch 2.13 prints (it added `bias=` to all three)
     assert repr(nn.BatchNorm2d(64)) == \
-        "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+        "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     assert repr(nn.BatchNorm1d(8, momentum=None, affine=False)) == \
-        "BatchNorm1d(8, eps=1e-05, momentum=None, affine=False, track_running_stats=True)"
-    assert repr(nn.LayerNorm(128)) == "LayerNorm((128,), eps=1e-05, elementwise_affine=True)"
-    assert repr(nn.GroupNorm(4, 64)) == "GroupNorm(4, 64, eps=1e-05, affine=True)"
+        "BatchNorm1d(8, eps=1e-05, momentum=None, affine=False, bias=False, track_running_stats=True)"
+    assert repr(nn.LayerNorm(128)) == "LayerNorm((128,), eps=1e-05, elementwise_affine=True, bias=True)"
+    assert repr(nn.LayerNorm(128, bias=False)) == \
+        "LayerNorm((128,), eps=1e-05, elementwise_affine=True, bias=False)"
+    assert repr(nn.GroupNorm(4, 64)) == "GroupNorm(4, 64, eps=1e-05, affine=True, bias=True)"
+    assert repr(nn.MultiheadAttention(16, 2)) == (
+        "MultiheadAttention(\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=16, "
+        "out_features=16, bias=True)\n)")
+
+
+def test_reprs_match_installed_torch():
+    torch = pytest.importorskip("torch")
+    for make in (lambda L: L.nn.BatchNorm2d(64), lambda L: L.nn.BatchNorm1d(3, affine=False),
+                 lambda L: L.nn.LayerNorm(128), lambda L: L.nn.LayerNorm((4, 5), bias=False),
+                 lambda L: L.nn.LayerNorm(3, elementwise_affine=False),
+                 lambda L: L.nn.GroupNorm(4, 64), lambda L: L.nn.GroupNorm(2, 4, affine=False),
+                 lambda L: L.nn.MultiheadAttention(16, 2)):
+        assert repr(make(minigen)) == repr(make(torch))
 
 
 # ----------------------------------------------------------------------------- errors

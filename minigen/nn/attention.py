@@ -36,6 +36,11 @@ def _linear(x, w, b):
     return y + b if b is not None else y
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A plain Linear. PyTorch gives MultiheadAttention's output projection this class name
+    (for its quantisation tooling); minigen keeps the name so that ``print(model)`` matches."""
+
+
 class MultiheadAttention(Module):
     """Multi-head attention with PyTorch's arguments and defaults.
 
@@ -86,7 +91,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(empty(3 * E, **fk))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(E, E, bias=bias, **fk)
+        self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias, **fk)
         if add_bias_kv:
             self.bias_k = Parameter(empty((1, 1, E), **fk))
             self.bias_v = Parameter(empty((1, 1, E), **fk))

@@ -97,9 +97,9 @@ class _BatchNorm(Module):
         return out
 
     def extra_repr(self):
-        s = (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-             f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-        return s if self.use_bias else s.replace(", track", ", bias=False, track")
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={bool(self.affine and self.use_bias)}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -142,9 +142,9 @@ class LayerNorm(Module):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        s = (f"{self.normalized_shape}, eps={self.eps}, "
-             f"elementwise_affine={self.elementwise_affine}")
-        return s if self.use_bias or not self.elementwise_affine else s + ", bias=False"
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, "
+                f"bias={bool(self.elementwise_affine and self.use_bias)}")
 
 
 class GroupNorm(Module):
@@ -177,5 +177,5 @@ class GroupNorm(Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        s = f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
-        return s if self.use_bias or not self.affine else s + ", bias=False"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={bool(self.affine and self.use_bias)}")
