@@ -24,6 +24,7 @@ from ..autograd import Tensor, no_grad
 from ..creation import empty, zeros
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.shape import cat
+from .linear import Linear
 from .module import Module
 from .parameter import Parameter
 
@@ -60,10 +61,6 @@ class MultiheadAttention(Module):
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be greater than "
                              f"0, got embed_dim={embed_dim} and num_heads={num_heads} instead")
-        try:
-            from .linear import Linear
-        except ImportError:  # pragma: no cover - only while nn.Linear is missing
-            raise ImportError("MultiheadAttention needs minigen.nn.Linear (nn/linear.py)") from None
         fk = dict(device=device, dtype=B.as_dtype(dtype) or B.get_default_dtype())
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
