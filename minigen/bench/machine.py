@@ -75,6 +75,9 @@ def describe_machine(devices_status, torch_loaded=False):
         "env": {k: os.environ[k] for k in _ENV if k in os.environ},
         "devices": devices_status,
     }
+    rev = _git_revision(os.path.dirname(os.path.dirname(os.path.abspath(minigen.__file__))))
+    if rev:
+        d["minigen_git"] = rev
     if torch_loaded and "torch" in sys.modules:
         torch = sys.modules["torch"]
         d["torch"] = torch.__version__
@@ -99,6 +102,21 @@ def describe_machine(devices_status, torch_loaded=False):
             except Exception:
                 pass
     return d
+
+
+def _git_revision(root):
+    """The checkout's commit (``abc1234``, ``+dirty`` if files differ), or None outside git."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no",
+                                "--", "minigen"], capture_output=True, text=True, timeout=5)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 class _Pins:

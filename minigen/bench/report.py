@@ -95,7 +95,8 @@ def _machine_md(m):
     lines = [
         f"- CPU: {m.get('cpu')} ({m.get('cpus_usable')} usable of {m.get('cpu_count')} cores)",
         f"- BLAS: {blas or 'unknown'}",
-        f"- Python {m.get('python')}, NumPy {m.get('numpy')}, minigen {m.get('minigen')}, "
+        f"- Python {m.get('python')}, NumPy {m.get('numpy')}, minigen {m.get('minigen')}"
+        + (f" (git {m['minigen_git']})" if m.get("minigen_git") else "") + ", "
         f"PyTorch {m.get('torch')}" + (f" ({m['torch_threads']} threads)"
                                         if m.get("torch_threads") else ""),
         f"- Devices: {devs}",
