@@ -138,7 +138,8 @@ def test_check_index_directly(device):
     xp = B.get_backend(device).xp
     idx = B.get_backend(device).asarray(np.array([0, 2, -3]))
     B.check_index(xp, idx, 3, "op")  # in range: nothing happens
-    with pytest.raises(IndexError, match=r"op: index 3 is out of bounds for dimension 1 with size 3"):
+    with pytest.raises(IndexError, match=r"op: index 3 is out of bounds for dimension 1 with "
+                                         r"size 3"):
         B.check_index(xp, B.get_backend(device).asarray(np.array([0, 3])), 3, "op", 1)
 
 

@@ -70,7 +70,8 @@ def test_reshape_and_view_forms(device):
 @pytest.mark.parametrize("shape", [(5, 5), (-1, -1), (7, -1), (0, -1)])
 def test_reshape_errors_name_shape_and_size(shape, device):
     x = T(np.arange(24.0), device)
-    with pytest.raises(RuntimeError, match=r"reshape: shape '\[.*\]' is invalid for input of size 24"):
+    with pytest.raises(RuntimeError,
+                       match=r"reshape: shape '\[.*\]' is invalid for input of size 24"):
         x.reshape(*shape)
     with pytest.raises(RuntimeError, match="invalid for input of size 24"):
         x.view(shape)
@@ -166,7 +167,8 @@ def test_cat_of_one_tensor_is_a_copy_with_gradient(device):
 
 def test_cat_stack_errors_name_shapes(device):
     a, b = T(np.ones((2, 3)), device), T(np.ones((3, 2)), device)
-    with pytest.raises(RuntimeError, match=r"cat: sizes of tensors must match except in dimension 0.*\[2, 3\].*\[3, 2\]"):
+    with pytest.raises(RuntimeError, match=r"cat: sizes of tensors must match except in "
+                                           r"dimension 0.*\[2, 3\].*\[3, 2\]"):
         minigen.cat([a, b])
     with pytest.raises(RuntimeError, match=r"stack.*\[2, 3\].*\[3, 2\]"):
         minigen.stack([a, b])

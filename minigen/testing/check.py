@@ -238,7 +238,8 @@ def check_broadcasting(fn, reference, shape_a, shape_b, device="cpu", grad_refer
         rng = numpy.random.default_rng(seed)
         inputs = (rng.standard_normal(shape_a), rng.standard_normal(shape_b))
     a_np, b_np = (numpy.asarray(x) for x in inputs)
-    where = f"check_broadcasting({getattr(fn, '__name__', 'op')}, {list(shape_a)}, {list(shape_b)}) on '{device}'"
+    where = (f"check_broadcasting({getattr(fn, '__name__', 'op')}, {list(shape_a)}, "
+             f"{list(shape_b)}) on '{device}'")
     a = mg.tensor(a_np, dtype=a_np.dtype, device=device,
                   requires_grad=differentiable and a_np.dtype.kind == "f")
     b = mg.tensor(b_np, dtype=b_np.dtype, device=device,
@@ -289,9 +290,9 @@ def check_broadcasting(fn, reference, shape_a, shape_b, device="cpu", grad_refer
 
 
 # ----------------------------------------------------------------------------- measuring
-def _host_outputs(fn, xs):
-    outs = [o for o in _flatten(fn(*xs)) if _is_tensor(o) and _is_float(o)]
-    return outs
+def _float_outputs(fn, xs):
+    """The floating tensors among ``fn(*xs)``'s outputs (the differentiable ones)."""
+    return [o for o in _flatten(fn(*xs)) if _is_tensor(o) and _is_float(o)]
 
 
 def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
@@ -313,13 +314,13 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
         rng = numpy.random.default_rng(seed + 1)
         n_in = len(xs)
         vs = []
-        for o in _host_outputs(fn, xs):
+        for o in _float_outputs(fn, xs):
             v = mg.tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=o.device)
             v.requires_grad = True
             vs.append(v)
 
         def first(*args):
-            ys = _host_outputs(fn, list(args[:n_in]))
+            ys = _float_outputs(fn, list(args[:n_in]))
             live = [(y, v) for y, v in zip(ys, args[n_in:]) if y.requires_grad]
             if not live:
                 return ()
@@ -330,7 +331,7 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
 
         return jacobian_error(first, xs + vs, order=1, eps=eps, seed=seed)
 
-    outs = _host_outputs(fn, xs)
+    outs = _float_outputs(fn, xs)
     sizes = [o.numel() for o in outs]
     worst = 0.0
     for k in diff:
@@ -345,12 +346,12 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
                 p[j] += sgn * eps
                 x.data = mg.tensor(p.reshape(host.shape), dtype=x.dtype, device=x.device).data
                 cols.append(numpy.concatenate(
-                    [o.numpy().astype(numpy.float64).ravel() for o in _host_outputs(fn, xs)]
+                    [o.numpy().astype(numpy.float64).ravel() for o in _float_outputs(fn, xs)]
                     or [numpy.zeros(0)]))
             numeric[:, j] = (cols[0] - cols[1]) / (2 * eps)
         x.data = mg.tensor(host, dtype=x.dtype, device=x.device).data
         analytic = numpy.zeros_like(numeric)
-        outs = _host_outputs(fn, xs)
+        outs = _float_outputs(fn, xs)
         row = 0
         for oi, o in enumerate(outs):
             for e in range(sizes[oi]):

@@ -150,11 +150,6 @@ def _unary(name, fn, reference, draw=_n, shape=(2, 3), **kw):
     return _spec(name, fn, reference, lambda rng, d: _ins(d, draw(rng, *shape)), **kw)
 
 
-def _sum_to(g, shape):
-    from .check import sum_to_reference
-    return sum_to_reference(g, shape)
-
-
 # ============================================================================= elementwise
 _spec("add", lambda a, b: a + b, np.add, lambda r, d: _ins(d, _n(r, 2, 3), _n(r, 3)), binary=True)
 _spec("add_alpha", lambda a, b: mg.add(a, b, alpha=2.5), lambda a, b: a + 2.5 * b,
