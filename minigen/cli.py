@@ -141,13 +141,13 @@ def cmd_train(args):
     from .train import LAST, train_model
 
     entry = registry.get(args.model)
-    recipe = entry.recipe.for_data(args.data or entry.recipe.data)
-    variant = args.variant or recipe.variants[0]
-    if variant not in recipe.variants:
+    variant = args.variant or entry.recipe.variants[0]
+    if variant not in entry.recipe.variants:
         raise CommandError(f"train {args.model}: unknown --variant {variant!r}; choose from "
-                           f"{', '.join(recipe.variants)}")
+                           f"{', '.join(entry.recipe.variants)}")
+    recipe = entry.recipe.resolve(args.data, variant)
     _check_device(args.device)
-    out = args.out or _default_out(args.model, recipe.data, variant, recipe.variants[0], args.resume)
+    out = args.out or _default_out(args.model, recipe.data, variant, entry.recipe.variants[0], args.resume)
     last = os.path.join(out, LAST)
     if args.resume and not os.path.exists(last):
         raise CommandError(f"--resume: {out} holds no checkpoint ({LAST}); nothing to resume")

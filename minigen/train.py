@@ -328,8 +328,8 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
     from minigen.utils.data import DataLoader, TensorDataset
 
     entry = registry.get(name)
-    recipe = entry.recipe.for_data(data or entry.recipe.data)
-    variant = variant or recipe.variants[0]
+    variant = variant or entry.recipe.variants[0]
+    recipe = entry.recipe.resolve(data, variant)
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
     lr = recipe.lr if lr is None else lr

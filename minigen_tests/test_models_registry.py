@@ -32,6 +32,11 @@ def test_recipe_per_data_overrides():
     d = r.for_data("digits")
     assert (d.data, d.epochs, d.batch_size) == ("digits", 3, 128)
     assert r.for_data("mnist").epochs == 10
+    r = Recipe(data="mnist", epochs=10, variants=("mlp", "conv"), per_data={"digits": {"epochs": 3}},
+               per_variant={"conv": {"epochs": 2, "lr": 0.5}})
+    c = r.resolve("digits", "conv")
+    assert (c.data, c.epochs, c.lr, c.variants) == ("digits", 2, 0.5, ("conv", "mlp"))
+    assert r.resolve().epochs == 10 and r.resolve(variant="conv").data == "mnist"
 
 
 def test_load_data():

@@ -32,6 +32,7 @@ class Recipe:
         epochs, batch_size, lr: the optimisation defaults (Adam).
         variants: the architectures ``builder`` knows; the first is the default.
         per_data: overrides by data set, e.g. ``{'digits': {'epochs': 60, 'batch_size': 64}}``.
+        per_variant: overrides by variant, applied after ``per_data``, e.g. ``{'conv': {'epochs': 20}}``.
         pictures: ``pictures(model, run_dir, test_images) -> [paths]`` draws the model's PNGs
             (the loss curves are drawn by ``train.py`` for every model).
         evaluate: ``evaluate(model, test_images, progress) -> {name: float}``, the final
@@ -44,13 +45,26 @@ class Recipe:
     lr: float = 1e-3
     variants: tuple = ("default",)
     per_data: dict = dataclasses.field(default_factory=dict)
+    per_variant: dict = dataclasses.field(default_factory=dict)
     pictures: Optional[Callable] = None
     evaluate: Optional[Callable] = None
     description: str = ""
 
+    def resolve(self, data=None, variant=None):
+        """This recipe for ``data`` and ``variant`` (defaults: its own data, its first variant),
+        with their overrides applied; ``variants`` then starts with the chosen variant."""
+        data = data or self.data
+        variant = variant or self.variants[0]
+        r = dataclasses.replace(self, data=data, per_data={}, per_variant={},
+                                **self.per_data.get(data, {}))
+        r = dataclasses.replace(r, **self.per_variant.get(variant, {}))
+        if variant in r.variants:
+            r.variants = (variant,) + tuple(v for v in r.variants if v != variant)
+        return r
+
     def for_data(self, data):
         """This recipe with the overrides for ``data`` applied."""
-        return dataclasses.replace(self, data=data, per_data={}, **self.per_data.get(data, {}))
+        return self.resolve(data, self.variants[0])
 
 
 @dataclasses.dataclass
@@ -81,7 +95,7 @@ class ModelEntry:
         import minigen
         from minigen import optim
 
-        recipe = self.recipe.for_data(data or ("digits" if quick else self.recipe.data))
+        recipe = self.recipe.resolve(data or ("digits" if quick else self.recipe.data), variant)
         minigen.manual_seed(seed)
         model = self.build(recipe.data, variant).to(device)
         optimizer = optim.Adam(model.parameters(), lr=recipe.lr)
