@@ -155,6 +155,20 @@ class Backend:
     def as_strided(self, a, shape, strides):
         return numpy.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
 
+    def where(self, cond, a, b):
+        """``where(cond, a, b)`` for float arrays. NumPy's ``where`` branches per element, so an
+        unpredictable mask makes it ~15x slower than a multiply; for finite values the blend
+        a*m + b*(1-m) gives exactly the same numbers (x*1 + y*0 = x), so it is used instead."""
+        if (a.dtype.kind == "f" and a.dtype == b.dtype and numpy.size(cond) >= 4096
+                and numpy.isfinite(a).all() and numpy.isfinite(b).all()):
+            m = cond.astype(a.dtype)
+            out = a * m
+            m -= 1.0
+            m *= b
+            out -= m
+            return out
+        return numpy.where(cond, a, b)
+
     def is_available(self):
         return True
 
@@ -193,6 +207,9 @@ class CupyBackend(Backend):
 
     def as_strided(self, a, shape, strides):
         return self.xp.lib.stride_tricks.as_strided(a, shape, strides)
+
+    def where(self, cond, a, b):
+        return self.xp.where(cond, a, b)
 
     def is_available(self):
         try:

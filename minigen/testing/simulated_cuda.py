@@ -839,6 +839,9 @@ class SimulatedCudaBackend(_backend.Backend):
     def synchronize(self):
         pass
 
+    def where(self, cond, a, b):
+        return self.xp.where(cond, a, b)
+
     def as_strided(self, a, shape, strides):
         arr = _require(a, "as_strided")
         return SimArray(numpy.lib.stride_tricks.as_strided(arr, shape, strides, writeable=False))
