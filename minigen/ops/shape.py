@@ -45,9 +45,17 @@ def reshape(input, *shape):
 
 
 def view(input, *shape):
-    """As ``reshape`` (minigen does not track contiguity; a view may copy)."""
+    """As ``reshape`` (minigen does not track contiguity; a view may copy).
+
+    ``view(dtype)`` reinterprets the bytes as another dtype of the same size, as PyTorch does
+    (no gradient flows through a reinterpretation)."""
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
-        return input.to(shape[0])  # view(dtype)
+        from .. import backend as B
+        dt = B.as_dtype(shape[0])
+        if dt.itemsize != input.data.dtype.itemsize:
+            raise RuntimeError(f"view: cannot view a tensor of dtype {input.data.dtype} as "
+                               f"{dt} (element sizes {input.data.dtype.itemsize} and {dt.itemsize} differ)")
+        return _wrap(input.data.view(dt))
     return reshape(input, *shape)
 
 

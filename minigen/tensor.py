@@ -1,0 +1,259 @@
+"""``Tensor``: an n-dimensional array that remembers how it was computed.
+
+The array itself is ``data`` (NumPy on 'cpu', CuPy on 'cuda'); ``creator`` is the Function node
+that made it when gradients were being recorded (PyTorch calls it ``grad_fn``). The ops that
+act on tensors live in minigen/ops/ and are installed as methods by minigen/ops/__init__.py;
+recording and the backward walk live in minigen/autograd.py.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import autograd as _autograd  # grad mode and the graph walk (imported lazily at call time)
+from . import backend as _backend
+from .backend import _by_array_type
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    Create tensors with ``minigen.tensor``, ``zeros``, ``randn`` and friends. Attributes:
+    ``data`` (the raw array), ``grad`` (a Tensor, filled by ``backward``), ``requires_grad``,
+    ``creator`` (the Function that made it; PyTorch calls it ``grad_fn``).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_idx", "_retain", "__weakref__")
+    __array_priority__ = 1000  # numpy_scalar * tensor -> Tensor.__rmul__, not numpy
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        from .creation import _to_array
+
+        self.data = _to_array(data, dtype, device)
+        self.grad = None
+        self.creator = None
+        self._idx = 0
+        self._retain = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- basic attributes ----------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return _backend.device(_by_array_type[type(self.data)].name)
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    @property
+    def grad_fn(self):
+        return self.creator
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def xp(self):
+        return _by_array_type[type(self.data)].xp
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def nelement(self):
+        return int(self.data.size)
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_wrap_dim(dim, self.data.ndim, "size")]
+
+    def element_size(self):
+        return self.data.dtype.itemsize
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    # -- conversions -------------------------------------------------------------------
+    def numpy(self):
+        """A host (NumPy) copy of the data. Always a copy, on every device."""
+        return _by_array_type[type(self.data)].to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: a Tensor with {self.data.size} elements cannot be converted to a Python scalar")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+        return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        if self.device.type != "cpu":
+            raise TypeError(
+                f"can't convert {self.device.type} tensor to numpy: use tensor.numpy() "
+                "(or .cpu()) to make a host copy first")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def detach(self):
+        """A tensor sharing this one's data, cut off from the graph."""
+        return _wrap(self.data)
+
+    def detach_(self):
+        self.creator = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad_: only floating point tensors can require gradients, "
+                f"got dtype {self.data.dtype}")
+        if not requires_grad and self.creator is not None:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad of leaf tensors; "
+                "use detach() to cut a non-leaf tensor off the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self.creator is not None:
+            self._retain = True
+            self.creator._retained = tuple(self.creator._retained) + (self,)
+        return self
+
+    # -- in-place (only off the graph) -------------------------------------------------
+    def _check_inplace(self, op):
+        if self.requires_grad and _autograd._state["grad"]:
+            kind = "a leaf Variable" if self.creator is None else "a tensor in the graph"
+            raise RuntimeError(
+                f"{op}: {kind} that requires grad is being used in an in-place operation; "
+                "wrap it in `with minigen.no_grad():` or use .detach()")
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        return self
+
+    def zero_(self):
+        self._check_inplace("zero_")
+        self.data.fill(0)
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
+        self._check_inplace("copy_")
+        if not isinstance(src, Tensor):
+            from .creation import tensor as _tensor
+            src = _tensor(src, dtype=self.dtype, device=self.device)
+        if type(src.data) is not type(self.data):
+            src = src.to(self.device)
+        xp = self.xp
+        try:
+            b = xp.broadcast_to(src.data, self.data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"copy_: source of shape {list(src.shape)} cannot be broadcast to "
+                f"destination of shape {list(self.shape)}") from None
+        self.data[...] = b
+        return self
+
+    # -- backward ------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``gradient`` is the vector in the vector-Jacobian product; it may be omitted only for
+        a tensor with one element. The graph's saved arrays are released afterwards unless
+        ``retain_graph=True``. ``create_graph=True`` records the backward pass itself, for
+        higher-order gradients.
+        """
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; this "
+                    f"tensor has shape {list(self.shape)}, pass `gradient=`")
+            gradient = _wrap(self.xp.ones_like(self.data))
+        elif not isinstance(gradient, Tensor):
+            from .creation import tensor as _tensor
+            gradient = _tensor(gradient, dtype=self.dtype, device=self.device)
+        _autograd.run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        raise NotImplementedError("register_hook: hooks are not supported in minigen")
+
+    def __repr__(self):
+        body = numpy.array2string(self.numpy(), separator=", ", precision=4,
+                                  prefix="tensor(")
+        extra = []
+        if self.device.type != "cpu":
+            extra.append(f"device='{self.device}'")
+        if self.dtype not in (_backend._default_dtype, _backend.int64, _backend.bool_):
+            extra.append(f"dtype=minigen.{self.dtype}")
+        if self.creator is not None:
+            extra.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+
+def _wrap(data, creator=None, idx=0):
+    """The fast internal constructor: ``data`` must already be a device array."""
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t.creator = creator
+    t._idx = idx
+    t._retain = False
+    t.requires_grad = creator is not None
+    return t
+
+
+def _wrap_dim(dim, ndim, op):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
