@@ -204,7 +204,10 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
     step = epoch = batch = 0
     running, n_running = 0.0, 0
     history = {"train": [], "test": []}
-    best, elapsed, epoch_rng = float("inf"), 0.0, None
+    best, elapsed = float("inf"), 0.0
+    # the shuffling generator's state at the start of the current epoch: redrawing the epoch's
+    # order from it, then skipping `batch` batches, puts a resumed run where this one stopped
+    loader_rng = _generator_state(train_loader)
     if resume:
         if not os.path.exists(last):
             raise FileNotFoundError(f"fit: nothing to resume: no checkpoint {last}")
@@ -212,10 +215,10 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
         step, epoch, batch = ckpt["step"], ckpt["epoch"], ckpt["batch"]
         history = {k: [tuple(r) for r in numpy.asarray(v).reshape(-1, 2).tolist()]
                    for k, v in ckpt["history"].items()}
-        best, elapsed, epoch_rng = ckpt["best"], ckpt["elapsed_s"], ckpt["loader_rng"]
+        best, elapsed, loader_rng = ckpt["best"], ckpt["elapsed_s"], ckpt["loader_rng"]
         running, n_running = ckpt["running"]      # the loss summed since the last log row
-        if gen is not None:                         # the order of the epoch we stopped in
-            gen.bit_generator.state = epoch_rng
+        if gen is not None:
+            gen.bit_generator.state = loader_rng
         B.set_rng_state(ckpt["rng"])
         if log:
             _truncate_log(log, step)
@@ -225,9 +228,7 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
             return
         save_checkpoint(
             path, model, optimizer, scheduler, meta=meta,
-            step=step, epoch=epoch, batch=batch, rng=B.get_rng_state(),
-            # the generator state this epoch's order was drawn from (at an epoch boundary: now)
-            loader_rng=_generator_state(train_loader) if batch == 0 else epoch_rng,
+            step=step, epoch=epoch, batch=batch, rng=B.get_rng_state(), loader_rng=loader_rng,
             history={k: numpy.asarray(v, dtype=numpy.float64).reshape(-1, 2) for k, v in history.items()},
             best=best, elapsed_s=elapsed, running=[running, n_running])
 
@@ -235,16 +236,16 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
     bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress,
                dynamic_ncols=True, file=sys.stderr)
     interrupted, pending, t0 = None, [], time.perf_counter()
-    between_steps = True
+    consistent = True         # False while a step is half done (Ctrl-C then saves nothing)
     try:
         with _StopRequest() as stop:
             while step < total:
                 epoch_rng = _generator_state(train_loader)
-                batches = iter(train_loader)             # draws this epoch's order
+                batches = iter(train_loader)             # draws this epoch's order from epoch_rng
                 for _ in range(batch):                   # resumed mid-epoch: skip what was done
                     next(batches)
                 for data in batches:
-                    between_steps = False
+                    consistent = False
                     data = data if isinstance(data, (tuple, list)) else (data,)
                     optimizer.zero_grad()
                     loss = model.loss(*data)
@@ -255,7 +256,6 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
                     step, batch = step + 1, batch + 1
                     if batch == steps_per_epoch:
                         epoch, batch = epoch + 1, 0
-                    between_steps = True
 
                     value = loss.item()
                     running, n_running = running + value, n_running + 1
@@ -280,6 +280,9 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
                             row[4] = f"{elapsed_now:.3f}"
                         _append_log(log, pending)
                     pending = []
+                    # at an epoch's end the next order is not drawn yet: the generator is at its start
+                    loader_rng = _generator_state(train_loader) if batch == 0 else epoch_rng
+                    consistent = True
                     if callback is not None:
                         callback(step, value)
                     interrupted = stop.requested
@@ -295,7 +298,7 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
                     break
     except KeyboardInterrupt:
         interrupted = "KeyboardInterrupt"
-        if between_steps:     # the state is consistent: save it; mid-step, keep the last one
+        if consistent:        # between steps: save; mid-step: keep the last checkpoint
             elapsed, t0 = elapsed + time.perf_counter() - t0, time.perf_counter()
             checkpoint(last)
         else:

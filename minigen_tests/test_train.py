@@ -136,6 +136,27 @@ def test_real_sigint_finishes_the_step_and_checkpoints(tmp_path):
         assert np.array_equal(v, _params(m2)[name]), name
 
 
+def test_interrupt_mid_step_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    loss = TinyAE.loss
+
+    def interrupted_loss(self, x):  # a second Ctrl-C inside step 8 (calls 6, 7: the test loss)
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return loss(self, x)
+
+    monkeypatch.setattr(TinyAE, "loss", interrupted_loss)
+    _, r = _run(tmp_path / "cut", checkpoint_every=5)
+    monkeypatch.undo()
+    assert r["interrupted"] == "KeyboardInterrupt" and r["step"] == 7
+    assert io.load(tmp_path / "cut" / LAST)["step"] == 5   # the half-done step was not saved
+    m2, _ = _run(tmp_path / "cut", checkpoint_every=5, resume=True)
+    straight, _ = _run(tmp_path / "straight", checkpoint_every=5)
+    for name, v in _params(straight).items():
+        assert np.array_equal(v, _params(m2)[name]), name
+
+
 def test_max_steps_and_resume_past_it(tmp_path):
     _, r = _run(tmp_path, max_steps=3)
     assert r["step"] == 3
