@@ -21,10 +21,11 @@ the rows of the product are pixels, the columns channels, the shape BLAS is fast
 results are (N, C, H, W) views of that channels-last memory (PyTorch calls this memory format
 channels_last); the next convolution then reads its input without a copy.
 
-Speed on the CPU: the product is taken over blocks of a few images (``_blocks``), each block's
-rows of cols built, multiplied and, for col2im, added into the output while they are still in
-the cache; for a batch of 64 that is the difference between 1.6x and 1.4x PyTorch's time. It is
-still the same single matrix product, split along its rows. A GPU takes the batch in one block.
+Speed on a single-threaded CPU: the product is taken over blocks of a few images (``_blocks``),
+each block's rows of cols built, multiplied and, for col2im, added into the output while they
+are still in the cache; for a batch of 64 that is the difference between 1.6x and 1.4x
+PyTorch's time. It is still the same single matrix product, split along its rows. A GPU, or a
+multi-threaded BLAS, takes the batch in one block.
 
 The backward, with gy = dL/dy (derived in ``Conv2dFunction``), is two more convolutions:
 
@@ -55,16 +56,31 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 # G groups, N images, window grid (OH, OW), kernel (kh, kw), Cg channels per group.
 
 _BLOCK_BYTES = 1 << 20  # im2col matrix per block of images on the CPU (about an L2 cache)
+_blas = []  # threadpoolctl's handles on NumPy's BLAS, found on first use
+
+
+def _blas_threads():
+    """How many threads NumPy's BLAS runs a product on (1 if threadpoolctl cannot tell)."""
+    if not _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas.append([c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"])
+        except Exception:  # not installed, or an unknown BLAS
+            _blas.append([])
+    return max((c.num_threads for c in _blas[0]), default=1)
 
 
 def _blocks(backend, N, bytes_per_image):
     """Image ranges [n0, n1) for the blocked loops.
 
-    On the CPU the im2col matrix is built, multiplied and consumed a block of images at a time,
-    ~1 MiB each, so it never leaves the cache (the whole matrix for a batch can be tens of MiB,
-    and streaming it through memory twice costs as much as a third of the product). A GPU takes
-    the whole batch as one block: one product, one kernel per kernel offset."""
-    if backend.name != "cpu":
+    On a single-threaded CPU the im2col matrix is built, multiplied and consumed a block of
+    images at a time, ~1 MiB each, so it never leaves the cache (the whole matrix for a batch can
+    be tens of MiB, and streaming it through memory twice costs as much as a third of the
+    product). A multi-threaded BLAS gets the whole batch in one product instead: each product
+    wakes and joins its threads, and on a busy machine, where a woken thread may wait for a core,
+    a hundred small products take ten times as long as one big one. A GPU takes the whole batch
+    as one block too: one product, one kernel per kernel offset."""
+    if backend.name != "cpu" or _blas_threads() > 1:
         return ((0, N),)
     step = max(1, _BLOCK_BYTES // max(1, bytes_per_image))
     return tuple((n0, min(N, n0 + step)) for n0 in range(0, N, step))
@@ -83,8 +99,8 @@ def _pad_last(xp, x, padding, frame):
     N, C, H, W = x.shape
     ph, pw = padding
     x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
-    if ph == 0 and pw == 0 and tuple(frame) == (H, W):
-        return x_last
+    if ph == 0 and pw == 0 and tuple(frame) == (H, W) and x_last.flags.c_contiguous:
+        return x_last  # already channels-last in memory: nothing to copy
     x_p = xp.zeros((N,) + tuple(frame) + (C,), x.dtype)
     x_p[:, ph:ph + H, pw:pw + W] = x_last
     return x_p
@@ -342,6 +358,8 @@ class Conv2dWeightFunction(Function):
                 m = part
             else:
                 m += part
+        if m is None:  # an empty batch
+            m = xp.zeros((groups, g.shape[1] // groups, kernel[0] * kernel[1] * (C // groups)), x.dtype)
         return _weight_from_matrix(xp, m, kernel)
 
     def backward(self, v):
