@@ -265,7 +265,7 @@ def test_conv_transpose2d_matches_torch(case):
 def test_products_over_blocks_of_images_match_one_block(device, monkeypatch):
     """On the CPU the products run over blocks of images: one image per block (and an uneven
     last block) must give what one block gives, for values and all gradients."""
-    import minigen.ops.conv as conv_ops
+    import minigen.ops.im2col as conv_ops
     rng = np.random.default_rng(18)
     x, w, wt = rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal((6, 2, 4, 3))
     results = []

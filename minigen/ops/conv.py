@@ -21,7 +21,7 @@ the rows of the product are pixels, the columns channels, the shape BLAS is fast
 results are (N, C, H, W) views of that channels-last memory (PyTorch calls this memory format
 channels_last); the next convolution then reads its input without a copy.
 
-Speed on a single-threaded CPU: the product is taken over blocks of a few images (``_blocks``),
+Speed on a single-threaded CPU: the product is taken over blocks of a few images (``im2col._blocks``),
 each block's rows of cols built, multiplied and, for col2im, added into the output while they
 are still in the cache; for a batch of 64 that is the difference between 1.6x and 1.4x
 PyTorch's time. It is still the same single matrix product, split along its rows. A GPU, or a
@@ -40,138 +40,17 @@ of gradients (``create_graph=True``) flow through any number of levels.
 
 conv1d and conv_transpose1d are the 2-d ops on inputs with a height of 1. The public functions
 (argument checks, 'same' padding, unbatched inputs) are at the end of this file and in
-``conv_transpose.py``.
+``conv_transpose.py``; im2col, col2im and the memory layout are in ``im2col.py``.
 """
 from __future__ import annotations
 
 import numbers
 
 from ..autograd import Function
+from .im2col import (_blocks, _col2im_add, _frame, _im2col, _matmul_into, _pad_last, _rows,
+                     _weight_from_matrix, _weight_matrix)
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
-
-
-# ----------------------------------------------------------------------------- layout helpers
-# Raw-array helpers shared by the three Functions. Shapes use the names of the module docstring:
-# G groups, N images, window grid (OH, OW), kernel (kh, kw), Cg channels per group.
-
-_BLOCK_BYTES = 1 << 20  # im2col matrix per block of images on the CPU (about an L2 cache)
-_blas = []  # threadpoolctl's handles on NumPy's BLAS, found on first use
-
-
-def _blas_threads():
-    """How many threads NumPy's BLAS runs a product on (1 if threadpoolctl cannot tell)."""
-    if not _blas:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _blas.append([c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"])
-        except Exception:  # not installed, or an unknown BLAS
-            _blas.append([])
-    return max((c.num_threads for c in _blas[0]), default=1)
-
-
-def _blocks(backend, N, bytes_per_image):
-    """Image ranges [n0, n1) for the blocked loops.
-
-    On a single-threaded CPU the im2col matrix is built, multiplied and consumed a block of
-    images at a time, ~1 MiB each, so it never leaves the cache (the whole matrix for a batch can
-    be tens of MiB, and streaming it through memory twice costs as much as a third of the
-    product). A multi-threaded BLAS gets the whole batch in one product instead: each product
-    wakes and joins its threads, and on a busy machine, where a woken thread may wait for a core,
-    a hundred small products take ten times as long as one big one. A GPU takes the whole batch
-    as one block too: one product, one kernel per kernel offset."""
-    if backend.name != "cpu" or _blas_threads() > 1:
-        return ((0, N),)
-    step = max(1, _BLOCK_BYTES // max(1, bytes_per_image))
-    return tuple((n0, min(N, n0 + step)) for n0 in range(0, N, step))
-
-
-def _frame(in_hw, kernel, stride, padding, dilation, grid_hw):
-    """(Hb, Wb): a frame that holds the input at offset ``padding`` and every window of the grid."""
-    return tuple(max(n + p, (o - 1) * s + (k - 1) * d + 1)
-                 for n, k, s, p, d, o in zip(in_hw, kernel, stride, padding, dilation, grid_hw))
-
-
-def _pad_last(xp, x, padding, frame):
-    """x_p[n, h + p_h, w + p_w, c] = x[n, c, h, w] in a zero frame of shape (N, Hb, Wb, C).
-
-    Channels-last, so that each window row (j, c) is one contiguous run of memory."""
-    N, C, H, W = x.shape
-    ph, pw = padding
-    x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
-    if ph == 0 and pw == 0 and tuple(frame) == (H, W) and x_last.flags.c_contiguous:
-        return x_last  # already channels-last in memory: nothing to copy
-    x_p = xp.zeros((N,) + tuple(frame) + (C,), x.dtype)
-    x_p[:, ph:ph + H, pw:pw + W] = x_last
-    return x_p
-
-
-def _matmul_into(backend, a, b, out):
-    """out[...] = a @ b; on the CPU BLAS writes the block straight into place."""
-    if backend.name == "cpu":
-        backend.xp.matmul(a, b, out=out)
-    else:
-        out[...] = backend.xp.matmul(a, b)
-
-
-def _im2col(backend, x_p, kernel, stride, dilation, groups, grid_hw):
-    """cols[g, (n, a, b), (i, j, c)] = x_p[n, a s_h + i d_h, b s_w + j d_w, g Cg + c], shape
-    (G, n OH OW, kh kw Cg): a strided view of x_p (no loop, no index array), copied once into
-    the matrix that BLAS reads."""
-    n, _, _, C = x_p.shape
-    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = kernel, stride, dilation, grid_hw
-    Cg = C // groups
-    sN, sH, sW, sC = x_p.strides
-    view = backend.as_strided(x_p, (groups, n, OH, OW, kh, kw, Cg),
-                              (Cg * sC, sN, sh * sH, sw * sW, dh * sH, dw * sW, sC))
-    return view.reshape(groups, n * OH * OW, kh * kw * Cg)
-
-
-def _col2im_add(out, cols, kernel, stride, dilation, grid_hw):
-    """The adjoint of ``_im2col``: out[n, a s_h + i d_h, b s_w + j d_w, g, c] += cols[g, (n, a, b),
-    (i, j, c)], for out of shape (n, Hb, Wb, G, Cg).
-
-    One slice-add per kernel offset (i, j): the part of the output that offset touches is a
-    strided slice, so the loop has kh * kw steps however large the images (and no scatter)."""
-    (kh, kw), (sh, sw), (dh, dw), (H, W) = kernel, stride, dilation, grid_hw
-    G, n, Cg = cols.shape[0], out.shape[0], out.shape[4]
-    c7 = cols.reshape(G, n, H, W, kh, kw, Cg)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, i * dh:i * dh + (H - 1) * sh + 1:sh, j * dw:j * dw + (W - 1) * sw + 1:sw] \
-                += c7[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
-
-
-def _rows(xp, x, groups):
-    """rows[g, (n, h, w), c] = x[n, g Cg + c, h, w], shape (G, N H W, Cg).
-
-    For an (N, C, H, W)-ordered x, the transposed view of a (G, Cg, N H W) copy (cheap: whole
-    H W planes move), which BLAS reads as a transposed operand; a channels-last x (what conv2d
-    returns) needs no copy at all."""
-    N, C, H, W = x.shape
-    Cg = C // groups
-    x_last = x.transpose(0, 2, 3, 1)
-    if x_last.flags.c_contiguous:
-        return x_last.reshape(N * H * W, groups, Cg).transpose(1, 0, 2)
-    t = x.reshape(N, groups, Cg, H * W).transpose(1, 2, 0, 3).reshape(groups, Cg, N * H * W)
-    return t.transpose(0, 2, 1)
-
-
-def _weight_matrix(w, groups):
-    """Wm[g, o, (i, j, c)] = w[g A + o, c, i, j], shape (G, A, kh kw B) for w of shape (G A, B, kh, kw)."""
-    GA, B, kh, kw = w.shape
-    A = GA // groups
-    return w.reshape(groups, A, B, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, A, kh * kw * B)
-
-
-def _weight_from_matrix(xp, m, kernel):
-    """The inverse of ``_weight_matrix``: (G, A, kh kw B) -> a fresh (G A, B, kh, kw) array."""
-    G, A, K = m.shape
-    kh, kw = kernel
-    B = K // (kh * kw)
-    w = xp.empty((G * A, B, kh, kw), m.dtype)
-    w.reshape(G, A, B, kh, kw)[...] = m.reshape(G, A, kh, kw, B).transpose(0, 1, 4, 2, 3)
-    return w
 
 
 def _sum_bias(gy):
