@@ -234,6 +234,16 @@ def run(args, log=print):
                     b = prof["buckets_fraction"]
                     log("  profile: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in b.items()))
                 gc.collect()
+            again = gemm_peak(dev, sizes=gemm_sizes, min_time=0.02 if args.quick else 0.3,
+                              clock=args.clock)
+            peak["after_workloads_gflops"] = again["gflops"]
+            if again["gflops"] > peak["gflops"]:
+                # a busy moment at the start lowered the yardstick: re-read the fractions
+                peak.update(gflops=again["gflops"], gflops_median=again["gflops_median"],
+                            n=again["n"])
+                for r in doc["results"]:
+                    if r["device"] == dev and r.get("gflops"):
+                        r["peak_fraction"] = r["gflops"] / peak["gflops"]
             if args.no_scaling:
                 continue
             for name, x_name, xs, build in scaling_curves(args.quick):

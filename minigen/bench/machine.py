@@ -10,7 +10,9 @@ gives ratios that hold from run to run; more threads give the machine's throughp
 
 ``gemm_peak(device)`` times float32 square matrix products in the bare array library (NumPy or
 CuPy) and keeps the best GFLOP/s: the device's *measured* GEMM peak, against which every
-workload's achieved GFLOP/s is read as a fraction.
+workload's achieved GFLOP/s is read as a fraction. The harness measures it before and after the
+device's workloads and keeps the better, so one busy moment of a shared machine does not
+lower the yardstick.
 """
 from __future__ import annotations
 
@@ -151,8 +153,8 @@ def pin_threads(n, with_torch=False):
 
 
 def gemm_peak(device, sizes=(1024, 2048), min_time=0.2, clock="wall"):
-    """Float32 GEMM GFLOP/s of the bare array library on ``device``: the median time of
-    ``C = A @ B`` at each of ``sizes``, and the best size's figure."""
+    """Float32 GEMM GFLOP/s of the bare array library on ``device``: the fastest of the timed
+    repeats of ``C = A @ B`` at each of ``sizes`` (the best size's figure; its median beside)."""
     from .harness import CLOCKS, Lib
     tick = CLOCKS[clock]
     lib = Lib("numpy", device)
@@ -174,9 +176,10 @@ def gemm_peak(device, sizes=(1024, 2048), min_time=0.2, clock="wall"):
             t_all += ts[-1]
         del c
         ts.sort()
-        median = ts[len(ts) // 2]
-        gflops = 2.0 * n ** 3 / median / 1e9
+        # the peak is what the device can do: the fastest repeat (the median is reported too)
+        gflops = 2.0 * n ** 3 / ts[0] / 1e9
         if best is None or gflops > best["gflops"]:
-            best = {"gflops": gflops, "n": n, "library": xp.__name__ if hasattr(xp, "__name__")
-                    else type(xp).__name__}
+            best = {"gflops": gflops, "gflops_median": 2.0 * n ** 3 / ts[len(ts) // 2] / 1e9,
+                    "n": n, "repeats": len(ts),
+                    "library": xp.__name__ if hasattr(xp, "__name__") else type(xp).__name__}
     return best

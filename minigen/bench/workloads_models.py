@@ -18,13 +18,15 @@ Registered models (the hook)
     workload per registered model (``registry.names()`` + ``registry.get(name)``). An entry
     takes part by providing::
 
-        bench_step(device, batch_size=None)    -> step      (minigen; required)
-        bench_step_torch(device, batch_size=None) -> step   (PyTorch twin; optional)
+        bench_step(device, quick=False)        -> step      (minigen; required)
+        bench_step_torch(device, quick=False)  -> step      (PyTorch twin; optional)
 
-    where ``step()`` runs one training step at the model's default sizes. Under ``--quick`` the
-    harness passes ``batch_size=16`` (or ``quick=True`` if the hook takes ``quick``). Either hook
-    may return a dict ``{"step": fn, "flops": n}`` instead of ``fn``. A model's PyTorch twin can
-    also live here, in ``TORCH_TWINS`` (the VAE's does: same layers, loss, optimizer and batch).
+    where ``step()`` runs one training step at the model's default sizes (small ones when
+    ``quick``; a hook without ``quick`` but with ``batch_size`` gets ``batch_size=16``). Either
+    hook may return a dict ``{"step": fn, "flops": n}`` instead of ``fn``. A model's PyTorch
+    twin can also live here, in ``TORCH_TWINS``: ``twin(mg_step, device) -> step`` reads the
+    sizes, batch and learning rate off the minigen step (``step.model``, ``step.batch``,
+    ``step.optimizer``) it is compared with; the VAE's twin does.
     A model without ``bench_step`` is listed as unavailable; one without a twin has no ratio.
 
 FLOP counts for GFLOP/s count the matrix products (linear layers, attention's two products,
@@ -286,33 +288,34 @@ def _linear_flops(step):
 
 
 # -- PyTorch twins of registered models (the same architecture, loss, optimizer and batch) --
-def _vae_torch_step(entry, device, batch_size=None):
-    """PyTorch twin of ``minigen.models.vae``'s MLP VAE default (784-400-20, Adam, BCE + KL)."""
+def _vae_torch_step(mg_step, device):
+    """PyTorch twin of ``minigen.models.vae``'s MLP VAE: the sizes, the batch (the same images)
+    and Adam's learning rate are read off the minigen step ``mg_step`` it is compared with."""
     import torch
     import torch.nn.functional as F
 
-    recipe = entry.recipe.for_data(entry.recipe.data)
-    model = entry.build(recipe.data, None)
+    model = mg_step.model
     if type(model).__name__ != "VAE":
         raise Unavailable(f"no PyTorch twin for VAE variant {type(model).__name__}")
     x_dim, h_dim, z_dim = model.x_dim, model.h_dim, model.z_dim
+    lr = mg_step.optimizer.param_groups[0]["lr"]
     torch.manual_seed(0)
     lin = torch.nn.Linear
     net = torch.nn.ModuleDict({"fc1": lin(x_dim, h_dim), "fc_mu": lin(h_dim, z_dim),
                                "fc_logvar": lin(h_dim, z_dim), "fc3": lin(z_dim, h_dim),
                                "fc4": lin(h_dim, x_dim)}).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    from ..models.registry import load_data
-    x = torch.from_numpy(load_data(recipe.data, "train")[: batch_size or recipe.batch_size]
-                         .numpy()).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    x = torch.from_numpy(mg_step.batch.numpy()).to(device)
 
     def step():
         opt.zero_grad(set_to_none=True)
         n = x.shape[0]
+        # (mu, logvar) = g_phi(x);  z = mu + exp(logvar / 2) eps
         h = F.relu(net["fc1"](x.reshape(n, x_dim)))
         mu, logvar = net["fc_mu"](h), net["fc_logvar"](h)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
         logits = net["fc4"](F.relu(net["fc3"](z)))
+        # -ELBO = sum_i BCE(logits_i, x_i) + KL(q(z|x) || N(0, I)), averaged over the batch
         rec = F.binary_cross_entropy_with_logits(logits, x.reshape(n, -1),
                                                  reduction="none").sum(dim=1)
         kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)
@@ -343,14 +346,14 @@ def registered_workloads(quick=False):
                     raise Unavailable(f"registered model '{_name}' provides no bench_step")
                 return _call_hook(fn, lib.device, quick)
             fn = getattr(_entry, "bench_step_torch", None)
-            if fn is None and _name in TORCH_TWINS and lib.name == "torch":
-                twin = TORCH_TWINS[_name]
-
-                def fn(device, batch_size=None):
-                    return twin(_entry, device, batch_size)
-            if fn is None or lib.name != "torch":
+            if lib.name != "torch" or (fn is None and _name not in TORCH_TWINS):
                 raise Unavailable(f"registered model '{_name}' has no {lib.name} twin")
-            return _call_hook(fn, lib.device, quick)
+            if fn is not None:
+                return _call_hook(fn, lib.device, quick)
+            # a twin here mirrors the minigen step (same sizes, batch, learning rate)
+            mg = _call_hook(getattr(_entry, "bench_step"), "cpu", quick)
+            case = Case(TORCH_TWINS[_name](mg.step, lib.device), flops=mg.flops)
+            return case
         out.append(Workload(f"model:{name}", "model", build, {},
                             description=f"one training step of registered model '{name}' "
                                         "at its default size"))
