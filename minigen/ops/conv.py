@@ -21,11 +21,11 @@ the rows of the product are pixels, the columns channels, the shape BLAS is fast
 results are (N, C, H, W) views of that channels-last memory (PyTorch calls this memory format
 channels_last); the next convolution then reads its input without a copy.
 
-Speed on a single-threaded CPU: the product is taken over blocks of a few images (``im2col._blocks``),
-each block's rows of cols built, multiplied and, for col2im, added into the output while they
-are still in the cache; for a batch of 64 that is the difference between 1.6x and 1.4x
-PyTorch's time. It is still the same single matrix product, split along its rows. A GPU, or a
-multi-threaded BLAS, takes the batch in one block.
+Speed on a single-threaded CPU: the product is taken over blocks of a few images
+(``im2col._blocks``), each block's rows of cols built, multiplied and, for col2im, added into
+the output while they are still in the cache; for a batch of 64 that is the difference between
+1.6x and 1.4x PyTorch's time. It is still the same single matrix product, split along its rows.
+A GPU, or a multi-threaded BLAS, takes the batch in one block.
 
 The backward, with gy = dL/dy (derived in ``Conv2dFunction``), is two more convolutions:
 
