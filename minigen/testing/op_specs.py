@@ -426,3 +426,6 @@ _spec("gather_window", lambda x, i: x.gather(0, i),
 _unary("to_float32_and_back", lambda x: x.to(mg.float32).to(mg.float64),
        lambda x: x.astype(np.float32).astype(np.float64), eps=1e-3)
 _unary("clone", mg.clone, np.copy)
+
+# the nn layers' functional ops (and the engine Functions above left without a spec)
+from . import op_specs_nn  # noqa: E402,F401
