@@ -45,6 +45,23 @@ def _prev(t, T, reverse):
     return p if 0 <= p < T else None
 
 
+def _aligned_empty(xp, shape, dtype, align=64):
+    """An empty array whose first element sits on a 64-byte boundary.
+
+    The BLAS kernels that multiply by W_hh every step run up to a quarter faster when W_hh is
+    cache-line aligned, and a host allocator only promises 16 bytes. (Device allocators align
+    to far more; arrays that do not expose a host address are returned as they are.)
+    """
+    a = xp.empty(shape, dtype=dtype)
+    host = getattr(a, "ctypes", None)
+    if host is None or host.data % align == 0:
+        return a
+    n, k = a.size, align // a.itemsize
+    buf = xp.empty(n + k, dtype=dtype)
+    off = (-buf.ctypes.data % align) // a.itemsize
+    return buf[off:off + n].reshape(shape)
+
+
 class _ScratchPool:
     """Big per-call buffers kept for reuse between calls.
 
@@ -67,7 +84,7 @@ class _ScratchPool:
             a = stack.pop()
             self.nbytes -= a.nbytes
             return a
-        return xp.empty(shape, dtype=dtype)
+        return _aligned_empty(xp, shape, dtype)
 
     def give(self, xp, *arrays):
         for a in arrays:
@@ -147,8 +164,9 @@ class LSTMSequenceFunction(_SequenceFunction):
         xp.matmul(x.reshape(T * B, I), (w_ih * scale[:, None]).T, out=act.reshape(T * B, 4 * H))
         if b:
             act += (b[0] + b[1]) * scale
-        w_hh_t = xp.ascontiguousarray(w_hh.T * scale)
-        out = xp.empty((T, B, H), dtype=x.dtype)   # h_t of every step
+        w_hh_t = _aligned_empty(xp, (H, 4 * H), x.dtype)
+        xp.multiply(w_hh.T, scale, out=w_hh_t)
+        out = _aligned_empty(xp, (T, B, H), x.dtype)  # h_t of every step
         cs = SCRATCH.take(xp, (T, B, H), x.dtype)  # c_t of every step
         hw = xp.empty((B, 4 * H), dtype=x.dtype)
         h, c = h0, c0
@@ -188,6 +206,8 @@ class LSTMSequenceFunction(_SequenceFunction):
         gout, dh, dc = _raw((gout, gh_n, gc_n))
         T, B, H = out.shape
         dA = SCRATCH.take(xp, (T, B, 4 * H), out.dtype)
+        w_hh_a = _aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
+        w_hh_a[...] = w_hh
         dh, dc = dh.copy(), dc.copy()
         tc = xp.empty((B, H), dtype=out.dtype)
         u = xp.empty((B, H), dtype=out.dtype)
@@ -223,7 +243,7 @@ class LSTMSequenceFunction(_SequenceFunction):
             d_ifg *= dc[:, None, :]
             # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = dA_t W_hh
             dc *= f
-            xp.matmul(d, w_hh, out=dh)
+            xp.matmul(d, w_hh_a, out=dh)
         dx, dw_ih, dw_hh, db = _weight_grads(dA, x, out, h0, w_ih, self.reverse, need[0],
                                              need[3], need[4], need_b)
         SCRATCH.give(xp, dA)
@@ -276,12 +296,13 @@ class GRUSequenceFunction(_SequenceFunction):
         xp.matmul(x.reshape(T * B, I), (w_ih * scale[:, None]).T, out=gx.reshape(T * B, 3 * H))
         if b:
             gx += b[0] * scale
-        w_hh_t = xp.ascontiguousarray(w_hh.T * scale)
+        w_hh_t = _aligned_empty(xp, (H, 3 * H), x.dtype)
+        xp.multiply(w_hh.T, scale, out=w_hh_t)
         b_hh = b[1] * scale if b else None
         rz = SCRATCH.take(xp, (T, B, 2 * H), x.dtype)  # r_t, z_t of every step
         n = SCRATCH.take(xp, (T, B, H), x.dtype)       # n_t
         hn = SCRATCH.take(xp, (T, B, H), x.dtype)      # h_n part: h_{t-1} W_hn^T + b_hn
-        out = xp.empty((T, B, H), dtype=x.dtype)     # h_t
+        out = _aligned_empty(xp, (T, B, H), x.dtype)  # h_t
         gh = xp.empty((B, 3 * H), dtype=x.dtype)
         h = h0
         for t in _steps(T, reverse):
@@ -326,6 +347,8 @@ class GRUSequenceFunction(_SequenceFunction):
         T, B, H = out.shape
         dGX = SCRATCH.take(xp, (T, B, 3 * H), out.dtype)  # dL/d(x part) of every step
         dGH = SCRATCH.take(xp, (T, B, 3 * H), out.dtype)  # dL/d(h part) of every step
+        w_hh_a = _aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
+        w_hh_a[...] = w_hh
         dh = dh.copy()
         one_minus_z = xp.empty((B, H), dtype=out.dtype)
         hw = xp.empty((B, H), dtype=out.dtype)
@@ -356,7 +379,7 @@ class GRUSequenceFunction(_SequenceFunction):
             dgh[:, :2 * H] = dgx[:, :2 * H]
             xp.multiply(da_n, r, out=dgh[:, 2 * H:])
             # dL/dh_{t-1} = dGH_t W_hh + dh_t z_t
-            xp.matmul(dgh, w_hh, out=hw)
+            xp.matmul(dgh, w_hh_a, out=hw)
             dh *= z
             dh += hw
         dx, dw_ih, _, db_ih = _weight_grads(dGX, x, out, h0, w_ih, self.reverse, need[0],
