@@ -16,11 +16,13 @@ few matrix products, and they are much faster done as a few big ones than as man
 * Backward (backpropagation through time). Walking the steps in reverse, each step turns
   (dL/dh_t, dL/dc_t) into its pre-activation gradient dA_t with the cell's formulas (see
   ``LSTMCellFunction`` / ``GRUCellFunction`` in ops/rnn.py) and hands dL/dh_{t-1} = dA_t W_hh
-  back. The parts of those formulas that do not depend on the incoming gradient (sigma', 1 -
-  tanh^2, ...) are computed for all steps at once before the walk. Stacking dA over time, the
+  back. Each step writes its dA_t into one (T, B, G) buffer; with dA stacked over time the
   weight gradients are then three big products instead of 3T small ones:
       dX = dA W_ih      dW_ih = dA^T X      dW_hh = dA^T H_prev      db = sum of dA over rows
   where H_prev stacks the state each step started from.
+* Memory. Every per-step result is written with ``out=`` into a slice of a buffer made once,
+  the big buffers are reused between calls and W_hh is cache-line aligned (``ops/scratch.py``):
+  on a small CPU, fresh megabytes and misaligned operands cost as much as the arithmetic.
 
 Second order. The fast backward above works on raw arrays. Under ``create_graph=True`` the same
 BPTT is run instead with minigen ops (the forward rebuilt from the saved inputs, then the cell's
@@ -32,6 +34,7 @@ from __future__ import annotations
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
 from .rnn import (TENSOR_MATH, _affine_grads, _gru_backward_step, _gru_pointwise,
                   _lstm_backward_step, _lstm_pointwise, _raw, _wrap_all, check_cell_args)
+from .scratch import SCRATCH, aligned_empty
 from .shape import stack
 
 
@@ -43,61 +46,6 @@ def _prev(t, T, reverse):
     """Index of the step before step t in processing order (None for the first step)."""
     p = t + 1 if reverse else t - 1
     return p if 0 <= p < T else None
-
-
-def _aligned_empty(xp, shape, dtype, align=64):
-    """An empty array whose first element sits on a 64-byte boundary.
-
-    The BLAS kernels that multiply by W_hh every step run up to a quarter faster when W_hh is
-    cache-line aligned, and a host allocator only promises 16 bytes. (Device allocators align
-    to far more; arrays that do not expose a host address are returned as they are.)
-    """
-    a = xp.empty(shape, dtype=dtype)
-    host = getattr(a, "ctypes", None)
-    if host is None or host.data % align == 0:
-        return a
-    n, k = a.size, align // a.itemsize
-    buf = xp.empty(n + k, dtype=dtype)
-    off = (-buf.ctypes.data % align) // a.itemsize
-    return buf[off:off + n].reshape(shape)
-
-
-class _ScratchPool:
-    """Big per-call buffers kept for reuse between calls.
-
-    A layer's buffers (the gates of every step, the cell states, dL/dA) are megabytes each. A
-    fresh multi-megabyte array is usually memory the allocator has just handed back to the
-    OS, and the OS gives it again one zeroed page at a time: on a small CPU that costs more
-    than the arithmetic done in it. So the sequence Functions take these buffers from here,
-    and give them back once their backward has run (``release``, after which nothing can
-    read them). At most ``max_bytes`` are kept; ``clear()`` drops them all.
-    """
-
-    def __init__(self, max_bytes=128 << 20):
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self.free = {}
-
-    def take(self, xp, shape, dtype):
-        stack = self.free.get((xp, shape, dtype))
-        if stack:
-            a = stack.pop()
-            self.nbytes -= a.nbytes
-            return a
-        return _aligned_empty(xp, shape, dtype)
-
-    def give(self, xp, *arrays):
-        for a in arrays:
-            if self.nbytes + a.nbytes <= self.max_bytes:
-                self.free.setdefault((xp, a.shape, a.dtype), []).append(a)
-                self.nbytes += a.nbytes
-
-    def clear(self):
-        self.free.clear()
-        self.nbytes = 0
-
-
-SCRATCH = _ScratchPool()
 
 
 class _SequenceFunction(Function):
@@ -144,12 +92,12 @@ class LSTMSequenceFunction(_SequenceFunction):
     biases once lets ONE tanh per step serve all four gates; every per-step result is written
     into a slice of a buffer allocated once (``out=``), because on a small machine fresh
     megabyte-sized temporaries cost more in page faults than the arithmetic does (the big
-    buffers even come from a pool kept between calls, see ``_ScratchPool``).
+    buffers even come from a pool kept between calls, see ``ops/scratch.py``).
     """
 
     n_scratch = 2  # act, cs
 
-    def forward(self, x, h0, c0, w_ih, w_hh, *b, reverse=False):
+    def forward(self, x, h0, c0, w_ih, w_hh, *b, reverse=False, record=True):
         xp = self.xp
         T, B, I = x.shape
         H = w_hh.shape[1]
@@ -164,9 +112,9 @@ class LSTMSequenceFunction(_SequenceFunction):
         xp.matmul(x.reshape(T * B, I), (w_ih * scale[:, None]).T, out=act.reshape(T * B, 4 * H))
         if b:
             act += (b[0] + b[1]) * scale
-        w_hh_t = _aligned_empty(xp, (H, 4 * H), x.dtype)
+        w_hh_t = aligned_empty(xp, (H, 4 * H), x.dtype)
         xp.multiply(w_hh.T, scale, out=w_hh_t)
-        out = _aligned_empty(xp, (T, B, H), x.dtype)  # h_t of every step
+        out = aligned_empty(xp, (T, B, H), x.dtype)  # h_t of every step
         cs = SCRATCH.take(xp, (T, B, H), x.dtype)  # c_t of every step
         hw = xp.empty((B, 4 * H), dtype=x.dtype)
         h, c = h0, c0
@@ -189,6 +137,8 @@ class LSTMSequenceFunction(_SequenceFunction):
             h_t *= o
             h, c = h_t, c_t
         self.save_for_backward(x, h0, c0, w_ih, w_hh, *b, out, act, cs)
+        if not record:  # no graph will keep them: the buffers go straight back to the pool
+            SCRATCH.give(xp, act, cs)
         return out, h.copy(), c.copy()
 
     def backward(self, gout, gh_n, gc_n):
@@ -206,7 +156,7 @@ class LSTMSequenceFunction(_SequenceFunction):
         gout, dh, dc = _raw((gout, gh_n, gc_n))
         T, B, H = out.shape
         dA = SCRATCH.take(xp, (T, B, 4 * H), out.dtype)
-        w_hh_a = _aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
+        w_hh_a = aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
         w_hh_a[...] = w_hh
         dh, dc = dh.copy(), dc.copy()
         tc = xp.empty((B, H), dtype=out.dtype)
@@ -284,7 +234,7 @@ class GRUSequenceFunction(_SequenceFunction):
 
     n_scratch = 3  # hn, rz, n
 
-    def forward(self, x, h0, w_ih, w_hh, *b, reverse=False):
+    def forward(self, x, h0, w_ih, w_hh, *b, reverse=False, record=True):
         xp = self.xp
         T, B, I = x.shape
         H = w_hh.shape[1]
@@ -296,13 +246,13 @@ class GRUSequenceFunction(_SequenceFunction):
         xp.matmul(x.reshape(T * B, I), (w_ih * scale[:, None]).T, out=gx.reshape(T * B, 3 * H))
         if b:
             gx += b[0] * scale
-        w_hh_t = _aligned_empty(xp, (H, 3 * H), x.dtype)
+        w_hh_t = aligned_empty(xp, (H, 3 * H), x.dtype)
         xp.multiply(w_hh.T, scale, out=w_hh_t)
         b_hh = b[1] * scale if b else None
         rz = SCRATCH.take(xp, (T, B, 2 * H), x.dtype)  # r_t, z_t of every step
         n = SCRATCH.take(xp, (T, B, H), x.dtype)       # n_t
         hn = SCRATCH.take(xp, (T, B, H), x.dtype)      # h_n part: h_{t-1} W_hn^T + b_hn
-        out = _aligned_empty(xp, (T, B, H), x.dtype)  # h_t
+        out = aligned_empty(xp, (T, B, H), x.dtype)  # h_t
         gh = xp.empty((B, 3 * H), dtype=x.dtype)
         h = h0
         for t in _steps(T, reverse):
@@ -331,6 +281,8 @@ class GRUSequenceFunction(_SequenceFunction):
             h = h_t
         SCRATCH.give(xp, gx)
         self.save_for_backward(x, h0, w_ih, w_hh, *b, out, hn, rz, n)
+        if not record:
+            SCRATCH.give(xp, hn, rz, n)
         return out, h.copy()
 
     def backward(self, gout, gh_n):
@@ -347,7 +299,7 @@ class GRUSequenceFunction(_SequenceFunction):
         T, B, H = out.shape
         dGX = SCRATCH.take(xp, (T, B, 3 * H), out.dtype)  # dL/d(x part) of every step
         dGH = SCRATCH.take(xp, (T, B, 3 * H), out.dtype)  # dL/d(h part) of every step
-        w_hh_a = _aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
+        w_hh_a = aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
         w_hh_a[...] = w_hh
         dh = dh.copy()
         one_minus_z = xp.empty((B, H), dtype=out.dtype)
@@ -434,13 +386,19 @@ def _check_sequence(op, input, hs, w_ih, w_hh, b_ih, b_hh, gates):
     return check_cell_args(op, step, hs, w_ih, w_hh, b_ih, b_hh, gates)
 
 
+def _records(tensors):
+    """Whether Function.apply will record a graph node for these inputs."""
+    return is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def lstm_sequence(input, hx, cx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     """Run one LSTM layer (one direction) over input (T, B, I) from states hx, cx (B, H).
 
     Returns (output (T, B, H), h_n (B, H), c_n (B, H)). ``reverse=True`` runs t = T-1 .. 0.
     """
     b = _check_sequence("lstm_sequence", input, (hx, cx), w_ih, w_hh, b_ih, b_hh, 4)
-    return LSTMSequenceFunction.apply(input, hx, cx, w_ih, w_hh, *b, reverse=bool(reverse))
+    args = (input, hx, cx, w_ih, w_hh, *b)
+    return LSTMSequenceFunction.apply(*args, reverse=bool(reverse), record=_records(args))
 
 
 def gru_sequence(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
@@ -449,4 +407,5 @@ def gru_sequence(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     Returns (output (T, B, H), h_n (B, H)). ``reverse=True`` runs t = T-1 .. 0.
     """
     b = _check_sequence("gru_sequence", input, (hx,), w_ih, w_hh, b_ih, b_hh, 3)
-    return GRUSequenceFunction.apply(input, hx, w_ih, w_hh, *b, reverse=bool(reverse))
+    args = (input, hx, w_ih, w_hh, *b)
+    return GRUSequenceFunction.apply(*args, reverse=bool(reverse), record=_records(args))
