@@ -409,7 +409,8 @@ def test_cells_match_torch(device, cls):
     _copy_state(tm, ours)
     rng = np.random.default_rng(15)
     x_np = rng.standard_normal((2, 3)).astype(np.float32)
-    h_np = [rng.standard_normal((2, 4)).astype(np.float32) for _ in range(2 if cls == "LSTMCell" else 1)]
+    n_states = 2 if cls == "LSTMCell" else 1
+    h_np = [rng.standard_normal((2, 4)).astype(np.float32) for _ in range(n_states)]
     xt, ht = torch.tensor(x_np, requires_grad=True), [torch.tensor(h) for h in h_np]
     x, hs = _t(x_np, device, True), [_t(h, device) for h in h_np]
     rt = tm(xt, tuple(ht) if cls == "LSTMCell" else ht[0])

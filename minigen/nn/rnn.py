@@ -22,7 +22,7 @@ import warnings
 
 from .. import creation
 from ..autograd import Tensor
-from ..ops.elementwise import relu, tanh
+from ..ops.unary import relu, tanh
 from ..ops.rnn import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_relu_cell, \
     rnn_tanh_cell
 from ..ops.shape import cat, stack
@@ -50,7 +50,8 @@ def _check_size(name, value):
 
 
 def _dropout(x, p):
-    """Inverted dropout between layers: keep each element with probability 1 - p, scale by 1/(1-p)."""
+    """Inverted dropout between layers: keep each element with probability 1 - p, scale the
+    kept ones by 1 / (1 - p) so the expected value is unchanged."""
     if p >= 1.0:
         return x * 0.0
     keep = creation.rand(*x.shape, dtype=x.dtype, device=x.device) >= p
@@ -141,7 +142,8 @@ class RNNBase(Module):
             raise RuntimeError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D instead")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"{name}: input.size(-1) must be equal to input_size. Expected "
-                               f"{self.input_size}, got {input.shape[-1]} (input{list(input.shape)})")
+                               f"{self.input_size}, got {input.shape[-1]} "
+                               f"(input{list(input.shape)})")
         w = self.weight_ih_l0
         if input.dtype != w.dtype:
             raise RuntimeError(f"{name}: input dtype ({input.dtype}) does not match weight dtype "
@@ -171,7 +173,7 @@ class RNNBase(Module):
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
-        T, B = x.shape[0], x.shape[1]
+        B = x.shape[1]
         D = 2 if self.bidirectional else 1
         if hx is None:
             zero = creation.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
