@@ -93,14 +93,28 @@ def _col2im_add(out, cols, kernel, stride, dilation, grid_hw):
     (i, j, c)], for out of shape (n, Hb, Wb, G, Cg).
 
     One slice-add per kernel offset (i, j): the part of the output that offset touches is a
-    strided slice, so the loop has kh * kw steps however large the images (and no scatter)."""
+    strided slice, so the loop has kh * kw steps however large the images (and no scatter).
+
+    With a column stride s_w > 1 (and no dilation) the s_w offsets j = j0 .. j0 + s_w - 1 land on
+    neighbouring columns, b s_w + j0 + r for r < s_w: seen as (W, s_w) column groups, the output
+    takes them in one slice-add, with s_w times fewer steps and s_w times longer runs of memory."""
     (kh, kw), (sh, sw), (dh, dw), (H, W) = kernel, stride, dilation, grid_hw
     G, n, Cg = cols.shape[0], out.shape[0], out.shape[4]
     c7 = cols.reshape(G, n, H, W, kh, kw, Cg)
+    group = sw if dw == 1 and sw > 1 else 1
     for i in range(kh):
-        for j in range(kw):
-            out[:, i * dh:i * dh + (H - 1) * sh + 1:sh, j * dw:j * dw + (W - 1) * sw + 1:sw] \
-                += c7[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
+        rows = slice(i * dh, i * dh + (H - 1) * sh + 1, sh)
+        for j0 in range(0, kw, group):
+            r = min(group, kw - j0)
+            if group > 1 and j0 + W * sw <= out.shape[2]:
+                # out[n, ., b s_w + j0 + q, g, c] += cols[g, (n, ., b), (i, j0 + q, c)],  q < r
+                cells = out[:, rows, j0:j0 + W * sw].reshape(n, H, W, sw, G, Cg)
+                cells[:, :, :, :r] += c7[:, :, :, :, i, j0:j0 + r].transpose(1, 2, 3, 4, 0, 5)
+                continue
+            for j in range(j0, j0 + r):
+                # out[n, a s + i d, b s + j d, g, c] += cols[g, (n, a, b), (i, j, c)]
+                out[:, rows, j * dw:j * dw + (W - 1) * sw + 1:sw] \
+                    += c7[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
 
 
 def _rows(xp, x, groups):
