@@ -75,6 +75,11 @@ def build_parser():
                    help="write last.npz every N steps (default 500; also at the end and on Ctrl-C)")
     t.add_argument("--eval-k", type=_positive_int, default=100,
                    help="importance samples for the final IWAE NLL (default 100)")
+    t.add_argument("--threads", default="auto",
+                   help="BLAS threads for NumPy: a number, or 'auto' (default): leave them as they "
+                        "are, but use 1 when the machine is already busy (1-minute load average "
+                        ">= CPUs - 0.5), because BLAS threads that share busy cores wait for each "
+                        "other and can run 10x slower. Needs threadpoolctl")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-pictures", action="store_true", help="don't draw the PNG pictures")
 
@@ -155,12 +160,15 @@ def cmd_train(args):
         raise CommandError(f"{out} already holds a run ({last}); pass --resume to continue it, "
                            "or choose another --out")
 
+    threads_note = _set_blas_threads(args.threads)
     epochs = args.epochs if args.epochs is not None else recipe.epochs
     bs = args.batch_size if args.batch_size is not None else recipe.batch_size
     lr = args.lr if args.lr is not None else recipe.lr
     print(f"minigen train {args.model}: data={recipe.data} variant={variant} epochs={epochs} "
           f"batch_size={bs} lr={lr:g} device={args.device} seed={args.seed} -> {out}"
           + ("  (resuming)" if args.resume else ""))
+    if threads_note:
+        print(threads_note)
     t0 = time.perf_counter()
     report = train_model(args.model, data=recipe.data, variant=variant, epochs=epochs,
                          batch_size=bs, lr=lr, device=args.device, seed=args.seed, out=out,
@@ -185,6 +193,40 @@ def cmd_train(args):
     files = sorted(os.listdir(out))
     print(f"{'wrote':>24}: {out}/  " + "  ".join(f for f in files if not f.startswith(".")))
     return EXIT_OK
+
+
+_limits = []     # threadpool limits set by this command, undone when it returns
+
+
+def _set_blas_threads(spec):
+    """Limit NumPy's BLAS threads for the rest of the process; returns a note to print (or None).
+
+    'auto' leaves them alone on an idle machine and uses 1 on a busy one: OpenBLAS threads
+    spin-wait for each other, and when other work shares the cores a step can take 10-20x longer
+    with 2 threads than with 1 (measured on a 2-core machine with a load average of 5).
+    """
+    if spec == "auto":
+        try:
+            load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+        except (OSError, AttributeError):
+            return None
+        if load < cpus - 0.5:
+            return None
+        n, why = 1, f" (auto: the machine is busy, load average {load:.1f} on {cpus} CPUs)"
+    else:
+        try:
+            n, why = int(spec), ""
+        except ValueError:
+            raise CommandError(f"--threads: expected a number or 'auto', got {spec!r}") from None
+        if n < 1:
+            raise CommandError(f"--threads: expected a positive number, got {n}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return (f"note: BLAS threads left as they are (pip install threadpoolctl to let --threads "
+                f"set them to {n})")
+    _limits.append(threadpool_limits(limits=n, user_api="blas"))
+    return f"BLAS threads: {n}{why}"
 
 
 def _check_device(device):
@@ -346,6 +388,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"\nminigen {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        while _limits:
+            _limits.pop().restore_original_limits()
 
 
 if __name__ == "__main__":

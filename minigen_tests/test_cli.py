@@ -90,6 +90,17 @@ def test_usage_errors(capsys):
     assert "--resume" in capsys.readouterr().out
 
 
+def test_threads_option(tmp_path, capsys):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [d["num_threads"] for d in threadpoolctl.threadpool_info()]
+    args = ["train", "vae", *TINY, "--no-pictures", "--max-steps", "1"]
+    assert cli.main([*args, "--threads", "1", "--out", str(tmp_path / "a")]) == 0
+    assert "BLAS threads: 1" in capsys.readouterr().out
+    assert [d["num_threads"] for d in threadpoolctl.threadpool_info()] == before   # restored
+    assert cli.main([*args, "--threads", "many", "--out", str(tmp_path / "b")]) == 1
+    assert "--threads" in capsys.readouterr().err
+
+
 def test_info(capsys):
     assert cli.main(["info"]) == 0
     text = capsys.readouterr().out
