@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+
 from .backend import _by_array_type
 from .tensor import Tensor, _wrap, _wrap_dim  # noqa: F401  (re-exported: ops import them from here)
 

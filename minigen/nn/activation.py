@@ -9,7 +9,7 @@ always returns a new tensor.
 from __future__ import annotations
 
 from ..ops import activation as F
-from ..ops import elementwise as E
+from ..ops import unary as E
 from ..ops import reduction as R
 from .module import Module
 

@@ -4,16 +4,21 @@ Each op is a function here (``minigen.exp(x)``) and, where PyTorch has one, a Te
 (``x.exp()``). This file only wires names; the math lives in the modules beside it.
 """
 from ..autograd import Tensor
-from . import elementwise as _e
+from . import compare as _c
 from . import linalg as _l
 from . import reduction as _r
 from . import shape as _s
 from .elementwise import (
-    add, sub, mul, div, true_divide, divide, multiply, subtract, pow, maximum, minimum, neg, exp,
-    log, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, relu, square, clamp, clip, clamp_min,
-    clamp_max, where, sign, eq, ne, lt, le, gt, ge, greater, greater_equal, less, less_equal,
-    not_equal, logical_and, logical_or, logical_not, isnan, isinf, isfinite, equal, allclose,
-    floor, ceil, round,
+    add, sub, mul, div, true_divide, divide, multiply, subtract, pow, maximum, minimum, where,
+)
+from .unary import (
+    neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, relu, square, clamp,
+    clip, clamp_min, clamp_max,
+)
+from .compare import (
+    sign, eq, ne, lt, le, gt, ge, greater, greater_equal, less, less_equal, not_equal,
+    logical_and, logical_or, logical_not, isnan, isinf, isfinite, equal, allclose, floor, ceil,
+    round,
 )
 from .reduction import (
     sum_to, broadcast_to, expand, expand_as, sum, mean, var, std, var_mean, std_mean, max, min,
@@ -26,7 +31,6 @@ from .shape import (
     contiguous, roll,
 )
 from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
-from .elementwise import log1p, expm1
 from .sorting import sort, argsort, topk, multinomial, bernoulli
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor",)]
@@ -67,7 +71,7 @@ def _install():
     T.__or__ = logical_or
     T.__invert__ = logical_not
     T.__xor__ = lambda self, other: \
-        _e._wrap(self.xp.logical_xor(self.data, other.data if isinstance(other, Tensor) else other))
+        _c._wrap(self.xp.logical_xor(self.data, other.data if isinstance(other, Tensor) else other))
     T.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")
     T.__mod__ = lambda self, other: self - div(self, other, rounding_mode="floor") * other
 

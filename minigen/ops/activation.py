@@ -22,8 +22,9 @@ import math
 
 from .. import backend as B
 from ..autograd import Function, Tensor, _device_mismatch, _wrap
-from .elementwise import exp, mul, sigmoid, tanh
-from .elementwise import relu as _relu
+from .elementwise import mul
+from .unary import exp, sigmoid, tanh
+from .unary import relu as _relu
 
 __all__ = [
     "linear", "relu", "leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",

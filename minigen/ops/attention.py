@@ -14,7 +14,8 @@ import numbers
 import numpy
 
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
-from .elementwise import where, exp
+from .elementwise import where
+from .unary import exp
 from .reduction import sum, sum_to
 
 __all__ = ["scaled_dot_product_attention"]

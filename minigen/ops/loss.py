@@ -26,7 +26,8 @@ from ..autograd import Function, _wrap
 from .cross_entropy import (  # noqa: F401  (cross_entropy and nll_loss are re-exported here)
     _REDUCTIONS, _check_tensor, _reduce, _reduction, cross_entropy, nll_loss,
 )
-from .elementwise import exp, log, where
+from .elementwise import where
+from .unary import exp, log
 
 __all__ = [
     "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",

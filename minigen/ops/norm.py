@@ -20,7 +20,7 @@ import numbers
 
 from ..autograd import Function, Tensor
 from .reduction import mean, sum
-from .elementwise import rsqrt
+from .unary import rsqrt
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
 

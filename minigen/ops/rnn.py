@@ -22,7 +22,7 @@ nothing for it.
 from __future__ import annotations
 
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
-from .elementwise import relu, sigmoid, tanh
+from .unary import relu, sigmoid, tanh
 from .shape import cat, chunk
 
 __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
