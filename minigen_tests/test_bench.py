@@ -218,6 +218,15 @@ def test_registry_hook(monkeypatch):
         w.build(type("L", (), {"name": "torch", "device": "cpu"})())
 
 
+def test_threads_are_recorded_while_pinned(tmp_path):
+    pytest.importorskip("threadpoolctl")
+    doc, code = _quick(tmp_path, "--device", "cpu", "--threads", "1", "--only", "tiny_op",
+                       "--no-scaling")
+    assert code == 0 and doc["settings"]["threads"] == 1
+    blas = [b for b in doc["machine"]["blas"] if b.get("user_api") == "blas"]
+    assert blas and all(b["num_threads"] == 1 for b in blas)
+
+
 def test_main_returns_exit_code(tmp_path):
     assert cli.main(["--quick", "--device", "cpu", "--only", "tiny_op", "--no-scaling",
                      "--out", str(tmp_path)]) == 0

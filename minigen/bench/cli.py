@@ -253,9 +253,10 @@ def run(args, log=print):
                                             [n for n in libs if n != "numpy"], timing,
                                             mem_trials=1, log=log)
                 gc.collect()
+        # described while the thread limits are still in force, so the BLAS line shows them
+        doc["machine"] = describe_machine(dev_status, torch_loaded=args.vs_torch)
     finally:
         pins.release()
-    doc["machine"] = describe_machine(dev_status, torch_loaded=args.vs_torch)
     doc["wall_s"] = time.perf_counter() - t_start
     os.makedirs(args.out, exist_ok=True)
     base = "bench-" + time.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
