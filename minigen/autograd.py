@@ -172,7 +172,12 @@ class Function:
                 datas.append(d)
                 if t.requires_grad:
                     req = True
-            y = f.forward(*datas, **params)
+            try:
+                y = f.forward(*datas, **params)
+            except ValueError as e:  # NumPy/CuPy's broadcasting complaint, named for the reader
+                if "broadcast" not in str(e):
+                    raise
+                raise RuntimeError(_broadcast_message(cls, inputs)) from None
         if type(y) is tuple:
             return f._finish_many(inputs, y, req)
         # the common case, one output: no loops, no generator expressions
@@ -255,6 +260,16 @@ def _resolve_saved(a, inputs, raw, ys):
         if a is y:
             return _Out(j, ys[j])
     return a
+
+
+def _broadcast_message(cls, inputs):
+    op = getattr(cls, "op", cls.__name__.lower())
+    shapes = [list(t.shape) for t in inputs]
+    if len(shapes) == 2:
+        a, b = shapes
+        return (f"{op}: the size of tensor a {a} must match the size of tensor b {b} at a "
+                f"non-singleton dimension (shapes {a} and {b} cannot be broadcast)")
+    return f"{op}: the shapes {' and '.join(map(str, shapes))} cannot be broadcast together"
 
 
 def _device_mismatch(op, inputs):

@@ -30,8 +30,11 @@ from minigen.testing.op_specs_nn import SPECS as NN_SPECS
 EXPECTED_FUNCTIONS = [
     # minigen/ops/elementwise.py
     "_Binary", "Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "AddScalar",
-    "MulScalar", "DivScalar", "RDivScalar", "PowScalar", "RPowScalar", "Neg", "Exp", "Log",
-    "Log1p", "Expm1", "Sqrt", "Abs", "Sin", "Cos", "Tanh", "Sigmoid", "Relu", "Clamp", "Where",
+    "RSubScalar", "Square", "MulScalar", "DivScalar", "RDivScalar", "PowScalar", "RPowScalar",
+    "Where",
+    # minigen/ops/unary.py
+    "Neg", "Exp", "Log", "Log1p", "Expm1", "Sqrt", "Abs", "Sin", "Cos", "Tanh", "TanhBackward",
+    "Sigmoid", "SigmoidBackward", "Relu", "Clamp",
     # minigen/ops/reduction.py
     "SumTo", "BroadcastTo", "Sum", "GatherAlong", "ScatterAlong", "AMax", "Cumsum", "Prod",
     "Softmax", "LogSoftmax", "LogSumExp",

@@ -14,9 +14,9 @@ import numbers
 
 from .. import backend as B
 from ..autograd import Function, Tensor, _wrap
-from .compare import _broadcast_error, _nondiff
+from .compare import _nondiff
 from .reduction import sum_to
-from .unary import log, neg
+from .unary import log
 
 _PY_SCALARS = (int, float, bool)
 
@@ -65,18 +65,10 @@ def _as_tensor(v, like):
 
 
 class _Binary(Function):
-    """forward with broadcasting; a shape error names both shapes."""
+    """An op of two broadcasting tensors. (A shape that cannot broadcast is reported by
+    Function.apply, naming the op and both shapes.)"""
 
     op = "binary"
-
-    @classmethod
-    def apply(cls, a, b):
-        try:
-            return super().apply(a, b)
-        except ValueError as e:
-            if "broadcast" in str(e) or "shape" in str(e):
-                _broadcast_error(cls.op, a, b)
-            raise
 
 
 # ----------------------------------------------------------------------------- tensor op tensor
@@ -190,6 +182,28 @@ class AddScalar(Function):
         return gy
 
 
+class RSubScalar(Function):
+    """c - x"""
+
+    def forward(self, x, c):
+        return c - x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Square(Function):
+    """x * x, when both operands are the same tensor: dL/dx = 2 x g in one node."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * x * 2.0
+
+
 class MulScalar(Function):
     def forward(self, x, c):
         self.c = c
@@ -287,7 +301,7 @@ def sub(input, other, alpha=1):
         input, other = _scalar_operand(input, other, "sub")
         return AddScalar.apply(input, c=-other)
     other, input = _scalar_operand(other, input, "sub")  # scalar - tensor
-    return AddScalar.apply(neg(other), c=input)
+    return RSubScalar.apply(other, c=input)
 
 
 def mul(input, other):
@@ -295,6 +309,8 @@ def mul(input, other):
     if not isinstance(input, Tensor):
         input, other = other, input
     if isinstance(other, Tensor):
+        if other is input:
+            return Square.apply(input)
         if input.data.dtype is not other.data.dtype:
             input, other = _promote(input, other)
         return Mul.apply(input, other)

@@ -161,6 +161,7 @@ _unary("rsub_scalar", lambda x: 2.0 - x, lambda x: 2.0 - x)
 _spec("mul", lambda a, b: a * b, np.multiply, lambda r, d: _ins(d, _n(r, 2, 1, 3), _n(r, 2, 1)),
       binary=True)
 _unary("mul_scalar", lambda x: x * -3.0, lambda x: x * -3.0)
+_unary("square_self", lambda x: x * x, lambda x: x * x)  # the same tensor twice: Square
 _spec("div", lambda a, b: a / b, np.divide, lambda r, d: _ins(d, _n(r, 2, 3), _nonzero(r, 3)),
       binary=True, domain="nonzero denominator")
 _unary("div_scalar", lambda x: x / 4.0, lambda x: x / 4.0)
