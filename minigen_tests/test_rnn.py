@@ -524,6 +524,12 @@ def test_layer_errors(device):
         m(minigen.randn(5, 3, 10, device=device, dtype=F64))
     with pytest.raises(RuntimeError, match="tuple"):
         m(minigen.randn(5, 3, 10, device=device), minigen.zeros(1, 3, 20, device=device))
+    with pytest.raises(RuntimeError, match=r"expected hx to be a tuple \(h_0, c_0\), got Tensor"):
+        nn.LSTM(10, 20, num_layers=2, device=device)(minigen.randn(5, 3, 10, device=device),
+                                                     minigen.zeros(2, 3, 20, device=device))
+    with pytest.raises(RuntimeError, match="tuple"):
+        nn.LSTMCell(10, 20, device=device)(minigen.randn(3, 10, device=device),
+                                           minigen.zeros(3, 20, device=device))
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="dropout"):

@@ -179,9 +179,10 @@ class RNNBase(Module):
             zero = creation.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
             states = [[zero] * (self.num_layers * D) for _ in range(self._n_states)]
         else:
+            if self._n_states > 1 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise RuntimeError(f"{type(self).__name__}: expected hx to be a tuple (h_0, c_0), "
+                                   f"got {type(hx).__name__}")
             hs = tuple(hx) if self._n_states > 1 else (hx,)
-            if self._n_states > 1 and len(hs) != self._n_states:
-                raise RuntimeError(f"{type(self).__name__}: expected hx to be a tuple (h_0, c_0)")
             states = [list(self._check_hidden(h, k, batched, B)) for k, h in enumerate(hs)]
         finals = [[] for _ in range(self._n_states)]
         for layer in range(self.num_layers):
@@ -336,9 +337,10 @@ class RNNCellBase(Module):
         if hx is None:
             zero = creation.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
             return x, [zero] * self._n_states, batched
+        if self._n_states > 1 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise RuntimeError(f"{name}: expected hx to be a tuple (h_0, c_0), got "
+                               f"{type(hx).__name__}")
         hs = tuple(hx) if self._n_states > 1 else (hx,)
-        if len(hs) != self._n_states:
-            raise RuntimeError(f"{name}: expected hx to be a tuple (h_0, c_0)")
         out = []
         for k, h in enumerate(hs):
             if not isinstance(h, Tensor):
