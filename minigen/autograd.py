@@ -157,21 +157,30 @@ class Function:
             raise TypeError(f"{cls.__name__.lower()}: expected Tensor inputs, got {type(x0).__name__}")
         f.backend = b
         f.xp = b.xp
-        if len(inputs) == 1:
+        n_in = len(inputs)
+        if n_in == 1:
             t = inputs[0]
             req = t.requires_grad
             y = f.forward(x0, **params)
         else:
-            t0 = type(x0)
-            datas = []
-            req = False
-            for t in inputs:
-                d = t.data
-                if type(d) is not t0:
+            if n_in == 2:  # the common binary case, unrolled
+                t1 = inputs[1]
+                d1 = t1.data
+                if type(d1) is not type(x0):
                     _device_mismatch(cls.__name__.lower(), inputs)
-                datas.append(d)
-                if t.requires_grad:
-                    req = True
+                datas = (x0, d1)
+                req = inputs[0].requires_grad or t1.requires_grad
+            else:
+                t0 = type(x0)
+                datas = []
+                req = False
+                for t in inputs:
+                    d = t.data
+                    if type(d) is not t0:
+                        _device_mismatch(cls.__name__.lower(), inputs)
+                    datas.append(d)
+                    if t.requires_grad:
+                        req = True
             try:
                 y = f.forward(*datas, **params)
             except ValueError as e:  # NumPy/CuPy's broadcasting complaint, named for the reader
@@ -192,7 +201,7 @@ class Function:
         f.inputs = inputs
         f.n_out = 1
         f._retained = ()
-        if len(inputs) == 1:
+        if n_in == 1:
             f.needs_input_grad = (True,)
             c = t.creator
             f.generation = 1 if c is None else c.generation + 1
@@ -204,8 +213,19 @@ class Function:
                 if c is not None and c.generation > g:
                     g = c.generation
             f.generation = g + 1
-        if f.saved:
-            f.saved = tuple([_resolve_saved(a, inputs, (raw,), (y,)) for a in f.saved])
+        saved = f.saved
+        if saved:
+            # an input's array -> its index; our output's array -> an _Out marker (so that
+            # saved_tensors returns graph tensors for both); anything else stays a constant
+            res = []
+            for a in saved:
+                for i in range(n_in):
+                    if a is inputs[i].data:
+                        res.append(i)
+                        break
+                else:
+                    res.append(_Out(0, y) if a is raw else a)
+            f.saved = tuple(res)
         out = Tensor.__new__(Tensor)
         out.data = y
         out.grad = None
@@ -244,10 +264,14 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} has no backward")
 
     def release(self):
+        """Drop what forward saved (called after backward unless retain_graph=True)."""
         self.saved = None
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
+
+
+_release = Function.release
 
 
 def _resolve_saved(a, inputs, raw, ys):
@@ -358,7 +382,10 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             if not retain_graph:
-                f.release()
+                if type(f).release is _release:
+                    f.saved = None
+                else:
+                    f.release()
             for t, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
                 if not need or gx is None:
                     continue
