@@ -297,7 +297,7 @@ class NormalCdf(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return _normal_cdf(self.xp, x)
+        return self.backend.blockwise(_normal_cdf, x)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
