@@ -190,7 +190,8 @@ def write_markdown(doc, path):
                 "| bucket | time | share |", "|---|---|---|"]
         for k in ("gemm", "other_ops", "engine", "outside_ops"):
             out.append(f"| {k} | {fmt_time(b[k])} | {100 * fr.get(k, 0):.0f}% |")
-        out += ["", "| op | calls | forward | backward | engine | kind |", "|---|---|---|---|---|---|"]
+        out += ["", "| op | calls | forward | backward | engine | kind |",
+                "|---|---|---|---|---|---|"]
         for r in p["ops"]:
             out.append(f"| {r['op']} | {r['calls']} | {fmt_time(r['forward_s'])} | "
                        f"{fmt_time(r['backward_s'])} | {fmt_time(r['engine_s'])} | {r['kind']} |")
