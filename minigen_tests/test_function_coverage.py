@@ -44,7 +44,7 @@ EXPECTED_FUNCTIONS = [
     # minigen/ops/linalg.py
     "MatMul", "Einsum",
     # minigen/ops/activation.py
-    "Linear", "LeakyRelu", "Hardtanh", "Elu", "Softplus", "NormalCdf", "EmbeddingGather",
+    "Linear", "LeakyRelu", "Hardtanh", "Elu", "Softplus", "NormalCdf", "Gelu", "GeluBackward", "EmbeddingGather",
     "EmbeddingScatter",
     # minigen/ops/loss.py, cross_entropy.py
     "_ClampValue", "BinaryCrossEntropy", "SoftmaxCrossEntropy",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, _wrap, is_grad_enabled
 from .reduction import mean, sum
 from .unary import rsqrt
 
@@ -63,7 +63,10 @@ class _Normalize(Function):
         if running is not None:
             _update_running(running, mu, var, xv.size // mu.size)
         # x_hat = (x - mu) / sqrt(var + eps)
-        y = (xc * (1.0 / self.xp.sqrt(var + eps))).reshape(x.shape)
+        rstd = 1.0 / self.xp.sqrt(var + eps)
+        xc *= rstd
+        y = xc.reshape(x.shape)
+        self.stats = (mu, rstd)  # small; a first-order backward rebuilds x_hat from them
         w = params[0] if has_weight else None
         b = params[-1] if has_bias else None
         # y = gamma * x_hat + beta
@@ -78,9 +81,14 @@ class _Normalize(Function):
         x, w = self.saved_tensors
         axes = self.stat_axes
         xv = x.reshape(self.stat_shape)
-        # recompute x_hat and rstd from x, in minigen ops (so they carry x's graph)
-        xc = xv - mean(xv, dim=axes, keepdim=True)
-        rstd = rsqrt(mean(xc * xc, dim=axes, keepdim=True) + self.eps)
+        if is_grad_enabled():
+            # create_graph: recompute x_hat and rstd from x in minigen ops, so they carry x's graph
+            xc = xv - mean(xv, dim=axes, keepdim=True)
+            rstd = rsqrt(mean(xc * xc, dim=axes, keepdim=True) + self.eps)
+        else:
+            # first order: the forward's mu and rstd (constants are fine here) save three passes
+            mu, rstd = self.stats
+            xc, rstd = xv - _wrap(mu), _wrap(rstd)
         x_hat = xc * rstd
         grads = []
         if self.needs_input_grad[0]:
