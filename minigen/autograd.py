@@ -402,6 +402,11 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
                     heappush(heap, (-c.generation, next(_counter), c))
                 i = t._idx
                 slots[i] = gx if slots[i] is None else slots[i] + gx
+            if not retain_graph:
+                # Drop the edges too: while the caller holds the loss, every node is reachable
+                # from it, and a node's inputs are the forward's activations. Dropping them
+                # here frees each activation as soon as the walk is past it, as in PyTorch.
+                f.inputs = ()
     finally:
         _state["grad"] = prev
     if capture is not None:

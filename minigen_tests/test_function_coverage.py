@@ -47,7 +47,7 @@ EXPECTED_FUNCTIONS = [
     "Linear", "LeakyRelu", "Hardtanh", "Elu", "Softplus", "NormalCdf", "Gelu", "GeluBackward", "EmbeddingGather",
     "EmbeddingScatter",
     # minigen/ops/loss.py, cross_entropy.py
-    "_ClampValue", "BinaryCrossEntropy", "SoftmaxCrossEntropy",
+    "_ClampValue", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "SoftmaxCrossEntropy",
     # minigen/ops/conv.py
     "Conv2dFunction", "ConvTranspose2dFunction", "Conv2dWeightFunction",
     # minigen/ops/pool.py

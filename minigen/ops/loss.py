@@ -211,6 +211,55 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+class BinaryCrossEntropyWithLogits(Function):
+    """l = (1 - y) x + w softplus(-x),  w = 1 + (p - 1) y  (p = pos_weight, 1 when absent).
+
+    softplus(-x) = log(1 + e^-x) is computed as logaddexp(0, -x), which never overflows.
+    Derivatives, with s = sigmoid(x) and d softplus(-x)/dx = -(1 - s):
+
+        dl/dx = (1 - y) - w (1 - s) = w s - p y
+        dl/dy = -x + (p - 1) softplus(-x)
+        dl/dp = y softplus(-x)
+
+    each written in minigen ops, so the loss is twice differentiable.
+    """
+
+    def forward(self, x, y, p=None):
+        xp = self.xp
+        self.save_for_backward(x, y, p)
+        sp = xp.logaddexp(0.0, -x).astype(x.dtype, copy=False)   # softplus(-x)
+        if p is not None:
+            sp *= 1.0 + (p - 1.0) * y                            # w softplus(-x)
+        loss = 1.0 - y
+        loss *= x                                                # (1 - y) x
+        loss += sp
+        return loss
+
+    def backward(self, gl):
+        x, y, p = self.saved_tensors
+        need = self.needs_input_grad
+        s = x.sigmoid()
+        gx = gy = gp = None
+        if need[0]:
+            gx = gl * (s - y) if p is None else gl * (s * (1.0 + (p - 1.0) * y) - p * y)
+        if need[1] or (p is not None and need[2]):
+            sp = _softplus_neg(x)
+            if need[1]:
+                gy = gl * -x if p is None else gl * ((p - 1.0) * sp - x)
+            if p is not None and need[2]:
+                from .reduction import sum_to
+                gp = sum_to(gl * y * sp, p.shape)
+        return (gx, gy) if p is None else (gx, gy, gp)
+
+
+def _softplus_neg(x):
+    """softplus(-x) = log(1 + e^-x), through F.softplus: smooth at 0 with the right second
+    derivative (relu(-x) + log1p(e^-|x|) has the same values, but its pieces have kinks at 0
+    that autograd would differentiate)."""
+    from .activation import softplus
+    return softplus(-x)
+
+
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Binary cross-entropy on logits x, l = -w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))),
@@ -220,9 +269,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
         l = (1 - y) x + (1 + (p - 1) y) softplus(-x)
 
-    and softplus(-x) = m + log(exp(-m) + exp(-x - m)) for m = max(-x, 0) never overflows. That
-    expression is the same function for every m, so m is held constant (detached) and the
-    gradient, sigmoid(x) (1 + (p - 1) y) - p y, is exact even at x = 0.
+    computed by the Function ``BinaryCrossEntropyWithLogits`` (one node, as in PyTorch: a
+    composite would keep ten full-size intermediates alive for its backward).
     """
     op = "binary_cross_entropy_with_logits"
     reduction = _reduction(op, reduction, size_average, reduce)
@@ -231,15 +279,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{op}: target size ({list(target.shape)}) must be the same as input "
                          f"size ({list(input.shape)})")
-    # softplus(-x) = m + log(exp(-m) + exp(-x - m)),  m = max(-x, 0)
-    m = (-input).clamp_min(0.0).detach()
-    softplus_neg = m + log(exp(-m) + exp(-input - m))
     if pos_weight is None:
-        # l = (1 - y) x + softplus(-x)
-        loss = (1.0 - target) * input + softplus_neg
+        loss = BinaryCrossEntropyWithLogits.apply(input, target)
     else:
-        # l = (1 - y) x + (1 + (p - 1) y) softplus(-x)
-        loss = (1.0 - target) * input + ((pos_weight - 1.0) * target + 1.0) * softplus_neg
+        loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight.to(input.dtype))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
