@@ -86,23 +86,31 @@ class Adam(Optimizer):
                         # g <- g + lambda theta
                         g = g + lam * theta
                 m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                buf = xp.empty_like(theta)  # one scratch array: every step below works in place
                 # m_t = beta1 m_{t-1} + (1 - beta1) g
                 m *= beta1
-                m += (1 - beta1) * g
+                xp.multiply(g, 1 - beta1, out=buf)
+                m += buf
                 # v_t = beta2 v_{t-1} + (1 - beta2) g^2
                 v *= beta2
-                v += (1 - beta2) * (g * g)
+                xp.multiply(g, g, out=buf)
+                buf *= 1 - beta2
+                v += buf
                 bias_correction1 = 1 - beta1 ** t
                 bias_correction2 = 1 - beta2 ** t
                 if amsgrad:
                     # v_max = max(v_max, v_t)
                     v_max = state["max_exp_avg_sq"].data
-                    v_max[...] = xp.maximum(v_max, v)
+                    xp.maximum(v_max, v, out=v_max)
                     v = v_max
                 # denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps
-                denom = xp.sqrt(v) / math.sqrt(bias_correction2) + eps
+                xp.sqrt(v, out=buf)
+                buf /= math.sqrt(bias_correction2)
+                buf += eps
                 # theta <- theta - (lr / (1 - beta1^t)) m_t / denom
-                theta -= (lr / bias_correction1) * (m / denom)
+                xp.divide(m, buf, out=buf)
+                buf *= lr / bias_correction1
+                theta -= buf
         return loss
 
 
