@@ -45,30 +45,41 @@ class ScaledDotProductAttention(Function):
     dP~ * P~ and O = P~ V,
         rowsum(dP * P)_i = sum_j (dO_i . V_j) P~_ij = dO_i . O_i     (+ rowsum(dL/dP~ * P~)).
 
-    With create_graph=True the backward recomputes P (and O) from Q, K, V (and B) in minigen
-    ops, so the second derivative sees their dependence on the inputs; otherwise it reuses the
-    P and O saved by forward (constants), the same numbers without a second Q K^T.
+    P, the largest array, is not saved: the backward recomputes it from Q and K (one more
+    Q K^T, as FlashAttention does). With create_graph=True it is rebuilt in minigen ops, so the
+    second derivative sees its dependence on the inputs; otherwise on raw arrays.
     """
 
     def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
+        self.scale, self.dropout, self.keep = scale, dropout, keep
+        p = self._raw_probabilities(q, k, bias[0] if bias else None)
+        pd = p * dropout if dropout is not None else p
+        o = pd @ v
+        # P is not saved: it is (..., L, S), the biggest array here, and a first-order backward
+        # recomputes it with one Q K^T (as FlashAttention does), which costs less than keeping it
+        self.save_for_backward(q, k, v, bias[0] if bias else None, o)
+        return (o, pd) if need_weights else o
+
+    def _raw_scores(self, q, k, bias):
+        """S = Q K^T * scale (+ B), with entries the mask drops set to -inf (raw arrays)."""
         xp = self.xp
-        self.scale, self.dropout = scale, dropout
-        # S = Q K^T * scale (+ B); the (..., L, S) arrays are big, so work in place on them
         s = q @ xp.swapaxes(k, -1, -2)
-        s *= scale
-        if bias:
-            s = s + bias[0]
-        masked = keep is not None or bool(bias)
-        if keep is not None:
-            s = xp.where(keep, s, -xp.inf)
+        s *= self.scale
+        if bias is not None:
+            s = s + bias
+        if self.keep is not None:
+            s = xp.where(self.keep, s, -xp.inf)
+        return s
+
+    def _raw_probabilities(self, q, k, bias):
+        """P = softmax(S) over the kept entries, on raw arrays; a row with none kept is 0."""
+        xp = self.xp
+        s = self._raw_scores(q, k, bias)
+        masked = self.keep is not None or bias is not None
         m = s.max(axis=-1, keepdims=True)
         if masked:
-            # the entries that take part (bool mask, causal triangle, float mask > -inf)
-            self.kept = s != -xp.inf
             # a row with no key kept has max -inf: shift by 0 instead (its P stays 0)
             m = xp.where(m == -xp.inf, 0.0, m)
-        else:
-            self.kept = None
         # P = exp(S - m) / sum exp(S - m)   (masked entries: exp(-inf) = 0)
         s -= m
         p = xp.exp(s, out=s)
@@ -76,35 +87,37 @@ class ScaledDotProductAttention(Function):
         if masked:
             z = xp.where(z == 0, 1.0, z)
         p /= z
-        pd = p * dropout if dropout is not None else p
-        o = pd @ v
-        self.save_for_backward(q, k, v, bias[0] if bias else None, p, o)
-        return (o, pd) if need_weights else o
+        return p
 
     def _probabilities(self, q, k, bias):
         """P recomputed in minigen ops from q, k and bias: a graph tensor of them."""
         s = (q @ k.mT) * self.scale
         if bias is not None:
             s = s + bias
-        if self.kept is None:
+        if self.keep is None and bias is None:
             m = _wrap(s.data.max(axis=-1, keepdims=True))  # any constant shift: softmax ignores it
             e = exp(s - m)
             return e / sum(e, dim=-1, keepdim=True)
-        xp, kept = self.xp, _wrap(self.kept)
+        # the entries that take part (bool mask, causal triangle, float mask > -inf)
+        xp = self.xp
+        kept_raw = self._raw_scores(q.data, k.data, None if bias is None else bias.data) != -xp.inf
+        kept = _wrap(kept_raw)
         # masked entries are replaced by 0 before exp (no inf - inf), then zeroed
         s = where(kept, s, 0.0)
-        m = xp.where(self.kept, s.data, -xp.inf).max(axis=-1, keepdims=True)
+        m = xp.where(kept_raw, s.data, -xp.inf).max(axis=-1, keepdims=True)
         m = _wrap(xp.where(m == -xp.inf, 0.0, m))
         e = where(kept, exp(s - m), 0.0)
         z = sum(e, dim=-1, keepdim=True)
         return e / where(z > 0, z, 1.0)
 
     def backward(self, go, gw=None):
-        q, k, v, bias, p, o = self.saved_tensors
+        q, k, v, bias, o = self.saved_tensors
         d = _wrap(self.dropout) if self.dropout is not None else None
         if is_grad_enabled():  # create_graph: P and O must carry their dependence on the inputs
             p = self._probabilities(q, k, bias)
             o = (p * d if d is not None else p) @ v
+        else:  # first order: the same P from raw arrays (constants are fine here)
+            p = _wrap(self._raw_probabilities(q.data, k.data, None if bias is None else bias.data))
         pd = p * d if d is not None else p
         need = self.needs_input_grad
         # dV = P~^T dO
