@@ -68,7 +68,11 @@ class ScaledDotProductAttention(Function):
         if bias is not None:
             s = s + bias
         if self.keep is not None:
-            s = xp.where(self.keep, s, -xp.inf)
+            # dropped entries become -inf by adding a 0/-inf bias made once from the mask (a
+            # broadcast add; np.where on an (L, S) pattern is far slower)
+            if getattr(self, "_keep_bias", None) is None or self._keep_bias.dtype != s.dtype:
+                self._keep_bias = xp.where(self.keep, 0.0, -xp.inf).astype(s.dtype)
+            s += self._keep_bias
         return s
 
     def _raw_probabilities(self, q, k, bias):
