@@ -13,8 +13,6 @@ The math lives in ``minigen/ops/conv.py``.
 """
 from __future__ import annotations
 
-import math
-
 from .. import creation
 from ..ops import conv as C
 from ..ops import shape as S
@@ -74,12 +72,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # gain(leaky_relu, sqrt 5) = sqrt(1/3), so the bound sqrt(3) gain / sqrt(fan_in) = 1 / sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def extra_repr(self):
         nd = self._nd

@@ -27,7 +27,7 @@ from ..creation import rand, randn, tensor as _tensor
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_",
-    "orthogonal_",
+    "orthogonal_", "layer_default_",
 ]
 
 
@@ -204,6 +204,20 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator=generator)
+
+
+def layer_default_(weight, bias=None):
+    """PyTorch's default initialisation of Linear and Conv layers (their ``reset_parameters``):
+    weight ~ kaiming_uniform_(a=sqrt 5) and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    gain(leaky_relu, sqrt 5) = sqrt(1/3), so the weight's bound sqrt(3) gain / sqrt(fan_in) is
+    1/sqrt(fan_in) too: both are uniform on +-1/sqrt(fan_in).
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
 
 
 def orthogonal_(tensor, gain=1, generator=None):

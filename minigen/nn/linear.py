@@ -2,8 +2,6 @@
 ``Embedding``, ``Dropout``, with PyTorch's arguments, initialisation and printed form."""
 from __future__ import annotations
 
-import math
-
 from .. import creation
 from ..ops import activation as F
 from ..ops import shape as S
@@ -43,12 +41,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # gain(leaky_relu, sqrt 5) = sqrt(1/3), so b = sqrt(3) gain / sqrt(fan_in) = 1 / sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
