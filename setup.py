@@ -12,13 +12,13 @@ setup(
     packages=find_packages(include=["minigen", "minigen.*"]),
     package_data={"minigen.data": ["files/*", "README.md"]},
     include_package_data=True,
-    install_requires=["numpy>=1.24", "tqdm>=4.60", "matplotlib>=3.5"],
+    install_requires=["numpy>=1.24", "tqdm>=4.60", "matplotlib>=3.5", "threadpoolctl>=3"],
     extras_require={
         "cuda": ["cupy-cuda12x>=13"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=13"],
         "test": ["pytest>=7", "hypothesis>=6"],
-        "bench": ["torch", "threadpoolctl"],
+        "bench": ["torch==2.13.0"],
     },
     entry_points={"console_scripts": ["minigen=minigen.cli:main"]},
 )
