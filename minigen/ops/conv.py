@@ -79,7 +79,8 @@ class Conv2dFunction(Function):
         dL/dw[o, c, i, j] = sum_{n, a, b} gy[n, o, a, b] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
 
     a correlation of x with gy (``Conv2dWeightFunction``); in matrix form dL/dWm = gy_rows^T cols,
-    the same im2col view of x as the forward's, so the padded x is kept for it (``keep_input``).
+    the same im2col view of x as the forward's, so the padded x is kept for it (``keep_input``)
+    when that costs no memory, and rebuilt from x otherwise.
     dL/dbias[o] = sum_{n, a, b} gy[n, o, a, b].
     """
 
@@ -92,7 +93,10 @@ class Conv2dFunction(Function):
         if x_p is None:
             x_p = _pad_last(xp, x, padding,
                             _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw))
-        self.x_p = x_p if keep_input else None
+        # keep the padded input for the weight gradient only when it is free (a channels-last view
+        # of x, no padding); a padded copy would double what this node holds for backward, so
+        # the backward pads x again instead (one copy, against a GEMM)
+        self.x_p = x_p if keep_input and x_p.base is not None else None
         self.params = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
         Wt = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, kh kw Cg, Og)
