@@ -4,7 +4,7 @@
                       [--lr LR] [--device cpu|cuda] [--seed S] [--out runs/NAME] [--resume]
     minigen sample vae --checkpoint runs/vae-mnist/last.npz --n 64 [--out FILE]
     minigen info
-    minigen gradcheck [--device cpu|cuda|all]
+    minigen gradcheck [--device cpu|cuda|all] [--simulated-cuda]
     minigen bench ...              (see `minigen bench --help`)
 
 Exit codes: 0 done; 1 an error (the message says what and where); 2 a bad command line;
@@ -103,6 +103,9 @@ def build_parser():
                    help="cpu, cuda, or all available devices (default all)")
     g.add_argument("--only", help="only these ops: names or glob patterns, comma-separated (e.g. 'conv*,exp')")
     g.add_argument("--no-second-order", action="store_true", help="skip gradgradcheck")
+    g.add_argument("--simulated-cuda", action="store_true",
+                   help="run 'cuda' on the test suite's CPU stand-in for CuPy (no GPU needed; "
+                        "it checks the CuPy code path, not GPU numerics)")
 
     sub.add_parser("bench", help="benchmarks: CPU vs GPU, minigen vs PyTorch (minigen bench --help)",
                    add_help=False)
@@ -339,6 +342,9 @@ def cmd_gradcheck(args):
     except ImportError as e:
         raise CommandError(f"gradcheck: minigen.testing.gradcheck_table is not available in this "
                            f"installation ({e})") from None
+    if args.simulated_cuda and not B.cuda_is_available():
+        from .testing import simulated_cuda
+        simulated_cuda.install()
     if args.device == "all":
         devices = ["cpu"] + (["cuda"] if B.cuda_is_available() else [])
     else:

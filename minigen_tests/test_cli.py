@@ -199,3 +199,11 @@ def test_default_run(tmp_path, capsys):
     assert results["test_iwae_nll_k100"] < results["test_neg_elbo"] < 116
     for f in PICTURES + ["last.npz", "best.npz", "log.csv"]:
         assert (out / f).exists(), f
+
+
+def test_gradcheck_on_the_simulated_device_from_the_command_line(capsys):
+    from minigen import cli
+    code = cli.main(["gradcheck", "--device", "cuda", "--simulated-cuda", "--only", "exp,matmul"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "exp" in out and "| cuda" in out and "passed" in out
