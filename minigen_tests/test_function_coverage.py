@@ -39,8 +39,10 @@ EXPECTED_FUNCTIONS = [
     "SumTo", "BroadcastTo", "Sum", "GatherAlong", "ScatterAlong", "AMax", "Cumsum", "Prod",
     "Softmax", "LogSoftmax", "LogSumExp",
     # minigen/ops/shape.py
-    "Reshape", "Transpose", "Repeat", "Flip", "Cat", "Split", "Pad", "Tril", "GetItem",
-    "IndexAdd", "Cast", "ToDevice", "Clone",
+    "Reshape", "Transpose", "Repeat", "Flip", "Cat", "Split", "Pad", "Tril", "Cast", "ToDevice",
+    "Clone",
+    # minigen/ops/indexing.py
+    "GetItem", "IndexAdd",
     # minigen/ops/linalg.py
     "MatMul", "Einsum",
     # minigen/ops/activation.py

@@ -7,7 +7,7 @@ from ..autograd import Tensor
 from . import compare as _c
 from . import linalg as _l
 from . import reduction as _r
-from . import shape as _s
+from . import indexing as _ix
 from .elementwise import (
     add, sub, mul, div, true_divide, divide, multiply, subtract, pow, maximum, minimum, where,
 )
@@ -27,9 +27,9 @@ from .reduction import (
 from .shape import (
     reshape, view, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes,
     swapdims, t, movedim, repeat, flip, cat, concat, concatenate, stack, split, chunk, unbind,
-    pad, tril, triu, getitem, index_select, gather, take_along_dim, masked_fill, to, clone,
-    contiguous, roll,
+    pad, tril, triu, to, clone, contiguous, roll,
 )
+from .indexing import getitem, index_select, gather, take_along_dim, masked_fill
 from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
 from .sorting import sort, argsort, topk, multinomial, bernoulli
 
@@ -77,7 +77,7 @@ def _install():
 
     def __setitem__(self, key, value):
         self._check_inplace("__setitem__")
-        key, _ = _s._normalise_key(self, key)
+        key, _ = _ix._normalise_key(self, key)
         self.data[key] = value.data if isinstance(value, Tensor) else value
     T.__setitem__ = __setitem__
 
