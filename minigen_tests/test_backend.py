@@ -211,7 +211,7 @@ def test_blockwise_equals_one_pass_over_the_whole_array(device):
     """Backend.blockwise runs a multi-pass elementwise function block by block on CPU: the
     result must be bit-identical to one call over the whole array, including the ragged tail."""
     from minigen.backend import get_backend
-    from minigen.ops.activation import _normal_cdf
+    from minigen.ops.gelu import _normal_cdf
     b = get_backend(device)
     n = 5 * 32768 + 123  # several blocks and a ragged last one
     x = minigen.randn(n, device=device).reshape(n // 7, 7) if n % 7 == 0 else \

@@ -45,7 +45,7 @@ EXPECTED_FUNCTIONS = [
     "GetItem", "IndexAdd",
     # minigen/ops/linalg.py
     "MatMul", "Einsum",
-    # minigen/ops/activation.py
+    # minigen/ops/activation.py, gelu.py
     "Linear", "LeakyRelu", "Hardtanh", "Elu", "Softplus", "NormalCdf", "Gelu", "GeluBackward", "EmbeddingGather",
     "EmbeddingScatter",
     # minigen/ops/loss.py, cross_entropy.py

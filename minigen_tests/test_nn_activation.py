@@ -215,7 +215,7 @@ def test_normal_cdf_accuracy_against_math_erfc():
     """Phi (the heart of GELU) against math.erfc on a dense grid: float64 absolute error
     below 8 ulp of 1, relative error below 1e-13 wherever Phi > 1e-28; float32 within its
     precision (the tail's relative error there is set by float32's rounding of z^2)."""
-    from minigen.ops.activation import _normal_cdf
+    from minigen.ops.gelu import _normal_cdf
     x = np.linspace(-11, 11, 40001)
     want = 0.5 * _erfc(-x / math.sqrt(2))
     got = _normal_cdf(np, x)
