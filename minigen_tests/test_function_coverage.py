@@ -43,6 +43,10 @@ EXPECTED_FUNCTIONS = [
     "Clone",
     # minigen/ops/indexing.py
     "GetItem", "IndexAdd",
+    # minigen/ops/mathfns.py
+    # (mathfns Functions go here)
+    # minigen/ops/construct.py
+    # (construct Functions go here)
     # minigen/ops/linalg.py
     "MatMul", "Einsum",
     # minigen/ops/activation.py, gelu.py

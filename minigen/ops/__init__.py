@@ -32,8 +32,11 @@ from .shape import (
 from .indexing import getitem, index_select, gather, take_along_dim, masked_fill
 from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
 from .sorting import sort, argsort, topk, multinomial, bernoulli
+from . import mathfns as _mathfns, construct as _construct
+from .mathfns import *  # noqa: F401,F403
+from .construct import *  # noqa: F401,F403
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor",)]
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor", "TENSOR_METHODS")]
 
 
 def _r_(fn):
@@ -96,6 +99,10 @@ def _install():
         "broadcast_to", "roll", "log1p", "expm1", "sort", "argsort", "topk",
     ]:
         setattr(T, name, globals()[name])
+    # modules that list their own Tensor methods
+    for mod in (_mathfns, _construct):
+        for name in mod.TENSOR_METHODS:
+            setattr(T, name, getattr(mod, name))
     T.where = lambda self, condition, other: where(condition, self, other)
     T.multiply, T.divide, T.subtract, T.true_divide = mul, div, sub, div
     T.float = lambda self: to(self, "float32")

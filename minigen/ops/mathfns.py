@@ -1,0 +1,3 @@
+"""More elementwise math and reductions (being written)."""
+__all__ = []
+TENSOR_METHODS = []
