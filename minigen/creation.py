@@ -229,3 +229,32 @@ def normal(mean, std, size, dtype=None, device=None, requires_grad=False):
     t.data *= std
     t.data += mean
     return _finish(t.data, requires_grad)
+
+
+# ----------------------------------------------------------------------------- more grids
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``steps`` values ``base ** e`` for exponents e evenly spaced from ``start`` to ``end``."""
+    # base^linspace(start, end, steps), computed in float64 then cast
+    e = _xp(device).linspace(start, end, int(steps), dtype=numpy.float64)
+    return _finish((float(base) ** e).astype(_float_dtype(dtype)), requires_grad)
+
+
+def _tri_indices(row, col, offset, keep, dtype, device, op):
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{op}: row and col must be non-negative, got row={row}, col={col}")
+    # (i, j) of the kept triangle, row by row: j - i <= offset (lower) or >= offset (upper)
+    i, j = numpy.indices((int(row), int(col))).reshape(2, -1)
+    k = keep(j - i, offset)
+    idx = numpy.stack([i[k], j[k]]).astype(B.as_dtype(dtype) or B.int64)
+    return _wrap(B.get_backend(device or "cpu").asarray(idx))
+
+
+def tril_indices(row, col, offset=0, dtype=None, device=None):
+    """The coordinates [2, n] of the lower triangle of a row x col matrix (``j - i <= offset``),
+    row by row, as ``torch.tril_indices``."""
+    return _tri_indices(row, col, offset, lambda d, o: d <= o, dtype, device, "tril_indices")
+
+
+def triu_indices(row, col, offset=0, dtype=None, device=None):
+    """The coordinates [2, n] of the upper triangle (``j - i >= offset``), row by row."""
+    return _tri_indices(row, col, offset, lambda d, o: d >= o, dtype, device, "triu_indices")
