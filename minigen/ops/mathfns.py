@@ -1,3 +1,464 @@
-"""More elementwise math and reductions (being written)."""
-__all__ = []
-TENSOR_METHODS = []
+"""More elementwise math: inverse trig, hyperbolic, log2/log10/exp2, erf/erfc, fmod/remainder,
+lerp, logaddexp, xlogy, logit, nan_to_num, float_power, ...; reductions and products that
+generative-model code uses (any, all, norm, median, cdist, addmm, ...) are in mathfns_reduce.py.
+
+Most are composites of existing minigen ops, so they are differentiable (twice and more) for
+free. The ones NumPy computes better than a composite (tan, sinh, atan, log2, erf, fmod, ...) are
+small Functions whose derivative, written in minigen ops next to the forward, is:
+
+    d tan x  = 1 / cos^2 x        d sinh x = cosh x          d cosh x = sinh x
+    d atan x = 1 / (1 + x^2)      d asin x = 1 / sqrt(1 - x^2)   d acos x = -1 / sqrt(1 - x^2)
+    d log2 x = 1 / (x ln 2)       d log10 x = 1 / (x ln 10)  d 2^x = 2^x ln 2
+    d erf x  = (2 / sqrt pi) e^(-x^2)                        d erfc x = -(2 / sqrt pi) e^(-x^2)
+    atan2(y, x):  d/dy = x / (x^2 + y^2),   d/dx = -y / (x^2 + y^2)
+    fmod(a, b) = a - trunc(a / b) b:   d/da = 1,  d/db = -trunc(a / b)   (away from the jumps)
+    remainder(a, b) = a - floor(a / b) b:  d/da = 1,  d/db = -floor(a / b)
+
+Integer inputs of the floating functions are promoted to float32, as in PyTorch; results that
+have no derivative (trunc, isclose, sgn) are constants.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend as B
+from ..autograd import Function, Tensor, _wrap
+from .compare import _nondiff, sign
+from .elementwise import _Binary, _as_tensor, _promote, _scalar_operand, div, where
+from .gelu import _normal_cdf
+from .reduction import sum_to
+from .unary import _float, cos, exp, log, neg, rsqrt
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+# ----------------------------------------------------------------------------- unary Functions
+class _Elementary(Function):
+    """y = f(x) for an ``f`` the array module has (``np_name``); backward gy * f'(x), with f'
+    written in minigen ops by each subclass's ``derivative``, so it is differentiable again."""
+
+    np_name = None
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return getattr(self.xp, self.np_name)(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * self.derivative(x)
+
+
+class Tan(_Elementary):
+    np_name = "tan"
+
+    @staticmethod
+    def derivative(x):
+        c = cos(x)
+        return 1.0 / (c * c)  # d tan x / dx = sec^2 x
+
+
+class Sinh(_Elementary):
+    np_name = "sinh"
+
+    @staticmethod
+    def derivative(x):
+        return Cosh.apply(x)
+
+
+class Cosh(_Elementary):
+    np_name = "cosh"
+
+    @staticmethod
+    def derivative(x):
+        return Sinh.apply(x)
+
+
+class Atan(_Elementary):
+    np_name = "arctan"
+
+    @staticmethod
+    def derivative(x):
+        return 1.0 / (x * x + 1.0)
+
+
+class Asin(_Elementary):
+    np_name = "arcsin"
+
+    @staticmethod
+    def derivative(x):
+        return rsqrt(1.0 - x * x)
+
+
+class Acos(_Elementary):
+    np_name = "arccos"
+
+    @staticmethod
+    def derivative(x):
+        return -rsqrt(1.0 - x * x)
+
+
+class Log2(_Elementary):
+    np_name = "log2"
+
+    @staticmethod
+    def derivative(x):
+        return 1.0 / (x * _LN2)
+
+
+class Log10(_Elementary):
+    np_name = "log10"
+
+    @staticmethod
+    def derivative(x):
+        return 1.0 / (x * _LN10)
+
+
+class Exp2(Function):
+    """y = 2^x;  dy/dx = 2^x ln 2 = y ln 2 (y is the saved output, so this differentiates again)."""
+
+    def forward(self, x):
+        y = self.xp.exp2(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * y * _LN2
+
+
+def _erf_raw(xp, x):
+    # erf(x) = 2 Phi(x sqrt 2) - 1, Phi the normal CDF (accurate to ~1 ulp of 1, see gelu.py)
+    return 2.0 * _normal_cdf(xp, x * math.sqrt(2.0)) - 1.0
+
+
+def _erfc_raw(xp, x):
+    # erfc(x) = 1 - erf(x) = 2 Phi(-x sqrt 2): the tail is computed directly, not as 1 - erf,
+    # so erfc keeps its relative accuracy for large x (erfc(5) = 1.5e-12)
+    return 2.0 * _normal_cdf(xp, x * -math.sqrt(2.0))
+
+
+class Erf(_Elementary):
+    """erf(x) = (2 / sqrt pi) int_0^x e^(-t^2) dt = 2 Phi(x sqrt 2) - 1.
+    d erf / dx = (2 / sqrt pi) e^(-x^2)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.backend.blockwise(_erf_raw, x)
+
+    @staticmethod
+    def derivative(x):
+        return exp(-(x * x)) * _TWO_OVER_SQRT_PI
+
+
+class Erfc(_Elementary):
+    """erfc(x) = 1 - erf(x) = 2 Phi(-x sqrt 2).  d erfc / dx = -(2 / sqrt pi) e^(-x^2)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.backend.blockwise(_erfc_raw, x)
+
+    @staticmethod
+    def derivative(x):
+        return exp(-(x * x)) * -_TWO_OVER_SQRT_PI
+
+
+# ----------------------------------------------------------------------------- binary Functions
+class Atan2(_Binary):
+    """z = atan2(y, x), the angle of the point (x, y) in (-pi, pi].
+    dz/dy = x / (x^2 + y^2),  dz/dx = -y / (x^2 + y^2)."""
+
+    op = "atan2"
+
+    def forward(self, y, x):
+        self.save_for_backward(y, x)
+        return self.xp.arctan2(y, x)
+
+    def backward(self, gz):
+        y, x = self.saved_tensors
+        r2 = x * x + y * y
+        gy = sum_to(gz * x / r2, y.shape) if self.needs_input_grad[0] else None
+        gx = sum_to(-gz * y / r2, x.shape) if self.needs_input_grad[1] else None
+        return gy, gx
+
+
+class Fmod(_Binary):
+    """r = fmod(a, b) = a - trunc(a / b) b (the sign of a, as C's fmod).
+    dr/da = 1,  dr/db = -trunc(a / b) (the quotient is piecewise constant; undefined at jumps)."""
+
+    op = "fmod"
+    rounding = "trunc"
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.fmod(a, b)
+
+    def backward(self, gr):
+        a, b = self.saved_tensors
+        ga = sum_to(gr, a.shape) if self.needs_input_grad[0] else None
+        if self.needs_input_grad[1]:
+            q = div(a, b, rounding_mode=self.rounding)  # a constant: no gradient through it
+            gb = sum_to(-gr * q, b.shape)
+        else:
+            gb = None
+        return ga, gb
+
+
+class Remainder(Fmod):
+    """r = remainder(a, b) = a - floor(a / b) b (the sign of b, as Python's %).
+    dr/da = 1,  dr/db = -floor(a / b)."""
+
+    op = "remainder"
+    rounding = "floor"
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.remainder(a, b)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _operands(a, b, op):
+    """Two tensors of PyTorch's promoted dtype; either of ``a``, ``b`` may be a Python number."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    if not isinstance(a, Tensor):
+        b, a = _scalar_operand(b, a, op)
+        return _as_tensor(a, b), b
+    if not isinstance(b, Tensor):
+        a, b = _scalar_operand(a, b, op)
+        return a, _as_tensor(b, a)
+    if a.data.dtype != b.data.dtype:
+        a, b = _promote(a, b)
+    return a, b
+
+
+def _float_operands(a, b, op):
+    a, b = _operands(a, b, op)
+    if a.data.dtype.kind != "f":
+        a, b = a.to(B._default_dtype), b.to(B._default_dtype)
+    return a, b
+
+
+def _require_float(t, op):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    if t.data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point tensor, got {t.data.dtype} "
+                           f"of shape {list(t.shape)}")
+
+
+# ----------------------------------------------------------------------------- unary functions
+def reciprocal(input):
+    """1 / x (integer tensors give float32)."""
+    return 1.0 / _float(input)
+
+
+def tan(input):
+    return Tan.apply(_float(input))
+
+
+def sinh(input):
+    return Sinh.apply(_float(input))
+
+
+def cosh(input):
+    return Cosh.apply(_float(input))
+
+
+def atan(input):
+    return Atan.apply(_float(input))
+
+
+def asin(input):
+    return Asin.apply(_float(input))
+
+
+def acos(input):
+    return Acos.apply(_float(input))
+
+
+def log2(input):
+    return Log2.apply(_float(input))
+
+
+def log10(input):
+    return Log10.apply(_float(input))
+
+
+def exp2(input):
+    return Exp2.apply(_float(input))
+
+
+def erf(input):
+    """The error function, erf(x) = (2 / sqrt pi) int_0^x e^(-t^2) dt."""
+    return Erf.apply(_float(input))
+
+
+def erfc(input):
+    """The complementary error function, 1 - erf(x), accurate in its tail."""
+    return Erfc.apply(_float(input))
+
+
+def trunc(input):
+    """Round toward zero; a constant (its derivative is zero almost everywhere)."""
+    return _nondiff(input, lambda xp, a: xp.trunc(a) if a.dtype.kind == "f" else a.copy())
+
+
+fix = trunc
+
+
+def frac(input):
+    """x - trunc(x), with the sign of x; its gradient is 1."""
+    _require_float(input, "frac")
+    return input - trunc(input)
+
+
+def sgn(input):
+    """The sign of each element (for real tensors, the same as ``sign``)."""
+    return sign(input)
+
+
+def negative(input):
+    return neg(input)
+
+
+def positive(input):
+    """Returns ``input`` itself, as torch.positive does."""
+    if input.data.dtype.kind == "b":
+        raise TypeError("positive: the positive operator, on a bool tensor, is not supported.")
+    return input
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN to ``nan``, +inf to ``posinf`` and -inf to ``neginf`` (by default the largest and
+    the smallest finite value of the dtype). The gradient passes where x was finite."""
+    if input.data.dtype.kind != "f":
+        return input.clone()
+    info = B.numpy.finfo(input.data.dtype)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    xp, a = input.xp, input.data
+    out = where(_wrap(xp.isnan(a)), nan, input)
+    out = where(_wrap(xp.isposinf(a)), posinf, out)
+    return where(_wrap(xp.isneginf(a)), neginf, out)
+
+
+def logit(input, eps=None):
+    """log(x / (1 - x)); with ``eps``, x is first clamped to [eps, 1 - eps]."""
+    x = _float(input)
+    if eps is not None:
+        x = x.clamp(eps, 1.0 - eps)
+    return log(x / (1.0 - x))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol |other|, elementwise; a bool tensor."""
+    a, b = _operands(input, other, "isclose")
+    xp = a.xp
+    try:
+        return _wrap(xp.asarray(xp.isclose(a.data, b.data, rtol=rtol, atol=atol,
+                                           equal_nan=equal_nan)))
+    except ValueError:
+        raise RuntimeError(f"isclose: the shapes {list(a.shape)} and {list(b.shape)} cannot be "
+                           f"broadcast together") from None
+
+
+# ----------------------------------------------------------------------------- binary functions
+def atan2(input, other):
+    """The angle of the point (other, input): atan(input / other) in the right quadrant."""
+    y, x = _float_operands(input, other, "atan2")
+    return Atan2.apply(y, x)
+
+
+arctan2 = atan2
+
+
+def _rem(fn_cls, input, other, op):
+    a, b = _operands(input, other, op)
+    if a.data.dtype.kind != "f":
+        # integers: exact and without gradient (division by zero is an error, as in PyTorch)
+        if bool((b.data == 0).any()):
+            raise ZeroDivisionError(f"{op}: integer division by zero (divisor shape "
+                                    f"{list(b.shape)})")
+        xp = a.xp
+        return _wrap(xp.asarray(getattr(xp, fn_cls.__name__.lower())(a.data, b.data)))
+    return fn_cls.apply(a, b)
+
+
+def fmod(input, other):
+    """a - trunc(a / b) b: the C remainder, with the sign of the dividend."""
+    return _rem(Fmod, input, other, "fmod")
+
+
+def remainder(input, other):
+    """a - floor(a / b) b: Python's %, with the sign of the divisor."""
+    return _rem(Remainder, input, other, "remainder")
+
+
+def lerp(input, end, weight):
+    """input + weight (end - input), weight a number or a tensor.
+
+    As in PyTorch, weights >= 0.5 use the form end - (end - input)(1 - weight), which is exact
+    at weight = 1 (both forms have the same derivatives)."""
+    _require_float(input, "lerp")
+    _require_float(end, "lerp")
+    d = end - input
+    if isinstance(weight, Tensor):
+        _require_float(weight, "lerp")
+        lo = input + weight * d
+        hi = end - d * (1.0 - weight)
+        return where(weight < 0.5, lo, hi)
+    if weight < 0.5:
+        return input + d * weight
+    return end - d * (1.0 - weight)
+
+
+def logaddexp(input, other):
+    """log(e^a + e^b), computed as m + log(e^(a-m) + e^(b-m)), m = max(a, b) (a constant: the
+    result does not depend on it, so neither does the gradient)."""
+    a, b = _float_operands(input, other, "logaddexp")
+    xp = a.xp
+    m = xp.maximum(a.data, b.data)
+    m = xp.where(xp.isfinite(m), m, 0.0).astype(m.dtype, copy=False)
+    m = _wrap(m)
+    return m + log(exp(a - m) + exp(b - m))
+
+
+def xlogy(input, other):
+    """x log(y), and 0 where x == 0 (unless y is NaN), as in PyTorch. Its gradients are
+    d/dx = log y and d/dy = x / y (0 where x == 0)."""
+    x, y = _float_operands(input, other, "xlogy")
+    xp = x.xp
+    # where x == 0 and y <= 0, log(y) is -inf or NaN: use y = 1 there, so no inf * 0 enters
+    # the graph (its gradient would be NaN), and return 0. Elsewhere x log(y) is exact,
+    # including x == 0 with y > 0 (0 * finite = 0, and d/dx = log y as in PyTorch).
+    bad = _wrap(xp.logical_and(x.data == 0, y.data <= 0))
+    y_safe = where(bad, 1.0, y)
+    return where(bad, 0.0, x * log(y_safe))
+
+
+def float_power(input, exponent):
+    """input ** exponent computed in float64 (either may be a number)."""
+    if isinstance(input, Tensor):
+        input = input.to(B.float64)
+    if isinstance(exponent, Tensor):
+        exponent = exponent.to(B.float64)
+    if not isinstance(input, Tensor):
+        input = _as_tensor(float(input), exponent)
+    return input ** (float(exponent) if not isinstance(exponent, Tensor) else exponent)
+
+
+arctan, arcsin, arccos = atan, asin, acos
+
+from .mathfns_reduce import *  # noqa: E402,F401,F403
+from .mathfns_reduce import __all__ as _reduce_all  # noqa: E402
+
+_ELEMENTWISE = [
+    "reciprocal", "tan", "sinh", "cosh", "atan", "asin", "acos", "arctan", "arcsin", "arccos",
+    "log2", "log10", "exp2", "erf", "erfc", "trunc", "fix", "frac", "sgn", "negative",
+    "positive", "nan_to_num", "logit", "isclose", "atan2", "arctan2", "fmod", "remainder",
+    "lerp", "logaddexp", "xlogy", "float_power",
+]
+__all__ = _ELEMENTWISE + list(_reduce_all)
+TENSOR_METHODS = list(__all__)
