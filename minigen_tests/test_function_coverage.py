@@ -44,7 +44,8 @@ EXPECTED_FUNCTIONS = [
     # minigen/ops/indexing.py
     "GetItem", "IndexAdd",
     # minigen/ops/mathfns.py
-    # (mathfns Functions go here)
+    "_Elementary", "Tan", "Sinh", "Cosh", "Atan", "Asin", "Acos", "Log2", "Log10", "Exp2",
+    "Erf", "Erfc", "Atan2", "Fmod", "Remainder",
     # minigen/ops/construct.py
     # (construct Functions go here)
     # minigen/ops/linalg.py
