@@ -11,9 +11,11 @@ with dimensions wins over a 0-d one, otherwise the wider dtype wins.
 from __future__ import annotations
 
 import numbers
+import operator
 
 from .. import backend as B
-from ..autograd import Function, Tensor, _wrap
+from ..autograd import Function, Tensor, _state, _wrap
+from ..backend import _by_array_type
 from .compare import _nondiff
 from .reduction import sum_to
 from .unary import log
@@ -272,8 +274,43 @@ class RPowScalar(Function):
 
 
 # ----------------------------------------------------------------------------- the public binaries
+def _lean(a, b, op):
+    """``op(a, b)`` without the op machinery, or None when the full path is needed.
+
+    When no graph is being recorded (inference, or any first-order backward, whose formulas
+    are mostly these four operators) and both operands are floating arrays of one device and
+    dtype (or a Python number), there is nothing to record, promote or check: the op call
+    would only wrap one array operation. A shape that cannot broadcast goes back to the full
+    path, which raises the error that names both shapes.
+    """
+    if not isinstance(a, Tensor) or _state["anomaly"]:
+        return None
+    x = a.data
+    if x.dtype.kind != "f":
+        return None
+    if isinstance(b, Tensor):
+        y = b.data
+        if type(y) is not type(x) or y.dtype is not x.dtype:
+            return None
+    elif type(b) is float or type(b) is int:
+        y = b
+    else:
+        return None
+    try:
+        r = op(x, y)
+    except ValueError:
+        return None
+    if type(r) is not type(x):  # NumPy gives a scalar for 0-d operands
+        r = _by_array_type[type(x)].xp.asarray(r)
+    return _wrap(r)
+
+
 def add(input, other, alpha=1):
     """input + alpha * other, broadcasting."""
+    if not _state["grad"] and alpha == 1:  # no graph recorded: the lean path
+        r = _lean(input, other, operator.add)
+        if r is not None:
+            return r
     if alpha != 1:
         other = mul(other, alpha)
     if isinstance(other, Tensor):
@@ -291,6 +328,10 @@ def add(input, other, alpha=1):
 
 def sub(input, other, alpha=1):
     """input - alpha * other, broadcasting."""
+    if not _state["grad"] and alpha == 1:  # no graph recorded: the lean path
+        r = _lean(input, other, operator.sub)
+        if r is not None:
+            return r
     if alpha != 1:
         other = mul(other, alpha)
     if isinstance(input, Tensor) and isinstance(other, Tensor):
@@ -306,6 +347,10 @@ def sub(input, other, alpha=1):
 
 def mul(input, other):
     """input * other, broadcasting."""
+    if not _state["grad"]:  # no graph recorded: the lean path
+        r = _lean(input, other, operator.mul)
+        if r is not None:
+            return r
     if not isinstance(input, Tensor):
         input, other = other, input
     if isinstance(other, Tensor):
@@ -320,6 +365,10 @@ def mul(input, other):
 
 def div(input, other, rounding_mode=None):
     """input / other (true division: integer tensors give float32, as in PyTorch)."""
+    if rounding_mode is None and not _state["grad"]:  # no graph recorded: the lean path
+        r = _lean(input, other, operator.truediv)
+        if r is not None:
+            return r
     if rounding_mode is not None:
         q = div(input, other)
         if rounding_mode == "trunc":

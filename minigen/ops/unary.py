@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy
 
 from .. import backend as B
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, _state, _wrap
 from .compare import sign, _nondiff
 
 
@@ -112,7 +112,17 @@ class Tanh(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
+        if not _state["grad"]:  # no graph recorded: the same formula, without an op call
+            return _wrap(_tanh_grad(self.xp, gy.data, y.data))
         return TanhBackward.apply(gy, y)
+
+
+def _tanh_grad(xp, g, y):
+    """g (1 - y^2) on raw arrays."""
+    out = y * y
+    xp.subtract(1.0, out, out=out)
+    out *= g
+    return out
 
 
 class TanhBackward(Function):
@@ -124,11 +134,7 @@ class TanhBackward(Function):
 
     def forward(self, g, y):
         self.save_for_backward(g, y)
-        out = y * y
-        xp = self.xp
-        xp.subtract(1.0, out, out=out)
-        out *= g
-        return out
+        return _tanh_grad(self.xp, g, y)
 
     def backward(self, gz):
         g, y = self.saved_tensors
@@ -154,7 +160,17 @@ class Sigmoid(Function):
 
     def backward(self, gy):
         (y,) = self.saved_tensors
+        if not _state["grad"]:  # no graph recorded: the same formula, without an op call
+            return _wrap(_sigmoid_grad(self.xp, gy.data, y.data))
         return SigmoidBackward.apply(gy, y)
+
+
+def _sigmoid_grad(xp, g, y):
+    """g y (1 - y) on raw arrays."""
+    out = xp.subtract(1.0, y)
+    out *= y
+    out *= g
+    return out
 
 
 class SigmoidBackward(Function):
@@ -163,10 +179,7 @@ class SigmoidBackward(Function):
 
     def forward(self, g, y):
         self.save_for_backward(g, y)
-        out = self.xp.subtract(1.0, y)
-        out *= y
-        out *= g
-        return out
+        return _sigmoid_grad(self.xp, g, y)
 
     def backward(self, gz):
         g, y = self.saved_tensors
