@@ -47,7 +47,7 @@ EXPECTED_FUNCTIONS = [
     "_Elementary", "Tan", "Sinh", "Cosh", "Atan", "Asin", "Acos", "Log2", "Log10", "Exp2",
     "Erf", "Erfc", "Atan2", "Fmod", "Remainder",
     # minigen/ops/construct.py
-    # (construct Functions go here)
+    "Scatter",
     # minigen/ops/linalg.py
     "MatMul", "Einsum",
     # minigen/ops/activation.py, gelu.py
