@@ -128,14 +128,32 @@ class Exp2(Function):
 
 
 def _erf_raw(xp, x):
-    # erf(x) = 2 Phi(x sqrt 2) - 1, Phi the normal CDF (accurate to ~1 ulp of 1, see gelu.py)
-    return 2.0 * _normal_cdf(xp, x * math.sqrt(2.0)) - 1.0
+    # erf(x) = 2 Phi(x sqrt 2) - 1, Phi the normal CDF (accurate to ~1 ulp of 1, see gelu.py),
+    # computed for |x| as 1 - 2 Phi(-|x| sqrt 2) and given the sign of x: exactly odd
+    e = 1.0 - 2.0 * _normal_cdf(xp, xp.abs(x) * -math.sqrt(2.0))
+    return xp.copysign(e, x).astype(x.dtype, copy=False)
 
 
 def _erfc_raw(xp, x):
     # erfc(x) = 1 - erf(x) = 2 Phi(-x sqrt 2): the tail is computed directly, not as 1 - erf,
     # so erfc keeps its relative accuracy for large x (erfc(5) = 1.5e-12)
-    return 2.0 * _normal_cdf(xp, x * -math.sqrt(2.0))
+    y = 2.0 * _normal_cdf(xp, x * -math.sqrt(2.0))
+    big = x > _ERFC_ASYMPTOTIC
+    if not bool(big.any()):
+        return y
+    # beyond x = 8 (where gelu.py's erfcx series stops) the asymptotic series
+    # erfc(x) = e^(-x^2) / (x sqrt pi) sum_k (-1)^k (2k-1)!! / (2 x^2)^k, cut after 12 terms
+    # (the next is below 2e-14 at x = 8, smaller beyond)
+    z = xp.where(big, x, _ERFC_ASYMPTOTIC)
+    u = 1.0 / (2.0 * z * z)
+    s = xp.ones_like(z)
+    for k in range(12, 0, -1):  # Horner: 1 - u (1 - 3u (1 - 5u (...)))
+        s = 1.0 - (2 * k - 1) * u * s
+    tail = xp.exp(-(z * z)) / (z * math.sqrt(math.pi)) * s
+    return xp.where(big, tail, y).astype(x.dtype, copy=False)
+
+
+_ERFC_ASYMPTOTIC = 8.0
 
 
 class Erf(_Elementary):
