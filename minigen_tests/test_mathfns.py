@@ -369,3 +369,191 @@ def test_fmod_remainder_match_composite_twins(device):
         np.testing.assert_allclose(za.numpy(), zb.numpy(), atol=1e-12)
         for u, v in zip(mg.grad(za.sum(), [a1, b1]), mg.grad(zb.sum(), [a2, b2])):
             np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- reductions
+def test_any_all_count_nonzero_dtypes_and_dims_match_torch(device):
+    torch = _torch()
+    x = np.array([[0.0, 1.5, 0.0], [2.0, -1.0, 3.0]])
+    for arr in (x, x.astype(np.int64), x != 0, x.astype(np.uint8)):
+        t, tt = T(arr, device), torch.tensor(arr)
+        for kw in ({}, {"dim": 1}, {"dim": 0, "keepdim": True}, {"dim": (0, 1)}):
+            for name in ("any", "all"):
+                ours, theirs = getattr(mg, name)(t, **kw), getattr(torch, name)(tt, **kw)
+                assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (name, kw)
+                np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+                assert not ours.requires_grad
+        for dim in (None, 0, -1, (0, 1)):
+            c = mg.count_nonzero(t, dim=dim)
+            assert c.dtype == mg.int64
+            np.testing.assert_array_equal(c.numpy(), torch.count_nonzero(tt, dim=dim).numpy())
+    assert T(x, device).any().item() is True and T(x, device).all(1).numpy().tolist() == [False, True]
+    assert T(x, device).count_nonzero().item() == 4
+
+
+NORMS = [("fro", None, False), (2, 1, False), (1, (0, 1), True), (3, -1, True),
+         (0.5, 0, False), (float("inf"), None, False), (-float("inf"), 1, False),
+         (0, 1, False), ("fro", (0, 1), False), (1.5, None, True)]
+
+
+@pytest.mark.parametrize("p,dim,keepdim", NORMS)
+def test_norm_forward_matches_numpy_and_torch(p, dim, keepdim, device):
+    torch = _torch()
+    x = np.random.default_rng(13).standard_normal((3, 4))
+    x[0, 0] = 0.0
+    y = mg.norm(T(x, device), p, dim, keepdim)
+    pn = 2 if p == "fro" else p
+    axis = dim if not isinstance(dim, tuple) else tuple(dim)
+    a = np.abs(x)
+    if pn == np.inf:
+        ref = a.max(axis=axis, keepdims=keepdim)
+    elif pn == -np.inf:
+        ref = a.min(axis=axis, keepdims=keepdim)
+    elif pn == 0:
+        ref = (x != 0).sum(axis=axis, keepdims=keepdim).astype(float)
+    else:
+        ref = (a ** pn).sum(axis=axis, keepdims=keepdim) ** (1 / pn)
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), torch.norm(torch.tensor(x), p, dim, keepdim).numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(T(x, device).norm(p, dim, keepdim).numpy(), y.numpy())
+
+
+def test_norm_dtypes_errors_and_zero_gradient(device):
+    torch = _torch()
+    with pytest.raises(RuntimeError, match=r"norm.*int64.*\[2\]"):
+        mg.norm(T(np.array([1, 2]), device))
+    with pytest.raises(RuntimeError):
+        torch.norm(torch.tensor([1, 2]))  # torch raises too
+    y = mg.norm(T(np.array([3, 4]), device), dtype=mg.float64)
+    assert y.dtype == mg.float64 and y.item() == 5.0
+    assert mg.norm(T([3.0, 4.0], device, mg.float32)).dtype == mg.float32
+    with pytest.raises(NotImplementedError, match="nuc"):
+        mg.norm(T(np.ones((2, 2)), device), "nuc")
+    with pytest.raises(RuntimeError, match="fro"):
+        mg.norm(T(np.ones((2, 2, 2)), device), "fro", dim=(0, 1, 2))
+    with pytest.raises(IndexError):
+        mg.norm(T(np.ones((2, 2)), device), 2, dim=2)
+    # the gradient at zero is 0, as in PyTorch (not NaN)
+    z = T(np.zeros(3), device, grad=True)
+    (g,) = mg.grad(mg.norm(z), [z])
+    np.testing.assert_array_equal(g.numpy(), np.zeros(3))
+
+
+@pytest.mark.parametrize("p,dim", [(2, None), (2, 1), (1, 0), (3, (0, 1)), ("fro", -1),
+                                   (float("inf"), 1), (1.5, None)])
+def test_norm_gradcheck(p, dim, device):
+    x = np.random.default_rng(14).permutation(12).reshape(3, 4) * 0.3 - 1.6  # no ties in |x|, no 0
+    _check(lambda t: mg.norm(t, p, dim), x, device=device)
+
+
+def test_median_matches_torch_values_indices_and_gradients(device):
+    torch = _torch()
+    x = np.array([[0.3, -1.0, 2.0, 0.5], [1.0, 1.0, -2.0, 4.0], [3.0, 2.0, 1.0, 0.0]])
+    ours, theirs = mg.median(T(x, device)), torch.median(torch.tensor(x))
+    assert ours.shape == () and ours.item() == theirs.item()
+    for dim, keepdim in ((1, False), (0, True), (-1, True)):
+        o = mg.median(T(x, device), dim, keepdim)
+        t = torch.median(torch.tensor(x), dim, keepdim)
+        np.testing.assert_array_equal(o.values.numpy(), t.values.numpy())
+        np.testing.assert_array_equal(o[0].numpy(), t[0].numpy())
+        assert o.indices.dtype == mg.int64
+        np.testing.assert_array_equal(
+            np.take_along_axis(x, o.indices.numpy() if keepdim else
+                               np.expand_dims(o.indices.numpy(), dim), dim).squeeze(),
+            o.values.numpy().squeeze())
+    # a full median with ties shares the gradient, as torch's does
+    v = np.array([1.0, 2.0, 2.0, 3.0, 2.0])
+    xt, tt = T(v, device, grad=True), torch.tensor(v, requires_grad=True)
+    (g,) = mg.grad(mg.median(xt), [xt])
+    torch.median(tt).backward()
+    np.testing.assert_allclose(g.numpy(), tt.grad.numpy())
+    # with dim, the gradient goes to the selected element
+    xt = T(x, device, grad=True)
+    r = mg.median(xt, 1)
+    (g,) = mg.grad(r.values.sum(), [xt])
+    expect = np.zeros_like(x)
+    expect[np.arange(3), r.indices.numpy()] = 1.0
+    np.testing.assert_array_equal(g.numpy(), expect)
+    # NaN propagates; ints keep their dtype; an empty dim is an error
+    assert np.isnan(mg.median(T([1.0, np.nan, 0.0], device)).item())
+    assert np.isnan(mg.median(T([[1.0, np.nan, 0.0]], device), 1).values.numpy()).all()
+    mi = mg.median(T(np.array([5, 1, 3, 2]), device))
+    assert mi.dtype == mg.int64 and mi.item() == 2
+    with pytest.raises(IndexError, match="median"):
+        mg.median(T(np.ones((2, 0)), device), 1)
+
+
+def test_median_and_aminmax_gradcheck(device):
+    x = np.random.default_rng(15).permutation(12).reshape(3, 4) * 0.25
+    _check(mg.median, x, device=device)
+    _check(lambda t: mg.median(t, 0).values, x, device=device)
+    _check(lambda t: tuple(mg.aminmax(t, dim=1, keepdim=True)), x, device=device)
+    _check(lambda t: tuple(t.aminmax()), x, device=device)
+
+
+def test_aminmax_matches_torch(device):
+    torch = _torch()
+    x = np.array([[3.0, 3.0, 2.0], [-1.0, 5.0, 0.0]])
+    for kw in ({}, {"dim": 1}, {"dim": 0, "keepdim": True}):
+        o, t = mg.aminmax(T(x, device), **kw), torch.aminmax(torch.tensor(x), **kw)
+        np.testing.assert_array_equal(o.min.numpy(), t.min.numpy())
+        np.testing.assert_array_equal(o.max.numpy(), t.max.numpy())
+    xt, tt = T(x, device, grad=True), torch.tensor(x, requires_grad=True)
+    (g,) = mg.grad(mg.aminmax(xt).max, [xt])
+    torch.aminmax(tt).max.backward()
+    np.testing.assert_allclose(g.numpy(), tt.grad.numpy())
+
+
+# ----------------------------------------------------------------------------- products
+def test_mv_addmm_cdist_forward_match_numpy_and_torch(device):
+    torch = _torch()
+    r = np.random.default_rng(16)
+    m, v = r.standard_normal((3, 4)), r.standard_normal(4)
+    np.testing.assert_allclose(mg.mv(T(m, device), T(v, device)).numpy(), m @ v, rtol=1e-12)
+    np.testing.assert_allclose(T(m, device).mv(T(v, device)).numpy(), m @ v, rtol=1e-12)
+    i, a, b = r.standard_normal((1, 2)), r.standard_normal((3, 4)), r.standard_normal((4, 2))
+    for kw in ({}, {"beta": 0.5, "alpha": -2.0}, {"beta": 0}):
+        ours = mg.addmm(T(i, device), T(a, device), T(b, device), **kw).numpy()
+        theirs = torch.addmm(torch.tensor(i), torch.tensor(a), torch.tensor(b), **kw).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    nan_in = np.full((3, 2), np.nan)
+    assert not np.isnan(mg.addmm(T(nan_in, device), T(a, device), T(b, device),
+                                 beta=0).numpy()).any()
+    x1, x2 = r.standard_normal((2, 5, 3)), r.standard_normal((1, 4, 3))
+    for p in (2.0, 1.0, 0.5, 3.0, float("inf"), 0.0):
+        ours = mg.cdist(T(x1, device), T(x2, device), p=p).numpy()
+        ref = np.abs(x1[..., :, None, :] - x2[..., None, :, :])
+        ref = (ref.max(-1) if p == np.inf else (ref != 0).sum(-1) if p == 0 else
+               (ref ** p).sum(-1) ** (1 / p))
+        np.testing.assert_allclose(ours, ref, rtol=1e-12)
+        np.testing.assert_allclose(
+            ours, torch.cdist(torch.tensor(x1), torch.tensor(x2), p=p).numpy(), rtol=1e-10)
+
+
+def test_products_gradcheck_and_cdist_zero_distance(device):
+    r = np.random.default_rng(17)
+    _check(mg.mv, r.standard_normal((2, 3)), r.standard_normal(3), device=device)
+    _check(lambda i, a, b: mg.addmm(i, a, b, beta=0.3, alpha=1.7), r.standard_normal(2),
+           r.standard_normal((3, 2)), r.standard_normal((2, 2)), device=device)
+    _check(lambda a, b: mg.cdist(a, b), r.standard_normal((3, 2)), r.standard_normal((2, 2)),
+           device=device)
+    _check(lambda a, b: mg.cdist(a, b, p=1.0), r.standard_normal((2, 3, 2)),
+           r.standard_normal((2, 2, 2)), device=device)
+    x = T(np.array([[1.0, 2.0], [0.0, 0.0]]), device, grad=True)
+    (g,) = mg.grad(mg.cdist(x, x).sum(), [x])
+    assert np.isfinite(g.numpy()).all()
+
+
+def test_product_errors_name_the_op_and_shapes(device):
+    z = lambda *s: T(np.zeros(s), device)  # noqa: E731
+    with pytest.raises(RuntimeError, match=r"mv.*\[2, 3\].*\[2\]"):
+        mg.mv(z(2, 3), z(2))
+    with pytest.raises(RuntimeError, match=r"addmm.*2x3 and 2x2"):
+        mg.addmm(z(2, 2), z(2, 3), z(2, 2))
+    with pytest.raises(RuntimeError, match=r"addmm.*\[3, 2\].*\[2, 2\]"):
+        mg.addmm(z(3, 2), z(2, 3), z(3, 2))
+    with pytest.raises(RuntimeError, match=r"cdist.*\[2, 3\].*\[2, 2\]"):
+        mg.cdist(z(2, 3), z(2, 2))
+    with pytest.raises(RuntimeError, match="cdist.*non-negative"):
+        mg.cdist(z(2, 3), z(2, 3), p=-1.0)
