@@ -16,7 +16,6 @@ two forward passes and one backward per direction, cheap enough for a big convol
 """
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy
@@ -202,14 +201,3 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     return gradcheck(first_derivative, list(inputs) + gos, eps=eps, atol=atol, rtol=rtol,
                      mode=mode, raise_exception=raise_exception, n_directions=n_directions,
                      seed=seed, _name="gradgradcheck")
-
-
-def time_check(fn, *args, **kwargs):
-    """(passed, seconds) of one check, for the `minigen gradcheck` table."""
-    t0 = time.perf_counter()
-    try:
-        ok = fn(*args, **kwargs)
-        err = None
-    except GradcheckError as e:
-        ok, err = False, str(e)
-    return ok, time.perf_counter() - t0, err

@@ -5,8 +5,6 @@
 NumPy and refuse to mix with host arrays, as CuPy's do. So the CuPy code path is exercised
 on every machine, and really run on machines with a GPU.
 """
-import os
-
 import numpy as np
 import pytest
 

@@ -130,6 +130,8 @@ def test_sum_dtypes(device):
     assert minigen.tensor([True, True, False], device=device).sum().dtype == minigen.int64
     assert minigen.tensor([True, True], device=device).sum().item() == 2
     assert minigen.tensor([1, 2], dtype=minigen.int32, device=device).sum().dtype == minigen.int64
+    u8 = minigen.tensor([200, 100], dtype=minigen.uint8, device=device).sum()
+    assert u8.dtype == minigen.int64 and u8.item() == 300  # as PyTorch (NumPy would give uint64)
     assert minigen.tensor([1, 2], device=device).sum(dtype=minigen.float64).dtype == minigen.float64
     assert minigen.ones(3, device=device).sum().dtype == minigen.float32
     assert minigen.tensor([1, 2], device=device).cumsum(0).dtype == minigen.int64

@@ -7,7 +7,6 @@ loss after a few steps must be below the loss before them.
 """
 import sys
 import textwrap
-import types
 
 import numpy as np
 import pytest

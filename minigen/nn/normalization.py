@@ -27,6 +27,13 @@ def _factory(device, dtype):
     return dict(device=device, dtype=B.as_dtype(dtype) or B.get_default_dtype())
 
 
+def _affine_parameters(module, shape, affine, bias, fk):
+    """gamma (``weight``, ones) and beta (``bias``, zeros) of ``shape``, as PyTorch initialises
+    them; registered as None when the layer has no affine part or no bias."""
+    module.register_parameter("weight", Parameter(ones(shape, **fk)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(shape, **fk)) if affine and bias else None)
+
+
 class _BatchNorm(Module):
     _expected_dims = ()
 
@@ -40,15 +47,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         self.use_bias = bias
-        if affine:
-            self.weight = Parameter(ones(self.num_features, **fk))
-            if bias:
-                self.bias = Parameter(zeros(self.num_features, **fk))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_features, affine, bias, fk)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(self.num_features, **fk))
             self.register_buffer("running_var", ones(self.num_features, **fk))
@@ -128,15 +127,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         self.use_bias = bias
-        if elementwise_affine:
-            self.weight = Parameter(ones(self.normalized_shape, **fk))
-            if bias:
-                self.bias = Parameter(zeros(self.normalized_shape, **fk))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, fk)
 
     def forward(self, input):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -163,15 +154,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         self.use_bias = bias
-        if affine:
-            self.weight = Parameter(ones(self.num_channels, **fk))
-            if bias:
-                self.bias = Parameter(zeros(self.num_channels, **fk))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_channels, affine, bias, fk)
 
     def forward(self, input):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

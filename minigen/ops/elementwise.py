@@ -20,13 +20,6 @@ from .compare import _nondiff
 from .reduction import sum_to
 from .unary import log
 
-_PY_SCALARS = (int, float, bool)
-
-
-def _is_scalar(v):
-    return type(v) in _PY_SCALARS or (isinstance(v, numbers.Number) and not isinstance(v, Tensor))
-
-
 def _promote(a, b):
     """Cast two tensors to the dtype PyTorch's promotion gives them."""
     da, db = a.data.dtype, b.data.dtype

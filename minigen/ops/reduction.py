@@ -115,8 +115,8 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     """Sum over ``dim`` (an int, a tuple, or None for all). Bool and int tensors sum to int64."""
     if dtype is not None:
         input = input.to(dtype)
-    elif input.data.dtype.kind in "bi" and input.data.dtype.itemsize < 8 or input.data.dtype.kind == "b":
-        input = input.to("int64")
+    elif input.data.dtype.kind in "biu" and input.data.dtype != "int64":
+        input = input.to("int64")  # as PyTorch: integer and bool sums are int64
     axes = _dims(dim, input.data.ndim, "sum")
     return Sum.apply(input, axes=axes, keepdim=keepdim)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .. import backend as B
-from ..autograd import Tensor, _wrap, _wrap_dim
+from ..autograd import _wrap, _wrap_dim
 from .reduction import GatherAlong
 
 sort_result = namedtuple("sort_result", ["values", "indices"])
