@@ -271,8 +271,6 @@ class Function:
         return f"<{type(self).__name__}Backward>"
 
 
-_release = Function.release
-
 
 def _resolve_saved(a, inputs, raw, ys):
     if a is None:
@@ -382,10 +380,7 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             if not retain_graph:
-                if type(f).release is _release:
-                    f.saved = None
-                else:
-                    f.release()
+                f.release()
             for t, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
                 if not need or gx is None:
                     continue
