@@ -236,7 +236,7 @@ class LSTMSequenceFunction(_SequenceFunction):
                 dw += D[:, cols] @ rows.reshape((T - 1) * B, H)
             dw_hh = xp.roll(dw, -H, axis=0)
         if need_b:
-            db = xp.roll(D.sum(1), -H)
+            db = xp.roll(D @ xp.ones(T * B, dtype=D.dtype), -H)  # D.sum(1), on BLAS (6x faster)
         SCRATCH.give(xp, dA)
         grads = (dx, dh.T.copy() if need[1] else None, dc.T.copy() if need[2] else None,
                  dw_ih, dw_hh)
