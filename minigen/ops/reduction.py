@@ -27,7 +27,7 @@ class SumTo(Function):
     def forward(self, x, shape):
         self.in_shape = x.shape
         lead, axes = _sum_axes(x.shape, shape)
-        y = x.sum(axis=axes, keepdims=True) if axes else x
+        y = self.backend.sum(x, axes, keepdims=True) if axes else x
         return y.reshape(shape) if lead else y
 
     def backward(self, gy):
@@ -103,7 +103,7 @@ class Sum(Function):
     def forward(self, x, axes, keepdim):
         self.in_shape = x.shape
         self.axes = axes
-        return x.sum(axis=axes, keepdims=keepdim)
+        return self.backend.sum(x, axes, keepdim)
 
     def backward(self, gy):
         axes = self.axes if self.axes is not None else tuple(range(len(self.in_shape)))

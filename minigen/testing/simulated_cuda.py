@@ -842,6 +842,9 @@ class SimulatedCudaBackend(_backend.Backend):
     def where(self, cond, a, b):
         return self.xp.where(cond, a, b)
 
+    def sum(self, x, axes=None, keepdims=False):
+        return x.sum(axis=axes, keepdims=keepdims)  # as CuPy: its own reduction kernel
+
     def as_strided(self, a, shape, strides):
         arr = _require(a, "as_strided")
         return SimArray(numpy.lib.stride_tricks.as_strided(arr, shape, strides, writeable=False))
