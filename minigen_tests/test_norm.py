@@ -406,3 +406,34 @@ def test_device_mismatch_is_an_error(device):
         batch_norm(x, T(np.zeros(3), other), T(np.ones(3), other))
     with pytest.raises(RuntimeError, match="same device"):
         layer_norm(x, (3,), T(np.ones(3), other))
+
+
+LN_FAST_CASES = [(affine, needs) for affine in ("both", "weight", "bias", "none")
+                 for needs in ("all", "x", "params") if (affine, needs) != ("none", "params")]
+
+
+@pytest.mark.parametrize("affine,needs", LN_FAST_CASES)
+def test_layer_norm_first_order_fast_path_equals_twin(device, affine, needs):
+    """LayerNorm's first-order backward runs on raw arrays with a rearranged formula (never
+    rebuilding x_hat); it must give the composite twin's gradients, for every combination of
+    affine parameters and of what requires grad, with rows whose mean is far from 0."""
+    rng = np.random.default_rng(11)
+    x_np = rng.standard_normal((6, 5, 8)) * 3 + 20
+    w_np, b_np = rng.standard_normal((5, 8)), rng.standard_normal((5, 8))
+    g_np = rng.standard_normal(x_np.shape)
+
+    def twin(x, w, b):
+        y = twin_normalize(x, x.shape, (1, 2), 1e-5)
+        y = y * w if w is not None else y
+        return y + b if b is not None else y
+    results = []
+    for fn in (lambda x, w, b: layer_norm(x, (5, 8), w, b), twin):
+        x = T(x_np, device, needs in ("all", "x"))
+        w = T(w_np, device, needs in ("all", "params")) if affine in ("both", "weight") else None
+        b = T(b_np, device, needs in ("all", "params")) if affine in ("both", "bias") else None
+        fn(x, w, b).backward(T(g_np, device))
+        results.append([None if t is None or t.grad is None else t.grad.numpy() for t in (x, w, b)])
+    for ours, want in zip(*results):
+        assert (ours is None) == (want is None)
+        if ours is not None:
+            np.testing.assert_allclose(ours, want, rtol=1e-9, atol=1e-10)

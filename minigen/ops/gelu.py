@@ -1,8 +1,9 @@
 """Exact GELU, GELU(x) = x Phi(x), and the standard normal CDF Phi it needs.
 
-NumPy has no erf, so Phi is built here from a Chebyshev series (below); it takes ~40 array
-passes, which ``Backend.blockwise`` runs in cache-sized blocks on CPU. GELU's derivative is its
-own node (``GeluBackward``), so a backward through GELU is one op call.
+NumPy has no erf, so Phi is built here from a Chebyshev series (below); it takes ~35 array
+passes, which ``Backend.blockwise`` runs in cache-sized blocks on CPU. GELU's forward also
+computes its derivative (the normal density comes from the same exp), so a backward through
+GELU is one multiply (``GeluBackward``, its own node).
 """
 from __future__ import annotations
 
@@ -58,36 +59,79 @@ _ERFCX_CHEB = _erfcx_coefficients(64)
 _ERFCX_POWERS = {B.float64: _powers(_ERFCX_CHEB[:21]), B.float32: _powers(_ERFCX_CHEB[:10])}
 
 
-def _normal_cdf(xp, x):
-    """Phi(x) on a raw array (float16 is computed in float32). In-place steps keep it to one
-    temporary per line: it is a few dozen passes over the data, the cost of GELU's forward."""
-    dt = x.dtype if x.dtype in (B.float64, B.float32) else B.float32
-    xc = x.astype(dt, copy=False)
-    z = xp.abs(xc)
-    z *= math.sqrt(0.5)                                        # z = |x| / sqrt 2
-    # t = the affine image in [-1, 1] of s = (z - K)/(z + K), z held at Z_MAX
-    t = xp.minimum(z, _Z_MAX)
-    den = t + _K
-    t -= _K
+# The series above is in z = |x| / sqrt 2 and gives 0.5 erfc(z) = 0.5 e^(-z^2) erfcx(z). The raw
+# code below works in a = |x| instead and folds every constant into the coefficients once:
+#   t = A s - C with s = (z - K)/(z + K) becomes  t = (P a - Q) / (a + K sqrt 2),
+#   and  Q(a) = 0.5 erfc(a / sqrt 2) = phi(a) * [sqrt(2 pi) / 2 * erfcx(a / sqrt 2)],
+# phi the normal density, so the same exp gives phi (which GELU's derivative needs) and Q.
+_A = 2.0 / (_S_HI - _S_LO)
+_C = (_S_HI + _S_LO) / (_S_HI - _S_LO)
+_K2, _A_MAX = _K * math.sqrt(2.0), _Z_MAX * math.sqrt(2.0)
+_T_MUL, _T_SUB = _A - _C, (_A + _C) * _K * math.sqrt(2.0)
+_HALF_SQRT_2PI = 0.5 * math.sqrt(2.0 * math.pi)
+_TAIL_POWERS = {dt: [_HALF_SQRT_2PI * c for c in cs] for dt, cs in _ERFCX_POWERS.items()}
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _tail_and_density(xp, x):
+    """(Q, phi) for a raw float32/float64 array x: Q = P(N(0, 1) > |x|), the tail mass beyond
+    |x|, and phi(x) = e^(-x^2/2) / sqrt(2 pi). In-place steps keep it to two temporaries; it
+    is some 30 passes over the data, which ``Backend.blockwise`` keeps in cache."""
+    a = xp.abs(x)
+    # t in [-1, 1]: the series variable, with a held at A_MAX (Z_MAX in z)
+    t = xp.clip(a, 0.0, _A_MAX)
+    den = t + _K2
+    t *= _T_MUL
+    t -= _T_SUB
     t /= den
-    t *= 2.0 / (_S_HI - _S_LO)
-    t -= (_S_HI + _S_LO) / (_S_HI - _S_LO)
-    # erfcx(z) = sum_k a_k t^k by Horner's rule
-    a = _ERFCX_POWERS[dt]
-    p = t * a[-1]
-    p += a[-2]
-    for ak in reversed(a[:-2]):
-        p *= t
-        p += ak
-    # half the tail mass: 0.5 erfc(z) = 0.5 e^(-z^2) erfcx(z)
-    z *= z
-    z *= -1.0
-    p *= xp.exp(z)
-    p *= 0.5
-    # Phi(x) = 1 - 0.5 erfc(x / sqrt 2) for x >= 0,  0.5 erfc(|x| / sqrt 2) for x < 0:
-    # with m = [x >= 0], Phi = m - (2m - 1) p (exact in both cases; no slow ``where``)
-    m = (xc >= 0).astype(dt)
-    return (m - (2.0 * m - 1.0) * p).astype(x.dtype, copy=False)
+    # sqrt(2 pi) / 2 * erfcx(z) = sum_k c_k t^k by Horner's rule
+    c = _TAIL_POWERS[x.dtype]
+    q = t * c[-1]
+    q += c[-2]
+    for ck in reversed(c[:-2]):
+        q *= t
+        q += ck
+    # phi = e^(-a^2/2 - log sqrt(2 pi));  Q = phi * (the series)
+    a *= a
+    a *= -0.5
+    a -= _LOG_SQRT_2PI
+    phi = xp.exp(a, out=a)
+    q *= phi
+    return q, phi
+
+
+def _cdf_from_tail(xp, x, q):
+    """Phi(x) from the tail mass q = Q(|x|): Q for x < 0, 1 - Q for x >= 0, written as
+    Phi = Q + [x >= 0] (1 - 2 Q) (exact in both cases; NumPy's ``where`` is far slower)."""
+    cdf = q * -2.0
+    cdf += 1.0
+    cdf *= x >= 0
+    cdf += q
+    return cdf
+
+
+def _float_dtype(x):
+    return x.dtype if x.dtype in (B.float64, B.float32) else B.float32  # float16 via float32
+
+
+def _normal_cdf(xp, x):
+    """Phi(x) on a raw array (float16 is computed in float32)."""
+    xc = x.astype(_float_dtype(x), copy=False)
+    q, _ = _tail_and_density(xp, xc)
+    return _cdf_from_tail(xp, xc, q).astype(x.dtype, copy=False)
+
+
+def _gelu_and_slope(xp, x):
+    """(GELU(x), dGELU/dx) on a raw array: x Phi(x) and Phi(x) + x phi(x), from one pass of
+    ``_tail_and_density`` (the slope costs two passes more here, and saves the backward its
+    own exp)."""
+    xc = x.astype(_float_dtype(x), copy=False)
+    q, phi = _tail_and_density(xp, xc)
+    cdf = _cdf_from_tail(xp, xc, q)
+    y = xc * cdf
+    phi *= xc
+    phi += cdf
+    return y.astype(x.dtype, copy=False), phi.astype(x.dtype, copy=False)
 
 
 class NormalCdf(Function):
@@ -109,49 +153,36 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 class Gelu(Function):
     """y = GELU(x) = x Phi(x), Phi the standard normal CDF.
 
-    dy/dx = Phi(x) + x phi(x), with phi(x) = e^(-x^2/2) / sqrt(2 pi) the normal density. That
-    derivative is its own node (GeluBackward), so a backward through GELU is one call.
+    dy/dx = Phi(x) + x phi(x), with phi(x) = e^(-x^2/2) / sqrt(2 pi) the normal density. The
+    forward computes it along with y (the same exp serves both) and keeps it for a first-order
+    backward, which is then one multiply: GeluBackward, a node of its own.
     """
 
     def forward(self, x):
         self.save_for_backward(x)
-        cdf = self.backend.blockwise(_normal_cdf, x)
-        self.cdf = cdf  # reused by a first-order backward (a constant: see GeluBackward)
-        return x * cdf
+        y, self.slope = self.backend.blockwise(_gelu_and_slope, x)  # slope: a constant
+        return y
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return GeluBackward.apply(gy, x, cdf=self.cdf)
+        return GeluBackward.apply(gy, x, slope=self.slope)
 
     def release(self):
         self.saved = None
-        self.cdf = None
-
-
-def _gelu_grad_raw(xp, x, cdf):
-    # Phi(x) + x phi(x)
-    d = x * x
-    d *= -0.5
-    xp.exp(d, out=d)
-    d *= _INV_SQRT_2PI
-    d *= x
-    d += cdf
-    return d
+        self.slope = None
 
 
 class GeluBackward(Function):
     """z = g (Phi(x) + x phi(x)): GELU's derivative times the upstream gradient g.
 
     Differentiable in turn:  dz/dg = Phi(x) + x phi(x),  dz/dx = g phi(x) (2 - x^2)
-    (from d/dx [x phi(x)] = phi(x) - x^2 phi(x)). The forward reuses Phi(x) from GELU's
-    forward as a constant; the second derivative rebuilds it from x in minigen ops.
+    (from d/dx [x phi(x)] = phi(x) - x^2 phi(x)). The forward takes Phi(x) + x phi(x) from
+    GELU's forward as a constant; the second derivative rebuilds it from x in minigen ops.
     """
 
-    def forward(self, g, x, cdf):
+    def forward(self, g, x, slope):
         self.save_for_backward(g, x)
-        d = _gelu_grad_raw(self.xp, x, cdf)
-        d *= g
-        return d
+        return g * slope
 
     def backward(self, gz):
         g, x = self.saved_tensors
