@@ -224,3 +224,21 @@ def test_blockwise_equals_one_pass_over_the_whole_array(device):
     xt = minigen.randn(400, 300, device=device).data.T
     np.testing.assert_array_equal(b.to_numpy(b.blockwise(_normal_cdf, xt)),
                                   b.to_numpy(_normal_cdf(b.xp, xt)))
+
+
+def test_cpu_scatter_add_of_rows_equals_add_at():
+    """The sorted fast path of Backend.scatter_add (one integer index over rows, as in an
+    embedding's gradient) adds repeated rows like numpy.add.at, into a nonzero target; other
+    index forms (negative, 2-D, short) take add.at itself."""
+    from minigen.backend import CPU
+    rng = np.random.default_rng(0)
+    for idx, shape in [(rng.integers(0, 40, 3000), (40, 7)), (rng.integers(0, 5, 600), (5, 3, 2)),
+                       (np.concatenate([np.arange(300), [-1, 299]]), (300, 4)),
+                       (rng.integers(0, 9, (20, 30)), (9, 5)), (rng.integers(0, 9, 10), (9, 5))]:
+        target = rng.standard_normal(shape)
+        values = rng.standard_normal(idx.shape + shape[1:])
+        want = target.copy()
+        np.add.at(want, idx, values)
+        got = target.copy()
+        CPU.scatter_add(got, idx, values)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
