@@ -142,15 +142,20 @@ def test_missing_layer_and_failing_step_never_crash():
     assert rows[0]["peak_fraction"] == pytest.approx(rows[0]["gflops"] / 1.0)
 
 
-def test_time_cases_counts_calls_and_interleaves():
+def test_time_cases_counts_calls_and_takes_turns_in_blocks():
     order = []
     lib = Lib("minigen", "cpu")
     a = Case(lambda: order.append("a"))
     b = Case(lambda: order.append("b"))
     out = harness.time_cases([(lib, a), (lib, b)], warmup=2, repeats=4, min_time=0.0)
     assert [o["number"] for o in out] == [1, 1] and [o["repeats"] for o in out] == [4, 4]
-    # warm-up of a, warm-up of b, then the repeats alternate a, b, a, b, ...
-    assert order == ["a", "a", "b", "b"] + ["a", "b"] * 4
+    # warm-up of a, warm-up of b, then 3 rounds of blocks (2, 1 and 1 timed repeats), each
+    # block after one untimed step
+    assert order == ["a", "a", "b", "b"] + ["a"] * 3 + ["b"] * 3 + ["a", "a", "b", "b"] * 2
+    # fewer repeats than rounds: one block each in the first rounds only
+    order.clear()
+    out = harness.time_cases([(lib, a), (lib, b)], warmup=1, repeats=1, min_time=0.0)
+    assert [o["repeats"] for o in out] == [1, 1] and order == ["a", "b", "a", "a", "b", "b"]
     err = harness.time_cases([(lib, Case(lambda: 1 / 0))])[0]
     assert err["error"].startswith("ZeroDivisionError")
 

@@ -248,13 +248,21 @@ def _run(case, lib, n, clock=time.perf_counter):
     return clock() - t0
 
 
-def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0, clock="wall"):
-    """Time several (lib, case) pairs of one workload with interleaved repeats.
+def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0, clock="wall",
+               rounds=3):
+    """Time several (lib, case) pairs of one workload, the pairs taking turns.
 
     Returns one dict per pair: ``{"median", "min", "max", "repeats", "number"}`` in seconds per
     step, or ``{"error": msg}`` if the step raised. ``max_case_time`` caps one pair's total timed
     seconds: a slow step gets fewer repeats (never fewer than one). ``clock``: a key of
     ``CLOCKS``.
+
+    The pairs take turns in ``rounds`` blocks of repeats (so a slow spell of a shared machine
+    hits every pair alike), and each block starts with one untimed step. Not step by step:
+    with more than one thread, a library's idle worker threads keep spinning for a while after
+    its call returns (OpenBLAS for ~0.1 s), and would eat the next library's cores; the
+    untimed step absorbs that tail. (Measured: PyTorch's GPT step at 2 threads took 170 ms
+    when the libraries alternated step by step, 95 ms on its own.)
     """
     clock = CLOCKS[clock]
     out = [None] * len(cases)
@@ -272,13 +280,19 @@ def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0, cl
         except Exception as e:
             msg, tb = describe_error(e)
             out[i] = {"error": msg, "traceback": tb}
-    for r in range(max((p[2] for p in plan), default=0)):
+    for r in range(max(1, rounds)):
         for i, number, reps in plan:
-            if r >= reps or isinstance(out[i], dict):
+            if isinstance(out[i], dict):
+                continue
+            # this pair's share of the repeats in round r
+            block = reps // rounds + (r < reps % rounds) if rounds <= reps else int(r < reps)
+            if not block:
                 continue
             lib, case = cases[i]
             try:
-                out[i].append(_run(case, lib, number, clock) / number)
+                _run(case, lib, 1, clock)  # untimed: lets the previous pair's threads settle
+                for _ in range(block):
+                    out[i].append(_run(case, lib, number, clock) / number)
             except Exception as e:
                 msg, tb = describe_error(e)
                 out[i] = {"error": msg, "traceback": tb}
