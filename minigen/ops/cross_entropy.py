@@ -75,7 +75,7 @@ class SoftmaxCrossEntropy(Function):
         self.save_for_backward(z, q)
         # log softmax(z) = (z - m) - log sum exp(z - m),  m = max(z)  (no overflow)
         shifted = z - z.max(axis=dim, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        logp = shifted - xp.log(self.backend.sum(xp.exp(shifted), (dim,), keepdims=True))
         # 0 * log 0 counts as 0: a masked (-inf) logit with no target weight costs nothing
         return -(q * xp.where(q != 0, logp, 0)).sum(axis=dim)
 

@@ -374,8 +374,9 @@ class Softmax(Function):
     def forward(self, x, dim):
         xp = self.xp
         self.dim = dim
-        e = xp.exp(x - x.max(axis=dim, keepdims=True))
-        y = e / e.sum(axis=dim, keepdims=True)
+        y = x - x.max(axis=dim, keepdims=True)
+        xp.exp(y, out=y)
+        y /= self.backend.sum(y, (dim,), keepdims=True)
         self.save_for_backward(y)
         return y
 
@@ -390,8 +391,8 @@ class LogSoftmax(Function):
     def forward(self, x, dim):
         xp = self.xp
         self.dim = dim
-        m = x.max(axis=dim, keepdims=True)
-        y = x - m - xp.log(xp.exp(x - m).sum(axis=dim, keepdims=True))
+        y = x - x.max(axis=dim, keepdims=True)
+        y -= xp.log(self.backend.sum(xp.exp(y), (dim,), keepdims=True))
         self.save_for_backward(y)
         return y
 
