@@ -206,14 +206,14 @@ class Backend:
         if axes is None or x.dtype.kind != "f" or x.size < 65536 or not x.flags.c_contiguous:
             return x.sum(axis=axes, keepdims=keepdims)
         nd = x.ndim
-        axes = sorted(a % nd for a in axes)
+        axes = tuple(sorted(a % nd for a in axes))
         k = len(axes)
         m = 1
         for a in axes:
             m *= x.shape[a]
-        if axes == list(range(k)):  # leading axes: ones(m) @ x as (m, rest)
+        if axes == tuple(range(k)):  # leading axes: ones(m) @ x as (m, rest)
             y = self.xp.ones(m, dtype=x.dtype) @ x.reshape(m, -1)
-        elif axes == list(range(nd - k, nd)) and m <= 4096:  # trailing: x as (rest, m) @ ones
+        elif axes == tuple(range(nd - k, nd)) and m <= 4096:  # trailing: x as (rest, m) @ ones
             y = x.reshape(-1, m) @ self.xp.ones(m, dtype=x.dtype)
         else:
             return x.sum(axis=axes, keepdims=keepdims)

@@ -242,3 +242,21 @@ def test_cpu_scatter_add_of_rows_equals_add_at():
         got = target.copy()
         CPU.scatter_add(got, idx, values)
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("axes", [(0,), (0, 1), (2,), (1, 2), (-1,), (0, 2), (1,), (0, 1, 2)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_backend_sum_matches_numpy_on_big_arrays(device, axes, keepdims):
+    """Backend.sum takes BLAS for big C-contiguous float arrays summed over leading axes or
+    short trailing rows, and NumPy's sum otherwise (mixed axes, as a batch norm's (0, 2, 3));
+    every form must equal NumPy's sum, shape and dtype included."""
+    from minigen.backend import get_backend
+    b = get_backend(device)
+    x = minigen.randn(60, 40, 30, device=device).data  # 72000 elements: above the BLAS size
+    want = b.to_numpy(x).sum(axis=axes, keepdims=keepdims)
+    got = b.to_numpy(b.sum(x, axes, keepdims))
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    xt = minigen.randn(30, 40, 60, device=device).data.transpose(2, 1, 0)  # not contiguous
+    np.testing.assert_allclose(b.to_numpy(b.sum(xt, axes, keepdims)),
+                               b.to_numpy(xt).sum(axis=axes, keepdims=keepdims), rtol=1e-5, atol=1e-4)
