@@ -495,13 +495,22 @@ def test_mha_errors(device):
         m(x, x[:, 0], x)
 
 
+@pytest.mark.parametrize("keys_first", [True, False])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_raw_first_order_backward_equals_graph_backward(device, name):
-    """The first-order backward runs on raw arrays with the keys-first layout; with
-    create_graph=True the same gradients come from minigen ops in the (..., L, S) layout.
-    Both must agree, with dropout, a float mask on a batch, and the returned weights used
-    in the loss too (their gradient joins dP~)."""
+def test_raw_first_order_backward_equals_graph_backward(device, name, keys_first, monkeypatch):
+    """The first-order backward runs on raw arrays, keys first (few keys) or keys last; with
+    create_graph=True the same gradients come from minigen ops. All must agree, with dropout,
+    masks, and the returned weights used in the loss too (their gradient joins dP~); and the
+    forward must match the NumPy reference in both layouts."""
+    from minigen.ops.attention import _Layout
+    monkeypatch.setattr(_Layout, "KEYS_FIRST_MAX", 10 ** 9 if keys_first else 0)
     qs, ks, vs, kind, causal = CASES[name]
+    rng0 = np.random.default_rng(1)
+    q0, k0, v0 = (rng0.standard_normal(s) for s in (qs, ks, vs))
+    m_np, m0 = _mask(kind, qs[-2], ks[-2], rng0, device)
+    out = sdpa(T(q0, device), T(k0, device), T(v0, device), attn_mask=m0, is_causal=causal)
+    np.testing.assert_allclose(out.numpy(), ref_sdpa(q0, k0, v0, m_np, causal)[0],
+                               rtol=1e-10, atol=1e-12)
     rng = np.random.default_rng(12)
     arrays = [rng.standard_normal(s) for s in (qs, ks, vs)]
     _, m = _mask(kind, qs[-2], ks[-2], rng, device)

@@ -52,13 +52,14 @@ class ScaledDotProductAttention(Function):
 
     def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
         self.scale, self.dropout, self.keep = scale, dropout, keep
-        pt = self._raw_probabilities_t(q, k, bias[0] if bias else None)
-        pdt = pt * _keys_first(dropout, pt.ndim) if dropout is not None else pt
-        o = _keys_last(pdt) @ v
+        lay = _Layout(k.shape[-2])
+        p = self._raw_probabilities(lay, q, k, bias[0] if bias else None)
+        pd = p * lay.of(dropout, p.ndim) if dropout is not None else p
+        o = lay.p(pd) @ v
         # P is not saved: it is (..., L, S), the biggest array here, and a first-order backward
         # recomputes it with one Q K^T (as FlashAttention does), which costs less than keeping it
         self.save_for_backward(q, k, v, bias[0] if bias else None, o)
-        return (o, _keys_last(pdt).copy()) if need_weights else o
+        return (o, lay.p(pd).copy()) if need_weights else o
 
     def _raw_scores(self, q, k, bias):
         """S = Q K^T * scale (+ B), with entries the mask drops set to -inf (raw arrays)."""
@@ -79,37 +80,31 @@ class ScaledDotProductAttention(Function):
             kb = self._kb = self.xp.where(self.keep, 0.0, -self.xp.inf).astype(dtype)
         return kb
 
-    def _raw_probabilities_t(self, q, k, bias):
-        """P^T with the keys first: an array of shape (S, *batch, L) holding P[..., i, j] at
-        [j, ..., i] (raw arrays; a query row with no key kept is all zeros).
-
-        Why keys first: softmax reduces over the keys, and NumPy runs one inner loop per
-        reduced row. With 8192 rows of 64 keys (the GPT step's attention) a row-wise max or
-        divide costs 0.1-0.5 ms in loop overhead; with the keys as the outer axis the same
-        max, subtract, sum (a matrix-vector product) and divide each run as a few long loops,
-        4-10x faster. The products take the transposed views as they are (BLAS strides)."""
+    def _raw_probabilities(self, lay, q, k, bias):
+        """P = softmax(S) over the kept keys, on raw arrays, in the layout ``lay`` (a query row
+        with no key kept is all zeros)."""
         xp = self.xp
         L, S = q.shape[-2], k.shape[-2]
         batch = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-        st = xp.empty((S,) + batch + (L,), dtype=q.dtype)
-        # S^T = K (Q * scale)^T, written straight into the keys-first layout
-        xp.matmul(k, xp.swapaxes(q * self.scale, -1, -2), out=_keys_middle(st))
+        p = lay.empty(xp, batch, L, S, q.dtype)
+        # S = (Q * scale) K^T, written straight into the layout
+        lay.matmul(xp, q * self.scale, k, p)
         if bias is not None:
-            st += _keys_first(bias, st.ndim)
+            p += lay.of(bias, p.ndim)
         if self.keep is not None:
-            st += _keys_first(self._keep_bias(st.dtype), st.ndim)
+            p += lay.of(self._keep_bias(p.dtype), p.ndim)
         masked = self.keep is not None or bias is not None
         # P = exp(S - m) / sum exp(S - m),  m the max over kept keys (masked: exp(-inf) = 0)
-        m = st.max(axis=0)
+        m = p.max(axis=lay.keys, keepdims=True)
         if masked:  # a row with no key kept has max -inf: shift by 0 instead (its P stays 0)
             m = xp.where(m == -xp.inf, 0.0, m)
-        st -= m
-        xp.exp(st, out=st)
-        z = self.backend.sum(st.reshape(S, -1), (0,)).reshape(m.shape)
+        p -= m
+        xp.exp(p, out=p)
+        z = self.backend.sum(p, (lay.keys,), keepdims=True)
         if masked:
             z = xp.where(z == 0, 1.0, z)
-        st /= z
-        return st
+        p /= z
+        return p
 
     def _probabilities(self, q, k, bias):
         """P recomputed in minigen ops from q, k and bias: a graph tensor of them."""
@@ -167,43 +162,88 @@ class ScaledDotProductAttention(Function):
         return gq, gk, gv, (sum_to(gs, bias.shape) if need[3] else None)
 
     def _raw_backward(self, q, k, v, bias, o, go, gw):
-        """The same backward on raw arrays, with P^T and dS^T keys first (see
-        ``_raw_probabilities_t``)."""
+        """The same backward on raw arrays, with P and dS in the layout of the forward."""
         xp = self.xp
         qa, ka, va, oa, goa = q.data, k.data, v.data, o.data, go.data
-        pt = self._raw_probabilities_t(qa, ka, None if bias is None else bias.data)
-        nd = pt.ndim
-        dt = _keys_first(self.dropout, nd) if self.dropout is not None else None
-        pdt = pt * dt if dt is not None else pt
+        lay = _Layout(ka.shape[-2])
+        p = self._raw_probabilities(lay, qa, ka, None if bias is None else bias.data)
+        nd = p.ndim
+        d = lay.of(self.dropout, nd) if self.dropout is not None else None
+        pd = p * d if d is not None else p
         need = self.needs_input_grad
         # dV = P~^T dO
-        gv = _sum_to(xp, _keys_middle(pdt) @ goa, va.shape) if need[2] else None
+        gv = _sum_to(xp, lay.pt(pd) @ goa, va.shape) if need[2] else None
         if not (need[0] or need[1] or (bias is not None and need[3])):
             return None, None, _wrap_grad(gv), None
-        # dP~^T = V dO^T (+ the gradient of the returned weights)
-        gpt = xp.empty_like(pt)
-        xp.matmul(va, xp.swapaxes(goa, -1, -2), out=_keys_middle(gpt))
+        # dP~ = dO V^T (+ the gradient of the returned weights)
+        gp = xp.empty_like(p)
+        lay.matmul(xp, goa, va, gp)
         # rowsum(dP * P) = dO . O  (+ rowsum(dL/dP~ * P~))
         prod = goa * oa
-        r = self.backend.sum(prod, (prod.ndim - 1,))
+        r = lay.rows(self.backend.sum(prod, (prod.ndim - 1,)))
         if gw is not None:
-            gwt = _keys_first(gw.data, nd)
-            gpt += gwt
-            r = r + self.backend.sum((gwt * pdt).reshape(pt.shape[0], -1), (0,)).reshape(r.shape)
+            gwl = lay.of(gw.data, nd)
+            gp += gwl
+            r = r + self.backend.sum(gwl * pd, (lay.keys,), keepdims=True)
         # dP = dP~ * D;  dS = P * (dP - rowsum(dP * P))
-        if dt is not None:
-            gpt *= dt
-        gpt -= r
-        gpt *= pt
+        if d is not None:
+            gp *= d
+        gp -= r
+        gp *= p
         # dQ = dS K * scale;  dK = dS^T Q * scale
-        gq = _sum_to(xp, (_keys_last(gpt) @ ka) * self.scale, qa.shape) if need[0] else None
-        gk = _sum_to(xp, (_keys_middle(gpt) @ qa) * self.scale, ka.shape) if need[1] else None
+        gq = _sum_to(xp, (lay.p(gp) @ ka) * self.scale, qa.shape) if need[0] else None
+        gk = _sum_to(xp, (lay.pt(gp) @ qa) * self.scale, ka.shape) if need[1] else None
         grads = (gq, gk, gv)
         if bias is not None:
             # dB = dS, summed back over the dims B was broadcast along
-            grads += (_sum_to(xp, _keys_last(gpt), bias.shape) if need[3] else None,)
+            grads += (_sum_to(xp, lay.p(gp), bias.shape) if need[3] else None,)
         return tuple(_wrap_grad(g) for g in grads)
 
+
+class _Layout:
+    """Where the raw first-order code keeps the keys axis of its (L, S) arrays, P and dS.
+
+    Softmax reduces over the keys, and NumPy runs one inner loop per reduced row, ~40 ns
+    each. With few keys per row that overhead dominates: the GPT step's attention has 8192
+    rows of 64 keys, and a row-wise max or divide there costs 0.1-0.5 ms. So with at most
+    ``KEYS_FIRST_MAX`` keys the arrays are kept keys first, (S, ..., L): the max, subtract,
+    sum (a matrix-vector product) and divide each run as a few long loops, 4-10x faster, and
+    the products take the transposed views as they are (BLAS strides). With more keys rows
+    are long and the usual (..., L, S) is faster (keys first there makes the products write
+    and read rows far apart in memory: 1.8x slower at S = 256, measured).
+    """
+
+    KEYS_FIRST_MAX = 128
+
+    def __init__(self, S):
+        self.first = S <= self.KEYS_FIRST_MAX
+        self.keys = 0 if self.first else -1  # the keys axis
+
+    def empty(self, xp, batch, L, S, dtype):
+        return xp.empty((S,) + batch + (L,) if self.first else batch + (L, S), dtype=dtype)
+
+    def matmul(self, xp, a, b, out):
+        """out = A B^T for A (..., L, E), B (..., S, E), written into ``out`` (this layout)."""
+        if self.first:  # computed as B A^T into the (..., S, L) view
+            xp.matmul(b, xp.swapaxes(a, -1, -2), out=_keys_middle(out))
+        else:
+            xp.matmul(a, xp.swapaxes(b, -1, -2), out=out)
+
+    def of(self, a, nd):
+        """An (..., L, S) array (batch dims broadcastable) as a view in this layout."""
+        return _keys_first(a, nd) if self.first else a
+
+    def p(self, a):
+        """An array of this layout as the (..., L, S) view."""
+        return _keys_last(a) if self.first else a
+
+    def pt(self, a):
+        """An array of this layout as the (..., S, L) view."""
+        return _keys_middle(a) if self.first else a.swapaxes(-1, -2)
+
+    def rows(self, r):
+        """A per-row vector (..., L) shaped to broadcast against this layout."""
+        return r if self.first else r[..., None]
 
 
 def _keys_first(a, nd):
