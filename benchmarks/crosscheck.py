@@ -3,7 +3,7 @@
 
     python benchmarks/crosscheck.py RESULTS.json [--only NAME ...] [--threads 1] [--rounds 5]
 
-The harness interleaves minigen's and PyTorch's repeats and calibrates a loop count; this
+The harness has minigen and PyTorch take turns in blocks and calibrates a loop count; this
 script instead builds each workload afresh and times each library in its own block with
 ``timeit.repeat`` (``rounds`` blocks per library, alternating which library goes first), takes
 the median, and prints the minigen/torch ratio beside the one in RESULTS.json. Agreement within

@@ -4,7 +4,7 @@ The harness lives inside the installed package (so ``minigen bench`` works from 
 install); the repository's ``benchmarks/`` folder holds the standalone scripts, the results and
 their README. Modules:
 
-* ``harness``          libraries on devices (``Lib``), workloads, interleaved timing, peak memory
+* ``harness``          libraries on devices (``Lib``), workloads, timing in turns, peak memory
 * ``machine``          machine description, thread pinning, the device's measured GEMM peak
 * ``workloads_ops``    op-level workloads (GEMM, tiny-op chain, elementwise, softmax, conv, ...)
 * ``workloads_models`` GPT-style and DCGAN training steps, and the model-registry hook

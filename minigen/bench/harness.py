@@ -10,9 +10,10 @@ Timing (``time_cases``)
     Every case is warmed up, then timed ``repeats`` times; each repeat runs the step ``number``
     times in a row (``number`` calibrated so one repeat lasts at least ``min_time``) and the
     device is synchronised before each timer read, so queued GPU work is counted. When several
-    libraries run the same workload their repeats are *interleaved* (minigen, torch, numpy,
-    minigen, torch, ...), so a slow drift of a shared machine's load hits all of them alike and
-    the ratio of their medians holds from run to run. Reported: median, min, max seconds.
+    libraries run the same workload they take turns in blocks of repeats (minigen, torch, numpy,
+    minigen, torch, ...; see ``time_cases`` for why blocks), so a slow drift of a shared
+    machine's load hits all of them alike and the ratio of their medians holds from run to run.
+    Reported: median, min, max seconds.
     ``clock='cpu'`` times the process's CPU seconds instead of the wall clock: on a busy shared
     machine, with one thread, other processes' load then stays out of the figures.
 

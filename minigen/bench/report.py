@@ -125,8 +125,8 @@ def write_markdown(doc, path):
            f"Command: `{' '.join(doc['command'])}`  ",
            f"Settings: quick={s['quick']}, threads={s['threads']}, vs_torch={s['vs_torch']}, "
            f"clock={s.get('clock', 'wall')}, warm-up {s['warmup']}, repeats {s['repeats']}. "
-           "All figures measured in this run; times are medians (min–max) of interleaved "
-           "repeats.", "", "## Machine", "",
+           "All figures measured in this run; times are medians (min–max) of repeats taken "
+           "in turns by the libraries.", "", "## Machine", "",
            _machine_md(doc["machine"]), "", "## GEMM peak (bare array library, float32)", ""]
     for dev, p in doc["gemm_peak"].items():
         if "gflops" in p:

@@ -23,6 +23,9 @@ few matrix products, and they are much faster done as a few big ones than as man
 * Memory. Every per-step result is written with ``out=`` into a slice of a buffer made once,
   the big buffers are reused between calls and W_hh is cache-line aligned (``ops/scratch.py``):
   on a small CPU, fresh megabytes and misaligned operands cost as much as the arithmetic.
+* Layout (LSTM only; see LSTMSequenceFunction): the raw LSTM loop keeps everything transposed,
+  gates and states as (features, B), because at small batches the per-step products are
+  faster that way round. The formulas above are the same with every matrix transposed.
 
 Second order. The fast backward above works on raw arrays. Under ``create_graph=True`` the same
 BPTT is run instead with minigen ops (the forward rebuilt from the saved inputs, then the cell's
