@@ -4,7 +4,9 @@
 
 Both libraries run in this process, on the same data, limited to the same number of threads
 (``threadpoolctl`` for NumPy's BLAS, ``torch.set_num_threads`` for PyTorch). Each case is warmed
-up, then the two are timed in alternation (so a noisy neighbour hits both alike), and the median
+up, then the two take turns in three blocks of runs (so a noisy neighbour hits both alike; not
+run by run, because at 2 threads one library's idle worker threads spin for a while after each
+call and slow the other down), each block after one untimed run, and the median
 of ``--repeat`` runs is reported with the ratio minigen / PyTorch: wall-clock time, and the
 process's CPU time too (steadier than wall time on a machine shared with other work; with more
 than one thread it adds up every thread's time). A forward+backward is
@@ -81,12 +83,15 @@ def run_case(name, op, xs, ws, kw, target, repeat, torch):
         f()
     wall = {k: [] for k in steps}
     cpu = {k: [] for k in steps}
-    for _ in range(repeat):
+    rounds = min(3, repeat)
+    for r in range(rounds):  # the libraries take turns in blocks, each after an untimed step
         for k, f in steps.items():
-            c0, t0 = time.process_time(), time.perf_counter()
             f()
-            wall[k].append(time.perf_counter() - t0)
-            cpu[k].append(time.process_time() - c0)
+            for _ in range(repeat // rounds + (r < repeat % rounds)):
+                c0, t0 = time.process_time(), time.perf_counter()
+                f()
+                wall[k].append(time.perf_counter() - t0)
+                cpu[k].append(time.process_time() - c0)
     m, mc = _median_ms(wall["minigen"]), _median_ms(cpu["minigen"])
     if torch is None:
         print(f"  {name:<50} minigen {m:7.1f} ms (cpu {mc:7.1f})   (torch not installed)")

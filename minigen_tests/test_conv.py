@@ -269,7 +269,6 @@ def test_products_over_blocks_of_images_match_one_block(device, monkeypatch):
     rng = np.random.default_rng(18)
     x, w, wt = rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal((6, 2, 4, 3))
     results = []
-    monkeypatch.setattr(conv_ops, "_blas_threads", lambda: 1)  # blocks are for one BLAS thread
     for block_bytes in (1 << 30, 1, 3 * 7 * 6 * 9 * 4 * 8):
         monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", block_bytes)
         tx, tw, twt = (minigen.tensor(a, device=device, requires_grad=True) for a in (x, w, wt))
