@@ -203,7 +203,8 @@ class Backend:
         (bias gradients and normalisation statistics are such sums). Over the leading axes
         the rounding is the same (a running sum down each column); over rows of at most 4096
         elements it is within a few ulp of NumPy's pairwise sum."""
-        if axes is None or x.dtype.kind != "f" or x.size < 65536 or not x.flags.c_contiguous:
+        if (axes is None or x.dtype not in (float32, float64) or x.size < 65536
+                or not x.flags.c_contiguous):
             return x.sum(axis=axes, keepdims=keepdims)
         nd = x.ndim
         axes = tuple(sorted(a % nd for a in axes))

@@ -61,7 +61,7 @@ _ERFCX_POWERS = {B.float64: _powers(_ERFCX_CHEB[:21]), B.float32: _powers(_ERFCX
 
 # The series above is in z = |x| / sqrt 2 and gives 0.5 erfc(z) = 0.5 e^(-z^2) erfcx(z). The raw
 # code below works in a = |x| instead and folds every constant into the coefficients once:
-#   t = A s - C with s = (z - K)/(z + K) becomes  t = (P a - Q) / (a + K sqrt 2),
+#   t = A s - C with s = (z - K)/(z + K) becomes  t = (T_MUL a - T_SUB) / (a + K sqrt 2),
 #   and  Q(a) = 0.5 erfc(a / sqrt 2) = phi(a) * [sqrt(2 pi) / 2 * erfcx(a / sqrt 2)],
 # phi the normal density, so the same exp gives phi (which GELU's derivative needs) and Q.
 _A = 2.0 / (_S_HI - _S_LO)
