@@ -63,7 +63,7 @@ EXPECTED_FUNCTIONS = [
     "_Normalize", "BatchNorm", "LayerNorm", "GroupNorm",
     # minigen/ops/attention.py
     "ScaledDotProductAttention",
-    # minigen/ops/rnn.py, rnn_sequence.py
+    # minigen/ops/rnn.py, rnn_sequence.py, gru_sequence.py
     "LSTMCellFunction", "GRUCellFunction", "_SequenceFunction", "LSTMSequenceFunction",
     "GRUSequenceFunction",
 ]

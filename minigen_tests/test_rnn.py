@@ -1,4 +1,4 @@
-"""Recurrent cells and layers: ops/rnn.py, ops/rnn_sequence.py, nn/rnn.py.
+"""Recurrent cells and layers: ops/rnn.py, ops/rnn_sequence.py, ops/gru_sequence.py, nn/rnn.py.
 
 * forwards against an independent NumPy float64 reference (cells, and a whole sequence);
 * the hand-derived cell Functions against composite twins built from primitive ops

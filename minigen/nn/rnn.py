@@ -11,8 +11,9 @@ PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so a PyTorch state dict loads as
 Every weight starts as U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), PyTorch's default.
 
 The math of each step is in ``minigen/ops/rnn.py``; ``LSTM`` and ``GRU`` run every layer and
-direction as one whole-sequence Function (``ops/rnn_sequence.py``): one matrix product for the
-input part of all time steps, then only h W_hh^T per step, and a hand-written BPTT backward.
+direction as one whole-sequence Function (``ops/rnn_sequence.py``, ``ops/gru_sequence.py``):
+one matrix product for the input part of all time steps, then only h W_hh^T per step, and a
+hand-written BPTT backward.
 ``RNN`` (Elman) runs the same plan as a composite of ops.
 """
 from __future__ import annotations

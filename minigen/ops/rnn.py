@@ -8,7 +8,8 @@
 The Elman cells are composites of primitive ops. ``lstm_cell`` and ``gru_cell`` are single
 Functions whose backward is derived by hand in their docstrings. The whole-sequence layers that
 ``nn.LSTM`` / ``nn.GRU`` run (one Function per layer and direction, with its own BPTT backward)
-live in ``ops/rnn_sequence.py`` and share the per-step math written here.
+live in ``ops/rnn_sequence.py`` (LSTM) and ``ops/gru_sequence.py`` and share the per-step math
+written here.
 
 One piece of math, two executors. The gate math below (``_lstm_pointwise``,
 ``_lstm_backward_step``, ``_gru_pointwise``, ``_gru_backward_step``) only uses ``+ - *``, ``.T``,
@@ -325,4 +326,5 @@ def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     return _elman("rnn_relu_cell", relu, input, hx, w_ih, w_hh, b_ih, b_hh)
 
 
-from .rnn_sequence import gru_sequence, lstm_sequence  # noqa: E402
+from .rnn_sequence import lstm_sequence  # noqa: E402
+from .gru_sequence import gru_sequence  # noqa: E402
