@@ -271,6 +271,11 @@ def test_errors(device):
         sdpa(q, k, v, attn_mask=T(np.ones((3, 5), np.int64), device))
     with pytest.raises(RuntimeError, match=r"attn_mask of shape \[4, 5\] cannot be broadcast"):
         sdpa(q, k, v, attn_mask=T(np.ones((4, 5), bool), device))
+    # a mask may not add batch dims to the scores (as in PyTorch), bool or float
+    for m in (np.ones((2,) + tuple(q.shape[:-1]) + (k.shape[-2],), bool),
+              np.zeros((2,) + tuple(q.shape[:-1]) + (k.shape[-2],))):
+        with pytest.raises(RuntimeError, match=r"attn_mask of shape \[2, .*cannot be broadcast"):
+            sdpa(q, k, v, attn_mask=T(m, device))
     with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\], got 1.5"):
         sdpa(q, k, v, dropout_p=1.5)
     with pytest.raises(RuntimeError, match=r"same floating dtype"):

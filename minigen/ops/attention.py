@@ -336,10 +336,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             raise RuntimeError(f"{op}: expected attn_mask on the same device as query "
                                f"({q.device}), but got {m.device}")
         try:
-            s_shape = numpy.broadcast_shapes(s_shape, m.shape)
+            fits = numpy.broadcast_shapes(s_shape, m.shape) == tuple(s_shape)
         except ValueError:
+            fits = False
+        if not fits:  # (as PyTorch: the mask may not add batch dims to the scores)
             raise RuntimeError(f"{op}: attn_mask of shape {_shape(m)} cannot be broadcast to the "
-                               f"attention scores of shape {list(s_shape)}") from None
+                               f"attention scores of shape {list(s_shape)}")
         if m.dtype.kind == "b":
             keep = m.data
         elif m.dtype.kind == "f":
