@@ -63,6 +63,7 @@ CASES = {
     "plain": ((2, 3, 4, 8), (2, 3, 6, 8), (2, 3, 6, 5), None, False),
     "unbatched": ((4, 8), (6, 8), (6, 3), None, False),
     "broadcast_batch": ((2, 3, 4, 8), (3, 6, 8), (1, 3, 6, 5), None, False),
+    "value_has_more_batch": ((3, 4, 8), (3, 6, 8), (2, 3, 6, 5), None, True),
     "bool_mask": ((2, 4, 8), (2, 6, 8), (2, 6, 5), "bool", False),
     "float_mask": ((2, 4, 8), (2, 6, 8), (2, 6, 5), "float", False),
     "causal_square": ((2, 5, 4), (2, 5, 4), (2, 5, 3), None, True),

@@ -167,22 +167,23 @@ class ScaledDotProductAttention(Function):
         qa, ka, va, oa, goa = q.data, k.data, v.data, o.data, go.data
         lay = _Layout(ka.shape[-2])
         p = self._raw_probabilities(lay, qa, ka, None if bias is None else bias.data)
-        nd = p.ndim
-        d = lay.of(self.dropout, nd) if self.dropout is not None else None
+        d = lay.of(self.dropout, p.ndim) if self.dropout is not None else None
         pd = p * d if d is not None else p
         need = self.needs_input_grad
         # dV = P~^T dO
         gv = _sum_to(xp, lay.pt(pd) @ goa, va.shape) if need[2] else None
         if not (need[0] or need[1] or (bias is not None and need[3])):
             return None, None, _wrap_grad(gv), None
-        # dP~ = dO V^T (+ the gradient of the returned weights)
-        gp = xp.empty_like(p)
+        # dP~ = dO V^T (+ the gradient of the returned weights); its batch dims are dO's, which
+        # take in V's where V has more than Q and K
+        gp = lay.empty(xp, goa.shape[:-2], qa.shape[-2], ka.shape[-2], p.dtype)
         lay.matmul(xp, goa, va, gp)
+        p, pd, d = (None if a is None else lay.rank(a, gp.ndim) for a in (p, pd, d))
         # rowsum(dP * P) = dO . O  (+ rowsum(dL/dP~ * P~))
         prod = goa * oa
         r = lay.rows(self.backend.sum(prod, (prod.ndim - 1,)))
         if gw is not None:
-            gwl = lay.of(gw.data, nd)
+            gwl = lay.of(gw.data, gp.ndim)
             gp += gwl
             r = r + self.backend.sum(gwl * pd, (lay.keys,), keepdims=True)
         # dP = dP~ * D;  dS = P * (dP - rowsum(dP * P))
@@ -232,6 +233,13 @@ class _Layout:
     def of(self, a, nd):
         """An (..., L, S) array (batch dims broadcastable) as a view in this layout."""
         return _keys_first(a, nd) if self.first else a
+
+    def rank(self, a, nd):
+        """An array of this layout with size-1 batch dims added up to ``nd`` dims, so that it
+        broadcasts against one with more batch dims (keys first, they go after the keys)."""
+        if not self.first or a.ndim == nd:
+            return a
+        return a.reshape(a.shape[:1] + (1,) * (nd - a.ndim) + a.shape[1:])
 
     def p(self, a):
         """An array of this layout as the (..., L, S) view."""
