@@ -280,3 +280,15 @@ def test_amax_twin_without_ties(device):
                                 dtype=minigen.float64, device=device)
         return (x * onehot).sum(1)
     _twin(lambda x: x.amax(1), composite, D, device)
+
+
+def test_softmax_of_integers_needs_a_dtype(device):
+    """As in PyTorch, softmax has no integer version: an integer input is a clear error, and
+    dtype= converts it first. The input is left as it was."""
+    x = minigen.tensor([[1, 2, 3]], device=device)
+    for fn, name in ((minigen.softmax, "softmax"), (minigen.log_softmax, "log_softmax")):
+        with pytest.raises(RuntimeError, match=rf"{name}: expected a floating point input, got int64"):
+            fn(x, dim=-1)
+    want = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(minigen.softmax(x, dim=-1, dtype=minigen.float64).numpy()[0], want)
+    assert x.dtype == minigen.int64

@@ -431,17 +431,26 @@ def _softmax_dim(dim, input, op):
     return _wrap_dim(dim, input.data.ndim, op)
 
 
-def softmax(input, dim=None, dtype=None):
+def _float_input(input, dtype, op):
+    """``input`` in ``dtype`` if given; otherwise it must already be floating (as in PyTorch,
+    which has no integer softmax)."""
     if dtype is not None:
-        input = input.to(dtype)
+        return input.to(dtype)
+    if input.data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype} (pass "
+                           f"dtype=minigen.float32 to convert it)")
+    return input
+
+
+def softmax(input, dim=None, dtype=None):
+    input = _float_input(input, dtype, "softmax")
     if input.data.ndim == 0:
         return input * 0 + 1
     return Softmax.apply(input, dim=_softmax_dim(dim, input, "softmax"))
 
 
 def log_softmax(input, dim=None, dtype=None):
-    if dtype is not None:
-        input = input.to(dtype)
+    input = _float_input(input, dtype, "log_softmax")
     if input.data.ndim == 0:
         return input * 0
     return LogSoftmax.apply(input, dim=_softmax_dim(dim, input, "log_softmax"))
