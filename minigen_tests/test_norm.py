@@ -437,3 +437,13 @@ def test_layer_norm_first_order_fast_path_equals_twin(device, affine, needs):
         assert (ours is None) == (want is None)
         if ours is not None:
             np.testing.assert_allclose(ours, want, rtol=1e-9, atol=1e-10)
+
+
+def test_integer_input_is_a_clear_error(device):
+    """As in PyTorch, the norms have no integer version; each says so, naming itself."""
+    x = minigen.tensor(np.arange(12).reshape(2, 3, 2), device=device)
+    for fn, name in ((lambda t: batch_norm(t, None, None, training=True), "batch_norm"),
+                     (lambda t: layer_norm(t, (2,)), "layer_norm"),
+                     (lambda t: group_norm(t, 3), "group_norm")):
+        with pytest.raises(RuntimeError, match=rf"{name}: expected a floating point input, got int64"):
+            fn(x)

@@ -317,6 +317,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (int(normalized_shape),)
     ns = tuple(int(n) for n in normalized_shape)
     k = len(ns)
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"layer_norm: expected a floating point input, got {x.dtype}")
     if k == 0 or x.data.ndim < k or tuple(x.data.shape[-k:]) != ns:
         raise RuntimeError(f"layer_norm: given normalized_shape={list(ns)}, expected input with "
                            f"shape [*, {', '.join(str(n) for n in ns)}], but got input of size "
@@ -337,6 +339,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if x.data.ndim < 2:
         raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, *), got "
                            f"input of shape {list(x.shape)}")
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"group_norm: expected a floating point input, got {x.dtype}")
     N, C = x.data.shape[:2]
     G = int(num_groups)
     if G <= 0 or C % G != 0:
