@@ -52,7 +52,7 @@ class ScaledDotProductAttention(Function):
 
     def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
         self.scale, self.dropout, self.keep = scale, dropout, keep
-        lay = _Layout(k.shape[-2])
+        lay = _Layout(k.shape[-2], self.backend)
         p = self._raw_probabilities(lay, q, k, bias[0] if bias else None)
         pd = p * lay.of(dropout, p.ndim) if dropout is not None else p
         o = lay.p(pd) @ v
@@ -165,7 +165,7 @@ class ScaledDotProductAttention(Function):
         """The same backward on raw arrays, with P and dS in the layout of the forward."""
         xp = self.xp
         qa, ka, va, oa, goa = q.data, k.data, v.data, o.data, go.data
-        lay = _Layout(ka.shape[-2])
+        lay = _Layout(ka.shape[-2], self.backend)
         p = self._raw_probabilities(lay, qa, ka, None if bias is None else bias.data)
         d = lay.of(self.dropout, p.ndim) if self.dropout is not None else None
         pd = p * d if d is not None else p
@@ -211,13 +211,14 @@ class _Layout:
     sum (a matrix-vector product) and divide each run as a few long loops, 4-10x faster, and
     the products take the transposed views as they are (BLAS strides). With more keys rows
     are long and the usual (..., L, S) is faster (keys first there makes the products write
-    and read rows far apart in memory: 1.8x slower at S = 256, measured).
+    and read rows far apart in memory: 1.8x slower at S = 256, measured). On a GPU each op is
+    one kernel, with no per-row cost to save, so the usual layout is used there.
     """
 
     KEYS_FIRST_MAX = 128
 
-    def __init__(self, S):
-        self.first = S <= self.KEYS_FIRST_MAX
+    def __init__(self, S, backend):
+        self.first = S <= self.KEYS_FIRST_MAX and backend.name == "cpu"
         self.keys = 0 if self.first else -1  # the keys axis
 
     def empty(self, xp, batch, L, S, dtype):
