@@ -181,7 +181,6 @@ class LSTMSequenceFunction(_SequenceFunction):
         x, h0, c0, w_ih, w_hh, out, act, cs, tcs, hs = _raw((x, h0, c0, w_ih, w_hh) + saved[-5:])
         gout, dh, dc = _raw((gout, gh_n, gc_n))
         T, B, H = out.shape
-        I = x.shape[2]
         dA = SCRATCH.take(xp, (T, 4 * H, B), out.dtype)  # dL/da_t^T of every step
         gout_t = SCRATCH.take(xp, (T, H, B), out.dtype)  # dL/dh_t^T from the output
         gout_t[...] = gout.transpose(0, 2, 1)
@@ -220,30 +219,21 @@ class LSTMSequenceFunction(_SequenceFunction):
             # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t
             dc *= f
             xp.matmul(w_hh_t, d, out=dh)
-        # with dA as a (4H, T*B) matrix (one transposing copy) the weight gradients are a few
-        # big products; rolling the rows by -H gives back PyTorch's gate order
+        # the weight gradients are a few big products over all T*B rows (``_weight_grads``,
+        # as for the GRU); they read dA batch-major, (T, B, 4H), which is a transposed view of a
+        # gate-major (4H, T, B) copy (one transposing copy), with W_ih's rows rolled as in the
+        # loop; rolling the results' rows by -H gives back PyTorch's gate order
         D = SCRATCH.take(xp, (4 * H, T, B), out.dtype)
         D[...] = dA.transpose(1, 0, 2)
         SCRATCH.give(xp, dA, gout_t, w_hh_t)
-        dA, D = D, D.reshape(4 * H, T * B)
-        dx = dw_ih = dw_hh = db = None
-        if need[0]:
-            dx = (D.T @ xp.roll(w_ih, H, axis=0)).reshape(T, B, I)
-        if need[3]:
-            dw_ih = xp.roll(D @ x.reshape(T * B, I), -H, axis=0)
-        if need[4]:
-            # step t started from h_{t-1} (h0 for the first step): one product for the first
-            # step plus one over the T-1 steps that follow another
-            first = T - 1 if self.reverse else 0
-            dw = D[:, first * B:(first + 1) * B] @ h0
-            if T > 1:
-                cols, rows = ((slice(0, (T - 1) * B), out[1:]) if self.reverse
-                              else (slice(B, T * B), out[:-1]))
-                dw += D[:, cols] @ rows.reshape((T - 1) * B, H)
-            dw_hh = xp.roll(dw, -H, axis=0)
-        if need_b:
-            db = xp.roll(D @ xp.ones(T * B, dtype=D.dtype), -H)  # D.sum(1), on BLAS (6x faster)
-        SCRATCH.give(xp, dA)
+        dx, dw_ih, dw_hh, _ = _weight_grads(D.transpose(1, 2, 0), x, out, h0,
+                                            xp.roll(w_ih, H, axis=0), self.reverse, need[0],
+                                            need[3], need[4], False)
+        # db = sum of dA over all T*B columns of the gate-major copy (a GEMV, Backend.sum)
+        db = self.backend.sum(D.reshape(4 * H, T * B), (1,)) if need_b else None
+        dw_ih, dw_hh, db = (None if g is None else xp.roll(g, -H, axis=0)
+                            for g in (dw_ih, dw_hh, db))
+        SCRATCH.give(xp, D)
         grads = (dx, dh.T.copy() if need[1] else None, dc.T.copy() if need[2] else None,
                  dw_ih, dw_hh)
         return _wrap_all(grads + (db,) * len(b))
