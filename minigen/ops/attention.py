@@ -171,7 +171,7 @@ class ScaledDotProductAttention(Function):
         pd = p * d if d is not None else p
         need = self.needs_input_grad
         # dV = P~^T dO
-        gv = _sum_to(xp, lay.pt(pd) @ goa, va.shape) if need[2] else None
+        gv = _sum_to(lay.pt(pd) @ goa, va.shape) if need[2] else None
         if not (need[0] or need[1] or (bias is not None and need[3])):
             return None, None, _wrap_grad(gv), None
         # dP~ = dO V^T (+ the gradient of the returned weights); its batch dims are dO's, which
@@ -192,12 +192,12 @@ class ScaledDotProductAttention(Function):
         gp -= r
         gp *= p
         # dQ = dS K * scale;  dK = dS^T Q * scale
-        gq = _sum_to(xp, (lay.p(gp) @ ka) * self.scale, qa.shape) if need[0] else None
-        gk = _sum_to(xp, (lay.pt(gp) @ qa) * self.scale, ka.shape) if need[1] else None
+        gq = _sum_to((lay.p(gp) @ ka) * self.scale, qa.shape) if need[0] else None
+        gk = _sum_to((lay.pt(gp) @ qa) * self.scale, ka.shape) if need[1] else None
         grads = (gq, gk, gv)
         if bias is not None:
             # dB = dS, summed back over the dims B was broadcast along
-            grads += (_sum_to(xp, lay.p(gp), bias.shape) if need[3] else None,)
+            grads += (_sum_to(lay.p(gp), bias.shape) if need[3] else None,)
         return tuple(_wrap_grad(g) for g in grads)
 
 
@@ -272,7 +272,7 @@ def _keys_middle(at):
     return at.transpose(tuple(range(1, at.ndim - 1)) + (0, at.ndim - 1))
 
 
-def _sum_to(xp, a, shape):
+def _sum_to(a, shape):
     """A raw array summed down to ``shape`` (undoing broadcasting), via ``sum_to``."""
     return a if a.shape == tuple(shape) else sum_to(_wrap(a), shape).data
 

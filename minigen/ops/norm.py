@@ -50,11 +50,17 @@ class _Normalize(Function):
     x that dL/dgamma and dL/dbeta sum over).
     """
 
-    def forward(self, x, *params, stat_shape, stat_axes, param_shape, param_axes, feature_shape,
-                eps, has_weight, has_bias, running=None):
+    def _geometry(self, stat_shape, stat_axes, param_shape, param_axes, feature_shape, eps,
+                  has_weight, has_bias, running=None):
+        """Keep the layer's geometry (the keyword arguments of ``forward``) for backward."""
         self.stat_shape, self.stat_axes, self.eps = stat_shape, stat_axes, eps
         self.param_shape, self.param_axes, self.feature_shape = param_shape, param_axes, feature_shape
         self.has_weight, self.has_bias = has_weight, has_bias
+
+    def forward(self, x, *params, stat_shape, stat_axes, param_shape, param_axes, feature_shape,
+                eps, has_weight, has_bias, running=None):
+        self._geometry(stat_shape, stat_axes, param_shape, param_axes, feature_shape, eps,
+                       has_weight, has_bias)
         xv = x.reshape(stat_shape)
         mu = xv.mean(axis=stat_axes, keepdims=True)
         xc = xv - mu
@@ -154,22 +160,18 @@ class LayerNorm(_Normalize):
     are its slow loops (one short inner loop per row), so the fewer the better.
     """
 
-    def forward(self, x, *params, stat_shape, stat_axes, param_shape, param_axes,
-                feature_shape, eps, has_weight, has_bias, running=None):
-        self.stat_shape, self.stat_axes, self.eps = stat_shape, stat_axes, eps
-        self.param_shape, self.param_axes, self.feature_shape = param_shape, param_axes, feature_shape
-        self.has_weight, self.has_bias = has_weight, has_bias
+    def forward(self, x, *params, eps, has_weight, has_bias, **geometry):
+        self._geometry(eps=eps, has_weight=has_weight, has_bias=has_bias, **geometry)
         xp = self.xp
         F = 1
-        for n in feature_shape:
+        for n in self.feature_shape:
             F *= n
         x2 = x.reshape(-1, F)
-        ones = xp.ones(F, dtype=x.dtype)
-        mu = x2 @ ones
+        mu = self.backend.sum(x2, (1,))
         mu /= F
         xc = x2 - mu[:, None]
         # var = mean((x - mu)^2), the biased variance;  rstd = 1 / sqrt(var + eps)
-        var = (xc * xc) @ ones
+        var = self.backend.sum(xc * xc, (1,))
         var /= F
         var += eps
         rstd = xp.sqrt(var, out=var)
@@ -194,23 +196,27 @@ class LayerNorm(_Normalize):
         mu, rstd = self.stats
         R, F = mu.shape[0], x.size // max(mu.shape[0], 1)
         x2, g2 = x.reshape(R, F), xp.ascontiguousarray(gy.data).reshape(R, F)
-        w1 = w.reshape(-1) if w is not None else xp.ones(F, dtype=x.dtype)
         need = self.needs_input_grad
-        gyx = g2 * x2
+        need_w = self.has_weight and need[1]
+        gyx = g2 * x2 if need[0] or need_w else None
         dw = db = gx = None
-        if self.has_weight and need[1]:
+        if need_w:
             # dL/dgamma = rstd^T (dL/dy * x) - (mu rstd)^T dL/dy
             dw = _wrap((rstd @ gyx - (mu * rstd) @ g2).reshape(self.feature_shape))
         if self.has_bias and need[-1]:
-            db = _wrap((xp.ones(R, dtype=x.dtype) @ g2).reshape(self.feature_shape))
+            # dL/dbeta = dL/dy summed down the rows
+            db = _wrap(self.backend.sum(g2, (0,)).reshape(self.feature_shape))
         if need[0]:
-            s1 = g2 @ w1
-            s2 = gyx @ w1
+            # s1 = g 1 and s2 = (g * x) 1 per row, g = dL/dy gamma
+            if w is not None:
+                s1, s2 = g2 @ w.reshape(-1), gyx @ w.reshape(-1)
+            else:
+                s1, s2 = self.backend.sum(g2, (1,)), self.backend.sum(gyx, (1,))
             # b = rstd^2 mean(g x_hat) = rstd^3 (s2 - mu s1) / F;  c = mu b - rstd s1 / F
             b = s2 - mu * s1
             b *= rstd * rstd * rstd / F
             c = mu * b - rstd * s1 / F
-            gx = g2 * w1 if w is not None else g2.copy()
+            gx = g2 * w.reshape(-1) if w is not None else g2.copy()
             gx *= rstd[:, None]
             xp.multiply(x2, b[:, None], out=gyx)
             gx -= gyx
