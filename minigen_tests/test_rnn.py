@@ -201,10 +201,13 @@ def test_cell_twins_also_agree_in_float32(device):
 # ----------------------------------------------------------------------------- sequences
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_sequence_function_matches_chain_of_cells(device, kind, reverse):
-    """The whole-sequence Function (fused BPTT) against T cell Functions chained by autograd."""
+@pytest.mark.parametrize("T", [5, 19])
+def test_sequence_function_matches_chain_of_cells(device, kind, reverse, T):
+    """The whole-sequence Function (fused BPTT) against T cell Functions chained by autograd.
+    T = 19 spans several of the raw LSTM backward's chunks of steps (``_CHUNK`` = 8), the last
+    one partial, in both directions."""
     rng = np.random.default_rng(9)
-    T, B, I, H = 5, 3, 4, 6
+    B, I, H = 3, 4, 6
     G = 4 if kind == "lstm" else 3
     states = [_rand(rng, B, H) for _ in range(2 if kind == "lstm" else 1)]
     arrays = [_rand(rng, T, B, I)] + states + _cell_params(rng, I, H, G)

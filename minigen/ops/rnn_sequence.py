@@ -101,6 +101,42 @@ def _lstm_gate_layout(xp, H, dtype):
     return scale
 
 
+_CHUNK = 8  # steps whose local factors the raw LSTM backward computes in one go
+
+
+def _lstm_local_factors(xp, a, d, cs, tc, h, U, c0, t0, t1, reverse):
+    """For steps t0 <= t < t1 (gate-major arrays, gates [o | i | f | g]), the factors of the
+    pre-activation gradient that depend only on the forward's values:
+
+        d = [tanh(c_t) sigma'(a_o) | g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
+        U = o (1 - tanh^2 c_t) = o - h_t tanh(c_t)          (dL/dc_t's share of dL/dh_t)
+
+    with sigma' = sigma (1 - sigma) and tanh' = 1 - g^2 read off the saved activations. The
+    backward loop then multiplies them by dL/dh_t and dL/dc_t, the only per-step inputs."""
+    H = cs.shape[1]
+    o, i, g = a[:, :H], a[:, H:2 * H], a[:, 3 * H:]
+    xp.subtract(1.0, a[:, :3 * H], out=d[:, :3 * H])
+    d[:, :3 * H] *= a[:, :3 * H]
+    xp.multiply(g, g, out=d[:, 3 * H:])
+    xp.subtract(1.0, d[:, 3 * H:], out=d[:, 3 * H:])
+    d[:, :H] *= tc
+    d[:, H:2 * H] *= g
+    d[:, 3 * H:] *= i
+    # c_{t-1}: the state of the step before (t - 1, or t + 1 running in reverse), c0 at the start
+    T = cs.shape[0]
+    lo, hi = (t0 + 1, t1 + 1) if reverse else (t0 - 1, t1 - 1)
+    first = (T - 1 if reverse else 0)
+    df = d[:, 2 * H:3 * H]
+    if t0 <= first < t1:
+        df[first - t0] *= c0
+        rest = slice(0, t1 - t0 - 1) if reverse else slice(1, t1 - t0)
+        df[rest] *= cs[max(lo, 0):min(hi, T)]
+    else:
+        df *= cs[lo:hi]
+    xp.multiply(h, tc, out=U)
+    xp.subtract(o, U, out=U)
+
+
 class LSTMSequenceFunction(_SequenceFunction):
     """An LSTM layer over a whole sequence (one direction). See the module docstring.
 
@@ -187,38 +223,30 @@ class LSTMSequenceFunction(_SequenceFunction):
         w_hh_t = SCRATCH.take(xp, (H, 4 * H), w_hh.dtype)  # W_hh^T, rows rolled as in forward
         w_hh_t[:, :H], w_hh_t[:, H:] = w_hh[3 * H:].T, w_hh[:3 * H].T
         dh, dc = dh.T.copy(), dc.T.copy()  # (H, B), updated in place below
+        U = SCRATCH.take(xp, (_CHUNK, H, B), out.dtype)
         u = xp.empty((H, B), dtype=out.dtype)
-        for t in reversed(_steps(T, self.reverse)):
-            a, d, tc = act[t], dA[t], tcs[t]
-            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            d_o, d_i, d_f, d_g = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
-            p = _prev(t, T, self.reverse)
-            c_prev = c0.T if p is None else cs[p]
-            # dL/dh_t = (from the output at t) + (from step t+1)
-            dh += gout_t[t]
-            # the activations' own derivatives: sigma' = sigma (1 - sigma) for o, i, f (one
-            # block); tanh' = 1 - g^2 for g
-            xp.subtract(1.0, a[:3 * H], out=d[:3 * H])
-            d[:3 * H] *= a[:3 * H]
-            xp.multiply(g, g, out=d_g)
-            xp.subtract(1.0, d_g, out=d_g)
-            # dc_t += dh_t o (1 - tanh^2 c_t) = dh_t (o - h_t tanh c_t)
-            xp.multiply(hs[t], tc, out=u)
-            xp.subtract(o, u, out=u)
-            u *= dh
-            dc += u
-            # da_o = dh_t tanh(c_t) sigma'(a_o)
-            d_o *= tc
-            d_o *= dh
-            # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
-            d_i *= g
-            d_f *= c_prev
-            d_g *= i
-            d_ifg = d[H:].reshape(3, H, B)
-            d_ifg *= dc
-            # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t
-            dc *= f
-            xp.matmul(w_hh_t, d, out=dh)
+        order = list(reversed(_steps(T, self.reverse)))
+        for k in range(0, T, _CHUNK):
+            # every factor of dA_t that does not depend on dL/dh_t or dL/dc_t, for a chunk of
+            # steps at once (a few calls over several steps, instead of a dozen per step)
+            t0, t1 = min(order[k:k + _CHUNK]), max(order[k:k + _CHUNK]) + 1
+            _lstm_local_factors(xp, act[t0:t1], dA[t0:t1], cs, tcs[t0:t1], hs[t0:t1],
+                                U[:t1 - t0], c0.T, t0, t1, self.reverse)
+            for t in order[k:k + _CHUNK]:
+                d, f = dA[t], act[t, 2 * H:3 * H]
+                # dL/dh_t = (from the output at t) + (from step t+1)
+                dh += gout_t[t]
+                # dc_t += dh_t o (1 - tanh^2 c_t)
+                xp.multiply(dh, U[t - t0], out=u)
+                dc += u
+                # da_o = dh_t [tanh(c_t) sigma'(a_o)]
+                d[:H] *= dh
+                # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
+                d[H:].reshape(3, H, B).__imul__(dc)
+                # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t
+                dc *= f
+                xp.matmul(w_hh_t, d, out=dh)
+        SCRATCH.give(xp, U)
         # the weight gradients are a few big products over all T*B rows (``_weight_grads``,
         # as for the GRU); they read dA batch-major, (T, B, 4H), which is a transposed view of a
         # gate-major (4H, T, B) copy (one transposing copy), with W_ih's rows rolled as in the
