@@ -4,7 +4,10 @@ A small reverse-mode autograd library on NumPy (CPU) or CuPy (GPU), with PyTorch
 """
 __version__ = "0.1.0"
 
-from . import backend
+from . import hostmem
+hostmem.configure()  # keep freed host memory for reuse (see minigen/hostmem.py)
+from .hostmem import release_host_memory  # noqa: E402
+from . import backend  # noqa: E402
 from .backend import (
     float32, float64, float16, int64, int32, int8, uint8, bool_ as bool, device, synchronize,
     get_default_dtype, set_default_dtype, get_rng_state, set_rng_state,

@@ -35,7 +35,6 @@ message; neither stops the run.
 """
 from __future__ import annotations
 
-import ctypes
 import gc
 import statistics
 import time
@@ -43,6 +42,8 @@ import traceback
 import tracemalloc
 from dataclasses import dataclass, field
 from typing import Callable
+
+from ..hostmem import release_host_memory
 
 __all__ = [
     "Unavailable", "Lib", "Case", "Workload", "time_cases", "peak_memory", "lib_available",
@@ -306,20 +307,6 @@ def time_cases(cases, warmup=2, repeats=7, min_time=0.02, max_case_time=20.0, cl
 
 
 # ----------------------------------------------------------------------------- memory
-_LIBC = None
-
-
-def _libc():
-    global _LIBC
-    if _LIBC is None:
-        try:
-            _LIBC = ctypes.CDLL(None)
-            _LIBC.malloc_trim  # noqa: B018  (glibc only)
-        except (OSError, AttributeError):
-            _LIBC = False
-    return _LIBC
-
-
 def _proc_status():
     got = {}
     with open("/proc/self/status") as f:
@@ -341,9 +328,7 @@ def _can_reset_hwm():
 
 def _host_peak(step, lib):
     gc.collect()
-    libc = _libc()
-    if libc:
-        libc.malloc_trim(0)
+    release_host_memory()  # the C allocator's free pages back to the OS (malloc_trim)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     before = _proc_status()["VmRSS"]

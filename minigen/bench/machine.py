@@ -24,7 +24,7 @@ import time
 __all__ = ["describe_machine", "pin_threads", "gemm_peak", "blas_info"]
 
 _ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
-        "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
+        "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE", "MINIGEN_HOST_MALLOC")
 
 
 def _cpu_model():
@@ -74,6 +74,7 @@ def describe_machine(devices_status, torch_loaded=False):
         "numpy": numpy.__version__,
         "minigen": minigen.__version__,
         "blas": blas_info(),
+        "host_allocator": minigen.hostmem.host_allocator(),
         "env": {k: os.environ[k] for k in _ENV if k in os.environ},
         "devices": devices_status,
     }

@@ -101,6 +101,7 @@ def _machine_md(m):
                                         if m.get("torch_threads") else ""),
         f"- Devices: {devs}",
         f"- Platform: {m.get('platform')}",
+        f"- Host allocator: {m.get('host_allocator', 'unknown')}",
     ]
     if m.get("env"):
         lines.append("- Environment: " + ", ".join(f"{k}={v}" for k, v in m["env"].items()))

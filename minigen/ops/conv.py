@@ -102,8 +102,8 @@ class Conv2dFunction(Function):
         Wt = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, kh kw Cg, Og)
         L = OH * OW
         y = xp.empty((N * L, groups, Og), x.dtype)  # rows (n, a, b), columns (g, o)
-        for n0, n1 in _blocks(self.backend, N, L * kh * kw * C * x.dtype.itemsize):
-            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, out_hw)
+        for n0, n1, buf in _blocks(self.backend, N, L, groups, kh * kw * Cg, x.dtype):
+            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, out_hw, buf)
             # y[(n, a, b), g, o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]
             _matmul_into(self.backend, cols, Wt, y[n0 * L:n1 * L].transpose(1, 0, 2))
         if bias is not None:
@@ -174,9 +174,9 @@ class ConvTranspose2dFunction(Function):
         out = xp.empty((N,) + frame + (groups, Cog), x.dtype)
         out[...] = 0 if bias is None else bias.reshape(groups, Cog)
         L = H * W
-        for n0, n1 in _blocks(self.backend, N, L * kh * kw * Cog * groups * x.dtype.itemsize):
+        for n0, n1, cols in _blocks(self.backend, N, L, groups, kh * kw * Cog, x.dtype):
             # cols[g, (n, a, b), (i, j, c)] = sum_ci x[n, g Cin_g + ci, a, b] Wm[g, ci, (i, j, c)]
-            cols = xp.matmul(rows[:, n0 * L:n1 * L], Wm)
+            _matmul_into(self.backend, rows[:, n0 * L:n1 * L], Wm, cols)
             _col2im_add(out[n0:n1], cols, kernel, stride, dilation, (H, W))
         y = out[:, ph:ph + OH, pw:pw + OW]  # crop the padding away: (N, OH, OW, G, Cout_g)
         return y.reshape(N, OH, OW, groups * Cog).transpose(0, 3, 1, 2)
@@ -233,8 +233,10 @@ class Conv2dWeightFunction(Function):
         R = _rows(xp, g, groups) if g_rows is None else g_rows  # (G, N OH OW, Og)
         L = OH * OW
         m = None
-        for n0, n1 in _blocks(self.backend, N, L * kernel[0] * kernel[1] * C * x.dtype.itemsize):
-            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, (OH, OW))
+        K = kernel[0] * kernel[1] * (C // groups)
+        for n0, n1, buf in _blocks(self.backend, N, L, groups, K, x.dtype):
+            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, (OH, OW),
+                           buf)
             # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
             part = xp.matmul(R[:, n0 * L:n1 * L].transpose(0, 2, 1), cols)
             if m is None:

@@ -14,13 +14,16 @@ themselves: the Functions in conv.py are.
 """
 from __future__ import annotations
 
+from .scratch import SCRATCH
+
 __all__ = []
 
 _BLOCK_BYTES = 2 << 20  # im2col matrix per block of images on the CPU (see _blocks)
 
 
-def _blocks(backend, N, bytes_per_image):
-    """Image ranges [n0, n1) for the blocked loops.
+def _blocks(backend, N, rows_per_image, groups, width, dtype):
+    """(n0, n1, buf) for each block of images [n0, n1) of the blocked loops, where buf is an
+    empty (G, (n1 - n0) rows_per_image, width) array for that block's matrix.
 
     On a CPU the im2col matrix is built, multiplied and consumed a block of images at a time,
     ~2 MiB each, so it stays in the cache (the whole matrix for a batch can be tens of MiB, and
@@ -28,12 +31,27 @@ def _blocks(backend, N, bytes_per_image):
     conv2d N64 C64->128 16x16 k3, forward and backward: 1 thread 93 ms with the whole batch
     in one product, 92 ms in 1 MiB blocks, 88 ms in 2 MiB blocks, 105 ms in 8 MiB; 2 threads
     72 ms whole, 53 ms in 2 MiB blocks (the copies are single-threaded NumPy, so keeping them in
-    cache matters more when the products are shared by two cores). A GPU takes the whole batch
-    as one block: one product, one kernel per kernel offset."""
+    cache matters more when the products are shared by two cores).
+
+    Every block's buf is a slice of ONE buffer, kept in ``SCRATCH`` between calls: a fresh
+    2 MiB array per block is often memory the allocator has just handed back to the OS, and
+    getting it again costs a page fault per 4 KiB (conv_transpose2d N64 128->64 k4 s2 took
+    ~4,000 page faults and ~8 ms of system time per forward+backward that way).
+    A GPU takes the whole batch as one block: one product, one kernel per kernel offset."""
+    xp = backend.xp
     if backend.name != "cpu":
-        return ((0, N),)
-    step = max(1, _BLOCK_BYTES // max(1, bytes_per_image))
-    return tuple((n0, min(N, n0 + step)) for n0 in range(0, N, step))
+        yield 0, N, xp.empty((groups, N * rows_per_image, width), dtype)
+        return
+    per_image = rows_per_image * groups * width * xp.dtype(dtype).itemsize
+    step = max(1, min(N, _BLOCK_BYTES // max(1, per_image)))
+    shape = (groups, step * rows_per_image, width)
+    buf = SCRATCH.take(xp, shape, dtype)
+    try:
+        for n0 in range(0, N, step):
+            n1 = min(N, n0 + step)
+            yield n0, n1, buf[:, :(n1 - n0) * rows_per_image]
+    finally:
+        SCRATCH.give(xp, buf)
 
 
 def _frame(in_hw, kernel, stride, padding, dilation, grid_hw):
@@ -64,17 +82,18 @@ def _matmul_into(backend, a, b, out):
         out[...] = backend.xp.matmul(a, b)
 
 
-def _im2col(backend, x_p, kernel, stride, dilation, groups, grid_hw):
+def _im2col(backend, x_p, kernel, stride, dilation, groups, grid_hw, out):
     """cols[g, (n, a, b), (i, j, c)] = x_p[n, a s_h + i d_h, b s_w + j d_w, g Cg + c], shape
     (G, n OH OW, kh kw Cg): a strided view of x_p (no loop, no index array), copied once into
-    the matrix that BLAS reads."""
+    ``out``, the matrix that BLAS reads (which is returned)."""
     n, _, _, C = x_p.shape
     (kh, kw), (sh, sw), (dh, dw), (OH, OW) = kernel, stride, dilation, grid_hw
     Cg = C // groups
     sN, sH, sW, sC = x_p.strides
     view = backend.as_strided(x_p, (groups, n, OH, OW, kh, kw, Cg),
                               (Cg * sC, sN, sh * sH, sw * sW, dh * sH, dw * sW, sC))
-    return view.reshape(groups, n * OH * OW, kh * kw * Cg)
+    out.reshape(groups, n, OH, OW, kh, kw, Cg)[...] = view
+    return out
 
 
 def _col2im_add(out, cols, kernel, stride, dilation, grid_hw):
