@@ -463,7 +463,7 @@ def _accumulate_leaf(t, g, create_graph, shared):
             # leaf's grad, a view of either) also holds: an in-place zero_() would hit both
             d = g.data
             if id(d) in shared or d.base is not None:
-                d = d.copy()
+                d = d.copy(order="K")  # (keeps the layout: a plain copy, no transpose)
             shared.add(id(d))
             g = _wrap(d)
         t.grad = g

@@ -366,6 +366,39 @@ def test_hand_derived_matches_composite_twin(device, op, kw, xs, ws, nb):
         np.testing.assert_allclose(a, b, atol=1e-9, err_msg=f"entry {k}")
 
 
+@pytest.mark.parametrize("op,kw,xs,ws,nb", list(_twin_pairs()))
+@pytest.mark.parametrize("block_bytes", [None, 1])
+def test_first_order_fused_backward_matches_composite_twin(device, monkeypatch, op, kw, xs, ws,
+                                                           nb, block_bytes):
+    """The first-order backward (``_fused_backward``: both products in one loop over blocks of
+    images, on raw arrays) against the twin's, for every combination of the inputs that need a
+    gradient, in blocks of one image and in the default blocks, from a channels-last input too."""
+    import minigen.ops.im2col as conv_ops
+    if block_bytes is not None:
+        monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(21)
+    hand = getattr(F, op)
+    twin = twin_conv2d if op == "conv2d" else twin_conv_transpose2d
+    x_np, w_np, b_np = _inputs(rng, xs, ws, (nb,))
+    x_last = np.ascontiguousarray(x_np.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    for need in ((True, True, True), (True, False, False), (False, True, False),
+                 (False, True, True)):
+        for xa in (x_np, x_last):
+            res = {}
+            for name, f in (("hand", hand), ("twin", twin)):
+                x, w, b = (minigen.tensor(a, device=device, requires_grad=r)
+                           for a, r in zip((xa, w_np, b_np), need))
+                y = f(x, w, b, **kw)
+                g = minigen.tensor(np.random.default_rng(22).standard_normal(y.shape), device=device)
+                y.backward(g)
+                res[name] = [t.grad.numpy() if r else None for t, r in zip((x, w, b), need)]
+            for k, (a, c) in enumerate(zip(res["hand"], res["twin"])):
+                if need[k]:
+                    np.testing.assert_allclose(a, c, atol=1e-10, err_msg=f"{need} input {k}")
+                else:
+                    assert a is None and c is None
+
+
 def test_double_backward_through_the_weight_gradient(device):
     # the gradient penalty pattern: || d out / d x ||^2 differentiated w.r.t. the weights
     rng = np.random.default_rng(15)

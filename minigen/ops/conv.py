@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function
+from ..autograd import Function, _wrap, is_grad_enabled
 from .im2col import (_blocks, _col2im_add, _frame, _im2col, _matmul_into, _pad_last, _rows,
                      _weight_from_matrix, _weight_matrix)
 
@@ -79,61 +79,61 @@ class Conv2dFunction(Function):
         dL/dw[o, c, i, j] = sum_{n, a, b} gy[n, o, a, b] x_p[n, g Cg + c, a s_h + i d_h, b s_w + j d_w]
 
     a correlation of x with gy (``Conv2dWeightFunction``); in matrix form dL/dWm = gy_rows^T cols,
-    the same im2col view of x as the forward's, so the padded x is kept for it (``keep_input``)
-    when that costs no memory, and rebuilt from x otherwise.
+    the same im2col view of x as the forward's.
     dL/dbias[o] = sum_{n, a, b} gy[n, o, a, b].
+
+    A first-order backward runs both products in one loop over blocks of images on raw arrays
+    (``_fused_backward``: the same math, each block's operands read once); under
+    ``create_graph=True`` it applies the two Functions, so that the gradient is differentiable.
     """
 
-    def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw,
-                keep_input=False, x_p=None):
+    def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw, x_p=None):
         xp = self.xp
         N, C = x.shape[:2]
         O, Cg, kh, kw = w.shape
         kernel, Og, (OH, OW) = (kh, kw), O // groups, out_hw
-        if x_p is None:
-            x_p = _pad_last(xp, x, padding,
-                            _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw))
-        # keep the padded input for the weight gradient only when it is free (a channels-last view
-        # of x, no padding); a padded copy would double what this node holds for backward, so
-        # the backward pads x again instead (one copy, against a GEMM)
-        self.x_p = x_p if keep_input and x_p.base is not None else None
+        frame = _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw)
         self.params = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
         Wt = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, kh kw Cg, Og)
         L = OH * OW
         y = xp.empty((N * L, groups, Og), x.dtype)  # rows (n, a, b), columns (g, o)
         for n0, n1, buf in _blocks(self.backend, N, L, groups, kh * kw * Cg, x.dtype):
-            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, out_hw, buf)
-            # y[(n, a, b), g, o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]
-            _matmul_into(self.backend, cols, Wt, y[n0 * L:n1 * L].transpose(1, 0, 2))
-        if bias is not None:
-            y += bias.reshape(groups, Og)
+            # the block's images padded (unless the caller has them padded already), unfolded
+            x_b = _pad_last(xp, x[n0:n1], padding, frame) if x_p is None else x_p[n0:n1]
+            cols = _im2col(self.backend, x_b, kernel, stride, dilation, groups, out_hw, buf)
+            # y[(n, a, b), g, o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]  (+ bias[g, o])
+            y_b = y[n0 * L:n1 * L]
+            _matmul_into(self.backend, cols, Wt, y_b.transpose(1, 0, 2))
+            if bias is not None:
+                y_b += bias.reshape(groups, Og)
         return y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
 
     def backward(self, gy):
         x, w = self.saved_tensors
         stride, padding, dilation, groups = self.params
         need = self.needs_input_grad
-        # both products read gy as a matrix of rows (n, a, b): lay it out once
-        g_rows = _rows(self.xp, gy.data, groups) if need[0] and need[1] else None
         gx = gw = gb = None
-        if need[0]:
+        if not is_grad_enabled():  # first order: both products in one pass over the images
+            gx, gw = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
+                                     transposed=False)
+            g_rows = None
+        else:  # create_graph: the two Functions, so that the gradient is differentiable
+            # both products read gy as a matrix of rows (n, a, b): lay it out once
+            g_rows = _rows(self.xp, gy.data, groups) if need[0] and need[1] else None
+        if need[0] and gx is None:
             gx = ConvTranspose2dFunction.apply(
                 gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
                 out_hw=x.shape[2:], rows=g_rows)
-        if need[1]:
+        if need[1] and gw is None:
             gw = Conv2dWeightFunction.apply(
                 x, gy, kernel=w.shape[2:], stride=stride, padding=padding, dilation=dilation,
-                groups=groups, x_p=self.x_p, g_rows=g_rows)
+                groups=groups, g_rows=g_rows)
         if len(need) == 2:
             return gx, gw
         if need[2]:
             gb = _sum_bias(gy)
         return gx, gw, gb
-
-    def release(self):
-        self.saved = None
-        self.x_p = None
 
 
 class ConvTranspose2dFunction(Function):
@@ -156,7 +156,9 @@ class ConvTranspose2dFunction(Function):
 
     which is conv2d's weight gradient with the roles of input and output gradient swapped:
     ``Conv2dWeightFunction(gy, x)``. Both read windows of the padded gy, built once here.
-    dL/dbias[c] = sum_{n, a, b} gy[n, c, a, b].
+    dL/dbias[c] = sum_{n, a, b} gy[n, c, a, b]. As for conv2d, a first-order backward runs both
+    products in one loop over blocks of images (``_fused_backward``), and ``create_graph=True``
+    applies the Functions.
     """
 
     def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw, rows=None):
@@ -187,15 +189,18 @@ class ConvTranspose2dFunction(Function):
         need = self.needs_input_grad
         kernel = w.shape[2:]
         g_p = None
-        if need[0] and need[1]:  # both read windows of the padded gy: pad it once
+        gx = gw = gb = None
+        if not is_grad_enabled():  # first order: both products in one pass over the images
+            gx, gw = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
+                                     transposed=True)
+        elif need[0] and need[1]:  # both read windows of the padded gy: pad it once
             g_p = _pad_last(self.xp, gy.data, padding,
                             _frame(gy.shape[2:], kernel, stride, padding, dilation, x.shape[2:]))
-        gx = gw = gb = None
-        if need[0]:
+        if need[0] and gx is None:
             gx = Conv2dFunction.apply(
                 gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
                 out_hw=x.shape[2:], x_p=g_p)
-        if need[1]:
+        if need[1] and gw is None:
             gw = Conv2dWeightFunction.apply(
                 gy, x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                 groups=groups, x_p=g_p)
@@ -227,16 +232,14 @@ class Conv2dWeightFunction(Function):
         self.save_for_backward(x, g)
         N, C = x.shape[:2]
         OH, OW = g.shape[2:]
-        if x_p is None:
-            x_p = _pad_last(xp, x, padding,
-                            _frame(x.shape[2:], kernel, stride, padding, dilation, (OH, OW)))
+        frame = _frame(x.shape[2:], kernel, stride, padding, dilation, (OH, OW))
         R = _rows(xp, g, groups) if g_rows is None else g_rows  # (G, N OH OW, Og)
         L = OH * OW
         m = None
         K = kernel[0] * kernel[1] * (C // groups)
         for n0, n1, buf in _blocks(self.backend, N, L, groups, K, x.dtype):
-            cols = _im2col(self.backend, x_p[n0:n1], kernel, stride, dilation, groups, (OH, OW),
-                           buf)
+            x_b = _pad_last(xp, x[n0:n1], padding, frame) if x_p is None else x_p[n0:n1]
+            cols = _im2col(self.backend, x_b, kernel, stride, dilation, groups, (OH, OW), buf)
             # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
             part = xp.matmul(R[:, n0 * L:n1 * L].transpose(0, 2, 1), cols)
             if m is None:
@@ -258,6 +261,58 @@ class Conv2dWeightFunction(Function):
             gg = Conv2dFunction.apply(x, v, stride=stride, padding=padding, dilation=dilation,
                                       groups=groups, out_hw=g.shape[2:])
         return gx, gg
+
+
+def _fused_backward(fn, gy, x, w, need_x, need_w, transposed):
+    """First-order (dL/dx, dL/dw) of conv2d (``transposed=False``) or conv_transpose2d, on raw
+    arrays, in ONE loop over blocks of images.
+
+    The math is the two Functions' (see the class docstrings); only the order of the work
+    differs. Both gradients are built from the same two matrices: the im2col windows of the
+    input the kernel slides over (x for conv2d, the padded gy for conv_transpose2d) and the
+    rows of the other one (gy for conv2d, x for conv_transpose2d):
+
+        conv2d:           dL/dWm += rows(gy)^T cols(x)    dL/dx = col2im(rows(gy) Wm)
+        conv_transpose2d: dL/dWm += rows(x)^T cols(gy)    dL/dx = cols(gy) Wm^T
+
+    Block by block, each is padded, unfolded and laid out once and used by both products while
+    it is in the cache, where the two Functions would each stream the whole batch through
+    memory (conv_transpose2d's two products even unfold the same windows of gy twice).
+    dL/dx comes out channels-last, (N, C, H, W) strides over (N, H, W, C) memory."""
+    xp, backend = fn.xp, fn.backend
+    stride, padding, dilation, groups = fn.params
+    kernel = tuple(w.shape[2:])
+    win, row_src = (gy, x) if transposed else (x, gy)
+    grid = tuple(row_src.shape[2:])  # the window grid: conv2d's output, conv_transpose2d's input
+    N, C, H, W = x.shape
+    L = grid[0] * grid[1]
+    frame = _frame(win.shape[2:], kernel, stride, padding, dilation, grid)
+    Wm = _weight_matrix(w, groups)  # (G, A, kh kw B): A the rows' channels, B the windows'
+    need_cols = need_w or (need_x and transposed)
+    gw_m = xp.zeros(Wm.shape, x.dtype) if need_w else None
+    gx = xp.empty((N, H, W, C), x.dtype) if need_x else None
+    gx_rows = gx.reshape(N * H * W, groups, C // groups).transpose(1, 0, 2) if need_x else None
+    ph, pw = padding
+    for n0, n1, cols in _blocks(backend, N, L, groups, Wm.shape[2], x.dtype):
+        rows = _rows(xp, row_src[n0:n1], groups)  # (G, n L, A)
+        if need_cols:
+            win_p = _pad_last(xp, win[n0:n1], padding, frame)
+            _im2col(backend, win_p, kernel, stride, dilation, groups, grid, cols)
+        if need_w:
+            # dL/dWm[g, a, k] += sum over the block's rows r of rows[g, r, a] cols[g, r, k]
+            gw_m += xp.matmul(rows.transpose(0, 2, 1), cols)
+        if need_x and transposed:
+            # dL/dx[(n, a, b), g, c] = sum_k cols[g, (n, a, b), k] Wm[g, c, k]
+            _matmul_into(backend, cols, Wm.transpose(0, 2, 1), gx_rows[:, n0 * L:n1 * L])
+        elif need_x:
+            # spread[g, (n, a, b), (i, j, c)] = sum_o rows[g, (n, a, b), o] Wm[g, o, (i, j, c)],
+            # added into a zero frame at the windows' places (col2im), the padding cropped off
+            _matmul_into(backend, rows, Wm, cols)
+            out = xp.zeros((n1 - n0,) + frame + (groups, C // groups), x.dtype)
+            _col2im_add(out, cols, kernel, stride, dilation, grid)
+            gx[n0:n1] = out[:, ph:ph + H, pw:pw + W].reshape(n1 - n0, H, W, C)
+    return (_wrap(gx.transpose(0, 3, 1, 2)) if need_x else None,
+            _wrap(_weight_from_matrix(xp, gw_m, kernel)) if need_w else None)
 
 
 # ----------------------------------------------------------------------------- argument checks
@@ -366,19 +421,12 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     out = tuple((n - r) // s + 1 for n, r, s in zip(padded, reach, stride))
     if nd == 1:
         x, weight, stride, lo, dilation, out = _as_2d(x, weight, stride, lo, dilation, out)
-    # the weight gradient reads the same windows of the padded input: keep it if it will be asked for
-    keep = weight.requires_grad and _grad_enabled()
     args = (x, weight) if bias is None else (x, weight, bias)
     y = Conv2dFunction.apply(*args, stride=stride, padding=lo, dilation=dilation, groups=groups,
-                             out_hw=out, keep_input=keep)
+                             out_hw=out)
     if nd == 1:
         y = y.squeeze(2)
     return y.squeeze(0) if squeeze else y
-
-
-def _grad_enabled():
-    from ..autograd import is_grad_enabled
-    return is_grad_enabled()
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
