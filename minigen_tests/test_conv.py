@@ -382,7 +382,7 @@ def test_first_order_fused_backward_matches_composite_twin(device, monkeypatch, 
     x_np, w_np, b_np = _inputs(rng, xs, ws, (nb,))
     x_last = np.ascontiguousarray(x_np.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     for need in ((True, True, True), (True, False, False), (False, True, False),
-                 (False, True, True)):
+                 (False, True, True), (False, False, True)):
         for xa in (x_np, x_last):
             res = {}
             for name, f in (("hand", hand), ("twin", twin)):

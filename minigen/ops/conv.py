@@ -47,8 +47,8 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import Function, _wrap, is_grad_enabled
-from .im2col import (_blocks, _col2im_add, _frame, _im2col, _matmul_into, _pad_last, _rows,
-                     _weight_from_matrix, _weight_matrix)
+from .im2col import (_Padder, _blocks, _col2im_add, _frame, _im2col, _matmul_into, _pad_last,
+                     _rows, _weight_from_matrix, _weight_matrix)
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
@@ -92,7 +92,7 @@ class Conv2dFunction(Function):
         N, C = x.shape[:2]
         O, Cg, kh, kw = w.shape
         kernel, Og, (OH, OW) = (kh, kw), O // groups, out_hw
-        frame = _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw)
+        pad = _Padder(xp, padding, _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw))
         self.params = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
         Wt = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, kh kw Cg, Og)
@@ -100,7 +100,7 @@ class Conv2dFunction(Function):
         y = xp.empty((N * L, groups, Og), x.dtype)  # rows (n, a, b), columns (g, o)
         for n0, n1, buf in _blocks(self.backend, N, L, groups, kh * kw * Cg, x.dtype):
             # the block's images padded (unless the caller has them padded already), unfolded
-            x_b = _pad_last(xp, x[n0:n1], padding, frame) if x_p is None else x_p[n0:n1]
+            x_b = pad(x[n0:n1]) if x_p is None else x_p[n0:n1]
             cols = _im2col(self.backend, x_b, kernel, stride, dilation, groups, out_hw, buf)
             # y[(n, a, b), g, o] = sum_k cols[g, (n, a, b), k] Wm[g, o, k]  (+ bias[g, o])
             y_b = y[n0 * L:n1 * L]
@@ -113,19 +113,19 @@ class Conv2dFunction(Function):
         x, w = self.saved_tensors
         stride, padding, dilation, groups = self.params
         need = self.needs_input_grad
+        if not is_grad_enabled():  # first order: all products in one pass over the images
+            grads = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
+                                    len(need) == 3 and need[2], transposed=False)
+            return grads[:len(need)]
+        # create_graph: the two Functions, so that the gradient is differentiable; both products
+        # read gy as a matrix of rows (n, a, b): lay it out once
+        g_rows = _rows(self.xp, gy.data, groups) if need[0] and need[1] else None
         gx = gw = gb = None
-        if not is_grad_enabled():  # first order: both products in one pass over the images
-            gx, gw = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
-                                     transposed=False)
-            g_rows = None
-        else:  # create_graph: the two Functions, so that the gradient is differentiable
-            # both products read gy as a matrix of rows (n, a, b): lay it out once
-            g_rows = _rows(self.xp, gy.data, groups) if need[0] and need[1] else None
-        if need[0] and gx is None:
+        if need[0]:
             gx = ConvTranspose2dFunction.apply(
                 gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
                 out_hw=x.shape[2:], rows=g_rows)
-        if need[1] and gw is None:
+        if need[1]:
             gw = Conv2dWeightFunction.apply(
                 x, gy, kernel=w.shape[2:], stride=stride, padding=padding, dilation=dilation,
                 groups=groups, g_rows=g_rows)
@@ -188,19 +188,20 @@ class ConvTranspose2dFunction(Function):
         stride, padding, dilation, groups = self.params
         need = self.needs_input_grad
         kernel = w.shape[2:]
+        if not is_grad_enabled():  # first order: all products in one pass over the images
+            grads = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
+                                    len(need) == 3 and need[2], transposed=True)
+            return grads[:len(need)]
         g_p = None
-        gx = gw = gb = None
-        if not is_grad_enabled():  # first order: both products in one pass over the images
-            gx, gw = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
-                                     transposed=True)
-        elif need[0] and need[1]:  # both read windows of the padded gy: pad it once
+        if need[0] and need[1]:  # both read windows of the padded gy: pad it once
             g_p = _pad_last(self.xp, gy.data, padding,
                             _frame(gy.shape[2:], kernel, stride, padding, dilation, x.shape[2:]))
-        if need[0] and gx is None:
+        gx = gw = gb = None
+        if need[0]:
             gx = Conv2dFunction.apply(
                 gy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
                 out_hw=x.shape[2:], x_p=g_p)
-        if need[1] and gw is None:
+        if need[1]:
             gw = Conv2dWeightFunction.apply(
                 gy, x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                 groups=groups, x_p=g_p)
@@ -232,13 +233,13 @@ class Conv2dWeightFunction(Function):
         self.save_for_backward(x, g)
         N, C = x.shape[:2]
         OH, OW = g.shape[2:]
-        frame = _frame(x.shape[2:], kernel, stride, padding, dilation, (OH, OW))
+        pad = _Padder(xp, padding, _frame(x.shape[2:], kernel, stride, padding, dilation, (OH, OW)))
         R = _rows(xp, g, groups) if g_rows is None else g_rows  # (G, N OH OW, Og)
         L = OH * OW
         m = None
         K = kernel[0] * kernel[1] * (C // groups)
         for n0, n1, buf in _blocks(self.backend, N, L, groups, K, x.dtype):
-            x_b = _pad_last(xp, x[n0:n1], padding, frame) if x_p is None else x_p[n0:n1]
+            x_b = pad(x[n0:n1]) if x_p is None else x_p[n0:n1]
             cols = _im2col(self.backend, x_b, kernel, stride, dilation, groups, (OH, OW), buf)
             # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
             part = xp.matmul(R[:, n0 * L:n1 * L].transpose(0, 2, 1), cols)
@@ -263,9 +264,9 @@ class Conv2dWeightFunction(Function):
         return gx, gg
 
 
-def _fused_backward(fn, gy, x, w, need_x, need_w, transposed):
-    """First-order (dL/dx, dL/dw) of conv2d (``transposed=False``) or conv_transpose2d, on raw
-    arrays, in ONE loop over blocks of images.
+def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
+    """First-order (dL/dx, dL/dw, dL/dbias) of conv2d (``transposed=False``) or
+    conv_transpose2d, on raw arrays, in ONE loop over blocks of images.
 
     The math is the two Functions' (see the class docstrings); only the order of the work
     differs. Both gradients are built from the same two matrices: the im2col windows of the
@@ -277,8 +278,9 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, transposed):
 
     Block by block, each is padded, unfolded and laid out once and used by both products while
     it is in the cache, where the two Functions would each stream the whole batch through
-    memory (conv_transpose2d's two products even unfold the same windows of gy twice).
-    dL/dx comes out channels-last, (N, C, H, W) strides over (N, H, W, C) memory."""
+    memory (conv_transpose2d's two products even unfold the same windows of gy twice). The bias
+    gradient, gy summed over (n, a, b), is summed block by block from the same laid-out copy
+    of gy. dL/dx comes out channels-last, (N, C, H, W) strides over (N, H, W, C) memory."""
     xp, backend = fn.xp, fn.backend
     stride, padding, dilation, groups = fn.params
     kernel = tuple(w.shape[2:])
@@ -287,17 +289,25 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, transposed):
     N, C, H, W = x.shape
     L = grid[0] * grid[1]
     frame = _frame(win.shape[2:], kernel, stride, padding, dilation, grid)
+    pad = _Padder(xp, padding, frame)  # each block of `win` padded into one reused buffer
     Wm = _weight_matrix(w, groups)  # (G, A, kh kw B): A the rows' channels, B the windows'
-    need_cols = need_w or (need_x and transposed)
+    need_cols = need_w or (need_x and transposed)  # the windows, unfolded
+    need_pad = need_cols or (need_b and transposed)
     gw_m = xp.zeros(Wm.shape, x.dtype) if need_w else None
+    gb = xp.zeros(gy.shape[1], gy.dtype) if need_b else None
     gx = xp.empty((N, H, W, C), x.dtype) if need_x else None
     gx_rows = gx.reshape(N * H * W, groups, C // groups).transpose(1, 0, 2) if need_x else None
     ph, pw = padding
     for n0, n1, cols in _blocks(backend, N, L, groups, Wm.shape[2], x.dtype):
         rows = _rows(xp, row_src[n0:n1], groups)  # (G, n L, A)
+        if need_pad:
+            win_p = pad(win[n0:n1])
         if need_cols:
-            win_p = _pad_last(xp, win[n0:n1], padding, frame)
             _im2col(backend, win_p, kernel, stride, dilation, groups, grid, cols)
+        if need_b:
+            # dL/dbias[c] += sum over the block's pixels of gy (the zero padding adds nothing)
+            gb += (win_p.sum(axis=(0, 1, 2)) if transposed
+                   else rows.sum(axis=1).reshape(-1))
         if need_w:
             # dL/dWm[g, a, k] += sum over the block's rows r of rows[g, r, a] cols[g, r, k]
             gw_m += xp.matmul(rows.transpose(0, 2, 1), cols)
@@ -312,7 +322,8 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, transposed):
             _col2im_add(out, cols, kernel, stride, dilation, grid)
             gx[n0:n1] = out[:, ph:ph + H, pw:pw + W].reshape(n1 - n0, H, W, C)
     return (_wrap(gx.transpose(0, 3, 1, 2)) if need_x else None,
-            _wrap(_weight_from_matrix(xp, gw_m, kernel)) if need_w else None)
+            _wrap(_weight_from_matrix(xp, gw_m, kernel)) if need_w else None,
+            _wrap(gb) if need_b else None)
 
 
 # ----------------------------------------------------------------------------- argument checks

@@ -60,18 +60,33 @@ def _frame(in_hw, kernel, stride, padding, dilation, grid_hw):
                  for n, k, s, p, d, o in zip(in_hw, kernel, stride, padding, dilation, grid_hw))
 
 
-def _pad_last(xp, x, padding, frame):
-    """x_p[n, h + p_h, w + p_w, c] = x[n, c, h, w] in a zero frame of shape (N, Hb, Wb, C).
+class _Padder:
+    """pad(x) -> x_p[n, h + p_h, w + p_w, c] = x[n, c, h, w] in a zero frame of shape
+    (N, Hb, Wb, C): channels-last, so that each window row (j, c) is one contiguous run of memory.
 
-    Channels-last, so that each window row (j, c) is one contiguous run of memory."""
-    N, C, H, W = x.shape
-    ph, pw = padding
-    x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
-    if ph == 0 and pw == 0 and tuple(frame) == (H, W) and x_last.flags.c_contiguous:
-        return x_last  # already channels-last in memory: nothing to copy
-    x_p = xp.zeros((N,) + tuple(frame) + (C,), x.dtype)
-    x_p[:, ph:ph + H, pw:pw + W] = x_last
-    return x_p
+    Called block after block, it writes every block into ONE zero-bordered buffer: the borders
+    are zeroed once and each block writes only the interior (a fresh zeroed frame per block
+    would write it twice). A block's x_p is valid until the next call."""
+
+    def __init__(self, xp, padding, frame):
+        self.xp, self.padding, self.frame, self.buf = xp, tuple(padding), tuple(frame), None
+
+    def __call__(self, x):
+        N, C, H, W = x.shape
+        ph, pw = self.padding
+        x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
+        if ph == 0 and pw == 0 and self.frame == (H, W) and x_last.flags.c_contiguous:
+            return x_last  # already channels-last in memory: nothing to copy
+        if self.buf is None or self.buf.shape[0] < N or self.buf.dtype != x.dtype:
+            self.buf = self.xp.zeros((N,) + self.frame + (C,), x.dtype)
+        x_p = self.buf[:N]
+        x_p[:, ph:ph + H, pw:pw + W] = x_last
+        return x_p
+
+
+def _pad_last(xp, x, padding, frame):
+    """x padded into a fresh channels-last zero frame (see ``_Padder``)."""
+    return _Padder(xp, padding, frame)(x)
 
 
 def _matmul_into(backend, a, b, out):
