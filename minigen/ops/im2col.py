@@ -18,7 +18,7 @@ from .scratch import SCRATCH
 
 __all__ = []
 
-_BLOCK_BYTES = 2 << 20  # im2col matrix per block of images on the CPU (see _blocks)
+_BLOCK_BYTES = 4 << 20  # im2col matrix per block of images on the CPU (see _blocks)
 
 
 def _blocks(backend, N, rows_per_image, groups, width, dtype):
@@ -26,12 +26,16 @@ def _blocks(backend, N, rows_per_image, groups, width, dtype):
     empty (G, (n1 - n0) rows_per_image, width) array for that block's matrix.
 
     On a CPU the im2col matrix is built, multiplied and consumed a block of images at a time,
-    ~2 MiB each, so it stays in the cache (the whole matrix for a batch can be tens of MiB, and
+    ~4 MiB each, so it stays in the cache (the whole matrix for a batch can be tens of MiB, and
     streaming it through memory twice costs as much as a third of the product). Measured on
-    conv2d N64 C64->128 16x16 k3, forward and backward: 1 thread 93 ms with the whole batch
-    in one product, 92 ms in 1 MiB blocks, 88 ms in 2 MiB blocks, 105 ms in 8 MiB; 2 threads
-    72 ms whole, 53 ms in 2 MiB blocks (the copies are single-threaded NumPy, so keeping them in
-    cache matters more when the products are shared by two cores).
+    conv2d N64 C64->128 16x16 k3, forward and backward (before the fused backward): 1 thread
+    93 ms with the whole batch in one product, 92 ms in 1 MiB blocks, 88 ms in 2 MiB blocks,
+    105 ms in 8 MiB; 2 threads 72 ms whole, 53 ms in 2 MiB blocks (the copies are
+    single-threaded NumPy, so keeping them in cache matters more when the products are shared
+    by two cores). With the fused backward (conv.py), 4 MiB blocks against 2 MiB: the same at
+    1 thread (87.7 / 87.2 ms; conv_transpose2d N64 128->64 k4 s2 40.4 / 40.4 ms), faster at 2
+    (51.2 / 52.1 ms; 23.8 / 24.6 ms): the products' row count, a few images, is what the
+    second core's share of each product grows with.
 
     Every block's buf is a slice of ONE buffer, kept in ``SCRATCH`` between calls: a fresh
     2 MiB array per block is often memory the allocator has just handed back to the OS, and
