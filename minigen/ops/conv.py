@@ -168,17 +168,17 @@ class ConvTranspose2dFunction(Function):
         kernel, (ph, pw), (OH, OW) = (kh, kw), padding, out_hw
         self.params = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
-        if rows is None:
-            rows = _rows(xp, x, groups)  # (G, N H W, Cin_g)
         Wm = _weight_matrix(w, groups)  # (G, Cin_g, kh kw Cout_g)
         frame = _frame(out_hw, kernel, stride, padding, dilation, (H, W))
-        # the frame starts as the bias (or zeros): y = bias + sum of the spread windows
         out = xp.empty((N,) + frame + (groups, Cog), x.dtype)
-        out[...] = 0 if bias is None else bias.reshape(groups, Cog)
         L = H * W
         for n0, n1, cols in _blocks(self.backend, N, L, groups, kh * kw * Cog, x.dtype):
+            # the block's rows (G, n H W, Cin_g), laid out here unless the caller has them
+            r = _rows(xp, x[n0:n1], groups) if rows is None else rows[:, n0 * L:n1 * L]
             # cols[g, (n, a, b), (i, j, c)] = sum_ci x[n, g Cin_g + ci, a, b] Wm[g, ci, (i, j, c)]
-            _matmul_into(self.backend, rows[:, n0 * L:n1 * L], Wm, cols)
+            _matmul_into(self.backend, r, Wm, cols)
+            # the block's frame starts as the bias (or zeros): y = bias + the spread windows
+            out[n0:n1] = 0 if bias is None else bias.reshape(groups, Cog)
             _col2im_add(out[n0:n1], cols, kernel, stride, dilation, (H, W))
         y = out[:, ph:ph + OH, pw:pw + OW]  # crop the padding away: (N, OH, OW, G, Cout_g)
         return y.reshape(N, OH, OW, groups * Cog).transpose(0, 3, 1, 2)
