@@ -11,7 +11,8 @@ end, which picks one of the ``stride`` input sizes that all give the same conv2d
 """
 from __future__ import annotations
 
-from .conv import ConvTranspose2dFunction, _as_2d, _check_common, _tuple
+from .conv import ConvTranspose2dFunction
+from .conv_args import _as_2d, _check_common, _tuple
 
 __all__ = ["conv_transpose1d", "conv_transpose2d"]
 

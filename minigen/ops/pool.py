@@ -23,7 +23,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import Function, Tensor
-from .conv import _tuple
+from .conv_args import _tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
