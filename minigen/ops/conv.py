@@ -21,11 +21,11 @@ the rows of the product are pixels, the columns channels, the shape BLAS is fast
 results are (N, C, H, W) views of that channels-last memory (PyTorch calls this memory format
 channels_last); the next convolution then reads its input without a copy.
 
-Speed on a single-threaded CPU: the product is taken over blocks of a few images
-(``im2col._blocks``), each block's rows of cols built, multiplied and, for col2im, added into
-the output while they are still in the cache; for a batch of 64 that is the difference between
-1.6x and 1.4x PyTorch's time. It is still the same single matrix product, split along its rows.
-A GPU, or a multi-threaded BLAS, takes the batch in one block.
+Speed on a CPU: the product is taken over blocks of a few images (``im2col._blocks``), each
+block padded, its rows of cols built, multiplied and, for col2im, added into the output while
+they are still in the cache; for a batch of 64 that is the difference between 1.6x and 1.4x
+PyTorch's time. It is still the same single matrix product, split along its rows. A GPU takes
+the batch in one block.
 
 The backward, with gy = dL/dy (derived in ``Conv2dFunction``), is two more convolutions:
 
@@ -89,7 +89,7 @@ class Conv2dFunction(Function):
 
     def forward(self, x, w, bias=None, *, stride, padding, dilation, groups, out_hw, x_p=None):
         xp = self.xp
-        N, C = x.shape[:2]
+        N = x.shape[0]
         O, Cg, kh, kw = w.shape
         kernel, Og, (OH, OW) = (kh, kw), O // groups, out_hw
         pad = _Padder(xp, padding, _frame(x.shape[2:], kernel, stride, padding, dilation, out_hw))

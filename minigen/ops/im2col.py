@@ -38,9 +38,10 @@ def _blocks(backend, N, rows_per_image, groups, width, dtype):
     second core's share of each product grows with.
 
     Every block's buf is a slice of ONE buffer, kept in ``SCRATCH`` between calls: a fresh
-    2 MiB array per block is often memory the allocator has just handed back to the OS, and
-    getting it again costs a page fault per 4 KiB (conv_transpose2d N64 128->64 k4 s2 took
-    ~4,000 page faults and ~8 ms of system time per forward+backward that way).
+    multi-megabyte array per block is often memory the allocator has just handed back to the
+    OS, and getting it again costs a page fault per 4 KiB (under glibc's default thresholds,
+    conv_transpose2d N64 128->64 k4 s2 took ~4,000 page faults and ~8 ms of system time per
+    forward+backward that way; see also ``minigen/hostmem.py``).
     A GPU takes the whole batch as one block: one product, one kernel per kernel offset."""
     xp = backend.xp
     if backend.name != "cpu":

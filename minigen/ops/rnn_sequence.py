@@ -122,17 +122,14 @@ def _lstm_local_factors(xp, a, d, cs, tc, h, U, c0, t0, t1, reverse):
     d[:, :H] *= tc
     d[:, H:2 * H] *= g
     d[:, 3 * H:] *= i
-    # c_{t-1}: the state of the step before (t - 1, or t + 1 running in reverse), c0 at the start
+    # c_{t-1} is the state of the step before: cs[t - 1] (cs[t + 1] running in reverse), and c0
+    # for the sequence's first step, which the chunk holds if that index falls outside cs
     T = cs.shape[0]
     lo, hi = (t0 + 1, t1 + 1) if reverse else (t0 - 1, t1 - 1)
-    first = (T - 1 if reverse else 0)
     df = d[:, 2 * H:3 * H]
-    if t0 <= first < t1:
-        df[first - t0] *= c0
-        rest = slice(0, t1 - t0 - 1) if reverse else slice(1, t1 - t0)
-        df[rest] *= cs[max(lo, 0):min(hi, T)]
-    else:
-        df *= cs[lo:hi]
+    df[max(lo, 0) - lo:min(hi, T) - lo] *= cs[max(lo, 0):min(hi, T)]
+    if lo < 0 or hi > T:
+        df[-1 if reverse else 0] *= c0
     xp.multiply(h, tc, out=U)
     xp.subtract(o, U, out=U)
 
@@ -242,7 +239,8 @@ class LSTMSequenceFunction(_SequenceFunction):
                 # da_o = dh_t [tanh(c_t) sigma'(a_o)]
                 d[:H] *= dh
                 # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
-                d[H:].reshape(3, H, B).__imul__(dc)
+                d_ifg = d[H:].reshape(3, H, B)
+                d_ifg *= dc
                 # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t
                 dc *= f
                 xp.matmul(w_hh_t, d, out=dh)
