@@ -215,8 +215,6 @@ class LSTMSequenceFunction(_SequenceFunction):
         gout, dh, dc = _raw((gout, gh_n, gc_n))
         T, B, H = out.shape
         dA = SCRATCH.take(xp, (T, 4 * H, B), out.dtype)  # dL/da_t^T of every step
-        gout_t = SCRATCH.take(xp, (T, H, B), out.dtype)  # dL/dh_t^T from the output
-        gout_t[...] = gout.transpose(0, 2, 1)
         w_hh_t = SCRATCH.take(xp, (H, 4 * H), w_hh.dtype)  # W_hh^T, rows rolled as in forward
         w_hh_t[:, :H], w_hh_t[:, H:] = w_hh[3 * H:].T, w_hh[:3 * H].T
         dh, dc = dh.T.copy(), dc.T.copy()  # (H, B), updated in place below
@@ -232,7 +230,7 @@ class LSTMSequenceFunction(_SequenceFunction):
             for t in order[k:k + _CHUNK]:
                 d, f = dA[t], act[t, 2 * H:3 * H]
                 # dL/dh_t = (from the output at t) + (from step t+1)
-                dh += gout_t[t]
+                dh += gout[t].T
                 # dc_t += dh_t o (1 - tanh^2 c_t)
                 xp.multiply(dh, U[t - t0], out=u)
                 dc += u
@@ -251,7 +249,7 @@ class LSTMSequenceFunction(_SequenceFunction):
         # loop; rolling the results' rows by -H gives back PyTorch's gate order
         D = SCRATCH.take(xp, (4 * H, T, B), out.dtype)
         D[...] = dA.transpose(1, 0, 2)
-        SCRATCH.give(xp, dA, gout_t, w_hh_t)
+        SCRATCH.give(xp, dA, w_hh_t)
         dx, dw_ih, dw_hh, _ = _weight_grads(D.transpose(1, 2, 0), x, out, h0,
                                             xp.roll(w_ih, H, axis=0), self.reverse, need[0],
                                             need[3], need[4], False)
