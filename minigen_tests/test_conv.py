@@ -334,6 +334,8 @@ def _twin_pairs():
     yield ("conv2d", dict(stride=2, padding=1, dilation=(1, 2), groups=2),
            (1, 4, 7, 8), (4, 2, 3, 3), 4)
     yield ("conv2d", dict(padding=(2, 0)), (2, 3, 5, 6), (2, 3, 2, 3), 2)
+    # padding wider than the kernel: whole windows over the padding (col2im drops them)
+    yield ("conv2d", dict(stride=(2, 1), padding=3), (1, 2, 4, 5), (3, 2, 2, 2), 3)
     yield ("conv_transpose2d", dict(stride=2, padding=1, output_padding=1, groups=2),
            (1, 4, 3, 4), (4, 3, 4, 3), 6)
     yield ("conv_transpose2d", dict(stride=(1, 2), padding=(3, 0), dilation=2), (2, 2, 6, 3),

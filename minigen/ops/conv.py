@@ -297,7 +297,6 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
     gb = xp.zeros(gy.shape[1], gy.dtype) if need_b else None
     gx = xp.empty((N, H, W, C), x.dtype) if need_x else None
     gx_rows = gx.reshape(N * H * W, groups, C // groups).transpose(1, 0, 2) if need_x else None
-    ph, pw = padding
     for n0, n1, cols in _blocks(backend, N, L, groups, Wm.shape[2], x.dtype):
         rows = _rows(xp, row_src[n0:n1], groups)  # (G, n L, A)
         if need_pad:
@@ -316,11 +315,12 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
             _matmul_into(backend, cols, Wm.transpose(0, 2, 1), gx_rows[:, n0 * L:n1 * L])
         elif need_x:
             # spread[g, (n, a, b), (i, j, c)] = sum_o rows[g, (n, a, b), o] Wm[g, o, (i, j, c)],
-            # added into a zero frame at the windows' places (col2im), the padding cropped off
+            # added at the windows' places into the block of dL/dx (col2im; the parts over the
+            # padding dropped)
             _matmul_into(backend, rows, Wm, cols)
-            out = xp.zeros((n1 - n0,) + frame + (groups, C // groups), x.dtype)
-            _col2im_add(out, cols, kernel, stride, dilation, grid)
-            gx[n0:n1] = out[:, ph:ph + H, pw:pw + W].reshape(n1 - n0, H, W, C)
+            gx_b = gx[n0:n1].reshape(n1 - n0, H, W, groups, C // groups)
+            gx_b[...] = 0
+            _col2im_add(gx_b, cols, kernel, stride, dilation, grid, padding)
     return (_wrap(gx.transpose(0, 3, 1, 2)) if need_x else None,
             _wrap(_weight_from_matrix(xp, gw_m, kernel)) if need_w else None,
             _wrap(gb) if need_b else None)

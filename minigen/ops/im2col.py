@@ -116,33 +116,48 @@ def _im2col(backend, x_p, kernel, stride, dilation, groups, grid_hw, out):
     return out
 
 
-def _col2im_add(out, cols, kernel, stride, dilation, grid_hw):
-    """The adjoint of ``_im2col``: out[n, a s_h + i d_h, b s_w + j d_w, g, c] += cols[g, (n, a, b),
-    (i, j, c)], for out of shape (n, Hb, Wb, G, Cg).
+def _col2im_add(out, cols, kernel, stride, dilation, grid_hw, padding=(0, 0)):
+    """The adjoint of ``_im2col``: out[n, a s_h + i d_h - p_h, b s_w + j d_w - p_w, g, c] +=
+    cols[g, (n, a, b), (i, j, c)], for out of shape (n, Ho, Wo, G, Cg). With ``padding`` (p_h, p_w)
+    out is the unpadded image and the parts of the windows over the padding are dropped; with
+    none it is a frame that holds every window (``_frame``).
 
     One slice-add per kernel offset (i, j): the part of the output that offset touches is a
     strided slice, so the loop has kh * kw steps however large the images (and no scatter).
 
-    With a column stride s_w > 1 (and no dilation) the s_w offsets j = j0 .. j0 + s_w - 1 land on
-    neighbouring columns, b s_w + j0 + r for r < s_w: seen as (W, s_w) column groups, the output
-    takes them in one slice-add, with s_w times fewer steps and s_w times longer runs of memory."""
-    (kh, kw), (sh, sw), (dh, dw), (H, W) = kernel, stride, dilation, grid_hw
+    With a column stride s_w > 1 (and no dilation, no padding) the s_w offsets j = j0 .. j0 +
+    s_w - 1 land on neighbouring columns, b s_w + j0 + r for r < s_w: seen as (W, s_w) column
+    groups, the output takes them in one slice-add, with s_w times fewer steps and s_w times
+    longer runs of memory."""
+    (kh, kw), (sh, sw), (dh, dw), (H, W), (ph, pw) = kernel, stride, dilation, grid_hw, padding
     G, n, Cg = cols.shape[0], out.shape[0], out.shape[4]
     c7 = cols.reshape(G, n, H, W, kh, kw, Cg)
-    group = sw if dw == 1 and sw > 1 else 1
+    group = sw if dw == 1 and sw > 1 and ph == pw == 0 else 1
     for i in range(kh):
-        rows = slice(i * dh, i * dh + (H - 1) * sh + 1, sh)
+        a0, a1 = _inside(H, sh, i * dh - ph, out.shape[1])
+        if a0 >= a1:
+            continue
+        rows = slice(a0 * sh + i * dh - ph, (a1 - 1) * sh + i * dh - ph + 1, sh)
         for j0 in range(0, kw, group):
             r = min(group, kw - j0)
             if group > 1 and j0 + W * sw <= out.shape[2]:
                 # out[n, ., b s_w + j0 + q, g, c] += cols[g, (n, ., b), (i, j0 + q, c)],  q < r
-                cells = out[:, rows, j0:j0 + W * sw].reshape(n, H, W, sw, G, Cg)
-                cells[:, :, :, :r] += c7[:, :, :, :, i, j0:j0 + r].transpose(1, 2, 3, 4, 0, 5)
+                cells = out[:, rows, j0:j0 + W * sw].reshape(n, a1 - a0, W, sw, G, Cg)
+                cells[:, :, :, :r] += c7[:, :, a0:a1, :, i, j0:j0 + r].transpose(1, 2, 3, 4, 0, 5)
                 continue
             for j in range(j0, j0 + r):
-                # out[n, a s + i d, b s + j d, g, c] += cols[g, (n, a, b), (i, j, c)]
-                out[:, rows, j * dw:j * dw + (W - 1) * sw + 1:sw] \
-                    += c7[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
+                b0, b1 = _inside(W, sw, j * dw - pw, out.shape[2])
+                if b0 >= b1:
+                    continue
+                # out[n, a s + i d - p, b s + j d - p, g, c] += cols[g, (n, a, b), (i, j, c)]
+                out[:, rows, b0 * sw + j * dw - pw:(b1 - 1) * sw + j * dw - pw + 1:sw] \
+                    += c7[:, :, a0:a1, b0:b1, i, j].transpose(1, 2, 3, 0, 4)
+
+
+def _inside(n, s, offset, size):
+    """[a0, a1): the a in [0, n) with 0 <= a s + offset < size (a window position that lands
+    inside an output of ``size`` rows or columns)."""
+    return max(0, -(offset // s)), min(n, (size - 1 - offset) // s + 1)
 
 
 def _rows(xp, x, groups):
