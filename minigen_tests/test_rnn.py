@@ -201,15 +201,17 @@ def test_cell_twins_also_agree_in_float32(device):
 # ----------------------------------------------------------------------------- sequences
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("T", [5, 19])
-def test_sequence_function_matches_chain_of_cells(device, kind, reverse, T):
+@pytest.mark.parametrize("T,zero_state", [(5, False), (19, False), (1, True), (6, True)])
+def test_sequence_function_matches_chain_of_cells(device, kind, reverse, T, zero_state):
     """The whole-sequence Function (fused BPTT) against T cell Functions chained by autograd.
     T = 19 spans several of the raw LSTM backward's chunks of steps (``_CHUNK`` = 8), the last
-    one partial, in both directions."""
+    one partial, in both directions. A zero initial state (nn.LSTM's default) skips the first
+    step's W_hh h0 product; its gradients must not change."""
     rng = np.random.default_rng(9)
     B, I, H = 3, 4, 6
     G = 4 if kind == "lstm" else 3
-    states = [_rand(rng, B, H) for _ in range(2 if kind == "lstm" else 1)]
+    states = [_rand(rng, B, H) * (0.0 if zero_state else 1.0)
+              for _ in range(2 if kind == "lstm" else 1)]
     arrays = [_rand(rng, T, B, I)] + states + _cell_params(rng, I, H, G)
     n_st = len(states)
     seeds = [_rand(rng, T, B, H)] + [_rand(rng, B, H) for _ in states]
@@ -228,10 +230,13 @@ def test_sequence_function_matches_chain_of_cells(device, kind, reverse, T):
     for dt, tol in ((F64, 1e-10), (minigen.float32, 2e-5)):
         res = []
         for fn in (fused, chain):
-            args = [_t(v, device, True, dt) for v in arrays]
+            # a zero state needs no gradient, as nn.LSTM's default one (dL/dh0 is then skipped)
+            args = [_t(v, device, not (zero_state and 1 <= k <= n_st), dt)
+                    for k, v in enumerate(arrays)]
             outs = fn(*args)
             sum((o * _t(s, device, dtype=dt)).sum() for o, s in zip(outs, seeds)).backward()
-            res.append([o.numpy() for o in outs] + [a.grad.numpy() for a in args])
+            res.append([o.numpy() for o in outs]
+                       + [a.grad.numpy() for a in args if a.requires_grad])
         for g, w in zip(*res):
             np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 

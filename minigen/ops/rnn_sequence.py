@@ -72,7 +72,8 @@ def _weight_grads(dA, x, hs, h0, w_ih, reverse, need_x, need_w_ih, need_w_hh, ne
     hs (T, B, H) is the hidden state after every step. Step t started from the state of the
     step before it, or from h0 for the first step, so dW_hh = sum_t dA_t^T h_prev(t) is one
     product over the T-1 steps that follow another plus one small product for the first
-    (arrays or tensors alike; no (T, B, H) copy of the shifted states is made).
+    (arrays or tensors alike; no (T, B, H) copy of the shifted states is made). ``h0=None``
+    (only with T > 1) stands for a zero h0, whose product is zero and is skipped.
     """
     T, B, G = dA.shape
     dA_rows = dA.reshape(T * B, G)
@@ -81,10 +82,11 @@ def _weight_grads(dA, x, hs, h0, w_ih, reverse, need_x, need_w_ih, need_w_hh, ne
     dw_hh = None
     if need_w_hh:
         first = T - 1 if reverse else 0
-        dw_hh = dA[first].T @ h0
+        dw_hh = None if h0 is None else dA[first].T @ h0
         if T > 1:
             dA_rest, h_rest = (dA[:-1], hs[1:]) if reverse else (dA[1:], hs[:-1])
-            dw_hh = dw_hh + dA_rest.reshape((T - 1) * B, G).T @ h_rest.reshape((T - 1) * B, -1)
+            rest = dA_rest.reshape((T - 1) * B, G).T @ h_rest.reshape((T - 1) * B, -1)
+            dw_hh = rest if dw_hh is None else dw_hh + rest
     return (None if dx is None else dx.reshape(T, B, x.shape[2])), dw_ih, dw_hh, db
 
 
@@ -164,18 +166,22 @@ class LSTMSequenceFunction(_SequenceFunction):
         if b:  # (added as a contiguous (4H, B) block: 2.5x faster than broadcasting along B)
             act += xp.broadcast_to((xp.roll(b[0] + b[1], H) * scale)[:, None], (4 * H, B)).copy()
         w_hh_s = SCRATCH.take(xp, (4 * H, H), x.dtype)  # (cache-line aligned)
-        xp.multiply(xp.roll(w_hh, H, axis=0), scale[:, None], out=w_hh_s)
+        xp.multiply(w_hh[3 * H:], 0.5, out=w_hh_s[:H])  # rolled and scaled: [o | i | f | g]
+        xp.multiply(w_hh[:2 * H], 0.5, out=w_hh_s[H:3 * H])
+        w_hh_s[3 * H:] = w_hh[2 * H:3 * H]
         cs = SCRATCH.take(xp, (T, H, B), x.dtype)  # c_t^T of every step
         tcs = SCRATCH.take(xp, (T, H, B), x.dtype)  # tanh(c_t)^T
         hs = SCRATCH.take(xp, (T, H, B), x.dtype)  # h_t^T
         hw = xp.empty((4 * H, B), dtype=x.dtype)
         ig = xp.empty((H, B), dtype=x.dtype)
-        h, c = xp.ascontiguousarray(h0.T), c0.T
+        # the state starts as h0 (a zero h0, nn.LSTM's default, adds nothing: no product)
+        h, c = (xp.ascontiguousarray(h0.T) if h0.any() else None), c0.T
         for t in _steps(T, reverse):
             a = act[t]
             # a_t = G_x[t] + W_hh h_{t-1};  o, i, f = sigma(.), g = tanh(.)
-            xp.matmul(w_hh_s, h, out=hw)
-            a += hw
+            if h is not None:
+                xp.matmul(w_hh_s, h, out=hw)
+                a += hw
             xp.tanh(a, out=a)
             s = a[:3 * H]
             s *= 0.5
@@ -221,6 +227,7 @@ class LSTMSequenceFunction(_SequenceFunction):
         U = SCRATCH.take(xp, (_CHUNK, H, B), out.dtype)
         u = xp.empty((H, B), dtype=out.dtype)
         order = list(reversed(_steps(T, self.reverse)))
+        first = order[-1]
         for k in range(0, T, _CHUNK):
             # every factor of dA_t that does not depend on dL/dh_t or dL/dc_t, for a chunk of
             # steps at once (a few calls over several steps, instead of a dozen per step)
@@ -239,9 +246,11 @@ class LSTMSequenceFunction(_SequenceFunction):
                 # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
                 d_ifg = d[H:].reshape(3, H, B)
                 d_ifg *= dc
-                # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t
+                # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t (for the first step,
+                # dL/dh0: only if asked for)
                 dc *= f
-                xp.matmul(w_hh_t, d, out=dh)
+                if t != first or need[1]:
+                    xp.matmul(w_hh_t, d, out=dh)
         SCRATCH.give(xp, U)
         # the weight gradients are a few big products over all T*B rows (``_weight_grads``,
         # as for the GRU); they read dA batch-major, (T, B, 4H), which is a transposed view of a
@@ -250,9 +259,10 @@ class LSTMSequenceFunction(_SequenceFunction):
         D = SCRATCH.take(xp, (4 * H, T, B), out.dtype)
         D[...] = dA.transpose(1, 0, 2)
         SCRATCH.give(xp, dA, w_hh_t)
-        dx, dw_ih, dw_hh, _ = _weight_grads(D.transpose(1, 2, 0), x, out, h0,
-                                            xp.roll(w_ih, H, axis=0), self.reverse, need[0],
-                                            need[3], need[4], False)
+        dx, dw_ih, dw_hh, _ = _weight_grads(D.transpose(1, 2, 0), x, out,
+                                            None if T > 1 and not h0.any() else h0,
+                                            xp.roll(w_ih, H, axis=0) if need[0] else None,
+                                            self.reverse, need[0], need[3], need[4], False)
         # db = sum of dA over all T*B columns of the gate-major copy (a GEMV, Backend.sum)
         db = self.backend.sum(D.reshape(4 * H, T * B), (1,)) if need_b else None
         dw_ih, dw_hh, db = (None if g is None else xp.roll(g, -H, axis=0)
