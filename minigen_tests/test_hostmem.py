@@ -48,11 +48,12 @@ def test_import_keeps_freed_memory_for_reuse():
     plain = _faults("numpy-only")
     kept = _faults("import")
     opted_out = _faults("import", MINIGEN_HOST_MALLOC="system")
-    # 20 x 40 MiB of fresh pages is 204,800 faults of 4 KiB (fewer with huge pages); reused
-    # pages fault only where the heap first grows
-    assert plain > 1000, plain
-    assert opted_out > 1000, opted_out
+    # 20 x 40 MiB of fresh pages is up to 204,800 faults of 4 KiB (fewer where the kernel
+    # backs them with 2 MiB pages, still hundreds); reused pages fault only where the heap
+    # first grows
     assert kept < 100, kept
+    assert plain > 10 * max(kept, 10), (plain, kept)
+    assert opted_out > 10 * max(kept, 10), (opted_out, kept)
 
 
 @pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's (Linux); elsewhere nothing is set")
