@@ -298,7 +298,8 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
     gx = xp.empty((N, H, W, C), x.dtype) if need_x else None
     gx_rows = gx.reshape(N * H * W, groups, C // groups).transpose(1, 0, 2) if need_x else None
     for n0, n1, cols in _blocks(backend, N, L, groups, Wm.shape[2], x.dtype):
-        rows = _rows(xp, row_src[n0:n1], groups)  # (G, n L, A)
+        # the rows (G, n L, A): read by dL/dw, and by conv2d's dL/dx and bias gradient
+        rows = _rows(xp, row_src[n0:n1], groups) if need_w or not transposed else None
         if need_pad:
             win_p = pad(win[n0:n1])
         if need_cols:

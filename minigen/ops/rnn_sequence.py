@@ -170,9 +170,7 @@ class LSTMSequenceFunction(_SequenceFunction):
             x_t = xp.concatenate([x_t, xp.ones((T, 1, B), x.dtype)], axis=1)
         xp.matmul(w_x, x_t, out=act)
         w_hh_s = SCRATCH.take(xp, (4 * H, H), x.dtype)  # (cache-line aligned)
-        xp.multiply(w_hh[3 * H:], 0.5, out=w_hh_s[:H])  # rolled and scaled: [o | i | f | g]
-        xp.multiply(w_hh[:2 * H], 0.5, out=w_hh_s[H:3 * H])
-        w_hh_s[3 * H:] = w_hh[2 * H:3 * H]
+        xp.multiply(xp.roll(w_hh, H, axis=0), scale[:, None], out=w_hh_s)
         cs = SCRATCH.take(xp, (T, H, B), x.dtype)  # c_t^T of every step
         tcs = SCRATCH.take(xp, (T, H, B), x.dtype)  # tanh(c_t)^T
         hs = SCRATCH.take(xp, (T, H, B), x.dtype)  # h_t^T
