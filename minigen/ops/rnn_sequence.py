@@ -170,7 +170,11 @@ class LSTMSequenceFunction(_SequenceFunction):
             x_t = xp.concatenate([x_t, xp.ones((T, 1, B), x.dtype)], axis=1)
         xp.matmul(w_x, x_t, out=act)
         w_hh_s = SCRATCH.take(xp, (4 * H, H), x.dtype)  # (cache-line aligned)
-        xp.multiply(xp.roll(w_hh, H, axis=0), scale[:, None], out=w_hh_s)
+        # = roll(W_hh, H) * scale (``_lstm_gate_layout``), written block by block without
+        # the rolled copy: [o | i | f] scaled by 1/2, then g (measured ~0.3 ms at 2 threads)
+        xp.multiply(w_hh[3 * H:], scale[0], out=w_hh_s[:H])
+        xp.multiply(w_hh[:2 * H], scale[0], out=w_hh_s[H:3 * H])
+        w_hh_s[3 * H:] = w_hh[2 * H:3 * H]
         cs = SCRATCH.take(xp, (T, H, B), x.dtype)  # c_t^T of every step
         tcs = SCRATCH.take(xp, (T, H, B), x.dtype)  # tanh(c_t)^T
         hs = SCRATCH.take(xp, (T, H, B), x.dtype)  # h_t^T
