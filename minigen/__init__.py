@@ -4,7 +4,10 @@ A small reverse-mode autograd library on NumPy (CPU) or CuPy (GPU), with PyTorch
 """
 __version__ = "0.1.0"
 
-from . import hostmem
+from . import threads
+threads.configure()  # before NumPy loads OpenBLAS: idle BLAS workers sleep (minigen/threads.py)
+from .threads import set_num_threads, get_num_threads  # noqa: E402
+from . import hostmem  # noqa: E402
 hostmem.configure()  # keep freed host memory for reuse (see minigen/hostmem.py)
 from .hostmem import release_host_memory  # noqa: E402
 from . import backend  # noqa: E402

@@ -1,0 +1,135 @@
+"""Host threads: how minigen spreads NumPy work over several CPU cores.
+
+NumPy runs each elementwise call (add, exp, a reduction) on one core, and only BLAS products
+use several. Most of a step that is not a product (GELU's ~40 passes, attention's softmax,
+LayerNorm) would then leave the other cores idle. NumPy lets go of Python's global lock inside
+each call on a plain numeric array, so two Python threads that each run the same NumPy code on
+half of the rows do run at once. ``parallel(fn, ranges)`` does that: it calls ``fn(lo, hi)``
+for each contiguous range of rows, the first on the calling thread and the rest on a small
+pool, and returns the results in order. The ops that use it (``Backend.parallel``) split along
+an axis whose rows are independent, so the numbers are the same as from one call.
+
+One setting makes this pay. After each multi-threaded product, OpenBLAS keeps its worker
+threads spinning on the other cores for a while (2^28 cycles, ~0.1 s, by default), waiting for
+the next product; a Python thread given one of those cores then gets a fraction of it. Measured
+here (2-core machine, a big product then 30 passes over 4 MiB split in two): 6.1 ms with the
+default, 3.1-3.8 ms with the workers put to sleep at once, against 6.1 ms on one thread; the
+products themselves took the same time either way (5.3 and 5.2 ms). OpenBLAS reads the setting,
+``OPENBLAS_THREAD_TIMEOUT`` (the spin is 2^value cycles, 4 the least), once, when NumPy loads
+it, so minigen sets it to 4 on import, before importing NumPy, unless the user set it. If NumPy
+was imported first the default stays, and ``host_threads()`` says so.
+
+``set_num_threads(n)`` sets how many threads minigen uses (default: the CPUs this process may
+run on, or ``MINIGEN_NUM_THREADS``); ``set_num_threads(1)`` runs everything on the calling
+thread. BLAS keeps its own thread count (threadpoolctl sets that one). On a GPU nothing here is
+used: each op is already one kernel over the whole array.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+__all__ = ["set_num_threads", "get_num_threads", "host_threads"]
+
+_TIMEOUT_ENV = "OPENBLAS_THREAD_TIMEOUT"
+_state = {"threads": None, "pool": None, "pool_size": 0, "blas_spin": "not configured"}
+_local = threading.local()  # .inside: this thread is running a part of a parallel call
+_lock = threading.Lock()
+
+# Below this many bytes per part a handoff to another thread (~20-50 us) costs more than it saves
+MIN_PART_BYTES = 256 << 10
+
+
+def configure():
+    """Ask OpenBLAS to put its idle workers to sleep at once (see the module docstring); called
+    on import of minigen, before NumPy is imported."""
+    if _TIMEOUT_ENV in os.environ:
+        _state["blas_spin"] = f"{_TIMEOUT_ENV}={os.environ[_TIMEOUT_ENV]} (set before minigen)"
+    elif "numpy" in sys.modules:
+        _state["blas_spin"] = ("OpenBLAS's default spin (NumPy was imported before minigen, so "
+                               f"{_TIMEOUT_ENV} could not be set)")
+    else:
+        os.environ[_TIMEOUT_ENV] = "4"
+        _state["blas_spin"] = f"{_TIMEOUT_ENV}=4 (set by minigen: idle BLAS workers sleep)"
+
+
+def _default_threads():
+    env = os.environ.get("MINIGEN_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"MINIGEN_NUM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def get_num_threads():
+    """How many threads minigen's CPU ops split their work over."""
+    if _state["threads"] is None:
+        _state["threads"] = _default_threads()
+    return _state["threads"]
+
+
+def set_num_threads(n):
+    """Split minigen's CPU ops over ``n`` threads (1: all on the calling thread). As
+    ``torch.set_num_threads``; NumPy's BLAS keeps its own count (threadpoolctl sets it)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    _state["threads"] = n
+
+
+def host_threads():
+    """A line for a machine description: minigen's threads and OpenBLAS's idle-worker setting."""
+    return f"{get_num_threads()} (minigen.set_num_threads); {_state['blas_spin']}"
+
+
+def ranges(n, nbytes):
+    """[(lo, hi), ...]: [0, n) cut into contiguous ranges, one per thread, or fewer so that
+    each part has at least ``MIN_PART_BYTES`` of the ``nbytes`` the work touches."""
+    k = min(get_num_threads(), n, max(1, nbytes // MIN_PART_BYTES))
+    if k <= 1 or getattr(_local, "inside", False):
+        return [(0, n)]
+    cuts = [n * i // k for i in range(k + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(k)]
+
+
+def _pool(size):
+    with _lock:
+        if _state["pool_size"] < size:
+            if _state["pool"] is not None:
+                _state["pool"].shutdown(wait=True)
+            _state["pool"] = ThreadPoolExecutor(size, thread_name_prefix="minigen")
+            _state["pool_size"] = size
+        return _state["pool"]
+
+
+def _part(fn, lo, hi):
+    _local.inside = True  # a parallel call made from inside a part runs on this thread alone
+    try:
+        return fn(lo, hi)
+    finally:
+        _local.inside = False
+
+
+def parallel(fn, parts):
+    """``[fn(lo, hi) for (lo, hi) in parts]``, the parts after the first on pool threads.
+
+    ``fn`` must only touch its own rows of any array it writes. Every part has finished when
+    this returns, also when one of them raised (the first error is raised again)."""
+    if len(parts) == 1:
+        return [fn(*parts[0])]
+    pool = _pool(len(parts) - 1)
+    futures = [pool.submit(_part, fn, lo, hi) for lo, hi in parts[1:]]
+    try:
+        first = _part(fn, *parts[0])
+    finally:
+        wait(futures)
+    return [first] + [f.result() for f in futures]
