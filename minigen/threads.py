@@ -7,7 +7,9 @@ each call on a plain numeric array, so two Python threads that each run the same
 half of the rows do run at once. ``parallel(fn, ranges)`` does that: it calls ``fn(lo, hi)``
 for each contiguous range of rows, the first on the calling thread and the rest on a small
 pool, and returns the results in order. The ops that use it (``Backend.parallel``) split along
-an axis whose rows are independent, so the numbers are the same as from one call.
+an axis whose rows are independent, so the numbers are those of one call: to the last bit for
+elementwise work, to a rounding or two where a product over a slice of a batch takes another of
+NumPy's loops (BLAS or its own) than over the whole batch.
 
 One setting makes this pay. After each multi-threaded product, OpenBLAS keeps its worker
 threads spinning on the other cores for a while (2^28 cycles, ~0.1 s, by default), waiting for
@@ -38,8 +40,11 @@ _state = {"threads": None, "pool": None, "pool_size": 0, "blas_spin": "not confi
 _local = threading.local()  # .inside: this thread is running a part of a parallel call
 _lock = threading.Lock()
 
-# Below this many bytes per part a handoff to another thread (~20-50 us) costs more than it saves
-MIN_PART_BYTES = 256 << 10
+# Below this many bytes per part, splitting costs more than it saves. Handing a part to a pool
+# thread costs 20-70 us here, and every NumPy call then waits for Python's lock, which the
+# other thread takes between its own calls: LayerNorm's forward on 1 MiB (a dozen calls of
+# ~40 us) took 0.42-0.48 ms in one piece and 0.52-0.60 ms in two.
+MIN_PART_BYTES = 1 << 20
 
 
 def configure():

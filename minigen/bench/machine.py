@@ -21,6 +21,8 @@ import platform
 import sys
 import time
 
+import minigen
+
 __all__ = ["describe_machine", "pin_threads", "gemm_peak", "blas_info"]
 
 _ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
@@ -75,6 +77,7 @@ def describe_machine(devices_status, torch_loaded=False):
         "minigen": minigen.__version__,
         "blas": blas_info(),
         "host_allocator": minigen.hostmem.host_allocator(),
+        "host_threads": minigen.threads.host_threads(),
         "env": {k: os.environ[k] for k in _ENV if k in os.environ},
         "devices": devices_status,
     }
@@ -127,19 +130,26 @@ class _Pins:
 
     def __init__(self):
         self.limiter = None
+        self.minigen_threads = None  # minigen's thread count before the pin
         self.notes = []
 
     def release(self):
+        if self.minigen_threads is not None:
+            minigen.set_num_threads(self.minigen_threads)
+            self.minigen_threads = None
         if self.limiter is not None:
             self.limiter.restore_original_limits()
             self.limiter = None
 
 
 def pin_threads(n, with_torch=False):
-    """Pin NumPy's BLAS (and OpenMP pools) and, if loaded, torch to ``n`` threads."""
+    """Pin NumPy's BLAS (and OpenMP pools), minigen's own host threads and, if loaded, torch
+    to ``n`` threads."""
     pins = _Pins()
     if n is None:
         return pins
+    pins.minigen_threads = minigen.get_num_threads()
+    minigen.set_num_threads(int(n))
     try:
         from threadpoolctl import threadpool_limits
         pins.limiter = threadpool_limits(limits=int(n))

@@ -102,6 +102,7 @@ def _machine_md(m):
         f"- Devices: {devs}",
         f"- Platform: {m.get('platform')}",
         f"- Host allocator: {m.get('host_allocator', 'unknown')}",
+        f"- Host threads: {m.get('host_threads', 'unknown')}",
     ]
     if m.get("env"):
         lines.append("- Environment: " + ", ".join(f"{k}={v}" for k, v in m["env"].items()))

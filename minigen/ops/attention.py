@@ -52,14 +52,51 @@ class ScaledDotProductAttention(Function):
 
     def forward(self, q, k, v, *bias, keep, dropout, scale, need_weights):
         self.scale, self.dropout, self.keep = scale, dropout, keep
-        lay = _Layout(k.shape[-2], self.backend)
-        p = self._raw_probabilities(lay, q, k, bias[0] if bias else None)
-        pd = p * lay.of(dropout, p.ndim) if dropout is not None else p
-        o = lay.p(pd) @ v
+        b = bias[0] if bias else None
+        out = self._raw_output(q, k, v, b, need_weights)
         # P is not saved: it is (..., L, S), the biggest array here, and a first-order backward
         # recomputes it with one Q K^T (as FlashAttention does), which costs less than keeping it
-        self.save_for_backward(q, k, v, bias[0] if bias else None, o)
-        return (o, lay.p(pd).copy()) if need_weights else o
+        self.save_for_backward(q, k, v, b, out[0] if need_weights else out)
+        return out
+
+    def _raw_output(self, q, k, v, b, need_weights):
+        """O = P~ V on raw arrays (with a copy of P~, (..., L, S), if wanted). The batch
+        entries are independent, so on CPU they are shared out among the host threads along
+        the leading axis where they can be (``_leading``)."""
+        xp, d = self.xp, self.dropout
+        n = 0 if need_weights else self._leading(q, k, v, b)
+        if n == 0:
+            lay = _Layout(k.shape[-2], self.backend)
+            p = self._raw_probabilities(lay, q, k, b)
+            pd = p * lay.of(d, p.ndim) if d is not None else p
+            o = lay.p(pd) @ v
+            return (o, lay.p(pd).copy()) if need_weights else o
+        o = xp.empty(q.shape[:-1] + v.shape[-1:], dtype=q.dtype)
+
+        def part(lo, hi):
+            lay = _Layout(k.shape[-2], self.backend)
+            p = self._raw_probabilities(lay, q[lo:hi], k[lo:hi], _cut(b, q.ndim, lo, hi))
+            if d is not None:
+                p *= lay.of(_cut(d, q.ndim, lo, hi), p.ndim)
+            xp.matmul(lay.p(p), v[lo:hi], out=o[lo:hi])
+
+        self.backend.parallel(part, n, _scores_bytes(q, k))
+        return o
+
+    def _leading(self, q, k, v, bias):
+        """The length of the leading batch axis along which the raw first-order work splits
+        into independent parts, or 0 where it does not split: Q, K and V must share their
+        batch dims, and every mask either has the whole axis or broadcasts along it."""
+        if q.ndim < 3 or not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+            return 0
+        n = q.shape[0]
+        if self.keep is not None and self.keep.ndim == q.ndim and self.keep.shape[0] != 1:
+            return 0  # (the additive -inf pattern made from it is cached whole)
+        if bias is not None and not (bias.ndim == q.ndim and bias.shape[0] == n):
+            return 0  # (its gradient would be summed across the parts)
+        if self.keep is not None:
+            self._keep_bias(q.dtype)  # made once, before the parts read it
+        return n
 
     def _raw_scores(self, q, k, bias):
         """S = Q K^T * scale (+ B), with entries the mask drops set to -inf (raw arrays)."""
@@ -162,18 +199,43 @@ class ScaledDotProductAttention(Function):
         return gq, gk, gv, (sum_to(gs, bias.shape) if need[3] else None)
 
     def _raw_backward(self, q, k, v, bias, o, go, gw):
-        """The same backward on raw arrays, with P and dS in the layout of the forward."""
+        """The same backward on raw arrays. On CPU the batch entries are shared out among the
+        host threads along the leading axis where they can be (``_leading``): each part
+        writes its rows of dQ, dK, dV (and dB)."""
+        need = self.needs_input_grad
+        arrays = [t.data if t is not None else None for t in (q, k, v, bias, o, go, gw)]
+        arrays.append(self.dropout)
+        qa, ka, va, ba = arrays[:4]
+        n = self._leading(qa, ka, va, ba)
+        if n == 0:
+            grads = self._raw_grads(*arrays)
+        else:
+            want = [need[0], need[1], need[2], ba is not None and need[3]]
+            grads = [self.xp.empty_like(a) if w else None for a, w in zip(arrays, want)]
+
+            def part(lo, hi):
+                self._raw_grads(*(_cut(a, qa.ndim, lo, hi) for a in arrays),
+                                outs=[_cut(g, qa.ndim, lo, hi) for g in grads])
+
+            self.backend.parallel(part, n, _scores_bytes(qa, ka))
+        if bias is None:
+            grads = grads[:3]
+        return tuple(_wrap_grad(g) for g in grads)
+
+    def _raw_grads(self, qa, ka, va, ba, oa, goa, gwa, d, outs=None):
+        """dQ, dK, dV, dB (None where not needed) from raw arrays, with P and dS in the layout
+        of the forward; written into ``outs`` where given (then no input is broadcast)."""
         xp = self.xp
-        qa, ka, va, oa, goa = q.data, k.data, v.data, o.data, go.data
+        outs = outs or [None] * 4
         lay = _Layout(ka.shape[-2], self.backend)
-        p = self._raw_probabilities(lay, qa, ka, None if bias is None else bias.data)
-        d = lay.of(self.dropout, p.ndim) if self.dropout is not None else None
+        p = self._raw_probabilities(lay, qa, ka, ba)
+        d = lay.of(d, p.ndim) if d is not None else None
         pd = p * d if d is not None else p
         need = self.needs_input_grad
         # dV = P~^T dO
-        gv = _sum_to(lay.pt(pd) @ goa, va.shape) if need[2] else None
-        if not (need[0] or need[1] or (bias is not None and need[3])):
-            return None, None, _wrap_grad(gv), None
+        gv = _product(xp, lay.pt(pd), goa, 1.0, va.shape, outs[2]) if need[2] else None
+        if not (need[0] or need[1] or (ba is not None and need[3])):
+            return None, None, gv, None
         # dP~ = dO V^T (+ the gradient of the returned weights); its batch dims are dO's, which
         # take in V's where V has more than Q and K
         gp = lay.empty(xp, goa.shape[:-2], qa.shape[-2], ka.shape[-2], p.dtype)
@@ -182,8 +244,8 @@ class ScaledDotProductAttention(Function):
         # rowsum(dP * P) = dO . O  (+ rowsum(dL/dP~ * P~))
         prod = goa * oa
         r = lay.rows(self.backend.sum(prod, (prod.ndim - 1,)))
-        if gw is not None:
-            gwl = lay.of(gw.data, gp.ndim)
+        if gwa is not None:
+            gwl = lay.of(gwa, gp.ndim)
             gp += gwl
             r = r + self.backend.sum(gwl * pd, (lay.keys,), keepdims=True)
         # dP = dP~ * D;  dS = P * (dP - rowsum(dP * P))
@@ -192,13 +254,15 @@ class ScaledDotProductAttention(Function):
         gp -= r
         gp *= p
         # dQ = dS K * scale;  dK = dS^T Q * scale
-        gq = _sum_to((lay.p(gp) @ ka) * self.scale, qa.shape) if need[0] else None
-        gk = _sum_to((lay.pt(gp) @ qa) * self.scale, ka.shape) if need[1] else None
-        grads = (gq, gk, gv)
-        if bias is not None:
+        gq = _product(xp, lay.p(gp), ka, self.scale, qa.shape, outs[0]) if need[0] else None
+        gk = _product(xp, lay.pt(gp), qa, self.scale, ka.shape, outs[1]) if need[1] else None
+        gb = None
+        if ba is not None and need[3]:
             # dB = dS, summed back over the dims B was broadcast along
-            grads += (_sum_to(lay.p(gp), bias.shape) if need[3] else None,)
-        return tuple(_wrap_grad(g) for g in grads)
+            gb = _sum_to(lay.p(gp), ba.shape)
+            if outs[3] is not None:
+                outs[3][...] = gb
+        return gq, gk, gv, gb
 
 
 class _Layout:
@@ -270,6 +334,25 @@ def _keys_last(at):
 def _keys_middle(at):
     """A keys-first array (S, ..., L) as the (..., S, L) view: P^T, dS^T per batch entry."""
     return at.transpose(tuple(range(1, at.ndim - 1)) + (0, at.ndim - 1))
+
+
+def _cut(a, nd, lo, hi):
+    """Rows lo:hi of ``a`` along the leading batch axis if it has that axis (``nd`` dims, as
+    Q); otherwise ``a`` itself (None, or an array with fewer dims that broadcasts along it;
+    ``_leading`` has ruled out a leading axis of length 1 where the work splits)."""
+    return a[lo:hi] if a is not None and a.ndim == nd else a
+
+
+def _scores_bytes(q, k):
+    """Bytes of one (..., L, S) array: what each pass of the softmax touches."""
+    return q.size // q.shape[-1] * k.shape[-2] * q.itemsize
+
+
+def _product(xp, a, b, scale, shape, out):
+    """(A B) * scale summed down to ``shape`` (undoing broadcasting), or written into ``out``."""
+    c = xp.matmul(a, b, out=out)
+    c *= scale
+    return c if out is not None else _sum_to(c, shape)
 
 
 def _sum_to(a, shape):
