@@ -174,14 +174,15 @@ class Backend:
     # thread's many short calls wait on the other for Python's lock: 4.9 ms against 3.0 ms)
     block = 131072
 
-    def parallel(self, fn, n, nbytes):
+    def parallel(self, fn, n, nbytes, blas=False):
         """``[fn(lo, hi), ...]`` over [0, n) cut into contiguous ranges, one per host thread
         (``minigen/threads.py``), for work of ``nbytes`` whose rows are independent; too little
-        work, or one thread, is one call ``fn(0, n)``. On a GPU (any backend but 'cpu') always
-        one call: each op there is already one kernel over the whole array."""
+        work, or one thread, is one call ``fn(0, n)``. ``blas=True``: the parts call BLAS
+        (which then runs on one thread per part). On a GPU (any backend but 'cpu') always one
+        call: each op there is already one kernel over the whole array."""
         if self.name != "cpu":
             return [fn(0, n)]
-        return threads.parallel(fn, threads.ranges(n, nbytes))
+        return threads.parallel(fn, threads.ranges(n, nbytes), blas=blas)
 
     def blockwise(self, fn, *xs):
         """``fn(xp, *xs)`` for an elementwise ``fn`` that makes many passes over its inputs (the

@@ -233,3 +233,59 @@ def test_bench_pins_minigen_threads_and_restores_them():
         pins.release()
     assert threads.get_num_threads() == before
     assert "minigen.set_num_threads" in describe_machine({})["host_threads"]
+
+
+def _conv_all(kind, x, w, b):
+    xt, wt, bt = (minigen.tensor(a, requires_grad=True) for a in (x, w, b))
+    if kind == "conv2d":
+        y = F.conv2d(xt, wt, bt, stride=(1, 2), padding=(2, 1), dilation=(1, 2), groups=2)
+    else:
+        y = F.conv_transpose2d(xt, wt, bt, stride=2, padding=1, output_padding=1, groups=2)
+    g = np.random.default_rng(7).standard_normal(y.shape)
+    y.backward(minigen.tensor(g))
+    # the weight gradient alone (Conv2dWeightFunction's loop): x needs no gradient
+    xc = minigen.tensor(x)
+    wc = minigen.tensor(w, requires_grad=True)
+    yc = (F.conv2d(xc, wc, padding=1, groups=2) if kind == "conv2d"
+          else F.conv_transpose2d(xc, wc, stride=2, padding=1, groups=2))
+    gc, = minigen.autograd.grad(yc, wc, minigen.tensor(np.ones(yc.shape)), create_graph=True)
+    return [y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy(),
+            gc.detach().numpy()]
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "conv_transpose2d"])
+@pytest.mark.parametrize("N", [1, 7])
+def test_convolution_blocks_shared_out_equal_one_thread(split_everything, monkeypatch, kind, N):
+    from minigen.ops import im2col
+    monkeypatch.setattr(im2col, "_BLOCK_BYTES", 1)  # a block per image: N blocks to share out
+    rng = np.random.default_rng(N)
+    x = rng.standard_normal((N, 4, 6, 7))
+    w = rng.standard_normal((6, 2, 3, 3) if kind == "conv2d" else (4, 3, 3, 3))
+    b = rng.standard_normal(6)
+    x0 = x.copy()
+    one = _run(lambda: _conv_all(kind, x, w, b), 1)
+    three = _run(lambda: _conv_all(kind, x, w, b), 3)
+    for a, c in zip(one, three):
+        np.testing.assert_array_equal(a, c)  # the same blocks, summed in the same order
+    np.testing.assert_array_equal(x, x0)
+
+
+def test_blas_threads_are_put_back_after_a_split(split_everything):
+    libs = threads._blas_libraries()
+    if not libs:
+        pytest.skip("threadpoolctl sees no BLAS here: blas work is never split")
+    before = [lib.num_threads for lib in libs]
+    seen = []
+    threads.set_num_threads(2)
+    threads.parallel(lambda lo, hi: seen.append([lib.num_threads for lib in libs]),
+                     threads.ranges(4, 1 << 30), blas=True)
+    assert seen == [[1] * len(libs)] * 2  # one BLAS thread in each part
+    assert [lib.num_threads for lib in libs] == before
+
+
+def test_blas_work_is_not_split_without_a_way_to_pin_blas(split_everything, monkeypatch):
+    monkeypatch.setitem(threads._state, "blas", [])
+    threads.set_num_threads(3)
+    calls = []
+    threads.parallel(lambda lo, hi: calls.append((lo, hi)), threads.ranges(9, 1 << 30), blas=True)
+    assert calls == [(0, 9)]

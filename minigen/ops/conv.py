@@ -21,11 +21,12 @@ the rows of the product are pixels, the columns channels, the shape BLAS is fast
 results are (N, C, H, W) views of that channels-last memory (PyTorch calls this memory format
 channels_last); the next convolution then reads its input without a copy.
 
-Speed on a CPU: the product is taken over blocks of a few images (``im2col._blocks``), each
-block padded, its rows of cols built, multiplied and, for col2im, added into the output while
-they are still in the cache; for a batch of 64 that is the difference between 1.6x and 1.4x
-PyTorch's time. It is still the same single matrix product, split along its rows. A GPU takes
-the batch in one block.
+Speed on a CPU: the product is taken over blocks of a few images (``im2col._each_block``),
+each block padded, its rows of cols built, multiplied and, for col2im, added into the output
+while they are still in the cache; for a batch of 64 that is the difference between 1.6x and
+1.4x PyTorch's time. It is still the same single matrix product, split along its rows. With
+several host threads the blocks are shared out among them (``minigen/threads.py``). A GPU
+takes the batch in one block.
 
 The backward, with gy = dL/dy (derived in ``Conv2dFunction``), is two more convolutions:
 
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 from ..autograd import Function, _wrap, is_grad_enabled
 from .conv_args import _as_2d, _check_common, _tuple
-from .im2col import (_Padder, _blocks, _col2im_add, _frame, _im2col, _matmul_into, _pad_last,
+from .im2col import (_Padder, _each_block, _col2im_add, _frame, _im2col, _matmul_into, _pad_last,
                      _rows, _weight_from_matrix, _weight_matrix)
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -98,7 +99,8 @@ class Conv2dFunction(Function):
         Wt = _weight_matrix(w, groups).transpose(0, 2, 1)  # (G, kh kw Cg, Og)
         L = OH * OW
         y = xp.empty((N * L, groups, Og), x.dtype)  # rows (n, a, b), columns (g, o)
-        for n0, n1, buf in _blocks(self.backend, N, L, groups, kh * kw * Cg, x.dtype):
+
+        def block(n0, n1, buf):
             # the block's images padded (unless the caller has them padded already), unfolded
             x_b = pad(x[n0:n1]) if x_p is None else x_p[n0:n1]
             cols = _im2col(self.backend, x_b, kernel, stride, dilation, groups, out_hw, buf)
@@ -107,6 +109,8 @@ class Conv2dFunction(Function):
             _matmul_into(self.backend, cols, Wt, y_b.transpose(1, 0, 2))
             if bias is not None:
                 y_b += bias.reshape(groups, Og)
+
+        _each_block(self.backend, N, L, groups, kh * kw * Cg, x.dtype, block)
         return y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
 
     def backward(self, gy):
@@ -172,7 +176,8 @@ class ConvTranspose2dFunction(Function):
         frame = _frame(out_hw, kernel, stride, padding, dilation, (H, W))
         out = xp.empty((N,) + frame + (groups, Cog), x.dtype)
         L = H * W
-        for n0, n1, cols in _blocks(self.backend, N, L, groups, kh * kw * Cog, x.dtype):
+
+        def block(n0, n1, cols):
             # the block's rows (G, n H W, Cin_g), laid out here unless the caller has them
             r = _rows(xp, x[n0:n1], groups) if rows is None else rows[:, n0 * L:n1 * L]
             # cols[g, (n, a, b), (i, j, c)] = sum_ci x[n, g Cin_g + ci, a, b] Wm[g, ci, (i, j, c)]
@@ -180,6 +185,8 @@ class ConvTranspose2dFunction(Function):
             # the block's frame starts as the bias (or zeros): y = bias + the spread windows
             out[n0:n1] = 0 if bias is None else bias.reshape(groups, Cog)
             _col2im_add(out[n0:n1], cols, kernel, stride, dilation, (H, W))
+
+        _each_block(self.backend, N, L, groups, kh * kw * Cog, x.dtype, block)
         y = out[:, ph:ph + OH, pw:pw + OW]  # crop the padding away: (N, OH, OW, G, Cout_g)
         return y.reshape(N, OH, OW, groups * Cog).transpose(0, 3, 1, 2)
 
@@ -236,17 +243,15 @@ class Conv2dWeightFunction(Function):
         pad = _Padder(xp, padding, _frame(x.shape[2:], kernel, stride, padding, dilation, (OH, OW)))
         R = _rows(xp, g, groups) if g_rows is None else g_rows  # (G, N OH OW, Og)
         L = OH * OW
-        m = None
         K = kernel[0] * kernel[1] * (C // groups)
-        for n0, n1, buf in _blocks(self.backend, N, L, groups, K, x.dtype):
+
+        def block(n0, n1, buf):
             x_b = pad(x[n0:n1]) if x_p is None else x_p[n0:n1]
             cols = _im2col(self.backend, x_b, kernel, stride, dilation, groups, (OH, OW), buf)
             # gw_m[g, o, k] = sum_{(n, a, b)} g_rows[g, (n, a, b), o] cols[g, (n, a, b), k]
-            part = xp.matmul(R[:, n0 * L:n1 * L].transpose(0, 2, 1), cols)
-            if m is None:
-                m = part
-            else:
-                m += part
+            return xp.matmul(R[:, n0 * L:n1 * L].transpose(0, 2, 1), cols)
+
+        m = _sum_in_order(_each_block(self.backend, N, L, groups, K, x.dtype, block))
         if m is None:  # an empty batch
             m = xp.zeros((groups, g.shape[1] // groups, kernel[0] * kernel[1] * (C // groups)), x.dtype)
         return _weight_from_matrix(xp, m, kernel)
@@ -293,11 +298,12 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
     Wm = _weight_matrix(w, groups)  # (G, A, kh kw B): A the rows' channels, B the windows'
     need_cols = need_w or (need_x and transposed)  # the windows, unfolded
     need_pad = need_cols or (need_b and transposed)
-    gw_m = xp.zeros(Wm.shape, x.dtype) if need_w else None
-    gb = xp.zeros(gy.shape[1], gy.dtype) if need_b else None
     gx = xp.empty((N, H, W, C), x.dtype) if need_x else None
     gx_rows = gx.reshape(N * H * W, groups, C // groups).transpose(1, 0, 2) if need_x else None
-    for n0, n1, cols in _blocks(backend, N, L, groups, Wm.shape[2], x.dtype):
+
+    def block(n0, n1, cols):
+        """This block's part of dL/dx written in place; its parts of dL/dWm and dL/dbias."""
+        gw_b = gb_b = None
         # the rows (G, n L, A): read by dL/dw, and by conv2d's dL/dx and bias gradient
         rows = _rows(xp, row_src[n0:n1], groups) if need_w or not transposed else None
         if need_pad:
@@ -305,12 +311,11 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
         if need_cols:
             _im2col(backend, win_p, kernel, stride, dilation, groups, grid, cols)
         if need_b:
-            # dL/dbias[c] += sum over the block's pixels of gy (the zero padding adds nothing)
-            gb += (win_p.sum(axis=(0, 1, 2)) if transposed
-                   else rows.sum(axis=1).reshape(-1))
+            # dL/dbias[c]: the block's pixels of gy summed (the zero padding adds nothing)
+            gb_b = (win_p.sum(axis=(0, 1, 2)) if transposed else rows.sum(axis=1).reshape(-1))
         if need_w:
-            # dL/dWm[g, a, k] += sum over the block's rows r of rows[g, r, a] cols[g, r, k]
-            gw_m += xp.matmul(rows.transpose(0, 2, 1), cols)
+            # dL/dWm[g, a, k]: sum over the block's rows r of rows[g, r, a] cols[g, r, k]
+            gw_b = xp.matmul(rows.transpose(0, 2, 1), cols)
         if need_x and transposed:
             # dL/dx[(n, a, b), g, c] = sum_k cols[g, (n, a, b), k] Wm[g, c, k]
             _matmul_into(backend, cols, Wm.transpose(0, 2, 1), gx_rows[:, n0 * L:n1 * L])
@@ -322,9 +327,30 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
             gx_b = gx[n0:n1].reshape(n1 - n0, H, W, groups, C // groups)
             gx_b[...] = 0
             _col2im_add(gx_b, cols, kernel, stride, dilation, grid, padding)
+        return gw_b, gb_b
+
+    parts = _each_block(backend, N, L, groups, Wm.shape[2], x.dtype, block)
+    gw_m = _sum_in_order([p[0] for p in parts]) if need_w else None
+    gb = _sum_in_order([p[1] for p in parts]) if need_b else None
+    if need_w and gw_m is None:  # an empty batch
+        gw_m = xp.zeros(Wm.shape, x.dtype)
+    if need_b and gb is None:
+        gb = xp.zeros(gy.shape[1], gy.dtype)
     return (_wrap(gx.transpose(0, 3, 1, 2)) if need_x else None,
             _wrap(_weight_from_matrix(xp, gw_m, kernel)) if need_w else None,
             _wrap(gb) if need_b else None)
+
+
+def _sum_in_order(parts):
+    """parts[0] + parts[1] + ... added left to right (the blocks' order), or None if none:
+    the same rounding however the blocks were shared out among threads."""
+    total = None
+    for p in parts:
+        if total is None:
+            total = p
+        else:
+            total += p
+    return total
 
 
 # ----------------------------------------------------------------------------- public

@@ -14,19 +14,22 @@ themselves: the Functions in conv.py are.
 """
 from __future__ import annotations
 
+import threading
+
 from .scratch import SCRATCH
 
 __all__ = []
 
-_BLOCK_BYTES = 4 << 20  # im2col matrix per block of images on the CPU (see _blocks)
+_BLOCK_BYTES = 2 << 20  # im2col matrix per block of images on the CPU (see _each_block)
 
 
-def _blocks(backend, N, rows_per_image, groups, width, dtype):
-    """(n0, n1, buf) for each block of images [n0, n1) of the blocked loops, where buf is an
-    empty (G, (n1 - n0) rows_per_image, width) array for that block's matrix.
+def _each_block(backend, N, rows_per_image, groups, width, dtype, body):
+    """``[body(n0, n1, buf), ...]`` over the blocks of images [n0, n1) of a batch of N, in
+    block order, where buf is an empty (G, (n1 - n0) rows_per_image, width) array for that
+    block's matrix (valid during the call).
 
     On a CPU the im2col matrix is built, multiplied and consumed a block of images at a time,
-    ~4 MiB each, so it stays in the cache (the whole matrix for a batch can be tens of MiB, and
+    ~2 MiB each, so it stays in the cache (the whole matrix for a batch can be tens of MiB, and
     streaming it through memory twice costs as much as a third of the product). Measured on
     conv2d N64 C64->128 16x16 k3, forward and backward (before the fused backward): 1 thread
     93 ms with the whole batch in one product, 92 ms in 1 MiB blocks, 88 ms in 2 MiB blocks,
@@ -35,9 +38,14 @@ def _blocks(backend, N, rows_per_image, groups, width, dtype):
     by two cores). With the fused backward (conv.py), 4 MiB blocks against 2 MiB: the same at
     1 thread (87.7 / 87.2 ms; conv_transpose2d N64 128->64 k4 s2 40.4 / 40.4 ms), faster at 2
     (51.2 / 52.1 ms; 23.8 / 24.6 ms): the products' row count, a few images, is what the
-    second core's share of each product grows with.
+    second core's share of each product grows with. With the blocks shared out among two
+    threads (below), 2 MiB blocks against 4 MiB: conv2d 45-47 against 52-54 ms, conv_transpose2d
+    22-23 against 23-24 ms (and against 48-65 / 25-38 ms for one loop with BLAS on 2 threads).
 
-    Every block's buf is a slice of ONE buffer, kept in ``SCRATCH`` between calls: a fresh
+    With several host threads the blocks are shared out among them (``Backend.parallel``,
+    BLAS on one thread per part), each part with a buffer of its own; the blocks are the same
+    however many parts there are, so sums taken over the returned list in order are too.
+    Every part's buf is a slice of ONE buffer, kept in ``SCRATCH`` between calls: a fresh
     multi-megabyte array per block is often memory the allocator has just handed back to the
     OS, and getting it again costs a page fault per 4 KiB (under glibc's default thresholds,
     conv_transpose2d N64 128->64 k4 s2 took ~4,000 page faults and ~8 ms of system time per
@@ -45,18 +53,22 @@ def _blocks(backend, N, rows_per_image, groups, width, dtype):
     A GPU takes the whole batch as one block: one product, one kernel per kernel offset."""
     xp = backend.xp
     if backend.name != "cpu":
-        yield 0, N, xp.empty((groups, N * rows_per_image, width), dtype)
-        return
+        return [body(0, N, xp.empty((groups, N * rows_per_image, width), dtype))]
     per_image = rows_per_image * groups * width * xp.dtype(dtype).itemsize
     step = max(1, min(N, _BLOCK_BYTES // max(1, per_image)))
+    starts = list(range(0, N, step))
     shape = (groups, step * rows_per_image, width)
-    buf = SCRATCH.take(xp, shape, dtype)
-    try:
-        for n0 in range(0, N, step):
-            n1 = min(N, n0 + step)
-            yield n0, n1, buf[:, :(n1 - n0) * rows_per_image]
-    finally:
-        SCRATCH.give(xp, buf)
+
+    def run(lo, hi):  # blocks lo .. hi-1, in one buffer
+        buf = SCRATCH.take(xp, shape, dtype)
+        try:
+            return [body(n0, min(N, n0 + step), buf[:, :(min(N, n0 + step) - n0) * rows_per_image])
+                    for n0 in starts[lo:hi]]
+        finally:
+            SCRATCH.give(xp, buf)
+
+    parts = backend.parallel(run, len(starts), N * per_image, blas=True)
+    return [r for part in parts for r in part]
 
 
 def _frame(in_hw, kernel, stride, padding, dilation, grid_hw):
@@ -71,10 +83,12 @@ class _Padder:
 
     Called block after block, it writes every block into ONE zero-bordered buffer: the borders
     are zeroed once and each block writes only the interior (a fresh zeroed frame per block
-    would write it twice). A block's x_p is valid until the next call."""
+    would write it twice). A block's x_p is valid until the next call from the same thread
+    (each host thread running blocks, ``_each_block``, has a buffer of its own)."""
 
     def __init__(self, xp, padding, frame):
-        self.xp, self.padding, self.frame, self.buf = xp, tuple(padding), tuple(frame), None
+        self.xp, self.padding, self.frame = xp, tuple(padding), tuple(frame)
+        self.bufs = {}  # thread id -> buffer
 
     def __call__(self, x):
         N, C, H, W = x.shape
@@ -82,9 +96,10 @@ class _Padder:
         x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
         if ph == 0 and pw == 0 and self.frame == (H, W) and x_last.flags.c_contiguous:
             return x_last  # already channels-last in memory: nothing to copy
-        if self.buf is None or self.buf.shape[0] < N or self.buf.dtype != x.dtype:
-            self.buf = self.xp.zeros((N,) + self.frame + (C,), x.dtype)
-        x_p = self.buf[:N]
+        buf = self.bufs.get(threading.get_ident())
+        if buf is None or buf.shape[0] < N or buf.dtype != x.dtype:
+            buf = self.bufs[threading.get_ident()] = self.xp.zeros((N,) + self.frame + (C,), x.dtype)
+        x_p = buf[:N]
         x_p[:, ph:ph + H, pw:pw + W] = x_last
         return x_p
 

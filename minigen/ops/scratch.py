@@ -9,6 +9,8 @@ Two helpers, both about memory rather than math:
 """
 from __future__ import annotations
 
+import threading
+
 __all__ = []
 
 
@@ -44,24 +46,28 @@ class ScratchPool:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.free = {}
+        self.lock = threading.Lock()  # the parts of a split op (minigen/threads.py) share it
 
     def take(self, xp, shape, dtype):
-        stack = self.free.get((xp, shape, dtype))
-        if stack:
-            a = stack.pop()
-            self.nbytes -= a.nbytes
-            return a
+        with self.lock:
+            stack = self.free.get((xp, shape, dtype))
+            if stack:
+                a = stack.pop()
+                self.nbytes -= a.nbytes
+                return a
         return aligned_empty(xp, shape, dtype)
 
     def give(self, xp, *arrays):
-        for a in arrays:
-            if self.nbytes + a.nbytes <= self.max_bytes:
-                self.free.setdefault((xp, a.shape, a.dtype), []).append(a)
-                self.nbytes += a.nbytes
+        with self.lock:
+            for a in arrays:
+                if self.nbytes + a.nbytes <= self.max_bytes:
+                    self.free.setdefault((xp, a.shape, a.dtype), []).append(a)
+                    self.nbytes += a.nbytes
 
     def clear(self):
-        self.free.clear()
-        self.nbytes = 0
+        with self.lock:
+            self.free.clear()
+            self.nbytes = 0
 
 
 SCRATCH = ScratchPool()
