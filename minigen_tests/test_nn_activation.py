@@ -361,3 +361,19 @@ def test_errors():
         F.hardtanh(x, 2, 1)
     with pytest.raises(ValueError, match="min_val"):
         nn.Hardtanh(2, 1)
+
+
+@pytest.mark.parametrize("slope", [-0.5, 0.0, 0.01, 0.2, 1.0, 1.5, 3.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_any_slope_and_special_values(device, slope, dtype):
+    """max(x, s x) for s <= 1, min(x, s x) above, and the plain formula at s = 0: every slope
+    gives x > 0 ? x : s x, at +-inf, nan and signed zeros too (as PyTorch's kernel)."""
+    x = np.array([-np.inf, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.25, np.inf, np.nan], dtype=dtype)
+    x = np.concatenate([x, np.random.default_rng(1).standard_normal(40).astype(dtype)])
+    with np.errstate(invalid="ignore"):
+        want = np.where(x > 0, x, x * dtype(slope))
+    xt = minigen.tensor(x, device=device, requires_grad=True)
+    y = F.leaky_relu(xt, slope)
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    y.backward(minigen.ones_like(y))
+    np.testing.assert_array_equal(xt.grad.numpy(), np.where(x > 0, 1.0, dtype(slope)).astype(dtype))
