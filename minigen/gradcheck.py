@@ -44,7 +44,8 @@ def _prepare(inputs):
                 f"gradcheck: input of dtype {t.dtype} is not float64; finite differences in "
                 "single precision are too coarse to trust. Use .double() inputs.",
                 UserWarning, stacklevel=3)
-    # private copies, so that perturbing them never touches the caller's tensors
+    # private copies, so that perturbing them never touches the caller's tensors; each keeps
+    # its original's memory layout (copy order "K"), so layout-specific code paths are checked
     copies = []
     for t in inputs:
         if isinstance(t, Tensor):
@@ -63,15 +64,17 @@ def _host(t):
 def _numeric_jacobian(fn, inputs, k, eps, n_out_total):
     """J[:, j] = (f(x + eps e_j) - f(x - eps e_j)) / (2 eps) for every element j of input k."""
     x = inputs[k]
-    flat = x.data.reshape(-1)  # a view: inputs are fresh contiguous copies
     cols = []
-    for j in range(flat.size):
-        orig = float(flat[j])
-        flat[j] = orig + eps
+    for j in range(x.data.size):
+        # element j in the row-major order of x's shape, whatever x's memory layout (the
+        # private copies keep it: a channels-last input stays channels-last)
+        at = numpy.unravel_index(j, x.data.shape)
+        orig = float(x.data[at])
+        x.data[at] = orig + eps
         plus = numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
-        flat[j] = orig - eps
+        x.data[at] = orig - eps
         minus = numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
-        flat[j] = orig
+        x.data[at] = orig
         cols.append((plus - minus) / (2 * eps))
     return numpy.stack(cols, axis=1) if cols else numpy.zeros((n_out_total, 0))
 

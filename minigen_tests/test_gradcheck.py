@@ -234,3 +234,36 @@ def test_gradcheck_table_as_a_module():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "| cuda" in r.stdout and "| cpu" in r.stdout and "4 of 4 passed" in r.stdout
+
+
+class LayoutSensitive(Function):
+    """y = x * c (c differs per element), whose backward goes wrong only for inputs that are
+    not C-contiguous in memory: the kind of bug a layout-specific fast path can have."""
+
+    def forward(self, x, c):
+        self.save_for_backward(x)
+        self.c = c
+        return x * c
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        g = gy.data * self.c
+        return _wrap(g if x.data.flags.c_contiguous else g * 1.5), None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradcheck_keeps_the_memory_layout_of_its_inputs(mode, device):
+    """A channels-last (non-C-contiguous) input is perturbed in place and stays so: correct
+    ops pass on it, and a backward that is wrong only for that layout is caught."""
+    rng = np.random.default_rng(3)
+    x = T(rng.standard_normal((2, 3, 4, 3)), device, grad=False).permute(0, 3, 1, 2).detach()
+    x.requires_grad_(True)
+    assert not x.data.flags.c_contiguous
+    c = minigen.tensor(rng.standard_normal((2, 3, 3, 4)), dtype=minigen.float64, device=device).data
+    assert minigen.gradcheck(lambda t: (t * t).sum(dim=(2, 3)) * t.mean(), [x], mode=mode)
+    with pytest.raises(minigen.GradcheckError):
+        minigen.gradcheck(lambda t: LayoutSensitive.apply(t, c=c), [x], mode=mode)
+    xc = minigen.tensor(np.ascontiguousarray(x.numpy()), dtype=minigen.float64, device=device,
+                        requires_grad=True)
+    assert xc.data.flags.c_contiguous
+    assert minigen.gradcheck(lambda t: LayoutSensitive.apply(t, c=c), [xc], mode=mode)

@@ -447,3 +447,53 @@ def test_integer_input_is_a_clear_error(device):
                      (lambda t: group_norm(t, 3), "group_norm")):
         with pytest.raises(RuntimeError, match=rf"{name}: expected a floating point input, got int64"):
             fn(x)
+
+
+# ----------------------------------------------------------------------------- channels-last
+def _channels_last(x, device, requires_grad=True):
+    """A leaf tensor with x's values held channels-last in memory (as convolutions return)."""
+    last = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    t = T(last, device).permute(0, x.ndim - 1, *range(1, x.ndim - 1)).detach()
+    return t.requires_grad_(requires_grad)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 7, 3), (8, 4, 16, 16), (2, 3, 1, 1), (4, 6, 5)])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("gy_layout", ["contiguous", "channels_last"])
+def test_batch_norm_channels_last_fast_path_equals_general_path(device, shape, affine, gy_layout):
+    """The channels-last path (columns of an (M, C) matrix) against the general one (the same
+    values held channels-first) and the float64 reference: y, dL/dx, dL/dgamma, dL/dbeta, and
+    the running statistics; y keeps the input's channels-last memory."""
+    from minigen.ops.norm import _channel_columns
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape) * 3 + 1.5
+    g = rng.standard_normal(shape)
+    C = shape[1]
+    wv, bv = (rng.random(C) + 0.5, rng.standard_normal(C)) if affine else (None, None)
+    out = []
+    for layout in ("contiguous", "channels_last"):
+        xt = _channels_last(x, device) if layout == "channels_last" else T(x, device, True)
+        w = T(wv, device, True) if affine else None
+        b = T(bv, device, True) if affine else None
+        rm, rv = T(np.zeros(C), device), T(np.ones(C), device)
+        y = batch_norm(xt, rm, rv, w, b, training=True, momentum=0.3)
+        if layout == "channels_last":
+            assert _channel_columns(y.data) is not None
+        gt = _channels_last(g, device, False) if gy_layout == "channels_last" else T(g, device)
+        y.backward(gt)
+        out.append([y.numpy(), xt.grad.numpy(), rm.numpy(), rv.numpy()]
+                   + ([w.grad.numpy(), b.grad.numpy()] if affine else []))
+        if layout == "contiguous":
+            assert _channel_columns(xt.data) is None or shape[2:] in ((1, 1),)
+    np.testing.assert_allclose(out[1][0], ref_batch_norm(x, wv, bv), rtol=1e-10, atol=1e-10)
+    for a, c in zip(*out):
+        np.testing.assert_allclose(c, a, rtol=1e-10, atol=1e-10)
+
+
+def test_batch_norm_channels_last_gradcheck(device):
+    rng = np.random.default_rng(21)
+    x = _channels_last(rng.standard_normal((3, 4, 2, 5)), device)
+    w, b = T(rng.random(4) + 0.5, device, True), T(rng.standard_normal(4), device, True)
+    fn = lambda x, w, b: batch_norm(x, None, None, w, b, training=True)  # noqa: E731
+    assert minigen.gradcheck(fn, (x, w, b))
+    assert minigen.gradgradcheck(fn, (x, w, b))

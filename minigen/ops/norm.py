@@ -140,7 +140,77 @@ def _update_running(running, mu, var, m):
 
 class BatchNorm(_Normalize):
     """Batch normalisation (Ioffe and Szegedy, 2015) in training mode: statistics per channel
-    over the batch and spatial axes. Backward: see ``_Normalize``."""
+    over the batch and spatial axes. Backward: see ``_Normalize``.
+
+    A first-order fast path on raw arrays for channels-last memory (what minigen's
+    convolutions return; any (N, C) input too): x is then a matrix X of M = N * H * W rows
+    (pixels) by C columns (channels), the statistics are sums down the columns (matrix-vector
+    products with ones, BLAS), and every per-channel factor is one broadcast along the rows.
+    With sg = sum_r dL/dy and sgx = sum_r dL/dy * x per channel (a = gamma rstd):
+        dL/dbeta  = sg,    dL/dgamma = sum_r dL/dy x_hat = rstd (sgx - mu sg)
+        dL/dx     = rstd (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma
+                  = a dL/dy - b x + c,   b = a rstd dL/dgamma / M,   c = b mu - a sg / M
+    (the ``_Normalize`` formula with mean(g) = gamma sg / M, mean(g x_hat) = gamma dL/dgamma / M).
+    Measured on a DCGAN's 64 x 64 x 16 x 16 activations, 1 thread, against the general path's
+    reductions over strided axes: forward 3.7 -> 1.0 ms, backward 9.9 -> 2.6 ms (PyTorch 0.7
+    and 6.3 ms).
+    """
+
+    def forward(self, x, *params, eps, has_weight, has_bias, running=None, **geometry):
+        X = _channel_columns(x)
+        if X is None:  # channels-first memory: the general path
+            return super().forward(x, *params, eps=eps, has_weight=has_weight,
+                                   has_bias=has_bias, running=running, **geometry)
+        self._geometry(eps=eps, has_weight=has_weight, has_bias=has_bias, **geometry)
+        xp = self.xp
+        M = X.shape[0]
+        w = params[0] if has_weight else None
+        b = params[-1] if has_bias else None
+        mu = self.backend.sum(X, (0,)) / M
+        xc = _columns(xp.subtract, X, mu)
+        # var = mean((x - mu)^2), the biased variance;  rstd = 1 / sqrt(var + eps)
+        var = self.backend.sum(xc * xc, (0,)) / M
+        if running is not None:
+            _update_running(running, mu, var, M)
+        rstd = 1.0 / xp.sqrt(var + eps)
+        self.stats = (mu, rstd)
+        # y = gamma * x_hat + beta = xc * (gamma rstd) + beta
+        _columns(xp.multiply, xc, rstd * w.reshape(-1) if w is not None else rstd, out=xc)
+        if b is not None:
+            _columns(xp.add, xc, b.reshape(-1), out=xc)
+        self.save_for_backward(x, w)
+        return _from_columns(xc, x.shape)
+
+    def backward(self, gy):
+        x, w = self.saved_tensors
+        X = _channel_columns(x.data)
+        if is_grad_enabled() or X is None:  # create_graph, or channels-first: the general path
+            return super().backward(gy)
+        xp = self.xp
+        mu, rstd = self.stats
+        M = X.shape[0]
+        G = _channel_columns(gy.data)
+        if G is None:  # dL/dy in another layout: lay it out as X is
+            G = xp.ascontiguousarray(_to_last(gy.data)).reshape(X.shape)
+        need = self.needs_input_grad
+        sg = self.backend.sum(G, (0,))
+        sgx = self.backend.sum(G * X, (0,))
+        dgamma = rstd * (sgx - mu * sg)  # sum_r dL/dy x_hat
+        grads = [None]
+        if need[0]:
+            a = rstd * w.data.reshape(-1) if w is not None else rstd
+            bb = a * rstd * dgamma / M
+            c = bb * mu - a * sg / M
+            # dL/dx = a dL/dy - b x + c
+            gx = _columns(xp.multiply, G, a)
+            gx -= _columns(xp.multiply, X, bb)
+            _columns(xp.add, gx, c, out=gx)
+            grads[0] = _wrap(_from_columns(gx, x.shape))
+        if self.has_weight:
+            grads.append(_wrap(dgamma.reshape(self.feature_shape)) if need[1] else None)
+        if self.has_bias:
+            grads.append(_wrap(sg.reshape(self.feature_shape)) if need[-1] else None)
+        return tuple(grads)
 
 
 class LayerNorm(_Normalize):
@@ -233,6 +303,38 @@ class LayerNorm(_Normalize):
 class GroupNorm(_Normalize):
     """Group normalisation (Wu and He, 2018): statistics over each group of C/G channels (and
     all spatial positions) of each sample. Backward: see ``_Normalize``."""
+
+
+def _to_last(a):
+    """(N, C, *) as the (N, *, C) view."""
+    return a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
+
+
+def _channel_columns(a):
+    """A raw (N, C, *) array as the (M, C) matrix of its memory when that memory is
+    channels-last (C-contiguous as (N, *, C)); None otherwise."""
+    last = _to_last(a)
+    return last.reshape(-1, a.shape[1]) if last.flags.c_contiguous else None
+
+
+def _from_columns(X, shape):
+    """An (M, C) matrix as the (N, C, *) view of it (channels-last memory, as the input)."""
+    return X.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).transpose(
+        (0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
+
+
+def _columns(op, X, v, out=None):
+    """op(X, v) for an (M, C) matrix X and a per-column vector v (C,). NumPy runs one short
+    inner loop per row of a broadcast; with few columns the rows are viewed k at a time,
+    (M / k, k C) against v repeated k times, 1.7x faster at C = 64 (M = 16384)."""
+    M, C = X.shape
+    k = max(1, 1024 // max(C, 1))
+    while k > 1 and M % k:
+        k //= 2
+    if k > 1 and X.flags.c_contiguous and (out is None or out.flags.c_contiguous):
+        X, v = X.reshape(M // k, k * C), v.reshape(1, C).repeat(k, axis=0).reshape(-1)
+        out = None if out is None else out.reshape(M // k, k * C)
+    return op(X, v, out=out).reshape(M, C)
 
 
 def _apply(cls, x, weight, bias, **geometry):
