@@ -460,34 +460,37 @@ def _channels_last(x, device, requires_grad=True):
 @pytest.mark.parametrize("shape", [(3, 5, 7, 3), (8, 4, 16, 16), (2, 3, 1, 1), (4, 6, 5)])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("gy_layout", ["contiguous", "channels_last"])
-def test_batch_norm_channels_last_fast_path_equals_general_path(device, shape, affine, gy_layout):
-    """The channels-last path (columns of an (M, C) matrix) against the general one (the same
-    values held channels-first) and the float64 reference: y, dL/dx, dL/dgamma, dL/dbeta, and
-    the running statistics; y keeps the input's channels-last memory."""
-    from minigen.ops.norm import _channel_columns
+def test_batch_norm_first_order_path_equals_composite_twin(device, shape, affine, gy_layout):
+    """The first-order forward and backward (columns of the channels-last (M, C) matrix: a
+    view of channels-last memory, a copy of channels-first) against autograd through the
+    composite twin and the float64 reference: y, dL/dx, dL/dgamma, dL/dbeta, and the running
+    statistics. y comes out channels-last in memory either way."""
+    from minigen.ops.norm import _to_last
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape) * 3 + 1.5
     g = rng.standard_normal(shape)
     C = shape[1]
-    wv, bv = (rng.random(C) + 0.5, rng.standard_normal(C)) if affine else (None, None)
-    out = []
+    wv, bv = (rng.random(C) + 0.5, rng.standard_normal(C)) if affine else (np.ones(C), np.zeros(C))
+    # the twin: plain minigen ops, autograd's backward
+    xt, w, b = T(x, device, True), T(wv, device, True), T(bv, device, True)
+    twin_batch_norm(xt, w, b).backward(T(g, device))
+    want = [ref_batch_norm(x, wv, bv), xt.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    m = x.size // C
+    want_running = [0.7 * 0 + 0.3 * x.mean(axis=(0, *range(2, x.ndim))),
+                    0.7 * 1 + 0.3 * x.var(axis=(0, *range(2, x.ndim))) * m / (m - 1)]
     for layout in ("contiguous", "channels_last"):
         xt = _channels_last(x, device) if layout == "channels_last" else T(x, device, True)
         w = T(wv, device, True) if affine else None
         b = T(bv, device, True) if affine else None
         rm, rv = T(np.zeros(C), device), T(np.ones(C), device)
         y = batch_norm(xt, rm, rv, w, b, training=True, momentum=0.3)
-        if layout == "channels_last":
-            assert _channel_columns(y.data) is not None
-        gt = _channels_last(g, device, False) if gy_layout == "channels_last" else T(g, device)
-        y.backward(gt)
-        out.append([y.numpy(), xt.grad.numpy(), rm.numpy(), rv.numpy()]
-                   + ([w.grad.numpy(), b.grad.numpy()] if affine else []))
-        if layout == "contiguous":
-            assert _channel_columns(xt.data) is None or shape[2:] in ((1, 1),)
-    np.testing.assert_allclose(out[1][0], ref_batch_norm(x, wv, bv), rtol=1e-10, atol=1e-10)
-    for a, c in zip(*out):
-        np.testing.assert_allclose(c, a, rtol=1e-10, atol=1e-10)
+        assert _to_last(y.data).flags.c_contiguous
+        y.backward(_channels_last(g, device, False) if gy_layout == "channels_last" else T(g, device))
+        got = [y.numpy(), xt.grad.numpy()] + ([w.grad.numpy(), b.grad.numpy()] if affine else [])
+        for a, c in zip(got, want):
+            np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-10)
+        for a, c in zip((rm.numpy(), rv.numpy()), want_running):
+            np.testing.assert_allclose(a, c, rtol=1e-12)
 
 
 def test_batch_norm_channels_last_gradcheck(device):

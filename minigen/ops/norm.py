@@ -142,10 +142,11 @@ class BatchNorm(_Normalize):
     """Batch normalisation (Ioffe and Szegedy, 2015) in training mode: statistics per channel
     over the batch and spatial axes. Backward: see ``_Normalize``.
 
-    A first-order fast path on raw arrays for channels-last memory (what minigen's
-    convolutions return; any (N, C) input too): x is then a matrix X of M = N * H * W rows
-    (pixels) by C columns (channels), the statistics are sums down the columns (matrix-vector
-    products with ones, BLAS), and every per-channel factor is one broadcast along the rows.
+    The forward and the first-order backward work on raw arrays laid out channels-last: x as
+    a matrix X of M = N * H * W rows (pixels) by C columns (channels), a view of the memory of
+    what minigen's convolutions return (and of any (N, C) input), a copy otherwise. The
+    statistics are then sums down the columns (matrix-vector products with ones, BLAS), and
+    every per-channel factor is one broadcast along the rows. y comes out channels-last.
     With sg = sum_r dL/dy and sgx = sum_r dL/dy * x per channel (a = gamma rstd):
         dL/dbeta  = sg,    dL/dgamma = sum_r dL/dy x_hat = rstd (sgx - mu sg)
         dL/dx     = rstd (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma
@@ -157,10 +158,7 @@ class BatchNorm(_Normalize):
     """
 
     def forward(self, x, *params, eps, has_weight, has_bias, running=None, **geometry):
-        X = _channel_columns(x)
-        if X is None:  # channels-first memory: the general path
-            return super().forward(x, *params, eps=eps, has_weight=has_weight,
-                                   has_bias=has_bias, running=running, **geometry)
+        X = _channel_columns(self.xp, x)
         self._geometry(eps=eps, has_weight=has_weight, has_bias=has_bias, **geometry)
         xp = self.xp
         M = X.shape[0]
@@ -183,15 +181,12 @@ class BatchNorm(_Normalize):
 
     def backward(self, gy):
         x, w = self.saved_tensors
-        X = _channel_columns(x.data)
-        if is_grad_enabled() or X is None:  # create_graph, or channels-first: the general path
+        if is_grad_enabled():  # create_graph: the general backward, in minigen ops
             return super().backward(gy)
         xp = self.xp
+        X, G = _channel_columns(xp, x.data), _channel_columns(xp, gy.data)
         mu, rstd = self.stats
         M = X.shape[0]
-        G = _channel_columns(gy.data)
-        if G is None:  # dL/dy in another layout: lay it out as X is
-            G = xp.ascontiguousarray(_to_last(gy.data)).reshape(X.shape)
         need = self.needs_input_grad
         sg = self.backend.sum(G, (0,))
         sgx = self.backend.sum(G * X, (0,))
@@ -310,11 +305,10 @@ def _to_last(a):
     return a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
 
 
-def _channel_columns(a):
-    """A raw (N, C, *) array as the (M, C) matrix of its memory when that memory is
-    channels-last (C-contiguous as (N, *, C)); None otherwise."""
-    last = _to_last(a)
-    return last.reshape(-1, a.shape[1]) if last.flags.c_contiguous else None
+def _channel_columns(xp, a):
+    """A raw (N, C, *) array as the (M, C) matrix of its values laid out channels-last: a view
+    when its memory already is (C-contiguous as (N, *, C)), else a copy in that layout."""
+    return xp.ascontiguousarray(_to_last(a)).reshape(-1, a.shape[1])
 
 
 def _from_columns(X, shape):
