@@ -124,6 +124,16 @@ def _pool(size):
         return _state["pool"]
 
 
+def _forget_pool():
+    """In a forked child the pool's threads do not exist (fork copies only the calling
+    thread): a new pool is made on first use, rather than waiting forever on the old one."""
+    _state["pool"], _state["pool_size"] = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _part(fn, lo, hi):
     _local.inside = True  # a parallel call made from inside a part runs on this thread alone
     try:

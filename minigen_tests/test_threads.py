@@ -289,3 +289,30 @@ def test_blas_work_is_not_split_without_a_way_to_pin_blas(split_everything, monk
     calls = []
     threads.parallel(lambda lo, hi: calls.append((lo, hi)), threads.ranges(9, 1 << 30), blas=True)
     assert calls == [(0, 9)]
+
+
+_FORK = """
+import os, sys
+import numpy as np
+import minigen
+from minigen import threads
+from minigen.backend import CPU
+from minigen.ops.gelu import _gelu_and_slope
+threads.MIN_PART_BYTES = 1
+minigen.set_num_threads(2)
+x = np.linspace(-4, 4, 4 * CPU.block)
+want = CPU.blockwise(_gelu_and_slope, x)   # the pool exists from here on
+pid = os.fork()
+if pid == 0:  # the child: its copy of the pool has no threads
+    got = CPU.blockwise(_gelu_and_slope, x)
+    os._exit(0 if all(np.array_equal(a, b) for a, b in zip(got, want)) else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_makes_its_own_pool():
+    out = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "0", out.stdout + out.stderr
