@@ -142,65 +142,66 @@ class BatchNorm(_Normalize):
     """Batch normalisation (Ioffe and Szegedy, 2015) in training mode: statistics per channel
     over the batch and spatial axes. Backward: see ``_Normalize``.
 
-    The forward and the first-order backward work on raw arrays laid out channels-last: x as
-    a matrix X of M = N * H * W rows (pixels) by C columns (channels), a view of the memory of
-    what minigen's convolutions return (and of any (N, C) input), a copy otherwise. The
-    statistics are then sums down the columns (matrix-vector products with ones, BLAS), and
-    every per-channel factor is one broadcast along the rows. y comes out channels-last.
+    The forward and the first-order backward work on raw arrays in the layout of x's memory
+    (``_Channels``): channels-last memory (what minigen's convolutions return, and any (N, C)
+    input) as the matrix X of M = N * H * W rows (pixels) by C columns (channels), any other as
+    the contiguous (N, C, L) array. The statistics are then sums of rows or columns (matrix-
+    vector products with ones, BLAS), and every per-channel factor is one broadcast. y comes
+    out in x's layout.
     With sg = sum_r dL/dy and sgx = sum_r dL/dy * x per channel (a = gamma rstd):
         dL/dbeta  = sg,    dL/dgamma = sum_r dL/dy x_hat = rstd (sgx - mu sg)
         dL/dx     = rstd (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma
                   = a dL/dy - b x + c,   b = a rstd dL/dgamma / M,   c = b mu - a sg / M
     (the ``_Normalize`` formula with mean(g) = gamma sg / M, mean(g x_hat) = gamma dL/dgamma / M).
-    Measured on a DCGAN's 64 x 64 x 16 x 16 activations, 1 thread, against the general path's
-    reductions over strided axes: forward 3.7 -> 1.0 ms, backward 9.9 -> 2.6 ms (PyTorch 0.7
-    and 6.3 ms).
+    Measured on a DCGAN's 64 x 64 x 16 x 16 activations (channels-last), 1 thread, against
+    the general path's reductions over strided axes: forward 3.7 -> 1.0 ms, backward 9.9 ->
+    2.6 ms (PyTorch 0.7 and 6.3 ms).
     """
 
     def forward(self, x, *params, eps, has_weight, has_bias, running=None, **geometry):
-        X = _channel_columns(self.xp, x)
         self._geometry(eps=eps, has_weight=has_weight, has_bias=has_bias, **geometry)
         xp = self.xp
-        M = X.shape[0]
+        ch = _Channels(self.backend, x)
+        X, M = ch.view(x), ch.M
         w = params[0] if has_weight else None
         b = params[-1] if has_bias else None
-        mu = self.backend.sum(X, (0,)) / M
-        xc = _columns(xp.subtract, X, mu)
+        mu = ch.sum(X) / M
+        xc = ch.apply(xp.subtract, X, mu)
         # var = mean((x - mu)^2), the biased variance;  rstd = 1 / sqrt(var + eps)
-        var = self.backend.sum(xc * xc, (0,)) / M
+        var = ch.sum(xc * xc) / M
         if running is not None:
             _update_running(running, mu, var, M)
         rstd = 1.0 / xp.sqrt(var + eps)
         self.stats = (mu, rstd)
         # y = gamma * x_hat + beta = xc * (gamma rstd) + beta
-        _columns(xp.multiply, xc, rstd * w.reshape(-1) if w is not None else rstd, out=xc)
+        ch.apply(xp.multiply, xc, rstd * w.reshape(-1) if w is not None else rstd, out=xc)
         if b is not None:
-            _columns(xp.add, xc, b.reshape(-1), out=xc)
+            ch.apply(xp.add, xc, b.reshape(-1), out=xc)
         self.save_for_backward(x, w)
-        return _from_columns(xc, x.shape)
+        return ch.back(xc)
 
     def backward(self, gy):
         x, w = self.saved_tensors
         if is_grad_enabled():  # create_graph: the general backward, in minigen ops
             return super().backward(gy)
         xp = self.xp
-        X, G = _channel_columns(xp, x.data), _channel_columns(xp, gy.data)
+        ch = _Channels(self.backend, x.data)
+        X, G, M = ch.view(x.data), ch.view(gy.data), ch.M
         mu, rstd = self.stats
-        M = X.shape[0]
         need = self.needs_input_grad
-        sg = self.backend.sum(G, (0,))
-        sgx = self.backend.sum(G * X, (0,))
-        dgamma = rstd * (sgx - mu * sg)  # sum_r dL/dy x_hat
+        sg = ch.sum(G)
+        sgx = ch.sum(G * X)
+        dgamma = rstd * (sgx - mu * sg)  # sum over the pixels of dL/dy x_hat
         grads = [None]
         if need[0]:
             a = rstd * w.data.reshape(-1) if w is not None else rstd
             bb = a * rstd * dgamma / M
             c = bb * mu - a * sg / M
             # dL/dx = a dL/dy - b x + c
-            gx = _columns(xp.multiply, G, a)
-            gx -= _columns(xp.multiply, X, bb)
-            _columns(xp.add, gx, c, out=gx)
-            grads[0] = _wrap(_from_columns(gx, x.shape))
+            gx = ch.apply(xp.multiply, G, a)
+            gx -= ch.apply(xp.multiply, X, bb)
+            ch.apply(xp.add, gx, c, out=gx)
+            grads[0] = _wrap(ch.back(gx))
         if self.has_weight:
             grads.append(_wrap(dgamma.reshape(self.feature_shape)) if need[1] else None)
         if self.has_bias:
@@ -305,16 +306,48 @@ def _to_last(a):
     return a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
 
 
-def _channel_columns(xp, a):
-    """A raw (N, C, *) array as the (M, C) matrix of its values laid out channels-last: a view
-    when its memory already is (C-contiguous as (N, *, C)), else a copy in that layout."""
-    return xp.ascontiguousarray(_to_last(a)).reshape(-1, a.shape[1])
+class _Channels:
+    """BatchNorm's view of an (N, C, *) input x, in the layout of x's memory.
 
+    Channels-last memory (C-contiguous as (N, *, C)) is the (M, C) matrix of pixels by
+    channels: per-channel sums are sums down the columns, per-channel factors broadcasts along
+    the rows (``_columns``). Any other layout is the C-contiguous (N, C, L) array (a copy if x
+    is neither): sums over L and then N, factors broadcast along rows of L pixels, unless L is
+    under 64 (then x is copied channels-last). No strided reduction is left to NumPy."""
 
-def _from_columns(X, shape):
-    """An (M, C) matrix as the (N, C, *) view of it (channels-last memory, as the input)."""
-    return X.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).transpose(
-        (0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
+    def __init__(self, backend, x):
+        self.backend, self.xp, self.shape = backend, backend.xp, x.shape
+        self.C = x.shape[1]
+        self.M = x.size // max(self.C, 1)
+        # with few pixels per image the rows of (N, C, L) are too short to broadcast along:
+        # copied channels-last instead (64 x 256 x 4 x 4: 0.9 against 1.7 ms forward+backward)
+        self.last = _to_last(x).flags.c_contiguous or self.M < 64 * x.shape[0]
+
+    def view(self, a):
+        """A raw array shaped like x, in this layout (a view, or a copy in x's layout)."""
+        if self.last:
+            return self.xp.ascontiguousarray(_to_last(a)).reshape(-1, self.C)
+        return self.xp.ascontiguousarray(a).reshape(self.shape[0], self.C, -1)
+
+    def sum(self, X):
+        """Per-channel sums (C,)."""
+        if self.last:
+            return self.backend.sum(X, (0,))
+        return self.backend.sum(self.backend.sum(X, (2,)), (0,))
+
+    def apply(self, op, X, v, out=None):
+        """op(X, v) with v (C,) one value per channel."""
+        if self.last:
+            return _columns(op, X, v, out)
+        return op(X, v.reshape(-1, 1), out=out)
+
+    def back(self, X):
+        """An array of this layout as the (N, C, *) view."""
+        if not self.last:
+            return X.reshape(self.shape)
+        shape = self.shape
+        return X.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).transpose(
+            (0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
 
 
 def _columns(op, X, v, out=None):
