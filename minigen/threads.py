@@ -25,7 +25,8 @@ Work whose parts call BLAS (the convolutions' blocks of images) is split only wi
 one thread while the parts run (``parallel(..., blas=True)``, through threadpoolctl): each part
 then has a core to itself for its copies and its products. Measured here, 16 blocks of a
 3x3 convolution's unfold and product: 16 ms in one loop with BLAS on 2 threads, 13 ms in two
-parts with BLAS on one; two parts that each ask BLAS for 2 threads fight over them (24-25 ms).
+parts with BLAS on one; two parts that each ask BLAS for 2 threads fight over them (24-25 ms). BLAS's count is
+process-wide: a product another Python thread runs meanwhile runs on one thread too.
 
 ``set_num_threads(n)`` sets how many threads minigen uses (default: the CPUs this process may
 run on, or ``MINIGEN_NUM_THREADS``); ``set_num_threads(1)`` runs everything on the calling
