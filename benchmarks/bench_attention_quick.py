@@ -18,7 +18,7 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from minigen.bench.machine import pin_threads
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -86,21 +86,21 @@ def main():
     args = ap.parse_args()
     try:
         import torch
-        torch.set_num_threads(1)
     except ImportError:
         torch = None
+    pins = pin_threads(1, with_torch=torch is not None)  # BLAS, minigen's own, torch
     rows = []
     nan = (float("nan"), float("nan"))
     print(f"{'T':>5}  {'minigen wall/cpu ms':>22}  {'torch wall/cpu ms':>22}  minigen/torch (cpu)")
-    with threadpool_limits(limits=1):
-        for T in SIZES:
-            ours = bench_minigen(T, args.repeats)
-            theirs = bench_torch(T, args.repeats) if torch is not None else nan
-            rows.append({"T": T, "minigen_wall_s": ours[0], "minigen_cpu_s": ours[1],
-                         "torch_wall_s": theirs[0], "torch_cpu_s": theirs[1]})
-            print(f"{T:5d}  {ours[0] * 1e3:10.2f} /{ours[1] * 1e3:10.2f}  "
-                  f"{theirs[0] * 1e3:10.2f} /{theirs[1] * 1e3:10.2f}  {ours[1] / theirs[1]:6.2f}x",
-                  flush=True)
+    for T in SIZES:
+        ours = bench_minigen(T, args.repeats)
+        theirs = bench_torch(T, args.repeats) if torch is not None else nan
+        rows.append({"T": T, "minigen_wall_s": ours[0], "minigen_cpu_s": ours[1],
+                     "torch_wall_s": theirs[0], "torch_cpu_s": theirs[1]})
+        print(f"{T:5d}  {ours[0] * 1e3:10.2f} /{ours[1] * 1e3:10.2f}  "
+              f"{theirs[0] * 1e3:10.2f} /{theirs[1] * 1e3:10.2f}  {ours[1] / theirs[1]:6.2f}x",
+              flush=True)
+    pins.release()
     sizes = [r["T"] for r in rows]
     exps = {}
     for who in ("minigen", "torch"):

@@ -113,14 +113,15 @@ def main(argv=None):
         import torch
     except ImportError:
         torch = None
-    from threadpoolctl import threadpool_limits
+    from minigen.bench.machine import pin_threads
     for n in args.threads:
-        if torch is not None:
-            torch.set_num_threads(n)
         print(f"threads={n} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
-        with threadpool_limits(n):
+        pins = pin_threads(n, with_torch=torch is not None)  # BLAS, minigen's own, torch
+        try:
             for case in CASES:
                 run_case(*case, repeat=args.repeat, torch=torch)
+        finally:
+            pins.release()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from minigen.bench.machine import pin_threads
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import minigen  # noqa: E402
@@ -86,12 +86,15 @@ def main():
         torch = None
     results = []
     for n in a.threads:
-        with threadpool_limits(n):
+        pins = pin_threads(n, with_torch=torch is not None)  # BLAS, minigen's own, torch
+        try:
             ours = bench_minigen(x_np, a.input, a.hidden, a.warmup, a.runs)
+            theirs = (bench_torch(x_np, a.input, a.hidden, a.warmup, a.runs)
+                      if torch is not None else None)
+        finally:
+            pins.release()
         row = {"threads": n, "minigen_ms": round(ours, 2)}
         if torch is not None:
-            torch.set_num_threads(n)
-            theirs = bench_torch(x_np, a.input, a.hidden, a.warmup, a.runs)
             row.update(torch_ms=round(theirs, 2), ratio=round(ours / theirs, 2))
         results.append(row)
         print(f"LSTM({a.input}, {a.hidden}) T={a.T} B={a.batch} fwd+bwd, {n} thread(s), "

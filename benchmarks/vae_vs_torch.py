@@ -160,14 +160,14 @@ class TorchSide:
 
 
 def _set_threads(n):
-    from threadpoolctl import threadpool_limits
-    limiter = threadpool_limits(limits=n)
+    """BLAS, minigen's own threads and torch's, all to n (release() undoes the first two)."""
+    from minigen.bench.machine import pin_threads
     try:
-        import torch
-        torch.set_num_threads(n)
+        import torch  # noqa: F401
+        with_torch = True
     except ImportError:
-        pass
-    return limiter
+        with_torch = False
+    return pin_threads(n, with_torch=with_torch)
 
 
 # ----------------------------------------------------------------------------- quality
@@ -247,7 +247,7 @@ def main(argv=None):
                       flush=True)
             results[side.name] = runs
         if limiter is not None:
-            limiter.restore_original_limits()
+            limiter.release()
         report["quality"] = results
         print("\nquality (mean +- std over seeds, nats per test image):")
         for name, runs in results.items():
@@ -273,7 +273,7 @@ def main(argv=None):
             made = [s(0, args.lr) for s in sides]
             x = {s.name: s.tensor(xb) for s in made}
             med, per = time_steps(made, x)
-            limiter.restore_original_limits()
+            limiter.release()
             report["timing"][f"{n}_threads"] = {"median_ms": med, "rounds_ms": per}
             line = "   ".join(f"{k} {v:6.2f}" for k, v in med.items())
             ratio = f"   minigen/torch {med['minigen'] / med['torch']:.2f}x" if "torch" in med else ""

@@ -198,11 +198,19 @@ def cmd_train(args):
     return EXIT_OK
 
 
-_limits = []     # threadpool limits set by this command, undone when it returns
+_limits = []     # thread limits set by this command, undone when it returns
+
+
+class _Restore:
+    """A limit that ``restore_original_limits()`` undoes (as threadpoolctl's do)."""
+
+    def __init__(self, undo):
+        self.restore_original_limits = undo
 
 
 def _set_blas_threads(spec):
-    """Limit NumPy's BLAS threads for the rest of the process; returns a note to print (or None).
+    """Limit NumPy's BLAS threads and minigen's own for the rest of the process; returns a note
+    to print (or None).
 
     'auto' leaves them alone on an idle machine and uses 1 on a busy one: OpenBLAS threads
     spin-wait for each other, and when other work shares the cores a step can take 10-20x longer
@@ -223,13 +231,17 @@ def _set_blas_threads(spec):
             raise CommandError(f"--threads: expected a number or 'auto', got {spec!r}") from None
         if n < 1:
             raise CommandError(f"--threads: expected a positive number, got {n}")
+    import minigen
+    before = minigen.get_num_threads()
+    minigen.set_num_threads(n)  # minigen's own host threads (minigen/threads.py)
+    _limits.append(_Restore(lambda: minigen.set_num_threads(before)))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return (f"note: BLAS threads left as they are (pip install threadpoolctl to let --threads "
-                f"set them to {n})")
+        return (f"note: minigen threads: {n}; BLAS threads left as they are (pip install "
+                f"threadpoolctl to let --threads set them to {n})")
     _limits.append(threadpool_limits(limits=n, user_api="blas"))
-    return f"BLAS threads: {n}{why}"
+    return f"BLAS and minigen threads: {n}{why}"
 
 
 def _check_device(device):

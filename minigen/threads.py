@@ -28,8 +28,8 @@ then has a core to itself for its copies and its products. Measured here, 16 blo
 parts with BLAS on one; two parts that each ask BLAS for 2 threads fight over them (24-25 ms). BLAS's count is
 process-wide: a product another Python thread runs meanwhile runs on one thread too.
 
-``set_num_threads(n)`` sets how many threads minigen uses (default: the CPUs this process may
-run on, or ``MINIGEN_NUM_THREADS``); ``set_num_threads(1)`` runs everything on the calling
+``set_num_threads(n)`` sets how many threads minigen uses (default: ``MINIGEN_NUM_THREADS``,
+else ``OMP_NUM_THREADS``, else the CPUs this process may run on); ``set_num_threads(1)`` runs everything on the calling
 thread. BLAS keeps its own thread count (threadpoolctl sets that one). On a GPU nothing here is
 used: each op is already one kernel over the whole array.
 """
@@ -70,15 +70,18 @@ def configure():
 
 
 def _default_threads():
-    env = os.environ.get("MINIGEN_NUM_THREADS", "").strip()
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"MINIGEN_NUM_THREADS must be a positive integer, got {env!r}")
-        return n
+    """MINIGEN_NUM_THREADS, else OMP_NUM_THREADS (the usual way to ask a process for fewer
+    threads; PyTorch reads it too), else the CPUs this process may run on."""
+    for name in ("MINIGEN_NUM_THREADS", "OMP_NUM_THREADS"):
+        env = os.environ.get(name, "").strip()
+        if env:
+            try:
+                n = int(env)
+            except ValueError:
+                n = 0
+            if n < 1:
+                raise ValueError(f"{name} must be a positive integer, got {env!r}")
+            return n
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

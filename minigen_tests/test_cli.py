@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import minigen
 from minigen import cli, io
 
 TINY = ["--data", "digits", "--max-steps", "4", "--eval-k", "4", "--no-progress"]
@@ -93,10 +94,12 @@ def test_usage_errors(capsys):
 def test_threads_option(tmp_path, capsys):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     before = [d["num_threads"] for d in threadpoolctl.threadpool_info()]
+    ours = minigen.get_num_threads()
     args = ["train", "vae", *TINY, "--no-pictures", "--max-steps", "1"]
     assert cli.main([*args, "--threads", "1", "--out", str(tmp_path / "a")]) == 0
-    assert "BLAS threads: 1" in capsys.readouterr().out
+    assert "BLAS and minigen threads: 1" in capsys.readouterr().out
     assert [d["num_threads"] for d in threadpoolctl.threadpool_info()] == before   # restored
+    assert minigen.get_num_threads() == ours
     assert cli.main([*args, "--threads", "many", "--out", str(tmp_path / "b")]) == 1
     assert "--threads" in capsys.readouterr().err
 

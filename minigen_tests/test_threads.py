@@ -75,6 +75,15 @@ def test_set_num_threads_checks_its_argument():
 
 
 def test_default_from_environment(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setenv("MINIGEN_NUM_THREADS", "5")
+    assert threads._default_threads() == 5  # minigen's own variable first
+    monkeypatch.delenv("MINIGEN_NUM_THREADS")
+    assert threads._default_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "-2")
+    with pytest.raises(ValueError, match="OMP_NUM_THREADS must be a positive integer"):
+        threads._default_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS")
     monkeypatch.setenv("MINIGEN_NUM_THREADS", "5")
     assert threads._default_threads() == 5
     monkeypatch.setenv("MINIGEN_NUM_THREADS", "zero")
