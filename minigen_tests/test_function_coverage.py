@@ -59,7 +59,7 @@ EXPECTED_FUNCTIONS = [
     "Conv2dFunction", "ConvTranspose2dFunction", "Conv2dWeightFunction",
     # minigen/ops/pool.py
     "MaxPool2dFunction", "PlaneGather", "PlaneScatter", "WindowSum", "WindowSpread",
-    # minigen/ops/norm.py
+    # minigen/ops/norm.py, batch_norm.py
     "_Normalize", "BatchNorm", "LayerNorm", "GroupNorm",
     # minigen/ops/attention.py
     "ScaledDotProductAttention",

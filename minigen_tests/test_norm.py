@@ -1,11 +1,12 @@
-"""Tests for ops/norm.py (batch_norm, layer_norm, group_norm) and nn/normalization.py."""
+"""Tests for ops/norm.py (layer_norm, group_norm), ops/batch_norm.py and nn/normalization.py."""
 import numpy as np
 import pytest
 
 import minigen
 import minigen.nn as nn
 import minigen.nn.functional as F
-from minigen.ops.norm import batch_norm, layer_norm, group_norm
+from minigen.ops.batch_norm import batch_norm
+from minigen.ops.norm import layer_norm, group_norm
 
 
 def T(a, device, requires_grad=False, dtype=None):
@@ -466,7 +467,7 @@ def test_batch_norm_first_order_path_equals_composite_twin(device, shape, affine
     through the composite twin and the float64 reference: y, dL/dx, dL/dgamma, dL/dbeta, and
     the running statistics. y keeps x's layout (channels-first with under 64 pixels per image
     is taken channels-last)."""
-    from minigen.ops.norm import _to_last
+    from minigen.ops.batch_norm import _to_last
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape) * 3 + 1.5
     g = rng.standard_normal(shape)

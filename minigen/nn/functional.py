@@ -11,5 +11,6 @@ from ..ops.loss import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
 from ..ops.norm import *  # noqa: F401,F403
+from ..ops.batch_norm import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
 from ..ops.rnn import *  # noqa: F401,F403

@@ -16,7 +16,8 @@ import numbers
 from .. import backend as B
 from ..autograd import no_grad
 from ..creation import ones, zeros, tensor
-from ..ops.norm import batch_norm, layer_norm, group_norm
+from ..ops.batch_norm import batch_norm
+from ..ops.norm import layer_norm, group_norm
 from .module import Module
 from .parameter import Parameter
 

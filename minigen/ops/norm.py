@@ -12,7 +12,8 @@ standard deviation, then scale and shift per feature:
     layer_norm   the set is the trailing ``normalized_shape``      x: (*, *normalized_shape)
     group_norm   the set is (C / G channels, *spatial) per sample and group   x: (N, C, *)
 
-The backward is derived once, in ``_Normalize``'s docstring, and shared.
+The backward is derived once, in ``_Normalize``'s docstring, and shared. BatchNorm, with its
+running statistics and its own first-order path, is in ``batch_norm.py``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from ..autograd import Function, Tensor, _wrap, is_grad_enabled
 from .reduction import mean, sum
 from .unary import rsqrt
 
-__all__ = ["batch_norm", "layer_norm", "group_norm"]
+__all__ = ["layer_norm", "group_norm"]  # batch_norm: ops/batch_norm.py
 
 
 class _Normalize(Function):
@@ -51,14 +52,14 @@ class _Normalize(Function):
     """
 
     def _geometry(self, stat_shape, stat_axes, param_shape, param_axes, feature_shape, eps,
-                  has_weight, has_bias, running=None):
+                  has_weight, has_bias):
         """Keep the layer's geometry (the keyword arguments of ``forward``) for backward."""
         self.stat_shape, self.stat_axes, self.eps = stat_shape, stat_axes, eps
         self.param_shape, self.param_axes, self.feature_shape = param_shape, param_axes, feature_shape
         self.has_weight, self.has_bias = has_weight, has_bias
 
     def forward(self, x, *params, stat_shape, stat_axes, param_shape, param_axes, feature_shape,
-                eps, has_weight, has_bias, running=None):
+                eps, has_weight, has_bias):
         self._geometry(stat_shape, stat_axes, param_shape, param_axes, feature_shape, eps,
                        has_weight, has_bias)
         xv = x.reshape(stat_shape)
@@ -66,8 +67,6 @@ class _Normalize(Function):
         xc = xv - mu
         # var = mean((x - mu)^2), the biased variance
         var = (xc * xc).mean(axis=stat_axes, keepdims=True)
-        if running is not None:
-            _update_running(running, mu, var, xv.size // mu.size)
         # x_hat = (x - mu) / sqrt(var + eps)
         rstd = 1.0 / self.xp.sqrt(var + eps)
         xc *= rstd
@@ -121,92 +120,6 @@ class _Normalize(Function):
         if self.param_axes:
             t = sum(t, dim=self.param_axes)
         return t.reshape(self.feature_shape)
-
-
-def _update_running(running, mu, var, m):
-    """running <- (1 - momentum) * running + momentum * batch statistic, in place.
-
-    As in PyTorch, the running variance takes the UNBIASED batch variance var * m / (m - 1),
-    while the normalisation itself used the biased one.
-    """
-    running_mean, running_var, momentum = running
-    mu = mu.reshape(-1)
-    var_unbiased = var.reshape(-1) * (m / (m - 1))
-    if running_mean is not None:
-        running_mean[...] = (1 - momentum) * running_mean + momentum * mu.astype(running_mean.dtype)
-    if running_var is not None:
-        running_var[...] = (1 - momentum) * running_var + momentum * var_unbiased.astype(running_var.dtype)
-
-
-class BatchNorm(_Normalize):
-    """Batch normalisation (Ioffe and Szegedy, 2015) in training mode: statistics per channel
-    over the batch and spatial axes. Backward: see ``_Normalize``.
-
-    The forward and the first-order backward work on raw arrays in the layout of x's memory
-    (``_Channels``): channels-last memory (what minigen's convolutions return, and any (N, C)
-    input) as the matrix X of M = N * H * W rows (pixels) by C columns (channels), any other as
-    the contiguous (N, C, L) array. The statistics are then sums of rows or columns (matrix-
-    vector products with ones, BLAS), and every per-channel factor is one broadcast. y comes
-    out in x's layout.
-    With sg = sum_r dL/dy and sgx = sum_r dL/dy * x per channel (a = gamma rstd):
-        dL/dbeta  = sg,    dL/dgamma = sum_r dL/dy x_hat = rstd (sgx - mu sg)
-        dL/dx     = rstd (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma
-                  = a dL/dy - b x + c,   b = a rstd dL/dgamma / M,   c = b mu - a sg / M
-    (the ``_Normalize`` formula with mean(g) = gamma sg / M, mean(g x_hat) = gamma dL/dgamma / M).
-    Measured on a DCGAN's 64 x 64 x 16 x 16 activations (channels-last), 1 thread, against
-    the general path's reductions over strided axes: forward 3.7 -> 1.0 ms, backward 9.9 ->
-    2.6 ms (PyTorch 0.7 and 6.3 ms).
-    """
-
-    def forward(self, x, *params, eps, has_weight, has_bias, running=None, **geometry):
-        self._geometry(eps=eps, has_weight=has_weight, has_bias=has_bias, **geometry)
-        xp = self.xp
-        ch = _Channels(self.backend, x)
-        X, M = ch.view(x), ch.M
-        w = params[0] if has_weight else None
-        b = params[-1] if has_bias else None
-        mu = ch.sum(X) / M
-        xc = ch.apply(xp.subtract, X, mu)
-        # var = mean((x - mu)^2), the biased variance;  rstd = 1 / sqrt(var + eps)
-        var = ch.sum(xc * xc) / M
-        if running is not None:
-            _update_running(running, mu, var, M)
-        rstd = 1.0 / xp.sqrt(var + eps)
-        self.stats = (mu, rstd)
-        # y = gamma * x_hat + beta = xc * (gamma rstd) + beta
-        ch.apply(xp.multiply, xc, rstd * w.reshape(-1) if w is not None else rstd, out=xc)
-        if b is not None:
-            ch.apply(xp.add, xc, b.reshape(-1), out=xc)
-        self.save_for_backward(x, w)
-        return ch.back(xc)
-
-    def backward(self, gy):
-        x, w = self.saved_tensors
-        if is_grad_enabled():  # create_graph: the general backward, in minigen ops
-            return super().backward(gy)
-        xp = self.xp
-        ch = _Channels(self.backend, x.data)
-        X, G, M = ch.view(x.data), ch.view(gy.data), ch.M
-        mu, rstd = self.stats
-        need = self.needs_input_grad
-        sg = ch.sum(G)
-        sgx = ch.sum(G * X)
-        dgamma = rstd * (sgx - mu * sg)  # sum over the pixels of dL/dy x_hat
-        grads = [None]
-        if need[0]:
-            a = rstd * w.data.reshape(-1) if w is not None else rstd
-            bb = a * rstd * dgamma / M
-            c = bb * mu - a * sg / M
-            # dL/dx = a dL/dy - b x + c
-            gx = ch.apply(xp.multiply, G, a)
-            gx -= ch.apply(xp.multiply, X, bb)
-            ch.apply(xp.add, gx, c, out=gx)
-            grads[0] = _wrap(ch.back(gx))
-        if self.has_weight:
-            grads.append(_wrap(dgamma.reshape(self.feature_shape)) if need[1] else None)
-        if self.has_bias:
-            grads.append(_wrap(sg.reshape(self.feature_shape)) if need[-1] else None)
-        return tuple(grads)
 
 
 class LayerNorm(_Normalize):
@@ -301,69 +214,6 @@ class GroupNorm(_Normalize):
     all spatial positions) of each sample. Backward: see ``_Normalize``."""
 
 
-def _to_last(a):
-    """(N, C, *) as the (N, *, C) view."""
-    return a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
-
-
-class _Channels:
-    """BatchNorm's view of an (N, C, *) input x, in the layout of x's memory.
-
-    Channels-last memory (C-contiguous as (N, *, C)) is the (M, C) matrix of pixels by
-    channels: per-channel sums are sums down the columns, per-channel factors broadcasts along
-    the rows (``_columns``). Any other layout is the C-contiguous (N, C, L) array (a copy if x
-    is neither): sums over L and then N, factors broadcast along rows of L pixels, unless L is
-    under 64 (then x is copied channels-last). No strided reduction is left to NumPy."""
-
-    def __init__(self, backend, x):
-        self.backend, self.xp, self.shape = backend, backend.xp, x.shape
-        self.C = x.shape[1]
-        self.M = x.size // max(self.C, 1)
-        # with few pixels per image the rows of (N, C, L) are too short to broadcast along:
-        # copied channels-last instead (64 x 256 x 4 x 4: 0.9 against 1.7 ms forward+backward)
-        self.last = _to_last(x).flags.c_contiguous or self.M < 64 * x.shape[0]
-
-    def view(self, a):
-        """A raw array shaped like x, in this layout (a view, or a copy in x's layout)."""
-        if self.last:
-            return self.xp.ascontiguousarray(_to_last(a)).reshape(-1, self.C)
-        return self.xp.ascontiguousarray(a).reshape(self.shape[0], self.C, -1)
-
-    def sum(self, X):
-        """Per-channel sums (C,)."""
-        if self.last:
-            return self.backend.sum(X, (0,))
-        return self.backend.sum(self.backend.sum(X, (2,)), (0,))
-
-    def apply(self, op, X, v, out=None):
-        """op(X, v) with v (C,) one value per channel."""
-        if self.last:
-            return _columns(op, X, v, out)
-        return op(X, v.reshape(-1, 1), out=out)
-
-    def back(self, X):
-        """An array of this layout as the (N, C, *) view."""
-        if not self.last:
-            return X.reshape(self.shape)
-        shape = self.shape
-        return X.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).transpose(
-            (0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
-
-
-def _columns(op, X, v, out=None):
-    """op(X, v) for an (M, C) matrix X and a per-column vector v (C,). NumPy runs one short
-    inner loop per row of a broadcast; with few columns the rows are viewed k at a time,
-    (M / k, k C) against v repeated k times, 1.7x faster at C = 64 (M = 16384)."""
-    M, C = X.shape
-    k = max(1, 1024 // max(C, 1))
-    while k > 1 and M % k:
-        k //= 2
-    if k > 1 and X.flags.c_contiguous and (out is None or out.flags.c_contiguous):
-        X, v = X.reshape(M // k, k * C), v.reshape(1, C).repeat(k, axis=0).reshape(-1)
-        out = None if out is None else out.reshape(M // k, k * C)
-    return op(X, v, out=out).reshape(M, C)
-
-
 def _apply(cls, x, weight, bias, **geometry):
     params = [p for p in (weight, bias) if p is not None]
     for p in params:
@@ -383,66 +233,6 @@ def _check_param(op, name, p, shape, x):
     if type(p.data) is not type(x.data):
         raise RuntimeError(f"{op}: expected {name} on the same device as input "
                            f"({x.device}), but got {p.device}")
-
-
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
-    """Batch normalisation over channel dim 1 of ``input`` (N, C, *).
-
-    training=True: normalise with the batch's mean and biased variance, and (if given) update
-    ``running_mean`` and ``running_var`` in place, off the graph:
-        running_mean = (1 - momentum) * running_mean + momentum * mean
-        running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)   (unbiased)
-    where m = N * prod(spatial). training=False: normalise with the running statistics, which
-    makes the op an affine map of x, y = (x - running_mean) * gamma / sqrt(running_var + eps)
-    + beta, built from primitive ops (so it is differentiable, twice).
-
-    ``momentum`` must be a number here, as in ``torch.nn.functional.batch_norm``; the modules
-    implement momentum=None (a cumulative average) by passing 1 / num_batches_tracked.
-    """
-    x = input
-    if x.data.ndim < 2:
-        raise ValueError(f"batch_norm: expected input with at least 2 dims (N, C, *), got input "
-                         f"of shape {list(x.shape)}")
-    if x.data.dtype.kind != "f":
-        raise RuntimeError(f"batch_norm: expected a floating point input, got {x.dtype}")
-    C = x.data.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None:
-            if t.data.size != C:
-                raise RuntimeError(f"batch_norm: {name} should contain {C} elements not "
-                                   f"{t.data.size} (input of shape {list(x.shape)})")
-            if type(t.data) is not type(x.data):
-                raise RuntimeError(f"batch_norm: expected {name} on the same device as input "
-                                   f"({x.device}), but got {t.device}")
-    _check_param("batch_norm", "weight", weight, (C,), x)
-    _check_param("batch_norm", "bias", bias, (C,), x)
-    param_shape = (1, C) + (1,) * (x.data.ndim - 2)
-    if not training:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("batch_norm: running_mean and running_var must be defined in "
-                               "evaluation mode (training=False)")
-        # y = (x - running_mean) * gamma / sqrt(running_var + eps) + beta: affine in x
-        scale = rsqrt(running_var.to(x.dtype) + eps)
-        if weight is not None:
-            scale = scale * weight
-        y = (x - running_mean.to(x.dtype).reshape(param_shape)) * scale.reshape(param_shape)
-        return y + bias.reshape(param_shape) if bias is not None else y
-    m = x.data.size // C if C else 0
-    if m <= 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                         f"size {list(x.shape)}")
-    running = None
-    if running_mean is not None or running_var is not None:
-        if momentum is None or not isinstance(momentum, numbers.Real):
-            raise TypeError(f"batch_norm: momentum must be a float, got {momentum!r} (the "
-                            "BatchNorm modules turn momentum=None into 1 / num_batches_tracked)")
-        running = (None if running_mean is None else running_mean.data,
-                   None if running_var is None else running_var.data, float(momentum))
-    axes = (0,) + tuple(range(2, x.data.ndim))
-    return _apply(BatchNorm, x, weight, bias, stat_shape=x.data.shape, stat_axes=axes,
-                  param_shape=param_shape, param_axes=axes, feature_shape=(C,), eps=eps,
-                  running=running)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
