@@ -9,11 +9,11 @@ The backward is derived in ``ScaledDotProductAttention``'s docstring.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy
 
-from ..autograd import Function, Tensor, _wrap, is_grad_enabled
+from ..autograd import Function, _wrap, is_grad_enabled
+from .attention_args import _OP, _check_inputs, _check_mask
 from .elementwise import where
 from .unary import exp
 from .reduction import sum, sum_to
@@ -364,10 +364,6 @@ def _wrap_grad(g):
     return None if g is None else _wrap(g)
 
 
-def _shape(t):
-    return list(t.shape)
-
-
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, *, _need_weights=False):
     """Attention of ``query`` (..., L, E) over ``key`` (..., S, E) and ``value`` (..., S, Ev).
@@ -383,64 +379,22 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     gradients), never NaN.
     """
     q, k, v = query, key, value
-    op = "scaled_dot_product_attention"
-    for name, t in (("query", q), ("key", k), ("value", v)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
-        if t.data.ndim < 2:
-            raise RuntimeError(f"{op}: expected {name} with at least 2 dims (..., seq, dim), "
-                               f"got shape {_shape(t)}")
-    if not (q.dtype == k.dtype == v.dtype) or q.dtype.kind != "f":
-        raise RuntimeError(f"{op}: expected query, key and value to have the same floating "
-                           f"dtype, but got query.dtype: {q.dtype}, key.dtype: {k.dtype} and "
-                           f"value.dtype: {v.dtype}")
-    if not (type(q.data) is type(k.data) is type(v.data)):
-        raise RuntimeError(f"{op}: expected query, key and value on the same device, but got "
-                           f"{q.device}, {k.device} and {v.device}")
+    # shapes, dtypes, devices and the mask checked as PyTorch does (attention_args.py)
+    s_shape = _check_inputs(q, k, v, dropout_p)
     E, L, S = q.shape[-1], q.shape[-2], k.shape[-2]
-    if k.shape[-1] != E:
-        raise RuntimeError(f"{op}: query {_shape(q)} and key {_shape(k)} must have the same "
-                           f"last dim (embedding), but got {E} and {k.shape[-1]}")
-    if v.shape[-2] != S:
-        raise RuntimeError(f"{op}: key {_shape(k)} and value {_shape(v)} must have the same "
-                           f"sequence length (dim -2), but got {S} and {v.shape[-2]}")
-    if not isinstance(dropout_p, numbers.Real) or not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
     xp = q.xp
-    try:
-        s_shape = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S)
-        numpy.broadcast_shapes(s_shape[:-2], v.shape[:-2])
-    except ValueError:
-        raise RuntimeError(f"{op}: the batch dims of query {_shape(q)}, key {_shape(k)} and "
-                           f"value {_shape(v)} cannot be broadcast together") from None
-
     keep, bias = None, None
     if is_causal:
         if attn_mask is not None:
-            raise RuntimeError(f"{op}: explicit attn_mask should not be set when is_causal=True")
+            raise RuntimeError(f"{_OP}: explicit attn_mask should not be set when is_causal=True")
         # query i sees keys j <= i
         keep = xp.tril(xp.ones((L, S), dtype=bool))
     elif attn_mask is not None:
-        m = attn_mask
-        if not isinstance(m, Tensor):
-            raise TypeError(f"{op}: expected attn_mask to be a Tensor, got {type(m).__name__}")
-        if type(m.data) is not type(q.data):
-            raise RuntimeError(f"{op}: expected attn_mask on the same device as query "
-                               f"({q.device}), but got {m.device}")
-        try:
-            fits = numpy.broadcast_shapes(s_shape, m.shape) == tuple(s_shape)
-        except ValueError:
-            fits = False
-        if not fits:  # (as PyTorch: the mask may not add batch dims to the scores)
-            raise RuntimeError(f"{op}: attn_mask of shape {_shape(m)} cannot be broadcast to the "
-                               f"attention scores of shape {list(s_shape)}")
-        if m.dtype.kind == "b":
-            keep = m.data
-        elif m.dtype.kind == "f":
-            bias = m if m.dtype == q.dtype else m.to(q.dtype)
+        # a bool mask says which keys take part; a float one is added to the scores
+        if _check_mask(attn_mask, q, s_shape) == "bool":
+            keep = attn_mask.data
         else:
-            raise RuntimeError(f"{op}: expected attn_mask dtype to be bool or float, but got "
-                               f"attn_mask.dtype: {m.dtype}")
+            bias = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
     scale = 1.0 / math.sqrt(E) if scale is None else float(scale)
 
     dropout = None

@@ -48,8 +48,8 @@ from __future__ import annotations
 
 from ..autograd import Function, _wrap, is_grad_enabled
 from .conv_args import _as_2d, _check_common, _tuple
-from .im2col import (_Padder, _each_block, _col2im_add, _frame, _im2col, _matmul_into, _pad_last,
-                     _rows, _weight_from_matrix, _weight_matrix)
+from .im2col import (_Padder, _col2im_add, _each_block, _frame, _im2col, _matmul_into, _pad_last,
+                     _rows, _sum_in_order, _weight_from_matrix, _weight_matrix)
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
@@ -339,18 +339,6 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
     return (_wrap(gx.transpose(0, 3, 1, 2)) if need_x else None,
             _wrap(_weight_from_matrix(xp, gw_m, kernel)) if need_w else None,
             _wrap(gb) if need_b else None)
-
-
-def _sum_in_order(parts):
-    """parts[0] + parts[1] + ... added left to right (the blocks' order), or None if none:
-    the same rounding however the blocks were shared out among threads."""
-    total = None
-    for p in parts:
-        if total is None:
-            total = p
-        else:
-            total += p
-    return total
 
 
 # ----------------------------------------------------------------------------- public

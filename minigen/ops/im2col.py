@@ -71,6 +71,18 @@ def _each_block(backend, N, rows_per_image, groups, width, dtype, body):
     return [r for part in parts for r in part]
 
 
+def _sum_in_order(parts):
+    """parts[0] + parts[1] + ... added left to right (the blocks' order), or None if none:
+    the same rounding however the blocks were shared out among threads."""
+    total = None
+    for p in parts:
+        if total is None:
+            total = p
+        else:
+            total += p
+    return total
+
+
 def _frame(in_hw, kernel, stride, padding, dilation, grid_hw):
     """(Hb, Wb): a frame that holds the input at offset ``padding`` and every window of the grid."""
     return tuple(max(n + p, (o - 1) * s + (k - 1) * d + 1)
