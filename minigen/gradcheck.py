@@ -61,6 +61,11 @@ def _host(t):
     return t.numpy().astype(numpy.float64)
 
 
+def _flat_outputs(fn, inputs):
+    """Every output of fn(*inputs), as one flat float64 host vector."""
+    return numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
+
+
 def _numeric_jacobian(fn, inputs, k, eps, n_out_total):
     """J[:, j] = (f(x + eps e_j) - f(x - eps e_j)) / (2 eps) for every element j of input k."""
     x = inputs[k]
@@ -71,9 +76,9 @@ def _numeric_jacobian(fn, inputs, k, eps, n_out_total):
         at = numpy.unravel_index(j, x.data.shape)
         orig = float(x.data[at])
         x.data[at] = orig + eps
-        plus = numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
+        plus = _flat_outputs(fn, inputs)
         x.data[at] = orig - eps
-        minus = numpy.concatenate([_host(o).ravel() for o in _outputs(fn, inputs)] or [numpy.zeros(0)])
+        minus = _flat_outputs(fn, inputs)
         x.data[at] = orig
         cols.append((plus - minus) / (2 * eps))
     return numpy.stack(cols, axis=1) if cols else numpy.zeros((n_out_total, 0))

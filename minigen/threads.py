@@ -23,15 +23,17 @@ was imported first the default stays, and ``host_threads()`` says so.
 
 Work whose parts call BLAS (the convolutions' blocks of images) is split only with BLAS set to
 one thread while the parts run (``parallel(..., blas=True)``, through threadpoolctl): each part
-then has a core to itself for its copies and its products. Measured here, 16 blocks of a
-3x3 convolution's unfold and product: 16 ms in one loop with BLAS on 2 threads, 13 ms in two
-parts with BLAS on one; two parts that each ask BLAS for 2 threads fight over them (24-25 ms). BLAS's count is
-process-wide: a product another Python thread runs meanwhile runs on one thread too.
+then has a core to itself for its copies and its products. Measured here, 16 blocks of a 3x3
+convolution's unfold and product: 16 ms in one loop with BLAS on 2 threads, 13 ms in two parts
+with BLAS on one; two parts that each ask BLAS for 2 threads fight over them (24-25 ms).
+BLAS's count is process-wide: a product another Python thread runs meanwhile runs on one
+thread too.
 
 ``set_num_threads(n)`` sets how many threads minigen uses (default: ``MINIGEN_NUM_THREADS``,
-else ``OMP_NUM_THREADS``, else the CPUs this process may run on); ``set_num_threads(1)`` runs everything on the calling
-thread. BLAS keeps its own thread count (threadpoolctl sets that one). On a GPU nothing here is
-used: each op is already one kernel over the whole array.
+else ``OMP_NUM_THREADS``, else the CPUs this process may run on); ``set_num_threads(1)`` runs
+everything on the calling thread. BLAS keeps its own thread count (threadpoolctl sets that
+one). ``OPENBLAS_THREAD_TIMEOUT`` stays in ``os.environ``, so child processes inherit it. On a
+GPU nothing here is used: each op is already one kernel over the whole array.
 """
 from __future__ import annotations
 

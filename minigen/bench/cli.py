@@ -37,8 +37,8 @@ def parse_args(argv):
     p.add_argument("--device", choices=("cpu", "cuda", "all"), default="all",
                    help="device(s) to time; 'all' = cpu and, when CuPy sees a GPU, cuda")
     p.add_argument("--threads", type=int, default=None,
-                   help="pin NumPy's BLAS (threadpoolctl), minigen's own host threads and torch to N "
-                        "threads")
+                   help="pin NumPy's BLAS (threadpoolctl), minigen's own host threads and "
+                        "torch to N threads")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes, few repeats: under a minute (what CI runs)")
     p.add_argument("--only", action="append", default=None, metavar="NAME",

@@ -102,9 +102,11 @@ def _update_running(running, mu, var, m):
     mu = mu.reshape(-1)
     var_unbiased = var.reshape(-1) * (m / (m - 1))
     if running_mean is not None:
-        running_mean[...] = (1 - momentum) * running_mean + momentum * mu.astype(running_mean.dtype)
+        running_mean[...] = ((1 - momentum) * running_mean
+                             + momentum * mu.astype(running_mean.dtype))
     if running_var is not None:
-        running_var[...] = (1 - momentum) * running_var + momentum * var_unbiased.astype(running_var.dtype)
+        running_var[...] = ((1 - momentum) * running_var
+                            + momentum * var_unbiased.astype(running_var.dtype))
 
 
 def _to_last(a):

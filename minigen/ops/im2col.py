@@ -108,9 +108,10 @@ class _Padder:
         x_last = x.transpose(0, 2, 3, 1)  # a view: x_last[n, h, w, c] = x[n, c, h, w]
         if ph == 0 and pw == 0 and self.frame == (H, W) and x_last.flags.c_contiguous:
             return x_last  # already channels-last in memory: nothing to copy
-        buf = self.bufs.get(threading.get_ident())
+        me = threading.get_ident()
+        buf = self.bufs.get(me)
         if buf is None or buf.shape[0] < N or buf.dtype != x.dtype:
-            buf = self.bufs[threading.get_ident()] = self.xp.zeros((N,) + self.frame + (C,), x.dtype)
+            buf = self.bufs[me] = self.xp.zeros((N,) + self.frame + (C,), x.dtype)
         x_p = buf[:N]
         x_p[:, ph:ph + H, pw:pw + W] = x_last
         return x_p
