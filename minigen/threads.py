@@ -16,7 +16,8 @@ threads spinning on the other cores for a while (2^28 cycles, ~0.1 s, by default
 the next product; a Python thread given one of those cores then gets a fraction of it. Measured
 here (2-core machine, a big product then 30 passes over 4 MiB split in two): 6.1 ms with the
 default, 3.1-3.8 ms with the workers put to sleep at once, against 6.1 ms on one thread; the
-products themselves took the same time either way (5.3 and 5.2 ms). OpenBLAS reads the setting,
+products themselves took the same time either way (5.3 and 5.2 ms;
+``benchmarks/bench_blas_spin.py`` repeats the measurement). OpenBLAS reads the setting,
 ``OPENBLAS_THREAD_TIMEOUT`` (the spin is 2^value cycles, 4 the least), once, when NumPy loads
 it, so minigen sets it to 4 on import, before importing NumPy, unless the user set it. If NumPy
 was imported first the default stays, and ``host_threads()`` says so.
