@@ -162,16 +162,23 @@ def _blas_libraries():
 
 @contextlib.contextmanager
 def _one_blas_thread():
-    """BLAS on one thread inside the block, its thread counts put back afterwards."""
+    """BLAS on one thread inside the block, its thread counts put back afterwards. Calls from
+    several user threads at once nest: the first saves the counts, the last puts them back."""
     libs = _blas_libraries()
-    before = [lib.num_threads for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(1)
+    with _lock:
+        if _state.setdefault("blas_users", 0) == 0:
+            _state["blas_before"] = [lib.num_threads for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        _state["blas_users"] += 1
     try:
         yield
     finally:
-        for lib, n in zip(libs, before):
-            lib.set_num_threads(n)
+        with _lock:
+            _state["blas_users"] -= 1
+            if _state["blas_users"] == 0:
+                for lib, n in zip(libs, _state["blas_before"]):
+                    lib.set_num_threads(n)
 
 
 def parallel(fn, parts, blas=False):

@@ -325,3 +325,27 @@ def test_a_forked_child_makes_its_own_pool():
     out = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "0", out.stdout + out.stderr
+
+
+def test_blas_threads_come_back_when_user_threads_split_at_once(split_everything):
+    """Two user threads, each running blas work in parts, overlapping: the BLAS thread count
+    is put back only when the last of them is done (not left at the one thread of a part)."""
+    libs = threads._blas_libraries()
+    if not libs:
+        pytest.skip("threadpoolctl sees no BLAS here: blas work is never split")
+    before = [lib.num_threads for lib in libs]
+    threads.set_num_threads(2)
+    inside = threading.Barrier(2)
+
+    def user():
+        def part(lo, hi):
+            if lo == 0:
+                inside.wait(timeout=10)  # both users are inside their parallel calls
+        threads.parallel(part, threads.ranges(4, 1 << 30), blas=True)
+
+    users = [threading.Thread(target=user) for _ in range(2)]
+    for t in users:
+        t.start()
+    for t in users:
+        t.join(timeout=30)
+    assert [lib.num_threads for lib in libs] == before
