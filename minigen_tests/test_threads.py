@@ -328,24 +328,29 @@ def test_a_forked_child_makes_its_own_pool():
 
 
 def test_blas_threads_come_back_when_user_threads_split_at_once(split_everything):
-    """Two user threads, each running blas work in parts, overlapping: the BLAS thread count
-    is put back only when the last of them is done (not left at the one thread of a part)."""
+    """Two user threads, each running blas work in parts, overlapping: the first enters and
+    leaves first, the second enters while BLAS is on one thread and leaves last. The BLAS
+    thread count must come back to what it was (not to the one thread the second one saw)."""
     libs = threads._blas_libraries()
     if not libs:
         pytest.skip("threadpoolctl sees no BLAS here: blas work is never split")
     before = [lib.num_threads for lib in libs]
     threads.set_num_threads(2)
-    inside = threading.Barrier(2)
+    first_inside, both_inside = threading.Event(), threading.Barrier(2)
 
-    def user():
+    def user(i):
         def part(lo, hi):
             if lo == 0:
-                inside.wait(timeout=10)  # both users are inside their parallel calls
+                first_inside.set()
+                both_inside.wait(timeout=10)
+                if i == 1:
+                    threading.Event().wait(0.05)  # the second user leaves last
         threads.parallel(part, threads.ranges(4, 1 << 30), blas=True)
 
-    users = [threading.Thread(target=user) for _ in range(2)]
-    for t in users:
-        t.start()
+    users = [threading.Thread(target=user, args=(i,)) for i in range(2)]
+    users[0].start()
+    assert first_inside.wait(timeout=10)
+    users[1].start()
     for t in users:
         t.join(timeout=30)
     assert [lib.num_threads for lib in libs] == before
