@@ -324,6 +324,7 @@ def cmd_info(args):
     print(f"minigen {minigen.__version__}  ({os.path.dirname(os.path.abspath(minigen.__file__))})")
     print(f"Python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"NumPy {numpy.__version__}; BLAS: " + "; ".join(_blas_lines()))
+    print(f"host threads: {minigen.threads.host_threads()}")
     cupy_versions = [f"{d} {v}" for d in ("cupy", "cupy-cuda12x", "cupy-cuda13x", "cupy-cuda11x")
                      if (v := _dist_version(d))]
     cuda_ok = B.cuda_is_available()

@@ -107,7 +107,7 @@ def test_threads_option(tmp_path, capsys):
 def test_info(capsys):
     assert cli.main(["info"]) == 0
     text = capsys.readouterr().out
-    for word in ("minigen 0.", "NumPy", "BLAS", "cpu", "cuda", "CuPy", "vae"):
+    for word in ("minigen 0.", "NumPy", "BLAS", "host threads", "cpu", "cuda", "CuPy", "vae"):
         assert word in text, word
 
 
