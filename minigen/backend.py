@@ -189,9 +189,9 @@ class Backend:
         normal CDF makes ~40). On a CPU each pass over a big array streams it from memory;
         done in cache-sized blocks, every pass after the first reads from cache (GELU on 4M
         floats: 18-20 ms against 28-31 ms in one go), and the array is shared out among the
-        host threads (``parallel``), each doing its part a block at a time. The inputs all have one shape; ``fn`` returns an array of that shape,
-        or a tuple of them. On a GPU one launch over the whole array is best, so CupyBackend
-        calls ``fn`` once."""
+        host threads (``parallel``), each doing its part a block at a time. The inputs all
+        have one shape; ``fn`` returns an array of that shape, or a tuple of them. On a GPU
+        one launch over the whole array is best, so CupyBackend calls ``fn`` once."""
         xp, blk = self.xp, self.block
         if xs[0].size <= blk and xs[0].nbytes < 2 * threads.MIN_PART_BYTES:  # one small block
             return fn(xp, *xs)

@@ -504,3 +504,11 @@ def test_batch_norm_channels_last_gradcheck(device):
     fn = lambda x, w, b: batch_norm(x, None, None, w, b, training=True)  # noqa: E731
     assert minigen.gradcheck(fn, (x, w, b))
     assert minigen.gradgradcheck(fn, (x, w, b))
+
+
+def test_inputs_with_fewer_than_two_dims_are_refused_as_pytorch_does(device):
+    x = T(np.ones(4), device)
+    with pytest.raises(ValueError, match=r"batch_norm: expected input with at least 2 dims .* \[4\]"):
+        batch_norm(x, None, None, training=True)
+    with pytest.raises(RuntimeError, match=r"group_norm: expected input with at least 2 dims .* \[4\]"):
+        group_norm(x, 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import _wrap, is_grad_enabled
-from .norm import _Normalize, _apply, _check_param
+from .norm import _Normalize, _apply, _check_channels_input, _check_param
 from .unary import rsqrt
 
 __all__ = ["batch_norm"]
@@ -78,11 +78,11 @@ class BatchNorm(_Normalize):
         grads = [None]
         if need[0]:
             a = rstd * w.data.reshape(-1) if w is not None else rstd
-            bb = a * rstd * dgamma / M
-            c = bb * mu - a * sg / M
+            b = a * rstd * dgamma / M
+            c = b * mu - a * sg / M
             # dL/dx = a dL/dy - b x + c
             gx = ch.apply(xp.multiply, G, a)
-            gx -= ch.apply(xp.multiply, X, bb)
+            gx -= ch.apply(xp.multiply, X, b)
             ch.apply(xp.add, gx, c, out=gx)
             grads[0] = _wrap(ch.back(gx))
         if self.has_weight:
@@ -188,11 +188,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     implement momentum=None (a cumulative average) by passing 1 / num_batches_tracked.
     """
     x = input
-    if x.data.ndim < 2:
-        raise ValueError(f"batch_norm: expected input with at least 2 dims (N, C, *), got input "
-                         f"of shape {list(x.shape)}")
-    if x.data.dtype.kind != "f":
-        raise RuntimeError(f"batch_norm: expected a floating point input, got {x.dtype}")
+    _check_channels_input("batch_norm", x, few_dims=ValueError)
     C = x.data.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         if t is not None:

@@ -62,8 +62,11 @@ def _each_block(backend, N, rows_per_image, groups, width, dtype, body):
     def run(lo, hi):  # blocks lo .. hi-1, in one buffer
         buf = SCRATCH.take(xp, shape, dtype)
         try:
-            return [body(n0, min(N, n0 + step), buf[:, :(min(N, n0 + step) - n0) * rows_per_image])
-                    for n0 in starts[lo:hi]]
+            out = []
+            for n0 in starts[lo:hi]:
+                n1 = min(N, n0 + step)
+                out.append(body(n0, n1, buf[:, :(n1 - n0) * rows_per_image]))
+            return out
         finally:
             SCRATCH.give(xp, buf)
 

@@ -224,6 +224,16 @@ def _apply(cls, x, weight, bias, **geometry):
                      **geometry)
 
 
+def _check_channels_input(op, x, few_dims=RuntimeError):
+    """x is a floating (N, C, *) input; ``few_dims`` is the error PyTorch raises for fewer
+    than 2 dims (batch_norm: ValueError, group_norm: RuntimeError)."""
+    if x.data.ndim < 2:
+        raise few_dims(f"{op}: expected input with at least 2 dims (N, C, *), got input of "
+                       f"shape {list(x.shape)}")
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype}")
+
+
 def _check_param(op, name, p, shape, x):
     if p is None:
         return
@@ -261,11 +271,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Group normalisation of ``input`` (N, C, *): C split into ``num_groups`` groups."""
     x = input
-    if x.data.ndim < 2:
-        raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, *), got "
-                           f"input of shape {list(x.shape)}")
-    if x.data.dtype.kind != "f":
-        raise RuntimeError(f"group_norm: expected a floating point input, got {x.dtype}")
+    _check_channels_input("group_norm", x)
     N, C = x.data.shape[:2]
     G = int(num_groups)
     if G <= 0 or C % G != 0:
