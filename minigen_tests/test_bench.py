@@ -246,3 +246,81 @@ def test_cpu_clock_is_recorded_and_gpu_is_not_timed_under_it(tmp_path):
     by_dev = {(r["device"], r["lib"]): r for r in doc["results"]}
     assert by_dev[("cpu", "minigen")]["status"] == "ok"
     assert by_dev[("cuda", "minigen")]["status"] == "unavailable"
+
+
+# ----------------------------------------------------------------------------- parts of a step
+@pytest.mark.parametrize("name, part", [
+    ("Linear", "linear"), ("MatMul", "linear"), ("aten::addmm", "linear"), ("aten::mm", "linear"),
+    ("ScaledDotProductAttention", "attention"),
+    ("aten::_scaled_dot_product_flash_attention_for_cpu_backward", "attention"),
+    ("Gelu", "activation"), ("GeluBackward", "activation"), ("aten::gelu_backward", "activation"),
+    ("LeakyRelu", "activation"), ("LayerNorm", "normalisation"),
+    ("aten::native_layer_norm_backward", "normalisation"), ("BatchNorm", "normalisation"),
+    ("Conv2d", "convolution"), ("aten::convolution_backward", "convolution"),
+    ("SoftmaxCrossEntropy", "loss"), ("aten::nll_loss_forward", "loss"),
+    ("EmbeddingScatter", "embedding"), ("aten::embedding_dense_backward", "embedding"),
+    ("Optimizer.step#AdamW.step", "optimizer"), ("aten::_foreach_mul_", "optimizer"),
+    ("graph walk", "engine"), ("autograd::engine::evaluate_function: AddmmBackward0", "engine"),
+    ("AddmmBackward0", "engine"), ("Add", "other"), ("Cat", "other"), ("aten::copy_", "other"),
+])
+def test_part_of_sorts_both_libraries_names(name, part):
+    from minigen.bench.profile import part_of
+    assert part_of(name) == part
+
+
+def test_profiler_parts_add_up_and_time_the_optimizer():
+    from minigen.bench.profile import OUTSIDE
+    lin = minigen.nn.Linear(16, 4)
+    opt = minigen.optim.AdamW(lin.parameters(), lr=1e-3)
+    x = minigen.randn(8, 16)
+    with OpProfiler() as prof:
+        opt.zero_grad()
+        F = minigen.nn.functional
+        F.gelu(lin(x)).sum().backward()
+        opt.step()
+    assert minigen.optim.Adam.__dict__["step"].__name__ == "step"  # restored, not the wrapper
+    parts = prof.parts(total=10.0)
+    assert parts["linear"] > 0 and parts["activation"] > 0 and parts["engine"] > 0
+    assert parts["optimizer"] > 0
+    assert sum(parts.values()) == pytest.approx(10.0)
+    assert parts[OUTSIDE] == pytest.approx(10.0 - sum(v for k, v in parts.items() if k != OUTSIDE))
+    # the optimizer is a part of its own, but stays in the "outside_ops" bucket
+    buckets, table = prof.summary(total=10.0)
+    assert "AdamW" not in {r["op"] for r in table}
+    assert buckets["outside_ops"] >= parts["optimizer"]
+
+
+class _Event:
+    def __init__(self, name, parent=None, self_us=0.0):
+        self.name, self.cpu_parent, self.self_cpu_time_total = name, parent, self_us
+
+
+def test_torch_events_without_a_part_take_their_enclosing_ops():
+    from minigen.bench.profile import _torch_part
+    addmm = _Event("aten::addmm")
+    node = _Event("autograd::engine::evaluate_function: AddmmBackward0")
+    step = _Event("Optimizer.step#AdamW.step")
+    assert _torch_part(_Event("aten::copy_", addmm)) == "linear"  # the bias copy in addmm
+    assert _torch_part(_Event("aten::lerp_", _Event("aten::something", step))) == "optimizer"
+    assert _torch_part(_Event("aten::sum", _Event("AddmmBackward0", node))) == "other"
+    assert _torch_part(_Event("aten::mm", node)) == "linear"
+    assert _torch_part(_Event("aten::add")) == "other"
+
+
+def test_parts_table_beside_torch(tmp_path):
+    pytest.importorskip("torch")
+    doc, code = _quick(tmp_path, "--device", "cpu", "--only", "gpt_step", "--no-scaling",
+                       "--vs-torch")
+    assert code == 0
+    (prof,) = doc["profiles"]
+    tp = prof["torch_profile"]
+    assert tp["status"] == "ok", tp
+    assert tp["parts_s"]["linear"] > 0 and tp["parts_s"]["attention"] > 0
+    assert sum(tp["parts_s"].values()) == pytest.approx(tp["profiled_step_s"])
+    mine = prof["parts_s"]
+    assert mine["linear"] > 0 and mine["optimizer"] > 0
+    assert sum(mine.values()) == pytest.approx(prof["profiled_step_s"])
+    rows = report.parts_rows(prof)
+    assert rows[-1][0] == "outside the ops" and all(b is not None for _, _, b in rows)
+    md = open(doc["markdown_path"]).read()
+    assert "| part | minigen | PyTorch | ratio |" in md and "| linear | " in md

@@ -19,8 +19,8 @@ import time
 from .harness import Lib, Unavailable, cuda_status, describe_error, lib_available, peak_memory, \
     time_cases
 from .machine import describe_machine, gemm_peak, pin_threads
-from .profile import profile_step
-from .report import SCHEMA, console_line, write_json, write_markdown
+from .profile import profile_step, torch_parts
+from .report import SCHEMA, console_line, parts_line, write_json, write_markdown
 from .scaling import draw_curve, run_curve, scaling_curves
 from .workloads_models import model_workloads
 from .workloads_ops import op_workloads
@@ -155,11 +155,24 @@ def _run_workload(w, device, libs, timing, mem_trials, peak, profile, log):
             prof["workload"], prof["device"] = w.name, device
             if "torch" in med:
                 prof["torch_step_s"] = med["torch"]
+                prof["torch_profile"] = _torch_profile(cases, device, timing)
         except Exception as e:
             prof = None
             log(f"  profile failed: {describe_error(e)[0]}")
     del cases
     return list(rows.values()), prof
+
+
+def _torch_profile(cases, device, timing):
+    """PyTorch's parts of the same step (``torch_parts``), on the CPU; why not, otherwise."""
+    if device != "cpu":
+        return {"status": "unavailable",
+                "reason": "torch.profiler's CPU times do not show GPU kernels' time"}
+    case = next(c for n, _, c in cases if n == "torch")
+    try:
+        return dict(torch_parts(case, steps=profile_steps(timing)), status="ok")
+    except Exception as e:
+        return {"status": "error", "reason": describe_error(e)[0]}
 
 
 def profile_steps(timing):
@@ -234,6 +247,8 @@ def run(args, log=print):
                     doc["profiles"].append(prof)
                     b = prof["buckets_fraction"]
                     log("  profile: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in b.items()))
+                    if prof.get("torch_profile", {}).get("status") == "ok":
+                        log("  parts, minigen / torch: " + parts_line(prof))
                 gc.collect()
             again = gemm_peak(dev, sizes=gemm_sizes, min_time=0.02 if args.quick else 0.3,
                               clock=args.clock)

@@ -21,6 +21,18 @@ and kind. So a hand-derived backward that calls ``matmul`` shows its own Python 
 ``outside_ops`` the step's time outside every op: Module calls, the optimizer's loop and any
                 arithmetic it does on raw arrays, model code.
 
+Beside PyTorch (``parts``, ``torch_parts``). The same time is also sorted into the parts of a
+step that a reader recognises (linear layers, attention, activations, normalisation, the
+optimizer, the engine, ...; ``PARTS``), once for minigen and once for PyTorch's profile of the
+same step in the same run (``torch.profiler``: each event's *self* time, aten ops and autograd
+nodes alike, sorted by its name with the same patterns), so that one table shows which part
+of the step the gap is in. The optimizer's ``step`` and ``zero_grad`` are timed for this too
+(PyTorch records them as ``Optimizer.step#...``); in the buckets they stay in ``outside_ops``.
+A part holds an op's own work and its glue, not the engine's bookkeeping around it (minigen's
+``Function.apply``, PyTorch's ``autograd::engine`` events and ``...Backward0`` nodes), which is
+the part ``engine``; "outside the ops" is the profiled step's time that no op accounts for.
+Both profilers add a little time per call: each side's profiled step time is reported.
+
 The profiler adds about a microsecond per patched call, so its total is a little above the
 unprofiled median; both are reported. A second, patch-free measure of the fixed per-op cost is
 ``tiny_replay``: the same step with the same graph (same layers, same number of ops) on tiny
@@ -34,10 +46,43 @@ import time
 from .. import autograd
 from ..autograd import Function
 
-__all__ = ["OpProfiler", "profile_step", "GEMM_PATTERN"]
+__all__ = ["OpProfiler", "profile_step", "torch_parts", "part_of", "PARTS", "GEMM_PATTERN"]
 
 GEMM_PATTERN = re.compile(r"matmul|linear|conv|attention|lstm|gru|rnn|einsum|bmm|addmm|^mm$",
                           re.IGNORECASE)
+
+# The parts of a step, for minigen's op names (Function classes) and PyTorch's profiler events
+# (aten ops, autograd nodes, the optimizer's record_function ranges) alike: a name goes to the
+# first part whose pattern it matches (case ignored), else to "other" (shape ops, copies,
+# elementwise arithmetic, reductions).
+PARTS = (
+    ("engine", r"^autograd::|Backward\d+$|^graph walk$"),
+    ("optimizer", r"^Optimizer\.(step|zero_grad)|_foreach_|_fused_adam"),
+    ("linear", r"^(Linear|MatMul|Einsum)$|^aten::(addmm|mm|bmm|matmul|linear|einsum)$"),
+    ("attention", r"attention"),
+    ("convolution", r"conv|im2col|col2im"),
+    ("recurrent", r"lstm|gru|rnn"),
+    ("activation", r"gelu|relu|elu|silu|sigmoid|tanh|softplus|threshold"),
+    ("normalisation", r"norm"),
+    ("loss", r"entropy|nll|log_softmax|bce|binary_cross|mse|loss"),
+    ("embedding", r"embedding"),
+)
+_PART_PATTERNS = [(part, re.compile(pat, re.IGNORECASE)) for part, pat in PARTS]
+OUTSIDE = "outside the ops"
+
+
+def part_of(name):
+    """The part of a step an op (a minigen Function's or a PyTorch profiler event's name) is in."""
+    for part, pat in _PART_PATTERNS:
+        if pat.search(name):
+            return part
+    return "other"
+
+
+def _with_outside(parts, total):
+    parts = {k: v for k, v in parts.items() if v > 0}
+    parts[OUTSIDE] = max(0.0, total - sum(parts.values()))
+    return parts
 
 
 def _all_subclasses(cls):
@@ -106,6 +151,11 @@ class OpProfiler:
             for attr in ("forward", "backward"):
                 if attr in cls.__dict__:
                     self._wrap_method(cls, attr, attr)
+        from ..optim.optimizer import Optimizer
+        for cls in [Optimizer] + _all_subclasses(Optimizer):
+            for attr in ("step", "zero_grad"):
+                if attr in cls.__dict__:
+                    self._wrap_method(cls, attr, "optimizer")
         orig_walk = autograd.run_backward
 
         def run_backward(*args, **kwargs):
@@ -130,6 +180,8 @@ class OpProfiler:
         ops = {}
         buckets = {"gemm": 0.0, "other_ops": 0.0, "engine": 0.0}
         for (name, kind), (calls, sec) in self.stats.items():
+            if kind == "optimizer":  # (outside the ops here; a part of its own in ``parts``)
+                continue
             row = ops.setdefault(name, {"op": name, "calls": 0, "forward_s": 0.0,
                                         "backward_s": 0.0, "engine_s": 0.0})
             row[kind + "_s"] += sec / steps
@@ -148,6 +200,55 @@ class OpProfiler:
             r["kind"] = "graph" if r["op"] == "graph walk" else \
                 "gemm" if GEMM_PATTERN.search(r["op"]) else "other"
         return buckets, table
+
+    def parts(self, total, steps=1):
+        """Seconds per step in each part of ``PARTS`` (plus "outside the ops"): an op's
+        forward and backward bodies go to its part, ``Function.apply`` and the graph walk to
+        "engine", the optimizer's methods to "optimizer"."""
+        parts = {}
+        for (name, kind), (calls, sec) in self.stats.items():
+            part = kind if kind in ("engine", "optimizer") else part_of(name)
+            parts[part] = parts.get(part, 0.0) + sec / steps
+        return _with_outside(parts, total)
+
+
+def _torch_part(event):
+    """An event's part: by its own name, or, for an event of no part of its own (a copy, an
+    add_), the part of its nearest enclosing event that has one, the engine's nodes skipped:
+    so the copy of the bias inside ``aten::addmm`` is the linear layer's, and the arithmetic
+    inside ``Optimizer.step`` the optimizer's (as minigen's raw-array work inside its ops)."""
+    part, up = part_of(event.name), event.cpu_parent
+    while part == "other" and up is not None:
+        p = part_of(up.name)
+        if p not in ("other", "engine"):
+            part = p
+        up = up.cpu_parent
+    return part
+
+
+def torch_parts(case, steps=3, rounds=3):
+    """PyTorch's profile of a torch case on the CPU, sorted into the parts of ``PARTS`` by each
+    event's self time (``_torch_part``); wall-clock seconds per step. The profiler slows some
+    steps down by much more than others, so ``rounds`` profiles of ``steps`` steps are taken
+    and the one with the median step time is kept."""
+    from torch.profiler import ProfilerActivity, profile
+    case.step()
+    runs = []
+    for _ in range(rounds):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                case.step()
+            total = (time.perf_counter() - t0) / steps
+        parts = {}
+        for e in prof.events():
+            part = _torch_part(e)
+            parts[part] = parts.get(part, 0.0) + e.self_cpu_time_total / 1e6 / steps
+        runs.append((total, parts))
+    total, parts = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    return {"method": "torch.profiler (CPU), self time of each event, the median of "
+                      f"{rounds} profiles of {steps} steps",
+            "profiled_step_s": total, "parts_s": _with_outside(parts, total)}
 
 
 def profile_step(case, lib, steps=3, tiny_case=None, unprofiled_s=None, top=15, clock="wall"):
@@ -169,6 +270,7 @@ def profile_step(case, lib, steps=3, tiny_case=None, unprofiled_s=None, top=15, 
         "unprofiled_step_s": unprofiled_s,
         "buckets_s": buckets,
         "buckets_fraction": {k: v / total for k, v in buckets.items()} if total > 0 else {},
+        "parts_s": prof.parts(total, steps),
         "op_calls": sum(r["calls"] for r in table),
         "ops": table[:top],
     }

@@ -25,7 +25,10 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["SCHEMA", "RESULT_KEYS", "write_json", "write_markdown", "fmt_time", "console_line"]
+from .profile import OUTSIDE
+
+__all__ = ["SCHEMA", "RESULT_KEYS", "write_json", "write_markdown", "fmt_time", "console_line",
+           "parts_rows", "parts_line"]
 
 SCHEMA = "minigen-bench/1"
 RESULT_KEYS = ("workload", "group", "description", "params", "device", "lib", "status",
@@ -42,6 +45,24 @@ def fmt_time(s):
     if s < 1:
         return f"{s * 1e3:.2f} ms"
     return f"{s:.2f} s"
+
+
+def parts_rows(prof):
+    """[(part, minigen seconds, torch seconds or None)] for a profile, the biggest parts first
+    and "outside the ops" last: the two libraries' times for each part of one step."""
+    mine = prof.get("parts_s") or {}
+    tp = prof.get("torch_profile") or {}
+    theirs = tp.get("parts_s") or {} if tp.get("status") == "ok" else {}
+    names = sorted(set(mine) | set(theirs) - {OUTSIDE},
+                   key=lambda k: -max(mine.get(k, 0.0), theirs.get(k, 0.0)))
+    names = [k for k in names if k != OUTSIDE] + [OUTSIDE]
+    return [(k, mine.get(k, 0.0), theirs.get(k, 0.0) if theirs else None) for k in names]
+
+
+def parts_line(prof, top=5):
+    """The biggest parts as one console line: "linear 57.0/60.1 ms, ..."."""
+    return ", ".join(f"{k} {1e3 * a:.1f}/{1e3 * b:.1f} ms"
+                     for k, a, b in parts_rows(prof)[:top] if b is not None)
 
 
 def _mib(b):
@@ -192,6 +213,18 @@ def write_markdown(doc, path):
                 "| bucket | time | share |", "|---|---|---|"]
         for k in ("gemm", "other_ops", "engine", "outside_ops"):
             out.append(f"| {k} | {fmt_time(b[k])} | {100 * fr.get(k, 0):.0f}% |")
+        if p.get("parts_s"):
+            tp = p.get("torch_profile") or {}
+            ok = tp.get("status") == "ok"
+            out += ["", "Where the step's time goes, part by part"
+                    + (f" (PyTorch's profile of the same step: torch.profiler, self times; "
+                       f"profiled steps: minigen {fmt_time(p['profiled_step_s'])}, PyTorch "
+                       f"{fmt_time(tp['profiled_step_s'])}):" if ok else
+                       f" (PyTorch: {tp['reason']}):" if tp.get("reason") else ":"), "",
+                    "| part | minigen | PyTorch | ratio |", "|---|---|---|---|"]
+            for k, a, b in parts_rows(p):
+                ratio = f"{a / b:.2f}x" if b else "-"
+                out.append(f"| {k} | {fmt_time(a)} | {fmt_time(b)} | {ratio} |")
         out += ["", "| op | calls | forward | backward | engine | kind |",
                 "|---|---|---|---|---|---|"]
         for r in p["ops"]:
