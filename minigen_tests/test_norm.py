@@ -512,27 +512,3 @@ def test_inputs_with_fewer_than_two_dims_are_refused_as_pytorch_does(device):
         batch_norm(x, None, None, training=True)
     with pytest.raises(RuntimeError, match=r"group_norm: expected input with at least 2 dims .* \[4\]"):
         group_norm(x, 1)
-
-
-@pytest.mark.filterwarnings("ignore:invalid value encountered in matmul")  # (BLAS, at inf)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("R, F", [(0, 3), (1, 1), (7, 5), (300, 128)])
-def test_outer_is_the_exact_products(device, dtype, R, F):
-    """LayerNorm's full-size factors, u v^T through a product with a zero column: every entry
-    is the single rounding of u_i v_j (+ 0 * 0), the same bits as the broadcast multiply,
-    also at inf and nan; written into ``out`` when given."""
-    from minigen.backend import backend_of
-    from minigen.ops.norm import _outer
-    rng = np.random.default_rng(R * 31 + F)
-    u, v = rng.standard_normal(R).astype(dtype), rng.standard_normal(F).astype(dtype)
-    if R > 1 and F > 1:
-        u[0], v[-1] = np.inf, np.nan
-    want = u[:, None] * v[None, :]
-    du, dv = T(u, device).data, T(v, device).data
-    b = backend_of(du)
-    out = b.xp.empty((R, F), dtype=dtype)
-    got, into = _outer(b.xp, du, dv), _outer(b.xp, du, dv, out=out)
-    for g in (got, into, out):  # (the result is written into ``out``)
-        g = b.to_numpy(g)
-        assert g.dtype == dtype and g.shape == (R, F)
-        np.testing.assert_array_equal(g, want)
