@@ -324,3 +324,15 @@ def test_parts_table_beside_torch(tmp_path):
     assert rows[-1][0] == "outside the ops" and all(b is not None for _, _, b in rows)
     md = open(doc["markdown_path"]).read()
     assert "| part | minigen | PyTorch | ratio |" in md and "| linear | " in md
+
+
+def test_profiler_chatter_is_dropped_and_the_rest_passed_on(capfd):
+    import os
+    from minigen.bench.profile import _without_profiler_chatter
+    with _without_profiler_chatter():
+        os.write(2, b"USDT:2026 SyncActivityProfilerHandler.cpp:52] profiler_start\n")
+        os.write(2, b"a warning worth reading\n")
+    os.write(2, b"after\n")
+    err = capfd.readouterr().err
+    assert "USDT" not in err
+    assert "a warning worth reading\n" in err and err.index("a warning") < err.index("after")

@@ -40,7 +40,11 @@ tensors, where the kernels cost next to nothing, so its time is almost all Pytho
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+import tempfile
 import time
 
 from .. import autograd
@@ -226,6 +230,32 @@ def _torch_part(event):
     return part
 
 
+@contextlib.contextmanager
+def _without_profiler_chatter():
+    """PyTorch's profiler (Kineto) writes a "USDT: ... profiler_start" line to the process's
+    stderr each time it starts and stops, from C++, past Python's ``sys.stderr``. Those lines
+    are dropped; anything else written to stderr meanwhile is passed on."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured): nothing to do
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith("USDT:"):
+                    sys.stderr.write(line)
+
+
 def torch_parts(case, steps=3, rounds=3):
     """PyTorch's profile of a torch case on the CPU, sorted into the parts of ``PARTS`` by each
     event's self time (``_torch_part``); wall-clock seconds per step. The profiler slows some
@@ -235,7 +265,7 @@ def torch_parts(case, steps=3, rounds=3):
     case.step()
     runs = []
     for _ in range(rounds):
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with _without_profiler_chatter(), profile(activities=[ProfilerActivity.CPU]) as prof:
             t0 = time.perf_counter()
             for _ in range(steps):
                 case.step()
