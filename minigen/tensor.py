@@ -3,13 +3,13 @@
 The array itself is ``data`` (NumPy on 'cpu', CuPy on 'cuda'); ``creator`` is the Function node
 that made it when gradients were being recorded (PyTorch calls it ``grad_fn``). The ops that
 act on tensors live in minigen/ops/ and are installed as methods by minigen/ops/__init__.py;
-recording and the backward walk live in minigen/autograd.py.
+recording lives in minigen/autograd.py, the backward walk in minigen/graph.py.
 """
 from __future__ import annotations
 
 import numpy
 
-from . import autograd as _autograd  # grad mode and the graph walk (imported lazily at call time)
+from . import autograd as _autograd  # grad mode (read at call time)
 from . import backend as _backend
 from .backend import _by_array_type
 
@@ -219,7 +219,8 @@ class Tensor:
         elif not isinstance(gradient, Tensor):
             from .creation import tensor as _tensor
             gradient = _tensor(gradient, dtype=self.dtype, device=self.device)
-        _autograd.run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+        from .graph import run_backward  # (a late import: graph.py imports this module)
+        run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         raise NotImplementedError("register_hook: hooks are not supported in minigen")

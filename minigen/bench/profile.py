@@ -5,7 +5,7 @@ Method (``OpProfiler``): for the duration of a ``with`` block it patches, and th
 
 * ``Function.apply``            -> the engine's work around an op (checks, graph recording),
 * every ``Function`` subclass's own ``forward`` and ``backward``  -> the op's body,
-* ``autograd.run_backward``     -> the graph walk of ``loss.backward()``.
+* ``graph.run_backward``        -> the graph walk of ``loss.backward()``.
 
 Each patched call pushes a frame on a stack with ``time.perf_counter()``; when it returns its
 *exclusive* time (its own time less that of the patched calls nested in it) is added to its op
@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 
-from .. import autograd
+from .. import graph
 from ..autograd import Function
 
 __all__ = ["OpProfiler", "profile_step", "torch_parts", "part_of", "PARTS", "GEMM_PATTERN"]
@@ -160,7 +160,7 @@ class OpProfiler:
             for attr in ("step", "zero_grad"):
                 if attr in cls.__dict__:
                     self._wrap_method(cls, attr, "optimizer")
-        orig_walk = autograd.run_backward
+        orig_walk = graph.run_backward
 
         def run_backward(*args, **kwargs):
             prof._push("graph walk", "engine")
@@ -168,8 +168,8 @@ class OpProfiler:
                 return orig_walk(*args, **kwargs)
             finally:
                 prof._pop()
-        autograd.run_backward = run_backward
-        self._undo.append((autograd, "run_backward", orig_walk))
+        graph.run_backward = run_backward
+        self._undo.append((graph, "run_backward", orig_walk))
         return self
 
     def __exit__(self, *exc):
