@@ -7,7 +7,7 @@ import types
 
 import numpy
 
-from .array import SimArray, _host_msg, _index_key, _unwrap, _unwrap_host, _wrap
+from .array import SimArray, _host_msg, _index_key, _operand, _unwrap, _unwrap_host, _wrap
 
 
 # ----------------------------------------------------------------------------- simnp
@@ -25,13 +25,10 @@ def _wrap_function(f, where):
 
 
 def _ufunc_operand(x, where):
-    t = type(x)
-    if t is SimArray:
-        return x._a
-    if t is int or t is float or t is bool or t is complex or isinstance(x, numpy.generic):
-        return x
-    if isinstance(x, numpy.ndarray):
-        raise TypeError(_host_msg(where, x))
+    """As an operator's operand (``_operand``), but anything else is an error here."""
+    r = _operand(x, where)
+    if r is not NotImplemented:
+        return r
     raise TypeError(f"{where}: unsupported operand type {type(x).__name__} (CuPy ufuncs take "
                     "device arrays and scalars only)")
 
