@@ -38,7 +38,7 @@ EXPECTED_FUNCTIONS = [
     # minigen/ops/reduction.py
     "SumTo", "BroadcastTo", "Sum", "GatherAlong", "ScatterAlong", "AMax", "Cumsum", "Prod",
     "Softmax", "LogSoftmax", "LogSumExp",
-    # minigen/ops/shape.py
+    # minigen/ops/shape.py, join.py
     "Reshape", "Transpose", "Repeat", "Flip", "Cat", "Split", "Pad", "Tril", "Cast", "ToDevice",
     "Clone",
     # minigen/ops/indexing.py

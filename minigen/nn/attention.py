@@ -23,7 +23,7 @@ from .. import backend as B
 from ..autograd import Tensor, no_grad
 from ..creation import empty, zeros
 from ..ops.attention import scaled_dot_product_attention
-from ..ops.shape import cat
+from ..ops.join import cat
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter

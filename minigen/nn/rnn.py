@@ -26,7 +26,7 @@ from ..autograd import Tensor
 from ..ops.unary import relu, tanh
 from ..ops.rnn import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_relu_cell, \
     rnn_tanh_cell
-from ..ops.shape import cat, stack
+from ..ops.join import cat, stack
 from .module import Module
 from .parameter import Parameter
 

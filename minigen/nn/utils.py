@@ -16,7 +16,7 @@ import math
 import numpy
 
 from ..autograd import Tensor, _wrap
-from ..ops.shape import cat
+from ..ops.join import cat
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 

@@ -26,9 +26,9 @@ from .reduction import (
 )
 from .shape import (
     reshape, view, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes,
-    swapdims, t, movedim, repeat, flip, cat, concat, concatenate, stack, split, chunk, unbind,
-    pad, tril, triu, to, clone, contiguous, roll,
+    swapdims, t, movedim, repeat, flip, pad, tril, triu, to, clone, contiguous,
 )
+from .join import cat, concat, concatenate, stack, split, chunk, unbind, roll
 from .indexing import getitem, index_select, gather, take_along_dim, masked_fill
 from .linalg import matmul, mm, bmm, dot, outer, einsum, diagonal
 from .sorting import sort, argsort, topk, multinomial, bernoulli

@@ -17,7 +17,8 @@ from ..autograd import Tensor, _wrap, _wrap_dim
 from .indexing import IndexAdd, getitem, index_select
 from .linalg import diagonal
 from .reduction import broadcast_to
-from .shape import cat, flip, permute, repeat, reshape, transpose
+from .join import cat
+from .shape import flip, permute, repeat, reshape, transpose
 
 
 def _tensors(args, op):

@@ -14,7 +14,7 @@ from .rnn import TENSOR_MATH, _gru_backward_step, _gru_pointwise, _raw, _wrap_al
 from .rnn_sequence import (_SequenceFunction, _check_sequence, _prev, _records, _steps,
                            _weight_grads)
 from .scratch import SCRATCH, aligned_empty
-from .shape import stack
+from .join import stack
 from ..autograd import is_grad_enabled
 
 

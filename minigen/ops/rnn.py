@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
 from .unary import relu, sigmoid, tanh
-from .shape import cat, chunk
+from .join import cat, chunk
 
 __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
            "lstm_sequence", "gru_sequence"]

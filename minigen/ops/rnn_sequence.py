@@ -40,7 +40,7 @@ from ..autograd import Function, Tensor, _wrap, is_grad_enabled
 from .rnn import (TENSOR_MATH, _affine_grads, _lstm_backward_step, _lstm_pointwise, _raw,
                   _wrap_all, check_cell_args)
 from .scratch import SCRATCH, aligned_empty
-from .shape import stack
+from .join import stack
 
 
 def _steps(T, reverse):
