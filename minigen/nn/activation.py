@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..ops import activation as F
 from ..ops import unary as E
-from ..ops import reduction as R
+from ..ops import softmax_family as S
 from .module import Module
 
 __all__ = [
@@ -162,7 +162,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return R.softmax(input, self.dim)
+        return S.softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -176,7 +176,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return R.log_softmax(input, self.dim)
+        return S.log_softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -22,8 +22,9 @@ from .compare import (
 )
 from .reduction import (
     sum_to, broadcast_to, expand, expand_as, sum, mean, var, std, var_mean, std_mean, max, min,
-    amax, amin, argmax, argmin, cumsum, cumprod, prod, softmax, log_softmax, logsumexp,
+    amax, amin, argmax, argmin, cumsum, cumprod, prod,
 )
+from .softmax_family import softmax, log_softmax, logsumexp
 from .shape import (
     reshape, view, flatten, unflatten, squeeze, unsqueeze, permute, transpose, swapaxes,
     swapdims, t, movedim, repeat, flip, pad, tril, triu, to, clone, contiguous,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..autograd import Function, Tensor, _wrap
-from .reduction import log_softmax, softmax
+from .softmax_family import log_softmax, softmax
 
 __all__ = ["cross_entropy", "nll_loss"]
 
