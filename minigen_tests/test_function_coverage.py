@@ -28,7 +28,7 @@ from minigen.testing.op_specs import all_specs, get_spec
 from minigen.testing.op_specs_nn import SPECS as NN_SPECS
 
 EXPECTED_FUNCTIONS = [
-    # minigen/ops/elementwise.py
+    # minigen/ops/elementwise.py, elementwise_scalar.py
     "_Binary", "Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "AddScalar",
     "RSubScalar", "Square", "MulScalar", "DivScalar", "RDivScalar", "PowScalar", "RPowScalar",
     "Where",

@@ -1,4 +1,5 @@
-"""Elementwise ops: arithmetic with broadcasting, unary math, comparisons.
+"""Elementwise ops: arithmetic with broadcasting, unary math, comparisons (the nodes for a
+tensor and a Python scalar are in elementwise_scalar.py).
 
 Every backward here is written in minigen ops, so each is differentiable again.
 A binary op that broadcasts hands its gradient to ``sum_to`` (ops/reduction.py), the one place
@@ -17,8 +18,11 @@ from .. import backend as B
 from ..autograd import Function, Tensor, _state, _wrap
 from ..backend import _by_array_type
 from .compare import _nondiff
+from .elementwise_scalar import (AddScalar, DivScalar, MulScalar, PowScalar, RDivScalar,
+                                 RPowScalar, RSubScalar, Square)
 from .reduction import sum_to
 from .unary import log
+
 
 def _promote(a, b):
     """Cast two tensors to the dtype PyTorch's promotion gives them."""
@@ -166,104 +170,6 @@ class Minimum(_Binary):
         a, b = self.saved_tensors
         wa = (a < b).to(gy.dtype) + (a == b).to(gy.dtype) * 0.5
         return sum_to(gy * wa, a.shape), sum_to(gy * (1.0 - wa), b.shape)
-
-
-# ----------------------------------------------------------------------------- tensor op scalar
-class AddScalar(Function):
-    def forward(self, x, c):
-        return x + c
-
-    def backward(self, gy):
-        return gy
-
-
-class RSubScalar(Function):
-    """c - x"""
-
-    def forward(self, x, c):
-        return c - x
-
-    def backward(self, gy):
-        return -gy
-
-
-class Square(Function):
-    """x * x, when both operands are the same tensor: dL/dx = 2 x g in one node."""
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return x * x
-
-    def backward(self, gy):
-        (x,) = self.saved_tensors
-        return gy * x * 2.0
-
-
-class MulScalar(Function):
-    def forward(self, x, c):
-        self.c = c
-        return x * c
-
-    def backward(self, gy):
-        return gy * self.c
-
-
-class DivScalar(Function):
-    """x / c"""
-
-    def forward(self, x, c):
-        self.c = c
-        return x / c
-
-    def backward(self, gy):
-        return gy / self.c
-
-
-class RDivScalar(Function):
-    """c / x"""
-
-    def forward(self, x, c):
-        self.c = c
-        y = c / x
-        self.save_for_backward(x)
-        return y
-
-    def backward(self, gy):
-        (x,) = self.saved_tensors
-        # d(c/x)/dx = -c / x^2
-        return gy * (-self.c) / (x * x)
-
-
-class PowScalar(Function):
-    """x ** c"""
-
-    def forward(self, x, c):
-        self.c = c
-        self.save_for_backward(x)
-        return x ** c
-
-    def backward(self, gy):
-        (x,) = self.saved_tensors
-        if self.c == 0:
-            return gy * 0.0
-        # d(x^c)/dx = c x^(c-1)
-        return gy * self.c * x ** (self.c - 1)
-
-
-class RPowScalar(Function):
-    """c ** x"""
-
-    def forward(self, x, c):
-        self.c = c
-        y = self.xp.power(x.dtype.type(c), x)
-        self.save_for_backward(y)
-        return y
-
-    def backward(self, gy):
-        (y,) = self.saved_tensors
-        import math
-        # d(c^x)/dx = c^x log(c)
-        return gy * y * (math.log(self.c) if self.c > 0 else float("nan") if self.c < 0 else 0.0)
 
 
 # ----------------------------------------------------------------------------- the public binaries
