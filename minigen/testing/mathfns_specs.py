@@ -1,5 +1,6 @@
-"""Op specs for minigen/ops/mathfns.py and mathfns_reduce.py: every differentiable function,
-with an independent NumPy float64 reference, inputs drawn away from kinks and poles."""
+"""Op specs for minigen/ops/mathfns.py, mathfns_binary.py and mathfns_reduce.py: every
+differentiable function, with an independent NumPy float64 reference, inputs drawn away from
+kinks and poles."""
 from __future__ import annotations
 
 import math
