@@ -164,7 +164,8 @@ def _run_workload(w, device, libs, timing, mem_trials, peak, profile, log):
 
 
 def _torch_profile(cases, device, timing):
-    """PyTorch's parts of the same step (``torch_parts``), on the CPU; why not, otherwise."""
+    """PyTorch's parts of the same step (``torch_parts``) on the CPU; on another device, the
+    reason there are none."""
     if device != "cpu":
         return {"status": "unavailable",
                 "reason": "torch.profiler's CPU times do not show GPU kernels' time"}

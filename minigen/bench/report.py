@@ -52,10 +52,9 @@ def parts_rows(prof):
     and "outside the ops" last: the two libraries' times for each part of one step."""
     mine = prof.get("parts_s") or {}
     tp = prof.get("torch_profile") or {}
-    theirs = tp.get("parts_s") or {} if tp.get("status") == "ok" else {}
-    names = sorted(set(mine) | set(theirs) - {OUTSIDE},
-                   key=lambda k: -max(mine.get(k, 0.0), theirs.get(k, 0.0)))
-    names = [k for k in names if k != OUTSIDE] + [OUTSIDE]
+    theirs = (tp.get("parts_s") or {}) if tp.get("status") == "ok" else {}
+    names = sorted((set(mine) | set(theirs)) - {OUTSIDE},
+                   key=lambda k: -max(mine.get(k, 0.0), theirs.get(k, 0.0))) + [OUTSIDE]
     return [(k, mine.get(k, 0.0), theirs.get(k, 0.0) if theirs else None) for k in names]
 
 
