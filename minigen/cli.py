@@ -1,8 +1,9 @@
 """The ``minigen`` command.
 
-    minigen train vae [--data mnist|digits] [--variant mlp|conv] [--epochs N] [--batch-size B]
-                      [--lr LR] [--device cpu|cuda] [--seed S] [--out runs/NAME] [--resume]
-    minigen sample vae --checkpoint runs/vae-mnist/last.npz --n 64 [--out FILE]
+    minigen train NAME [--data D] [--variant V] [--quick] [--epochs N | --steps N] [--batch-size B]
+                       [--lr LR] [--device cpu|cuda] [--seed S] [--out runs/NAME] [--resume]
+    minigen sample NAME --checkpoint RUN/last.npz [--n N] [--out FILE.png|.npy|.txt]
+                        [--prompt TEXT --max-new-tokens N --temperature T --top-k K --top-p P ...]
     minigen info
     minigen gradcheck [--device cpu|cuda|all] [--simulated-cuda]
     minigen bench ...              (see `minigen bench --help`)
@@ -54,13 +55,18 @@ def build_parser():
                     "the run folder. Ctrl-C finishes the current step, saves, and exits; --resume "
                     "continues exactly where it stopped.")
     t.add_argument("model", choices=names, help="the model to train")
-    t.add_argument("--data", choices=["mnist", "digits"],
+    t.add_argument("--data", choices=_data_names(),
                    help="data set: 'mnist' (the 5,000-image MNIST subset shipped with minigen: "
-                        "4,000 train / 1,000 test) or 'digits' (8x8 digits); default: the recipe's")
+                        "4,000 train / 1,000 test), 'digits' (8x8 digits), 'names' (US first "
+                        "names) or 'shakespeare' (ten works); default: the recipe's")
     t.add_argument("--variant", help="architecture variant (vae: mlp or conv); default: the first")
+    t.add_argument("--quick", action="store_true",
+                   help="tiny sizes and a few steps: a smoke test in seconds (CI runs it)")
     t.add_argument("--epochs", type=_positive_int, help="epochs (default: the recipe's)")
+    t.add_argument("--steps", type=_positive_int,
+                   help="train this many steps instead of epochs (default: the recipe's)")
     t.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe's)")
-    t.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the recipe's)")
+    t.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
     t.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="where to train: cpu (NumPy) or cuda (CuPy on an NVIDIA GPU); default cpu")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -83,15 +89,37 @@ def build_parser():
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-pictures", action="store_true", help="don't draw the PNG pictures")
 
-    s = sub.add_parser("sample", help="draw samples from a trained checkpoint into a PNG grid",
-                       description="Load a checkpoint written by `minigen train` and save a grid "
-                                   "of new samples.")
+    s = sub.add_parser("sample", help="draw samples from a trained checkpoint",
+                       description="Load a checkpoint written by `minigen train` and write new "
+                                   "samples, by the extension of --out: images to a .png grid "
+                                   "or a .npy array ([N, C, H, W] floats in [0, 1]); text to a "
+                                   ".txt file (and the terminal).")
     s.add_argument("model", choices=names, help="the model the checkpoint holds")
     s.add_argument("--checkpoint", required=True, help="path of a checkpoint (last.npz or best.npz)")
-    s.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", help="PNG to write (default: samples-N.png beside the checkpoint)")
+    s.add_argument("--n", type=_positive_int, default=None,
+                   help="number of samples (default: 64 images, 20 names, 1 text)")
+    s.add_argument("--out", help="file to write: .png, .npy (images) or .txt (text); default: "
+                                 "samples-N.png or samples.txt beside the checkpoint")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default cpu")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g = s.add_argument_group("text models (the keywords of generate(); see docs/models/generation.md)")
+    g.add_argument("--prompt", help="text to continue (default: a line break for Shakespeare, "
+                                    "nothing for names: a prompt there is the start of a name)")
+    g.add_argument("--max-new-tokens", type=_nonnegative_int,
+                   help="characters to generate (default 500; 30 for names, which stop at their end)")
+    g.add_argument("--temperature", type=float, default=1.0, help="> 0; below 1 sharpens (default 1)")
+    g.add_argument("--top-k", type=_positive_int, help="sample among the k most probable characters")
+    g.add_argument("--top-p", type=float, help="nucleus sampling: the smallest set reaching this "
+                                               "probability, in (0, 1]")
+    g.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="divide the scores of characters already present (> 1 discourages them)")
+    g.add_argument("--no-repeat-ngram-size", type=_nonnegative_int, default=0,
+                   help="never repeat an n-gram of this size (0: off)")
+    g.add_argument("--greedy", action="store_true", help="take the most probable character each step")
+    g.add_argument("--num-beams", type=_positive_int, default=1, help="beam search width (implies --greedy)")
+    g.add_argument("--no-cache", action="store_true",
+                   help="re-read the whole context at every step instead of using the cache "
+                        "(same text, slower)")
 
     sub.add_parser("info", help="versions, devices, BLAS and CuPy status",
                    description="Print minigen's version, the devices it can use (and why cuda "
@@ -122,6 +150,21 @@ def _positive_int(s):
     return v
 
 
+def _nonnegative_int(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
+    return v
+
+
+def _data_names():
+    from .models.datasets import DATASETS
+    return sorted(DATASETS)
+
+
 def _positive_float(s):
     try:
         v = float(s)
@@ -145,15 +188,14 @@ def _default_out(model, data, variant, default_variant, resume):
 
 
 def cmd_train(args):
-    from .models import registry
-    from .train import LAST, train_model
+    from .train import LAST, run_recipe, train_model
 
-    entry = registry.get(args.model)
-    variant = args.variant or entry.recipe.variants[0]
-    if variant not in entry.recipe.variants:
-        raise CommandError(f"train {args.model}: unknown --variant {variant!r}; choose from "
-                           f"{', '.join(entry.recipe.variants)}")
-    recipe = entry.recipe.resolve(args.data, variant)
+    try:
+        entry, variant, recipe = run_recipe(args.model, args.data, args.variant, args.quick)
+    except ValueError as e:
+        raise CommandError(f"{e}") from None
+    if args.epochs is not None and args.steps is not None:
+        raise CommandError("train: give --epochs or --steps, not both")
     _check_device(args.device)
     out = args.out or _default_out(args.model, recipe.data, variant, entry.recipe.variants[0], args.resume)
     last = os.path.join(out, LAST)
@@ -164,20 +206,25 @@ def cmd_train(args):
                            "or choose another --out")
 
     threads_note = _set_blas_threads(args.threads)
+    steps = args.steps if args.steps is not None else (recipe.steps if args.epochs is None else None)
     epochs = args.epochs if args.epochs is not None else recipe.epochs
     bs = args.batch_size if args.batch_size is not None else recipe.batch_size
     lr = args.lr if args.lr is not None else recipe.lr
-    print(f"minigen train {args.model}: data={recipe.data} variant={variant} epochs={epochs} "
-          f"batch_size={bs} lr={lr:g} device={args.device} seed={args.seed} -> {out}"
-          + ("  (resuming)" if args.resume else ""))
+    length = f"steps={steps}" if steps is not None else f"epochs={epochs}"
+    print(f"minigen train {args.model}: data={recipe.data} variant={variant} {length} "
+          f"batch_size={bs} lr={lr:g} device={args.device} seed={args.seed}"
+          + (" quick" if args.quick else "") + f" -> {out}" + ("  (resuming)" if args.resume else ""))
     if threads_note:
         print(threads_note)
     t0 = time.perf_counter()
-    report = train_model(args.model, data=recipe.data, variant=variant, epochs=epochs,
-                         batch_size=bs, lr=lr, device=args.device, seed=args.seed, out=out,
-                         resume=args.resume, max_steps=args.max_steps, eval_k=args.eval_k,
-                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                         pictures=not args.no_pictures)
+    try:
+        report = train_model(args.model, data=recipe.data, variant=variant, epochs=epochs, steps=steps,
+                             batch_size=bs, lr=lr, device=args.device, seed=args.seed, out=out,
+                             resume=args.resume, max_steps=args.max_steps, eval_k=args.eval_k,
+                             checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                             pictures=not args.no_pictures, quick=args.quick)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     fit = report["fit"]
     if fit["interrupted"]:
         where = f"checkpoint saved to {fit['checkpoint']}" if fit["checkpoint"] else "no checkpoint written"
@@ -186,16 +233,35 @@ def cmd_train(args):
             print(f"resume with: minigen train {args.model} --out {out} --resume")
         return EXIT_INTERRUPTED
     m = report["metrics"]
-    for key, label in (("test_neg_elbo", "test -ELBO"), (f"test_iwae_nll_k{args.eval_k}",
-                                                           f"test IWAE NLL (k={args.eval_k})")):
-        if key in m:
-            print(f"{label:>24}: {m[key]:.2f} nats per image")
+    _print_metrics(m, args.eval_k)
     print(f"{'training':>24}: {fit['step']} steps in {m['train_seconds']:.1f} s "
           f"({m['ms_per_step']:.1f} ms/step); evaluation and pictures {m['eval_seconds']:.1f} s; "
           f"total {time.perf_counter() - t0:.1f} s")
     files = sorted(os.listdir(out))
     print(f"{'wrote':>24}: {out}/  " + "  ".join(f for f in files if not f.startswith(".")))
+    samples = os.path.join(out, "samples.txt")
+    if os.path.exists(samples):
+        with open(samples, encoding="utf-8") as f:
+            text = f.read()
+        print(f"{'samples':>24}:\n" + text[:600] + ("..." if len(text) > 600 else ""))
     return EXIT_OK
+
+
+_LABELS = {"test_neg_elbo": ("test -ELBO", "nats per image"),
+           "test_nats_per_char": ("test loss", "nats per character"),
+           "test_bits_per_char": ("test", "bits per character"),
+           "test_perplexity": ("test perplexity", "")}
+
+
+def _print_metrics(m, eval_k):
+    skip = {"train_seconds", "steps", "ms_per_step", "eval_seconds", "test_tokens"}
+    for key, value in m.items():
+        if key in skip or not isinstance(value, (int, float)):
+            continue
+        label, unit = _LABELS.get(key, (key.replace("_", " "), ""))
+        if key == f"test_iwae_nll_k{eval_k}":
+            label, unit = f"test IWAE NLL (k={eval_k})", "nats per image"
+        print(f"{label:>24}: {value:.4f} {unit}".rstrip())
 
 
 _limits = []     # thread limits set by this command, undone when it returns
@@ -253,9 +319,9 @@ def _check_device(device):
 
 
 # ----------------------------------------------------------------------------- sample
-def cmd_sample(args):
-    import minigen
-    from . import io, plots
+def _load_for_sampling(args):
+    """The model of ``args.checkpoint``, rebuilt from its meta and loaded, in eval mode."""
+    from . import io
     from .models import registry
     from .train import load_checkpoint
 
@@ -265,24 +331,79 @@ def cmd_sample(args):
         raise CommandError(f"{args.checkpoint} holds a {meta.get('model') or 'non-model'!s} checkpoint, "
                            f"not a {args.model} one")
     entry = registry.get(args.model)
+    options = meta.get("options") or {}
     try:
-        model = entry.build(meta.get("data"), meta.get("variant")).to(args.device)
-    except (ValueError, KeyError) as e:
+        model = entry.build(meta.get("data"), meta.get("variant"), **options).to(args.device)
+    except (ValueError, KeyError, TypeError) as e:
         raise CommandError(f"{args.checkpoint}: can't rebuild the model from its meta {meta}: {e}") from None
     load_checkpoint(args.checkpoint, model, expect={"model": args.model, "config": meta.get("config")})
     if hasattr(model, "config") and model.config() != meta.get("config"):
         raise CommandError(f"{args.checkpoint}: saved for {meta.get('config')}, which this minigen "
                            f"builds as {model.config()}")
+    model.eval()
+    return model, registry.DATASETS[meta.get("data")]
+
+
+def cmd_sample(args):
+    import minigen
+
+    model, spec = _load_for_sampling(args)
+    minigen.manual_seed(args.seed)
+    if spec.kind == "text":
+        return _sample_text(args, model, spec)
+    text_flags = [f for f in ("prompt", "max_new_tokens", "top_k", "top_p") if getattr(args, f) is not None]
+    if text_flags:
+        raise CommandError(f"--{text_flags[0].replace('_', '-')} is for text models; {args.model} "
+                           f"draws images")
     if not hasattr(model, "sample"):
         raise CommandError(f"model {args.model} has no sample()")
-    minigen.manual_seed(args.seed)
-    model.eval()
-    x = model.sample(args.n)
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"samples-{args.n}.png")
+    n = args.n or 64
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"samples-{n}.png")
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".png", ".npy"):
+        raise CommandError(f"--out: images are written as .png (a grid) or .npy (an array), got {out!r}")
+    x = model.sample(n)
+    if ext == ".npy":
+        import numpy
+        from .io import atomic_write
+        arr = numpy.clip(x.numpy().astype(numpy.float32), 0.0, 1.0)
+        atomic_write(out, lambda f: numpy.save(f, arr))
+        print(f"wrote {n} samples {list(arr.shape)} (float32 in [0, 1]) to {out}")
+        return EXIT_OK
     import math
-    plots.save_image_grid(x, out, nrow=max(1, math.isqrt(args.n)),
-                          title=f"{args.n} samples from {os.path.basename(args.checkpoint)}")
-    print(f"wrote {args.n} samples to {out}")
+    from . import plots
+    plots.save_image_grid(x, out, nrow=max(1, math.isqrt(n)),
+                          title=f"{n} samples from {os.path.basename(args.checkpoint)}")
+    print(f"wrote {n} samples to {out}")
+    return EXIT_OK
+
+
+def _sample_text(args, model, spec):
+    from .models.lm import sample_text
+
+    names = spec.end_token is not None
+    n = args.n or (20 if names else 1)
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "samples.txt")
+    if os.path.splitext(out)[1].lower() != ".txt":
+        raise CommandError(f"--out: text is written to a .txt file, got {out!r}")
+    greedy = args.greedy or args.num_beams > 1
+    gen = dict(do_sample=not greedy, repetition_penalty=args.repetition_penalty,
+               no_repeat_ngram_size=args.no_repeat_ngram_size, use_cache=not args.no_cache,
+               num_beams=args.num_beams)
+    if not greedy:
+        gen.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    elif n > 1 and args.num_beams == 1:
+        n = 1      # greedy decoding has one answer per prompt
+    try:
+        texts = sample_text(model, spec, n=n, prompt=args.prompt, max_new_tokens=args.max_new_tokens, **gen)
+    except (ValueError, RuntimeError) as e:
+        raise CommandError(str(e)) from None
+    sep = "\n" if names else "\n\n" + "-" * 40 + "\n"
+    text = sep.join(texts) + "\n"
+    from .io import atomic_write_bytes
+    atomic_write_bytes(out, text.encode("utf-8"))
+    print(text, end="")
+    print(f"(wrote {len(texts)} sample{'s' if len(texts) > 1 else ''} to {out})", file=sys.stderr)
     return EXIT_OK
 
 

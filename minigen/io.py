@@ -119,12 +119,18 @@ def save(obj, path, meta=None, compress=False):
                         f"lists, dicts with str keys): {e}") from None
     arrays = dict(enc.arrays)
     arrays[MANIFEST] = numpy.frombuffer(manifest.encode("utf-8"), dtype=numpy.uint8)
+    atomic_write(path, lambda f: _write_npz(f, arrays, compress))
 
+
+def atomic_write(path, write):
+    """Call ``write(f)`` on a temporary file beside ``path``, then rename it over ``path``:
+    ``path`` holds either its old content or the complete new one, never a part."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays, compress)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -135,6 +141,11 @@ def save(obj, path, meta=None, compress=False):
             pass
         raise
     _fsync_dir(directory)
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically (``atomic_write``)."""
+    atomic_write(path, lambda f: f.write(data))
 
 
 def _fsync_dir(directory):

@@ -23,6 +23,7 @@ its optimizer from the recipe, calls ``fit``, computes the final metrics and dra
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ from . import io
 from .io import CheckpointError
 
 __all__ = ["fit", "evaluate_loss", "save_checkpoint", "load_checkpoint", "train_model",
+           "training_step", "make_optimizers", "run_recipe",
            "CheckpointError", "LAST", "BEST", "LOG"]
 
 LAST, BEST, LOG = "last.npz", "best.npz", "log.csv"
@@ -44,9 +46,19 @@ LOG_FIELDS = ["step", "epoch", "split", "loss", "elapsed_s"]
 
 
 # ----------------------------------------------------------------------------- checkpoints
+def _optimizer_state(optimizer):
+    """One optimizer's state, a dict of them by name (several players), or {} for none."""
+    if optimizer is None:
+        return {}
+    if isinstance(optimizer, dict):
+        return {k: o.state_dict() for k, o in optimizer.items()}
+    return optimizer.state_dict()
+
+
 def save_checkpoint(path, model, optimizer, scheduler=None, meta=None, **extra):
-    """Write model, optimizer and scheduler state plus ``extra`` entries atomically to ``path``."""
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    """Write model, optimizer(s) and scheduler state plus ``extra`` entries atomically to
+    ``path``. ``optimizer`` is one optimizer, a dict of them by name, or None."""
+    state = {"model": model.state_dict(), "optimizer": _optimizer_state(optimizer),
              "scheduler": scheduler.state_dict() if scheduler is not None else None}
     state.update(extra)
     io.save(state, path, meta=meta)
@@ -74,7 +86,14 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, expect=None):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     try:
         model.load_state_dict(ckpt["model"])
-        if optimizer is not None:
+        if isinstance(optimizer, dict):
+            saved = ckpt["optimizer"]
+            if not isinstance(saved, dict) or set(saved) != set(optimizer):
+                raise KeyError(f"the checkpoint holds optimizers {sorted(saved) if isinstance(saved, dict) else '?'}, "
+                               f"this run has {sorted(optimizer)}")
+            for k, o in optimizer.items():
+                o.load_state_dict(saved[k])
+        elif optimizer is not None:
             optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
@@ -84,6 +103,51 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, expect=None):
     return ckpt
 
 
+# ----------------------------------------------------------------------------- one step
+def make_optimizers(model, recipe):
+    """The optimizer(s) a recipe names: one ``Optimizer``, a dict of them, or None."""
+    from . import optim
+
+    if callable(recipe.optimizer):
+        return recipe.optimizer(model, recipe)
+    if recipe.optimizer is None:
+        return None
+    params = list(model.parameters())
+    kinds = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD}
+    if recipe.optimizer not in kinds:
+        raise ValueError(f"recipe: unknown optimizer {recipe.optimizer!r}; choose from {sorted(kinds)}, "
+                         "a callable, or None")
+    if recipe.optimizer == "sgd":
+        return optim.SGD(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return kinds[recipe.optimizer](params, lr=recipe.lr, betas=tuple(recipe.betas),
+                                   weight_decay=recipe.weight_decay)
+
+
+def training_step(model, optimizer, batch, grad_clip=None):
+    """One step on ``batch`` (a tuple): the model's own ``train_step(batch, optimizer)`` when
+    it has one (several players, or counting), else zero_grad, ``loss = model.loss(*batch)``,
+    backward, clip (``grad_clip``), optimizer step. Returns the loss tensor (not read back, so
+    no device sync) or the dict of floats ``train_step`` returned."""
+    if hasattr(model, "train_step"):
+        return model.train_step(batch, optimizer)
+    optimizer.zero_grad()
+    loss = model.loss(*batch)
+    loss.backward()
+    if grad_clip is not None:
+        from .nn.utils import clip_grad_norm_
+        clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss
+
+
+def _loss_value(out):
+    """The number to log for a step's output: the loss, or a ``train_step`` dict's ``'loss'``
+    (or its first entry)."""
+    if isinstance(out, dict):
+        return float(out["loss"] if "loss" in out else next(iter(out.values())))
+    return out.item()
+
+
 # ----------------------------------------------------------------------------- evaluation
 def evaluate_loss(model, loader):
     """The mean of ``model.loss`` over every example of ``loader`` (batches weighted by size)."""
@@ -91,15 +155,22 @@ def evaluate_loss(model, loader):
 
     total, n = 0.0, 0
     was_training = model.training
+    device = _model_device(model)
     model.eval()
     with no_grad():
         for batch in loader:
-            batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+            batch = _on(batch, device)
             b = batch[0].shape[0]
             total += model.loss(*batch).item() * b
             n += b
     model.train(was_training)
     return total / max(n, 1)
+
+
+def _on(batch, device):
+    """A batch as a tuple of tensors on ``device`` (text batches are made on the host)."""
+    batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+    return tuple(t if str(t.device) == str(device) else t.to(device) for t in batch)
 
 
 # ----------------------------------------------------------------------------- Ctrl-C
@@ -162,10 +233,12 @@ def _generator_state(loader):
 
 def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, scheduler=None,
         checkpoint_every=500, eval_every=None, log_every=10, resume=False, meta=None,
-        max_steps=None, callback=None, progress=True, desc="train"):
-    """Train ``model`` (whose ``loss(*batch)`` is the objective) for ``epochs`` epochs.
+        max_steps=None, callback=None, progress=True, desc="train", grad_clip=None):
+    """Train ``model`` for ``epochs`` epochs: each step is ``training_step`` (the model's
+    ``loss(*batch)`` and one optimizer, or its own ``train_step(batch, optimizers)``).
 
     Args:
+        optimizer: one ``Optimizer``, a dict of them by name (for ``train_step``), or None.
         train_loader: a ``DataLoader``. If it shuffles it must have its own ``generator``
             (an int seed), so that a resumed run can redraw the same order.
         test_loader: evaluated (mean ``model.loss``) at each epoch end and every ``eval_every``
@@ -180,6 +253,7 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
         max_steps: stop after this many steps in total (default: ``epochs`` full epochs).
         callback: ``callback(step, loss)`` after every step; raising ``KeyboardInterrupt``
             from it stops the run like Ctrl-C does.
+        grad_clip: clip the gradients' total 2-norm to this before each optimizer step.
 
     Returns:
         a dict: ``step``, ``epoch``, ``history`` (``{'train': [(step, loss)], 'test': [...]}``),
@@ -232,6 +306,7 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
             history={k: numpy.asarray(v, dtype=numpy.float64).reshape(-1, 2) for k, v in history.items()},
             best=best, elapsed_s=elapsed, running=[running, n_running])
 
+    device = _model_device(model)
     model.train()
     bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress,
                dynamic_ncols=True, file=sys.stderr)
@@ -246,18 +321,14 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
                     next(batches)
                 for data in batches:
                     consistent = False
-                    data = data if isinstance(data, (tuple, list)) else (data,)
-                    optimizer.zero_grad()
-                    loss = model.loss(*data)
-                    loss.backward()
-                    optimizer.step()
+                    stats = training_step(model, optimizer, _on(data, device), grad_clip)
                     if scheduler is not None:
                         scheduler.step()
                     step, batch = step + 1, batch + 1
                     if batch == steps_per_epoch:
                         epoch, batch = epoch + 1, 0
 
-                    value = loss.item()
+                    value = _loss_value(stats)
                     running, n_running = running + value, n_running + 1
                     bar.update(1)
                     if step % log_every == 0 or step == total:
@@ -311,53 +382,77 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
 
 
 # ----------------------------------------------------------------------------- a whole run
-def _run_meta(name, data, variant, model):
+def _run_meta(name, data, variant, model, options):
     config = model.config() if hasattr(model, "config") else {}
-    return {"model": name, "data": data, "variant": variant, "config": config}
+    return {"model": name, "data": data, "variant": variant, "config": config, "options": options}
+
+
+def run_recipe(name, data=None, variant=None, quick=False):
+    """The resolved recipe of the registered model ``name`` for ``data`` and ``variant``."""
+    from minigen.models import registry
+
+    entry = registry.get(name)
+    variant = variant or entry.recipe.variants[0]
+    if variant not in entry.recipe.variants:
+        raise ValueError(f"{name}: unknown --variant {variant!r}; choose from {', '.join(entry.recipe.variants)}")
+    if data is not None and data not in registry.DATASETS:
+        raise ValueError(f"{name}: unknown --data {data!r}; choose from {', '.join(sorted(registry.DATASETS))}")
+    return entry, variant, entry.recipe.resolve(data, variant, quick=quick)
 
 
 def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=None, lr=None,
                 device="cpu", seed=0, out=None, resume=False, max_steps=None, eval_k=100,
-                checkpoint_every=500, progress=True, pictures=True, callback=None, log=print):
+                checkpoint_every=500, progress=True, pictures=True, callback=None, log=print,
+                quick=False, steps=None):
     """Train the registered model ``name`` with its recipe's defaults, as ``minigen train`` does.
 
+    ``steps`` (or the recipe's) trains that many steps instead of ``epochs`` epochs;
+    ``max_steps`` stops a run early (a quick try; the schedule is unchanged); ``quick`` applies
+    the recipe's ``--quick`` overrides (tiny sizes, a few steps).
+
     Writes into ``out``: ``last.npz`` / ``best.npz`` (checkpoints), ``log.csv``, ``config.json``,
-    ``results.json`` (final metrics) and the PNG pictures. Returns a dict with the final
+    ``results.json`` (final metrics) and the pictures and samples. Returns a dict with the final
     metrics, the ``fit`` result and the paths written.
     """
     import minigen
-    from minigen import optim
     from minigen.models import registry
-    from minigen.utils.data import DataLoader, TensorDataset
+    from minigen.models.datasets import RunData
 
-    entry = registry.get(name)
-    variant = variant or entry.recipe.variants[0]
-    recipe = entry.recipe.resolve(data, variant)
-    epochs = recipe.epochs if epochs is None else epochs
+    entry, variant, recipe = run_recipe(name, data, variant, quick)
+    steps = recipe.steps if steps is None else steps
     batch_size = recipe.batch_size if batch_size is None else batch_size
     lr = recipe.lr if lr is None else lr
+    recipe = dataclasses.replace(recipe, lr=lr, batch_size=batch_size)
     B.get_backend(device)   # a clear error now if the device is missing
 
     minigen.manual_seed(seed)
-    model = entry.build(recipe.data, variant).to(device)
-    optimizer = optim.Adam(model.parameters(), lr=lr)
-    x_train = registry.load_data(recipe.data, "train").to(device)
-    x_test = registry.load_data(recipe.data, "test").to(device)
-    train_loader = DataLoader(TensorDataset(x_train), batch_size=batch_size, shuffle=True,
-                              generator=numpy.random.default_rng([seed, 1]))
-    test_loader = DataLoader(TensorDataset(x_test), batch_size=500)
-    meta = _run_meta(name, recipe.data, variant, model)
-    config = dict(meta, epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), seed=seed,
-                  max_steps=max_steps)
+    options = dict(recipe.model_options)
+    model = entry.build(recipe.data, variant, **options).to(device)
+    optimizer = make_optimizers(model, recipe)
+    spec = registry.DATASETS[recipe.data]
+    train_loader, test_loader = spec.loaders(batch_size, seed=seed, device=device, **recipe.data_options)
+    data = RunData(spec, train_loader, test_loader)
+    if steps is not None:
+        # train by steps: enough epochs to hold them, stopped at `steps`
+        epochs = -(-steps // len(train_loader))
+        max_steps = steps if max_steps is None else min(steps, max_steps)
+    else:
+        epochs = recipe.epochs if epochs is None else epochs
+    meta = _run_meta(name, recipe.data, variant, model, options)
+    config = dict(meta, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
+                  optimizer=recipe.optimizer if isinstance(recipe.optimizer, (str, type(None))) else "custom",
+                  device=str(device), seed=seed, max_steps=max_steps, quick=bool(quick))
     os.makedirs(out, exist_ok=True)
     if not resume:
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
 
-    result = fit(model, optimizer, train_loader, epochs, test_loader=test_loader, out=out,
+    result = fit(model, optimizer, train_loader, epochs,
+                 test_loader=test_loader if hasattr(model, "loss") else None, out=out,
                  resume=resume, meta=meta, max_steps=max_steps, checkpoint_every=checkpoint_every,
-                 callback=callback, progress=progress, desc=f"{name} {recipe.data}")
-    report = {"fit": result, "model": model, "out": out, "metrics": {}, "pictures": []}
+                 eval_every=recipe.eval_every, callback=callback, progress=progress,
+                 desc=f"{name} {recipe.data}", grad_clip=recipe.grad_clip)
+    report = {"fit": result, "model": model, "out": out, "metrics": {}, "pictures": [], "data": data}
     if result["interrupted"]:
         return report
 
@@ -366,18 +461,18 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
                "ms_per_step": round(1000 * result["seconds"] / max(result["step"], 1), 3)}
     model.eval()
     if recipe.evaluate is not None:
-        log(f"evaluating on the {x_test.shape[0]} test images (IWAE with k={eval_k}) ...")
-        metrics.update(recipe.evaluate(model, x_test, k=eval_k))
+        log(f"evaluating on the {len(test_loader.dataset)} test examples ...")
+        metrics.update(recipe.evaluate(model, data, k=eval_k))
     if pictures:
         from . import plots
+        unit = "nats per character" if spec.kind == "text" else "nats per example"
         paths = [plots.save_loss_curves(result["history"], os.path.join(out, "loss.png"),
-                                        ylabel="loss (nats per example)", title=f"{name} on {recipe.data}")]
+                                        ylabel=f"loss ({unit})", title=f"{name} on {recipe.data}")]
         if recipe.pictures is not None:
-            paths += recipe.pictures(model, out, x_test[:16])
+            paths += recipe.pictures(model, out, data)
         report["pictures"] = paths
     metrics["eval_seconds"] = round(time.perf_counter() - t, 3)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(dict(config=config, **metrics), f, indent=2)
     report["metrics"] = metrics
     return report
-

@@ -61,7 +61,7 @@ class Mean(nn.Module):
 def test_a_model_is_added_with_one_line_and_trains(scratch_registry, tmp_path):
     from minigen.train import train_model
 
-    registry.register("mean", lambda data, variant: Mean(registry.DATASETS[data][1]),
+    registry.register("mean", lambda data, variant: Mean(registry.DATASETS[data].shape),
                       Recipe(data="digits", epochs=2, batch_size=100, lr=0.1))
     assert "mean" in registry.names()
     report = train_model("mean", out=str(tmp_path), progress=False, log=lambda *a: None)

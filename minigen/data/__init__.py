@@ -3,7 +3,12 @@
 Images (``images.py``):   ``load_digits`` (8x8 UCI digits), ``load_mnist`` (5k subset, or
                           your own IDX files via ``path=``), with fixed seeded splits.
 Text (``text.py``):       ``load_names`` (US first names), ``load_shakespeare`` (ten works),
-                          ``CharVocab`` (char <-> id), ``split_corpus`` (fixed 90/10 split).
+                          ``CharVocab`` (char <-> id), ``split_corpus`` (fixed 90/10 split),
+                          ``names_split`` (the language models' split of the names).
+Sequences (``sequences.py``): text cut into (x, y) examples for language models:
+                          ``NameSequences`` (padded names with the end token),
+                          ``TextWindows`` (windows of running text), ``TextStreams`` (parallel
+                          streams for truncated backpropagation through time).
 Toy 2-d (``toy.py``):     ``toy2d('moons' | 'circles' | '8gaussians' | 'swissroll' |
                           'checkerboard' | 'spirals')``.
 IDX (``idx.py``):         ``read_idx`` / ``write_idx`` for the MNIST file format.
@@ -13,8 +18,10 @@ downloaded. Where each file comes from, and its licence, is in ``minigen/data/RE
 """
 from .idx import IDXFormatError, read_idx, write_idx
 from .images import load_digits, load_mnist
-from .text import WORKS, CharVocab, load_names, load_shakespeare, split_corpus
+from .text import WORKS, CharVocab, load_names, load_shakespeare, names_split, split_corpus
+from .sequences import IGNORE, NameSequences, TextStreams, TextWindows
 from .toy import toy2d
 
 __all__ = ["load_digits", "load_mnist", "load_names", "load_shakespeare", "CharVocab",
-           "split_corpus", "WORKS", "toy2d", "read_idx", "write_idx", "IDXFormatError"]
+           "split_corpus", "names_split", "NameSequences", "TextWindows", "TextStreams", "IGNORE",
+           "WORKS", "toy2d", "read_idx", "write_idx", "IDXFormatError"]

@@ -122,11 +122,12 @@ def _shakespeare():
                 for m in tar.getmembers() if m.isfile()}
 
 
-def load_shakespeare(works=None):
+def load_shakespeare(works=None, separator=WORK_SEPARATOR):
     """Shakespeare as one string: 9 plays and the sonnets, Project Gutenberg headers removed.
 
-    ``works`` is None (all ten, in the order of ``WORKS``), one name or a list of names from
-    ``WORKS``. Several works are joined by ``WORK_SEPARATOR`` (a blank line). The ten texts
+    ``works`` is None (all ten, in the order of ``WORKS``, which is sorted by file name), one
+    name or a list of names from ``WORKS``. Several works are joined by ``separator`` (default
+    ``WORK_SEPARATOR``, a blank line; the language-model corpus uses ``''``). The ten texts
     hold 1,252,640 characters, 80 distinct. Source: the Open Knowledge Foundation's
     ``shakespeare`` package, CC BY 2.5 (see ``minigen/data/files/shakespeare_COPYING.txt``).
     """
@@ -137,7 +138,24 @@ def load_shakespeare(works=None):
     texts = _shakespeare()
     for w in works:
         check_choice("load_shakespeare", "each work", w, WORKS)
-    return WORK_SEPARATOR.join(texts[w] for w in works)
+    return separator.join(texts[w] for w in works)
+
+
+def names_split(seed=0):
+    """The names corpus of the language models, and its fixed (train, test) split.
+
+    The distinct names of ``load_names('all')`` (female and male lists, set union), ``sorted()``,
+    then reordered by ``numpy.random.default_rng(seed).permutation(N)``; the first
+    ``N * 9 // 10`` are train, the rest test:
+    5,163 names, 4,646 / 517. This is the protocol of the language-model quality runs
+    (``benchmarks/quality/``); ``split_corpus`` is the general-purpose split of any list.
+    """
+    import numpy
+
+    names = sorted(set(load_names("all")))
+    perm = numpy.random.default_rng(seed).permutation(len(names))
+    cut = len(names) * 9 // 10
+    return [names[i] for i in perm[:cut]], [names[i] for i in perm[cut:]]
 
 
 def split_corpus(corpus, train_frac=0.9):

@@ -275,7 +275,9 @@ SIZES = {"mnist": {"mlp": (400, 20), "conv": (32, 64), "z_conv": 20},
 
 def build_vae(data="mnist", variant="mlp"):
     """A fresh VAE sized for ``data`` (``'mnist'``: 784-400-20; ``'digits'``: 64-128-8)."""
-    image_shape = DATASETS[data][1]
+    if DATASETS[data].kind != "images":
+        raise ValueError(f"vae: the VAE models images; {data!r} is a {DATASETS[data].kind} data set")
+    image_shape = DATASETS[data].shape
     size = SIZES[data]
     if variant == "conv":
         return ConvVAE(image_shape, z_dim=size["z_conv"], channels=size["conv"])
@@ -295,14 +297,18 @@ def evaluate(model, x, k=100, batch_size=500):
     return {"test_neg_elbo": neg_elbo / n, f"test_iwae_nll_k{k}": nll / n}
 
 
-def _pictures(model, run_dir, test_images):
+def _pictures(model, run_dir, data):
     from minigen import plots
-    return plots.autoencoder_pictures(model, run_dir, test_images)
+    return plots.autoencoder_pictures(model, run_dir, data.test_images(16))
+
+
+def _evaluate(model, data, k=100):
+    return evaluate(model, data.test_images(), k=k)
 
 
 register("vae", build_vae, Recipe(
     data="mnist", epochs=100, batch_size=128, lr=1e-3, variants=("mlp", "conv"),
     per_data={"digits": {"epochs": 60, "batch_size": 64}},
     per_variant={"conv": {"epochs": 20}},
-    pictures=_pictures, evaluate=evaluate,
+    pictures=_pictures, evaluate=_evaluate,
     description="Kingma-Welling VAE, Bernoulli decoder (784-400-20 MLP on MNIST)"))

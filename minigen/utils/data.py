@@ -14,8 +14,9 @@ Differences from PyTorch, all for a single-process teaching library:
   epoch's permutation is drawn from minigen's global CPU generator, so ``minigen.manual_seed``
   makes the order repeat;
 * Python floats collate to float32 (minigen's default), not float64;
-* a ``TensorDataset`` batch is gathered with one fancy index per tensor instead of indexing
-  and stacking ``batch_size`` items, which is much faster and gives the same tensors.
+* a ``TensorDataset`` batch (or that of any dataset with a ``_gather(indices)`` method) is
+  gathered with one fancy index per tensor instead of indexing and stacking ``batch_size``
+  items, which is much faster and gives the same tensors.
 """
 from __future__ import annotations
 
@@ -172,7 +173,9 @@ class DataLoader:
 
     def __iter__(self):
         order = self._order()
-        fast = self.collate_fn is None and isinstance(self.dataset, TensorDataset)
+        # a dataset that can gather a whole batch with one fancy index says so with ``_gather``
+        # (TensorDataset, and the text data sets of minigen.data.sequences)
+        fast = self.collate_fn is None and hasattr(self.dataset, "_gather")
         collate = self.collate_fn or default_collate
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]

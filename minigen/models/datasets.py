@@ -1,0 +1,223 @@
+"""The data sets a registered model trains on, and what each one gives to the training loop.
+
+``DATASETS`` maps a name (``minigen train NAME --data D``) to a ``DataSpec``. A spec hides what
+kind of data it is from ``train.py`` and ``cli.py``: they ask it for a train and a test
+``Dataset`` (whose batches are the arguments of ``model.loss(*batch)``), for loaders over them,
+and, for text, how to turn a prompt into ids and ids back into text.
+
+=============  ======  ===================================================================
+name           kind    batch
+=============  ======  ===================================================================
+``mnist``      images  ``(x,)``: float32 ``[N, 1, 28, 28]`` in [0, 1]; 4,000 train / 1,000 test
+``digits``     images  ``(x,)``: float32 ``[N, 1, 8, 8]`` in [0, 1]; 1,500 train / 297 test
+``names``      text    ``(x, y)``: int64 ``[N, T]``, one name a row with the end token
+                       (``NameSequences``); ``names_split()``: 4,646 train / 517 test names
+``shakespeare`` text   ``(x, y)``: int64 ``[N, T]`` windows of the ten works concatenated with
+                       no separator (1,252,640 characters, 80 symbols); the first 90% train,
+                       the rest validation, of which the first 1,600 x 64 characters are the
+                       test windows (``TextWindows``, stride = T)
+=============  ======  ===================================================================
+
+Options (a recipe's ``data_options``): ``block_size`` (T) for text; ``streams=True`` on
+Shakespeare trains on ``TextStreams`` (consecutive chunks, for truncated BPTT) instead of
+windows at random offsets.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy
+
+__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "RunData",
+           "DATASETS", "load_data"]
+
+TEST_CHARS = 1600 * 64  # Shakespeare's test windows cover the first 102,400 validation targets
+
+
+class DataSpec:
+    """One data set as the training loop sees it. Subclasses set ``kind`` and ``datasets``."""
+
+    kind = "?"
+    name = "?"
+
+    def datasets(self, **options):
+        """``(train, test)``: two ``Dataset``\\ s whose batches are tuples for ``model.loss``."""
+        raise NotImplementedError
+
+    def loaders(self, batch_size, seed=0, test_batch_size=500, device=None, **options):
+        """``(train_loader, test_loader)``: the train loader shuffles with its own generator
+        (seeded by ``seed``) so a resumed run redraws the same order. ``device``: where image
+        sets are put whole (text batches are moved by the training loop)."""
+        from minigen.utils.data import DataLoader
+
+        train, test = self.datasets(batch_size=batch_size, device=device, **options)
+        # streams (truncated BPTT) must come in order: batch k + 1 continues batch k
+        shuffle = not getattr(train, "ordered", False)
+        return (DataLoader(train, batch_size=batch_size, shuffle=shuffle,
+                           generator=numpy.random.default_rng([seed, 1]) if shuffle else None),
+                DataLoader(test, batch_size=test_batch_size))
+
+    def __repr__(self):
+        return f"<{self.kind} data set {self.name!r}>"
+
+
+class ImageData(DataSpec):
+    """Images ``[N, C, H, W]`` in [0, 1]; batches are ``(x,)``."""
+
+    kind = "images"
+
+    def __init__(self, name, load, shape):
+        self.name, self._load, self.shape = name, load, tuple(shape)
+
+    def images(self, split="train"):
+        return self._load(split)
+
+    def datasets(self, device=None, **options):
+        from minigen.utils.data import TensorDataset
+        return tuple(TensorDataset(self.images(split).to(device or "cpu")) for split in ("train", "test"))
+
+
+class TextData(DataSpec):
+    """A character corpus with a ``vocab`` (``CharVocab``)."""
+
+    kind = "text"
+    default_block_size = 64
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    def check_prompt(self, prompt):
+        """The ids of ``prompt``; a character outside the vocabulary is a ``ValueError``
+        that names it and lists the allowed characters."""
+        bad = sorted({c for c in prompt if c not in self.vocab.stoi})
+        if bad:
+            allowed = "".join(c for c in self.vocab.itos if c != self.vocab.boundary)
+            raise ValueError(f"prompt: character(s) {''.join(bad)!r} are not in the {self.name} "
+                             f"vocabulary; allowed: {allowed!r}")
+        return self.vocab.encode(prompt)
+
+
+class NamesData(TextData):
+    """US first names, one per row with the end token; ``'.'`` (id 0) starts and ends a name."""
+
+    name = "names"
+    default_block_size = 16
+
+    @functools.cached_property
+    def split(self):
+        from minigen.data import names_split
+        return names_split()
+
+    @functools.cached_property
+    def vocab(self):
+        from minigen.data import CharVocab
+        train, test = self.split
+        return CharVocab(train + test, boundary=".")
+
+    def datasets(self, block_size=None, **options):
+        from minigen.data import NameSequences
+        T = block_size or self.default_block_size
+        return tuple(NameSequences(part, self.vocab, T) for part in self.split)
+
+    def encode_prompt(self, prompt):
+        """A prompt is the start of a name (possibly empty): ``[0] + ids``."""
+        return [0] + self.check_prompt(prompt)
+
+    default_prompt = ""
+    end_token = 0
+
+    def decode(self, ids):
+        """The name in ``ids`` (after the start token, up to the end token)."""
+        text = self.vocab.decode(ids)
+        return text[1:].split(".")[0] if text.startswith(".") else text.split(".")[0]
+
+
+class ShakespeareData(TextData):
+    """Ten works of Shakespeare as one running text."""
+
+    name = "shakespeare"
+
+    @functools.cached_property
+    def text(self):
+        from minigen.data import load_shakespeare
+        return load_shakespeare(separator="")
+
+    @functools.cached_property
+    def vocab(self):
+        from minigen.data import CharVocab
+        return CharVocab(self.text)
+
+    @functools.cached_property
+    def ids(self):
+        return numpy.asarray(self.vocab.encode(self.text), dtype=numpy.int64)
+
+    @property
+    def split(self):
+        """(train ids, validation ids): the first ``N * 9 // 10`` characters, and the rest."""
+        cut = self.ids.size * 9 // 10
+        return self.ids[:cut], self.ids[cut:]
+
+    def datasets(self, block_size=None, streams=False, batch_size=32, **options):
+        from minigen.data import TextStreams, TextWindows
+        T = block_size or self.default_block_size
+        train_ids, val_ids = self.split
+        train = TextStreams(train_ids, batch_size, T) if streams else TextWindows(train_ids, T)
+        # the test windows: j = 0.. at validation character T j, covering TEST_CHARS targets
+        test = TextWindows(val_ids[:TEST_CHARS + 1], T, stride=T)
+        return train, test
+
+    def encode_prompt(self, prompt):
+        if prompt == "":
+            raise ValueError("prompt: an empty prompt gives the model nothing to continue; give at "
+                             "least one character (the default is a line break, '\\n')")
+        return self.check_prompt(prompt)
+
+    default_prompt = "\n"
+    end_token = None
+
+    def decode(self, ids):
+        return self.vocab.decode(ids)
+
+
+@dataclasses.dataclass
+class RunData:
+    """What a training run holds of its data: the spec and the two loaders."""
+
+    spec: DataSpec
+    train_loader: object
+    test_loader: object
+
+    def test_images(self, n=None):
+        """The first ``n`` (default: all) test images, on the loader's device."""
+        x = self.test_loader.dataset.tensors[0]
+        return x if n is None else x[:n]
+
+
+def _mnist(split):
+    from minigen.data import load_mnist
+    return load_mnist(split)[0]
+
+
+def _digits(split):
+    from minigen.data import load_digits
+    return load_digits(split)[0]
+
+
+DATASETS = {
+    "mnist": ImageData("mnist", _mnist, (1, 28, 28)),
+    "digits": ImageData("digits", _digits, (1, 8, 8)),
+    "names": NamesData(),
+    "shakespeare": ShakespeareData(),
+}
+
+
+def load_data(name, split="train"):
+    """Images of the embedded image data set ``name`` (``'mnist'``, ``'digits'``): a cpu tensor
+    float32 ``[N, C, H, W]`` in [0, 1], from the fixed ``split`` (``'train'`` or ``'test'``)."""
+    spec = DATASETS.get(name)
+    if spec is None or spec.kind != "images":
+        images = sorted(k for k, v in DATASETS.items() if v.kind == "images")
+        raise ValueError(f"unknown data set {name!r}; choose from {images}")
+    return spec.images(split)
