@@ -18,9 +18,10 @@ name           kind    batch
                        test windows (``TextWindows``, stride = T)
 =============  ======  ===================================================================
 
-Options (a recipe's ``data_options``): ``block_size`` (T) for text; ``streams=True`` on
-Shakespeare trains on ``TextStreams`` (consecutive chunks, for truncated BPTT) instead of
-windows at random offsets.
+Options (a recipe's ``data_options``): ``block_size`` (T) for text; on Shakespeare,
+``streams=True`` trains on ``TextStreams`` (consecutive chunks, for truncated BPTT) instead of
+windows at random offsets, and ``stride`` spaces the training windows (default 1: every
+offset; ``stride=T`` covers the text once, as a counting model wants).
 """
 from __future__ import annotations
 
@@ -116,8 +117,11 @@ class NamesData(TextData):
         train, test = self.split
         return CharVocab(train + test, boundary=".")
 
-    def datasets(self, block_size=None, **options):
+    def datasets(self, block_size=None, streams=False, **options):
         from minigen.data import NameSequences
+        if streams:
+            raise ValueError("names: separate names have no running text to cut into streams; "
+                             "use the default variant")
         T = block_size or self.default_block_size
         return tuple(NameSequences(part, self.vocab, T) for part in self.split)
 
@@ -159,11 +163,11 @@ class ShakespeareData(TextData):
         cut = self.ids.size * 9 // 10
         return self.ids[:cut], self.ids[cut:]
 
-    def datasets(self, block_size=None, streams=False, batch_size=32, **options):
+    def datasets(self, block_size=None, streams=False, batch_size=32, stride=1, **options):
         from minigen.data import TextStreams, TextWindows
         T = block_size or self.default_block_size
         train_ids, val_ids = self.split
-        train = TextStreams(train_ids, batch_size, T) if streams else TextWindows(train_ids, T)
+        train = TextStreams(train_ids, batch_size, T) if streams else TextWindows(train_ids, T, stride)
         # the test windows: j = 0.. at validation character T j, covering TEST_CHARS targets
         test = TextWindows(val_ids[:TEST_CHARS + 1], T, stride=T)
         return train, test
