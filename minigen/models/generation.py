@@ -171,8 +171,8 @@ def process_scores(scores, seq, *, do_sample=True, temperature=1.0, top_k=None, 
         if mask.all(axis=1).any():
             b = int(numpy.flatnonzero(mask.all(axis=1))[0])
             raise RuntimeError(f"generate: no_repeat_ngram_size={no_repeat_ngram_size} bans every one of "
-                               f"the {V} tokens after sequence {b}'s last {no_repeat_ngram_size - 1} "
-                               "token(s); use a larger n or fewer new tokens")
+                               f"the {V} tokens for sequence {b} (each would repeat an n-gram it "
+                               "already holds); use a larger n or fewer new tokens")
         # a banned token can never be chosen: s_v = -inf
         scores = minigen.masked_fill(scores, minigen.tensor(mask).to(scores.device), -math.inf)
     if not do_sample:

@@ -1,0 +1,20 @@
+"""The char-GRU on Shakespeare, minigen beside PyTorch (our protocol; bar: within 2% of PyTorch).
+
+The protocol (data, sizes, optimizer, steps, batches) is in ``lm_protocol.py``. Run:
+
+    python benchmarks/quality/gru_vs_torch.py              # 3 seeds x 2 libraries
+    python benchmarks/quality/gru_vs_torch.py --report     # the table of the saved results
+
+Each run writes ``benchmarks/quality/results/MODEL-LIB-seedS.json`` (existing ones are kept
+unless ``--force``); ``--libs``, ``--seeds``, ``--models`` choose a part, ``--steps N`` is a
+smoke test that saves nothing.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lm_protocol import main  # noqa: E402
+
+if __name__ == "__main__":
+    main(["gru"], bars={"gru": "within 2%"})

@@ -1,0 +1,477 @@
+"""The language models' quality protocol, the same on both sides: minigen and its PyTorch twin.
+
+Data, built here from the package's raw files exactly as issue #12 states it (and checked
+against minigen's own data sets):
+
+* names: the first field of each line of dist.female.first and dist.male.first, lowercased,
+  set union, ``sorted()``, reordered by ``numpy.random.default_rng(0).permutation(N)``;
+  train = the first ``N*9//10``, test = the rest (5,163 names: 4,646 / 517). '.' = 0 is the
+  start and the end token: x = [0, c_1..c_n, pad], y = [c_1..c_n, 0, ignored], block 16.
+  Test loss = total cross-entropy over the 3,676 test targets / 3,676.
+* shakespeare: the ten ``*_gut.txt`` files, UTF-8, concatenated in sorted file-name order with
+  no separator (1,252,640 characters, 80 symbols); train = the first ``N*9//10`` characters.
+  Training batches: 32 windows of 64 at uniform random offsets in train. Validation: windows
+  j = 0..1599 starting at validation character 64 j (x = 64 characters, y = x shifted by one),
+  zero initial state, the mean over all 102,400 targets.
+
+Both libraries see the same batches (the offsets or name indices are drawn with NumPy from the
+seed, before training), the same model sizes, initialisation scheme, optimizer and steps; the
+initial weights come from each library's own generator, so the comparison is over seeds.
+Each run is pinned to one thread (BLAS and PyTorch's intra-op pool), so two runs can share
+a 2-core machine.
+
+The models (``MODELS``) and their protocols:
+
+=============  ==========  ===============================================================
+name           data        model and optimisation
+=============  ==========  ===============================================================
+lstm           shakespeare embedding 64, LSTM 256 (two bias vectors, U(+-1/16)), linear head;
+                           Adam 2e-3, no clipping, 7,000 steps          (issue #12's bar)
+rnn            shakespeare the same with a tanh RNN, 10,000 steps             (issue #12's bar)
+gru            shakespeare the same with a GRU, 7,000 steps                   (our protocol)
+gpt_names      names       4 layers, d 64, 4 heads, block 16, pre-LN, tanh GELU, head without
+                           bias, no dropout, GPT-2 init N(0, 0.02); AdamW 5e-4 (0.9, 0.99),
+                           weight decay 0.01 on all parameters; batch 32 names drawn with
+                           replacement; 2,000 steps                       (issue #12's bar)
+gpt            shakespeare 4 layers, d 128, 4 heads, block 64, otherwise as gpt_names; AdamW
+                           1e-3 (0.9, 0.99), wd 0.01; 2,500 steps; the 4-gram (Witten-Bell)
+                           count model on the same split is the baseline   (our protocol)
+mlp_names      names       Bengio MLP: context 3, embedding 16, tanh 256; Adam 2e-3, batch
+                           32 names with replacement, 3,000 steps         (our protocol)
+rnn_names      names       embedding 32, RNN 128; Adam 2e-3, as mlp_names (our protocol)
+gru_names      names       embedding 32, GRU 128; as rnn_names            (our protocol)
+lstm_names     names       embedding 32, LSTM 128; as rnn_names           (our protocol)
+bigram_names   names       counts with add-one smoothing (no training; both sides count)
+=============  ==========  ===============================================================
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tarfile
+import time
+
+import numpy
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+sys.path.insert(0, ROOT)
+RESULTS = os.path.join(HERE, "results")
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+
+
+# ----------------------------------------------------------------------------- data
+def protocol_names():
+    """(train, test) names, built from the raw files as the protocol states."""
+    from minigen.data import _files
+
+    names = set()
+    for sex in ("female", "male"):
+        for line in _files.read_bytes(f"dist.{sex}.first.gz").decode("ascii").splitlines():
+            if line.strip():
+                names.add(line.split()[0].lower())
+    names = sorted(names)
+    perm = numpy.random.default_rng(0).permutation(len(names))
+    cut = len(names) * 9 // 10
+    return [names[i] for i in perm[:cut]], [names[i] for i in perm[cut:]]
+
+
+def protocol_shakespeare():
+    """The corpus (the ten works in sorted file-name order, no separator) as a string."""
+    from minigen.data import _files
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(_files.read_bytes("shakespeare.tar.gz")), mode="r:") as tar:
+        members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: os.path.basename(m.name))
+        return "".join(tar.extractfile(m).read().decode("utf-8") for m in members)
+
+
+def names_arrays(names, stoi, T=16):
+    x = numpy.zeros((len(names), T), numpy.int64)
+    y = numpy.full((len(names), T), -1, numpy.int64)
+    for i, name in enumerate(names):
+        ids = [stoi[c] for c in name]
+        x[i, 1:len(ids) + 1] = ids
+        y[i, :len(ids)] = ids
+        y[i, len(ids)] = 0
+    return x, y
+
+
+class NamesTask:
+    name = "names"
+
+    def __init__(self):
+        train, test = protocol_names()
+        assert (len(train), len(test)) == (4646, 517)
+        chars = sorted(set("".join(train + test)))
+        self.itos = ["."] + chars
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+        self.vocab_size = len(self.itos)
+        self.train_x, self.train_y = names_arrays(train, self.stoi)
+        self.test_x, self.test_y = names_arrays(test, self.stoi)
+        assert int((self.test_y >= 0).sum()) == 3676
+        # the same as minigen's own data set
+        from minigen.models.datasets import DATASETS
+        ds = DATASETS["names"].datasets()[1]
+        assert (ds.x == self.test_x).all() and (ds.y == self.test_y).all()
+
+    def batches(self, seed, steps, batch_size=32):
+        rng = numpy.random.default_rng([seed, 12])
+        idx = rng.integers(0, len(self.train_x), size=(steps, batch_size))
+        return lambda s: (self.train_x[idx[s]], self.train_y[idx[s]])
+
+    def test_batches(self, size=517):
+        for s in range(0, len(self.test_x), size):
+            yield self.test_x[s:s + size], self.test_y[s:s + size]
+
+    def count_corpus(self):
+        return self.train_x, self.train_y
+
+
+class ShakespeareTask:
+    name = "shakespeare"
+
+    def __init__(self, T=64):
+        text = protocol_shakespeare()
+        assert len(text) == 1252640
+        self.itos = sorted(set(text))
+        assert len(self.itos) == 80
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+        self.vocab_size = 80
+        ids = numpy.frombuffer(text.encode("ascii"), dtype=numpy.uint8)
+        lut = numpy.zeros(128, numpy.int64)
+        for c, i in self.stoi.items():
+            lut[ord(c)] = i
+        self.ids = lut[ids]
+        cut = len(self.ids) * 9 // 10
+        self.train, self.val = self.ids[:cut], self.ids[cut:]
+        self.T = T
+        from minigen.models.datasets import DATASETS
+        assert (DATASETS["shakespeare"].ids == self.ids).all()
+
+    def batches(self, seed, steps, batch_size=32):
+        rng = numpy.random.default_rng([seed, 13])
+        T = self.T
+        offsets = rng.integers(0, len(self.train) - T, size=(steps, batch_size))
+        ar = numpy.arange(T)
+
+        def batch(s):
+            pos = offsets[s][:, None] + ar
+            return self.train[pos], self.train[pos + 1]
+        return batch
+
+    def test_batches(self, size=400):
+        T = self.T
+        n = 1600 * 64 // T
+        starts = numpy.arange(n) * T
+        for s in range(0, n, size):
+            pos = starts[s:s + size, None] + numpy.arange(T)
+            yield self.val[pos], self.val[pos + 1]
+
+    def count_corpus(self):
+        n = (len(self.train) - 1) // self.T
+        pos = numpy.arange(n)[:, None] * self.T + numpy.arange(self.T)
+        return self.train[pos], self.train[pos + 1]
+
+
+# ----------------------------------------------------------------------------- models
+MODELS = {
+    "lstm": dict(task="shakespeare", kind="rnn", cell="lstm", n_embd=64, hidden=256, steps=7000, lr=2e-3),
+    "rnn": dict(task="shakespeare", kind="rnn", cell="rnn", n_embd=64, hidden=256, steps=10000, lr=2e-3),
+    "gru": dict(task="shakespeare", kind="rnn", cell="gru", n_embd=64, hidden=256, steps=7000, lr=2e-3),
+    "gpt_names": dict(task="names", kind="gpt", n_layer=4, n_head=4, n_embd=64, block=16, steps=2000,
+                      lr=5e-4),
+    "gpt": dict(task="shakespeare", kind="gpt", n_layer=4, n_head=4, n_embd=128, block=64, steps=2500,
+                lr=1e-3),
+    "mlp_names": dict(task="names", kind="mlp", context=3, n_embd=16, hidden=256, steps=3000, lr=2e-3),
+    "rnn_names": dict(task="names", kind="rnn", cell="rnn", n_embd=32, hidden=128, steps=3000, lr=2e-3),
+    "gru_names": dict(task="names", kind="rnn", cell="gru", n_embd=32, hidden=128, steps=3000, lr=2e-3),
+    "lstm_names": dict(task="names", kind="rnn", cell="lstm", n_embd=32, hidden=128, steps=3000, lr=2e-3),
+    "bigram_names": dict(task="names", kind="ngram", n=2, smoothing="add-one", steps=0),
+    "fourgram": dict(task="shakespeare", kind="ngram", n=4, smoothing="witten-bell", steps=0),
+}
+
+
+def minigen_model(spec, V):
+    from minigen.models.char_rnn import CharRNN
+    from minigen.models.gpt import GPT
+    from minigen.models.mlp_lm import MLPLanguageModel
+    from minigen.models.ngram import NGram
+
+    k = spec["kind"]
+    if k == "rnn":
+        return CharRNN(V, spec["cell"], n_embd=spec["n_embd"], hidden_size=spec["hidden"])
+    if k == "gpt":
+        return GPT(V, spec["block"], n_layer=spec["n_layer"], n_head=spec["n_head"], n_embd=spec["n_embd"])
+    if k == "mlp":
+        return MLPLanguageModel(V, context=spec["context"], n_embd=spec["n_embd"], hidden=spec["hidden"])
+    return NGram(V, n=spec["n"], smoothing=spec["smoothing"], pad_id=0 if spec["task"] == "names" else None)
+
+
+def torch_model(spec, V):
+    """The PyTorch twin of each minigen model, written independently with torch.nn."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class CharRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(V, spec["n_embd"])
+            cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[spec["cell"]]
+            self.rnn = cls(spec["n_embd"], spec["hidden"], batch_first=True)
+            self.head = nn.Linear(spec["hidden"], V)
+
+        def forward(self, x):
+            return self.head(self.rnn(self.embed(x))[0])
+
+    class Block(nn.Module):
+        def __init__(self, d, H):
+            super().__init__()
+            self.H = H
+            self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.c_attn, self.attn_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.c_fc, self.c_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+        def forward(self, h):
+            B, T, d = h.shape
+            q, k, v = self.c_attn(self.ln_1(h)).split(d, dim=2)
+            q, k, v = (t.reshape(B, T, self.H, d // self.H).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            h = h + self.attn_proj(y.transpose(1, 2).reshape(B, T, d))
+            return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d, L = spec["n_embd"], spec["n_layer"]
+            self.wte, self.wpe = nn.Embedding(V, d), nn.Embedding(spec["block"], d)
+            self.blocks = nn.ModuleList(Block(d, spec["n_head"]) for _ in range(L))
+            self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, V, bias=False)
+            for name, p in self.named_parameters():          # GPT-2's initialisation
+                if name.endswith("bias"):
+                    nn.init.zeros_(p)
+                elif p.ndim == 2:
+                    resid = name.endswith("c_proj.weight") or name.endswith("attn_proj.weight")
+                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if resid else 0.02)
+
+        def forward(self, x):
+            h = self.wte(x) + self.wpe(torch.arange(x.shape[1]))
+            for b in self.blocks:
+                h = b(h)
+            return self.head(self.ln_f(h))
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            n, d = spec["context"], spec["n_embd"]
+            self.n = n
+            self.C = nn.Embedding(V, d)
+            self.W_h, self.W_y = nn.Linear(n * d, spec["hidden"]), nn.Linear(spec["hidden"], V)
+
+        def forward(self, x):
+            B, T = x.shape
+            full = torch.cat([torch.zeros(B, self.n - 1, dtype=x.dtype), x], dim=1)
+            emb = self.C(full)
+            e = torch.cat([emb[:, j:j + T] for j in range(self.n)], dim=2)
+            return self.W_y(torch.tanh(self.W_h(e)))
+
+    return {"rnn": CharRNN, "gpt": GPT, "mlp": MLP}[spec["kind"]]()
+
+
+# ----------------------------------------------------------------------------- one run
+def set_threads(n=1):
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n)
+    except ImportError:
+        pass
+    import minigen
+    minigen.set_num_threads(n)
+
+
+def run(model_name, lib, seed, log_every=500, steps=None):
+    """Train and evaluate one (model, library, seed); returns the result dict. ``steps``
+    overrides the protocol's (a smoke test)."""
+    spec = dict(MODELS[model_name])
+    if steps is not None and spec["steps"]:
+        spec["steps"] = steps
+    task = NamesTask() if spec["task"] == "names" else ShakespeareTask(spec.get("block", 64))
+    V = task.vocab_size
+    t0 = time.perf_counter()
+    if spec["kind"] == "ngram":
+        total, count = _ngram(spec, task, lib)
+        return _result(model_name, lib, seed, total, count, time.perf_counter() - t0, 0, [])
+    batch = task.batches(seed, spec["steps"])
+    curve = []
+    if lib == "minigen":
+        import minigen
+        from minigen import optim
+        from minigen.nn import functional as F
+        minigen.manual_seed(seed)
+        model = minigen_model(spec, V)
+        tensor, ce = minigen.tensor, F.cross_entropy
+        no_grad = minigen.no_grad
+    else:
+        import torch
+        import torch.nn.functional as F
+        torch.manual_seed(seed)
+        model = torch_model(spec, V)
+        optim = torch.optim
+        tensor, ce, no_grad = torch.tensor, F.cross_entropy, torch.no_grad
+    if spec["kind"] == "gpt":
+        opt = optim.AdamW(model.parameters(), lr=spec["lr"], betas=(0.9, 0.99), weight_decay=0.01)
+    else:
+        opt = optim.Adam(model.parameters(), lr=spec["lr"])
+
+    def logits_of(x):
+        out = model(tensor(x))
+        return out[0] if isinstance(out, tuple) else out
+
+    model.train()
+    t_train = time.perf_counter()
+    running = 0.0
+    for s in range(spec["steps"]):
+        x, y = batch(s)
+        opt.zero_grad()
+        logits = logits_of(x)
+        loss = ce(logits.reshape(-1, V), tensor(y).reshape(-1), ignore_index=-1)
+        loss.backward()
+        opt.step()
+        running += loss.item()
+        if (s + 1) % log_every == 0:
+            curve.append((s + 1, running / log_every))
+            print(f"  {model_name} {lib} seed {seed}: step {s + 1} train loss {running / log_every:.4f}",
+                  flush=True)
+            running = 0.0
+    train_s = time.perf_counter() - t_train
+    model.eval()
+    total, count = 0.0, 0
+    with no_grad():
+        for x, y in task.test_batches():
+            logits = logits_of(x)
+            total += float(ce(logits.reshape(-1, V), tensor(y).reshape(-1), ignore_index=-1,
+                              reduction="sum").item())
+            count += int((y >= 0).sum())
+    return _result(model_name, lib, seed, total, count, train_s, spec["steps"], curve)
+
+
+def _ngram(spec, task, lib):
+    """Counts in minigen (the NGram model) or in PyTorch (bincount, for the bigram only)."""
+    x, y = task.count_corpus()
+    if lib == "torch" and spec["n"] == 2:
+        import torch
+        V = task.vocab_size
+        keep = y >= 0
+        pair = torch.tensor(x[keep] * V + y[keep])
+        C = torch.bincount(pair, minlength=V * V).reshape(V, V).double()
+        P = (C + 1) / (C.sum(1, keepdim=True) + V)          # add-one
+        tx, ty = numpy.concatenate([a for a, _ in task.test_batches()]), \
+            numpy.concatenate([b for _, b in task.test_batches()])
+        m = ty >= 0
+        nll = -torch.log(P[torch.tensor(tx[m]), torch.tensor(ty[m])])
+        return float(nll.sum()), int(m.sum())
+    if lib == "torch":
+        return float("nan"), 1          # the 4-gram baseline has no PyTorch twin: no gradient in it
+    import minigen
+    from minigen.nn import functional as F
+    model = minigen_model(spec, task.vocab_size)
+    for s in range(0, len(x), 1024):
+        model.add_counts(minigen.tensor(x[s:s + 1024]), minigen.tensor(y[s:s + 1024]))
+    total, count = 0.0, 0
+    for tx, ty in task.test_batches():
+        s, n = model.nll(minigen.tensor(tx), minigen.tensor(ty))
+        total, count = total + s, count + n
+    return total, count
+
+
+def _result(model_name, lib, seed, total, count, seconds, steps, curve):
+    nats = total / count
+    import minigen
+    try:
+        import torch
+        tv = torch.__version__
+    except ImportError:
+        tv = None
+    return {"model": model_name, "lib": lib, "seed": seed, "test_nats_per_char": nats,
+            "test_bits_per_char": nats / math.log(2), "test_perplexity": math.exp(nats) if nats == nats else None,
+            "test_targets": count, "train_seconds": seconds, "steps": steps,
+            "ms_per_step": 1000 * seconds / steps if steps else None, "curve": curve,
+            "protocol": MODELS[model_name], "minigen": minigen.__version__, "torch": tv,
+            "machine": f"{platform.machine()} {os.cpu_count()} CPUs, 1 thread", "date": time.strftime("%Y-%m-%d")}
+
+
+def result_path(model_name, lib, seed):
+    return os.path.join(RESULTS, f"{model_name}-{lib}-seed{seed}.json")
+
+
+# ----------------------------------------------------------------------------- the table
+def summary(model_names):
+    """{model: {lib: (mean, std, [values], ms_per_step)}} from the result files."""
+    out = {}
+    for m in model_names:
+        out[m] = {}
+        for lib in ("minigen", "torch"):
+            rs = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(RESULTS, f"{m}-{lib}-seed*.json")))]
+            vals = [r["test_nats_per_char"] for r in rs if r["test_nats_per_char"] == r["test_nats_per_char"]]
+            if vals:
+                ms = [r["ms_per_step"] for r in rs if r["ms_per_step"]]
+                out[m][lib] = (statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                               vals, statistics.median(ms) if ms else None)
+    return out
+
+
+def table(model_names, bars=None):
+    bars = bars or {}
+    rows = ["| model | minigen (nats/char) | PyTorch 2.13 CPU | minigen / PyTorch | bar | seeds |",
+            "|---|---|---|---|---|---|"]
+    for m, libs in summary(model_names).items():
+        if "minigen" not in libs:
+            continue
+        mg = libs["minigen"]
+        th = libs.get("torch")
+        ratio = f"{mg[0] / th[0]:.3f}" if th else "-"
+        fmt = lambda r: f"{r[0]:.4f} ± {r[1]:.4f}" if len(r[2]) > 1 else f"{r[0]:.4f}"  # noqa: E731
+        rows.append(f"| {m} | {fmt(mg)} | {fmt(th) if th else '-'} | {ratio} | {bars.get(m, '')} | "
+                    f"{len(mg[2])} |")
+    return "\n".join(rows)
+
+
+def main(model_names, bars=None, argv=None):
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=model_names, choices=model_names)
+    p.add_argument("--libs", nargs="+", default=["minigen", "torch"], choices=["minigen", "torch"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--force", action="store_true", help="re-run results that exist")
+    p.add_argument("--report", action="store_true", help="only print the table of the saved results")
+    p.add_argument("--steps", type=int, help="a smoke test: this many steps, results not saved")
+    args = p.parse_args(argv)
+    os.makedirs(RESULTS, exist_ok=True)
+    if args.steps is not None:
+        set_threads(1)
+        for m in args.models:
+            for lib in args.libs:
+                r = run(m, lib, args.seeds[0], log_every=max(1, args.steps // 2), steps=args.steps)
+                print(f"{m} {lib}: test {r['test_nats_per_char']:.4f} nats/char, {r['ms_per_step'] or 0:.1f} ms/step")
+        return
+    if not args.report:
+        set_threads(1)
+        for m in args.models:
+            for seed in args.seeds:
+                for lib in args.libs:
+                    path = result_path(m, lib, seed)
+                    if os.path.exists(path) and not args.force:
+                        continue
+                    r = run(m, lib, seed)
+                    with open(path, "w") as f:
+                        json.dump(r, f, indent=1)
+                    print(f"{m} {lib} seed {seed}: test {r['test_nats_per_char']:.4f} nats/char "
+                          f"({r['train_seconds']:.0f} s)", flush=True)
+    print(table(args.models, bars))

@@ -1,0 +1,20 @@
+"""The names ladder: bigram counts, MLP, RNN, GRU, LSTM, GPT, each beside its PyTorch twin.
+
+The protocol (data, sizes, optimizer, steps, batches) is in ``lm_protocol.py``. Run:
+
+    python benchmarks/quality/names_ladder_vs_torch.py              # 3 seeds x 2 libraries
+    python benchmarks/quality/names_ladder_vs_torch.py --report     # the table of the saved results
+
+Each run writes ``benchmarks/quality/results/MODEL-LIB-seedS.json`` (existing ones are kept
+unless ``--force``); ``--libs``, ``--seeds``, ``--models`` choose a part, ``--steps N`` is a
+smoke test that saves nothing.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lm_protocol import main  # noqa: E402
+
+if __name__ == "__main__":
+    main(["bigram_names", "mlp_names", "rnn_names", "gru_names", "lstm_names", "gpt_names"], bars={"bigram_names": "2.3447 (issue)", "gpt_names": "<= 1.97"})
