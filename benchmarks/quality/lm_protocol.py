@@ -215,74 +215,9 @@ def minigen_model(spec, V):
 
 
 def torch_model(spec, V):
-    """The PyTorch twin of each minigen model, written independently with torch.nn."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    class CharRNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(V, spec["n_embd"])
-            cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[spec["cell"]]
-            self.rnn = cls(spec["n_embd"], spec["hidden"], batch_first=True)
-            self.head = nn.Linear(spec["hidden"], V)
-
-        def forward(self, x):
-            return self.head(self.rnn(self.embed(x))[0])
-
-    class Block(nn.Module):
-        def __init__(self, d, H):
-            super().__init__()
-            self.H = H
-            self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
-            self.c_attn, self.attn_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
-            self.c_fc, self.c_proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-
-        def forward(self, h):
-            B, T, d = h.shape
-            q, k, v = self.c_attn(self.ln_1(h)).split(d, dim=2)
-            q, k, v = (t.reshape(B, T, self.H, d // self.H).transpose(1, 2) for t in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            h = h + self.attn_proj(y.transpose(1, 2).reshape(B, T, d))
-            return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            d, L = spec["n_embd"], spec["n_layer"]
-            self.wte, self.wpe = nn.Embedding(V, d), nn.Embedding(spec["block"], d)
-            self.blocks = nn.ModuleList(Block(d, spec["n_head"]) for _ in range(L))
-            self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, V, bias=False)
-            for name, p in self.named_parameters():          # GPT-2's initialisation
-                if name.endswith("bias"):
-                    nn.init.zeros_(p)
-                elif p.ndim == 2:
-                    resid = name.endswith("c_proj.weight") or name.endswith("attn_proj.weight")
-                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if resid else 0.02)
-
-        def forward(self, x):
-            h = self.wte(x) + self.wpe(torch.arange(x.shape[1]))
-            for b in self.blocks:
-                h = b(h)
-            return self.head(self.ln_f(h))
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            n, d = spec["context"], spec["n_embd"]
-            self.n = n
-            self.C = nn.Embedding(V, d)
-            self.W_h, self.W_y = nn.Linear(n * d, spec["hidden"]), nn.Linear(spec["hidden"], V)
-
-        def forward(self, x):
-            B, T = x.shape
-            full = torch.cat([torch.zeros(B, self.n - 1, dtype=x.dtype), x], dim=1)
-            emb = self.C(full)
-            e = torch.cat([emb[:, j:j + T] for j in range(self.n)], dim=2)
-            return self.W_y(torch.tanh(self.W_h(e)))
-
-    return {"rnn": CharRNN, "gpt": GPT, "mlp": MLP}[spec["kind"]]()
+    """The PyTorch twin of the minigen model (``minigen/bench/torch_twins.py``)."""
+    from minigen.bench.torch_twins import torch_twin
+    return torch_twin(minigen_model(spec, V).config())
 
 
 # ----------------------------------------------------------------------------- one run

@@ -277,6 +277,9 @@ def _linear_flops(step):
     model, batch = getattr(step, "model", None), getattr(step, "batch", None)
     if model is None or batch is None or not hasattr(model, "modules"):
         return None
+    if isinstance(batch, (tuple, list)):
+        # a language model's (x, y): every token is a row of each Linear layer
+        batch = batch[0].reshape(-1)
     total = 0.0
     for m in model.modules():
         kind = type(m).__name__
@@ -326,7 +329,32 @@ def _vae_torch_step(mg_step, device):
     return step
 
 
-TORCH_TWINS = {"vae": _vae_torch_step}
+def _lm_torch_step(mg_step, device):
+    """PyTorch twin of a registered language model (``torch_twins.py``): the architecture
+    from the minigen model's ``config()``, the same batch (x, y) and the same optimizer."""
+    import torch
+    import torch.nn.functional as F
+
+    from .torch_twins import torch_optimizer, torch_twin
+
+    torch.manual_seed(0)
+    net = torch_twin(mg_step.model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    x, y = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = net(x)
+        # L = -(1/|T|) sum_t log softmax(logits_t)[y_t]
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS = {"vae": _vae_torch_step, "gpt": _lm_torch_step, "lstm": _lm_torch_step,
+               "gru": _lm_torch_step, "rnn": _lm_torch_step, "mlp": _lm_torch_step}
 
 
 def registered_workloads(quick=False):

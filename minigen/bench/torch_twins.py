@@ -1,0 +1,113 @@
+"""PyTorch twins of minigen's language models, written independently with ``torch.nn``.
+
+``torch_twin(config)`` builds, from a minigen model's ``config()``, the same architecture in
+PyTorch with the same initialisation scheme (each library draws its own weights). The
+benchmark harness times one training step of each beside minigen's (``minigen bench --only
+model:gpt --vs-torch``), and the quality scripts (``benchmarks/quality/``) train both on the
+same protocol. PyTorch is imported only when a twin is built.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["torch_twin", "torch_optimizer"]
+
+
+def torch_twin(config):
+    """A ``torch.nn.Module`` twin of the minigen model whose ``config()`` is ``config``;
+    its ``forward(x)`` returns the logits ``[B, T, V]``."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    c = dict(config)
+    kind = c.pop("class")
+    V = c["vocab_size"]
+
+    class CharRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(V, c["n_embd"])
+            cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[c["cell"]]
+            self.rnn = cls(c["n_embd"], c["hidden_size"], num_layers=c["num_layers"], batch_first=True)
+            self.head = nn.Linear(c["hidden_size"], V)
+
+        def forward(self, x):
+            return self.head(self.rnn(self.embed(x))[0])
+
+    class Block(nn.Module):
+        def __init__(self, d, H):
+            super().__init__()
+            self.H = H
+            self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.c_attn = nn.Linear(d, 3 * d, bias=c["bias"])
+            self.attn_proj = nn.Linear(d, d, bias=c["bias"])
+            self.c_fc = nn.Linear(d, 4 * d, bias=c["bias"])
+            self.c_proj = nn.Linear(4 * d, d, bias=c["bias"])
+
+        def forward(self, h):
+            B, T, d = h.shape
+            q, k, v = self.c_attn(self.ln_1(h)).split(d, dim=2)
+            q, k, v = (t.reshape(B, T, self.H, d // self.H).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            h = h + self.attn_proj(y.transpose(1, 2).reshape(B, T, d))
+            return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate=c["gelu"]))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d, L = c["n_embd"], c["n_layer"]
+            self.wte, self.wpe = nn.Embedding(V, d), nn.Embedding(c["block_size"], d)
+            self.blocks = nn.ModuleList(Block(d, c["n_head"]) for _ in range(L))
+            self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, V, bias=c["head_bias"])
+            for name, p in self.named_parameters():          # GPT-2's initialisation
+                if name.endswith("bias"):
+                    nn.init.zeros_(p)
+                elif p.ndim == 2:
+                    resid = name.endswith("c_proj.weight") or name.endswith("attn_proj.weight")
+                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if resid else 0.02)
+            if c["tie_weights"]:
+                self.head.weight = self.wte.weight
+
+        def forward(self, x):
+            h = self.wte(x) + self.wpe(torch.arange(x.shape[1], device=x.device))
+            for b in self.blocks:
+                h = b(h)
+            return self.head(self.ln_f(h))
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            n, d = c["context"], c["n_embd"]
+            self.n = n
+            self.C = nn.Embedding(V, d)
+            self.W_h, self.W_y = nn.Linear(n * d, c["hidden"]), nn.Linear(c["hidden"], V)
+            self.W_d = nn.Linear(n * d, V, bias=False) if c["direct"] else None
+
+        def forward(self, x):
+            B, T = x.shape
+            pad = torch.full((B, self.n - 1), c["pad_id"], dtype=x.dtype, device=x.device)
+            emb = self.C(torch.cat([pad, x], dim=1))
+            e = torch.cat([emb[:, j:j + T] for j in range(self.n)], dim=2)
+            out = self.W_y(torch.tanh(self.W_h(e)))
+            return out if self.W_d is None else out + self.W_d(e)
+
+    twins = {"CharRNN": CharRNN, "GPT": GPT, "MLPLanguageModel": MLP}
+    if kind not in twins:
+        raise ValueError(f"torch_twin: no PyTorch twin for a {kind}")
+    return twins[kind]()
+
+
+def torch_optimizer(mg_optimizer, params):
+    """The PyTorch optimizer with the class and hyperparameters of a minigen one."""
+    import torch
+
+    g = mg_optimizer.param_groups[0]
+    name = type(mg_optimizer).__name__
+    if name in ("Adam", "AdamW"):
+        return getattr(torch.optim, name)(params, lr=g["lr"], betas=tuple(g["betas"]), eps=g["eps"],
+                                          weight_decay=g["weight_decay"])
+    if name == "SGD":
+        return torch.optim.SGD(params, lr=g["lr"], momentum=g.get("momentum", 0.0),
+                               weight_decay=g.get("weight_decay", 0.0))
+    raise ValueError(f"torch_optimizer: no PyTorch twin for minigen's {name}")
