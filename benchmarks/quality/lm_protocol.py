@@ -30,10 +30,12 @@ lstm           shakespeare embedding 64, LSTM 256 (two bias vectors, U(+-1/16)),
 rnn            shakespeare the same with a tanh RNN, 10,000 steps             (issue #12's bar)
 gru            shakespeare the same with a GRU, 7,000 steps                   (our protocol)
 gpt_names      names       4 layers, d 64, 4 heads, block 16, pre-LN, tanh GELU, head without
-                           bias, no dropout, GPT-2 init N(0, 0.02); AdamW 5e-4 (0.9, 0.99),
+                           bias, no dropout, the layers' PyTorch default init (Linear
+                           U(+-1/sqrt(fan_in)), Embedding N(0, 1)); AdamW 5e-4 (0.9, 0.99),
                            weight decay 0.01 on all parameters; batch 32 names drawn with
                            replacement; 2,000 steps                       (issue #12's bar)
-gpt            shakespeare 4 layers, d 128, 4 heads, block 64, otherwise as gpt_names; AdamW
+gpt            shakespeare 4 layers, d 128, 4 heads, block 64, GPT-2 init (N(0, 0.02), residual
+                           projections / sqrt(2L)), otherwise as gpt_names; AdamW
                            1e-3 (0.9, 0.99), wd 0.01; 2,500 steps; the 4-gram (Witten-Bell)
                            count model on the same split is the baseline   (our protocol)
 mlp_names      names       Bengio MLP: context 3, embedding 16, tanh 256; Adam 2e-3, batch
@@ -186,7 +188,7 @@ MODELS = {
     "rnn": dict(task="shakespeare", kind="rnn", cell="rnn", n_embd=64, hidden=256, steps=10000, lr=2e-3),
     "gru": dict(task="shakespeare", kind="rnn", cell="gru", n_embd=64, hidden=256, steps=7000, lr=2e-3),
     "gpt_names": dict(task="names", kind="gpt", n_layer=4, n_head=4, n_embd=64, block=16, steps=2000,
-                      lr=5e-4),
+                      lr=5e-4, init="torch"),
     "gpt": dict(task="shakespeare", kind="gpt", n_layer=4, n_head=4, n_embd=128, block=64, steps=2500,
                 lr=1e-3),
     "mlp_names": dict(task="names", kind="mlp", context=3, n_embd=16, hidden=256, steps=3000, lr=2e-3),
@@ -208,7 +210,8 @@ def minigen_model(spec, V):
     if k == "rnn":
         return CharRNN(V, spec["cell"], n_embd=spec["n_embd"], hidden_size=spec["hidden"])
     if k == "gpt":
-        return GPT(V, spec["block"], n_layer=spec["n_layer"], n_head=spec["n_head"], n_embd=spec["n_embd"])
+        return GPT(V, spec["block"], n_layer=spec["n_layer"], n_head=spec["n_head"], n_embd=spec["n_embd"],
+                   init=spec.get("init", "gpt2"))
     if k == "mlp":
         return MLPLanguageModel(V, context=spec["context"], n_embd=spec["n_embd"], hidden=spec["hidden"])
     return NGram(V, n=spec["n"], smoothing=spec["smoothing"], pad_id=0 if spec["task"] == "names" else None)

@@ -61,6 +61,8 @@ def torch_twin(config):
             self.blocks = nn.ModuleList(Block(d, c["n_head"]) for _ in range(L))
             self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, V, bias=c["head_bias"])
             for name, p in self.named_parameters():          # GPT-2's initialisation
+                if c.get("init", "gpt2") != "gpt2":          # or the layers' own defaults
+                    break
                 if name.endswith("bias"):
                     nn.init.zeros_(p)
                 elif p.ndim == 2:

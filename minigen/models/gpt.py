@@ -28,7 +28,8 @@ prefix, O(T^2). ``cache`` is a list with one ``(k, v)`` pair per block, each ``[
 
 What the file shows: ``CausalSelfAttention`` (with the cache), ``Block``, ``GPT`` and its
 initialisation (GPT-2's: N(0, 0.02) for weights, the residual projections scaled by
-1/sqrt(2L)); ``build_gpt`` sizes it for the names and Shakespeare.
+1/sqrt(2L); or the layers' PyTorch defaults); ``build_gpt`` sizes it for the names and
+Shakespeare.
 """
 from __future__ import annotations
 
@@ -120,12 +121,17 @@ class GPT(LanguageModel):
         head_bias: a bias in the output head (GPT-2 has none).
         tie_weights: share W_head with the token embedding W_e (Press & Wolf 2017).
         gelu: ``'tanh'`` (GPT-2's approximation) or ``'none'`` (the exact erf form).
+        init: ``'gpt2'`` (``reset_parameters``: N(0, 0.02), residual projections scaled) or
+            ``'torch'`` (each layer's PyTorch default: Linear U(+-1/sqrt(fan_in)), Embedding
+            N(0, 1)). The names protocol uses ``'torch'``: its bar was set that way, and
+            over 2,000 steps at lr 5e-4 the larger start learns faster (1.93 against 1.98
+            nats with GPT-2's init, both measured in PyTorch at seed 0).
     """
 
     cache_grows = True
 
     def __init__(self, vocab_size, block_size, n_layer=4, n_head=4, n_embd=64, dropout=0.0,
-                 bias=True, head_bias=False, tie_weights=False, gelu="tanh"):
+                 bias=True, head_bias=False, tie_weights=False, gelu="tanh", init="gpt2"):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layer", n_layer),
                         ("n_head", n_head), ("n_embd", n_embd)):
@@ -133,10 +139,12 @@ class GPT(LanguageModel):
                 raise ValueError(f"GPT: {name} must be a positive integer, got {v!r}")
         if gelu not in ("tanh", "none"):
             raise ValueError(f"GPT: gelu must be 'tanh' or 'none', got {gelu!r}")
+        if init not in ("gpt2", "torch"):
+            raise ValueError(f"GPT: init must be 'gpt2' or 'torch', got {init!r}")
         self.vocab_size, self.block_size = vocab_size, block_size
         self.n_layer, self.n_head, self.n_embd = n_layer, n_head, n_embd
         self.dropout, self.bias, self.head_bias = dropout, bias, head_bias
-        self.tie_weights, self.gelu = tie_weights, gelu
+        self.tie_weights, self.gelu, self.init = tie_weights, gelu, init
         # W_e (token) and W_p (position) embeddings
         self.wte = nn.Embedding(vocab_size, n_embd)
         self.wpe = nn.Embedding(block_size, n_embd)
@@ -144,7 +152,8 @@ class GPT(LanguageModel):
         self.blocks = nn.ModuleList(Block(n_embd, n_head, dropout, bias, gelu) for _ in range(n_layer))
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab_size, bias=head_bias)
-        self.reset_parameters()
+        if init == "gpt2":
+            self.reset_parameters()
         if tie_weights:
             # W_head = W_e: one matrix both reads and writes tokens
             self.head.weight = self.wte.weight
@@ -164,7 +173,7 @@ class GPT(LanguageModel):
         return {"class": "GPT", "vocab_size": self.vocab_size, "block_size": self.block_size,
                 "n_layer": self.n_layer, "n_head": self.n_head, "n_embd": self.n_embd,
                 "dropout": self.dropout, "bias": self.bias, "head_bias": self.head_bias,
-                "tie_weights": self.tie_weights, "gelu": self.gelu}
+                "tie_weights": self.tie_weights, "gelu": self.gelu, "init": self.init}
 
     def forward(self, idx, cache=None):
         """Logits ``[B, T, V]`` for the tokens ``idx`` [B, T] after the ``cache`` (or None),
@@ -191,7 +200,7 @@ class GPT(LanguageModel):
 # ----------------------------------------------------------------------------- registry
 # sizes by data set; names is the quality protocol's (4 layers, d 64, 4 heads, block 16)
 SIZES = {
-    "names": dict(n_layer=4, n_head=4, n_embd=64, block_size=16),
+    "names": dict(n_layer=4, n_head=4, n_embd=64, block_size=16, init="torch"),
     "shakespeare": dict(n_layer=4, n_head=4, n_embd=128, block_size=64),
 }
 QUICK = dict(n_layer=1, n_head=2, n_embd=16)
