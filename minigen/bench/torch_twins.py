@@ -45,13 +45,15 @@ def torch_twin(config):
             self.c_fc = nn.Linear(d, 4 * d, bias=c["bias"])
             self.c_proj = nn.Linear(4 * d, d, bias=c["bias"])
 
-        def forward(self, h):
+        def forward(self, h, past=None):
             B, T, d = h.shape
             q, k, v = self.c_attn(self.ln_1(h)).split(d, dim=2)
             q, k, v = (t.reshape(B, T, self.H, d // self.H).transpose(1, 2) for t in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            if past is not None:                   # a KV cache: one new token at a time
+                k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and T > 1)
             h = h + self.attn_proj(y.transpose(1, 2).reshape(B, T, d))
-            return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate=c["gelu"]))
+            return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate=c["gelu"])), (k, v)
 
     class GPT(nn.Module):
         def __init__(self):
@@ -72,10 +74,17 @@ def torch_twin(config):
                 self.head.weight = self.wte.weight
 
         def forward(self, x):
-            h = self.wte(x) + self.wpe(torch.arange(x.shape[1], device=x.device))
-            for b in self.blocks:
-                h = b(h)
-            return self.head(self.ln_f(h))
+            return self.forward_cached(x)[0]
+
+        def forward_cached(self, x, cache=None):
+            """Logits and the new cache; with a cache, ``x`` is one new token per row."""
+            P = 0 if cache is None else cache[0][0].shape[2]
+            h = self.wte(x) + self.wpe(torch.arange(P, P + x.shape[1], device=x.device))
+            new = []
+            for i, b in enumerate(self.blocks):
+                h, kv = b(h, None if cache is None else cache[i])
+                new.append(kv)
+            return self.head(self.ln_f(h)), new
 
     class MLP(nn.Module):
         def __init__(self):
