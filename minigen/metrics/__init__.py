@@ -2,7 +2,14 @@
 
 Likelihoods (``likelihood.py``): turn a mean negative log-likelihood in nats into the units
 each family reports: bits per character or per dimension, perplexity.
+Images (``images.py``): scores of generated digits on the features of minigen's own digit
+classifier (``classifier.py``, weights shipped): Frechet distance (not FID), class coverage,
+precision and recall, memorisation.
 """
 from .likelihood import LN2, bits, bits_per_dim, perplexity, lm_report
+from .images import (as_digit_images, class_coverage, features, format_scores, frechet_distance,
+                     memorisation, precision_recall, score_images)
 
-__all__ = ["LN2", "bits", "bits_per_dim", "perplexity", "lm_report"]
+__all__ = ["LN2", "bits", "bits_per_dim", "perplexity", "lm_report", "features", "frechet_distance",
+           "class_coverage", "precision_recall", "memorisation", "score_images", "as_digit_images",
+           "format_scores"]
