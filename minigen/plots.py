@@ -158,3 +158,59 @@ def autoencoder_pictures(model, run_dir, test_images, n_samples=64, n_recon=16, 
         rows = model.interpolate(test_images[:n_interp], test_images[n_interp:2 * n_interp], steps=steps)
         paths.append(save_interpolations(rows, os.path.join(run_dir, "interpolation.png")))
     return paths
+
+
+def _read_csv(path):
+    import csv
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    head = rows[0]
+    data = numpy.asarray([[float(v) if v != "" else numpy.nan for v in r] for r in rows[1:] if r],
+                         dtype=numpy.float64)
+    return head, data.reshape(-1, len(head))
+
+
+def save_game_curves(stats_csv, path, title="the game"):
+    """A GAN's figures against the step, from ``stats.csv``: D(x) and D(G(z)) (or the
+    critic's Wasserstein estimate), both losses, both gradient norms: one panel each."""
+    head, d = _read_csv(stats_csv)
+    col = {h: d[:, i] for i, h in enumerate(head)}
+    panels = [("probabilities", ["D_x", "D_G_z"], "D's mean output"),
+              ("Wasserstein", ["wasserstein"], "critic: E D(x) - E D(G(z))"),
+              ("losses", ["loss_D", "loss_G", "loss_cycle", "loss_identity"], "loss"),
+              ("gradient norms", ["grad_D", "grad_G"], "||grad||")]
+    panels = [p for p in panels if any(k in col for k in p[1])]
+    fig = _figure(4.0 * len(panels), 3.4)
+    for i, (name, keys, ylabel) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for k in keys:
+            if k in col:
+                ax.plot(col["step"], col[k], label=k.replace("D_G_z", "D(G(z))").replace("D_x", "D(x)"), lw=1)
+        if name == "gradient norms":
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_coverage(coverage_csv, path, title="predicted class of 500 fixed-noise samples, by epoch"):
+    """A heat map of the class histogram over training (``coverage.csv``): a healthy GAN
+    fills every row; a collapsing one narrows to a few."""
+    head, d = _read_csv(coverage_csv)
+    shares = d[:, 2:12]
+    fig = _figure(6.4, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(shares.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=max(0.3, shares.max()),
+                   extent=(d[0, 0] - 0.5, d[-1, 0] + 0.5, -0.5, 9.5))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("predicted digit")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, label="share of samples")
+    fig.tight_layout()
+    return _save(fig, path)

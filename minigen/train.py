@@ -41,7 +41,7 @@ __all__ = ["fit", "evaluate_loss", "save_checkpoint", "load_checkpoint", "train_
            "training_step", "make_optimizers", "run_recipe",
            "CheckpointError", "LAST", "BEST", "LOG"]
 
-LAST, BEST, LOG = "last.npz", "best.npz", "log.csv"
+LAST, BEST, LOG, STATS = "last.npz", "best.npz", "log.csv", "stats.csv"
 LOG_FIELDS = ["step", "epoch", "split", "loss", "elapsed_s"]
 
 
@@ -201,13 +201,22 @@ class _StopRequest:
 
 
 # ----------------------------------------------------------------------------- log
-def _append_log(path, rows):
+def _append_log(path, rows, fields=LOG_FIELDS):
     new = not os.path.exists(path)
     with open(path, "a", newline="") as f:
         w = csv.writer(f)
         if new:
-            w.writerow(LOG_FIELDS)
+            w.writerow(fields)
         w.writerows(rows)
+
+
+def _stats_columns(path, figures):
+    """The figure columns of ``stats.csv``: those of its header if it exists (a figure that
+    appears later has no column), else the figures' names, sorted."""
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            return next(csv.reader(f))[2:]
+    return sorted(figures)
 
 
 def _truncate_log(path, step):
@@ -215,12 +224,13 @@ def _truncate_log(path, step):
     if not os.path.exists(path):
         return
     with open(path, newline="") as f:
-        rows = [r for r in csv.reader(f)][1:]
+        rows = [r for r in csv.reader(f)]
+    header, rows = rows[0], rows[1:]
     keep = [r for r in rows if r and int(r[0]) <= step]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(LOG_FIELDS)
+        w.writerow(header)
         w.writerows(keep)
     os.replace(tmp, path)
 
@@ -233,7 +243,7 @@ def _generator_state(loader):
 
 def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, scheduler=None,
         checkpoint_every=500, eval_every=None, log_every=10, resume=False, meta=None,
-        max_steps=None, callback=None, progress=True, desc="train", grad_clip=None):
+        max_steps=None, callback=None, progress=True, desc="train", grad_clip=None, epoch_end=None):
     """Train ``model`` for ``epochs`` epochs: each step is ``training_step`` (the model's
     ``loss(*batch)`` and one optimizer, or its own ``train_step(batch, optimizers)``).
 
@@ -254,6 +264,13 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
         callback: ``callback(step, loss)`` after every step; raising ``KeyboardInterrupt``
             from it stops the run like Ctrl-C does.
         grad_clip: clip the gradients' total 2-norm to this before each optimizer step.
+        epoch_end: ``epoch_end(epoch)`` after each epoch (and its checkpoint), e.g. to draw
+            a sample grid; it must not draw from minigen's generator, or a resumed run would
+            differ from an unbroken one.
+
+    A model whose ``train_step`` returns a dict of figures (a GAN's D(x), D(G(z)), both
+    losses, gradient norms) has each of them averaged over ``log_every`` steps and written
+    to ``stats.csv``; its ``'loss'`` entry (or its first) is the loss of ``log.csv``.
 
     Returns:
         a dict: ``step``, ``epoch``, ``history`` (``{'train': [(step, loss)], 'test': [...]}``),
@@ -272,11 +289,13 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
     last = os.path.join(out, LAST) if out else None
     log = os.path.join(out, LOG) if out else None
+    stats_log = os.path.join(out, STATS) if out else None
     if out:
         os.makedirs(out, exist_ok=True)
 
     step = epoch = batch = 0
     running, n_running = 0.0, 0
+    figures = {}              # a train_step dict's entries summed since the last log row
     history = {"train": [], "test": []}
     best, elapsed = float("inf"), 0.0
     # the shuffling generator's state at the start of the current epoch: redrawing the epoch's
@@ -291,11 +310,13 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
                    for k, v in ckpt["history"].items()}
         best, elapsed, loader_rng = ckpt["best"], ckpt["elapsed_s"], ckpt["loader_rng"]
         running, n_running = ckpt["running"]      # the loss summed since the last log row
+        figures = {k: float(v) for k, v in (ckpt.get("figures") or {}).items()}
         if gen is not None:
             gen.bit_generator.state = loader_rng
         B.set_rng_state(ckpt["rng"])
         if log:
             _truncate_log(log, step)
+            _truncate_log(stats_log, step)
 
     def checkpoint(path):
         if path is None:
@@ -304,7 +325,7 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
             path, model, optimizer, scheduler, meta=meta,
             step=step, epoch=epoch, batch=batch, rng=B.get_rng_state(), loader_rng=loader_rng,
             history={k: numpy.asarray(v, dtype=numpy.float64).reshape(-1, 2) for k, v in history.items()},
-            best=best, elapsed_s=elapsed, running=[running, n_running])
+            best=best, elapsed_s=elapsed, running=[running, n_running], figures=dict(figures))
 
     device = _model_device(model)
     model.train()
@@ -330,12 +351,20 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
 
                     value = _loss_value(stats)
                     running, n_running = running + value, n_running + 1
+                    if isinstance(stats, dict):
+                        for k, v in stats.items():
+                            figures[k] = figures.get(k, 0.0) + float(v)
                     bar.update(1)
                     if step % log_every == 0 or step == total:
                         history["train"].append((step, running / n_running))
                         pending.append([step, epoch, "train", f"{running / n_running:.6g}", ""])
                         bar.set_postfix(loss=f"{running / n_running:.4g}", refresh=False)
-                        running, n_running = 0.0, 0
+                        if figures and stats_log:
+                            names = _stats_columns(stats_log, figures)
+                            _append_log(stats_log, [[step, epoch] + [f"{figures[k] / n_running:.6g}" if k in figures
+                                                                     else "" for k in names]],
+                                        fields=["step", "epoch"] + names)
+                        running, n_running, figures = 0.0, 0, {}
                     is_best = False
                     if test_loader is not None and (batch == 0 or (eval_every and step % eval_every == 0)):
                         test = evaluate_loss(model, test_loader)
@@ -363,6 +392,8 @@ def fit(model, optimizer, train_loader, epochs, *, test_loader=None, out=None, s
                             checkpoint(os.path.join(out, BEST))
                         if interrupted or step == total or step % checkpoint_every == 0:
                             checkpoint(last)
+                    if epoch_end is not None and batch == 0:
+                        epoch_end(epoch)
                     if interrupted or step >= total:
                         break
                 if interrupted:
@@ -438,6 +469,7 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
         max_steps = steps if max_steps is None else min(steps, max_steps)
     else:
         epochs = recipe.epochs if epochs is None else epochs
+    data.epochs = epochs
     meta = _run_meta(name, recipe.data, variant, model, options)
     config = dict(meta, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
                   optimizer=recipe.optimizer if isinstance(recipe.optimizer, (str, type(None))) else "custom",
@@ -447,11 +479,15 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
 
+    epoch_end = None
+    if recipe.every_epoch is not None and pictures:
+        def epoch_end(epoch):
+            recipe.every_epoch(model, out, data, epoch)
     result = fit(model, optimizer, train_loader, epochs,
                  test_loader=test_loader if hasattr(model, "loss") else None, out=out,
                  resume=resume, meta=meta, max_steps=max_steps, checkpoint_every=checkpoint_every,
                  eval_every=recipe.eval_every, callback=callback, progress=progress,
-                 desc=f"{name} {recipe.data}", grad_clip=recipe.grad_clip)
+                 desc=f"{name} {recipe.data}", grad_clip=recipe.grad_clip, epoch_end=epoch_end)
     report = {"fit": result, "model": model, "out": out, "metrics": {}, "pictures": [], "data": data}
     if result["interrupted"]:
         return report

@@ -225,13 +225,21 @@ def torch_model(spec, V):
 
 # ----------------------------------------------------------------------------- one run
 def set_threads(n=1):
+    """One thread for NumPy's BLAS, minigen's host threads and PyTorch's intra-op pool.
+    (threadpoolctl's OpenMP limit is not used: with other processes on the cores it made
+    PyTorch's small RNN steps 30-40x slower, 3.7 -> 120-170 ms, measured here.)"""
     try:
         from threadpoolctl import threadpool_limits
-        threadpool_limits(n)
+        threadpool_limits(n, user_api="blas")
     except ImportError:
         pass
     import minigen
     minigen.set_num_threads(n)
+    try:
+        import torch
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
 
 
 def run(model_name, lib, seed, log_every=500, steps=None):

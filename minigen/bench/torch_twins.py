@@ -122,3 +122,33 @@ def torch_optimizer(mg_optimizer, params):
         return torch.optim.SGD(params, lr=g["lr"], momentum=g.get("momentum", 0.0),
                                weight_decay=g.get("weight_decay", 0.0))
     raise ValueError(f"torch_optimizer: no PyTorch twin for minigen's {name}")
+
+
+# ----------------------------------------------------------------------------- GANs
+def torch_dcgan(nz=100, ngf=32, ndf=32, channels=1, d_batch_norm=True, g_in=None, d_in=None):
+    """The DCGAN's generator and discriminator (``minigen/models/dcgan.py``) in PyTorch, with
+    the paper's initialisation; ``g_in`` / ``d_in`` widen G's input and D's input channels
+    (a conditional GAN's label embedding)."""
+    from torch import nn
+
+    g_in = g_in or nz
+    d_in = d_in or channels
+    G = nn.Sequential(
+        nn.ConvTranspose2d(g_in, 4 * ngf, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * ngf), nn.ReLU(),
+        nn.ConvTranspose2d(4 * ngf, 2 * ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ngf), nn.ReLU(),
+        nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+        nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), nn.Tanh())
+    norm = (lambda c: nn.BatchNorm2d(c)) if d_batch_norm else (lambda c: nn.Identity())
+    D = nn.Sequential(
+        nn.Conv2d(d_in, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), norm(2 * ndf), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), norm(4 * ndf), nn.LeakyReLU(0.2),
+        nn.Conv2d(4 * ndf, 1, 4, 1, 0, bias=False))
+    for net in (G, D):
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+    return G, D

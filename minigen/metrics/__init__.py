@@ -7,9 +7,9 @@ classifier (``classifier.py``, weights shipped): Frechet distance (not FID), cla
 precision and recall, memorisation.
 """
 from .likelihood import LN2, bits, bits_per_dim, perplexity, lm_report
-from .images import (as_digit_images, class_coverage, features, format_scores, frechet_distance,
-                     memorisation, precision_recall, score_images)
+from .images import (as_digit_images, class_coverage, classify, features, format_scores,
+                     frechet_distance, memorisation, precision_recall, score_images)
 
 __all__ = ["LN2", "bits", "bits_per_dim", "perplexity", "lm_report", "features", "frechet_distance",
            "class_coverage", "precision_recall", "memorisation", "score_images", "as_digit_images",
-           "format_scores"]
+           "format_scores", "classify"]

@@ -36,7 +36,7 @@ import numpy
 import minigen
 
 __all__ = ["features", "frechet_distance", "class_coverage", "precision_recall", "memorisation",
-           "score_images", "as_digit_images", "format_scores"]
+           "score_images", "as_digit_images", "format_scores", "classify"]
 
 
 def as_digit_images(x, name="samples"):
@@ -59,6 +59,12 @@ def as_digit_images(x, name="samples"):
     if a.shape[2] == 32:
         a = a[:, :, 2:30, 2:30]
     return numpy.clip(a, 0.0, 1.0).astype(numpy.float32)
+
+
+def classify(x, batch=500):
+    """``(features [N, 64], logits [N, 10])`` of the classifier for images ``x`` (any shape
+    ``as_digit_images`` accepts)."""
+    return _classify(as_digit_images(x))
 
 
 def _classify(x, batch=500):

@@ -46,16 +46,17 @@ class DataSpec:
         """``(train, test)``: two ``Dataset``\\ s whose batches are tuples for ``model.loss``."""
         raise NotImplementedError
 
-    def loaders(self, batch_size, seed=0, test_batch_size=500, device=None, **options):
+    def loaders(self, batch_size, seed=0, test_batch_size=500, device=None, drop_last=False, **options):
         """``(train_loader, test_loader)``: the train loader shuffles with its own generator
-        (seeded by ``seed``) so a resumed run redraws the same order. ``device``: where image
-        sets are put whole (text batches are moved by the training loop)."""
+        (seeded by ``seed``) so a resumed run redraws the same order (``drop_last``: skip a
+        last partial batch). ``device``: where image sets are put whole (text batches are
+        moved by the training loop)."""
         from minigen.utils.data import DataLoader
 
         train, test = self.datasets(batch_size=batch_size, device=device, **options)
         # streams (truncated BPTT) must come in order: batch k + 1 continues batch k
         shuffle = not getattr(train, "ordered", False)
-        return (DataLoader(train, batch_size=batch_size, shuffle=shuffle,
+        return (DataLoader(train, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                            generator=numpy.random.default_rng([seed, 1]) if shuffle else None),
                 DataLoader(test, batch_size=test_batch_size))
 
@@ -64,7 +65,8 @@ class DataSpec:
 
 
 class ImageData(DataSpec):
-    """Images ``[N, C, H, W]`` in [0, 1]; batches are ``(x,)``."""
+    """Images ``[N, C, H, W]`` in [0, 1]; batches are ``(x,)``, or ``(x, y)`` with the digit
+    labels when ``labels=True`` (conditional models)."""
 
     kind = "images"
 
@@ -72,11 +74,19 @@ class ImageData(DataSpec):
         self.name, self._load, self.shape = name, load, tuple(shape)
 
     def images(self, split="train"):
-        return self._load(split)
+        return self._load(split)[0]
 
-    def datasets(self, device=None, **options):
+    def labels(self, split="train"):
+        return self._load(split)[1]
+
+    def datasets(self, device=None, labels=False, **options):
         from minigen.utils.data import TensorDataset
-        return tuple(TensorDataset(self.images(split).to(device or "cpu")) for split in ("train", "test"))
+        out = []
+        for split in ("train", "test"):
+            x, y = self._load(split)
+            tensors = (x, y) if labels else (x,)
+            out.append(TensorDataset(*(t.to(device or "cpu") for t in tensors)))
+        return tuple(out)
 
 
 class TextData(DataSpec):
@@ -192,6 +202,7 @@ class RunData:
     spec: DataSpec
     train_loader: object
     test_loader: object
+    epochs: int = 0           # of the run (hooks that draw "every few epochs" need it)
 
     def test_images(self, n=None):
         """The first ``n`` (default: all) test images, on the loader's device."""
@@ -201,12 +212,12 @@ class RunData:
 
 def _mnist(split):
     from minigen.data import load_mnist
-    return load_mnist(split)[0]
+    return load_mnist(split)
 
 
 def _digits(split):
     from minigen.data import load_digits
-    return load_digits(split)[0]
+    return load_digits(split)
 
 
 DATASETS = {

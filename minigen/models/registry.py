@@ -56,6 +56,8 @@ class Recipe:
             samples (``data`` is the run's ``RunData``; loss curves are drawn for every model).
         evaluate: ``evaluate(model, data, k=...) -> {name: float}``, the final metrics printed
             at the end of a run and written to ``results.json``.
+        every_epoch: ``every_epoch(model, run_dir, data, epoch)`` after each epoch (a GAN's
+            fixed-noise grid); it must not draw from minigen's generator (exact resume).
 
     The dict-valued fields (``data_options``, ``model_options``) are merged, not replaced, by
     ``per_data``, ``per_variant`` and ``quick``.
@@ -79,6 +81,7 @@ class Recipe:
     model_options: dict = dataclasses.field(default_factory=dict)
     pictures: Optional[Callable] = None
     evaluate: Optional[Callable] = None
+    every_epoch: Optional[Callable] = None
     description: str = ""
 
     def _with(self, overrides):
@@ -191,7 +194,7 @@ def bench_step(name, device="cpu", **kwargs):
 
 def _load_builtin():
     # importing a model file runs its register(...) line
-    from . import vae, ngram, mlp_lm, char_rnn, gpt  # noqa: F401
+    from . import vae, ngram, mlp_lm, char_rnn, gpt, dcgan, cgan, wgan_gp  # noqa: F401
 
 
 from .datasets import DATASETS, load_data  # noqa: E402  (the data sets, re-exported)
