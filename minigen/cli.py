@@ -102,6 +102,9 @@ def build_parser():
                                  "samples-N.png or samples.txt beside the checkpoint")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default cpu")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--labels", help="conditional image models: the digits to draw, comma-separated "
+                                    "(e.g. 0,1,2,7); --n defaults to their number")
+    s.add_argument("--psi", type=float, help="StyleGAN: the truncation psi in [0, 1] (default 1: none)")
     g = s.add_argument_group("text models (the keywords of generate(); see docs/models/generation.md)")
     g.add_argument("--prompt", help="text to continue (default: a line break for Shakespeare, "
                                     "nothing for names: a prompt there is the start of a name)")
@@ -120,6 +123,15 @@ def build_parser():
     g.add_argument("--no-cache", action="store_true",
                    help="re-read the whole context at every step instead of using the cache "
                         "(same text, slower)")
+
+    e = sub.add_parser("eval", help="score generated digits (Frechet distance on minigen's digit "
+                                    "classifier, class coverage, precision/recall, memorisation)",
+                       description="Score an array of generated digit images against the 1,000 "
+                                   "MNIST-5k test images with minigen.metrics. SAMPLES.npy: floats "
+                                   "in [0, 1], shaped [N, 1, 28, 28] or [N, 1, 32, 32] "
+                                   "(centre-cropped), as `minigen sample NAME --out x.npy` writes.")
+    e.add_argument("samples", help="a .npy file of images")
+    e.add_argument("--json", help="also write the scores to this JSON file")
 
     sub.add_parser("info", help="versions, devices, BLAS and CuPy status",
                    description="Print minigen's version, the devices it can use (and why cuda "
@@ -248,13 +260,19 @@ def cmd_train(args):
 
 
 _LABELS = {"test_neg_elbo": ("test -ELBO", "nats per image"),
+           "frechet_distance_digit_classifier": ("Frechet distance", "(digit classifier's features; not FID)"),
+           "classes_covered": ("classes >= 5%", "of 10"),
+           "kl_from_uniform": ("KL(classes || uniform)", "nats"),
+           "agreement": ("asked digit drawn", "(share of samples)"),
+           "memorisation_ratio": ("memorisation ratio", "(nearest-train distance, samples / test)"),
            "test_nats_per_char": ("test loss", "nats per character"),
            "test_bits_per_char": ("test", "bits per character"),
            "test_perplexity": ("test perplexity", "")}
 
 
 def _print_metrics(m, eval_k):
-    skip = {"train_seconds", "steps", "ms_per_step", "eval_seconds", "test_tokens"}
+    skip = {"train_seconds", "steps", "ms_per_step", "eval_seconds", "test_tokens", "n_samples", "n_real",
+            "nn_train_distance_samples", "nn_train_distance_test"}
     for key, value in m.items():
         if key in skip or not isinstance(value, (int, float)):
             continue
@@ -357,12 +375,34 @@ def cmd_sample(args):
                            f"draws images")
     if not hasattr(model, "sample"):
         raise CommandError(f"model {args.model} has no sample()")
+    kwargs = {}
+    if args.labels is not None:
+        if not getattr(model, "conditional", False):
+            raise CommandError(f"--labels: {args.model} is not a conditional model; it takes no labels")
+        try:
+            labels = [int(v) for v in args.labels.split(",") if v.strip() != ""]
+        except ValueError:
+            raise CommandError(f"--labels: expected digits 0..9 separated by commas, got {args.labels!r}") from None
+        bad = [v for v in labels if not 0 <= v <= 9]
+        if bad or not labels:
+            raise CommandError(f"--labels: digits must lie in 0..9, got {args.labels!r}")
+        if args.n is not None and args.n != len(labels):
+            raise CommandError(f"--n {args.n} does not match the {len(labels)} --labels given")
+        kwargs["labels"] = labels
+        args.n = len(labels)
+    if args.psi is not None:
+        if not hasattr(model, "truncation_psi"):
+            raise CommandError(f"--psi: {args.model} has no truncation trick (StyleGAN has)")
+        kwargs["psi"] = args.psi
     n = args.n or 64
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"samples-{n}.png")
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".png", ".npy"):
         raise CommandError(f"--out: images are written as .png (a grid) or .npy (an array), got {out!r}")
-    x = model.sample(n)
+    try:
+        x = model.sample(n, **kwargs)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     if ext == ".npy":
         import numpy
         from .io import atomic_write
@@ -372,7 +412,7 @@ def cmd_sample(args):
         return EXIT_OK
     import math
     from . import plots
-    plots.save_image_grid(x, out, nrow=max(1, math.isqrt(n)),
+    plots.save_image_grid(x, out, nrow=10 if "labels" in kwargs and n >= 10 else max(1, math.isqrt(n)),
                           title=f"{n} samples from {os.path.basename(args.checkpoint)}")
     print(f"wrote {n} samples to {out}")
     return EXIT_OK
@@ -404,6 +444,28 @@ def _sample_text(args, model, spec):
     atomic_write_bytes(out, text.encode("utf-8"))
     print(text, end="")
     print(f"(wrote {len(texts)} sample{'s' if len(texts) > 1 else ''} to {out})", file=sys.stderr)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- eval
+def cmd_eval(args):
+    import json
+
+    import numpy
+
+    from .metrics import format_scores, score_images
+    try:
+        x = numpy.load(args.samples, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise CommandError(f"{args.samples}: not a readable .npy array ({e})") from None
+    try:
+        scores = score_images(x)
+    except ValueError as e:
+        raise CommandError(f"{args.samples}: {e}") from None
+    print(format_scores(scores))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(scores, f, indent=1)
     return EXIT_OK
 
 
@@ -519,7 +581,8 @@ def main(argv=None):
         parser.print_help()
         return EXIT_USAGE
     from .io import CheckpointError
-    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "gradcheck": cmd_gradcheck}
+    commands = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info,
+                "gradcheck": cmd_gradcheck}
     try:
         return commands[args.command](args)
     except (CommandError, CheckpointError, FileNotFoundError) as e:

@@ -12,7 +12,8 @@ position o along a dimension of input size n and output size m, with scale = n /
         y[o] = (1 - t) x[i0] + t x[i1],   i0 = floor(src), i1 = min(i0 + 1, n - 1), t = src - i0
 
 Nearest is a gather along the dimension (``index_select``: its gradient is the scatter-add of gy
-to the source positions, and that scatter's gradient is the gather again). Linear is a matrix
+to the source positions, and that scatter's gradient is the gather again); for an integer
+factor r it is a broadcast of each source row to r copies, whose gradient is the sum over them. Linear is a matrix
 product with an interpolation matrix A (m, n), y = A x along the dimension, whose gradient is
 A^T gy. Both are built from differentiable minigen ops, so they differentiate any number of times.
 The index arrays and matrices depend only on the sizes; they are computed on the host (small)
@@ -109,7 +110,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         dim = 2 + k
         if mode.startswith("nearest"):
             idx = _nearest_index(n, m, scale, exact=mode == "nearest-exact")
-            if idx is not None:
+            if idx is not None and m % n == 0 and (idx == numpy.arange(m) // (m // n)).all():
+                # an integer factor r: each source row repeated r times, as a broadcast whose
+                # gradient is a sum over the r copies (no scatter-add)
+                r, shape = m // n, list(y.shape)
+                y = y.unsqueeze(dim + 1)
+                y = y.expand(*shape[:dim + 1], r, *shape[dim + 1:]).reshape(*shape[:dim], m, *shape[dim + 1:])
+            elif idx is not None:
                 # y[..., o, ...] = x[..., idx[o], ...]
                 y = y.index_select(dim, tensor(idx, device=input.device))
         else:
