@@ -16,6 +16,8 @@ name           kind    batch
                        no separator (1,252,640 characters, 80 symbols); the first 90% train,
                        the rest validation, of which the first 1,600 x 64 characters are the
                        test windows (``TextWindows``, stride = T)
+``digits2mnist`` unpaired ``(a, b, y_a, y_b)``: UCI digits upsampled to 32x32 and MNIST padded
+                       to 32x32, in [0, 1], unpaired (for CycleGAN; labels for evaluation)
 =============  ======  ===================================================================
 
 Options (a recipe's ``data_options``): ``block_size`` (T) for text; on Shakespeare,
@@ -30,7 +32,9 @@ import functools
 
 import numpy
 
-__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "RunData",
+from minigen.creation import from_numpy
+
+__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "RunData",
            "DATASETS", "load_data"]
 
 TEST_CHARS = 1600 * 64  # Shakespeare's test windows cover the first 102,400 validation targets
@@ -195,6 +199,42 @@ class ShakespeareData(TextData):
         return self.vocab.decode(ids)
 
 
+class UnpairedDigits(DataSpec):
+    """Domain A: the UCI 8x8 digits upsampled (bilinear) to 32x32; domain B: MNIST padded with 0
+    to 32x32; both in [0, 1]. Item i of the training set pairs B's image i with A's image
+    i mod |A|: the pairs are arbitrary (the loader shuffles them) and carry no correspondence."""
+
+    kind = "unpaired"
+    name = "digits2mnist"
+    shape = (1, 32, 32)
+
+    def _domain(self, which, split):
+        from minigen.data import load_digits, load_mnist
+        from minigen.nn import functional as F
+        if which == "A":
+            x, y = load_digits(split)
+            x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
+        else:
+            x, y = load_mnist(split)
+            x = F.pad(x, (2, 2, 2, 2), value=0.0)
+        return x, y
+
+    def test_images(self, which="A"):
+        return self._domain(which, "test")[0]
+
+    def test_labels(self, which="A"):
+        return self._domain(which, "test")[1]
+
+    def datasets(self, device=None, **options):
+        from minigen.utils.data import TensorDataset
+        out = []
+        for split in ("train", "test"):
+            (a, ya), (b, yb) = self._domain("A", split), self._domain("B", split)
+            idx = from_numpy(numpy.arange(len(b)) % len(a))
+            out.append(TensorDataset(*(t.to(device or "cpu") for t in (a[idx], b, ya[idx], yb))))
+        return tuple(out)
+
+
 @dataclasses.dataclass
 class RunData:
     """What a training run holds of its data: the spec and the two loaders."""
@@ -225,6 +265,7 @@ DATASETS = {
     "digits": ImageData("digits", _digits, (1, 8, 8)),
     "names": NamesData(),
     "shakespeare": ShakespeareData(),
+    "digits2mnist": UnpairedDigits(),
 }
 
 
