@@ -152,3 +152,91 @@ def torch_dcgan(nz=100, ngf=32, ndf=32, channels=1, d_batch_norm=True, g_in=None
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
     return G, D
+
+
+def torch_mlp_gan(nz=100, n_pix=784, dropout=0.0):
+    """The MLP GAN's players (``minigen/models/mlp_gan.py``) in PyTorch (no spectral norm)."""
+    from torch import nn
+    G = nn.Sequential(nn.Linear(nz, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(),
+                      nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, n_pix), nn.Tanh())
+    drop = (lambda: nn.Dropout(dropout)) if dropout else (lambda: nn.Identity())
+    D = nn.Sequential(nn.Linear(n_pix, 1024), nn.LeakyReLU(0.2), drop(), nn.Linear(1024, 512), nn.LeakyReLU(0.2),
+                      drop(), nn.Linear(512, 256), nn.LeakyReLU(0.2), drop(), nn.Linear(256, 1))
+    return G, D
+
+
+def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers=4, ndf=32, mixing_prob=0.5,
+                   w_avg_decay=0.995, **unused):
+    """StyleGAN's generator (``minigen/models/stylegan.py``) in PyTorch, and the DCGAN
+    discriminator; returns ``(G, D)``, G's ``forward(z)`` as in training (mixing included)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class ModConv(nn.Module):
+        def __init__(self, i, o, k, demod=True):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(o, i, k, k) / math.sqrt(i * k * k))
+            self.affine = nn.Linear(w_dim, i)
+            nn.init.ones_(self.affine.bias)
+            self.demod, self.pad = demod, k // 2
+
+        def forward(self, x, w):
+            s = self.affine(w)
+            y = F.conv2d(x * s[:, :, None, None], self.weight, padding=self.pad)
+            if self.demod:
+                d = ((s * s) @ (self.weight ** 2).sum((2, 3)).t() + 1e-8).rsqrt()
+                y = y * d[:, :, None, None]
+            return y
+
+    class Layer(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.conv = ModConv(i, o, 3)
+            self.noise_strength = nn.Parameter(torch.zeros(o))
+            self.bias = nn.Parameter(torch.zeros(o))
+
+        def forward(self, x, w):
+            y = self.conv(x, w)
+            y = y + self.noise_strength[None, :, None, None] * torch.randn(y.shape[0], 1, *y.shape[2:])
+            return F.leaky_relu(y + self.bias[None, :, None, None], 0.2)
+
+    class G(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = []
+            for i in range(mapping_layers):
+                layers += [nn.Linear(z_dim if i == 0 else w_dim, w_dim), nn.LeakyReLU(0.2)]
+            self.mapping = nn.Sequential(*layers)
+            self.const = nn.Parameter(torch.randn(1, channels[0], 4, 4))
+            ins = (channels[0],) + tuple(channels[:-1])
+            self.layers = nn.ModuleList(Layer(i, o) for i, o in zip(ins, channels))
+            self.to_rgb = ModConv(channels[-1], 1, 1, demod=False)
+            self.n = len(self.layers) + 1
+            self.register_buffer("w_avg", torch.zeros(w_dim))
+
+        def map(self, z):
+            return self.mapping(z / ((z * z).mean(1, keepdim=True) + 1e-8).sqrt())
+
+        def synthesis(self, ws):
+            x = self.const.expand(ws.shape[0], -1, -1, -1)
+            for l, layer in enumerate(self.layers):
+                if l:
+                    x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = layer(x, ws[:, l])
+            return torch.tanh(self.to_rgb(x, ws[:, -1]))
+
+        def forward(self, z):
+            w = self.map(z)
+            if self.training:
+                with torch.no_grad():
+                    self.w_avg.mul_(w_avg_decay).add_((1 - w_avg_decay) * w.mean(0))
+            ws = w[:, None].expand(-1, self.n, -1)
+            if self.training and float(torch.rand(1)) < mixing_prob:
+                c = int(torch.randint(1, self.n, (1,)))
+                w2 = self.map(torch.randn_like(z))[:, None].expand(-1, self.n, -1)
+                ws = torch.where(torch.arange(self.n)[None, :, None] < c, ws, w2)
+            return self.synthesis(ws)
+
+    _, D = torch_dcgan(ndf=ndf)
+    return G(), D

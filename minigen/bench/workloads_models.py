@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import inspect
 
+import numpy
+
 from .harness import Case, Unavailable, Workload
 
 __all__ = ["model_workloads", "registered_workloads", "GPT_FULL", "GPT_QUICK", "DCGAN_FULL",
@@ -353,7 +355,87 @@ def _lm_torch_step(mg_step, device):
     return step
 
 
-TORCH_TWINS = {"vae": _vae_torch_step, "gpt": _lm_torch_step, "lstm": _lm_torch_step,
+def _gan_torch_step(mg_step, device):
+    """PyTorch twin of a registered GAN (DCGAN, MLP GAN, WGAN-GP, StyleGAN): the players of
+    ``torch_twins.py`` sized from the minigen model's ``config()``, the same real batch, Adam
+    with the same settings, the same game (a D step and a G step; WGAN-GP: one critic step with
+    its gradient penalty, and a G step every n_critic-th call)."""
+    import torch
+    import torch.nn.functional as F
+
+    from . import torch_twins as T
+
+    c = mg_step.model.config()
+    kind = c["class"]
+    torch.manual_seed(0)
+    if kind == "DCGAN":
+        G, D = T.torch_dcgan(c["nz"], c["ngf"], c["ndf"], c["channels"])
+    elif kind == "WGANGP":
+        G, D = T.torch_dcgan(c["nz"], c["ngf"], c["ndf"], d_batch_norm=c["critic_batch_norm"])
+    elif kind == "MLPGAN":
+        if c["spectral_norm"]:
+            raise Unavailable("no PyTorch twin for the spectrally normalised MLP GAN")
+        G, D = T.torch_mlp_gan(c["nz"], int(numpy.prod(c["data_shape"])), c["dropout"])
+    elif kind == "StyleGAN":
+        G, D = T.torch_stylegan(**c)
+    else:
+        raise Unavailable(f"no PyTorch twin for {kind}")
+    G, D = G.to(device), D.to(device)
+    optG = T.torch_optimizer(mg_step.optimizer["G"], G.parameters())
+    optD = T.torch_optimizer(mg_step.optimizer["D"], D.parameters())
+    x = torch.from_numpy(mg_step.batch.numpy()).to(device) * 2 - 1
+    h, w = x.shape[-2:]
+    # the players' space: [-1, 1], padded with -1 to 32x32 (flat for the MLP GAN)
+    x = x.reshape(x.shape[0], -1) if kind == "MLPGAN" else \
+        F.pad(x, ((32 - w) // 2, 32 - w - (32 - w) // 2, (32 - h) // 2, 32 - h - (32 - h) // 2), value=-1.0)
+    nz = c.get("nz") or c["z_dim"]
+    n = x.shape[0]
+
+    def gen(z):
+        return G(z.reshape(n, nz, 1, 1)) if kind in ("DCGAN", "WGANGP") else G(z)
+
+    def disc(img):
+        return D(img).reshape(-1)
+
+    def bce(logits, t):
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, t))
+
+    calls = [0]
+
+    def step():
+        z = torch.randn(n, nz, device=device)
+        if kind == "WGANGP":
+            fake = gen(z).detach()
+            optD.zero_grad(set_to_none=True)
+            eps = torch.rand(n, 1, 1, 1, device=device)
+            x_hat = (eps * x + (1 - eps) * fake).requires_grad_(True)
+            g, = torch.autograd.grad(disc(x_hat).sum(), x_hat, create_graph=True)
+            gp = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            loss = disc(fake).mean() - disc(x).mean() + c["lam"] * gp
+            loss.backward()
+            optD.step()
+            calls[0] += 1
+            if calls[0] % c["n_critic"] == 0:
+                optG.zero_grad(set_to_none=True)
+                (-disc(gen(torch.randn(n, nz, device=device))).mean()).backward()
+                optG.step()
+            return loss
+        fake = gen(z)
+        optD.zero_grad(set_to_none=True)
+        loss_d = bce(disc(x), 1.0) + bce(disc(fake.detach()), 0.0)
+        loss_d.backward()
+        optD.step()
+        optG.zero_grad(set_to_none=True)
+        loss_g = bce(disc(fake), 1.0)
+        loss_g.backward()
+        optG.step()
+        return loss_d
+    return step
+
+
+TORCH_TWINS = {"vae": _vae_torch_step, "gpt": _lm_torch_step,
+               "mlp_gan": _gan_torch_step, "dcgan": _gan_torch_step, "wgan_gp": _gan_torch_step,
+               "stylegan": _gan_torch_step, "lstm": _lm_torch_step,
                "gru": _lm_torch_step, "rnn": _lm_torch_step, "mlp": _lm_torch_step}
 
 
