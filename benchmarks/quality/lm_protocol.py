@@ -398,6 +398,7 @@ def main(model_names, bars=None, argv=None):
     p.add_argument("--force", action="store_true", help="re-run results that exist")
     p.add_argument("--report", action="store_true", help="only print the table of the saved results")
     p.add_argument("--steps", type=int, help="a smoke test: this many steps, results not saved")
+    p.add_argument("--chart", help="also draw the saved results as a bar chart (PNG) here")
     args = p.parse_args(argv)
     os.makedirs(RESULTS, exist_ok=True)
     if args.steps is not None:
@@ -421,3 +422,35 @@ def main(model_names, bars=None, argv=None):
                     print(f"{m} {lib} seed {seed}: test {r['test_nats_per_char']:.4f} nats/char "
                           f"({r['train_seconds']:.0f} s)", flush=True)
     print(table(args.models, bars))
+    if args.chart:
+        chart(args.models, args.chart)
+        print(f"wrote {args.chart}")
+
+
+def chart(model_names, path):
+    """Test loss of each model, minigen beside PyTorch (mean and spread over the seeds)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary(model_names)
+    names = [m for m in model_names if "minigen" in s.get(m, {})]
+    x = numpy.arange(len(names))
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3.8))
+    for off, lib, color in ((-0.2, "minigen", "tab:blue"), (0.2, "torch", "tab:orange")):
+        vals = [s[m].get(lib, (numpy.nan, 0.0)) for m in names]
+        ax.bar(x + off, [v[0] for v in vals], 0.38, yerr=[v[1] for v in vals], color=color,
+               label="minigen" if lib == "minigen" else "PyTorch 2.13", capsize=3)
+        for xi, v in zip(x + off, vals):
+            if v[0] == v[0]:
+                ax.text(xi, v[0] + 0.01, f"{v[0]:.3f}", ha="center", va="bottom", fontsize=7, rotation=90)
+    ax.set_xticks(x)
+    ax.set_xticklabels([m.replace("_names", "") for m in names])
+    lo = min(s[m]["minigen"][0] for m in names)
+    ax.set_ylim(lo - 0.15, max(s[m]["minigen"][0] for m in names) + 0.15)
+    ax.set_ylabel("test loss, nats per character")
+    ax.legend(loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
