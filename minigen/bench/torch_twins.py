@@ -240,3 +240,35 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
 
     _, D = torch_dcgan(ndf=ndf)
     return G(), D
+
+
+def torch_cyclegan(ngf=16, ndf=16, n_res=1, **unused):
+    """CycleGAN's two translators and two PatchGAN discriminators (``minigen/models/cyclegan.py``)
+    in PyTorch: ``(G, F, D_A, D_B)``."""
+    from torch import nn
+
+    def inorm(c):
+        return nn.GroupNorm(c, c)
+
+    class Res(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), inorm(c), nn.ReLU(),
+                                      nn.Conv2d(c, c, 3, padding=1), inorm(c))
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    def translator():
+        return nn.Sequential(
+            nn.Conv2d(1, ngf, 5, padding=2), inorm(ngf), nn.ReLU(),
+            nn.Conv2d(ngf, 2 * ngf, 4, 2, 1), inorm(2 * ngf), nn.ReLU(),
+            *[Res(2 * ngf) for _ in range(n_res)],
+            nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1), inorm(ngf), nn.ReLU(),
+            nn.Conv2d(ngf, 1, 5, padding=2), nn.Tanh())
+
+    def patch():
+        return nn.Sequential(nn.Conv2d(1, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
+                             nn.Conv2d(ndf, 2 * ndf, 4, 2, 1), inorm(2 * ndf), nn.LeakyReLU(0.2),
+                             nn.Conv2d(2 * ndf, 1, 3, 1, 1))
+    return translator(), translator(), patch(), patch()

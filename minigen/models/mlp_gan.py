@@ -107,24 +107,42 @@ class MLPGAN(GAN):
     """
 
     def __init__(self, nz=100, g_loss="non-saturating", dropout=0.0, real_label=1.0, instance_noise=0.0,
-                 spectral_norm=False, d_lr_scale=1.0, data_shape=(1, 28, 28)):
+                 noise_anneal_steps=0, spectral_norm=False, d_lr_scale=1.0, data_shape=(1, 28, 28)):
         n_pix = data_shape[0] * data_shape[1] * data_shape[2]
         super().__init__(MLPGenerator(nz, n_pix), MLPDiscriminator(n_pix, dropout, spectral_norm), nz, (n_pix,),
                          data_shape, g_loss)
         self.dropout, self.real_label, self.instance_noise = dropout, real_label, instance_noise
         self.spectral_norm, self.d_lr_scale = spectral_norm, d_lr_scale
+        self.noise_anneal_steps = noise_anneal_steps
+        # steps taken (a buffer: a resumed run anneals the noise from where it stopped)
+        self.register_buffer("steps_done", minigen.zeros(1, dtype=minigen.int64))
 
     def config(self):
         return {"class": "MLPGAN", "nz": self.nz, "g_loss": self.g_loss, "dropout": self.dropout,
                 "real_label": self.real_label, "instance_noise": self.instance_noise,
+                "noise_anneal_steps": self.noise_anneal_steps,
                 "spectral_norm": self.spectral_norm, "d_lr_scale": self.d_lr_scale,
                 "data_shape": list(self.data_shape)}
 
+    def noise_sigma(self):
+        """sigma of the instance noise now: ``instance_noise``, annealed linearly to 0 over
+        ``noise_anneal_steps`` steps when that is set."""
+        if not self.noise_anneal_steps:
+            return self.instance_noise
+        t = int(self.steps_done.item())
+        return self.instance_noise * max(0.0, 1.0 - t / self.noise_anneal_steps)
+
     def discriminate(self, x, labels=None):
-        if self.instance_noise and self.training:
+        sigma = self.noise_sigma()
+        if sigma and self.training:
             # x <- x + sigma n, n ~ N(0, I): real and fake overlap, D cannot separate them perfectly
-            x = x + self.instance_noise * minigen.randn_like(x)
+            x = x + sigma * minigen.randn_like(x)
         return self.D(x)
+
+    def train_step(self, batch, optimizers):
+        stats = super().train_step(batch, optimizers)
+        self.steps_done.data = self.steps_done.data + 1
+        return dict(stats, noise_sigma=self.noise_sigma())
 
     def d_loss(self, d_real, d_fake, x_real, x_fake, labels):
         # L_D = BCE(l(x), t_real) + BCE(l(G(z)), 0),  t_real = 1 (or 0.9: one-sided smoothing)
