@@ -5,7 +5,8 @@ Data: MNIST-5k (``mnist_5k.csv.gz``, the package's copy), split by
 pixels scaled to [-1, 1] and padded with -1 to 32x32 (28x28 for the MLP GAN). Batches of 64
 drawn by a NumPy permutation per epoch from the seed (the same batches on both sides), the last
 partial batch dropped. Samples: 1,000 from G in eval mode (batch norm's running statistics),
-mapped to [0, 1] and cropped back to 28x28, scored by ``minigen.metrics`` against the 500 test
+mapped to [0, 1] and cropped back to 28x28 (minigen's ``sample`` does it; the PyTorch side
+crops its 32x32 samples in the scoring, ``as_digit_images``), scored by ``minigen.metrics`` against the 500 test
 images (Frechet distance on minigen's digit classifier, class coverage, precision/recall).
 
 Each library draws its own initial weights and noise (so one seed gives different runs on the

@@ -1,4 +1,4 @@
-"""The digit classifier whose features judge generated digits (``minigen.metrics.images``).
+"""The digit classifiers whose features judge generated digits (``minigen.metrics.images``).
 
 A small CNN trained by minigen itself on the MNIST-5k training split (4,000 images), its
 weights shipped inside the package (``minigen/metrics/files/digit_classifier.npz``, 63k
@@ -16,6 +16,10 @@ The network (28x28 inputs in [0, 1]):
 
 Trained with Adam (1e-3), batch 64, 12 epochs, random shifts of up to 2 pixels; its accuracy
 on the 1,000 test images is printed by the command and stored beside the weights.
+
+The 8x8 UCI digits have a judge of their own (``SmallDigitClassifier``: 64 -> 128 -> 64 -> 10,
+its 64 hidden features; 40 epochs on the 1,500 training digits, no shifts;
+``digit8_classifier.npz``), made by the same command.
 """
 from __future__ import annotations
 
@@ -29,9 +33,12 @@ import minigen
 from minigen import nn
 from minigen.nn import functional as F
 
-__all__ = ["DigitClassifier", "load_classifier", "train_classifier", "WEIGHTS"]
+__all__ = ["DigitClassifier", "SmallDigitClassifier", "load_classifier", "train_classifier", "WEIGHTS",
+           "WEIGHTS_8X8"]
 
-WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files", "digit_classifier.npz")
+FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "files")
+WEIGHTS = os.path.join(FILES, "digit_classifier.npz")
+WEIGHTS_8X8 = os.path.join(FILES, "digit8_classifier.npz")
 
 
 class DigitClassifier(nn.Module):
@@ -54,14 +61,32 @@ class DigitClassifier(nn.Module):
         return self.fc2(self.features(x))
 
 
+class SmallDigitClassifier(nn.Module):
+    """The judge of 8x8 digits (the UCI set): 64 -> 128 -> 64 (the features) -> 10, ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc0 = nn.Linear(64, 128)
+        self.fc1 = nn.Linear(128, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def features(self, x):
+        return F.relu(self.fc1(F.relu(self.fc0(x.reshape(x.shape[0], 64)))))
+
+    def forward(self, x):
+        return self.fc2(self.features(x))
+
+
 @functools.lru_cache(maxsize=None)
-def load_classifier():
-    """The shipped classifier (cpu, eval mode); a clear error if its weights are missing."""
-    if not os.path.exists(WEIGHTS):
-        raise FileNotFoundError(f"minigen.metrics: the digit classifier's weights are missing ({WEIGHTS}); "
+def load_classifier(size=28):
+    """The shipped classifier for ``size`` x ``size`` digits (28: MNIST, 8: the UCI digits),
+    on the cpu, in eval mode; a clear error if its weights are missing."""
+    path, cls = (WEIGHTS, DigitClassifier) if size == 28 else (WEIGHTS_8X8, SmallDigitClassifier)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"minigen.metrics: the digit classifier's weights are missing ({path}); "
                                 "retrain them with: python -m minigen.metrics.classifier")
-    model = DigitClassifier()
-    model.load_state_dict(minigen.load(WEIGHTS))
+    model = cls()
+    model.load_state_dict(minigen.load(path))
     return model.eval()
 
 
@@ -85,17 +110,20 @@ def _shift(x, rng, max_shift=2):
     return out
 
 
-def train_classifier(epochs=12, seed=0, out=WEIGHTS, log=print):
-    """Train the classifier on the MNIST-5k training split and write its weights (and a JSON
-    with its test accuracy) to ``out``; returns the accuracy."""
-    from minigen.data import load_mnist
+def train_classifier(epochs=12, seed=0, out=WEIGHTS, log=print, size=28):
+    """Train the classifier on the MNIST-5k training split (``size=8``: the small one on the
+    UCI digits' 1,500 training images, 40 epochs, no shifts) and write its
+    weights (and a JSON with its test accuracy) to ``out``; returns the accuracy."""
+    from minigen.data import load_digits, load_mnist
 
     minigen.manual_seed(seed)
     rng = numpy.random.default_rng(seed)
-    x, y = load_mnist("train")
-    xt, yt = load_mnist("test")
+    load = load_mnist if size == 28 else load_digits
+    x, y = load("train")
+    xt, yt = load("test")
     x, y = x.numpy(), y.numpy()
-    model = DigitClassifier()
+    model = DigitClassifier() if size == 28 else SmallDigitClassifier()
+    shift = 2 if size == 28 else 0
     opt = minigen.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(epochs):
         order = rng.permutation(len(x))
@@ -103,7 +131,7 @@ def train_classifier(epochs=12, seed=0, out=WEIGHTS, log=print):
         for s in range(0, len(x), 64):
             i = order[s:s + 64]
             opt.zero_grad()
-            loss = F.cross_entropy(model(minigen.tensor(_shift(x[i], rng))), minigen.tensor(y[i]))
+            loss = F.cross_entropy(model(minigen.tensor(_shift(x[i], rng, shift))), minigen.tensor(y[i]))
             loss.backward()
             opt.step()
             total += loss.item() * len(i)
@@ -113,7 +141,8 @@ def train_classifier(epochs=12, seed=0, out=WEIGHTS, log=print):
     minigen.save(model.state_dict(), out)
     with open(out[:-4] + ".json", "w") as f:
         json.dump({"test_accuracy": acc, "epochs": epochs, "seed": seed,
-                   "trained_on": "MNIST-5k training split (4,000 images)"}, f, indent=1)
+                   "trained_on": "MNIST-5k training split (4,000 images)" if size == 28 else
+                   "UCI 8x8 digits training split (1,500 images)"}, f, indent=1)
     load_classifier.cache_clear()
     return acc
 
@@ -134,3 +163,5 @@ if __name__ == "__main__":
         pass
     acc = train_classifier()
     print(f"wrote {WEIGHTS} (test accuracy {acc:.4f})")
+    acc = train_classifier(epochs=40, out=WEIGHTS_8X8, size=8)
+    print(f"wrote {WEIGHTS_8X8} (test accuracy {acc:.4f})")

@@ -40,12 +40,14 @@ __all__ = ["features", "frechet_distance", "class_coverage", "precision_recall",
 
 
 def as_digit_images(x, name="samples"):
-    """``x`` as a float32 NumPy array [N, 1, 28, 28] in [0, 1]: a tensor or array of shape
-    [N, 1, 28, 28], or [N, 1, 32, 32] (centre-cropped); anything else is a ``ValueError``
-    naming the shape or the range."""
+    """``x`` as a float32 NumPy array [N, 1, 28, 28] (or [N, 1, 8, 8]) in [0, 1]: a tensor or
+    array of shape [N, 1, 28, 28], [N, 1, 32, 32] (centre-cropped) or [N, 1, 8, 8] (the UCI
+    digits, judged by their own classifier); anything else is a ``ValueError`` naming the
+    shape or the range."""
     a = x.numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
-    if a.ndim != 4 or a.shape[1] != 1 or a.shape[2:] not in ((28, 28), (32, 32)):
-        raise ValueError(f"{name}: expected images [N, 1, 28, 28] or [N, 1, 32, 32], got shape {list(a.shape)}")
+    if a.ndim != 4 or a.shape[1] != 1 or a.shape[2:] not in ((28, 28), (32, 32), (8, 8)):
+        raise ValueError(f"{name}: expected images [N, 1, 28, 28], [N, 1, 32, 32] or [N, 1, 8, 8], "
+                         f"got shape {list(a.shape)}")
     if a.shape[0] < 2:
         raise ValueError(f"{name}: need at least 2 images to compare statistics, got {a.shape[0]}")
     if not numpy.issubdtype(a.dtype, numpy.floating):
@@ -70,7 +72,7 @@ def classify(x, batch=500):
 def _classify(x, batch=500):
     from .classifier import load_classifier
 
-    model = load_classifier()
+    model = load_classifier(x.shape[-1])
     feats, logits = [], []
     with minigen.no_grad():
         for s in range(0, len(x), batch):
@@ -147,15 +149,20 @@ def memorisation(x_gen, x_train, x_test, n=500):
 
 def score_images(samples, real=None, train=None):
     """Every score of ``samples`` against ``real`` images (default: the 1,000 MNIST-5k test
-    images) and, for memorisation, the ``train`` images (default: its 4,000 training images)."""
-    from minigen.data import load_mnist
+    images; for 8x8 samples the 297 UCI test digits) and, for memorisation, the ``train``
+    images (default: the same data set's training images)."""
+    from minigen.data import load_digits, load_mnist
 
     x = as_digit_images(samples)
-    real = as_digit_images(real, "real") if real is not None else load_mnist("test")[0].numpy()
-    train = as_digit_images(train, "train") if train is not None else load_mnist("train")[0].numpy()
+    load = load_digits if x.shape[-1] == 8 else load_mnist
+    real = as_digit_images(real, "real") if real is not None else load("test")[0].numpy()
+    train = as_digit_images(train, "train") if train is not None else load("train")[0].numpy()
+    if real.shape[-1] != x.shape[-1] or train.shape[-1] != x.shape[-1]:
+        raise ValueError(f"score_images: samples of {x.shape[-1]}x{x.shape[-1]} cannot be compared with "
+                         f"real images of {real.shape[-1]}x{real.shape[-1]}")
     f_gen, logits = _classify(x)
     f_real, _ = _classify(real)
-    out = {"n_samples": int(len(x)), "n_real": int(len(real)),
+    out = {"n_samples": int(len(x)), "n_real": int(len(real)), "image_size": int(x.shape[-1]),
            "frechet_distance_digit_classifier": frechet_distance(f_real, f_gen)}
     out.update(class_coverage(logits))
     out.update(precision_recall(f_real, f_gen))
@@ -168,7 +175,8 @@ def format_scores(s):
     hist = " ".join(f"{i}:{100 * p:.0f}%" for i, p in enumerate(s["class_histogram"]))
     return "\n".join([
         f"Frechet distance (digit classifier, not FID): {s['frechet_distance_digit_classifier']:.1f}"
-        f"   ({s['n_samples']} samples vs {s['n_real']} real test images)",
+        f"   ({s['n_samples']} samples vs {s['n_real']} real test images"
+        + (", 8x8: the UCI digits' judge)" if s.get("image_size") == 8 else ")"),
         f"classes covered (>= 5% of samples): {s['classes_covered']} of 10;  KL from uniform "
         f"{s['kl_from_uniform']:.3f} nats",
         f"predicted classes: {hist}",

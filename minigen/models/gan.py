@@ -28,7 +28,8 @@ probabilities before its step), both losses, and both players' gradient norms. S
 change the losses (WGAN-GP), the turns (n_critic), or add labels (conditional GANs).
 
 Images: the data sets give pixels in [0, 1]; the players work in [-1, 1] (G ends in tanh),
-padded with -1 from 28x28 to 32x32 for the convolutional GANs; ``sample`` maps back to [0, 1].
+padded with -1 from 28x28 to 32x32 for the convolutional GANs; ``sample`` maps back to [0, 1]
+and crops back to the data's 28x28.
 """
 from __future__ import annotations
 
@@ -106,9 +107,14 @@ class GAN(nn.Module):
         return x.reshape(x.shape[0], *self.image_shape)
 
     def to_images(self, g):
-        """G's output in [-1, 1] -> images [N, C, H, W] in [0, 1]."""
-        shape = self.image_shape if len(self.image_shape) == 3 else self.data_shape
-        return ((g + 1.0) * 0.5).clamp(0.0, 1.0).reshape(g.shape[0], *shape)
+        """G's output in [-1, 1] -> images in [0, 1] shaped like the data ([N, C, h, w]: the
+        padding added by ``to_model`` is cropped away again)."""
+        x = ((g + 1.0) * 0.5).clamp(0.0, 1.0)
+        if len(self.image_shape) != 3:
+            return x.reshape(g.shape[0], *self.data_shape)
+        (C, H, W), (h, w) = self.image_shape, self.data_shape[1:]
+        top, left = (H - h) // 2, (W - w) // 2
+        return x[:, :, top:top + h, left:left + w]
 
     def noise(self, n, generator=None):
         """z ~ N(0, I), ``[n, nz]``; from a NumPy ``generator`` when given (fixed noise for
