@@ -29,10 +29,10 @@ note() { echo "$*" | tee -a "$summary"; }
 
 if [ "$DRY" = 1 ]; then
   T_TESTS=600; T_BENCH=300; T_VAE=120; BENCH_ARGS="--quick"; VAE_ARGS="--quick --steps 20"; DEV_TRAIN=cpu
-  TEST_ARGS="-m not slow"
+  TEST_ARGS=(-m "not slow")
 else
-  T_TESTS=200; T_BENCH=150; T_VAE=110; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
-  TEST_ARGS=""
+  T_TESTS=240; T_BENCH=100; T_VAE=60; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
+  TEST_ARGS=()
 fi
 
 note "== gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) dry=$DRY"
@@ -43,7 +43,7 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 
 note "== 2. the test suite on 'cuda' (${T_TESTS}s at most)"
 t0=$(date +%s)
-timeout "$T_TESTS" $PY -m pytest -q -p no:cacheprovider $TEST_ARGS --junitxml="$WORK/junit.xml" \
+timeout "$T_TESTS" $PY -m pytest -q -p no:cacheprovider "${TEST_ARGS[@]}" --junitxml="$WORK/junit.xml" \
   -o addopts="" -rf > "$WORK/tests.log" 2>&1
 rc=$?
 note "pytest exit $rc in $(( $(date +%s) - t0 )) s; $(grep -E '^[0-9]+ (passed|failed)|passed|failed' "$WORK/tests.log" | tail -1)"
