@@ -48,7 +48,10 @@ import numpy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", ".."))
-RESULTS = os.path.join(HERE, "results")
+sys.path.insert(0, HERE)
+
+import runner  # noqa: E402
+from runner import RESULTS  # noqa: E402
 
 MODELS = {
     "dcgan": dict(kind="dcgan", nz=100, ngf=32, ndf=32, steps=2000, lr=2e-4, betas=(0.5, 0.999)),
@@ -302,10 +305,6 @@ def run(model_name, lib, seed, steps=None):
     return out
 
 
-def result_path(m, lib, seed):
-    return os.path.join(RESULTS, f"{m}-{lib}-seed{seed}.json")
-
-
 def table(model_names):
     rows = ["| model | minigen FD (digit classifier) | PyTorch FD | ratio | classes >= 5% (minigen / PyTorch) "
             "| precision / recall (minigen) | agreement (minigen / PyTorch) | seeds |",
@@ -336,38 +335,8 @@ def table(model_names):
 
 
 def main(model_names, argv=None):
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="+", default=model_names, choices=model_names)
-    p.add_argument("--libs", nargs="+", default=["minigen", "torch"], choices=["minigen", "torch"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--report", action="store_true")
-    p.add_argument("--steps", type=int, help="a smoke test: this many steps, nothing saved")
-    args = p.parse_args(argv)
-    sys.path.insert(0, HERE)
-    from lm_protocol import set_threads
-    os.makedirs(RESULTS, exist_ok=True)
-    if args.steps is not None:
-        set_threads(1)
-        for m in args.models:
-            for lib in args.libs:
-                r = run(m, lib, args.seeds[0], steps=args.steps)
-                print(f"{m} {lib}: FD {r.get('frechet_distance_digit_classifier', float('nan')):.1f}, "
-                      f"agreement {r.get('agreement', float('nan')):.3f}, {r['ms_per_step']:.1f} ms/step")
-        return
-    if not args.report:
-        set_threads(1)
-        for m in args.models:
-            for seed in args.seeds:
-                for lib in args.libs:
-                    path = result_path(m, lib, seed)
-                    if os.path.exists(path) and not args.force:
-                        continue
-                    r = run(m, lib, seed)
-                    with open(path, "w") as f:
-                        json.dump(r, f, indent=1)
-                    print(f"{m} {lib} seed {seed}: FD {r.get('frechet_distance_digit_classifier', float('nan')):.1f}, "
-                          f"{r.get('classes_covered')} classes, agreement {r.get('agreement')} "
-                          f"({r['train_seconds']:.0f} s)", flush=True)
-    print(table(args.models))
+    def describe(r):
+        fd = r.get("frechet_distance_digit_classifier")
+        return (f"FD {fd:.1f}, {r.get('classes_covered')} classes" if fd is not None else "") + \
+            (f" agreement {r['agreement']:.3f}" if "agreement" in r else "") + f", {r['ms_per_step']:.1f} ms/step"
+    runner.main(model_names, run, table, describe, __doc__, argv)

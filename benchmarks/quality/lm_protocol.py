@@ -49,7 +49,6 @@ bigram_names   names       counts with add-one smoothing (no training; both side
 from __future__ import annotations
 
 import glob
-import gzip
 import json
 import math
 import os
@@ -62,10 +61,11 @@ import time
 import numpy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
-sys.path.insert(0, ROOT)
-RESULTS = os.path.join(HERE, "results")
-SHARED = os.path.join(ROOT, "..", "shared", "data")
+sys.path.insert(0, os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+
+import runner  # noqa: E402
+from runner import RESULTS  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- data
@@ -224,25 +224,7 @@ def torch_model(spec, V):
 
 
 # ----------------------------------------------------------------------------- one run
-def set_threads(n=1):
-    """One thread for NumPy's BLAS, minigen's host threads and PyTorch's intra-op pool.
-    (threadpoolctl's OpenMP limit is not used: with other processes on the cores it made
-    PyTorch's small RNN steps 30-40x slower, 3.7 -> 120-170 ms, measured here.)"""
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(n, user_api="blas")
-    except ImportError:
-        pass
-    import minigen
-    minigen.set_num_threads(n)
-    try:
-        import torch
-        torch.set_num_threads(n)
-    except ImportError:
-        pass
-
-
-def run(model_name, lib, seed, log_every=500, steps=None):
+def run(model_name, lib, seed, steps=None, log_every=500):
     """Train and evaluate one (model, library, seed); returns the result dict. ``steps``
     overrides the protocol's (a smoke test)."""
     spec = dict(MODELS[model_name])
@@ -326,7 +308,6 @@ def _ngram(spec, task, lib):
     if lib == "torch":
         return float("nan"), 1          # the 4-gram baseline has no PyTorch twin: no gradient in it
     import minigen
-    from minigen.nn import functional as F
     model = minigen_model(spec, task.vocab_size)
     for s in range(0, len(x), 1024):
         model.add_counts(minigen.tensor(x[s:s + 1024]), minigen.tensor(y[s:s + 1024]))
@@ -351,10 +332,6 @@ def _result(model_name, lib, seed, total, count, seconds, steps, curve):
             "ms_per_step": 1000 * seconds / steps if steps else None, "curve": curve,
             "protocol": MODELS[model_name], "minigen": minigen.__version__, "torch": tv,
             "machine": f"{platform.machine()} {os.cpu_count()} CPUs, 1 thread", "date": time.strftime("%Y-%m-%d")}
-
-
-def result_path(model_name, lib, seed):
-    return os.path.join(RESULTS, f"{model_name}-{lib}-seed{seed}.json")
 
 
 # ----------------------------------------------------------------------------- the table
@@ -390,41 +367,11 @@ def table(model_names, bars=None):
 
 
 def main(model_names, bars=None, argv=None):
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="+", default=model_names, choices=model_names)
-    p.add_argument("--libs", nargs="+", default=["minigen", "torch"], choices=["minigen", "torch"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--force", action="store_true", help="re-run results that exist")
-    p.add_argument("--report", action="store_true", help="only print the table of the saved results")
-    p.add_argument("--steps", type=int, help="a smoke test: this many steps, results not saved")
-    p.add_argument("--chart", help="also draw the saved results as a bar chart (PNG) here")
-    args = p.parse_args(argv)
-    os.makedirs(RESULTS, exist_ok=True)
-    if args.steps is not None:
-        set_threads(1)
-        for m in args.models:
-            for lib in args.libs:
-                r = run(m, lib, args.seeds[0], log_every=max(1, args.steps // 2), steps=args.steps)
-                print(f"{m} {lib}: test {r['test_nats_per_char']:.4f} nats/char, {r['ms_per_step'] or 0:.1f} ms/step")
-        return
-    if not args.report:
-        set_threads(1)
-        for m in args.models:
-            for seed in args.seeds:
-                for lib in args.libs:
-                    path = result_path(m, lib, seed)
-                    if os.path.exists(path) and not args.force:
-                        continue
-                    r = run(m, lib, seed)
-                    with open(path, "w") as f:
-                        json.dump(r, f, indent=1)
-                    print(f"{m} {lib} seed {seed}: test {r['test_nats_per_char']:.4f} nats/char "
-                          f"({r['train_seconds']:.0f} s)", flush=True)
-    print(table(args.models, bars))
-    if args.chart:
-        chart(args.models, args.chart)
-        print(f"wrote {args.chart}")
+    def describe(r):
+        return f"test {r['test_nats_per_char']:.4f} nats/char, {r['ms_per_step'] or 0:.1f} ms/step"
+    runner.main(model_names, lambda m, lib, seed, steps=None: run(m, lib, seed, steps=steps,
+                                                                   log_every=max(1, steps // 2) if steps else 500),
+                lambda models: table(models, bars), describe, __doc__, argv, chart=chart)
 
 
 def chart(model_names, path):
