@@ -377,3 +377,25 @@ def test_leaky_relu_any_slope_and_special_values(device, slope, dtype):
     np.testing.assert_array_equal(y.detach().numpy(), want)
     y.backward(minigen.ones_like(y))
     np.testing.assert_array_equal(xt.grad.numpy(), np.where(x > 0, 1.0, dtype(slope)).astype(dtype))
+
+
+def test_gelu_tanh_is_one_node_whose_slope_matches_the_composite(device):
+    """GeluTanh computes y and dy/dx in one pass; its backward (one GeluTanhBackward node)
+    must equal the gradient of the plain composite 0.5 x (1 + tanh(C (x + A x^3))), to first
+    and second order (the spec in op_specs_nn also runs gradcheck and gradgradcheck)."""
+    from minigen.ops.gelu import GeluTanh, GeluTanhBackward
+
+    x = minigen.tensor(np.linspace(-6, 6, 41), dtype=minigen.float64, device=device).requires_grad_(True)
+    y = GeluTanh.apply(x)
+    assert isinstance(y.grad_fn, GeluTanh)
+    (g,) = minigen.grad(y.sum(), x, create_graph=True)
+    assert isinstance(g.grad_fn, GeluTanhBackward)
+    (g2,) = minigen.grad(g.sum(), x)
+    xr = x.detach().requires_grad_(True)
+    u = (xr + xr * xr * xr * 0.044715) * math.sqrt(2 / math.pi)
+    yr = xr * 0.5 * (u.tanh() + 1.0)
+    (gr,) = minigen.grad(yr.sum(), xr, create_graph=True)
+    (gr2,) = minigen.grad(gr.sum(), xr)
+    np.testing.assert_allclose(y.numpy(), yr.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g.numpy(), gr.numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(g2.numpy(), gr2.numpy(), rtol=1e-9, atol=1e-13)

@@ -1,0 +1,16 @@
+"""Bengio's MLP language model on the names, beside PyTorch (within 2%).
+
+The protocol is in ``lm_protocol.py``. Run:
+
+    python benchmarks/quality/mlp_lm_vs_torch.py              # 3 seeds x 2 libraries
+    python benchmarks/quality/mlp_lm_vs_torch.py --report     # the table of the saved results
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lm_protocol import main  # noqa: E402
+
+if __name__ == "__main__":
+    main(['mlp_names'])
