@@ -29,7 +29,8 @@ stylegan       StyleGAN's generator (z, w 64; mapping 4 layers; channels 64, 32,
 mlp_gan        the exact tutorial MLPs (28x28, flat), BCE, non-saturating; 3,000 steps: the
                collapse, on both sides
 cyclegan       UCI digits (upsampled to 32x32, 1,500 train) <-> MNIST (the protocol's 4,500,
-               padded to 32x32), unpaired, batch 16; LSGAN + 10 cycle + 5 identity; Adam 2e-4
+               padded to 32x32), unpaired, batch 8; translators ngf 8 (one residual block),
+               PatchGANs ndf 16; LSGAN + 10 cycle + 5 identity; Adam 2e-4
                (0.5, 0.999); 2,000 steps; score: the share of the 297 UCI test digits that
                minigen's classifier reads as their own label after translation to MNIST
 =============  =============================================================================
@@ -60,7 +61,7 @@ MODELS = {
                     n_critic=5, lam=10.0),
     "stylegan": dict(kind="stylegan", nz=64, steps=2000, lr=2e-4, betas=(0.5, 0.999)),
     "mlp_gan": dict(kind="mlp_gan", nz=100, steps=3000, lr=2e-4, betas=(0.5, 0.999), flat=True),
-    "cyclegan": dict(kind="cyclegan", steps=2000, lr=2e-4, betas=(0.5, 0.999), batch=16),
+    "cyclegan": dict(kind="cyclegan", ngf=8, ndf=16, steps=2000, lr=2e-4, betas=(0.5, 0.999), batch=8),
 }
 
 
@@ -126,7 +127,7 @@ def minigen_run(spec, seed, x, y):
                                   lam=spec["lam"]),
         "stylegan": lambda: StyleGAN(z_dim=spec["nz"], w_dim=spec["nz"]),
         "mlp_gan": lambda: MLPGAN(nz=spec["nz"]),
-        "cyclegan": lambda: CycleGAN(),
+        "cyclegan": lambda: CycleGAN(ngf=spec["ngf"], ndf=spec["ndf"]),
     }[k]()
     if k == "cyclegan":
         g = list(model.G.parameters()) + list(model.F.parameters())
@@ -174,7 +175,7 @@ def torch_run(spec, seed, x, y):
     elif k == "mlp_gan":
         G, D = T.torch_mlp_gan(spec["nz"])
     elif k == "cyclegan":
-        G, Fn, D_A, D_B = T.torch_cyclegan()
+        G, Fn, D_A, D_B = T.torch_cyclegan(spec["ngf"], spec["ndf"])
         G_params = list(G.parameters()) + list(Fn.parameters())
         D_params = list(D_A.parameters()) + list(D_B.parameters())
     else:

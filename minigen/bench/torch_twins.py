@@ -242,7 +242,7 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
     return G(), D
 
 
-def torch_cyclegan(ngf=16, ndf=16, n_res=1, **unused):
+def torch_cyclegan(ngf=8, ndf=16, n_res=1, **unused):
     """CycleGAN's two translators and two PatchGAN discriminators (``minigen/models/cyclegan.py``)
     in PyTorch: ``(G, F, D_A, D_B)``."""
     from torch import nn

@@ -59,7 +59,7 @@ class ResBlock(nn.Module):
 class Translator(nn.Module):
     """32x32 -> 32x32: conv, one stride-2 conv down, residual blocks, a transposed conv up, conv, tanh."""
 
-    def __init__(self, ngf=16, n_res=1):
+    def __init__(self, ngf=8, n_res=1):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(1, ngf, 5, padding=2), _instance_norm(ngf), nn.ReLU(),
@@ -94,7 +94,7 @@ def _ls(d, target):
 class CycleGAN(nn.Module):
     """G: A -> B and F: B -> A with discriminators D_B and D_A (see the module docstring)."""
 
-    def __init__(self, ngf=16, ndf=16, n_res=1, lambda_cyc=10.0, lambda_id=5.0):
+    def __init__(self, ngf=8, ndf=16, n_res=1, lambda_cyc=10.0, lambda_id=5.0):
         super().__init__()
         self.G, self.F = Translator(ngf, n_res), Translator(ngf, n_res)
         self.D_A, self.D_B = PatchD(ndf), PatchD(ndf)
@@ -202,7 +202,7 @@ def build_cyclegan(data="digits2mnist", variant="default", **options):
 
 
 register("cyclegan", build_cyclegan, Recipe(
-    data="digits2mnist", steps=3000, batch_size=16, lr=2e-4, betas=(0.5, 0.999),
+    data="digits2mnist", steps=2500, batch_size=8, lr=2e-4, betas=(0.5, 0.999),
     optimizer=optimizers, pictures=pictures, evaluate=evaluate,
     quick=dict(steps=4, model_options=dict(ngf=4, ndf=4)),
     description="CycleGAN: UCI 8x8 digits <-> MNIST, unpaired, LSGAN + cycle + identity losses"))

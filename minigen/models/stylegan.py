@@ -250,7 +250,7 @@ def build_stylegan(data="mnist", variant="default", **options):
 
 
 register("stylegan", build_stylegan, Recipe(
-    data="mnist", steps=3000, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
+    data="mnist", steps=2000, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
     data_options={"drop_last": True},
     quick=dict(steps=6, model_options=dict(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4)),
     description="StyleGAN's mechanisms: mapping network, modulated convolution, noise, mixing, truncation",
