@@ -3,13 +3,15 @@
 ``fit`` is the loop itself::
 
     for each epoch, for each batch:
-        loss = model.loss(*batch); loss.backward(); optimizer.step()
+        training_step: loss = model.loss(*batch); loss.backward(); optimizer.step()
+                       (or the model's own train_step(batch, optimizers): a GAN's turns)
         every log_every steps          -> a row in log.csv, the live loss on the progress bar
+                                          (and a train_step's figures in stats.csv)
         at each epoch end              -> the test loss (model.loss over the test loader)
         every checkpoint_every steps   -> last.npz (and best.npz when the test loss improves)
         Ctrl-C / SIGTERM               -> finish this step, write last.npz, return
 
-A checkpoint holds everything the rest of the run depends on: model, optimizer and scheduler
+A checkpoint holds everything the rest of the run depends on: model, optimizer(s) and scheduler
 state, the step, the epoch and the position within it, minigen's CPU random state, and the
 state the DataLoader's shuffling generator had at the start of the current epoch. Resuming
 restores them, redraws that epoch's order and skips the batches already done, so on CPU a run
@@ -17,8 +19,9 @@ stopped at step k and resumed ends with the same parameters, bit for bit, as a r
 never stopped. (On a GPU the model's noise comes from CuPy's generator, whose state is not
 saved: a resumed GPU run continues correctly but not bit for bit.)
 
-``train_model`` is what the command line calls: it builds a registered model, its data and
-its optimizer from the recipe, calls ``fit``, computes the final metrics and draws the pictures.
+``train_model`` is what the command line calls: it builds a registered model, its data (any
+kind: ``minigen/models/datasets.py``) and its optimizer(s) from the recipe, calls ``fit``,
+computes the final metrics and draws the pictures (or writes the text samples).
 """
 from __future__ import annotations
 
