@@ -235,10 +235,12 @@ def every_epoch(model, run_dir, data, epoch):
     steps = len(data.train_loader)
     every = max(1, (data.epochs or 1) // PROGRESS_GRIDS)
     if epoch % every == 0 or epoch == 1:
-        z, labels = _fixed(model)
+        n = 100 if model.conditional else 64
+        z, labels = _fixed(model, n)
         os.makedirs(os.path.join(run_dir, "progress"), exist_ok=True)
-        plots.save_image_grid(model.sample(64, labels=labels, z=z),
+        plots.save_image_grid(model.sample(n, labels=labels, z=z),
                               os.path.join(run_dir, "progress", f"epoch_{epoch:03d}.png"),
+                              nrow=10 if model.conditional else 8,
                               title=f"fixed noise after epoch {epoch} ({epoch * steps} steps)")
     z = model.noise(500, numpy.random.default_rng(4321))
     labels = minigen.tensor(numpy.arange(500) % 10) if model.conditional else None
@@ -258,9 +260,12 @@ def pictures(model, run_dir, data):
     coverage over training (``coverage.csv``)."""
     from minigen import plots
 
-    z, labels = _fixed(model)
-    paths = [plots.save_image_grid(model.sample(64, labels=labels, z=z), os.path.join(run_dir, "samples.png"),
-                                   title="64 samples (fixed noise)" + (", digits 0-9 by column" if labels is not None else ""))]
+    n = 100 if model.conditional else 64
+    z, labels = _fixed(model, n)
+    paths = [plots.save_image_grid(model.sample(n, labels=labels, z=z), os.path.join(run_dir, "samples.png"),
+                                   nrow=10 if model.conditional else 8,
+                                   title=f"{n} samples (fixed noise)" + (", the digit asked for: 0-9 by column"
+                                                                         if model.conditional else ""))]
     stats = os.path.join(run_dir, "stats.csv")
     if os.path.exists(stats):
         paths.append(plots.save_game_curves(stats, os.path.join(run_dir, "game.png")))

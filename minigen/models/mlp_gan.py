@@ -82,18 +82,24 @@ class SNLinear(nn.Linear):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, inp=784, dropout=0.0, spectral_norm=False):
+    def __init__(self, inp=784, dropout=0.0, spectral_norm=False, minibatch_std=False):
         super().__init__()
         drop = (lambda: nn.Dropout(dropout)) if dropout else (lambda: nn.Identity())
         lin = SNLinear if spectral_norm else nn.Linear
         # l(x) = W_4 lrelu(W_3 lrelu(W_2 lrelu(W_1 x)))   (dropout after each hidden layer if any)
-        self.net = nn.Sequential(lin(inp, 1024), nn.LeakyReLU(0.2), drop(),
-                                 lin(1024, 512), nn.LeakyReLU(0.2), drop(),
-                                 lin(512, 256), nn.LeakyReLU(0.2), drop(),
-                                 lin(256, 1))
+        self.body = nn.Sequential(lin(inp, 1024), nn.LeakyReLU(0.2), drop(),
+                                  lin(1024, 512), nn.LeakyReLU(0.2), drop(),
+                                  lin(512, 256), nn.LeakyReLU(0.2), drop())
+        self.minibatch_std = minibatch_std
+        self.out = lin(256 + int(minibatch_std), 1)
 
     def forward(self, x):
-        return self.net(x).reshape(-1)
+        h = self.body(x)
+        if self.minibatch_std:
+            # sigma_B = mean_j std_b(h_bj): how varied the batch is, one more input of the last layer
+            sigma = (((h - h.mean(dim=0, keepdim=True)) ** 2).mean(dim=0) + 1e-8).sqrt().mean()
+            h = minigen.cat([h, sigma.expand(h.shape[0], 1)], dim=1)
+        return self.out(h).reshape(-1)
 
 
 class MLPGAN(GAN):
@@ -107,10 +113,12 @@ class MLPGAN(GAN):
     """
 
     def __init__(self, nz=100, g_loss="non-saturating", dropout=0.0, real_label=1.0, instance_noise=0.0,
-                 noise_anneal_steps=0, spectral_norm=False, d_lr_scale=1.0, data_shape=(1, 28, 28)):
+                 noise_anneal_steps=0, spectral_norm=False, d_lr_scale=1.0, minibatch_std=False,
+                 data_shape=(1, 28, 28)):
         n_pix = data_shape[0] * data_shape[1] * data_shape[2]
-        super().__init__(MLPGenerator(nz, n_pix), MLPDiscriminator(n_pix, dropout, spectral_norm), nz, (n_pix,),
-                         data_shape, g_loss)
+        super().__init__(MLPGenerator(nz, n_pix), MLPDiscriminator(n_pix, dropout, spectral_norm, minibatch_std),
+                         nz, (n_pix,), data_shape, g_loss)
+        self.minibatch_std = minibatch_std
         self.dropout, self.real_label, self.instance_noise = dropout, real_label, instance_noise
         self.spectral_norm, self.d_lr_scale = spectral_norm, d_lr_scale
         self.noise_anneal_steps = noise_anneal_steps
@@ -122,6 +130,7 @@ class MLPGAN(GAN):
                 "real_label": self.real_label, "instance_noise": self.instance_noise,
                 "noise_anneal_steps": self.noise_anneal_steps,
                 "spectral_norm": self.spectral_norm, "d_lr_scale": self.d_lr_scale,
+                "minibatch_std": self.minibatch_std,
                 "data_shape": list(self.data_shape)}
 
     def noise_sigma(self):
