@@ -205,12 +205,12 @@ def save_coverage(coverage_csv, path, title="predicted class of 500 fixed-noise 
     shares = d[:, 2:12]
     fig = _figure(6.4, 3.6)
     ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(shares.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=max(0.3, shares.max()),
+    im = ax.imshow(shares.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=0.3,
                    extent=(d[0, 0] - 0.5, d[-1, 0] + 0.5, -0.5, 9.5))
     ax.set_yticks(range(10))
     ax.set_xlabel("epoch")
     ax.set_ylabel("predicted digit")
     ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=ax, label="share of samples")
+    fig.colorbar(im, ax=ax, label="share of samples (0.1: even)", extend="max")
     fig.tight_layout()
     return _save(fig, path)
