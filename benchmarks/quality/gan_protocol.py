@@ -28,6 +28,9 @@ stylegan       StyleGAN's generator (z, w 64; mapping 4 layers; channels 64, 32,
                non-saturating; Adam 2e-4 (0.5, 0.999); 2,000 steps
 mlp_gan        the exact tutorial MLPs (28x28, flat), BCE, non-saturating; 3,000 steps: the
                collapse, on both sides
+mlp_gan_stable the same with the stabilised D: dropout 0.3 after each hidden layer, real target
+               0.9 (one-sided smoothing), Gaussian instance noise on D's inputs with sigma
+               falling linearly from 0.5 to 0 over the 3,000 steps
 cyclegan       UCI digits (upsampled to 32x32, 1,500 train) <-> MNIST (the protocol's 4,500,
                padded to 32x32), unpaired, batch 8; translators ngf 8 (one residual block),
                PatchGANs ndf 16; LSGAN + 10 cycle + 5 identity; Adam 2e-4
@@ -61,6 +64,8 @@ MODELS = {
                     n_critic=5, lam=10.0),
     "stylegan": dict(kind="stylegan", nz=64, steps=2000, lr=2e-4, betas=(0.5, 0.999)),
     "mlp_gan": dict(kind="mlp_gan", nz=100, steps=3000, lr=2e-4, betas=(0.5, 0.999), flat=True),
+    "mlp_gan_stable": dict(kind="mlp_gan", nz=100, steps=3000, lr=2e-4, betas=(0.5, 0.999), flat=True,
+                           dropout=0.3, real_label=0.9, instance_noise=0.5, noise_anneal_steps=3000),
     "cyclegan": dict(kind="cyclegan", ngf=8, ndf=16, steps=2000, lr=2e-4, betas=(0.5, 0.999), batch=8),
 }
 
@@ -93,6 +98,9 @@ def batches(seed, n, batch=64):
 
 
 # ----------------------------------------------------------------------------- minigen side
+STABLE = ("dropout", "real_label", "instance_noise", "noise_anneal_steps")
+
+
 def digits_a():
     """CycleGAN's domain A: minigen's UCI digits split, upsampled to 32x32 (as the data set)."""
     from minigen.models.datasets import DATASETS
@@ -126,7 +134,7 @@ def minigen_run(spec, seed, x, y):
         "wgan_gp": lambda: WGANGP(nz=spec["nz"], ngf=spec["ngf"], ndf=spec["ndf"], n_critic=spec["n_critic"],
                                   lam=spec["lam"]),
         "stylegan": lambda: StyleGAN(z_dim=spec["nz"], w_dim=spec["nz"]),
-        "mlp_gan": lambda: MLPGAN(nz=spec["nz"]),
+        "mlp_gan": lambda: MLPGAN(nz=spec["nz"], **{k: spec[k] for k in STABLE if k in spec}),
         "cyclegan": lambda: CycleGAN(ngf=spec["ngf"], ndf=spec["ndf"]),
     }[k]()
     if k == "cyclegan":
@@ -173,7 +181,7 @@ def torch_run(spec, seed, x, y):
     if k == "stylegan":
         G, D = T.torch_stylegan(z_dim=spec["nz"], w_dim=spec["nz"])
     elif k == "mlp_gan":
-        G, D = T.torch_mlp_gan(spec["nz"])
+        G, D = T.torch_mlp_gan(spec["nz"], dropout=spec.get("dropout", 0.0))
     elif k == "cyclegan":
         G, Fn, D_A, D_B = T.torch_cyclegan(spec["ngf"], spec["ndf"])
         G_params = list(G.parameters()) + list(Fn.parameters())
@@ -251,11 +259,18 @@ def torch_run(spec, seed, x, y):
         else:
             fake = gen(z, lab)
             optD.zero_grad()
-            loss_D = bce(disc(real, lab), 1.0) + bce(disc(fake.detach(), lab), 0.0)
+            if spec.get("instance_noise"):
+                # sigma falls linearly to 0 over noise_anneal_steps; real and fake both noised
+                sigma = spec["instance_noise"] * max(0.0, 1.0 - s / spec["noise_anneal_steps"])
+                real_in = real + sigma * torch.randn_like(real)
+                fake_in = lambda f: f + sigma * torch.randn_like(f)  # noqa: E731
+            else:
+                real_in, fake_in = real, (lambda f: f)
+            loss_D = bce(disc(real_in, lab), spec.get("real_label", 1.0)) + bce(disc(fake_in(fake.detach()), lab), 0.0)
             loss_D.backward()
             optD.step()
             optG.zero_grad()
-            loss_G = bce(disc(fake, lab), 1.0)
+            loss_G = bce(disc(fake_in(fake), lab), 1.0)
             loss_G.backward()
             optG.step()
         if (s + 1) % 500 == 0:

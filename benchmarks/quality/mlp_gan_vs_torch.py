@@ -1,4 +1,4 @@
-"""The MLP GAN beside PyTorch: the exact networks' collapse.
+"""The MLP GAN beside PyTorch: the exact networks' collapse, and the stabilised discriminator.
 
 The protocol is in ``gan_protocol.py``. Run:
 
@@ -13,4 +13,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gan_protocol import main  # noqa: E402
 
 if __name__ == "__main__":
-    main(['mlp_gan'])
+    main(['mlp_gan', 'mlp_gan_stable'])

@@ -20,11 +20,15 @@ The stabilised recipe (``--variant stable``) changes D, not the game:
 * one-sided label smoothing (Salimans et al. 2016): D's target for real images is 0.9, not 1,
   so D is never rewarded for infinite confidence on them (the fake target stays 0, so G is
   not rewarded for landing where there is no data);
-* instance noise (Sonderby et al. 2017): Gaussian noise with sigma 0.1 added to both real and
-  fake images before D, which makes the two distributions overlap so D cannot separate them
-  perfectly.
+* instance noise (Sonderby et al. 2017): Gaussian noise added to both real and fake images
+  before D, which makes the two distributions overlap so D cannot separate them perfectly;
+  its sigma falls linearly from 0.5 to 0 over the run, so that the end of training sees the
+  data as it is.
 
-Each one alone helps; together they keep every digit in play (see docs/models/mlp_gan.md).
+Together they keep more digits in play, and far better ones, than the exact networks do; on
+4,000 digits they do not make the game stable (docs/models/mlp_gan.md has the measured runs of
+twelve recipes; spectral normalisation, two learning rates and a minibatch-deviation feature
+are here to try as well).
 """
 from __future__ import annotations
 
@@ -161,7 +165,7 @@ class MLPGAN(GAN):
 VARIANTS = {
     "exact": dict(),
     "minimax": dict(g_loss="minimax"),
-    "stable": dict(dropout=0.3, real_label=0.9, instance_noise=0.1),
+    "stable": dict(dropout=0.3, real_label=0.9, instance_noise=0.5, noise_anneal_steps=3000),
 }
 
 
