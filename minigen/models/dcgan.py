@@ -59,9 +59,12 @@ class DCDiscriminator(nn.Module):
 
     ``batch_norm=False`` drops the two BN layers (a WGAN-GP critic); ``features(x)`` is the
     [4 ndf, 4, 4] map before the last convolution (for an auxiliary classifier head).
+    ``minibatch_std=True`` appends one more map to it, the batch's mean standard deviation
+    (ProGAN's minibatch-deviation layer, Karras et al. 2018): D can then see how varied a batch
+    is, and a G that draws every sample alike is caught.
     """
 
-    def __init__(self, ndf=32, channels=1, batch_norm=True):
+    def __init__(self, ndf=32, channels=1, batch_norm=True, minibatch_std=False):
         super().__init__()
         norm = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
         # [C, 32, 32] -> [ndf, 16, 16] -> [2 ndf, 8, 8] -> [4 ndf, 4, 4]
@@ -70,13 +73,19 @@ class DCDiscriminator(nn.Module):
             nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), norm(2 * ndf), nn.LeakyReLU(0.2),
             nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), norm(4 * ndf), nn.LeakyReLU(0.2))
         # [4 ndf, 4, 4] -> [1, 1, 1]: the logit l(x); D(x) = sigmoid(l(x))
-        self.out = nn.Conv2d(4 * ndf, 1, 4, 1, 0, bias=False)
+        self.minibatch_std = minibatch_std
+        self.out = nn.Conv2d(4 * ndf + int(minibatch_std), 1, 4, 1, 0, bias=False)
 
     def features(self, x):
-        return self.body(x)
+        h = self.body(x)
+        if self.minibatch_std:
+            # sigma_B = the mean over features of each feature's standard deviation over the batch
+            sigma = (((h - h.mean(dim=0, keepdim=True)) ** 2).mean(dim=0) + 1e-8).sqrt().mean()
+            h = minigen.cat([h, sigma.expand(h.shape[0], 1, h.shape[2], h.shape[3])], dim=1)
+        return h
 
     def forward(self, x):
-        return self.out(self.body(x)).reshape(-1)
+        return self.out(self.features(x)).reshape(-1)
 
 
 def dcgan_init(module):

@@ -31,7 +31,14 @@ A StyleGAN generator does not feed z into its first layer. Its mechanisms, each 
   over training: psi < 1 trades variety for typical, cleaner digits (psi = 0: the "average"
   digit); ``sample(n, psi=...)``.
 
-The discriminator is the DCGAN's (``dcgan.py``) and the game is ``GAN``'s (non-saturating).
+The discriminator is the DCGAN's (``dcgan.py``) with a minibatch-deviation map before its last
+layer, and the game is ``GAN``'s (non-saturating). Three training details matter here, each
+measured on this data: the output is linear (no tanh: a saturated tanh stopped G's gradient
+and every sample became the same binary blob); the mapping network is He-initialised and
+learns 100 times more slowly than the rest of G (otherwise w shrinks layer by layer, every
+style is ~1, demodulation cancels it, and z has no effect); and D sees the batch's spread
+(without it G collapsed onto one digit within 800 steps). R1 regularisation of D
+(``r1_gamma``, Mescheder et al. 2018; StyleGAN2's) is there to try.
 """
 from __future__ import annotations
 
@@ -58,7 +65,12 @@ class MappingNetwork(nn.Module):
         super().__init__()
         layers = []
         for i in range(n_layers):
-            layers += [nn.Linear(z_dim if i == 0 else w_dim, w_dim), nn.LeakyReLU(0.2)]
+            lin = nn.Linear(z_dim if i == 0 else w_dim, w_dim)
+            # He initialisation for LeakyReLU(0.2): each layer keeps the scale of its input, so
+            # w has the spread of z (with the layers' default init it shrinks 4-fold a layer)
+            nn.init.kaiming_normal_(lin.weight, a=0.2, nonlinearity="leaky_relu")
+            nn.init.zeros_(lin.bias)
+            layers += [lin, nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):
@@ -74,8 +86,9 @@ class ModulatedConv2d(nn.Module):
     def __init__(self, in_ch, out_ch, kernel, w_dim, demodulate=True):
         super().__init__()
         self.weight = nn.Parameter(minigen.randn(out_ch, in_ch, kernel, kernel) / math.sqrt(in_ch * kernel * kernel))
-        # s = A(w): one scale per input channel, starting near 1
+        # s = A(w): one scale per input channel, 1 + N(0, 1)-sized variation for w of unit scale
         self.affine = nn.Linear(w_dim, in_ch)
+        nn.init.normal_(self.affine.weight, 0.0, 1.0 / math.sqrt(w_dim))
         nn.init.ones_(self.affine.bias)
         self.demodulate, self.pad = demodulate, kernel // 2
 
@@ -135,7 +148,7 @@ class StyleGenerator(nn.Module):
             if l > 0:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = layer(x, ws[:, l], None if noise is None else noise[l])
-        return self.to_rgb(x, ws[:, -1]).tanh()
+        return self.to_rgb(x, ws[:, -1])
 
     def forward(self, z):
         w = self.mapping(z)
@@ -152,9 +165,13 @@ class StyleGAN(GAN):
     """
 
     def __init__(self, z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers=4, ndf=32,
-                 mixing_prob=0.5, w_avg_decay=0.995, data_shape=(1, 28, 28)):
+                 mixing_prob=0.5, w_avg_decay=0.995, r1_gamma=0.0, d_batch_norm=True, mapping_lr=0.01,
+                 minibatch_std=True, data_shape=(1, 28, 28)):
         G = StyleGenerator(z_dim, w_dim, tuple(channels), mapping_layers)
-        super().__init__(G, dcgan_init(DCDiscriminator(ndf)), z_dim, (1, 32, 32), data_shape)
+        D = DCDiscriminator(ndf, batch_norm=d_batch_norm, minibatch_std=minibatch_std)
+        super().__init__(G, dcgan_init(D), z_dim, (1, 32, 32), data_shape)
+        self.minibatch_std = minibatch_std
+        self.r1_gamma, self.d_batch_norm, self.mapping_lr = r1_gamma, d_batch_norm, mapping_lr
         self.w_dim, self.channels, self.mapping_layers, self.ndf = w_dim, tuple(channels), mapping_layers, ndf
         self.mixing_prob, self.w_avg_decay = mixing_prob, w_avg_decay
         self.register_buffer("w_avg", minigen.zeros(w_dim))
@@ -163,7 +180,18 @@ class StyleGAN(GAN):
     def config(self):
         return {"class": "StyleGAN", "z_dim": self.nz, "w_dim": self.w_dim, "channels": list(self.channels),
                 "mapping_layers": self.mapping_layers, "ndf": self.ndf, "mixing_prob": self.mixing_prob,
+                "r1_gamma": self.r1_gamma, "d_batch_norm": self.d_batch_norm, "mapping_lr": self.mapping_lr,
+                "minibatch_std": self.minibatch_std,
                 "data_shape": list(self.data_shape)}
+
+    def d_loss(self, d_real, d_fake, x_real, x_fake, labels):
+        loss = super().d_loss(d_real, d_fake, x_real, x_fake, labels)
+        if self.r1_gamma:
+            # R1 (Mescheder et al. 2018): (gamma / 2) E ||grad_x D(x)||^2 on real images
+            x = x_real.detach().requires_grad_(True)
+            (g,) = minigen.grad(self.D(x).sum(), x, create_graph=True)
+            loss = loss + 0.5 * self.r1_gamma * (g * g).sum(dim=(1, 2, 3)).mean()
+        return loss
 
     def styles(self, z, z2=None, crossover=None, psi=1.0):
         """Per-layer latents [N, n_styles, w_dim]: w = f(z) everywhere, or f(z) before layer
@@ -217,6 +245,19 @@ class StyleGAN(GAN):
             self.train(was)
 
 
+def stylegan_optimizers(model, recipe):
+    """Adam for G and D; the mapping network learns 100 times more slowly than the rest of G
+    (StyleGAN's learning-rate multiplier 0.01: a fast mapping collapses every z onto a few w)."""
+    from minigen import optim
+    mapping = list(model.G.mapping.parameters())
+    ids = {id(p) for p in mapping}
+    rest = [p for p in model.G.parameters() if id(p) not in ids]
+    betas = tuple(recipe.betas)
+    return {"G": optim.Adam([{"params": rest}, {"params": mapping, "lr": recipe.lr * model.mapping_lr}],
+                            lr=recipe.lr, betas=betas),
+            "D": optim.Adam(model.D.parameters(), lr=recipe.lr, betas=betas)}
+
+
 # ----------------------------------------------------------------------------- pictures
 def stylegan_pictures(model, run_dir, data):
     """The GAN pictures, plus the mechanisms: a style-mixing grid, a truncation sweep and the
@@ -254,4 +295,4 @@ register("stylegan", build_stylegan, Recipe(
     data_options={"drop_last": True},
     quick=dict(steps=6, model_options=dict(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4)),
     description="StyleGAN's mechanisms: mapping network, modulated convolution, noise, mixing, truncation",
-    **dict(GAN_HOOKS, pictures=stylegan_pictures)))
+    **dict(GAN_HOOKS, pictures=stylegan_pictures, optimizer=stylegan_optimizers)))
