@@ -21,6 +21,7 @@ TINY = {
     "dcgan": lambda: DCGAN(nz=8, ngf=4, ndf=4),
     "cgan": lambda: ConditionalGAN(nz=8, ngf=4, ndf=4),
     "cgan_concat": lambda: ConditionalGAN(nz=8, ngf=4, ndf=4, conditioning="concat"),
+    "cgan_projection": lambda: ConditionalGAN(nz=8, ngf=4, ndf=4, conditioning="projection"),
     "wgan_gp": lambda: WGANGP(nz=8, ngf=4, ndf=4, n_critic=2),
     "mlp_gan": lambda: MLPGAN(nz=8),
     "mlp_gan_stable": lambda: MLPGAN(nz=8, dropout=0.3, real_label=0.9, instance_noise=0.1, spectral_norm=True),
@@ -184,6 +185,26 @@ def test_conditional_labels():
     assert not np.array_equal(a, b)          # (an untrained G is near 0.5 everywhere)
     with pytest.raises(ValueError, match="conditioning must be one of"):
         ConditionalGAN(conditioning="film")
+
+
+def test_projection_discriminator_is_psi_plus_class_projection():
+    """l(x, y) = psi . phi(x) + E_D[y] . phi(x), checked in NumPy on D's own features."""
+    minigen.manual_seed(0)
+    m = ConditionalGAN(nz=8, ngf=4, ndf=4)
+    assert m.conditioning == "projection"                                 # the default
+    D = m.D.eval()
+    x = minigen.randn(3, 1, 32, 32)
+    y = minigen.tensor(np.array([0, 4, 9]))
+    phi = D.net.features(x).numpy().reshape(3, -1)
+    psi = D.net.out.weight.numpy().reshape(-1)
+    E = D.embed.weight.numpy()
+    want = phi @ psi + (E[[0, 4, 9]] * phi).sum(1)
+    np.testing.assert_allclose(D(x, y).numpy(), want, rtol=1e-4, atol=1e-5)
+    # the label moves only the projection term
+    y2 = minigen.tensor(np.array([1, 4, 2]))
+    diff = D(x, y2).numpy() - D(x, y).numpy()
+    np.testing.assert_allclose(diff, ((E[[1, 4, 2]] - E[[0, 4, 9]]) * phi).sum(1), rtol=1e-4, atol=1e-5)
+    assert diff[1] == 0.0
 
 
 # ----------------------------------------------------------------------------- StyleGAN
