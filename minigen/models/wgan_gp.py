@@ -25,6 +25,10 @@ Two rules of the paper: the critic is trained n_critic = 5 times per generator s
 Adam(1e-4, betas (0.0, 0.9)); and the critic has no batch norm, since batch norm makes each
 output depend on the whole batch and the penalty is per example (a critic with batch norm
 draws a warning). ``train_step`` is one critic step; every n_critic-th one also steps G.
+The default run keeps the paper's betas and n_critic but uses lr 3e-4 for 6,000 critic steps:
+the paper's 1e-4 is meant for 200,000 steps, and after the 1,000 generator steps a
+10-minute run allows, it leaves blurred strokes (measured: Frechet distance 791, 7 digits,
+against 54 and 9 digits at 3e-4). ``--lr 1e-4`` is the paper's (and the quality protocol's) rate.
 The figures: the Wasserstein estimate E D(x) - E D(G(z)), which falls as G improves (unlike
 a GAN's losses it tracks sample quality), the penalty, the losses and gradient norms.
 """
@@ -106,7 +110,7 @@ def build_wgan_gp(data="mnist", variant="default", **options):
 
 
 register("wgan_gp", build_wgan_gp, Recipe(
-    data="mnist", steps=5000, batch_size=64, lr=1e-4, betas=(0.0, 0.9),
+    data="mnist", steps=6000, batch_size=64, lr=3e-4, betas=(0.0, 0.9),
     data_options={"drop_last": True},
     quick=dict(steps=10, model_options=dict(nz=8, ngf=4, ndf=4)),
     description="WGAN-GP (Gulrajani et al. 2017): critic, gradient penalty, n_critic = 5",
