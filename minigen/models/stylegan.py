@@ -137,6 +137,8 @@ class StyleGenerator(nn.Module):
         ins = (channels[0],) + tuple(channels[:-1])
         self.layers = nn.ModuleList(StyleLayer(i, o, w_dim) for i, o in zip(ins, channels))
         self.to_rgb = ModulatedConv2d(channels[-1], 1, 1, w_dim, demodulate=False)
+        # the output's bias: a blank canvas is -1, which the image should not have to build from features
+        self.rgb_bias = nn.Parameter(minigen.zeros(1))
         self.n_styles = len(self.layers) + 1
 
     def synthesis(self, ws, noise=None):
@@ -148,7 +150,7 @@ class StyleGenerator(nn.Module):
             if l > 0:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = layer(x, ws[:, l], None if noise is None else noise[l])
-        return self.to_rgb(x, ws[:, -1])
+        return self.to_rgb(x, ws[:, -1]) + self.rgb_bias.reshape(1, 1, 1, 1)
 
     def forward(self, z):
         w = self.mapping(z)
