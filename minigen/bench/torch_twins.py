@@ -166,9 +166,11 @@ def torch_mlp_gan(nz=100, n_pix=784, dropout=0.0):
 
 
 def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers=4, ndf=32, mixing_prob=0.5,
-                   w_avg_decay=0.995, **unused):
+                   w_avg_decay=0.995, minibatch_std=True, **unused):
     """StyleGAN's generator (``minigen/models/stylegan.py``) in PyTorch, and the DCGAN
-    discriminator; returns ``(G, D)``, G's ``forward(z)`` as in training (mixing included)."""
+    discriminator with the minibatch-deviation map; returns ``(G, D)``, G's ``forward(z)`` as
+    in training (mixing included). The same initialisation as minigen's: the mapping
+    He-initialised, the affine maps N(0, 1/sqrt(w_dim)) with bias 1, a linear output with a bias."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -178,6 +180,7 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
             super().__init__()
             self.weight = nn.Parameter(torch.randn(o, i, k, k) / math.sqrt(i * k * k))
             self.affine = nn.Linear(w_dim, i)
+            nn.init.normal_(self.affine.weight, 0.0, 1.0 / math.sqrt(w_dim))
             nn.init.ones_(self.affine.bias)
             self.demod, self.pad = demod, k // 2
 
@@ -206,12 +209,16 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
             super().__init__()
             layers = []
             for i in range(mapping_layers):
-                layers += [nn.Linear(z_dim if i == 0 else w_dim, w_dim), nn.LeakyReLU(0.2)]
+                lin = nn.Linear(z_dim if i == 0 else w_dim, w_dim)
+                nn.init.kaiming_normal_(lin.weight, a=0.2, nonlinearity="leaky_relu")
+                nn.init.zeros_(lin.bias)
+                layers += [lin, nn.LeakyReLU(0.2)]
             self.mapping = nn.Sequential(*layers)
             self.const = nn.Parameter(torch.randn(1, channels[0], 4, 4))
             ins = (channels[0],) + tuple(channels[:-1])
             self.layers = nn.ModuleList(Layer(i, o) for i, o in zip(ins, channels))
             self.to_rgb = ModConv(channels[-1], 1, 1, demod=False)
+            self.rgb_bias = nn.Parameter(torch.zeros(1))
             self.n = len(self.layers) + 1
             self.register_buffer("w_avg", torch.zeros(w_dim))
 
@@ -224,7 +231,7 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
                 if l:
                     x = F.interpolate(x, scale_factor=2, mode="nearest")
                 x = layer(x, ws[:, l])
-            return torch.tanh(self.to_rgb(x, ws[:, -1]))
+            return self.to_rgb(x, ws[:, -1]) + self.rgb_bias
 
         def forward(self, z):
             w = self.map(z)
@@ -238,8 +245,22 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
                 ws = torch.where(torch.arange(self.n)[None, :, None] < c, ws, w2)
             return self.synthesis(ws)
 
+    class StdD(nn.Module):
+        """The DCGAN discriminator with the batch's mean standard deviation as one more map."""
+
+        def __init__(self, d):
+            super().__init__()
+            self.body = d[:-1]
+            self.out = nn.Conv2d(4 * ndf + 1, 1, 4, 1, 0, bias=False)
+            nn.init.normal_(self.out.weight, 0.0, 0.02)
+
+        def forward(self, x):
+            h = self.body(x)
+            sigma = (h.var(0, unbiased=False) + 1e-8).sqrt().mean()
+            return self.out(torch.cat([h, sigma.expand(h.shape[0], 1, *h.shape[2:])], 1))
+
     _, D = torch_dcgan(ndf=ndf)
-    return G(), D
+    return G(), (StdD(D) if minibatch_std else D)
 
 
 def torch_cyclegan(ngf=8, ndf=16, n_res=1, **unused):

@@ -1,0 +1,53 @@
+"""The PyTorch twins of the quality protocols (``minigen/bench/torch_twins.py``) are the same
+networks as minigen's: the same parameter shapes, and, with minigen's weights copied in, the
+same outputs. A twin that drifted from its model would make every "beside PyTorch" figure
+compare two different things."""
+import numpy as np
+import pytest
+
+import minigen
+from minigen.bench import torch_twins as T
+from minigen.models.dcgan import DCGAN
+from minigen.models.stylegan import StyleGAN
+
+torch = pytest.importorskip("torch")
+
+
+def shapes(named):
+    return sorted(tuple(p.shape) for _, p in named)
+
+
+def copy_into(torch_module, minigen_module, rename=lambda n: n, elsewhere=()):
+    """Copy minigen's parameters and buffers into the twin by name; every twin tensor is set
+    (but those named in ``elsewhere``, which minigen keeps on another module)."""
+    state = {rename(n): torch.from_numpy(np.array(t.numpy())) for n, t in minigen_module.state_dict().items()}
+    missing, unexpected = torch_module.load_state_dict(state, strict=False)
+    assert not set(missing) - set(elsewhere), f"twin tensors minigen does not have: {missing}"
+    return unexpected
+
+
+def test_dcgan_twin_same_shapes():
+    m = DCGAN(nz=16, ngf=8, ndf=8)
+    G, D = T.torch_dcgan(16, 8, 8)
+    assert shapes(m.G.named_parameters()) == shapes(G.named_parameters())
+    assert shapes(m.D.named_parameters()) == shapes(D.named_parameters())
+
+
+def test_stylegan_twin_computes_the_same_images_and_logits():
+    minigen.manual_seed(0)
+    m = StyleGAN(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4).eval()
+    G, D = T.torch_stylegan(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4)
+    G.eval(), D.eval()
+    assert shapes(m.G.named_parameters()) == shapes(G.named_parameters())
+    assert shapes(m.D.named_parameters()) == shapes(D.named_parameters())
+    unexpected = copy_into(G, m.G, lambda n: n.replace("mapping.net.", "mapping."), elsewhere=("w_avg",))
+    assert not unexpected
+    copy_into(D, m.D)
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    # noise strengths start at 0, so the noise draws cannot differ
+    want = m.G.synthesis(m.styles(minigen.tensor(z))).numpy()
+    got = G(torch.from_numpy(z)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    x = np.random.default_rng(1).standard_normal((3, 1, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(D(torch.from_numpy(x)).detach().numpy().reshape(-1),
+                               m.D(minigen.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
