@@ -218,7 +218,7 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
             ins = (channels[0],) + tuple(channels[:-1])
             self.layers = nn.ModuleList(Layer(i, o) for i, o in zip(ins, channels))
             self.to_rgb = ModConv(channels[-1], 1, 1, demod=False)
-            self.rgb_bias = nn.Parameter(torch.zeros(1))
+            self.rgb_bias = nn.Parameter(torch.full((1,), -1.0))
             self.n = len(self.layers) + 1
             self.register_buffer("w_avg", torch.zeros(w_dim))
 

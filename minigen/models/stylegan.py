@@ -137,8 +137,9 @@ class StyleGenerator(nn.Module):
         ins = (channels[0],) + tuple(channels[:-1])
         self.layers = nn.ModuleList(StyleLayer(i, o, w_dim) for i, o in zip(ins, channels))
         self.to_rgb = ModulatedConv2d(channels[-1], 1, 1, w_dim, demodulate=False)
-        # the output's bias: a blank canvas is -1, which the image should not have to build from features
-        self.rgb_bias = nn.Parameter(minigen.zeros(1))
+        # the output's bias, starting at -1, the blank canvas: a digit is mostly background,
+        # and a linear output at 0 would take G hundreds of steps to darken
+        self.rgb_bias = nn.Parameter(minigen.full((1,), -1.0))
         self.n_styles = len(self.layers) + 1
 
     def synthesis(self, ws, noise=None):
