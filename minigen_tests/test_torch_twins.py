@@ -51,3 +51,29 @@ def test_stylegan_twin_computes_the_same_images_and_logits():
     x = np.random.default_rng(1).standard_normal((3, 1, 32, 32)).astype(np.float32)
     np.testing.assert_allclose(D(torch.from_numpy(x)).detach().numpy().reshape(-1),
                                m.D(minigen.tensor(x)).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_stylegan_r1_penalty_and_its_gradient_match_pytorch():
+    """R1 = (gamma / 2) E ||grad_x l(x)||^2 on real images: the value, and its gradient with
+    respect to D's weights (a double backward through the convolutions), against PyTorch."""
+    minigen.manual_seed(0)
+    m = StyleGAN(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4, r1_gamma=5.0)
+    _, D = T.torch_stylegan(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4)
+    for p in m.D.parameters():          # D's N(0, 0.02) start gives a penalty near 1e-7: scale it up
+        p.data = p.data * 25.0
+    copy_into(D, m.D)
+    x = np.random.default_rng(2).standard_normal((3, 1, 32, 32)).astype(np.float32)
+    zero = minigen.zeros(3)
+    # d_loss with logits 0 for both players: BCE terms are 2 log 2, the rest is R1
+    loss = m.d_loss(zero, zero, minigen.tensor(x), None, None)
+    loss.backward()
+    xt = torch.from_numpy(x).requires_grad_(True)
+    g, = torch.autograd.grad(D(xt).sum(), xt, create_graph=True)
+    r1 = 0.5 * 5.0 * (g * g).sum(dim=(1, 2, 3)).mean()
+    r1.backward()
+    assert r1.item() > 1.0
+    np.testing.assert_allclose(loss.item() - 2 * np.log(2), r1.item(), rtol=1e-4)
+    for mine, theirs in [(m.D.out.weight, D.out.weight), (m.D.body[0].weight, D.body[0].weight)]:
+        scale = np.abs(theirs.grad.numpy()).max()
+        assert scale > 1e-3
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-3, atol=1e-4 * scale)

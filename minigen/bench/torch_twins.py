@@ -166,7 +166,7 @@ def torch_mlp_gan(nz=100, n_pix=784, dropout=0.0):
 
 
 def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers=4, ndf=32, mixing_prob=0.5,
-                   w_avg_decay=0.995, minibatch_std=True, **unused):
+                   w_avg_decay=0.995, minibatch_std=True, d_batch_norm=False, **unused):
     """StyleGAN's generator (``minigen/models/stylegan.py``) in PyTorch, and the DCGAN
     discriminator with the minibatch-deviation map; returns ``(G, D)``, G's ``forward(z)`` as
     in training (mixing included). The same initialisation as minigen's: the mapping
@@ -259,7 +259,7 @@ def torch_stylegan(z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers
             sigma = (h.var(0, unbiased=False) + 1e-8).sqrt().mean()
             return self.out(torch.cat([h, sigma.expand(h.shape[0], 1, *h.shape[2:])], 1))
 
-    _, D = torch_dcgan(ndf=ndf)
+    _, D = torch_dcgan(ndf=ndf, d_batch_norm=d_batch_norm)
     return G(), (StdD(D) if minibatch_std else D)
 
 

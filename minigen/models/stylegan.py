@@ -31,14 +31,25 @@ A StyleGAN generator does not feed z into its first layer. Its mechanisms, each 
   over training: psi < 1 trades variety for typical, cleaner digits (psi = 0: the "average"
   digit); ``sample(n, psi=...)``.
 
-The discriminator is the DCGAN's (``dcgan.py``) with a minibatch-deviation map before its last
-layer, and the game is ``GAN``'s (non-saturating). Three training details matter here, each
-measured on this data: the output is linear (no tanh: a saturated tanh stopped G's gradient
-and every sample became the same binary blob); the mapping network is He-initialised and
-learns 100 times more slowly than the rest of G (otherwise w shrinks layer by layer, every
-style is ~1, demodulation cancels it, and z has no effect); and D sees the batch's spread
-(without it G collapsed onto one digit within 800 steps). R1 regularisation of D
-(``r1_gamma``, Mescheder et al. 2018; StyleGAN2's) is there to try.
+The discriminator is the DCGAN's (``dcgan.py``) without batch norm, with a minibatch-deviation
+map before its last layer, and the game is ``GAN``'s (non-saturating) plus StyleGAN's R1
+penalty on real images (Mescheder et al. 2018):
+
+    L_D = BCE(l(x), 1) + BCE(l(G(z)), 0) + (gamma / 2) E_x ||grad_x l(x)||^2,   gamma = 5
+
+Each training detail below was measured on this data (2,000 steps, seed 0):
+
+* R1, no batch norm in D, Adam betas (0, 0.99) (StyleGAN's): without them (D with batch norm,
+  betas (0.5, 0.999), as the DCGAN) G stops using z within a few hundred steps and draws one
+  blob for every latent (Frechet distance 1,286, 2 digits; PyTorch's twin: 1,288, 2 digits).
+  With them: 204, 8 digits. R1 makes D smooth around the real digits, so its gradient keeps
+  telling G apart from the data instead of pushing the whole batch to one point.
+* a linear output whose bias starts at -1, the blank canvas (a saturated tanh stopped G's
+  gradient and every sample became the same binary blob);
+* the mapping network He-initialised and learning 100 times more slowly than the rest of G
+  (otherwise w shrinks layer by layer, every style is ~1, demodulation cancels it, and z has
+  no effect);
+* D sees the batch's spread (the minibatch-deviation map).
 """
 from __future__ import annotations
 
@@ -168,7 +179,7 @@ class StyleGAN(GAN):
     """
 
     def __init__(self, z_dim=64, w_dim=64, channels=(64, 32, 16, 16), mapping_layers=4, ndf=32,
-                 mixing_prob=0.5, w_avg_decay=0.995, r1_gamma=0.0, d_batch_norm=True, mapping_lr=0.01,
+                 mixing_prob=0.5, w_avg_decay=0.995, r1_gamma=5.0, d_batch_norm=False, mapping_lr=0.01,
                  minibatch_std=True, data_shape=(1, 28, 28)):
         G = StyleGenerator(z_dim, w_dim, tuple(channels), mapping_layers)
         D = DCDiscriminator(ndf, batch_norm=d_batch_norm, minibatch_std=minibatch_std)
@@ -294,7 +305,7 @@ def build_stylegan(data="mnist", variant="default", **options):
 
 
 register("stylegan", build_stylegan, Recipe(
-    data="mnist", steps=2000, batch_size=64, lr=2e-4, betas=(0.5, 0.999),
+    data="mnist", steps=2000, batch_size=64, lr=2e-4, betas=(0.0, 0.99),
     data_options={"drop_last": True},
     quick=dict(steps=6, model_options=dict(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4)),
     description="StyleGAN's mechanisms: mapping network, modulated convolution, noise, mixing, truncation",
