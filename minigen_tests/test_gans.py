@@ -343,3 +343,27 @@ def test_gan_resume_is_exact(tmp_path):
 def test_bench_steps(name):
     out = registry.get(name).bench_step("cpu", quick=True)()
     assert isinstance(out, dict) and math.isfinite(out["loss_D"])
+
+
+def test_r1_penalty_enters_d_loss_and_rejects_negative_gamma():
+    """D's step with r1_gamma > 0 differs from the same step without it by exactly the penalty's
+    gradient; a negative gamma is refused."""
+    from minigen import optim
+    x = minigen.rand(4, 1, 28, 28)
+    grads = {}
+    for gamma in (0.0, 50.0):
+        minigen.manual_seed(0)
+        m = MLPGAN(nz=4, r1_gamma=gamma)
+        o = {"G": optim.SGD(m.G.parameters(), lr=0.0), "D": optim.SGD(m.D.parameters(), lr=0.0)}
+        minigen.manual_seed(1)
+        m.train_step((x,), o)
+        grads[gamma] = next(iter(m.D.parameters())).grad.numpy().copy()
+        if gamma:
+            for p in m.D.parameters():
+                p.grad = None
+            m.r1_penalty(m.to_model(x)).backward()
+            pen = next(iter(m.D.parameters())).grad.numpy()
+    assert np.abs(pen).max() > 1e-6
+    np.testing.assert_allclose(grads[50.0] - grads[0.0], pen, rtol=1e-3, atol=1e-6 * np.abs(pen).max())
+    with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
+        MLPGAN(nz=4, r1_gamma=-1.0)

@@ -82,10 +82,11 @@ class GAN(nn.Module):
             are scaled to [-1, 1] and padded with -1 to ``image_shape``.
         g_loss: ``'non-saturating'`` (default) or ``'minimax'``.
         conditional: G and D also take the digit labels (batches are ``(x, y)``).
+        r1_gamma: the weight of the R1 penalty on D (0: none; see ``r1_penalty``).
     """
 
     def __init__(self, G, D, nz, image_shape, data_shape=None, g_loss="non-saturating",
-                 conditional=False):
+                 conditional=False, r1_gamma=0.0):
         super().__init__()
         if g_loss not in G_LOSSES:
             raise ValueError(f"GAN: g_loss must be one of {G_LOSSES}, got {g_loss!r}")
@@ -93,6 +94,9 @@ class GAN(nn.Module):
         self.nz, self.image_shape = nz, tuple(image_shape)
         self.data_shape = tuple(data_shape or image_shape)
         self.g_loss, self.conditional = g_loss, conditional
+        if r1_gamma < 0:
+            raise ValueError(f"GAN: r1_gamma must be >= 0, got {r1_gamma}")
+        self.r1_gamma = r1_gamma
 
     # -- images --------------------------------------------------------------------------
     def to_model(self, x):
@@ -159,6 +163,22 @@ class GAN(nn.Module):
         # L_D = BCE(l(x), 1) + BCE(l(G(z)), 0)
         return bce(d_real, 1.0) + bce(d_fake, 0.0)
 
+    def r1_penalty(self, x_real, labels=None):
+        """R1 (Mescheder, Geiger & Nowozin 2018): (gamma / 2) E_x ||grad_x l(x)||^2 on real images.
+
+        It keeps D flat around the data, so D cannot build steep walls around the training
+        images and its gradient keeps pointing G towards them. It is instance noise in closed
+        form: Roth et al. (2017) expand D's loss under Gaussian noise of variance sigma^2 on its
+        inputs to second order and find a penalty proportional to sigma^2 ||grad_x l(x)||^2;
+        R1 is that penalty on the real images, with no noise drawn. The gradient is a graph
+        (``create_graph=True``): D's update differentiates it again.
+        """
+        x = x_real.detach().requires_grad_(True)
+        l = logit(self.D(x, labels) if self.conditional else self.D(x))
+        (g,) = minigen.grad(l.sum(), x, create_graph=True)
+        # (gamma / 2) * mean over the batch of ||grad_x l(x)||^2
+        return 0.5 * self.r1_gamma * (g * g).reshape(x.shape[0], -1).sum(dim=1).mean()
+
     def g_loss_of(self, d_fake, labels=None):
         if self.g_loss == "minimax":
             # L_G = log(1 - D(G(z))) = -BCE(l(G(z)), 0)
@@ -177,6 +197,8 @@ class GAN(nn.Module):
         d_real = self.discriminate(x, labels)
         d_fake = self.discriminate(fake.detach(), labels)
         loss_D = self.d_loss(d_real, d_fake, x, fake.detach(), labels)
+        if self.r1_gamma:
+            loss_D = loss_D + self.r1_penalty(x, labels)
         loss_D.backward()
         grad_D = grad_norm(self.D)
         optimizers["D"].step()

@@ -118,10 +118,10 @@ class MLPGAN(GAN):
 
     def __init__(self, nz=100, g_loss="non-saturating", dropout=0.0, real_label=1.0, instance_noise=0.0,
                  noise_anneal_steps=0, spectral_norm=False, d_lr_scale=1.0, minibatch_std=False,
-                 data_shape=(1, 28, 28)):
+                 r1_gamma=0.0, data_shape=(1, 28, 28)):
         n_pix = data_shape[0] * data_shape[1] * data_shape[2]
         super().__init__(MLPGenerator(nz, n_pix), MLPDiscriminator(n_pix, dropout, spectral_norm, minibatch_std),
-                         nz, (n_pix,), data_shape, g_loss)
+                         nz, (n_pix,), data_shape, g_loss, r1_gamma=r1_gamma)
         self.minibatch_std = minibatch_std
         self.dropout, self.real_label, self.instance_noise = dropout, real_label, instance_noise
         self.spectral_norm, self.d_lr_scale = spectral_norm, d_lr_scale
@@ -134,7 +134,7 @@ class MLPGAN(GAN):
                 "real_label": self.real_label, "instance_noise": self.instance_noise,
                 "noise_anneal_steps": self.noise_anneal_steps,
                 "spectral_norm": self.spectral_norm, "d_lr_scale": self.d_lr_scale,
-                "minibatch_std": self.minibatch_std,
+                "minibatch_std": self.minibatch_std, "r1_gamma": self.r1_gamma,
                 "data_shape": list(self.data_shape)}
 
     def noise_sigma(self):

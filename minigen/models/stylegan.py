@@ -183,9 +183,9 @@ class StyleGAN(GAN):
                  minibatch_std=True, data_shape=(1, 28, 28)):
         G = StyleGenerator(z_dim, w_dim, tuple(channels), mapping_layers)
         D = DCDiscriminator(ndf, batch_norm=d_batch_norm, minibatch_std=minibatch_std)
-        super().__init__(G, dcgan_init(D), z_dim, (1, 32, 32), data_shape)
+        super().__init__(G, dcgan_init(D), z_dim, (1, 32, 32), data_shape, r1_gamma=r1_gamma)
         self.minibatch_std = minibatch_std
-        self.r1_gamma, self.d_batch_norm, self.mapping_lr = r1_gamma, d_batch_norm, mapping_lr
+        self.d_batch_norm, self.mapping_lr = d_batch_norm, mapping_lr
         self.w_dim, self.channels, self.mapping_layers, self.ndf = w_dim, tuple(channels), mapping_layers, ndf
         self.mixing_prob, self.w_avg_decay = mixing_prob, w_avg_decay
         self.register_buffer("w_avg", minigen.zeros(w_dim))
@@ -197,15 +197,6 @@ class StyleGAN(GAN):
                 "r1_gamma": self.r1_gamma, "d_batch_norm": self.d_batch_norm, "mapping_lr": self.mapping_lr,
                 "minibatch_std": self.minibatch_std,
                 "data_shape": list(self.data_shape)}
-
-    def d_loss(self, d_real, d_fake, x_real, x_fake, labels):
-        loss = super().d_loss(d_real, d_fake, x_real, x_fake, labels)
-        if self.r1_gamma:
-            # R1 (Mescheder et al. 2018): (gamma / 2) E ||grad_x D(x)||^2 on real images
-            x = x_real.detach().requires_grad_(True)
-            (g,) = minigen.grad(self.D(x).sum(), x, create_graph=True)
-            loss = loss + 0.5 * self.r1_gamma * (g * g).sum(dim=(1, 2, 3)).mean()
-        return loss
 
     def styles(self, z, z2=None, crossover=None, psi=1.0):
         """Per-layer latents [N, n_styles, w_dim]: w = f(z) everywhere, or f(z) before layer
