@@ -427,7 +427,7 @@ def _gan_torch_step(mg_step, device):
             # StyleGAN's R1 penalty on real images, as minigen's d_loss adds it
             xr = x.detach().requires_grad_(True)
             g, = torch.autograd.grad(disc(xr).sum(), xr, create_graph=True)
-            loss_d = loss_d + 0.5 * c["r1_gamma"] * (g * g).sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + 0.5 * c["r1_gamma"] * (g * g).flatten(1).sum(dim=1).mean()
         loss_d.backward()
         optD.step()
         optG.zero_grad(set_to_none=True)

@@ -13,7 +13,17 @@ rewards G for covering every digit at once. ``coverage.png`` (the predicted clas
 noise samples, epoch by epoch) shows it happening, and ``game.png`` shows D(x) near 1 and
 D(G(z)) near 0 for long stretches: D wins.
 
-The stabilised recipe (``--variant stable``) changes D, not the game:
+The stabilised recipe (``--variant stable``) changes D's loss, not the networks: the R1
+penalty (Mescheder, Geiger & Nowozin 2018; ``GAN.r1_penalty``),
+
+    L_D = BCE(l(x), 1) + BCE(l(G(z)), 0) + (gamma / 2) E_x ||grad_x l(x)||^2,   gamma = 10,
+
+which keeps D flat around the real digits. It is noise in D in closed form: Roth et al. (2017)
+show that Gaussian noise on D's inputs amounts, to second order, to a penalty on
+||grad_x l(x)||^2; R1 applies it on the real images without drawing any noise. With it the
+exact networks cover 9 digits (Frechet distance 132 against the collapse's 993).
+
+``--variant noisy`` is the recipe of the usual tricks, each a change to D:
 
 * dropout (p = 0.3) after each of D's hidden layers: D cannot memorise the exact pixels of the
   real digits, so its verdicts are smoother and keep giving G a useful gradient;
@@ -25,10 +35,10 @@ The stabilised recipe (``--variant stable``) changes D, not the game:
   its sigma falls linearly from 0.5 to 0 over the run, so that the end of training sees the
   data as it is.
 
-Together they keep more digits in play, and far better ones, than the exact networks do; on
-4,000 digits they do not make the game stable (docs/models/mlp_gan.md has the measured runs of
-twelve recipes; spectral normalisation, two learning rates and a minibatch-deviation feature
-are here to try as well).
+Together they keep more digits in play than the exact networks do (5-6), but on 4,000 digits
+they do not make the game stable (docs/models/mlp_gan.md has the measured runs of twelve
+recipes; spectral normalisation, two learning rates and a minibatch-deviation feature are here
+to try as well).
 """
 from __future__ import annotations
 
@@ -165,7 +175,8 @@ class MLPGAN(GAN):
 VARIANTS = {
     "exact": dict(),
     "minimax": dict(g_loss="minimax"),
-    "stable": dict(dropout=0.3, real_label=0.9, instance_noise=0.5, noise_anneal_steps=3000),
+    "stable": dict(r1_gamma=10.0),
+    "noisy": dict(dropout=0.3, real_label=0.9, instance_noise=0.5, noise_anneal_steps=3000),
 }
 
 
