@@ -337,7 +337,7 @@ def run(model_name, lib, seed, steps=None):
 
 
 def table(model_names):
-    rows = ["| model | minigen FD (digit classifier) | PyTorch FD | ratio | classes >= 5% (minigen / PyTorch) "
+    rows = ["| model | minigen FD (digit classifier) | PyTorch FD | minigen / PyTorch | classes >= 5% (minigen / PyTorch) "
             "| precision / recall (minigen) | agreement (minigen / PyTorch) | seeds |",
             "|---|---|---|---|---|---|---|---|"]
     for m in model_names:
@@ -359,9 +359,11 @@ def table(model_names):
         p, r = ms("minigen", "precision"), ms("minigen", "recall")
         ag_m, ag_t = ms("minigen", "agreement"), ms("torch", "agreement")
         f = lambda v, d=1: "-" if v is None else f"{v[0]:.{d}f} ± {v[1]:.{d}f}"  # noqa: E731
-        rows.append(f"| {m} | {f(fd_m)} | {f(fd_t)} | {fd_m[0] / fd_t[0]:.2f} | " if fd_t else f"| {m} | {f(fd_m)} | - | - | ")
-        rows[-1] += (f"{f(cov_m)} / {f(cov_t)} | {p[0]:.2f} / {r[0]:.2f} | {f(ag_m, 2)} / {f(ag_t, 2)} | "
-                     f"{len(got['minigen'])} |")
+        # the ratio of the score there is: the Frechet distance, else (CycleGAN) the agreement
+        ratio = fd_m[0] / fd_t[0] if fd_m and fd_t else (ag_m[0] / ag_t[0] if ag_m and ag_t else None)
+        pr = f"{p[0]:.2f} / {r[0]:.2f}" if p and r else "-"
+        rows.append(f"| {m} | {f(fd_m)} | {f(fd_t)} | {'-' if ratio is None else f'{ratio:.2f}'} | "
+                    f"{f(cov_m)} / {f(cov_t)} | {pr} | {f(ag_m, 3)} / {f(ag_t, 3)} | {len(got['minigen'])} |")
     return "\n".join(rows)
 
 
