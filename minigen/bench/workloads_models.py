@@ -424,7 +424,7 @@ def _gan_torch_step(mg_step, device):
         optD.zero_grad(set_to_none=True)
         loss_d = bce(disc(x), 1.0) + bce(disc(fake.detach()), 0.0)
         if c.get("r1_gamma"):
-            # StyleGAN's R1 penalty on real images, as minigen's d_loss adds it
+            # the R1 penalty on real images, as minigen's GAN.train_step adds it (GAN.r1_penalty)
             xr = x.detach().requires_grad_(True)
             g, = torch.autograd.grad(disc(xr).sum(), xr, create_graph=True)
             loss_d = loss_d + 0.5 * c["r1_gamma"] * (g * g).flatten(1).sum(dim=1).mean()

@@ -40,10 +40,10 @@ penalty on real images (Mescheder et al. 2018):
 Each training detail below was measured on this data (2,000 steps, seed 0):
 
 * R1, no batch norm in D, Adam betas (0, 0.99) (StyleGAN's): without them (D with batch norm,
-  betas (0.5, 0.999), as the DCGAN) G stops using z within a few hundred steps and draws one
-  blob for every latent (Frechet distance 1,286, 2 digits; PyTorch's twin: 1,288, 2 digits).
-  With them: 204, 8 digits. R1 makes D smooth around the real digits, so its gradient keeps
-  telling G apart from the data instead of pushing the whole batch to one point.
+  betas (0.5, 0.999), as the DCGAN) G stops using z early in the run and draws one blob for
+  every latent (Frechet distance 1,286, 2 digits; PyTorch's twin: 1,288, 2 digits). With
+  them: 204, 8 digits. R1 keeps D flat around the real digits, so its gradient points each of
+  G's samples towards the data instead of pushing the whole batch to one spot.
 * a linear output whose bias starts at -1, the blank canvas (a saturated tanh stopped G's
   gradient and every sample became the same binary blob);
 * the mapping network He-initialised and learning 100 times more slowly than the rest of G
