@@ -10,7 +10,8 @@ Sequences (``sequences.py``): text cut into (x, y) examples for language models:
                           ``TextWindows`` (windows of running text), ``TextStreams`` (parallel
                           streams for truncated backpropagation through time).
 Toy 2-d (``toy.py``):     ``toy2d('moons' | 'circles' | '8gaussians' | 'swissroll' |
-                          'checkerboard' | 'spirals')``.
+                          'checkerboard' | 'spirals')``; ``moons_split`` (the two-moons protocol of
+                          the diffusion, score and flow models: 10,000 train, 2,000 fresh points).
 IDX (``idx.py``):         ``read_idx`` / ``write_idx`` for the MNIST file format.
 
 Every loader is deterministic and returns cpu tensors (or Python strings); nothing is
@@ -20,8 +21,8 @@ from .idx import IDXFormatError, read_idx, write_idx
 from .images import load_digits, load_mnist
 from .text import WORKS, CharVocab, load_names, load_shakespeare, names_split, split_corpus
 from .sequences import IGNORE, NameSequences, TextStreams, TextWindows
-from .toy import toy2d
+from .toy import moons_split, toy2d, two_moons
 
 __all__ = ["load_digits", "load_mnist", "load_names", "load_shakespeare", "CharVocab",
            "split_corpus", "names_split", "NameSequences", "TextWindows", "TextStreams", "IGNORE",
-           "WORKS", "toy2d", "read_idx", "write_idx", "IDXFormatError"]
+           "WORKS", "toy2d", "two_moons", "moons_split", "read_idx", "write_idx", "IDXFormatError"]

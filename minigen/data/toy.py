@@ -97,3 +97,37 @@ def toy2d(name, n=1000, seed=0, noise=None):
     mx, my, s = _NORM[name]
     x = (x - numpy.array([mx, my])) / s
     return from_numpy(numpy.ascontiguousarray(x, dtype=numpy.float32))
+
+
+def two_moons(seed=0, n_per_moon=5000, noise=0.05):
+    """The raw two-moons points of the diffusion/flow protocol, and which moon each is on.
+
+    ``rng = default_rng(seed)``; t_up and t_lo are ``rng.uniform(0, pi, n_per_moon)`` in that
+    order; the upper moon is (cos t, sin t), the lower (1 - cos t, 1/2 - sin t); stacked
+    (upper first) plus ``rng.normal(0, noise, (2 n, 2))``. Returns NumPy float64 ``[2n, 2]``
+    and a bool ``[2n]`` (True on the upper moon). Unlike ``toy2d``, nothing is shuffled or
+    rescaled: ``moons_split`` standardises with the training statistics.
+    """
+    rng = numpy.random.default_rng(seed)
+    t_up = rng.uniform(0.0, numpy.pi, n_per_moon)
+    t_lo = rng.uniform(0.0, numpy.pi, n_per_moon)
+    upper = numpy.stack([numpy.cos(t_up), numpy.sin(t_up)], 1)
+    lower = numpy.stack([1.0 - numpy.cos(t_lo), 0.5 - numpy.sin(t_lo)], 1)
+    x = numpy.concatenate([upper, lower]) + rng.normal(0.0, noise, (2 * n_per_moon, 2))
+    return x, numpy.arange(2 * n_per_moon) < n_per_moon
+
+
+def moons_split():
+    """The two-moons protocol of the diffusion, score and flow models: 10,000 training points
+    (``two_moons(0, 5000)``) and 2,000 fresh ones (``two_moons(1, 1000)``), both standardised
+    per coordinate with the training mean and population standard deviation.
+
+    Returns a dict of NumPy arrays: ``train`` float32 [10000, 2], ``test`` float32 [2000, 2],
+    ``train_upper`` / ``test_upper`` (bool: on the upper moon), ``mean``, ``std`` (float64 [2]).
+    """
+    raw, up = two_moons(0, 5000)
+    fresh, fresh_up = two_moons(1, 1000)
+    mean, std = raw.mean(0), raw.std(0)
+    return {"train": ((raw - mean) / std).astype(numpy.float32),
+            "test": ((fresh - mean) / std).astype(numpy.float32),
+            "train_upper": up, "test_upper": fresh_up, "mean": mean, "std": std}

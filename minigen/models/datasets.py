@@ -16,6 +16,8 @@ name           kind    batch
                        no separator (1,252,640 characters, 80 symbols); the first 90% train,
                        the rest validation, of which the first 1,600 x 64 characters are the
                        test windows (``TextWindows``, stride = T)
+``moons``      points ``(x,)``: float32 ``[N, 2]``, the two-moons protocol (``moons_split``):
+                       10,000 train points, 2,000 fresh test points, standardised
 ``digits2mnist`` unpaired ``(a, b, y_a, y_b)``: UCI digits upsampled to 32x32 and MNIST padded
                        to 32x32, in [0, 1], unpaired (for CycleGAN; labels for evaluation)
 =============  ======  ===================================================================
@@ -34,7 +36,7 @@ import numpy
 
 from minigen.creation import from_numpy
 
-__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "RunData",
+__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "RunData",
            "DATASETS", "load_data"]
 
 TEST_CHARS = 1600 * 64  # Shakespeare's test windows cover the first 102,400 validation targets
@@ -199,6 +201,24 @@ class ShakespeareData(TextData):
         return self.vocab.decode(ids)
 
 
+class PointsData(DataSpec):
+    """2-D points ``[N, 2]`` (the two moons of ``minigen.data.moons_split``); batches ``(x,)``."""
+
+    kind = "points"
+    name = "moons"
+    shape = (2,)
+
+    @functools.cached_property
+    def split(self):
+        from minigen.data import moons_split
+        return moons_split()
+
+    def datasets(self, device=None, **options):
+        from minigen.utils.data import TensorDataset
+        return tuple(TensorDataset(from_numpy(self.split[part]).to(device or "cpu"))
+                     for part in ("train", "test"))
+
+
 class UnpairedDigits(DataSpec):
     """Domain A: the UCI 8x8 digits upsampled (bilinear) to 32x32; domain B: MNIST padded with 0
     to 32x32; both in [0, 1]. Item i of the training set pairs B's image i with A's image
@@ -266,6 +286,7 @@ DATASETS = {
     "names": NamesData(),
     "shakespeare": ShakespeareData(),
     "digits2mnist": UnpairedDigits(),
+    "moons": PointsData(),
 }
 
 
