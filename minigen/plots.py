@@ -17,7 +17,8 @@ import os
 import numpy
 
 __all__ = ["image_grid", "save_image_grid", "save_reconstructions", "save_interpolations",
-           "save_loss_curves", "autoencoder_pictures"]
+           "save_loss_curves", "autoencoder_pictures", "save_point_strip", "save_trajectories",
+           "save_vector_fields", "save_density", "diffusion_pictures", "score_pictures", "flow_pictures"]
 
 
 def _host_images(images):
@@ -214,3 +215,219 @@ def save_coverage(coverage_csv, path, title="predicted class of 500 fixed-noise 
     fig.colorbar(im, ax=ax, label="share of samples (0.1: even)", extend="max")
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- 2-D points
+def _host_points(x):
+    a = x.numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else x
+    return numpy.asarray(a, dtype=numpy.float64)
+
+
+def save_point_strip(frames, path, titles=None, data=None, lim=3.0, suptitle=None):
+    """A row of scatter plots of 2-D point clouds ``frames`` (each ``[N, 2]``), with the
+    training points ``data`` in light grey behind each (a process step by step)."""
+    k = len(frames)
+    fig = _figure(2.2 * k, 2.5 if suptitle else 2.3)
+    for i, f in enumerate(frames):
+        ax = fig.add_subplot(1, k, i + 1)
+        if data is not None:
+            d = _host_points(data)
+            ax.scatter(d[:, 0], d[:, 1], s=1, c="0.85", linewidths=0)
+        p = _host_points(f)
+        ax.scatter(p[:, 0], p[:, 1], s=1.5, c="C0", linewidths=0)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles:
+            ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_trajectories(paths, path, data=None, lim=3.0, title=None):
+    """Lines through each point's positions along a sampler's steps (``paths``: ``[S, N, 2]``);
+    a dot marks the end."""
+    p = _host_points(numpy.stack([_host_points(s) for s in paths]))
+    fig = _figure(4.2, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    if data is not None:
+        d = _host_points(data)
+        ax.scatter(d[:, 0], d[:, 1], s=1, c="0.85", linewidths=0)
+    for j in range(p.shape[1]):
+        ax.plot(p[:, j, 0], p[:, j, 1], lw=0.6, alpha=0.7)
+        ax.scatter(p[-1, j, 0], p[-1, j, 1], s=6, c="k")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_vector_fields(field, levels, path, titles, data=None, lim=2.5, n=21):
+    """Arrows of a vector field on an n x n grid, one panel per level: ``field(points [M, 2],
+    level) -> [M, 2]`` (a score model's s(x, sigma_i)); arrows are normalised to show the
+    direction, their colour the length (log scale)."""
+    g = numpy.linspace(-lim, lim, n)
+    gx, gy = numpy.meshgrid(g, g)
+    pts = numpy.stack([gx.ravel(), gy.ravel()], 1).astype(numpy.float32)
+    k = len(levels)
+    fig = _figure(2.6 * k, 2.8)
+    for i, lev in enumerate(levels):
+        v = _host_points(field(pts, lev))
+        norm = numpy.linalg.norm(v, axis=1) + 1e-12
+        ax = fig.add_subplot(1, k, i + 1)
+        if data is not None:
+            d = _host_points(data)
+            ax.scatter(d[:, 0], d[:, 1], s=1, c="0.8", linewidths=0)
+        ax.quiver(pts[:, 0], pts[:, 1], v[:, 0] / norm, v[:, 1] / norm, numpy.log10(norm),
+                  cmap="viridis", scale=28, width=0.006)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_density(log_prob, path, data=None, lim=2.5, n=200, title=None):
+    """Contours of exp(log_prob(points [M, 2])) on an n x n grid, data points on top."""
+    g = numpy.linspace(-lim, lim, n)
+    gx, gy = numpy.meshgrid(g, g)
+    pts = numpy.stack([gx.ravel(), gy.ravel()], 1).astype(numpy.float32)
+    dens = numpy.exp(_host_points(log_prob(pts)).reshape(n, n))
+    fig = _figure(4.4, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    cs = ax.contourf(gx, gy, dens, levels=20, cmap="magma")
+    if data is not None:
+        d = _host_points(data)[:1000]
+        ax.scatter(d[:, 0], d[:, 1], s=0.5, c="w", alpha=0.4, linewidths=0)
+    ax.set_aspect("equal")
+    fig.colorbar(cs, ax=ax, label="density")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- diffusion, score, flows
+def _points_train():
+    from minigen.data import moons_split
+    return moons_split()["train"]
+
+
+def diffusion_pictures(model, run_dir, data, n=1000):
+    """A DDPM's pictures: the forward process, the reverse process as a strip, samples; on
+    points the sampling trajectories; on images DDIM samples, the guided grid per class and
+    scale, and inpainting of the bottom half."""
+    import minigen
+    minigen.manual_seed(7)
+    out = []
+    T = model.T
+    show = [0, T // 10, T // 4, T // 2, T - 1]
+    if not model.images:
+        train = _points_train()
+        x0 = minigen.from_numpy(train[:n])
+        frames = [x0] + [model.q_sample(x0, minigen.full((n,), t, dtype=minigen.int64),
+                                        minigen.randn(n, 2)) for t in show[1:]]
+        out.append(save_point_strip(frames, os.path.join(run_dir, "forward.png"),
+                                    ["x_0"] + [f"x_{t + 1}" for t in show[1:]], data=train,
+                                    suptitle="forward process q(x_t | x_0)"))
+        x, path = model.sample(n, trajectory=True)
+        keep = {T - t for t in show} | {T}
+        frames = [p for i, (t, p) in enumerate(path) if i in keep]
+        names = [f"x_{t}" if t else "x_0" for i, (t, _) in enumerate(path) if i in keep]
+        out.append(save_point_strip(frames, os.path.join(run_dir, "reverse.png"), names, data=train,
+                                    suptitle="reverse process (ancestral sampling)"))
+        out.append(save_trajectories([p[:40] for _, p in path], os.path.join(run_dir, "trajectories.png"),
+                                     data=train, title="40 sampling trajectories, x_T to x_0"))
+        return out
+    real = data.test_images(10)
+    labels = minigen.arange(100) % 10 if model.conditional else None
+    s = model.sample(100, labels=labels, sampler="ddim", steps=50)
+    out.append(save_image_grid(s, os.path.join(run_dir, "samples.png"), nrow=10,
+                               title="DDIM, 50 steps" + (" (row by digit)" if labels is not None else "")))
+    x0 = model.to_process(real[:1])
+    strip = [model.from_process(model.q_sample(x0, minigen.full((1,), t, dtype=minigen.int64),
+                                               minigen.randn(*x0.shape))) for t in numpy.linspace(0, T - 1, 10).astype(int)]
+    out.append(save_image_grid(minigen.cat(strip), os.path.join(run_dir, "forward.png"), nrow=10,
+                               title="forward process on one digit, t = 1 .. T"))
+    _, path = model.sample(8, labels=None if labels is None else labels[:8], trajectory=True)
+    idx = numpy.linspace(0, len(path) - 1, 10).astype(int)
+    rows = minigen.stack([path[i][1] for i in idx], 1).reshape(80, *model.shape)
+    out.append(save_image_grid(rows, os.path.join(run_dir, "reverse.png"), nrow=10,
+                               title="reverse process, x_T (left) to x_0 (right)"))
+    if model.conditional:
+        scales = (0.0, 1.0, 3.0)
+        grids = [model.sample(40, labels=minigen.arange(40) % 10, sampler="ddim", steps=50, guidance=w)
+                 for w in scales]
+        out.append(save_image_grid(minigen.cat(grids), os.path.join(run_dir, "guidance.png"), nrow=10,
+                                   title="guidance w = 0, 1, 3 (4 rows each; column = digit)"))
+    mask = minigen.ones(*model.shape)
+    mask[:, model.shape[1] // 2:, :] = 0.0
+    x = data.test_images(10)
+    filled = model.inpaint(x, mask)
+    out.append(save_image_grid(minigen.cat([x, x * mask, filled]), os.path.join(run_dir, "inpainting.png"),
+                               nrow=10, title="test digits, bottom half removed, completed"))
+    return out
+
+
+def score_pictures(model, run_dir, n=2000):
+    """A score model's pictures: the learned score field at several noise levels, and the
+    annealed Langevin chains at the end of each level."""
+    import minigen
+    minigen.manual_seed(7)
+    train = _points_train()
+    L = model.L
+    levels = [0, L // 3, 2 * L // 3, L - 1]
+
+    def field(pts, i):
+        with minigen.no_grad():
+            return model.score(minigen.from_numpy(pts), i)
+
+    out = [save_vector_fields(field, levels, os.path.join(run_dir, "score_field.png"),
+                              [f"s(x, sigma={model.sigmas[i]:.2g})" for i in levels], data=train)]
+    _, path = model.sample(n, trajectory=True)
+    frames = [path[0][1]] + [path[i + 1][1] for i in levels]
+    out.append(save_point_strip(frames, os.path.join(run_dir, "langevin.png"),
+                                ["start N(0, I)"] + [f"after sigma={model.sigmas[i]:.2g}" for i in levels],
+                                data=train, suptitle="annealed Langevin dynamics"))
+    return out
+
+
+def flow_pictures(model, run_dir, data, n=2000):
+    """A flow's pictures: on points the density contours, the data pushed layer by layer to the
+    Gaussian, samples pulled back; on images a grid of samples."""
+    import minigen
+    minigen.manual_seed(7)
+    if model.images:
+        s = model.sample(100)
+        return [save_image_grid(s, os.path.join(run_dir, "samples.png"), nrow=10, title="RealNVP samples")]
+    train = _points_train()
+
+    def log_prob(pts):
+        with minigen.no_grad():
+            return model.log_prob_flow(minigen.from_numpy(pts))
+
+    out = [save_density(log_prob, os.path.join(run_dir, "density.png"), data=train, title="p(x) of the flow")]
+    x = minigen.from_numpy(train[::5][:n])
+    frames, names = [x], ["data x"]
+    with minigen.no_grad():
+        for k, c in enumerate(model.couplings):
+            x, _ = c(x)
+            if k % 2 == 1:
+                frames.append(x)
+                names.append(f"after coupling {k + 1}")
+    out.append(save_point_strip(frames, os.path.join(run_dir, "flow_layers.png"), names, lim=4.0,
+                                suptitle="data pushed through the flow to N(0, I)"))
+    z, path = model.sample(n, trajectory=True)
+    out.append(save_point_strip([path[0], path[len(path) // 2], z], os.path.join(run_dir, "flow_samples.png"),
+                                ["z ~ N(0, I)", "halfway back", "samples x = f^-1(z)"], data=train, lim=3.0))
+    return out

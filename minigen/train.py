@@ -129,7 +129,8 @@ def make_optimizers(model, recipe):
 def training_step(model, optimizer, batch, grad_clip=None):
     """One step on ``batch`` (a tuple): the model's own ``train_step(batch, optimizer)`` when
     it has one (several players, or counting), else zero_grad, ``loss = model.loss(*batch)``,
-    backward, clip (``grad_clip``), optimizer step. Returns the loss tensor (not read back, so
+    backward, clip (``grad_clip``), optimizer step, and the model's ``after_step()`` when it
+    has one (a moving average of the weights). Returns the loss tensor (not read back, so
     no device sync) or the dict of floats ``train_step`` returned."""
     if hasattr(model, "train_step"):
         return model.train_step(batch, optimizer)
@@ -140,6 +141,8 @@ def training_step(model, optimizer, batch, grad_clip=None):
         from .nn.utils import clip_grad_norm_
         clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
+    if hasattr(model, "after_step"):
+        model.after_step()      # e.g. a diffusion model's moving average of its weights
     return loss
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["torch_twin", "torch_optimizer"]
+__all__ = ["torch_twin", "torch_optimizer", "torch_point_denoiser", "torch_unet", "torch_realnvp"]
 
 
 def torch_twin(config):
@@ -293,3 +293,187 @@ def torch_cyclegan(ngf=8, ndf=16, n_res=1, **unused):
                              nn.Conv2d(ndf, 2 * ndf, 4, 2, 1), inorm(2 * ndf), nn.LeakyReLU(0.2),
                              nn.Conv2d(2 * ndf, 1, 3, 1, 1))
     return translator(), translator(), patch(), patch()
+
+
+# ----------------------------------------------------------------------------- diffusion, score, flows
+def _torch_sinusoidal(t, dim, max_period=10000.0):
+    import torch
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(max_period) / half))
+    angle = t.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
+
+
+def torch_point_denoiser(dim=2, width=128, depth=3, emb_dim=32, **unused):
+    """``diffusion.PointDenoiser`` in PyTorch: [x, sinusoidal(t)] -> depth x width ReLU -> dim."""
+    import torch
+    from torch import nn
+
+    class PointDenoiser(nn.Module):
+        def __init__(self):
+            super().__init__()
+            sizes = [dim + emb_dim] + [width] * depth
+            self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.out = nn.Linear(width, dim)
+
+        def forward(self, x, t, y=None):
+            h = torch.cat([x, _torch_sinusoidal(t, emb_dim)], 1)
+            for layer in self.hidden:
+                h = torch.relu(layer(h))
+            return self.out(h)
+
+    return PointDenoiser()
+
+
+def torch_unet(in_ch=1, channels=(32, 64), num_classes=None, emb_dim=None, **unused):
+    """``unet.UNet`` in PyTorch, module for module (the same parameter names and shapes), so a
+    test can copy minigen's weights into it and compare outputs."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    def groups(c):
+        return max(g for g in range(1, 9) if c % g == 0)
+
+    class ResBlock(nn.Module):
+        def __init__(self, c_in, c_out, e):
+            super().__init__()
+            self.norm1, self.conv1 = nn.GroupNorm(groups(c_in), c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+            self.emb = nn.Linear(e, c_out)
+            self.norm2, self.conv2 = nn.GroupNorm(groups(c_out), c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+            self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else None
+
+        def forward(self, h, emb):
+            a = self.conv1(F.silu(self.norm1(h))) + self.emb(emb)[:, :, None, None]
+            a = self.conv2(F.silu(self.norm2(a)))
+            return (h if self.skip is None else self.skip(h)) + a
+
+    class AttnBlock(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.norm, self.qkv, self.proj = nn.GroupNorm(groups(c), c), nn.Conv2d(c, 3 * c, 1), nn.Conv2d(c, c, 1)
+
+        def forward(self, h):
+            B, C, H, W = h.shape
+            q, k, v = self.qkv(self.norm(h)).reshape(B, 3, C, H * W).transpose(2, 3).unbind(1)
+            a = F.scaled_dot_product_attention(q, k, v)
+            return h + self.proj(a.transpose(1, 2).reshape(B, C, H, W))
+
+    chans = tuple(channels)
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c0, L = chans[0], len(chans)
+            self.emb_dim = e = emb_dim or 4 * c0
+            self.t_mlp1, self.t_mlp2 = nn.Linear(c0, e), nn.Linear(e, e)
+            self.label_emb = nn.Embedding(num_classes + 1, e) if num_classes is not None else None
+            self.conv_in = nn.Conv2d(in_ch, c0, 3, padding=1)
+            self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+            c_prev = c0
+            for i, c in enumerate(chans):
+                self.down.append(ResBlock(c_prev, c, e))
+                c_prev = c
+                if i < L - 1:
+                    self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+            self.down_attn = AttnBlock(chans[-1])
+            self.mid1, self.mid_attn, self.mid2 = ResBlock(c_prev, c_prev, e), AttnBlock(c_prev), ResBlock(c_prev, c_prev, e)
+            self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+            for i in range(L - 1, -1, -1):
+                c = chans[i]
+                self.up.append(ResBlock(c_prev + c, c, e))
+                c_prev = c
+                if i > 0:
+                    self.upsample.append(nn.Conv2d(c, chans[i - 1], 3, padding=1))
+                    c_prev = chans[i - 1]
+            self.norm_out = nn.GroupNorm(groups(c_prev), c_prev)
+            self.conv_out = nn.Conv2d(c_prev, in_ch, 3, padding=1)
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
+
+        def forward(self, x, t, y=None):
+            emb = self.t_mlp2(F.silu(self.t_mlp1(_torch_sinusoidal(t, chans[0]))))
+            if self.label_emb is not None:
+                if y is None:
+                    y = torch.full((x.shape[0],), num_classes, dtype=torch.long, device=x.device)
+                emb = emb + self.label_emb(y)
+            h = self.conv_in(x)
+            skips, sizes, L = [], [], len(chans)
+            for i in range(L):
+                h = self.down[i](h, emb)
+                if i == L - 1:
+                    h = self.down_attn(h)
+                skips.append(h)
+                if i < L - 1:
+                    sizes.append(tuple(h.shape[2:]))
+                    h = self.downsample[i](h)
+            h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
+            for j in range(L):
+                h = self.up[j](torch.cat([h, skips.pop()], 1), emb)
+                if j < L - 1:
+                    h = self.upsample[j](F.interpolate(h, size=sizes.pop(), mode="nearest"))
+            return self.conv_out(F.silu(self.norm_out(h)))
+
+    return UNet()
+
+
+def torch_realnvp(dim=2, n_couplings=8, hidden=(128, 128), image_shape=None, **unused):
+    """``realnvp.RealNVP``'s flow in PyTorch: ``forward(x) -> (z, logdet)``, ``inverse(z)``,
+    the same masks, MLPs and per-coupling scale."""
+    import numpy
+    import torch
+    from torch import nn
+
+    if image_shape is not None:
+        C, H, W = image_shape
+        r, c = numpy.meshgrid(numpy.arange(H), numpy.arange(W), indexing="ij")
+        first = numpy.tile(((r + c) % 2).ravel(), C).astype(numpy.float32)
+    else:
+        first = (numpy.arange(dim) % 2 == 0).astype(numpy.float32)
+
+    class Coupling(nn.Module):
+        def __init__(self, mask):
+            super().__init__()
+            self.register_buffer("b", torch.tensor(mask))
+            sizes = [dim] + list(hidden)
+            self.layers = nn.ModuleList(nn.Linear(a, c) for a, c in zip(sizes[:-1], sizes[1:]))
+            self.out = nn.Linear(sizes[-1], 2 * dim)
+            self.scale = nn.Parameter(torch.ones(1))
+
+        def s_t(self, xf):
+            h = xf
+            for layer in self.layers:
+                h = torch.relu(layer(h))
+            o = self.out(h)
+            return (1 - self.b) * self.scale * torch.tanh(o[:, :dim]), (1 - self.b) * o[:, dim:]
+
+        def forward(self, x):
+            s, t = self.s_t(self.b * x)
+            return self.b * x + (1 - self.b) * (x * torch.exp(s) + t), s.sum(1)
+
+        def inverse(self, y):
+            s, t = self.s_t(self.b * y)
+            return self.b * y + (1 - self.b) * (y - t) * torch.exp(-s)
+
+    class Flow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.couplings = nn.ModuleList(Coupling(first if k % 2 == 0 else 1 - first) for k in range(n_couplings))
+
+        def forward(self, x):
+            ld = torch.zeros(x.shape[0], device=x.device)
+            for c in self.couplings:
+                x, d = c(x)
+                ld = ld + d
+            return x, ld
+
+        def inverse(self, z):
+            for c in reversed(self.couplings):
+                z = c.inverse(z)
+            return z
+
+        def log_prob(self, x):
+            z, ld = self(x)
+            return -0.5 * ((z * z).sum(1) + dim * math.log(2 * math.pi)) + ld
+
+    return Flow()

@@ -75,6 +75,7 @@ back for the samples; 2-D points are used as they are.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy
@@ -172,11 +173,17 @@ class DDPM(nn.Module):
         images: True for images in [0, 1] (mapped to [-1, 1], samples clamped there).
         num_classes: for classifier-free guidance: labels 0 .. num_classes - 1, and the "no
             label" token ``num_classes``; ``p_uncond``: how often training drops the label.
+        ema_decay: keep an exponential moving average of the network's weights, updated after
+            every optimizer step (``after_step``), theta_ema <- d theta_ema + (1 - d) theta with
+            d = min(ema_decay, (1 + n) / (10 + n)) at step n; in eval mode the sampler uses it.
+            None: no average.
     """
 
     def __init__(self, net, shape, T=1000, schedule="linear", betas=None, images=True,
-                 num_classes=None, p_uncond=0.1):
+                 num_classes=None, p_uncond=0.1, ema_decay=None):
         super().__init__()
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"DDPM: ema_decay must lie in (0, 1) or be None, got {ema_decay}")
         if schedule not in SCHEDULES:
             raise ValueError(f"DDPM: schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}")
         if not 0.0 <= p_uncond < 1.0:
@@ -185,6 +192,10 @@ class DDPM(nn.Module):
         self.net, self.shape, self.T, self.schedule = net, tuple(shape), b.size, schedule
         self.images, self.num_classes, self.p_uncond = bool(images), num_classes, float(p_uncond)
         self.conditional = num_classes is not None
+        self.ema_decay = ema_decay
+        if ema_decay is not None:
+            self.ema_net = copy.deepcopy(net).requires_grad_(False)
+            self.register_buffer("ema_steps", minigen.zeros((), dtype=minigen.int64))
         alpha_bar = numpy.cumprod(1.0 - b)
         # host copies (Python floats, so a tensor times one keeps its dtype) for the per-step
         # scalars of sampling
@@ -198,7 +209,28 @@ class DDPM(nn.Module):
     def config(self):
         return {"class": "DDPM", "net": self.net.config(), "shape": list(self.shape), "T": self.T,
                 "schedule": self.schedule, "images": self.images, "num_classes": self.num_classes,
-                "p_uncond": self.p_uncond}
+                "p_uncond": self.p_uncond, "ema_decay": self.ema_decay}
+
+    def parameters(self, recurse=True):
+        # the average is not trained: the optimizer sees the network's own weights only
+        return self.net.parameters(recurse)
+
+    @minigen.no_grad()
+    def after_step(self):
+        """theta_ema <- d theta_ema + (1 - d) theta, d = min(ema_decay, (1 + n) / (10 + n))."""
+        if self.ema_decay is None:
+            return
+        # d as a 0-d tensor on the device: no host sync per step
+        n = self.ema_steps.to(minigen.float32)
+        d = minigen.clamp_max((1.0 + n) / (10.0 + n), self.ema_decay)
+        for pe, p in zip(self.ema_net.parameters(), self.net.parameters()):
+            pe.mul_(d).add_(p.detach() * (1.0 - d))
+        self.ema_steps.add_(1)
+
+    def denoiser(self):
+        """The network the sampler uses: the weight average in eval mode (when kept), else the
+        trained weights."""
+        return self.ema_net if (self.ema_decay is not None and not self.training) else self.net
 
     # ------------------------------------------------------------------ helpers
     def _per_example(self, table, t):
@@ -261,15 +293,16 @@ class DDPM(nn.Module):
         """eps_theta(x_t, t) at one integer step for the whole batch; with labels and guidance w,
         eps(null) + w (eps(y) - eps(null)) (w = 1: one conditional call)."""
         B = x_t.shape[0]
+        net = self.denoiser()
         t = minigen.full((B,), int(t_int), dtype=minigen.int64, device=x_t.device)
         if y is None or not self.conditional:
             null = None if not self.conditional else minigen.full((B,), self.num_classes, dtype=minigen.int64,
                                                                   device=x_t.device)
-            return self.net(x_t, t, null)
+            return net(x_t, t, null)
         if guidance == 1.0:
-            return self.net(x_t, t, y)
+            return net(x_t, t, y)
         null = minigen.full((B,), self.num_classes, dtype=minigen.int64, device=x_t.device)
-        both = self.net(minigen.cat([x_t, x_t]), minigen.cat([t, t]), minigen.cat([y, null]))
+        both = net(minigen.cat([x_t, x_t]), minigen.cat([t, t]), minigen.cat([y, null]))
         e_y, e_null = both[:B], both[B:]
         # eps_guided = eps(null) + w (eps(y) - eps(null))
         return e_null + guidance * (e_y - e_null)
@@ -443,7 +476,7 @@ class DDPM(nn.Module):
 
 
 # ----------------------------------------------------------------------------- registry
-def build_ddpm(data="digits", variant="uncond", T=None, schedule="linear", channels=None):
+def build_ddpm(data="digits", variant="uncond", T=None, schedule="linear", channels=None, ema_decay=0.999):
     """A DDPM sized for ``data``: an MLP on ``'moons'`` (T = 100), a UNet on the images
     (T = 1000). Variants: ``'uncond'``, ``'guided'`` (classifier-free guidance on the digit)."""
     spec = DATASETS[data]
@@ -459,7 +492,8 @@ def build_ddpm(data="digits", variant="uncond", T=None, schedule="linear", chann
     ch = tuple(channels) if channels is not None else ((32, 64) if small else (32, 64, 64))
     num_classes = 10 if variant == "guided" else None
     net = UNet(C, channels=ch, num_classes=num_classes)
-    return DDPM(net, spec.shape, T=T or 1000, schedule=schedule, images=True, num_classes=num_classes)
+    return DDPM(net, spec.shape, T=T or 1000, schedule=schedule, images=True, num_classes=num_classes,
+                ema_decay=ema_decay)
 
 
 def evaluate(model, data, k=None, n=2000):

@@ -8,6 +8,7 @@ from . import compare as _c
 from . import linalg as _l
 from . import reduction as _r
 from . import indexing as _ix
+from . import mathfns_binary as _mathfns_binary
 from .elementwise import (
     add, sub, mul, div, true_divide, divide, multiply, subtract, pow, maximum, minimum, where,
 )
@@ -77,7 +78,10 @@ def _install():
     T.__xor__ = lambda self, other: \
         _c._wrap(self.xp.logical_xor(self.data, other.data if isinstance(other, Tensor) else other))
     T.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")
-    T.__mod__ = lambda self, other: self - div(self, other, rounding_mode="floor") * other
+    T.__rfloordiv__ = lambda self, other: div(other, self, rounding_mode="floor")
+    # a % b = a - floor(a / b) b, with b's sign (Python's and PyTorch's convention)
+    T.__mod__ = lambda self, other: _mathfns_binary.remainder(self, other)
+    T.__rmod__ = lambda self, other: _mathfns_binary.remainder(other, self)
 
     def __setitem__(self, key, value):
         self._check_inplace("__setitem__")

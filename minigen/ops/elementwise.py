@@ -269,6 +269,10 @@ def div(input, other, rounding_mode=None):
         if r is not None:
             return r
     if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        if _integral(input) and _integral(other):
+            return _int_div(input, other, rounding_mode)
         q = div(input, other)
         if rounding_mode == "trunc":
             return _nondiff(q, lambda xp, a: xp.trunc(a))
@@ -288,6 +292,29 @@ def div(input, other, rounding_mode=None):
     if other.data.dtype.kind != "f":
         other = other.to(B._default_dtype)
     return RDivScalar.apply(other, c=input)
+
+
+def _integral(v):
+    # an integer tensor, or a Python integer (bool counts, as in PyTorch)
+    if isinstance(v, Tensor):
+        return v.data.dtype.kind in "iub"
+    return isinstance(v, numbers.Integral)
+
+
+def _int_div(input, other, mode):
+    """Integer division of integers, staying integer as in PyTorch (``torch.div(a, b,
+    rounding_mode='floor')`` of int64 tensors is int64); dividing by 0 raises."""
+    t = input if isinstance(input, Tensor) else other
+    xp = t.xp
+    a = input.data if isinstance(input, Tensor) else input
+    b = other.data if isinstance(other, Tensor) else other
+    if bool(xp.any(xp.asarray(b) == 0)):
+        raise ZeroDivisionError(f"div: integer division by zero (rounding_mode={mode!r})")
+    q = xp.floor_divide(a, b)
+    if mode == "trunc":
+        # floor rounds toward -inf; truncation moves the inexact negative quotients up by one
+        q = xp.where((q < 0) & (q * b != a), q + 1, q)
+    return _wrap(xp.asarray(q))
 
 
 true_divide = divide = div
