@@ -105,6 +105,13 @@ def build_parser():
     s.add_argument("--labels", help="conditional image models: the digits to draw, comma-separated "
                                     "(e.g. 0,1,2,7); --n defaults to their number")
     s.add_argument("--psi", type=float, help="StyleGAN: the truncation psi in [0, 1] (default 1: none)")
+    d = s.add_argument_group("diffusion models (see docs/models/ddpm.md)")
+    d.add_argument("--sampler", choices=["ddpm", "ddim"],
+                   help="ddpm: ancestral, all T steps (default); ddim: deterministic, --steps of them")
+    d.add_argument("--steps", type=_positive_int, help="DDIM steps (default 50; at most the model's T)")
+    d.add_argument("--guidance", type=float,
+                   help="classifier-free guidance scale w >= 0 with --labels (1: plain conditional; default 1)")
+    d.add_argument("--eta", type=float, help="DDIM's noise: 0 deterministic (default), 1 DDPM-like")
     g = s.add_argument_group("text models (the keywords of generate(); see docs/models/generation.md)")
     g.add_argument("--prompt", help="text to continue (default: a line break for Shakespeare, "
                                     "nothing for names: a prompt there is the start of a name)")
@@ -206,7 +213,7 @@ def cmd_train(args):
     if args.epochs is not None and args.steps is not None:
         raise CommandError("train: give --epochs or --steps, not both")
     _check_device(args.device)
-    out = args.out or _default_out(args.model, recipe.data, variant, entry.recipe.variants[0], args.resume)
+    out = args.out or _default_out(args.model, recipe.data, variant, entry.recipe.for_data(recipe.data).variants[0], args.resume)
     last = os.path.join(out, LAST)
     if args.resume and not os.path.exists(last):
         raise CommandError(f"--resume: {out} holds no checkpoint ({LAST}); nothing to resume")
@@ -391,11 +398,14 @@ def cmd_sample(args):
         if not hasattr(model, "truncation_psi"):
             raise CommandError(f"--psi: {args.model} has no truncation trick (StyleGAN has)")
         kwargs["psi"] = args.psi
-    n = args.n or 64
+    kwargs.update(_sampler_flags(args, model))
+    points = spec.kind == "points"
+    n = args.n or (2000 if points else 64)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"samples-{n}.png")
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".png", ".npy"):
-        raise CommandError(f"--out: images are written as .png (a grid) or .npy (an array), got {out!r}")
+        kind = "points are written as .png (a scatter plot)" if points else "images are written as .png (a grid)"
+        raise CommandError(f"--out: {kind} or .npy (an array), got {out!r}")
     try:
         x = model.sample(n, **kwargs)
     except ValueError as e:
@@ -403,9 +413,17 @@ def cmd_sample(args):
     if ext == ".npy":
         import numpy
         from .io import atomic_write
-        arr = numpy.clip(x.numpy().astype(numpy.float32), 0.0, 1.0)
+        arr = x.numpy().astype(numpy.float32)
+        arr = arr if points else numpy.clip(arr, 0.0, 1.0)
         atomic_write(out, lambda f: numpy.save(f, arr))
-        print(f"wrote {n} samples {list(arr.shape)} (float32 in [0, 1]) to {out}")
+        what = "standardised 2-D points" if points else "float32 in [0, 1]"
+        print(f"wrote {n} samples {list(arr.shape)} ({what}) to {out}")
+        return EXIT_OK
+    if points:
+        from . import plots
+        from .data import moons_split
+        plots.save_point_strip([x], out, [f"{n} samples"], data=moons_split()["train"])
+        print(f"wrote {n} samples to {out} (grey: the training points)")
         return EXIT_OK
     import math
     from . import plots
@@ -413,6 +431,26 @@ def cmd_sample(args):
                           title=f"{n} samples from {os.path.basename(args.checkpoint)}")
     print(f"wrote {n} samples to {out}")
     return EXIT_OK
+
+
+def _sampler_flags(args, model):
+    """The diffusion flags as ``sample()`` keywords; a flag the model's ``sample`` does not take
+    is an error that names it."""
+    import inspect
+    flags = {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance, "eta": args.eta}
+    given = {k: v for k, v in flags.items() if v is not None}
+    accepted = inspect.signature(model.sample).parameters
+    for k in given:
+        if k not in accepted:
+            raise CommandError(f"--{k}: {args.model} has no such sampling option (the diffusion "
+                               "models have: --sampler, --steps, --guidance, --eta)")
+    if "steps" in given and given.get("sampler", "ddpm") == "ddpm":
+        raise CommandError("--steps: ancestral (ddpm) sampling runs all T steps; add --sampler ddim")
+    if "eta" in given and given.get("sampler") != "ddim":
+        raise CommandError("--eta is DDIM's noise; add --sampler ddim")
+    if "guidance" in given and args.labels is None:
+        raise CommandError("--guidance needs --labels (the digits to draw)")
+    return given
 
 
 def _sample_text(args, model, spec):

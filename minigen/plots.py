@@ -351,7 +351,7 @@ def diffusion_pictures(model, run_dir, data, n=1000):
         return out
     real = data.test_images(10)
     labels = minigen.arange(100) % 10 if model.conditional else None
-    s = model.sample(100, labels=labels, sampler="ddim", steps=50)
+    s = model.sample(100, labels=labels, sampler="ddim")
     out.append(save_image_grid(s, os.path.join(run_dir, "samples.png"), nrow=10,
                                title="DDIM, 50 steps" + (" (row by digit)" if labels is not None else "")))
     x0 = model.to_process(real[:1])
@@ -366,7 +366,7 @@ def diffusion_pictures(model, run_dir, data, n=1000):
                                title="reverse process, x_T (left) to x_0 (right)"))
     if model.conditional:
         scales = (0.0, 1.0, 3.0)
-        grids = [model.sample(40, labels=minigen.arange(40) % 10, sampler="ddim", steps=50, guidance=w)
+        grids = [model.sample(40, labels=minigen.arange(40) % 10, sampler="ddim", guidance=w)
                  for w in scales]
         out.append(save_image_grid(minigen.cat(grids), os.path.join(run_dir, "guidance.png"), nrow=10,
                                    title="guidance w = 0, 1, 3 (4 rows each; column = digit)"))

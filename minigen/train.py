@@ -429,7 +429,9 @@ def run_recipe(name, data=None, variant=None, quick=False):
     from minigen.models import registry
 
     entry = registry.get(name)
-    variant = variant or entry.recipe.variants[0]
+    if data is not None and data not in registry.DATASETS:
+        raise ValueError(f"{name}: unknown --data {data!r}; choose from {', '.join(sorted(registry.DATASETS))}")
+    variant = variant or entry.recipe.for_data(data or entry.recipe.data).variants[0]
     if variant not in entry.recipe.variants:
         raise ValueError(f"{name}: unknown --variant {variant!r}; choose from {', '.join(entry.recipe.variants)}")
     if data is not None and data not in registry.DATASETS:

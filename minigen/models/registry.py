@@ -45,7 +45,8 @@ class Recipe:
         grad_clip: clip the gradients' total 2-norm to this before each step (None: no clipping).
         eval_every: also compute the test loss every this many steps (it is always computed at
             each epoch's end).
-        variants: the architectures ``builder`` knows; the first is the default.
+        variants: the architectures ``builder`` knows; the first is the default (a ``per_data``
+            entry may narrow them for one data set, the first of its list then the default).
         per_data: overrides by data set, e.g. ``{'digits': {'epochs': 60, 'batch_size': 64}}``.
         per_variant: overrides by variant, applied after ``per_data``, e.g. ``{'conv': {'epochs': 20}}``.
         quick: overrides for ``--quick`` (tiny sizes, a few steps: CI runs it), applied last.
@@ -96,9 +97,10 @@ class Recipe:
         with their overrides applied (and the ``quick`` ones when asked); ``variants`` then
         starts with the chosen variant."""
         data = data or self.data
-        variant = variant or self.variants[0]
         r = dataclasses.replace(self, data=data, per_data={}, per_variant={}, quick={})
         r = r._with(self.per_data.get(data, {}))
+        # the default variant is the first one this data set allows
+        variant = variant or r.variants[0]
         r = r._with(self.per_variant.get(variant, {}))
         if quick:
             r = r._with(self.quick)
@@ -108,7 +110,7 @@ class Recipe:
 
     def for_data(self, data):
         """This recipe with the overrides for ``data`` applied."""
-        return self.resolve(data, self.variants[0])
+        return self.resolve(data)
 
 
 @dataclasses.dataclass
@@ -121,9 +123,9 @@ class ModelEntry:
         """A fresh model for ``data`` (default: the recipe's) and ``variant`` (default: first);
         ``options`` go to the builder (default: the recipe's ``model_options`` for them)."""
         data = data or self.recipe.data
-        variant = variant or self.recipe.variants[0]
         if data not in DATASETS:
             raise ValueError(f"{self.name}: unknown data set {data!r}; choose from {sorted(DATASETS)}")
+        variant = variant or self.recipe.for_data(data).variants[0]
         if variant not in self.recipe.variants:
             raise ValueError(f"{self.name}: unknown variant {variant!r}; choose from {list(self.recipe.variants)}")
         return self.builder(data, variant, **options)
