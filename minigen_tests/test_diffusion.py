@@ -314,6 +314,14 @@ def test_ddpm_bad_input():
         DDPM(PointDenoiser(), (2,), T=10, images=False, ema_decay=1.0)
     with pytest.raises(ValueError, match="no labels"):
         build_ddpm("moons", "guided")
+    with pytest.raises(ValueError, match=r"timestep t must lie in 0 \.\. 9"):
+        u.q_sample(x[:2] * 2 - 1, minigen.tensor([0, 10]), minigen.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="must be integers"):
+        u.q_sample(x[:2], minigen.tensor([0.0, 1.0]), minigen.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"timestep t must lie in 0 \.\. 9"):
+        u.p_step(minigen.zeros(1, 1, 8, 8), -1)
+    with pytest.raises(ValueError, match="t_prev must lie"):
+        u.ddim_step(minigen.zeros(1, 1, 8, 8), 3, 5)
 
 
 def test_unet_shapes_on_mnist_sizes():
@@ -421,8 +429,9 @@ def test_logit_step_log_det_and_the_discrete_bound():
     numpy.testing.assert_array_equal(numpy.floor(v), numpy.round(x.numpy().reshape(5, 64) * 16))
     plain, iw = flow.nll_bound(x, draws=4)
     assert (iw.numpy() <= plain.numpy() + 1e-4).all()
-    with pytest.raises(ValueError, match=r"must lie in \[0, 1\)"):
-        flow.log_prob_y(minigen.ones(2, 64))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        flow.log_prob_y(minigen.ones(2, 64) * 1.5)
+    flow.log_prob_y(minigen.ones(2, 64))     # (16 + u) / 17 may round to 1.0 in float32
     with pytest.raises(ValueError, match="image_shape"):
         RealNVP(dim=10, image_shape=(1, 8, 8))
     with pytest.raises(ValueError, match="two moons or the 8x8 digits"):

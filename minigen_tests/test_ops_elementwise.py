@@ -180,6 +180,26 @@ def test_floor_divide_and_mod(device):
     assert (a // 2).tolist() == [3, -4] and (a % 3).tolist() == [1, 2]
 
 
+def test_integer_floor_divide_and_mod_stay_integer(device):
+    # PyTorch: int64 // int, int64 % int and div(..., rounding_mode=...) of integers are int64
+    a_np = np.arange(-7, 8)
+    a = minigen.tensor(a_np, device=device)
+    for out, ref in ((a % 3, a_np % 3), (a % -3, a_np % -3), (a // 3, a_np // 3), (a // -3, a_np // -3),
+                     (7 % (a * 0 + 4), np.full(15, 3)), (20 // (a * 0 + 6), np.full(15, 3)),
+                     (minigen.div(a, 4, rounding_mode="floor"), np.floor(a_np / 4)),
+                     (minigen.div(a, 4, rounding_mode="trunc"), np.trunc(a_np / 4)),
+                     (minigen.div(a, minigen.tensor(-4, device=device), rounding_mode="trunc"), np.trunc(a_np / -4))):
+        assert out.dtype == minigen.int64 and out.device == device
+        np.testing.assert_array_equal(out.numpy(), ref)
+    assert (a.float() % 2.5).dtype == minigen.float32 and (a // 2.5).dtype == minigen.float32
+    with pytest.raises(ZeroDivisionError, match="integer division by zero"):
+        a // 0
+    # float remainder keeps its gradient d/da = 1
+    x = minigen.tensor([1.5, -2.5], device=device, requires_grad=True)
+    (x % 2.0).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
 @pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round"])
 def test_piecewise_constant_ops_have_no_gradient(name, device):
     x = T([-1.5, 0.4, 2.6], device, dtype=minigen.float64, grad=True)

@@ -438,7 +438,64 @@ def _gan_torch_step(mg_step, device):
     return step
 
 
-TORCH_TWINS = {"vae": _vae_torch_step, "gpt": _lm_torch_step,
+def _diffusion_torch_step(mg_step, device):
+    """PyTorch twin of a registered diffusion, score or flow model (``torch_twins.py``): the
+    network from the minigen model's ``config()``, the same batch, the same loss and Adam."""
+    import torch
+    import torch.nn.functional as F
+
+    from .torch_twins import torch_optimizer, torch_point_denoiser, torch_realnvp, torch_unet
+
+    model = mg_step.model
+    c = model.config()
+    torch.manual_seed(0)
+    batch = mg_step.batch if isinstance(mg_step.batch, tuple) else (mg_step.batch,)
+    x = torch.from_numpy(batch[0].numpy()).to(device)
+    y = torch.from_numpy(batch[1].numpy()).to(device) if len(batch) > 1 else None
+    kind = c["class"]
+    if kind == "RealNVP":
+        if c["image_shape"] is not None:
+            raise Unavailable("no PyTorch twin for RealNVP on images in the step benchmark")
+        net = torch_realnvp(**c).to(device)
+    else:
+        nc = c["net"]
+        net = (torch_unet(**nc) if nc["class"] == "UNet" else torch_point_denoiser(**nc)).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    if kind == "DDPM":
+        ab = numpy.cumprod(1.0 - numpy.asarray(model.beta))
+        sab = torch.tensor(numpy.sqrt(ab), dtype=torch.float32, device=device)
+        s1m = torch.tensor(numpy.sqrt(1 - ab), dtype=torch.float32, device=device)
+    if kind == "ScoreModel":
+        sig = torch.tensor(model.sigmas, dtype=torch.float32, device=device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        B = x.shape[0]
+        if kind == "DDPM":
+            x0 = x * 2 - 1 if c["images"] else x
+            t = torch.randint(0, c["T"], (B,), device=device)
+            eps = torch.randn_like(x0)
+            shape = (B,) + (1,) * (x0.ndim - 1)
+            yb = None
+            if y is not None:
+                yb = torch.where(torch.rand(B, device=device) < c["p_uncond"], torch.full_like(y, 10), y)
+            # L_simple = ||eps - eps_theta(sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps, t)||^2
+            loss = F.mse_loss(net(sab[t].reshape(shape) * x0 + s1m[t].reshape(shape) * eps, t, yb), eps)
+        elif kind == "ScoreModel":
+            i = torch.randint(0, len(model.sigmas), (B,), device=device)
+            z = torch.randn_like(x)
+            r = net(x + sig[i][:, None] * z, i) + z
+            loss = 0.5 * (r * r).sum(1).mean()
+        else:
+            loss = -net.log_prob(x).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS = {"ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
+               "vae": _vae_torch_step, "gpt": _lm_torch_step,
                "mlp_gan": _gan_torch_step, "dcgan": _gan_torch_step, "wgan_gp": _gan_torch_step,
                "stylegan": _gan_torch_step, "lstm": _lm_torch_step,
                "gru": _lm_torch_step, "rnn": _lm_torch_step, "mlp": _lm_torch_step}

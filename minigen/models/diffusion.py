@@ -238,7 +238,12 @@ class DDPM(nn.Module):
         return table[t].reshape(t.shape[0], *([1] * len(self.shape)))
 
     def _check_t(self, t):
-        lo, hi = int(t.min().item()), int(t.max().item())
+        if isinstance(t, int):
+            lo = hi = t
+        else:
+            if t.dtype not in (minigen.int64, minigen.int32):
+                raise ValueError(f"DDPM: timesteps must be integers (int64), got {t.dtype}")
+            lo, hi = int(t.min().item()), int(t.max().item())
         if lo < 0 or hi >= self.T:
             raise ValueError(f"DDPM: timestep t must lie in 0 .. {self.T - 1} (T = {self.T}), got {lo} .. {hi}")
 
@@ -265,8 +270,11 @@ class DDPM(nn.Module):
     def from_process(self, x):
         return ((x + 1.0) * 0.5).clamp(0.0, 1.0) if self.images else x
 
-    def q_sample(self, x0, t, eps):
-        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (x_0 in the process's space)."""
+    def q_sample(self, x0, t, eps, check=True):
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (x_0 in the process's space;
+        ``t`` int64 [B] in 0 .. T-1, checked unless ``check=False``)."""
+        if check:
+            self._check_t(t)
         return self._per_example(self.sqrt_ab, t) * x0 + self._per_example(self.sqrt_1m_ab, t) * eps
 
     # ------------------------------------------------------------------ training
@@ -285,7 +293,7 @@ class DDPM(nn.Module):
             drop = minigen.rand(B, device=x0.device) < self.p_uncond
             y = minigen.where(drop, minigen.full((B,), self.num_classes, dtype=minigen.int64, device=x0.device), y)
         # x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps
-        x_t = self.q_sample(x0, t, eps)
+        x_t = self.q_sample(x0, t, eps, check=False)
         return F.mse_loss(self.net(x_t, t, y), eps)
 
     # ------------------------------------------------------------------ the reverse step
@@ -315,6 +323,7 @@ class DDPM(nn.Module):
 
     def p_step(self, x_t, t_int, y=None, guidance=1.0):
         """One ancestral step x_t -> x_{t-1} ~ N(mu~_t(x_t, x0_hat), beta_t I) (no noise at t = 0)."""
+        self._check_t(t_int)
         eps = self.eps(x_t, t_int, y, guidance)
         x0 = self.x0_hat(x_t, t_int, eps)
         b, a, ab = self.beta[t_int], self.alpha[t_int], self.alpha_bar[t_int]
@@ -336,6 +345,9 @@ class DDPM(nn.Module):
 
     def ddim_step(self, x_t, t_int, t_prev, y=None, guidance=1.0, eta=0.0):
         """x_{tau_i} -> x_{tau_{i-1}} (t_prev = -1: to x_0)."""
+        self._check_t(t_int)
+        if not -1 <= t_prev < t_int:
+            raise ValueError(f"DDPM.ddim_step: t_prev must lie in -1 .. t - 1 = {t_int - 1}, got {t_prev}")
         eps = self.eps(x_t, t_int, y, guidance)
         x0 = self.x0_hat(x_t, t_int, eps)
         ab = self.alpha_bar[t_int]

@@ -162,9 +162,10 @@ class RealNVP(nn.Module):
         """log p_Y(y) of dequantised images y [N, D] in [0, 1): the flow's density of the logits
         plus the logit step's log-Jacobian."""
         lo, hi = float(y.min().item()), float(y.max().item())
-        if lo < 0.0 or hi >= 1.0:
-            raise ValueError(f"RealNVP: dequantised inputs y = (v + u) / {LEVELS} must lie in [0, 1), "
-                             f"got [{lo:.4g}, {hi:.4g}]")
+        # [0, 1), closed at 1 because (16 + u) / 17 rounds to 1.0 in float32 for u near 1
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"RealNVP: dequantised inputs y = (v + u) / {LEVELS} must lie in [0, 1] "
+                             f"(grey levels v in 0 .. {LEVELS - 1}, u in [0, 1)), got [{lo:.4g}, {hi:.4g}]")
         w, ld = self.to_logit(y)
         return self.log_prob_flow(w) + ld
 
