@@ -18,7 +18,8 @@ import numpy
 
 __all__ = ["image_grid", "save_image_grid", "save_reconstructions", "save_interpolations",
            "save_loss_curves", "autoencoder_pictures", "save_point_strip", "save_trajectories",
-           "save_vector_fields", "save_density", "diffusion_pictures", "score_pictures", "flow_pictures"]
+           "save_vector_fields", "save_density", "diffusion_pictures", "score_pictures", "flow_pictures",
+           "save_receptive_fields", "autoregressive_pictures"]
 
 
 def _host_images(images):
@@ -430,4 +431,67 @@ def flow_pictures(model, run_dir, data, n=2000):
     z, path = model.sample(n, trajectory=True)
     out.append(save_point_strip([path[0], path[len(path) // 2], z], os.path.join(run_dir, "flow_samples.png"),
                                 ["z ~ N(0, I)", "halfway back", "samples x = f^-1(z)"], data=train, lim=3.0))
+    return out
+
+
+# ----------------------------------------------------------------------------- autoregressive images
+def save_receptive_fields(maps, titles, pixel, path, suptitle=None):
+    """Side-by-side maps of which input pixels one output pixel depends on (``maps``: bool or
+    gradient-magnitude arrays [H, W]); the output pixel in red, pixels after it in raster order
+    hatched grey."""
+    k = len(maps)
+    fig = _figure(3.0 * k, 3.4)
+    r, c = pixel
+    for i, (m, t) in enumerate(zip(maps, titles)):
+        a = numpy.asarray(m, dtype=numpy.float64)
+        H, W = a.shape
+        order = numpy.arange(H * W).reshape(H, W)
+        rgb = numpy.ones((H, W, 3))
+        rgb[order > r * W + c] = 0.85                       # the future: not allowed
+        seen = a > 0
+        rgb[seen] = (0.15, 0.35, 0.8)                        # seen earlier pixels
+        blind = (order < r * W + c) & ~seen
+        rgb[blind] = (1.0, 1.0, 1.0)
+        rgb[r, c] = (0.9, 0.1, 0.1)
+        ax = fig.add_subplot(1, k, i + 1)
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{t}\n{int(seen.sum())} of {int((order < r * W + c).sum())} earlier pixels seen", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def autoregressive_pictures(model, run_dir, data):
+    """A PixelCNN's pictures: samples (by class for a conditional model), completions of test
+    images' bottom halves, and the receptive field of the centre pixel beside the other
+    architecture's (the blind spot and its fix)."""
+    import minigen
+    from minigen.models.pixelcnn import GatedPixelCNN, PixelCNN, receptive_field
+    minigen.manual_seed(7)
+    out = []
+    n = 20 if model.image_shape[1] > 8 else 50
+    labels = minigen.arange(n) % 10 if model.num_classes is not None else None
+    s = model.sample(n, labels=labels)
+    out.append(save_image_grid(s, os.path.join(run_dir, "samples.png"), nrow=10,
+                               title="samples" + (" (column = digit)" if labels is not None else "")))
+    ds = data.test_loader.dataset.tensors
+    x = ds[0][:10]
+    y = ds[1][:10] if model.num_classes is not None else None
+    H = model.image_shape[1]
+    filled = model.complete(x, H // 2, y)
+    shown = model.inputs(model.targets(x)) if model.levels == 2 else model.targets(x) / (model.levels - 1)
+    top = shown.clone()
+    top[:, :, H // 2:, :] = 0.5
+    out.append(save_image_grid(minigen.cat([shown, top, filled]), os.path.join(run_dir, "completion.png"),
+                               nrow=10, title="test images, top half given, bottom half sampled"))
+    other_cls = GatedPixelCNN if isinstance(model, PixelCNN) else PixelCNN
+    other = other_cls(model.image_shape, levels=model.levels)
+    pix = (H // 2, H // 2)
+    maps = [receptive_field(m, pix) for m in ((model, other) if isinstance(model, PixelCNN) else (other, model))]
+    out.append(save_receptive_fields(maps, ["PixelCNN (masked 3x3 stack)", "Gated PixelCNN (two stacks)"], pix,
+                                     os.path.join(run_dir, "receptive_field.png"),
+                                     suptitle=f"which pixels does pixel {pix} see? (white: the blind spot)"))
     return out
