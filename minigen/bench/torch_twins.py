@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["torch_twin", "torch_optimizer", "torch_point_denoiser", "torch_unet", "torch_realnvp"]
+__all__ = ["torch_twin", "torch_optimizer", "torch_point_denoiser", "torch_unet", "torch_realnvp",
+           "torch_pixelcnn"]
 
 
 def torch_twin(config):
@@ -477,3 +478,94 @@ def torch_realnvp(dim=2, n_couplings=8, hidden=(128, 128), image_shape=None, **u
             return -0.5 * ((z * z).sum(1) + dim * math.log(2 * math.pi)) + ld
 
     return Flow()
+
+
+# ----------------------------------------------------------------------------- autoregressive images
+def torch_pixelcnn(config):
+    """``pixelcnn.PixelCNN`` or ``GatedPixelCNN`` (by ``config['class']``) in PyTorch, module for
+    module; ``forward(x, y=None)`` returns the logits [B, out, H, W]."""
+    import numpy
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    c = dict(config)
+    levels = c["levels"]
+    out_ch = 1 if levels == 2 else levels
+
+    def mask(k, kind):
+        m = numpy.zeros((k, k), dtype=numpy.float32)
+        m[:k // 2, :] = 1
+        m[k // 2, :k // 2] = 1
+        if kind == "B":
+            m[k // 2, k // 2] = 1
+        return torch.tensor(m)
+
+    class MaskedConv2d(nn.Conv2d):
+        def __init__(self, cin, cout, k, kind):
+            super().__init__(cin, cout, k, padding=k // 2)
+            self.register_buffer("mask", mask(k, kind), persistent=False)
+
+        def forward(self, x):
+            return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+    if c["class"] == "PixelCNN":
+        C = c["channels"]
+
+        class PixelCNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv_in = MaskedConv2d(1, C, c["first_kernel"], "A")
+                self.res = nn.ModuleList(MaskedConv2d(C, C, 3, "B") for _ in range(c["n_res"]))
+                self.head1, self.head2 = nn.Conv2d(C, C, 1), nn.Conv2d(C, out_ch, 1)
+
+            def forward(self, x, y=None):
+                h = self.conv_in(x)
+                for conv in self.res:
+                    h = h + conv(F.relu(h))
+                return self.head2(F.relu(self.head1(F.relu(h))))
+
+        return PixelCNN()
+
+    C, k0, nc = c["channels"], c["first_kernel"], c["num_classes"]
+
+    class Gated(nn.Module):
+        def __init__(self, k=3):
+            super().__init__()
+            self.k = k
+            self.v_conv = nn.Conv2d(C, 2 * C, (k // 2 + 1, k))
+            self.v_to_h = nn.Conv2d(2 * C, 2 * C, 1)
+            self.h_conv = nn.Conv2d(C, 2 * C, (1, k // 2 + 1))
+            self.h_res = nn.Conv2d(C, C, 1)
+            self.cond = nn.Linear(nc, 2 * C, bias=False) if nc is not None else None
+
+        def gate(self, a, cond):
+            if cond is not None:
+                a = a + cond[:, :, None, None]
+            return torch.tanh(a[:, :C]) * torch.sigmoid(a[:, C:])
+
+        def forward(self, v, h, cond):
+            k = self.k
+            v_pre = self.v_conv(F.pad(v, (k // 2, k // 2, k // 2, 0)))
+            h_pre = self.h_conv(F.pad(h, (k // 2, 0, 0, 0))) + self.v_to_h(v_pre)
+            return self.gate(v_pre, cond), h + self.h_res(self.gate(h_pre, cond))
+
+    class GatedPixelCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.v_in = nn.Conv2d(1, C, (k0 // 2, k0))
+            self.h_in = nn.Conv2d(1, C, (1, k0 // 2))
+            self.v_in_to_h = nn.Conv2d(C, C, 1)
+            self.layers = nn.ModuleList(Gated() for _ in range(c["n_layers"]))
+            self.head1, self.head2 = nn.Conv2d(C, C, 1), nn.Conv2d(C, out_ch, 1)
+
+        def forward(self, x, y=None):
+            H, W = x.shape[2:]
+            cond = F.one_hot(y, nc).to(x.dtype) if nc is not None else None
+            v = self.v_in(F.pad(x, (k0 // 2, k0 // 2, k0 // 2, 0)))[:, :, :H, :]
+            h = self.h_in(F.pad(x, (k0 // 2, 0, 0, 0)))[:, :, :, :W] + self.v_in_to_h(v)
+            for layer in self.layers:
+                v, h = layer(v, h, None if cond is None else layer.cond(cond))
+            return self.head2(F.relu(self.head1(F.relu(h))))
+
+    return GatedPixelCNN()
