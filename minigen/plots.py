@@ -19,7 +19,8 @@ import numpy
 __all__ = ["image_grid", "save_image_grid", "save_reconstructions", "save_interpolations",
            "save_loss_curves", "autoencoder_pictures", "save_point_strip", "save_trajectories",
            "save_vector_fields", "save_density", "diffusion_pictures", "score_pictures", "flow_pictures",
-           "save_receptive_fields", "autoregressive_pictures"]
+           "save_receptive_fields", "autoregressive_pictures", "spectrogram", "save_audio_panels",
+           "audio_pictures"]
 
 
 def _host_images(images):
@@ -361,10 +362,12 @@ def diffusion_pictures(model, run_dir, data, n=1000):
     out.append(save_image_grid(minigen.cat(strip), os.path.join(run_dir, "forward.png"), nrow=10,
                                title="forward process on one digit, t = 1 .. T"))
     _, path = model.sample(8, labels=None if labels is None else labels[:8], trajectory=True)
-    idx = numpy.linspace(0, len(path) - 1, 10).astype(int)
-    rows = minigen.stack([path[i][1] for i in idx], 1).reshape(80, *model.shape)
+    # path[k] is x_{T-k}; most of the picture forms late, so the snapshots crowd towards t = 0
+    ts = [T, int(0.6 * T), int(0.4 * T), int(0.3 * T), int(0.2 * T), int(0.15 * T), int(0.1 * T),
+          int(0.05 * T), int(0.02 * T), 0]
+    rows = minigen.stack([path[T - t][1] for t in ts], 1).reshape(80, *model.shape)
     out.append(save_image_grid(rows, os.path.join(run_dir, "reverse.png"), nrow=10,
-                               title="reverse process, x_T (left) to x_0 (right)"))
+                               title="reverse process: x_t at t/T = 1, .6, .4, .3, .2, .15, .1, .05, .02, 0"))
     if model.conditional:
         scales = (0.0, 1.0, 3.0)
         grids = [model.sample(40, labels=minigen.arange(40) % 10, sampler="ddim", guidance=w)
@@ -494,4 +497,56 @@ def autoregressive_pictures(model, run_dir, data):
     out.append(save_receptive_fields(maps, ["PixelCNN (masked 3x3 stack)", "Gated PixelCNN (two stacks)"], pix,
                                      os.path.join(run_dir, "receptive_field.png"),
                                      suptitle=f"which pixels does pixel {pix} see? (white: the blind spot)"))
+    return out
+
+
+# ----------------------------------------------------------------------------- audio
+def spectrogram(x, n_fft=256, hop=64):
+    """log |STFT| of a waveform (Hann window ``n_fft``, hop ``hop``): [n_fft/2 + 1, frames], dB."""
+    x = numpy.asarray(x, dtype=numpy.float64).reshape(-1)
+    if len(x) < n_fft:
+        x = numpy.pad(x, (0, n_fft - len(x)))
+    win = numpy.hanning(n_fft)
+    frames = numpy.stack([x[s:s + n_fft] * win for s in range(0, len(x) - n_fft + 1, hop)], 1)
+    return 20 * numpy.log10(numpy.abs(numpy.fft.rfft(frames, axis=0)) + 1e-6)
+
+
+def save_audio_panels(waves, titles, path, sample_rate=8000, suptitle=None):
+    """Each waveform (row) drawn as a wave and as a spectrogram."""
+    k = len(waves)
+    fig = _figure(9.0, 1.9 * k + (0.4 if suptitle else 0))
+    for i, (w, t) in enumerate(zip(waves, titles)):
+        w = numpy.asarray(w, dtype=numpy.float64).reshape(-1)
+        ax = fig.add_subplot(k, 2, 2 * i + 1)
+        ax.plot(numpy.arange(len(w)) / sample_rate, w, lw=0.4)
+        ax.set_ylim(-1, 1)
+        ax.set_title(t, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax = fig.add_subplot(k, 2, 2 * i + 2)
+        S = spectrogram(w)
+        ax.imshow(S, origin="lower", aspect="auto", cmap="magma", vmin=S.max() - 80, vmax=S.max(),
+                  extent=(0, len(w) / sample_rate, 0, sample_rate / 2))
+        ax.set_title("spectrogram (Hz)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def audio_pictures(model, run_dir, digits=(7, 3), seconds=0.6):
+    """WaveNet's pictures and sounds: a real test clip of each digit beside a generated one
+    (waveform and spectrogram), and the generated clips as WAV files."""
+    import minigen
+    from minigen.data import load_spoken_digits, write_wav
+    minigen.manual_seed(7)
+    test = load_spoken_digits("test")
+    waves, titles, out = [], [], []
+    for d in digits:
+        real = next(s for s, dd, _ in test if dd == d)
+        gen = model.sample(1, labels=[d], seconds=seconds)[0].numpy()
+        out.append(write_wav(os.path.join(run_dir, f"generated-{d}.wav"), gen))
+        waves += [real, gen]
+        titles += [f"real '{d}' (a test speaker)", f"generated, digit {d} ({seconds} s from silence)"]
+    out.append(save_audio_panels(waves, titles, os.path.join(run_dir, "audio.png")))
     return out

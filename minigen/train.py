@@ -478,6 +478,14 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
     else:
         epochs = recipe.epochs if epochs is None else epochs
     data.epochs = epochs
+    scheduler = None
+    if recipe.schedule is not None:
+        from .optim import Optimizer, lr_scheduler
+        if recipe.schedule != "cosine" or not isinstance(optimizer, Optimizer):
+            raise ValueError(f"{name}: recipe schedule must be None or 'cosine' (with one optimizer), "
+                             f"got {recipe.schedule!r}")
+        total = steps if steps is not None else epochs * len(train_loader)   # max_steps cuts a run short only
+        scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     meta = _run_meta(name, recipe.data, variant, model, options)
     config = dict(meta, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
                   optimizer=recipe.optimizer if isinstance(recipe.optimizer, (str, type(None))) else "custom",
@@ -491,7 +499,7 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
     if recipe.every_epoch is not None and pictures:
         def epoch_end(epoch):
             recipe.every_epoch(model, out, data, epoch)
-    result = fit(model, optimizer, train_loader, epochs,
+    result = fit(model, optimizer, train_loader, epochs, scheduler=scheduler,
                  test_loader=test_loader if hasattr(model, "loss") else None, out=out,
                  resume=resume, meta=meta, max_steps=max_steps, checkpoint_every=checkpoint_every,
                  eval_every=recipe.eval_every, callback=callback, progress=progress,

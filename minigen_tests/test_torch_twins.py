@@ -75,3 +75,52 @@ def test_stylegan_r1_penalty_and_its_gradient_match_pytorch():
         scale = np.abs(theirs.grad.numpy()).max()
         assert scale > 1e-3
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-3, atol=1e-4 * scale)
+
+
+# ----------------------------------------------------------------------------- issues #15 and #16
+def _same_outputs(tw, mg, args_np, rtol=1e-4, atol=1e-5):
+    assert shapes(mg.named_parameters()) == shapes(tw.named_parameters())
+    copy_into(tw, mg)
+    want = mg(*(minigen.tensor(a) if a is not None else None for a in args_np))
+    got = tw(*(torch.from_numpy(np.asarray(a)) if a is not None else None for a in args_np))
+    if isinstance(want, tuple):
+        for w, g in zip(want, got):
+            np.testing.assert_allclose(g.detach().numpy(), w.numpy(), rtol=rtol, atol=atol)
+    else:
+        np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=rtol, atol=atol)
+
+
+def test_unet_and_point_denoiser_twins_compute_the_same_noise():
+    from minigen.models.diffusion import PointDenoiser
+    from minigen.models.unet import UNet
+    minigen.manual_seed(0)
+    for channels, size in (((8, 16), 8), ((8, 16, 16), 28)):
+        m = UNet(1, channels=channels, num_classes=10)
+        minigen.nn.init.normal_(m.conv_out.weight, 0, 0.1)     # the zero init would hide everything
+        x = np.random.default_rng(0).standard_normal((3, 1, size, size)).astype(np.float32)
+        _same_outputs(T.torch_unet(**m.config()), m, (x, np.array([0, 17, 999]), np.array([3, 10, 0])))
+    p = PointDenoiser()
+    _same_outputs(T.torch_point_denoiser(**p.config()), p,
+                  (np.random.default_rng(1).standard_normal((4, 2)).astype(np.float32), np.array([0, 5, 50, 99])))
+
+
+def test_realnvp_twin_computes_the_same_flow():
+    from minigen.models.realnvp import RealNVP
+    minigen.manual_seed(0)
+    for m, d in ((RealNVP(2, 8, (16, 16)), 2), (RealNVP(64, 4, (32, 32, 32), image_shape=(1, 8, 8)), 64)):
+        for c in m.couplings:
+            minigen.nn.init.normal_(c.out.weight, 0, 0.2)
+        x = np.random.default_rng(2).standard_normal((5, d)).astype(np.float32)
+        _same_outputs(T.torch_realnvp(**m.config()), m, (x,))
+
+
+def test_pixelcnn_twins_compute_the_same_logits():
+    from minigen.models.pixelcnn import build_pixelcnn
+    minigen.manual_seed(0)
+    for data in ("mnist", "digits"):
+        for variant in ("plain", "gated"):
+            m = build_pixelcnn(data, variant)
+            H = m.image_shape[1]
+            x = np.random.default_rng(3).random((2, 1, H, H)).astype(np.float32)
+            y = np.array([1, 7]) if m.num_classes else None
+            _same_outputs(T.torch_pixelcnn(m.config()), m, (x, y))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["torch_twin", "torch_optimizer", "torch_point_denoiser", "torch_unet", "torch_realnvp",
-           "torch_pixelcnn"]
+           "torch_pixelcnn", "torch_wavenet"]
 
 
 def torch_twin(config):
@@ -569,3 +569,48 @@ def torch_pixelcnn(config):
             return self.head2(F.relu(self.head1(F.relu(h))))
 
     return GatedPixelCNN()
+
+
+# ----------------------------------------------------------------------------- audio
+def torch_wavenet(dilations=(1, 2, 4, 8, 16, 32, 64, 128) * 2, residual=32, dilation_channels=32, skip=64,
+                  quantization=256, num_classes=10, **unused):
+    """``wavenet.WaveNet`` in PyTorch, module for module: ``forward(codes [B, L], digits [B])``
+    returns the logits [B, Q, L - R + 1]."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Layer(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.d = d
+            self.dilated = nn.Conv1d(residual, 2 * dilation_channels, 2, dilation=d)
+            self.cond = nn.Linear(num_classes, 2 * dilation_channels, bias=False) if num_classes else None
+            self.res = nn.Conv1d(dilation_channels, residual, 1)
+            self.skip = nn.Conv1d(dilation_channels, skip, 1)
+
+    class WaveNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.input_conv = nn.Conv1d(quantization, residual, 2)
+            self.layers = nn.ModuleList(Layer(d) for d in dilations)
+            self.head1, self.head2 = nn.Conv1d(skip, skip, 1), nn.Conv1d(skip, quantization, 1)
+            self.receptive_field = 2 + sum(dilations)
+
+        def forward(self, codes, digits=None):
+            L = codes.shape[1]
+            h = F.one_hot(digits, num_classes).float() if num_classes else None
+            z = self.input_conv(F.one_hot(codes, quantization).float().transpose(1, 2))
+            L_out = L - self.receptive_field + 1
+            s = 0
+            C = dilation_channels
+            for layer in self.layers:
+                a = layer.dilated(z)
+                if h is not None:
+                    a = a + layer.cond(h)[:, :, None]
+                u = torch.tanh(a[:, :C]) * torch.sigmoid(a[:, C:])
+                z = z[:, :, layer.d:] + layer.res(u)
+                s = s + layer.skip(u[:, :, -L_out:])
+            return self.head2(F.relu(self.head1(F.relu(s))))
+
+    return WaveNet()

@@ -494,7 +494,39 @@ def _diffusion_torch_step(mg_step, device):
     return step
 
 
-TORCH_TWINS = {"ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
+def _pixelcnn_torch_step(mg_step, device):
+    """PyTorch twin of a registered PixelCNN / Gated PixelCNN: the network from ``config()``, the
+    same batch, the per-image summed cross-entropy averaged over the batch, the same Adam."""
+    import torch
+    import torch.nn.functional as F
+
+    from .torch_twins import torch_optimizer, torch_pixelcnn
+
+    model = mg_step.model
+    torch.manual_seed(0)
+    net = torch_pixelcnn(model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    batch = mg_step.batch if isinstance(mg_step.batch, tuple) else (mg_step.batch,)
+    v = torch.from_numpy(model.targets(batch[0]).numpy()).to(device)
+    inp = torch.from_numpy(model.inputs(model.targets(batch[0])).numpy()).to(device)
+    y = torch.from_numpy(batch[1].numpy()).to(device) if len(batch) > 1 and model.num_classes else None
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = net(inp, y)
+        # -log p(x) = sum over pixels of BCE (binary) or CE (grey levels), mean over the batch
+        if model.levels == 2:
+            per = F.binary_cross_entropy_with_logits(logits, v, reduction="none")
+        else:
+            per = F.cross_entropy(logits, v[:, 0].long(), reduction="none")
+        loss = per.reshape(v.shape[0], -1).sum(1).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS = {"pixelcnn": _pixelcnn_torch_step, "ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
                "vae": _vae_torch_step, "gpt": _lm_torch_step,
                "mlp_gan": _gan_torch_step, "dcgan": _gan_torch_step, "wgan_gp": _gan_torch_step,
                "stylegan": _gan_torch_step, "lstm": _lm_torch_step,

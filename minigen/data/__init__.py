@@ -12,6 +12,8 @@ Sequences (``sequences.py``): text cut into (x, y) examples for language models:
 Toy 2-d (``toy.py``):     ``toy2d('moons' | 'circles' | '8gaussians' | 'swissroll' |
                           'checkerboard' | 'spirals')``; ``moons_split`` (the two-moons protocol of
                           the diffusion, score and flow models: 10,000 train, 2,000 fresh points).
+Audio (``audio.py``):     ``load_spoken_digits`` (800 clips of "zero".."nine", 8 kHz, split by
+                          speaker: 36 train, 4 test voices), ``read_wav``.
 IDX (``idx.py``):         ``read_idx`` / ``write_idx`` for the MNIST file format.
 
 Every loader is deterministic and returns cpu tensors (or Python strings); nothing is
@@ -22,7 +24,9 @@ from .images import load_digits, load_mnist
 from .text import WORKS, CharVocab, load_names, load_shakespeare, names_split, split_corpus
 from .sequences import IGNORE, NameSequences, TextStreams, TextWindows
 from .toy import moons_split, toy2d, two_moons
+from .audio import load_spoken_digits, read_wav, spoken_digits_speakers, write_wav
 
 __all__ = ["load_digits", "load_mnist", "load_names", "load_shakespeare", "CharVocab",
            "split_corpus", "names_split", "NameSequences", "TextWindows", "TextStreams", "IGNORE",
-           "WORKS", "toy2d", "two_moons", "moons_split", "read_idx", "write_idx", "IDXFormatError"]
+           "WORKS", "toy2d", "two_moons", "moons_split", "load_spoken_digits", "read_wav", "write_wav",
+           "spoken_digits_speakers", "read_idx", "write_idx", "IDXFormatError"]

@@ -18,6 +18,8 @@ name           kind    batch
                        test windows (``TextWindows``, stride = T)
 ``moons``      points ``(x,)``: float32 ``[N, 2]``, the two-moons protocol (``moons_split``):
                        10,000 train points, 2,000 fresh test points, standardised
+``spoken``     audio  ``(codes, digits)``: int64 ``[N, 1512]`` mu-law windows of the spoken digits and
+                       the digit; 720 clips of 36 speakers train, 80 clips of 4 others test
 ``digits2mnist`` unpaired ``(a, b, y_a, y_b)``: UCI digits upsampled to 32x32 and MNIST padded
                        to 32x32, in [0, 1], unpaired (for CycleGAN; labels for evaluation)
 =============  ======  ===================================================================
@@ -36,7 +38,7 @@ import numpy
 
 from minigen.creation import from_numpy
 
-__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "RunData",
+__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "AudioData", "RunData",
            "DATASETS", "load_data"]
 
 TEST_CHARS = 1600 * 64  # Shakespeare's test windows cover the first 102,400 validation targets
@@ -219,6 +221,62 @@ class PointsData(DataSpec):
                      for part in ("train", "test"))
 
 
+class AudioWindows:
+    """Windows of ``length`` mu-law codes at every ``stride``-th start of every clip (a flat index
+    over (clip, start)), with the clip's digit: batches ``(codes int64 [B, length], digits [B])``."""
+
+    def __init__(self, clips, length, stride=1):
+        self.clips = [(c, d) for c, d in clips if len(c) >= length]
+        self.length, self.stride = length, stride
+        counts = numpy.array([(len(c) - length) // stride + 1 for c, _ in self.clips])
+        self.offsets = numpy.concatenate([[0], numpy.cumsum(counts)])
+
+    def __len__(self):
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i):
+        codes, digits = self._gather(numpy.arange(len(self))[[i]])
+        return codes[0], digits[0]
+
+    def _gather(self, idx):
+        idx = numpy.asarray(idx).reshape(-1)
+        k = numpy.searchsorted(self.offsets, idx, side="right") - 1
+        starts = (idx - self.offsets[k]) * self.stride
+        rows = numpy.stack([self.clips[c][0][s:s + self.length] for c, s in zip(k, starts)])
+        digits = numpy.array([self.clips[c][1] for c in k], dtype=numpy.int64)
+        return from_numpy(rows.astype(numpy.int64)), from_numpy(digits)
+
+
+class AudioData(DataSpec):
+    """The spoken digits as mu-law codes (``wavenet.mu_law_encode``), split by speaker: training
+    batches are windows of ``window`` codes at random starts; the test set holds each test
+    clip's windows with a stride of ``window - 512`` (the loop's running test loss; the model's
+    ``evaluate`` scores every test position exactly)."""
+
+    kind = "audio"
+    name = "spoken"
+    sample_rate = 8000
+
+    @functools.cached_property
+    def _codes(self):
+        from minigen.data import load_spoken_digits
+        from minigen.models.wavenet import mu_law_encode
+        return {split: [(mu_law_encode(s), d) for s, d, _ in load_spoken_digits(split)]
+                for split in ("train", "test")}
+
+    def clips(self, split):
+        """[(codes int64 [n], digit)] of the ``'train'`` or ``'test'`` speakers' clips."""
+        return self._codes[split]
+
+    def datasets(self, window=1512, **options):
+        return (AudioWindows(self.clips("train"), window),
+                AudioWindows(self.clips("test"), window, stride=window - 512))
+
+    def loaders(self, batch_size, seed=0, test_batch_size=16, device=None, drop_last=False, **options):
+        return super().loaders(batch_size, seed=seed, test_batch_size=test_batch_size, device=device,
+                               drop_last=drop_last, **options)
+
+
 class UnpairedDigits(DataSpec):
     """Domain A: the UCI 8x8 digits upsampled (bilinear) to 32x32; domain B: MNIST padded with 0
     to 32x32; both in [0, 1]. Item i of the training set pairs B's image i with A's image
@@ -287,6 +345,7 @@ DATASETS = {
     "shakespeare": ShakespeareData(),
     "digits2mnist": UnpairedDigits(),
     "moons": PointsData(),
+    "spoken": AudioData(),
 }
 
 

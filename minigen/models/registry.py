@@ -43,6 +43,8 @@ class Recipe:
             several players (a GAN's generator and discriminator); ``None`` for a model with
             no parameters to optimise (an n-gram's counts).
         grad_clip: clip the gradients' total 2-norm to this before each step (None: no clipping).
+        schedule: ``None`` (a constant learning rate) or ``'cosine'`` (cosine decay from ``lr``
+            to 0 over the run's steps: ``CosineAnnealingLR``, stepped after every step).
         eval_every: also compute the test loss every this many steps (it is always computed at
             each epoch's end).
         variants: the architectures ``builder`` knows; the first is the default (a ``per_data``
@@ -73,6 +75,7 @@ class Recipe:
     betas: tuple = (0.9, 0.999)
     weight_decay: float = 0.0
     grad_clip: Optional[float] = None
+    schedule: Optional[str] = None
     eval_every: Optional[int] = None
     variants: tuple = ("default",)
     per_data: dict = dataclasses.field(default_factory=dict)
@@ -196,7 +199,7 @@ def bench_step(name, device="cpu", **kwargs):
 
 def _load_builtin():
     # importing a model file runs its register(...) line
-    from . import vae, ngram, mlp_lm, char_rnn, gpt, mlp_gan, dcgan, cgan, wgan_gp, stylegan, cyclegan, diffusion, score, realnvp, pixelcnn  # noqa: F401
+    from . import vae, ngram, mlp_lm, char_rnn, gpt, mlp_gan, dcgan, cgan, wgan_gp, stylegan, cyclegan, diffusion, score, realnvp, pixelcnn, wavenet  # noqa: F401
 
 
 from .datasets import DATASETS, load_data  # noqa: E402  (the data sets, re-exported)
