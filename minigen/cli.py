@@ -105,6 +105,9 @@ def build_parser():
     s.add_argument("--labels", help="conditional image models: the digits to draw, comma-separated "
                                     "(e.g. 0,1,2,7); --n defaults to their number")
     s.add_argument("--psi", type=float, help="StyleGAN: the truncation psi in [0, 1] (default 1: none)")
+    a = s.add_argument_group("audio models (see docs/models/wavenet.md)")
+    a.add_argument("--digit", type=int, help="WaveNet: the spoken digit 0..9 to generate (default 0)")
+    a.add_argument("--seconds", type=float, help="WaveNet: the length of each clip in seconds (default 1)")
     d = s.add_argument_group("diffusion models (see docs/models/ddpm.md)")
     d.add_argument("--sampler", choices=["ddpm", "ddim"],
                    help="ddpm: ancestral, all T steps (default); ddim: deterministic, --steps of them")
@@ -373,6 +376,11 @@ def cmd_sample(args):
     minigen.manual_seed(args.seed)
     if spec.kind == "text":
         return _sample_text(args, model, spec)
+    if spec.kind == "audio":
+        return _sample_audio(args, model)
+    for flag in ("digit", "seconds"):
+        if getattr(args, flag) is not None:
+            raise CommandError(f"--{flag} is for audio models; {args.model} does not make sound")
     text_flags = [f for f in ("prompt", "max_new_tokens", "top_k", "top_p") if getattr(args, f) is not None]
     if text_flags:
         raise CommandError(f"--{text_flags[0].replace('_', '-')} is for text models; {args.model} "
@@ -430,6 +438,36 @@ def cmd_sample(args):
     plots.save_image_grid(x, out, nrow=10 if "labels" in kwargs and n >= 10 else max(1, math.isqrt(n)),
                           title=f"{n} samples from {os.path.basename(args.checkpoint)}")
     print(f"wrote {n} samples to {out}")
+    return EXIT_OK
+
+
+def _sample_audio(args, model):
+    """WaveNet: ``--n`` clips of ``--seconds`` of the spoken ``--digit``, as .wav (one file per
+    clip, numbered when there are several) or one .npy array [n, samples] in [-1, 1]."""
+    digit = 0 if args.digit is None else args.digit
+    if not 0 <= digit <= 9:
+        raise CommandError(f"--digit: the spoken digits are 0..9, got {digit}")
+    seconds = 1.0 if args.seconds is None else args.seconds
+    if not 0 < seconds <= 10:
+        raise CommandError(f"--seconds must lie in (0, 10], got {seconds}")
+    n = args.n or 1
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"digit-{digit}.wav")
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".wav", ".npy"):
+        raise CommandError(f"--out: audio is written as .wav or .npy, got {out!r}")
+    x = model.sample(n, labels=[digit] * n, seconds=seconds).numpy()
+    if ext == ".npy":
+        import numpy
+        from .io import atomic_write
+        atomic_write(out, lambda f: numpy.save(f, x.astype(numpy.float32)))
+        print(f"wrote {n} clips {list(x.shape)} (8 kHz, floats in [-1, 1]) to {out}")
+        return EXIT_OK
+    from .data import write_wav
+    stem = os.path.splitext(out)[0]
+    paths = [out] if n == 1 else [f"{stem}-{k}.wav" for k in range(n)]
+    for p, w in zip(paths, x):
+        write_wav(p, w)
+    print(f"wrote {n} clip(s) of {seconds} s of the digit {digit} (8 kHz mono 16-bit): {', '.join(paths)}")
     return EXIT_OK
 
 

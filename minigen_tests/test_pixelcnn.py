@@ -163,3 +163,60 @@ def test_quick_runs_through_the_registry(tmp_path, variant, data):
     m = r["metrics"]
     assert m["steps"] == 10 and math.isfinite(m["test_nll_nats"])
     assert m["test_bits_per_dim"] == pytest.approx(m["test_nll_nats"] / ((64 if data == "digits" else 784) * math.log(2)))
+
+
+# ----------------------------------------------------------------------------- PixelRNN (Row LSTM)
+def test_pixelrnn_is_causal_and_sees_a_wider_triangle():
+    from minigen.models.pixelrnn import PixelRNN
+    minigen.manual_seed(0)
+    model = PixelRNN((1, 8, 8), 8, 5, 2, 17)
+    order = numpy.arange(64).reshape(8, 8)
+    for r in range(8):
+        for c in range(8):
+            f = receptive_field(model, (r, c))
+            assert not f[order >= r * 8 + c].any(), (r, c)
+            assert c == 0 or f[r, c - 1]
+    big = receptive_field(PixelRNN((1, 28, 28), 8, 7, 2, 2), (14, 14))
+    # the Row LSTM's context reaches the top row (one more column each way per row up), more
+    # pixels than PixelCNN's 159, but not the right of the row just above
+    assert big[0, 14] and big[0, 0] and big.sum() > 159 and not big[13, 20]
+
+
+def test_row_lstm_matches_a_numpy_reference():
+    from minigen.models.pixelrnn import RowLSTM
+    minigen.manual_seed(0)
+    layer = RowLSTM(3, 2)
+    x = numpy.random.default_rng(0).standard_normal((1, 3, 3, 4)).astype(numpy.float64)
+    got = layer.double()(minigen.tensor(x)).numpy()
+    W_is = (layer.input_to_state.weight * layer.input_to_state.mask).numpy()        # [8, 3, 1, 3]
+    b_is = layer.input_to_state.bias.numpy()
+    W_ss, b_ss = layer.state_to_state.weight.numpy(), layer.state_to_state.bias.numpy()  # [8, 2, 3]
+
+    def conv_row(w, b, v):        # v [Cin, W], w [Cout, Cin, 3], 'same' with zero padding
+        vp = numpy.pad(v, ((0, 0), (1, 1)))
+        return numpy.stack([numpy.einsum("oik,ik->o", w, vp[:, j:j + 3]) for j in range(v.shape[1])], 1) + b[:, None]
+
+    sig = lambda a: 1 / (1 + numpy.exp(-a))  # noqa: E731
+    h, c = numpy.zeros((2, 4)), numpy.zeros((2, 4))
+    for i in range(3):
+        a = conv_row(W_ss, b_ss, h) + conv_row(W_is[:, :, 0], b_is, x[0, :, i])
+        o, f, gi, g = sig(a[:2]), sig(a[2:4]), sig(a[4:6]), numpy.tanh(a[6:])
+        c = f * c + gi * g
+        h = o * numpy.tanh(c)
+        numpy.testing.assert_allclose(got[0, :, i], h, rtol=1e-10, atol=1e-12)
+
+
+def test_pixelrnn_overfits_and_runs_through_the_registry(tmp_path):
+    from minigen.models.pixelrnn import PixelRNN
+    from minigen.train import train_model
+    minigen.manual_seed(0)
+    model = PixelRNN((1, 8, 8), 16, 5, 1, 17)
+    x = load_digits("train")[0][:8]
+    opt = minigen.optim.Adam(model.parameters(), lr=3e-3)
+    losses = [training_step(model, opt, (x,)).item() for _ in range(80)]
+    assert losses[-1] < 0.6 * losses[0]
+    s = model.sample(2)
+    assert s.shape == (2, 1, 8, 8)
+    r = train_model("pixelrnn", quick=True, out=str(tmp_path / "r"), progress=False, pictures=False,
+                    log=lambda *a: None)
+    assert r["metrics"]["steps"] == 10 and math.isfinite(r["metrics"]["test_nll_nats"])

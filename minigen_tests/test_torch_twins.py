@@ -124,3 +124,19 @@ def test_pixelcnn_twins_compute_the_same_logits():
             x = np.random.default_rng(3).random((2, 1, H, H)).astype(np.float32)
             y = np.array([1, 7]) if m.num_classes else None
             _same_outputs(T.torch_pixelcnn(m.config()), m, (x, y))
+
+
+def test_wavenet_twin_computes_the_same_logits():
+    from minigen.models.wavenet import WaveNet
+    minigen.manual_seed(0)
+    m = WaveNet(dilations=(1, 2, 4, 8), residual=8, dilation_channels=8, skip=16)
+    codes = np.random.default_rng(4).integers(0, 256, (2, 30))
+    _same_outputs(T.torch_wavenet(**m.config()), m, (codes, np.array([3, 9])))
+
+
+def test_pixelrnn_twin_computes_the_same_logits():
+    from minigen.models.pixelrnn import PixelRNN
+    minigen.manual_seed(0)
+    m = PixelRNN((1, 8, 8), channels=8, first_kernel=5, n_layers=2, levels=17)
+    x = np.random.default_rng(5).random((2, 1, 8, 8)).astype(np.float32)
+    _same_outputs(T.torch_pixelcnn(m.config()), m, (x, None))

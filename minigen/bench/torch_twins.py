@@ -482,7 +482,7 @@ def torch_realnvp(dim=2, n_couplings=8, hidden=(128, 128), image_shape=None, **u
 
 # ----------------------------------------------------------------------------- autoregressive images
 def torch_pixelcnn(config):
-    """``pixelcnn.PixelCNN`` or ``GatedPixelCNN`` (by ``config['class']``) in PyTorch, module for
+    """``pixelcnn.PixelCNN``, ``GatedPixelCNN`` or ``pixelrnn.PixelRNN`` (by ``config['class']``) in PyTorch, module for
     module; ``forward(x, y=None)`` returns the logits [B, out, H, W]."""
     import numpy
     import torch
@@ -508,6 +508,54 @@ def torch_pixelcnn(config):
 
         def forward(self, x):
             return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+    if c["class"] == "PixelRNN":
+        C = c["channels"]
+
+        class RowMasked(nn.Conv2d):
+            def __init__(self, cin, cout):
+                super().__init__(cin, cout, (1, 3), padding=(0, 1))
+                self.register_buffer("mask", torch.tensor([[1.0, 1.0, 0.0]]), persistent=False)
+
+            def forward(self, x):
+                return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+        class RowLSTM(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.input_to_state = RowMasked(C, 4 * C)
+                self.state_to_state = nn.Conv1d(C, 4 * C, 3, padding=1)
+
+            def forward(self, x):
+                B, _, H, W = x.shape
+                xs = self.input_to_state(x)
+                h = x.new_zeros(B, C, W)
+                cc = x.new_zeros(B, C, W)
+                rows = []
+                for i in range(H):
+                    a = self.state_to_state(h) + xs[:, :, i, :]
+                    o, f, g_in, g = (torch.sigmoid(a[:, :C]), torch.sigmoid(a[:, C:2 * C]),
+                                     torch.sigmoid(a[:, 2 * C:3 * C]), torch.tanh(a[:, 3 * C:]))
+                    cc = f * cc + g_in * g
+                    h = o * torch.tanh(cc)
+                    rows.append(h)
+                return torch.stack(rows, 2)
+
+        class PixelRNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv_in = MaskedConv2d(1, C, c["first_kernel"], "A")
+                self.rnns = nn.ModuleList(RowLSTM() for _ in range(c["n_layers"]))
+                self.outs = nn.ModuleList(nn.Conv2d(C, C, 1) for _ in range(c["n_layers"]))
+                self.head1, self.head2 = nn.Conv2d(C, C, 1), nn.Conv2d(C, out_ch, 1)
+
+            def forward(self, x, y=None):
+                h = self.conv_in(x)
+                for rnn, out in zip(self.rnns, self.outs):
+                    h = h + out(rnn(h))
+                return self.head2(F.relu(self.head1(F.relu(h))))
+
+        return PixelRNN()
 
     if c["class"] == "PixelCNN":
         C = c["channels"]

@@ -526,7 +526,32 @@ def _pixelcnn_torch_step(mg_step, device):
     return step
 
 
-TORCH_TWINS = {"pixelcnn": _pixelcnn_torch_step, "ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
+def _wavenet_torch_step(mg_step, device):
+    """PyTorch twin of the registered WaveNet: the network from ``config()``, the same windows
+    and digits, the mean next-sample cross-entropy, the same Adam."""
+    import torch
+    import torch.nn.functional as F
+
+    from .torch_twins import torch_optimizer, torch_wavenet
+
+    model = mg_step.model
+    torch.manual_seed(0)
+    net = torch_wavenet(**model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    codes, digits = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+    R = model.receptive_field
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        # the window x_j .. x_{j+R-1} predicts x_{j+R}
+        loss = F.cross_entropy(net(codes[:, :-1], digits), codes[:, R:])
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS = {"wavenet": _wavenet_torch_step, "pixelcnn": _pixelcnn_torch_step, "ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
                "vae": _vae_torch_step, "gpt": _lm_torch_step,
                "mlp_gan": _gan_torch_step, "dcgan": _gan_torch_step, "wgan_gp": _gan_torch_step,
                "stylegan": _gan_torch_step, "lstm": _lm_torch_step,
