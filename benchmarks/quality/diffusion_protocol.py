@@ -22,9 +22,11 @@ generator seeded by ``seed``. PyTorch's default initialisation on both sides (mi
 * ``ddpm_digits``: this repository's protocol (the issue asks for FD within 15% of the twin):
   minigen's digits split (1,500 / 297), UNet (32, 64) with attention at 4x4, T = 1000 linear,
   classifier-free guidance (p_uncond 0.1), batch 64 with replacement, Adam 1e-3, DIGITS_STEPS
-  steps, EMA 0.999 used for sampling; 1,000 DDIM-50 samples without labels (FD on the 8x8
-  digit classifier against the 297 test images, classes covered) and 1,000 with labels i % 10
-  at guidance w = GUIDANCE (the share classified as the requested digit).
+  steps, EMA 0.999 used for sampling; FD_DRAWS draws of 1,000 DDIM-50 samples without labels
+  (FD on the 8x8 digit classifier against the 297 test images, classes covered, averaged over
+  the draws) and 1,000 with labels i % 10 at guidance w = GUIDANCE (the share classified as the
+  requested digit). ``ddpm_digits`` holds the first runs, scored on one draw (before FD_DRAWS
+  existed); ``ddpm_digits5`` the same protocol rerun and scored on FD_DRAWS draws.
 """
 from __future__ import annotations
 
@@ -40,9 +42,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import runner  # noqa: E402
 
-MODELS = ["ddpm_moons", "score_moons", "realnvp_moons", "realnvp_digits", "ddpm_digits"]
+MODELS = ["ddpm_moons", "score_moons", "realnvp_moons", "realnvp_digits", "ddpm_digits", "ddpm_digits5"]
 DIGITS_STEPS = 4000
 GUIDANCE = 2.0
+FD_DRAWS = 5
 N_SAMPLES = 2000
 
 
@@ -65,13 +68,18 @@ def _point_scores(samples, d):
             "upper_share": metrics.mode_share(samples, d["train"], d["train_upper"])}
 
 
-def _image_scores(uncond, guided, real):
+def _image_scores(draw_uncond, guided, real):
+    """The unguided scores averaged over FD_DRAWS draws of 1,000 samples (``draw_uncond()`` makes
+    one): one draw's FD moves by about 0.55 from draw to draw of the same model, as much as
+    the gap the issue's 15% allows; and the guided agreement of 1,000 samples."""
     from minigen import metrics
-    s = metrics.score_images(uncond, real=real)
+    draws = [metrics.score_images(draw_uncond(), real=real) for _ in range(FD_DRAWS)]
     _, logits = metrics.classify(guided)
     agree = float((logits.argmax(1) == numpy.arange(len(guided)) % 10).mean())
-    return {"fd": s["frechet_distance_digit_classifier"], "classes": s["classes_covered"], "precision": s["precision"],
-            "recall": s["recall"], "guided_agreement": agree}
+    mean = {k: float(numpy.mean([d[key] for d in draws])) for k, key in
+            (("fd", "frechet_distance_digit_classifier"), ("classes", "classes_covered"),
+             ("precision", "precision"), ("recall", "recall"))}
+    return dict(mean, fd_draws=[d["frechet_distance_digit_classifier"] for d in draws], guided_agreement=agree)
 
 
 # ----------------------------------------------------------------------------- minigen
@@ -140,9 +148,8 @@ def _run_minigen(model, seed, steps):
     out["train_seconds"] = time.perf_counter() - t0
     m.eval()
     minigen.manual_seed(seed + 100)
-    uncond = m.sample(1000, sampler="ddim", steps=50).numpy()
     guided = m.sample(1000, labels=minigen.arange(1000) % 10, sampler="ddim", steps=50, guidance=GUIDANCE).numpy()
-    out.update(_image_scores(uncond, guided, xt.numpy()))
+    out.update(_image_scores(lambda: m.sample(1000, sampler="ddim", steps=50).numpy(), guided, xt.numpy()))
     t1 = time.perf_counter()
     out["test_nll_bound"] = float(m.nll_bound(xt).mean().item())
     out["bound_seconds"] = time.perf_counter() - t1
@@ -298,9 +305,8 @@ def _run_torch(model, seed, steps):
         return ((x + 1) / 2).clamp(0, 1).numpy()
 
     torch.manual_seed(seed + 100)
-    uncond = ddim(1000, None, 1.0)
     guided = ddim(1000, torch.arange(1000) % 10, GUIDANCE)
-    out.update(_image_scores(uncond, guided, xt))
+    out.update(_image_scores(lambda: ddim(1000, None, 1.0), guided, xt))
     return out
 
 
@@ -313,7 +319,8 @@ def run(model, lib, seed, steps=None):
 FIGURES = {"ddpm_moons": ["nn_distance", "upper_share"], "score_moons": ["nn_distance", "upper_share"],
            "realnvp_moons": ["test_nll", "nn_distance", "upper_share"],
            "realnvp_digits": ["test_nll_bound", "test_iw10_bound"],
-           "ddpm_digits": ["fd", "classes", "guided_agreement", "precision", "recall"]}
+           "ddpm_digits": ["fd", "classes", "guided_agreement", "precision", "recall"],
+           "ddpm_digits5": ["fd", "classes", "guided_agreement", "precision", "recall"]}
 
 
 def _load(model, lib):
@@ -339,7 +346,7 @@ def table(models):
             fb = f"{numpy.mean(b):.4g} ± {numpy.std(b, ddof=1) if len(b) > 1 else 0:.2g}" if b else "-"
             ratio = f"{numpy.mean(a) / numpy.mean(b):.3f}" if a and b and numpy.mean(b) else "-"
             lines.append(f"| {m} | {k} | {fa} | {fb} | {ratio} | {len(a)} / {len(b)} |")
-        if m == "ddpm_digits" and mg and "test_nll_bound" in mg[0]:
+        if m.startswith("ddpm_digits") and mg and "test_nll_bound" in mg[0]:
             v = [r["test_nll_bound"] for r in mg]
             lines.append(f"| {m} | test_nll_bound (minigen only) | {numpy.mean(v):.4g} ± "
                          f"{numpy.std(v, ddof=1) if len(v) > 1 else 0:.2g} | | | {len(v)} |")

@@ -184,12 +184,14 @@ class DDPM(nn.Module):
         super().__init__()
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"DDPM: ema_decay must lie in (0, 1) or be None, got {ema_decay}")
-        if schedule not in SCHEDULES:
+        if betas is None and schedule not in SCHEDULES:
             raise ValueError(f"DDPM: schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}")
         if not 0.0 <= p_uncond < 1.0:
             raise ValueError(f"DDPM: p_uncond is a probability in [0, 1), got {p_uncond}")
         b = check_betas(SCHEDULES[schedule](int(T)) if betas is None else betas)
-        self.net, self.shape, self.T, self.schedule = net, tuple(shape), b.size, schedule
+        self.net, self.shape, self.T = net, tuple(shape), b.size
+        self.schedule = schedule if betas is None else "custom"
+        self._betas = None if betas is None else b.tolist()
         self.images, self.num_classes, self.p_uncond = bool(images), num_classes, float(p_uncond)
         self.conditional = num_classes is not None
         self.ema_decay = ema_decay
@@ -209,7 +211,8 @@ class DDPM(nn.Module):
     def config(self):
         return {"class": "DDPM", "net": self.net.config(), "shape": list(self.shape), "T": self.T,
                 "schedule": self.schedule, "images": self.images, "num_classes": self.num_classes,
-                "p_uncond": self.p_uncond, "ema_decay": self.ema_decay}
+                "p_uncond": self.p_uncond, "ema_decay": self.ema_decay,
+                **({"betas": self._betas} if self._betas is not None else {})}
 
     def parameters(self, recurse=True):
         # the average is not trained: the optimizer sees the network's own weights only
