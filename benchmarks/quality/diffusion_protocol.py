@@ -164,7 +164,7 @@ def _run_torch(model, seed, steps):
     torch.manual_seed(seed)
     rng = numpy.random.default_rng([seed, 7])
     out = {}
-    if model in ("ddpm_moons", "ddpm_digits"):
+    if model in ("ddpm_moons", "ddpm_digits", "ddpm_digits5"):
         T = 100 if model == "ddpm_moons" else 1000
         beta = numpy.linspace(1e-4, 0.02, T)
         ab = numpy.cumprod(1 - beta)
