@@ -15,8 +15,10 @@ import time
 import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "quality"))
 
 import minigen  # noqa: E402
+import runner  # noqa: E402  (one thread for minigen, BLAS and torch)
 from minigen import io, metrics  # noqa: E402
 from minigen.data import load_digits  # noqa: E402
 from minigen.models import registry  # noqa: E402
@@ -24,7 +26,7 @@ from minigen.train import load_checkpoint  # noqa: E402
 
 
 def main(path, n=500):
-    minigen.set_num_threads(1)
+    runner.set_threads(1)
     meta = io.load_meta(path)
     model = registry.get("ddpm").build(meta["data"], meta["variant"], **(meta.get("options") or {}))
     load_checkpoint(path, model)

@@ -551,7 +551,7 @@ def _wavenet_torch_step(mg_step, device):
     return step
 
 
-TORCH_TWINS = {"wavenet": _wavenet_torch_step, "pixelcnn": _pixelcnn_torch_step, "ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
+TORCH_TWINS = {"wavenet": _wavenet_torch_step, "pixelcnn": _pixelcnn_torch_step, "pixelrnn": _pixelcnn_torch_step, "ddpm": _diffusion_torch_step, "score": _diffusion_torch_step, "realnvp": _diffusion_torch_step,
                "vae": _vae_torch_step, "gpt": _lm_torch_step,
                "mlp_gan": _gan_torch_step, "dcgan": _gan_torch_step, "wgan_gp": _gan_torch_step,
                "stylegan": _gan_torch_step, "lstm": _lm_torch_step,
