@@ -461,7 +461,7 @@ class DDPM(nn.Module):
         device = self.sqrt_ab.device
         x0 = self.to_process(x.to(device))
         y = self._check_labels(labels, x0.shape[0])
-        N, D = x0.shape[0], math.prod(self.shape)
+        D = math.prod(self.shape)
         axes = tuple(range(1, 1 + len(self.shape)))
         # L_T = KL(q(x_T | x_0) || N(0, I))
         ab = self.alpha_bar[-1]
