@@ -12,7 +12,6 @@ import os; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); impor
 from minigen.models.diffusion import build_ddpm
 from minigen.bench.torch_twins import torch_unet
 from minigen.nn import functional as F
-from minigen.train import training_step
 minigen.manual_seed(0)
 m = build_ddpm("digits", "guided")
 t_ = torch_unet(**m.net.config()); t_.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.net.state_dict().items()})
