@@ -133,14 +133,7 @@ def run(model, lib, seed, steps=None):
 
 
 def _load(model, lib):
-    import json
-    rows = []
-    for seed in (0, 1, 2):
-        p = runner.result_path(model, lib, seed)
-        if os.path.exists(p):
-            with open(p) as f:
-                rows.append(json.load(f))
-    return rows
+    return runner.load_results(model, lib)
 
 
 def table(models):

@@ -324,14 +324,7 @@ FIGURES = {"ddpm_moons": ["nn_distance", "upper_share"], "score_moons": ["nn_dis
 
 
 def _load(model, lib):
-    import json
-    rows = []
-    for seed in (0, 1, 2):
-        p = runner.result_path(model, lib, seed)
-        if os.path.exists(p):
-            with open(p) as f:
-                rows.append(json.load(f))
-    return rows
+    return runner.load_results(model, lib)
 
 
 def table(models):

@@ -32,6 +32,17 @@ def result_path(model_name, lib, seed):
     return os.path.join(RESULTS, f"{model_name}-{lib}-seed{seed}.json")
 
 
+def load_results(model_name, lib, seeds=(0, 1, 2)):
+    """The saved result dicts of ``model_name`` / ``lib`` for those ``seeds`` that exist."""
+    rows = []
+    for seed in seeds:
+        p = result_path(model_name, lib, seed)
+        if os.path.exists(p):
+            with open(p) as f:
+                rows.append(json.load(f))
+    return rows
+
+
 def main(model_names, run, table, describe, doc="", argv=None, chart=None):
     """``run(model, lib, seed, steps=None) -> dict``; ``table(models) -> str``;
     ``describe(result) -> str`` (one line); ``chart(models, path)`` draws the saved results."""

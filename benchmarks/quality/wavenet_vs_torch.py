@@ -123,13 +123,7 @@ def run(model, lib, seed, steps=None):
 
 
 def _load(lib):
-    rows = []
-    for seed in (0, 1, 2):
-        p = runner.result_path("wavenet", lib, seed)
-        if os.path.exists(p):
-            with open(p) as f:
-                rows.append(json.load(f))
-    return rows
+    return runner.load_results("wavenet", lib)
 
 
 def table(models):
