@@ -8,6 +8,7 @@ from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from . import init, functional, utils  # noqa: F401
