@@ -372,8 +372,17 @@ def _load_for_sampling(args):
 def cmd_sample(args):
     import minigen
 
+    from .models import registry
+
     model, spec = _load_for_sampling(args)
     minigen.manual_seed(args.seed)
+    hook = registry.get(args.model).recipe.sample
+    if hook is not None:
+        # the model's own way to answer `minigen sample` (Recipe.sample)
+        try:
+            return hook(model, spec, args)
+        except ValueError as e:
+            raise CommandError(str(e)) from None
     if spec.kind == "text":
         return _sample_text(args, model, spec)
     if spec.kind == "audio":

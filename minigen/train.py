@@ -126,6 +126,24 @@ def make_optimizers(model, recipe):
                                    weight_decay=recipe.weight_decay)
 
 
+def make_scheduler(optimizer, total_steps, warmup=0):
+    """Cosine decay of the learning rate to 0 over ``total_steps`` steps; with ``warmup`` > 0,
+    first a linear rise from lr / warmup to lr over ``warmup`` steps, then the cosine over the
+    remaining ``total_steps - warmup`` (stepped after every optimizer step)."""
+    from .optim import lr_scheduler
+
+    if not isinstance(warmup, int) or warmup < 0 or (warmup and warmup >= total_steps):
+        raise ValueError(f"recipe: warmup must be an integer in [0, {total_steps}) (the run's "
+                         f"{total_steps} steps), got {warmup!r}")
+    if warmup == 0:
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    # lr_t = lr (1/w + (1 - 1/w) t / w) for t < w, then lr (1 + cos(pi (t - w) / (T - w))) / 2
+    rise = lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup, end_factor=1.0,
+                                 total_iters=warmup)
+    decay = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps - warmup)
+    return lr_scheduler.SequentialLR(optimizer, [rise, decay], milestones=[warmup])
+
+
 def training_step(model, optimizer, batch, grad_clip=None):
     """One step on ``batch`` (a tuple): the model's own ``train_step(batch, optimizer)`` when
     it has one (several players, or counting), else zero_grad, ``loss = model.loss(*batch)``,
@@ -485,7 +503,7 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
             raise ValueError(f"{name}: recipe schedule must be None or 'cosine' (with one optimizer), "
                              f"got {recipe.schedule!r}")
         total = steps if steps is not None else epochs * len(train_loader)   # max_steps cuts a run short only
-        scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        scheduler = make_scheduler(optimizer, total, recipe.warmup)
     meta = _run_meta(name, recipe.data, variant, model, options)
     config = dict(meta, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
                   optimizer=recipe.optimizer if isinstance(recipe.optimizer, (str, type(None))) else "custom",

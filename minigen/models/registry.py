@@ -61,6 +61,12 @@ class Recipe:
             at the end of a run and written to ``results.json``.
         every_epoch: ``every_epoch(model, run_dir, data, epoch)`` after each epoch (a GAN's
             fixed-noise grid); it must not draw from minigen's generator (exact resume).
+        sample: ``sample(model, spec, args) -> exit code``: what ``minigen sample NAME`` does
+            for a model whose output is not what its data kind's default writes (a translator
+            answering ``--prompt``, a masked LM filling blanks, a classifier's predictions).
+            ``args`` is the parsed command line; raise ``ValueError`` for bad input.
+        warmup: with ``schedule='cosine'``, this many steps of linear warm-up first (the
+            learning rate rises from lr / warmup to lr), then cosine decay to 0.
 
     The dict-valued fields (``data_options``, ``model_options``) are merged, not replaced, by
     ``per_data``, ``per_variant`` and ``quick``.
@@ -86,6 +92,8 @@ class Recipe:
     pictures: Optional[Callable] = None
     evaluate: Optional[Callable] = None
     every_epoch: Optional[Callable] = None
+    sample: Optional[Callable] = None
+    warmup: int = 0
     description: str = ""
 
     def _with(self, overrides):
