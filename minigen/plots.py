@@ -550,3 +550,88 @@ def audio_pictures(model, run_dir, digits=(7, 3), seconds=0.6):
         titles += [f"real '{d}' (a test speaker)", f"generated, digit {d} ({seconds} s from silence)"]
     out.append(save_audio_panels(waves, titles, os.path.join(run_dir, "audio.png")))
     return out
+
+
+# ----------------------------------------------------------------------------- image classifiers
+def save_predictions(images, predicted, labels, path, nrow=10, title=None):
+    """A grid of images, each titled with its predicted label; a wrong one in red with the true
+    label beside it."""
+    a = _host_images(images)
+    pred, true = numpy.asarray(predicted).reshape(-1), numpy.asarray(labels).reshape(-1)
+    n = len(a)
+    ncol = min(nrow, n)
+    rows = -(-n // ncol)
+    fig = _figure(0.9 * ncol, 1.0 * rows + (0.4 if title else 0.1))
+    for i in range(n):
+        ax = fig.add_subplot(rows, ncol, i + 1)
+        ax.imshow(a[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_axis_off()
+        wrong = pred[i] != true[i]
+        ax.set_title(f"{pred[i]}" + (f" (is {true[i]})" if wrong else ""), fontsize=8,
+                     color="red" if wrong else "black", pad=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return _save(fig, path)
+
+
+def save_class_attention(images, maps, grid, path, predicted=None, suptitle=None):
+    """The class token's attention to the patches: one row per image, the image and then one
+    panel per layer with the weights (``maps`` [n, L, P], P = rows x cols patches of ``grid``,
+    usually averaged over the heads) drawn over it, each panel scaled to its own largest
+    weight; the weight the class token keeps for itself (1 - the patches' sum) is printed."""
+    a = _host_images(images)
+    m = numpy.asarray(maps, dtype=numpy.float64)
+    n, L, P = m.shape
+    gr, gc = grid
+    if gr * gc != P:
+        raise ValueError(f"save_class_attention: a {gr}x{gc} grid of patches has {gr * gc} patches, "
+                         f"the maps have {P}")
+    H, W = a.shape[1:3]
+    fig = _figure(1.5 * (L + 1), 1.55 * n + (0.45 if suptitle else 0.1))
+    for i in range(n):
+        ax = fig.add_subplot(n, L + 1, i * (L + 1) + 1)
+        ax.imshow(a[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title("image" + ("" if predicted is None else f" (predicted {int(predicted[i])})"), fontsize=7, pad=2)
+        for l in range(L):
+            w = m[i, l].reshape(gr, gc)
+            ax = fig.add_subplot(n, L + 1, i * (L + 1) + l + 2)
+            ax.imshow(a[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            # each patch's weight over the patch's pixels
+            heat = numpy.kron(w, numpy.ones((H // gr, W // gc)))
+            ax.imshow(heat, cmap="inferno", alpha=0.65, vmin=0.0, vmax=max(w.max(), 1e-12),
+                      interpolation="nearest", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+            ax.set_axis_off()
+            ax.set_title(f"layer {l + 1}: max {w.max():.2f}, self {1 - w.sum():.2f}", fontsize=6, pad=2)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return _save(fig, path)
+
+
+def classifier_pictures(model, run_dir, images, labels, n=50, n_attention=6,
+                        predictions_name="predictions.png", attention_name="attention.png"):
+    """An image classifier's pictures in ``run_dir``: the first ``n`` test images with their
+    predicted labels, and, for a model with ``attention_maps`` (the ViT), the class token's
+    attention over the first ``n_attention`` of them, averaged over the heads."""
+    import minigen
+    model.eval()
+    x, y = images[:n], labels[:n]
+    pred = model.predict(x).numpy()
+    acc = float((pred == y.numpy()).mean())
+    out = [save_predictions(x, pred, y.numpy(), os.path.join(run_dir, predictions_name),
+                            title=f"predicted digits of {len(x)} test images ({acc:.0%} right; red: wrong, with the true digit)")]
+    if hasattr(model, "attention_maps"):
+        with minigen.no_grad():
+            maps = model.attention_maps(x[:n_attention]).mean(dim=2).numpy()
+        H, W = model.image_shape[1:]
+        p = model.patch_size
+        out.append(save_class_attention(x[:n_attention], maps, (H // p, W // p), os.path.join(run_dir, attention_name),
+                                        predicted=pred[:n_attention],
+                                        suptitle="the class token's attention to the patches, mean over heads "
+                                                 "(each panel scaled to its largest weight)"))
+    return out
+
+
+__all__ += ["save_predictions", "save_class_attention", "classifier_pictures"]

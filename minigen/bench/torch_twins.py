@@ -662,3 +662,67 @@ def torch_wavenet(dilations=(1, 2, 4, 8, 16, 32, 64, 128) * 2, residual=32, dila
             return self.head2(F.relu(self.head1(F.relu(s))))
 
     return WaveNet()
+
+
+# ----------------------------------------------------------------------------- image classifiers
+def torch_vit(config):
+    """The PyTorch twin of ``minigen.models.vit``'s ``ViT`` or ``SmallCNN`` from its ``config()``:
+    the same parameter names (so a state dict copies across), the same initialisation scheme
+    (class token 0; positions, Linear weights and ``in_proj_weight`` N(0, 0.02^2); biases 0 /
+    the CNN: PyTorch's defaults); ``forward(images)`` returns the logits [B, classes]."""
+    import torch
+    from torch import nn
+
+    c = dict(config)
+    kind = c.pop("class")
+    C, H, W = c["image_shape"]
+
+    class ViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            p, d = c["patch_size"], c["d_model"]
+            self.p, self.d = p, d
+            n = (H // p) * (W // p)
+            self.patch_embed = nn.Linear(C * p * p, d)
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+            self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, d))
+            layer = nn.TransformerEncoderLayer(d, c["nhead"], c["dim_feedforward"], dropout=0.0,
+                                               activation="gelu", batch_first=True, norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, c["depth"], enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(d)
+            self.head = nn.Linear(d, c["num_classes"])
+            for name, q in self.named_parameters():
+                if name == "cls_token" or name.endswith("bias"):
+                    nn.init.zeros_(q)
+                elif q.ndim == 1:
+                    nn.init.ones_(q)
+                else:
+                    nn.init.normal_(q, 0.0, 0.02)
+
+        def encode(self, x):
+            B, p = x.shape[0], self.p
+            # row-major p x p patches, each flattened channel, row, column
+            patches = x.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, C * p * p)
+            z = torch.cat([self.cls_token.expand(B, 1, self.d), self.patch_embed(patches)], dim=1) + self.pos_embed
+            return self.norm(self.encoder(z)[:, 0])
+
+        def forward(self, x):
+            return self.head(self.encode(x))
+
+    class SmallCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c1, c2 = c["channels"]
+            self.features = nn.Sequential(
+                nn.Conv2d(C, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(c2 * (H // 4) * (W // 4), c["hidden"]), nn.ReLU())
+            self.head = nn.Linear(c["hidden"], c["num_classes"])
+
+        def forward(self, x):
+            return self.head(self.features(x))
+
+    twins = {"ViT": ViT, "SmallCNN": SmallCNN}
+    if kind not in twins:
+        raise ValueError(f"torch_vit: no PyTorch twin for a {kind}")
+    return twins[kind]()

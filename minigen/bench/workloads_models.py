@@ -604,3 +604,28 @@ def model_workloads(quick=False):
                  tiny_params=dict(dc, batch=1, nz=2, ngf=1, ndf=1)),
     ]
     return W + registered_workloads(quick)
+
+
+def _vit_torch_step(mg_step, device):
+    """PyTorch twin of the registered ViT (or its small CNN): the network from ``config()``, the
+    same images and labels, the mean cross-entropy, the same AdamW."""
+    import torch
+    import torch.nn.functional as F
+
+    from .torch_twins import torch_optimizer, torch_vit
+
+    torch.manual_seed(0)
+    net = torch_vit(mg_step.model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    x, y = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS["vit"] = _vit_torch_step
