@@ -64,6 +64,8 @@ EXPECTED_FUNCTIONS = [
     "_Normalize", "BatchNorm", "LayerNorm", "GroupNorm",
     # minigen/ops/attention.py
     "ScaledDotProductAttention",
+    # minigen/ops/flash_attention.py
+    "FlashAttention",
     # minigen/ops/rnn.py, rnn_sequence.py, gru_sequence.py
     "LSTMCellFunction", "GRUCellFunction", "_SequenceFunction", "LSTMSequenceFunction",
     "GRUSequenceFunction",

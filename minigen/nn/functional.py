@@ -13,4 +13,5 @@ from ..ops.pool import *  # noqa: F401,F403
 from ..ops.norm import *  # noqa: F401,F403
 from ..ops.batch_norm import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
+from ..ops.flash_attention import *  # noqa: F401,F403
 from ..ops.rnn import *  # noqa: F401,F403
