@@ -571,7 +571,7 @@ def save_predictions(images, predicted, labels, path, nrow=10, title=None):
                      color="red" if wrong else "black", pad=2)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - (0.4 / (1.0 * rows + 0.4) if title else 0)))
     return _save(fig, path)
 
 
@@ -588,7 +588,7 @@ def save_class_attention(images, maps, grid, path, predicted=None, suptitle=None
         raise ValueError(f"save_class_attention: a {gr}x{gc} grid of patches has {gr * gc} patches, "
                          f"the maps have {P}")
     H, W = a.shape[1:3]
-    fig = _figure(1.5 * (L + 1), 1.55 * n + (0.45 if suptitle else 0.1))
+    fig = _figure(1.5 * (L + 1), 1.7 * n + (0.45 if suptitle else 0.1))
     for i in range(n):
         ax = fig.add_subplot(n, L + 1, i * (L + 1) + 1)
         ax.imshow(a[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -597,16 +597,16 @@ def save_class_attention(images, maps, grid, path, predicted=None, suptitle=None
         for l in range(L):
             w = m[i, l].reshape(gr, gc)
             ax = fig.add_subplot(n, L + 1, i * (L + 1) + l + 2)
-            ax.imshow(a[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            # each patch's weight over the patch's pixels
+            # each patch's weight over the patch's pixels, the digit's outline on top
             heat = numpy.kron(w, numpy.ones((H // gr, W // gc)))
-            ax.imshow(heat, cmap="inferno", alpha=0.65, vmin=0.0, vmax=max(w.max(), 1e-12),
-                      interpolation="nearest", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+            ax.imshow(heat, cmap="viridis", vmin=0.0, vmax=max(w.max(), 1e-12), interpolation="nearest")
+            ax.contour(a[i], levels=[0.5], colors="white", linewidths=0.8)
             ax.set_axis_off()
             ax.set_title(f"layer {l + 1}: max {w.max():.2f}, self {1 - w.sum():.2f}", fontsize=6, pad=2)
+    top = 0.45 / (1.7 * n + 0.45) if suptitle else 0.0
     if suptitle:
         fig.suptitle(suptitle, fontsize=8)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - top))
     return _save(fig, path)
 
 
