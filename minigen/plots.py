@@ -635,3 +635,34 @@ def classifier_pictures(model, run_dir, images, labels, n=50, n_attention=6,
 
 
 __all__ += ["save_predictions", "save_class_attention", "classifier_pictures"]
+
+
+# ----------------------------------------------------------------------------- cross-attention
+def save_cross_attention(results, texts, path, suptitle=None):
+    """One row per example, one panel per decoder layer: the cross-attention weights (averaged
+    over heads) of each output step (digits, then EOS; rows) over the source characters
+    (columns). ``results``: ``[(maps [layers, heads, U, S], answer), ...]``."""
+    import numpy as np
+    n_layers = results[0][0].shape[0]
+    width = max(len(t) for t in texts)
+    fig = _figure(0.17 * width * n_layers + 1.5, 1.2 * len(results) + 0.9)
+    axes = fig.subplots(len(results), n_layers, squeeze=False)
+    for r, ((maps, answer), text) in enumerate(zip(results, texts)):
+        rows = list(answer) + ["EOS"]
+        for l in range(n_layers):
+            ax = axes[r][l]
+            w = np.asarray(maps[l]).mean(axis=0)[:len(rows), :len(text)]
+            ax.imshow(w, cmap="viridis", aspect="auto", vmin=0.0)
+            ax.set_xticks(range(len(text)))
+            ax.set_xticklabels(list(text), fontsize=7, family="monospace")
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels(rows, fontsize=7)
+            if r == 0:
+                ax.set_title(f"decoder layer {l + 1}", fontsize=9)
+    fig.suptitle(suptitle or "cross-attention (mean over heads): output digit (rows) looking "
+                             "at source characters (columns)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+__all__ += ["save_cross_attention"]

@@ -726,3 +726,214 @@ def torch_vit(config):
     if kind not in twins:
         raise ValueError(f"torch_vit: no PyTorch twin for a {kind}")
     return twins[kind]()
+
+
+def torch_number_translator(src_vocab=22, tgt_vocab=13, d_model=64, nhead=4, num_encoder_layers=2,
+                            num_decoder_layers=2, dim_feedforward=256, dropout=0.1, norm_first=True,
+                            max_len=64, **unused):
+    """The twin of ``minigen.models.transformer.NumberTranslator``: PyTorch's own
+    ``nn.Transformer`` with the same parameter names, so state dicts copy across."""
+    import math
+    import torch
+    from torch import nn
+
+    class PositionalEncoding(nn.Module):
+        def __init__(self):
+            super().__init__()
+            t = torch.arange(max_len, dtype=torch.float64)[:, None]
+            inv_freq = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+            pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+            pe[:, 0::2], pe[:, 1::2] = torch.sin(t * inv_freq), torch.cos(t * inv_freq)
+            self.register_buffer("pe", pe.float(), persistent=False)
+            self.dropout = nn.Dropout(dropout)
+
+        def forward(self, x):
+            return self.dropout(x + self.pe[:x.shape[1]].to(x.dtype))
+
+    class NumberTranslator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.d_model = d_model
+            self.src_embed = nn.Embedding(src_vocab, d_model)
+            self.tgt_embed = nn.Embedding(tgt_vocab, d_model)
+            self.pos = PositionalEncoding()
+            self.transformer = nn.Transformer(d_model, nhead, num_encoder_layers, num_decoder_layers,
+                                              dim_feedforward, dropout, batch_first=True,
+                                              norm_first=norm_first)
+            self.out = nn.Linear(d_model, tgt_vocab)
+            for name, p in self.named_parameters():
+                if p.ndim > 1:
+                    nn.init.xavier_uniform_(p)
+                elif name.endswith("bias"):
+                    nn.init.zeros_(p)
+
+        def forward(self, src, tgt_in):
+            pad = src == 0
+            e = self.pos(self.src_embed(src) * math.sqrt(self.d_model))
+            m = self.transformer.encoder(e, src_key_padding_mask=pad)
+            U = tgt_in.shape[1]
+            h = self.pos(self.tgt_embed(tgt_in) * math.sqrt(self.d_model))
+            causal = nn.Transformer.generate_square_subsequent_mask(U, dtype=h.dtype)
+            z = self.transformer.decoder(h, m, tgt_mask=causal, tgt_is_causal=True,
+                                         memory_key_padding_mask=pad)
+            return self.out(z)
+
+        def loss(self, src, tgt):
+            logits = self(src, tgt[:, :-1])
+            return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                               tgt[:, 1:].reshape(-1), ignore_index=0)
+
+    return NumberTranslator()
+
+
+# ----------------------------------------------------------------------------- RoPE, LoRA, MoE GPT
+def torch_gpt_mechanisms(config):
+    """The PyTorch twin of a minigen ``GPT`` with its variants (``config()``'s ``pos='rope'``
+    and ``moe``), written independently with ``torch.nn``: rotary queries and keys (pairs
+    (2i, 2i+1) turned by t * base^(-2i/d_h)), top-k experts with gates renormalised over the
+    chosen k (k >= 2) and the Switch load-balancing loss. ``forward(x)`` returns the logits;
+    ``aux_loss()`` the sum over blocks of the last forward's N sum_i f_i P_i;
+    ``expert_counts()`` an array [n_layer, n_experts] of the last forward's assignments.
+    Layer names follow minigen's (``blocks.0.attn.c_attn``), so LoRA targets read the same."""
+    import numpy
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    c = dict(config)
+    V, d, L, H = c["vocab_size"], c["n_embd"], c["n_layer"], c["n_head"]
+    rope, moe, bias = c.get("pos", "learned") == "rope", c.get("moe"), c["bias"]
+    base = c.get("rope_base", 10000.0)
+
+    def rotate(x, offset):
+        T, dh = x.shape[-2], x.shape[-1]
+        theta = base ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
+        ang = torch.arange(offset, offset + T, dtype=torch.float64)[:, None] * theta[None, :]
+        cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+        a, b = x[..., 0::2], x[..., 1::2]
+        return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = nn.Linear(d, 3 * d, bias=bias)
+            self.c_proj = nn.Linear(d, d, bias=bias)
+
+        def forward(self, a):
+            B, T, _ = a.shape
+            q, k, v = (t.reshape(B, T, H, d // H).transpose(1, 2) for t in self.c_attn(a).split(d, dim=2))
+            if rope:
+                q, k = rotate(q, 0), rotate(k, 0)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
+            return self.c_proj(y.transpose(1, 2).reshape(B, T, d))
+
+    class Expert(nn.Module):
+        def __init__(self, hidden):
+            super().__init__()
+            self.c_fc, self.c_proj = nn.Linear(d, hidden, bias=bias), nn.Linear(hidden, d, bias=bias)
+
+        def forward(self, x):
+            return self.c_proj(F.gelu(self.c_fc(x), approximate=c["gelu"]))
+
+    class MoE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.E, self.k = moe["n_experts"], moe["top_k"]
+            self.renorm = moe.get("renormalize", self.k > 1)
+            self.router = nn.Linear(d, self.E, bias=False)
+            self.experts = nn.ModuleList(Expert(moe["d_hidden"]) for _ in range(self.E))
+            self.aux, self.counts = None, numpy.zeros(self.E, numpy.int64)
+
+        def forward(self, x):
+            xf = x.reshape(-1, d)
+            n = xf.shape[0]
+            p = F.softmax(self.router(xf), dim=-1)
+            g, idx = p.topk(self.k, dim=-1)
+            if self.renorm:
+                g = g / g.sum(-1, keepdim=True)
+            out = torch.zeros_like(xf)
+            for e, expert in enumerate(self.experts):
+                tok, slot = (idx == e).nonzero(as_tuple=True)
+                if len(tok):
+                    out = out.index_add(0, tok, g[tok, slot, None] * expert(xf[tok]))
+            counts = torch.bincount(idx.reshape(-1), minlength=self.E)
+            self.counts = counts.numpy()
+            f = counts.to(p.dtype) / (self.k * n)
+            self.aux = self.E * (f * p.mean(0)).sum()
+            return out.reshape(x.shape)
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.attn = Attention()
+            if moe is None:
+                self.mlp = Expert(4 * d)
+            else:
+                self.moe = MoE()
+
+        def forward(self, h):
+            h = h + self.attn(self.ln_1(h))
+            return h + (self.mlp if moe is None else self.moe)(self.ln_2(h))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(V, d)
+            if not rope:
+                self.wpe = nn.Embedding(c["block_size"], d)
+            self.blocks = nn.ModuleList(Block() for _ in range(L))
+            self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, V, bias=c["head_bias"])
+            if c.get("init", "gpt2") == "gpt2":
+                for name, p in self.named_parameters():
+                    if name.endswith("bias"):
+                        nn.init.zeros_(p)
+                    elif p.ndim == 2:
+                        nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L) if name.endswith("c_proj.weight") else 0.02)
+            if c["tie_weights"]:
+                self.head.weight = self.wte.weight
+
+        def forward(self, x):
+            h = self.wte(x)
+            if not rope:
+                h = h + self.wpe(torch.arange(x.shape[1], device=x.device))
+            for b in self.blocks:
+                h = b(h)
+            return self.head(self.ln_f(h))
+
+        def aux_loss(self):
+            return sum(b.moe.aux for b in self.blocks)
+
+        def expert_counts(self):
+            return numpy.stack([b.moe.counts for b in self.blocks])
+
+    return GPT()
+
+
+def torch_add_lora(model, r=4, alpha=None, targets=None):
+    """LoRA on a PyTorch model, written independently of ``minigen.nn.lora``: every
+    ``nn.Linear`` whose name ends with one of ``targets`` (None: all) becomes
+    y = x W^T + b + (alpha / r) x A^T B^T with A ~ N(0, 1/in), B = 0; all else is frozen."""
+    import torch
+    from torch import nn
+
+    alpha = r if alpha is None else alpha
+
+    class LoRA(nn.Module):
+        def __init__(self, base):
+            super().__init__()
+            self.base, self.s = base, alpha / r
+            self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+            self.B = nn.Parameter(torch.zeros(base.out_features, r))
+
+        def forward(self, x):
+            return self.base(x) + self.s * (x @ self.A.t()) @ self.B.t()
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    chosen = [(n, m) for n, m in model.named_modules() if type(m) is nn.Linear
+              and (targets is None or any(n == t or n.endswith("." + t) for t in targets))]
+    for name, lin in chosen:
+        parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+        setattr(parent, name.rpartition(".")[2], LoRA(lin))
+    return model

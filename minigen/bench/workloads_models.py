@@ -629,3 +629,27 @@ def _vit_torch_step(mg_step, device):
 
 
 TORCH_TWINS["vit"] = _vit_torch_step
+
+
+def _transformer_torch_step(mg_step, device):
+    """PyTorch twin of the registered number-words encoder-decoder (PyTorch's own
+    ``nn.Transformer``): the sizes from ``config()``, the same (src, tgt) batch, the same Adam."""
+    import torch
+
+    from .torch_twins import torch_number_translator, torch_optimizer
+
+    torch.manual_seed(0)
+    net = torch_number_translator(**mg_step.model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    src, tgt = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = net.loss(src, tgt)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS["transformer"] = _transformer_torch_step

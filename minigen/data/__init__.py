@@ -25,8 +25,9 @@ from .text import WORKS, CharVocab, load_names, load_shakespeare, names_split, s
 from .sequences import IGNORE, NameSequences, TextStreams, TextWindows
 from .toy import moons_split, toy2d, two_moons
 from .audio import load_spoken_digits, read_wav, spoken_digits_speakers, write_wav
+from .numbers import number_words, numbers_split
 
 __all__ = ["load_digits", "load_mnist", "load_names", "load_shakespeare", "CharVocab",
            "split_corpus", "names_split", "NameSequences", "TextWindows", "TextStreams", "IGNORE",
            "WORKS", "toy2d", "two_moons", "moons_split", "load_spoken_digits", "read_wav", "write_wav",
-           "spoken_digits_speakers", "read_idx", "write_idx", "IDXFormatError"]
+           "spoken_digits_speakers", "number_words", "numbers_split", "read_idx", "write_idx", "IDXFormatError"]

@@ -38,7 +38,7 @@ import numpy
 
 from minigen.creation import from_numpy
 
-__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "AudioData", "RunData",
+__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "AudioData", "NumbersData", "RunData",
            "DATASETS", "load_data"]
 
 TEST_CHARS = 1600 * 64  # Shakespeare's test windows cover the first 102,400 validation targets
@@ -313,6 +313,25 @@ class UnpairedDigits(DataSpec):
         return tuple(out)
 
 
+class NumbersData(DataSpec):
+    """English number words -> digits (``minigen.data.numbers``): 8,000 training and 2,000
+    test integers of 0..9999; batches ``(src, tgt)``, PAD-padded int64 ids ``[B, S]``, ``[B, U]``."""
+
+    kind = "seq2seq"
+    name = "numbers"
+
+    @functools.cached_property
+    def split(self):
+        from minigen.data.numbers import numbers_split
+        return numbers_split()
+
+    def datasets(self, device=None, **options):
+        from minigen.data.numbers import encode_pairs
+        from minigen.utils.data import TensorDataset
+        return tuple(TensorDataset(*(from_numpy(a).to(device or "cpu") for a in encode_pairs(part)))
+                     for part in self.split)
+
+
 @dataclasses.dataclass
 class RunData:
     """What a training run holds of its data: the spec and the two loaders."""
@@ -346,6 +365,7 @@ DATASETS = {
     "digits2mnist": UnpairedDigits(),
     "moons": PointsData(),
     "spoken": AudioData(),
+    "numbers": NumbersData(),
 }
 
 

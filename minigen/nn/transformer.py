@@ -223,7 +223,7 @@ def _causal_hint(mask, is_causal, size):
     subsequent mask of this size."""
     if is_causal is not None:
         return bool(is_causal)
-    if mask is None or tuple(mask.shape) != (size, size):
+    if mask is None or tuple(mask.shape) != (size, size) or mask.dtype.kind not in "bf":
         return False
     causal = Transformer.generate_square_subsequent_mask(size, device=mask.device,
                                                          dtype=mask.dtype)
