@@ -11,4 +11,5 @@ from .attention import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .quantize import Int8Linear, quantize_int8  # noqa: F401
 from . import init, functional, utils  # noqa: F401
