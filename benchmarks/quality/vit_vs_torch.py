@@ -25,6 +25,8 @@ Each library draws its own weights from the seed. One thread a run. Bar: ViT tes
 
     python benchmarks/quality/vit_vs_torch.py              # 3 seeds x 2 libraries x 2 models
     python benchmarks/quality/vit_vs_torch.py --report     # the table of the saved results
+    python benchmarks/quality/vit_vs_torch.py --attention-stats runs/vit/last.npz
+                                                           # where the class token looks
 """
 from __future__ import annotations
 
@@ -150,5 +152,36 @@ def describe(r):
     return f"test accuracy {r['test_accuracy']:.3f}, NLL {r['test_nll']:.3f}, {r['steps']} steps"
 
 
+def attention_stats(checkpoint):
+    """Where a trained ViT's class token looks, over minigen's 1,000 ``'mnist'`` test images, per
+    layer (mean over heads): the weight it keeps for itself, the share of its patch weight on
+    patches holding ink (a pixel > 0.5), the largest patch weight, the entropy of its patch
+    weights (renormalised; uniform over 16 patches: ln 16 = 2.77) and its most frequent top patch."""
+    import minigen
+    from minigen.models.vit import build_vit, patchify
+    from minigen.train import load_checkpoint
+    from minigen.models.datasets import DATASETS
+    m = build_vit("mnist")
+    load_checkpoint(checkpoint, m)
+    m.eval()
+    x = DATASETS["mnist"].images("test")
+    with minigen.no_grad():
+        A = numpy.concatenate([m.attention_maps(x[s:s + 250]).numpy() for s in range(0, len(x), 250)]).mean(2)
+    ink = (patchify(x, m.patch_size).numpy() > 0.5).any(-1)
+    print(f"{len(x)} test images; patches holding ink: {ink.mean():.3f} of all")
+    print("| layer | self | patch weight on ink | largest patch weight | entropy (uniform 2.77) | most frequent top patch |")
+    print("|---|---|---|---|---|---|")
+    for l in range(A.shape[1]):
+        w = A[:, l]
+        p = w / w.sum(-1, keepdims=True)
+        top = numpy.bincount(w.argmax(-1), minlength=w.shape[1])
+        print(f"| {l + 1} | {(1 - w.sum(-1)).mean():.3f} | {(p * ink).sum(-1).mean():.3f} | {w.max(-1).mean():.3f} | "
+              f"{(-(p * numpy.log(p)).sum(-1)).mean():.2f} | {top.argmax()} (row {top.argmax() // 4}, column "
+              f"{top.argmax() % 4}: {top.max()} images) |")
+
+
 if __name__ == "__main__":
-    runner.main(MODELS, run, table, describe, doc=__doc__)
+    if len(sys.argv) == 3 and sys.argv[1] == "--attention-stats":
+        attention_stats(sys.argv[2])
+    else:
+        runner.main(MODELS, run, table, describe, doc=__doc__)
