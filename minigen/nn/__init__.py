@@ -13,3 +13,6 @@ from .rnn import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .quantize import Int8Linear, quantize_int8  # noqa: F401
 from . import init, functional, utils  # noqa: F401
+from .rope import RotaryEmbedding, apply_rotary  # noqa: F401,E402
+from .lora import LoRALinear, add_lora, merge_lora, trainable_parameters  # noqa: F401,E402
+from .moe import MoE  # noqa: F401,E402
