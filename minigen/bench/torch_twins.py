@@ -937,3 +937,141 @@ def torch_add_lora(model, r=4, alpha=None, targets=None):
         parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
         setattr(parent, name.rpartition(".")[2], LoRA(lin))
     return model
+
+
+# ----------------------------------------------------------------------------- BERT
+def torch_bert(config):
+    """``bert.BERT`` (``minigen/models/bert.py``) in PyTorch, from its ``config()``: the same
+    parameter names (``wte``, ``wpe``, ``encoder`` = ``torch.nn.TransformerEncoder`` of
+    ``torch.nn.TransformerEncoderLayer``, ``head``), so a state dict copies across by name;
+    ``forward(idx)`` returns the logits ``[B, T, V]`` (idx holds [MASK] as id V)."""
+    import torch
+    from torch import nn
+
+    c = dict(config)
+    d, V = c["n_embd"], c["vocab_size"]
+
+    class BERT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(V + 1, d), nn.Embedding(c["block_size"], d)
+            self.ln_emb = None if c["norm_first"] else nn.LayerNorm(d)
+            self.drop = nn.Dropout(c["dropout"])
+            layer = nn.TransformerEncoderLayer(d, c["n_head"], c["dim_feedforward"], c["dropout"],
+                                               activation="gelu", batch_first=True,
+                                               norm_first=c["norm_first"])
+            self.encoder = nn.TransformerEncoder(layer, c["n_layer"],
+                                                 norm=nn.LayerNorm(d) if c["norm_first"] else None,
+                                                 enable_nested_tensor=False)
+            self.head = nn.Linear(d, V)
+
+        def forward(self, idx):
+            h = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+            if self.ln_emb is not None:
+                h = self.ln_emb(h)
+            return self.head(self.encoder(self.drop(h)))
+
+    return BERT()
+
+
+def torch_mask_tokens(x, vocab_size, generator=None):
+    """``bert.mask_tokens`` in PyTorch, draws from PyTorch's generator: of the positions chosen
+    with probability 15%, 80% become [MASK] (id V), 10% a random character, 10% stay. Returns
+    ``(inputs, targets)``, targets -1 off the chosen positions."""
+    import torch
+
+    V = vocab_size
+    u = torch.rand(x.shape, generator=generator, device=x.device)
+    r = torch.rand(x.shape, generator=generator, device=x.device)
+    z = torch.randint(0, V, x.shape, generator=generator, device=x.device)
+    chosen = u < 0.15
+    to_mask = chosen & (r < 0.8)
+    to_random = chosen & (r >= 0.8) & (r < 0.9)
+    inputs = torch.where(to_mask, V, torch.where(to_random, z, x))
+    return inputs, torch.where(chosen, x, -1)
+
+
+__all__ += ["torch_bert", "torch_mask_tokens"]
+
+
+# ----------------------------------------------------------------------------- CLIP (issue 17)
+def torch_clip(config):
+    """The PyTorch twin of ``minigen.models.clip.CLIP`` from its ``config()``: the same parameter
+    names (a state dict copies across), PyTorch's default initialisation (as minigen's layers),
+    t = log s starting at log(1/0.07). ``forward(images, ids, lengths)`` returns S [B, B] =
+    s u_i . v_j with s = exp(min(t, log 100)); ``loss(...)`` the symmetric InfoNCE;
+    ``encode_image`` / ``encode_ids`` the unit vectors."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    c = dict(config)
+    C, H, W = c["image_shape"]
+    E = c["embed_dim"]
+
+    class ImageTower(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(C, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(32 * (H // 4) * (W // 4), c["image_hidden"]), nn.ReLU())
+            self.proj = nn.Linear(c["image_hidden"], E)
+
+        def forward(self, x):
+            return self.proj(self.features(x))
+
+    class ViTTower(nn.Module):
+        def __init__(self):
+            super().__init__()
+            vc = dict(c["vit_options"], image_shape=[C, H, W], num_classes=10)
+            vc.setdefault("patch_size", 7)
+            self.vit = torch_vit(dict({"class": "ViT", "d_model": 64, "depth": 4, "nhead": 4,
+                                       "dim_feedforward": 128}, **vc))
+            del self.vit.head
+            self.proj = nn.Linear(self.vit.d, E)
+
+        def forward(self, x):
+            return self.proj(self.vit.encode(x))
+
+    class TextTower(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(38, c["char_dim"], padding_idx=0)
+            self.gru = nn.GRU(c["char_dim"], c["text_hidden"], batch_first=True)
+            self.proj = nn.Linear(c["text_hidden"], E)
+
+        def forward(self, ids, lengths):
+            h, _ = self.gru(self.embed(ids))
+            return self.proj(h[torch.arange(ids.shape[0]), lengths - 1])
+
+    class CLIP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.visual = ImageTower() if c["image_tower"] == "cnn" else ViTTower()
+            self.text = TextTower()
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+        def scale(self):
+            return self.logit_scale.clamp(max=math.log(100.0)).exp()
+
+        def encode_image(self, x):
+            return F.normalize(self.visual(x), dim=-1, eps=1e-12)
+
+        def encode_ids(self, ids, lengths):
+            return F.normalize(self.text(ids, lengths), dim=-1, eps=1e-12)
+
+        def forward(self, x, ids, lengths):
+            return self.scale() * self.encode_image(x) @ self.encode_ids(ids, lengths).T
+
+        def loss(self, x, ids, lengths):
+            S = self(x, ids, lengths)
+            target = torch.arange(S.shape[0])
+            return (F.cross_entropy(S, target) + F.cross_entropy(S.T, target)) / 2
+
+    return CLIP()
+
+
+__all__ += ["torch_clip"]
