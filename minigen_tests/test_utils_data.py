@@ -141,3 +141,105 @@ def test_batches_stay_on_the_tensors_device(device):
         numpy.testing.assert_array_equal(bx.numpy()[:, 0], 2 * by.numpy())
     with pytest.raises(IndexError):
         ds[6]
+
+
+# ----------------------------------------------------------------------------- PyTorch's layout
+def test_the_package_has_pytorchs_modules():
+    from minigen.utils.data import dataloader, dataset, sampler
+    assert dataloader.DataLoader is DataLoader and dataloader.default_collate is default_collate
+    assert dataset.TensorDataset is TensorDataset and dataset.Subset is minigen.utils.data.Subset
+    for name in ("Sampler", "SequentialSampler", "RandomSampler", "BatchSampler", "SubsetRandomSampler",
+                 "WeightedRandomSampler"):
+        assert getattr(sampler, name) is getattr(minigen.utils.data, name)
+    assert minigen.utils.data.get_worker_info() is None
+
+
+def test_samplers_and_batch_sampler():
+    from minigen.utils.data import BatchSampler, RandomSampler, SequentialSampler
+    ds = _ds(10)
+    assert list(SequentialSampler(ds)) == list(range(10))
+    r = list(RandomSampler(ds, generator=minigen.Generator().manual_seed(3)))
+    assert sorted(r) == list(range(10)) and r != list(range(10))
+    assert r == list(RandomSampler(ds, generator=minigen.Generator().manual_seed(3)))
+    rep = list(RandomSampler(ds, replacement=True, num_samples=25, generator=1))
+    assert len(rep) == 25 and set(rep) <= set(range(10))
+    assert len(list(RandomSampler(ds, num_samples=23, generator=1))) == 23
+    assert list(BatchSampler(SequentialSampler(range(7)), 3, False)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(BatchSampler(range(7), 3, True)) == [[0, 1, 2], [3, 4, 5]]
+    assert len(BatchSampler(range(7), 3, False)) == 3 and len(BatchSampler(range(7), 3, True)) == 2
+    with pytest.raises(ValueError, match="batch_size should be a positive integer"):
+        BatchSampler(range(3), 0, False)
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        RandomSampler(ds, num_samples=0)
+
+
+def test_loader_takes_a_sampler_or_a_batch_sampler():
+    from minigen.utils.data import BatchSampler, SubsetRandomSampler
+    ds = _ds(10)
+    assert _order(DataLoader(ds, batch_size=4, sampler=[9, 8, 7, 1])) == [9, 8, 7, 1]
+    loader = DataLoader(ds, batch_sampler=BatchSampler([5, 6, 7, 0, 1], 2, False))
+    assert [b[1].numpy().tolist() for b in loader] == [[50, 60], [70, 0], [10]]
+    assert len(loader) == 3
+    sub = _order(DataLoader(ds, batch_size=3, sampler=SubsetRandomSampler([1, 3, 5], generator=0)))
+    assert sorted(sub) == [1, 3, 5]
+    with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
+        DataLoader(ds, sampler=[0], shuffle=True)
+    with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive"):
+        DataLoader(ds, batch_size=4, batch_sampler=[[0]])
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(ds, num_workers=-1)
+    with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
+        DataLoader(ds, prefetch_factor=2)
+
+
+def test_workers_pin_memory_and_no_batching_run_in_process():
+    ds = _ds(6)
+    seen = []
+    loader = DataLoader(ds, batch_size=4, num_workers=2, pin_memory=True, worker_init_fn=seen.append,
+                        persistent_workers=True, prefetch_factor=2)
+    assert _order(loader) == list(range(6)) and seen == [0]
+    items = list(DataLoader(ds, batch_size=None))
+    assert len(items) == 6 and items[2][0].shape == (3,)
+
+    class Numpys(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return numpy.full(2, i, dtype=numpy.float32), i
+
+    x, i = next(iter(DataLoader(Numpys(), batch_size=None)))
+    assert isinstance(x, minigen.Tensor) and i == 0
+
+
+def test_iterable_dataset_is_batched_in_order():
+    from minigen.utils.data import IterableDataset
+
+    class Count(IterableDataset):
+        def __iter__(self):
+            return iter(range(7))
+
+    batches = [b.numpy().tolist() for b in DataLoader(Count(), batch_size=3)]
+    assert batches == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [b.numpy().tolist() for b in DataLoader(Count(), batch_size=3, drop_last=True)] == batches[:2]
+    with pytest.raises(ValueError, match="expected unspecified shuffle option"):
+        DataLoader(Count(), shuffle=True)
+
+
+def test_subset_concat_and_random_split_like_pytorch():
+    from minigen.utils.data import ConcatDataset, Subset, random_split
+    ds = _ds(10)
+    sub = Subset(ds, [4, 2, 9])
+    assert len(sub) == 3 and int(sub[1][1]) == 20
+    # a Subset of a TensorDataset keeps the one-index fast path and gives the same batches
+    assert _order(DataLoader(sub, batch_size=2)) == [4, 2, 9]
+    cat = ConcatDataset([ds, sub])
+    assert len(cat) == 13 and int(cat[11][1]) == 20 and int(cat[-1][1]) == 90
+    assert len(ds + sub) == 13
+    parts = random_split(ds, [0.5, 0.3, 0.2], generator=minigen.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [5, 3, 2]
+    assert sorted(i for p in parts for i in p.indices) == list(range(10))
+    odd = random_split(range(11), [0.5, 0.5], generator=0)
+    assert [len(p) for p in odd] == [6, 5]   # the remainder goes to the first subsets, as PyTorch
+    with pytest.raises(ValueError, match="does not equal the length of the input dataset"):
+        random_split(ds, [3, 3])

@@ -1,0 +1,21 @@
+"""``minigen.utils.data`` (``torch.utils.data``): datasets, samplers and the ``DataLoader``.
+
+``dataset.py``: ``Dataset``, ``IterableDataset``, ``TensorDataset``, ``ConcatDataset``,
+``Subset``, ``random_split``. ``sampler.py``: ``Sampler``, ``SequentialSampler``,
+``RandomSampler``, ``SubsetRandomSampler``, ``WeightedRandomSampler``, ``BatchSampler``.
+``dataloader.py``: ``DataLoader``, ``default_collate``, ``default_convert``,
+``get_worker_info``. The three modules have PyTorch's names, so
+``from torch.utils.data.dataloader import default_collate`` works under ``import minigen as
+torch`` too.
+"""
+from . import dataloader, dataset, sampler
+from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                      SubsetRandomSampler, WeightedRandomSampler)
+from .dataloader import DataLoader, default_collate, default_convert, get_worker_info
+
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subset",
+           "random_split", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
+           "default_collate", "default_convert", "get_worker_info", "dataloader", "dataset",
+           "sampler"]
