@@ -35,4 +35,4 @@ half = float16
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from . import nn, optim  # noqa: E402
 from .io import save, load  # noqa: E402
-from . import utils, data  # noqa: E402,F401
+from . import utils, data, distributions  # noqa: E402,F401
