@@ -19,7 +19,7 @@ both libraries see the same batches). Runs, each pinned to one thread:
 =========  ====================================================================================
 name       what is trained and measured
 =========  ====================================================================================
-learned    plays, learned positions W_p; AdamW 1e-3 (0.9, 0.99), wd 0.01, 1,000 steps;
+learned    plays, learned positions W_p; AdamW 1e-3 (0.9, 0.99), wd 0.01, 800 steps;
            plays validation loss (the dense baseline of both comparisons)
 rope       the same with RoPE (no W_p; queries and keys rotated, base 10000)
 moe        the same as learned with each MLP a top-2 mixture of 4 experts of width 128 (the
@@ -58,8 +58,8 @@ from runner import RESULTS  # noqa: E402
 
 SIZE = dict(n_layer=4, n_head=4, n_embd=64, block_size=64)
 T, BATCH = 64, 32
-PRETRAIN = dict(steps=1000, lr=1e-3, weight_decay=0.01)
-LORA = dict(r=4, alpha=4, targets=("attn.c_attn",), steps=300, lr=2e-3, eval_every=50)
+PRETRAIN = dict(steps=800, lr=1e-3, weight_decay=0.01)
+LORA = dict(r=4, alpha=4, targets=("attn.c_attn",), steps=300, lr=2e-3, eval_every=100)
 FULL = dict(steps=300, lr=3e-4)
 MOE = dict(n_experts=4, top_k=2, d_hidden=128, aux_coef=0.01)
 MODELS = {
@@ -409,9 +409,72 @@ def moe_chart(model_names, path):
     plt.close(fig)
 
 
+def lora_chart(model_names, path):
+    """The sonnets' validation loss during fine-tuning: LoRA and full, minigen and PyTorch,
+    mean over the seeds (step 0: the pretrained model)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for lib, ls in (("minigen", "-"), ("torch", "--")):
+        rs = rows("gpt_lora", lib)
+        if not rs:
+            continue
+        before = statistics.mean(r["before_nats_per_char"] for r in rs)
+        for key, color, label in (("lora_val_curve", "tab:blue", "LoRA (r 4, q/k/v)"),
+                                  ("full_val_curve", "tab:red", "full fine-tuning")):
+            steps = [0] + [s for s, _ in rs[0][key]]
+            vals = [before] + [statistics.mean(r[key][i][1] for r in rs) for i in range(len(rs[0][key]))]
+            ax.plot(steps, vals, ls, color=color, marker="o", ms=3,
+                    label=f"{label}, {'minigen' if lib == 'minigen' else 'PyTorch'}")
+    ax.set_xlabel("fine-tuning step on the sonnets")
+    ax.set_ylabel("sonnets validation, nats/char")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def rope_chart(model_names, path):
+    """Training loss (running mean) of learned positions and RoPE, mean over the seeds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for m, color in (("gpt_learned", "tab:blue"), ("gpt_rope", "tab:green"), ("gpt_moe", "tab:purple")):
+        if m not in model_names:
+            continue
+        for lib, ls in (("minigen", "-"), ("torch", "--")):
+            rs = rows(m, lib)
+            if not rs:
+                continue
+            steps = [s for s, _ in rs[0]["curve"]]
+            vals = [statistics.mean(r["curve"][i][1] for r in rs) for i in range(len(steps))]
+            ax.plot(steps, vals, ls, color=color, marker="o", ms=3,
+                    label=f"{m[4:]}, {'minigen' if lib == 'minigen' else 'PyTorch'}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training CE (running mean), nats/char")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def chart(model_names, path):
+    """moe_utilisation (gpt_moe among the models), lora curves (gpt_lora), else training curves."""
+    if "gpt_moe" in model_names:
+        return moe_chart(model_names, path)
+    if "gpt_lora" in model_names:
+        return lora_chart(model_names, path)
+    return rope_chart(model_names, path)
+
+
 def main(model_names, argv=None):
-    runner.main(model_names, run, table, describe, __doc__, argv,
-                chart=moe_chart if "gpt_moe" in model_names else None)
+    runner.main(model_names, run, table, describe, __doc__, argv, chart=chart)
 
 
 if __name__ == "__main__":
