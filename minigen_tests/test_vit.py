@@ -111,11 +111,13 @@ def test_same_seed_same_run():
         m = small_vit()
         opt = minigen.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
         losses = [training_step(m, opt, (x[:16], y[:16])).item() for _ in range(3)]
-        runs.append((losses, m.head.weight.numpy().copy()))
+        runs.append((losses, m.head.weight.numpy().copy(), m.pos_embed.numpy().copy()))
     assert runs[0][0] == runs[1][0]
     numpy.testing.assert_array_equal(runs[0][1], runs[1][1])
+    numpy.testing.assert_array_equal(runs[0][2], runs[1][2])
     minigen.manual_seed(4)
-    assert not numpy.array_equal(small_vit().pos_embed.numpy(), runs[0][1])
+    m = small_vit()
+    assert not numpy.array_equal(m.head.weight.numpy(), runs[0][1])
 
 
 def test_checkpoint_round_trip(tmp_path, device):
