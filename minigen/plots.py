@@ -666,3 +666,49 @@ def save_cross_attention(results, texts, path, suptitle=None):
 
 
 __all__ += ["save_cross_attention"]
+
+
+# ----------------------------------------------------------------------------- CLIP, VQ-VAE
+def save_clip_similarity(S, images, prompts, path, title=None):
+    """CLIP's cosine similarities ``S`` [P, N] (prompts by images) as a heat map, the N images
+    (sorted by digit) in a strip above it and the prompts as the row labels."""
+    S = numpy.asarray(S, dtype=numpy.float64)
+    P, N = S.shape
+    a = numpy.clip(_host_images(images), 0.0, 1.0)
+    strip = image_grid(a, nrow=N, padding=1)
+    fig = _figure(max(8.0, 0.11 * N + 2.5), 0.35 * P + 2.2)
+    ax_img = fig.add_axes((0.2, 0.80, 0.72, 0.12))
+    ax_img.imshow(strip, cmap="gray", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    ax_img.set_axis_off()
+    ax_img.set_title(title or "cosine similarity of test images (sorted by digit) and prompts", fontsize=10)
+    ax = fig.add_axes((0.2, 0.08, 0.72, 0.70))
+    im = ax.imshow(S, aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.set_yticks(range(P))
+    ax.set_yticklabels(prompts, fontsize=8)
+    per = N // 10 if N % 10 == 0 else None
+    if per:
+        ax.set_xticks([per * d + (per - 1) / 2 for d in range(10)])
+        ax.set_xticklabels([str(d) for d in range(10)])
+        ax.set_xlabel(f"test images, {per} of each digit")
+    cax = fig.add_axes((0.935, 0.08, 0.015, 0.70))
+    fig.colorbar(im, cax=cax)
+    return _save(fig, path)
+
+
+def save_code_usage(counts, path, title=None):
+    """A VQ-VAE's codebook use: how often each code is chosen (sorted, most used first), with
+    the perplexity and the number of dead (never chosen) codes in the title."""
+    counts = numpy.asarray(counts, dtype=numpy.float64)
+    p = counts / max(counts.sum(), 1.0)
+    nz = p[p > 0]
+    perplexity = float(numpy.exp(-(nz * numpy.log(nz)).sum()))
+    dead = int((counts == 0).sum())
+    fig = _figure(7.0, 3.2)
+    ax = fig.add_axes((0.1, 0.16, 0.86, 0.7))
+    ax.bar(numpy.arange(len(p)), numpy.sort(p)[::-1], width=1.0, color="tab:blue")
+    ax.set_xlabel("code (sorted by use)")
+    ax.set_ylabel("share of latent positions")
+    ax.set_xlim(-0.5, len(p) - 0.5)
+    ax.set_title(title or f"codebook use: perplexity {perplexity:.1f} of {len(p)} codes, {dead} dead",
+                 fontsize=10)
+    return _save(fig, path)

@@ -653,3 +653,30 @@ def _transformer_torch_step(mg_step, device):
 
 
 TORCH_TWINS["transformer"] = _transformer_torch_step
+
+
+def _clip_torch_step(mg_step, device):
+    """PyTorch twin of the registered CLIP: the network from ``config()``, the same images, and
+    one caption per image drawn once by minigen's model (the minigen step draws afresh each
+    step; the work is the same), the same Adam."""
+    import torch
+
+    from .torch_twins import torch_clip, torch_optimizer
+
+    torch.manual_seed(0)
+    net = torch_clip(mg_step.model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    images, labels = mg_step.batch
+    ids, lengths = mg_step.model.draw_captions(labels)
+    x, ids, lengths = (torch.from_numpy(t.numpy()).to(device) for t in (images, ids, lengths))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = net.loss(x, ids, lengths)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS["clip"] = _clip_torch_step

@@ -38,7 +38,7 @@ import numpy
 
 from minigen.creation import from_numpy
 
-__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "AudioData", "NumbersData", "RunData",
+__all__ = ["DataSpec", "ImageData", "TextData", "NamesData", "ShakespeareData", "UnpairedDigits", "PointsData", "AudioData", "NumbersData", "CaptionData", "RunData",
            "DATASETS", "load_data"]
 
 TEST_CHARS = 1600 * 64  # Shakespeare's test windows cover the first 102,400 validation targets
@@ -332,6 +332,25 @@ class NumbersData(DataSpec):
                      for part in self.split)
 
 
+class CaptionData(ImageData):
+    """minigen's MNIST split (4,000 / 1,000) as image-caption pairs (``minigen.data.captions``):
+    batches ``(x, y)``, the images and their digits; the model draws each image's caption from
+    the templates afresh every step (from minigen's generator, so runs resume exactly)."""
+
+    kind = "captions"
+
+    def __init__(self):
+        super().__init__("captions", _mnist, (1, 28, 28))
+
+    @property
+    def templates(self):
+        from minigen.data.captions import TRAIN_TEMPLATES
+        return TRAIN_TEMPLATES
+
+    def datasets(self, device=None, **options):
+        return super().datasets(device=device, labels=True)
+
+
 @dataclasses.dataclass
 class RunData:
     """What a training run holds of its data: the spec and the two loaders."""
@@ -366,6 +385,7 @@ DATASETS = {
     "moons": PointsData(),
     "spoken": AudioData(),
     "numbers": NumbersData(),
+    "captions": CaptionData(),
 }
 
 
