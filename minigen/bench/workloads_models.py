@@ -655,6 +655,36 @@ def _transformer_torch_step(mg_step, device):
 TORCH_TWINS["transformer"] = _transformer_torch_step
 
 
+def _bert_torch_step(mg_step, device):
+    """PyTorch twin of the registered BERT (``torch_twins.torch_bert``, sized from the minigen
+    model's ``config()``): the same windows, the masking drawn each step from PyTorch's
+    generator by the same 15% / 80-10-10 rule, the loss on the chosen positions, the same AdamW."""
+    import torch
+    import torch.nn.functional as F
+
+    from .torch_twins import torch_bert, torch_mask_tokens, torch_optimizer
+
+    model = mg_step.model
+    torch.manual_seed(0)
+    net = torch_bert(model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    x = torch.from_numpy(mg_step.batch[0].numpy()).to(device)
+    V = model.vocab_size
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        inputs, targets = torch_mask_tokens(x, V)
+        # L = -(1/|M|) sum_{t in M} log p(x_t | x~)
+        loss = F.cross_entropy(net(inputs).reshape(-1, V), targets.reshape(-1), ignore_index=-1)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS["bert"] = _bert_torch_step
+
+
 def _clip_torch_step(mg_step, device):
     """PyTorch twin of the registered CLIP: the network from ``config()``, the same images, and
     one caption per image drawn once by minigen's model (the minigen step draws afresh each

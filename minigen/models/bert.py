@@ -39,9 +39,9 @@ warm-up to train stably (BERT warms up over 10,000 steps), pre-LN ones do not, a
 short run uses a constant learning rate; GPT-2 and ViT use pre-LN for the same reason. The output
 layer is its own matrix (not tied to W_e), in minigen and in the PyTorch twin.
 
-Evaluation asks fixed questions: the validation windows (the test windows of ``shakespeare``:
-1,600 windows of 64 characters from the start of the last 10%) are masked once by the rule
-above with draws from ``numpy.random.default_rng(1234)`` (``fixed_masking``), the same
+Evaluation asks fixed questions: the validation windows (the text of ``shakespeare``'s test
+windows, the first 102,400 characters of the last 10%, cut into windows of T characters: 3,200
+at the default T = 32) are masked once by the rule above with draws from ``numpy.random.default_rng(1234)`` (``fixed_masking``), the same
 positions and replacements at every evaluation and for both libraries. The figures: masked-
 token accuracy (argmax_c p(c | x~) = x_t, over the chosen positions) and the loss in nats and
 bits per masked character.
@@ -113,9 +113,9 @@ def fixed_masking(x, vocab_size, seed=FIXED_SEED):
     return inputs.numpy(), targets.numpy()
 
 
-def validation_windows(block_size=64, data="shakespeare"):
+def validation_windows(block_size=32, data="shakespeare"):
     """The validation windows [TEST_CHARS // T, T] as NumPy ids: window j holds validation
-    characters T j .. T j + T - 1 (for T = 64, the x of ``shakespeare``'s 1,600 test windows)."""
+    characters T j .. T j + T - 1 (the x of ``shakespeare``'s test windows of block size T)."""
     _, val = DATASETS[data].split
     n = TEST_CHARS // block_size
     return val[:n * block_size].reshape(n, block_size).copy()
@@ -288,10 +288,12 @@ def format_fill(text, filled, candidates):
 # ----------------------------------------------------------------------------- recipe hooks
 DEMOS = ("to be or not to [MASK]e",
          "to be or not to b[MASK]",
-         "O Romeo, Romeo! wherefore art thou R[MASK]meo?",
-         "Now is the winter of our disc[MASK]ntent",
-         "The quality of m[MASK]rcy is not strain'd",
-         "All the world's a st[MASK]ge, and all the men and women merely pl[MASK]yers")
+         "t[MASK] be or not t[MASK] be",
+         "wherefore art thou R[MASK]meo?",
+         "the winter of our disc[MASK]ntent",
+         "The quality of m[MASK]rcy",
+         "All the world's a st[MASK]ge",
+         "my kingdom for a h[MASK]rse!")
 
 
 @minigen.no_grad()
@@ -326,8 +328,8 @@ def write_fills(model, run_dir, data=None):
 
 
 # ----------------------------------------------------------------------------- registry
-# the default size (and the quality protocol's): context 64, d 128, 4 layers, 4 heads, FFN 512
-SIZES = dict(n_layer=4, n_head=4, n_embd=128, dim_feedforward=512, block_size=64)
+# the default size (and the quality protocol's): context 32, d 128, 4 layers, 4 heads, FFN 512
+SIZES = dict(n_layer=4, n_head=4, n_embd=128, dim_feedforward=512, block_size=32)
 QUICK = dict(n_layer=1, n_head=2, n_embd=16, dim_feedforward=32)
 
 
@@ -343,7 +345,7 @@ def build_bert(data="shakespeare", variant="default", **options):
 
 register("bert", build_bert, Recipe(
     data="shakespeare", steps=2000, batch_size=32, lr=1e-3, optimizer="adamw", betas=(0.9, 0.99),
-    weight_decay=0.01, eval_every=500, data_options={"block_size": 64},
+    weight_decay=0.01, eval_every=500, data_options={"block_size": 32},
     quick=dict(steps=20, eval_every=None, model_options=QUICK),
     description="BERT: masked language model (15%, 80/10/10), pre-LN encoder, fill_mask",
     evaluate=evaluate_bert, pictures=write_fills))
