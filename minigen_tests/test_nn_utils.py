@@ -145,3 +145,96 @@ def test_vector_errors(device):
             parameters_to_vector([ps[0], nn.Parameter(minigen.zeros(2))])
         with pytest.raises(RuntimeError, match="vec is on cpu"):
             vector_to_parameters(minigen.zeros(21), ps)
+
+
+# ----------------------------------------------------------------------------- hooks, parametrize, spectral norm
+def test_forward_hooks_and_their_handles():
+    import minigen
+    from minigen import nn
+    lin = nn.Linear(3, 2)
+    seen = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    h2 = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape) or out + 1)
+    y = lin(minigen.ones(4, 3))
+    # the pre-hook zeroed the input, the hook added one: y = b + 1
+    np.testing.assert_allclose(y.numpy(), np.broadcast_to(lin.bias.detach().numpy() + 1, (4, 2)), rtol=1e-6)
+    assert seen == [(4, 2)]
+    h1.remove(), h2.remove()
+    np.testing.assert_allclose(lin(minigen.ones(4, 3)).numpy(), (minigen.ones(4, 3) @ lin.weight.T + lin.bias).detach().numpy(), rtol=1e-6)
+    with pytest.raises(TypeError, match="hook must be callable"):
+        lin.register_forward_hook(3)
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Linear(2, 1)))
+    assert seq.get_submodule("1.1") is seq[1][1] and seq.get_parameter("1.1.bias") is seq[1][1].bias
+    with pytest.raises(AttributeError, match="has no attribute `5`"):
+        seq.get_submodule("1.5")
+
+
+def test_register_parametrization_and_its_removal():
+    import minigen
+    from minigen import nn
+    from minigen.nn.utils import parametrize
+
+    class Symmetric(nn.Module):
+        def forward(self, X):
+            return X.triu() + X.triu(1).mT
+
+    lin = nn.Linear(3, 3)
+    parametrize.register_parametrization(lin, "weight", Symmetric())
+    W = lin.weight
+    np.testing.assert_allclose(W.detach().numpy(), W.detach().numpy().T)
+    assert parametrize.is_parametrized(lin, "weight") and "weight" not in dict(lin.named_parameters())
+    assert "parametrizations.weight.original" in lin.state_dict()
+    # gradients reach the original through the parametrization
+    lin(minigen.ones(1, 3)).sum().backward()
+    g = lin.parametrizations.weight.original.grad.numpy()
+    assert np.all(np.tril(g, -1) == 0) and np.all(g[np.triu_indices(3)] != 0)
+    parametrize.remove_parametrizations(lin, "weight")
+    assert not parametrize.is_parametrized(lin) and isinstance(lin.weight, nn.Parameter)
+    np.testing.assert_allclose(lin.weight.detach().numpy(), W.detach().numpy())
+    with pytest.raises(ValueError, match="no parameter or buffer with name 'nope'"):
+        parametrize.register_parametrization(lin, "nope", Symmetric())
+
+
+@pytest.mark.parametrize("style", ["parametrization", "hook"])
+def test_spectral_norm_matches_torch(style):
+    torch = pytest.importorskip("torch")
+    import minigen
+    from minigen import nn
+    tsn = torch.nn.utils.parametrizations.spectral_norm if style == "parametrization" else torch.nn.utils.spectral_norm
+    msn = nn.utils.parametrizations.spectral_norm if style == "parametrization" else nn.utils.spectral_norm
+    for tmod, mmod, shape in ((torch.nn.Linear(5, 4), nn.Linear(5, 4), (3, 5)),
+                              (torch.nn.ConvTranspose2d(3, 2, 3), nn.ConvTranspose2d(3, 2, 3), (2, 3, 4, 4)),
+                              (torch.nn.Conv2d(2, 3, 3), nn.Conv2d(2, 3, 3), (2, 2, 5, 5))):
+        tm, mm = tsn(tmod.double()), msn(mmod.double())
+        assert sorted(tm.state_dict()) == sorted(mm.state_dict())
+        mm.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+        x = np.random.RandomState(0).randn(*shape)
+        for mode in ("train", "train", "eval"):
+            getattr(tm, mode)(), getattr(mm, mode)()
+            to, mo = tm(torch.tensor(x)), mm(minigen.tensor(x))
+            np.testing.assert_allclose(mo.numpy(), to.detach().numpy(), atol=1e-12)
+        (to ** 2).sum().backward()
+        (mo ** 2).sum().backward()
+        tp = dict(tm.named_parameters())
+        for name, p in mm.named_parameters():
+            np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), atol=1e-11, err_msg=name)
+        for name, b in mm.named_buffers():
+            np.testing.assert_allclose(b.numpy(), dict(tm.named_buffers())[name].numpy(), atol=1e-12)
+
+
+def test_spectral_norm_gives_unit_largest_singular_value(device):
+    import minigen
+    from minigen import nn
+    lin = nn.utils.parametrizations.spectral_norm(nn.Linear(8, 6, device=device), n_power_iterations=30)
+    lin.train()
+    W = lin.weight.detach().cpu().numpy()
+    assert abs(np.linalg.svd(W, compute_uv=False)[0] - 1.0) < 1e-4
+    old = nn.utils.spectral_norm(nn.Linear(8, 6).to(device), n_power_iterations=50)
+    old(minigen.ones(1, 8, device=device))
+    assert abs(np.linalg.svd(old.weight.detach().cpu().numpy(), compute_uv=False)[0] - 1.0) < 1e-4
+    with pytest.raises(RuntimeError, match="two spectral_norm hooks"):
+        nn.utils.spectral_norm(old)
+    with pytest.raises(ValueError, match="n_power_iterations to be positive"):
+        nn.utils.spectral_norm(nn.Linear(2, 2), n_power_iterations=0)
+    nn.utils.remove_spectral_norm(old)
+    assert sorted(old.state_dict()) == ["bias", "weight"]

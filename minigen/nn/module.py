@@ -24,6 +24,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # -- registration ------------------------------------------------------------------
@@ -63,6 +65,11 @@ class Module:
             s = d.get(store)
             if s is not None and name in s:
                 return s[name]
+        # a parametrized tensor (nn.utils.parametrize) is computed from its original on access
+        mods = d.get("_modules")
+        plist = mods.get("parametrizations") if mods else None
+        if plist is not None and name in plist._modules:
+            return plist._modules[name]()
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name):
@@ -111,7 +118,49 @@ class Module:
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required \"forward\" function")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if not pre and not post:
+            return self.forward(*args, **kwargs)
+        # hook(module, args) may return new args; hook(module, args, output) a new output
+        for hook in list(pre.values()):
+            r = hook(self, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(post.values()):
+            r = hook(self, args, out)
+            if r is not None:
+                out = r
+        return out
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, args)`` before every forward; a non-None result replaces the
+        positional arguments. Returns a handle whose ``remove()`` unregisters it."""
+        return _add_hook(self, "_forward_pre_hooks", hook)
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, args, output)`` after every forward; a non-None result replaces
+        the output. Returns a handle whose ``remove()`` unregisters it."""
+        return _add_hook(self, "_forward_hooks", hook)
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` ('' is the module itself)."""
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules or m._modules[part] is None:
+                raise AttributeError(f"{type(m).__name__} has no attribute `{part}` (looking up "
+                                     f"{target!r})")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target``."""
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._parameters:
+            raise AttributeError(f"{type(m).__name__} has no parameter `{name}`")
+        return m._parameters[name]
 
     # -- traversal -----------------------------------------------------------------------
     def named_modules(self, memo=None, prefix=""):
@@ -326,6 +375,37 @@ class Module:
     def __dir__(self):
         return sorted(set(list(super().__dir__()) + list(self._parameters) + list(self._modules)
                           + list(self._buffers)))
+
+
+class RemovableHandle:
+    """What ``register_*_hook`` returns: ``remove()`` takes the hook out again."""
+
+    _next_id = 0
+
+    def __init__(self, store):
+        self._store, self.id = store, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._store.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _add_hook(module, store_name, hook):
+    if not callable(hook):
+        raise TypeError(f"{store_name.strip('_')}: hook must be callable, got {type(hook).__name__}")
+    store = module.__dict__.get(store_name)
+    if store is None:  # a module made before hooks existed (unpickled)
+        store = OrderedDict()
+        object.__setattr__(module, store_name, store)
+    handle = RemovableHandle(store)
+    store[handle.id] = hook
+    return handle
 
 
 def _as_host_or_tensor(v, key):

@@ -15,8 +15,8 @@ import math
 
 import numpy
 
-from ..autograd import Tensor, _wrap
-from ..ops.join import cat
+from ...autograd import Tensor, _wrap
+from ...ops.join import cat
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
@@ -60,7 +60,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     max_norm, p = float(max_norm), float(norm_type)
     if not grads:
-        from ..creation import tensor
+        from ...creation import tensor
         return tensor(0.0)
     _check_same_device("clip_grad_norm_", grads)
     xp = grads[0].xp
