@@ -28,10 +28,10 @@ a_l = softmax_j(q_cls . k_j / sqrt(d_h)) (per head, j over the class token and t
 shows which patches it gathers from: ``attention_maps(images)`` returns it for every layer
 and head. ``encode`` is the image encoder a later model (CLIP) reuses: the head only reads it.
 
-Initialisation (the quality protocol's, that of ViT's reference code): the class token 0,
-positions and every Linear weight N(0, 0.02^2), counting MultiheadAttention's ``in_proj_weight``
-(the q, k, v projections stacked) and ``out_proj`` as Linear weights; all biases 0; LayerNorms
-weight 1, bias 0.
+Initialisation (the quality protocol's, ``reset_parameters``): the class token 0, positions
+and every Linear weight N(0, 0.02^2), counting MultiheadAttention's ``in_proj_weight`` (the q,
+k, v projections stacked) and ``out_proj`` as Linear weights; all biases 0; LayerNorms weight
+1, bias 0. Weight decay, in the recipe, applies to every parameter.
 
 The baseline, ``SmallCNN``: two 3x3 convolutions (16, 32 channels, each ReLU and 2x2 max-pool),
 a 64-unit ReLU layer and the head, with PyTorch's default initialisation; the same training.
