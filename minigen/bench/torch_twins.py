@@ -1075,3 +1075,72 @@ def torch_clip(config):
 
 
 __all__ += ["torch_clip"]
+
+
+# ----------------------------------------------------------------------------- VQ-VAE (issue 17)
+def torch_vqvae(config):
+    """The PyTorch twin of ``minigen.models.vqvae.VQVAE`` from its ``config()``: the same
+    parameter names (encoder.*, codebook.weight, decoder.*), PyTorch's default initialisation
+    and the codebook U(-1/K, 1/K); ``forward(x) -> (x_hat, z_e, z_q, codes)`` with the
+    straight-through lookup and, in training mode, the same dead-code restarts (drawn from
+    PyTorch's generator); ``losses(x)`` and ``loss(x)`` as minigen's."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    c = dict(config)
+    C, H, W = c["image_shape"]
+    h1, h2 = c["hidden"]
+    K, D, beta = c["num_codes"], c["code_dim"], c["beta"]
+
+    class VQVAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(
+                nn.Conv2d(C, h1, 4, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(h1, h2, 4, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(h2, D, 1))
+            self.codebook = nn.Embedding(K, D)
+            nn.init.uniform_(self.codebook.weight, -1.0 / K, 1.0 / K)
+            self.decoder = nn.Sequential(
+                nn.Conv2d(D, h2, 3, padding=1), nn.ReLU(),
+                nn.ConvTranspose2d(h2, h1, 4, stride=2, padding=1), nn.ReLU(),
+                nn.ConvTranspose2d(h1, C, 4, stride=2, padding=1))
+
+        def run(self, x):
+            z_e = self.encoder(x)
+            B, _, h, w = z_e.shape
+            flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)
+            e = self.codebook.weight
+            with torch.no_grad():
+                codes = ((e * e).sum(1) - 2.0 * flat @ e.T).argmin(1)
+            z_q = e[codes].reshape(B, h, w, D).permute(0, 3, 1, 2)
+            z_st = z_e + (z_q - z_e).detach()
+            if self.training and c.get("restarts", True):
+                with torch.no_grad():
+                    used = torch.zeros(K)
+                    used[codes] = 1.0
+                    dead = (used == 0).nonzero().reshape(-1)
+                    if len(dead):
+                        pick = torch.randint(0, flat.shape[0], (len(dead),))
+                        self.codebook.weight[dead] = flat[pick]
+            return self.decoder(z_st), z_e, z_q, codes.reshape(B, h, w)
+
+        def forward(self, x):
+            logits, z_e, z_q, codes = self.run(x)
+            return torch.sigmoid(logits), z_e, z_q, codes
+
+        def losses(self, x):
+            logits, z_e, z_q, _ = self.run(x)
+            return {"recon": F.binary_cross_entropy_with_logits(logits, x),
+                    "codebook": ((z_e.detach() - z_q) ** 2).mean(),
+                    "commitment": ((z_e - z_q.detach()) ** 2).mean()}
+
+        def loss(self, x):
+            t = self.losses(x)
+            return t["recon"] + t["codebook"] + beta * t["commitment"]
+
+    return VQVAE()
+
+
+__all__ += ["torch_vqvae"]
