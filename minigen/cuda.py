@@ -26,3 +26,29 @@ def memory_allocated():
     if not is_available():
         return None
     return _backend.get_backend("cuda").memory_allocated()
+
+
+def manual_seed_all(seed):
+    """Seed every GPU's generator; minigen has one generator per device, so as ``manual_seed``."""
+    _backend.manual_seed(seed)
+
+
+def seed_all():
+    """A fresh non-deterministic seed for the GPU generators (as ``minigen.seed``)."""
+    from .creation import seed as _seed
+    _seed()
+
+
+def current_device():
+    """0 when a GPU is usable (minigen uses one), else RuntimeError as PyTorch without CUDA."""
+    if not is_available():
+        raise RuntimeError("cuda.current_device: no CUDA GPU is available (minigen runs on the cpu)")
+    return 0
+
+
+def empty_cache():
+    """Give cached GPU memory back (CuPy's pool); nothing to do without a GPU."""
+    if is_available():
+        release = getattr(_backend.get_backend("cuda"), "empty_cache", None)
+        if release is not None:
+            release()

@@ -16,3 +16,5 @@ from . import init, functional, utils  # noqa: F401
 from .rope import RotaryEmbedding, apply_rotary  # noqa: F401,E402
 from .lora import LoRALinear, add_lora, merge_lora, trainable_parameters  # noqa: F401,E402
 from .moe import MoE  # noqa: F401,E402
+from . import parallel  # noqa: F401,E402
+from .parallel import DataParallel, DistributedDataParallel  # noqa: F401,E402
