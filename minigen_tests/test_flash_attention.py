@@ -181,3 +181,23 @@ def test_device_mismatch():
     (q, k, v), _ = _inputs("cpu", 8, 8)
     with pytest.raises(RuntimeError, match="same device"):
         flash_attention(T(q, "cpu"), T(k, "cuda"), T(v, "cpu"))
+
+
+# ----------------------------------------------------------------------------- memory
+def test_peak_memory_is_linear_not_quadratic():
+    """Forward + backward never holds a T x T array: at T = 2048 one is 16 MiB (float32);
+    the peak stays near the O(T d) arrays (O, L, dQ, dK, dV: ~0.1 MiB each)."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    Tn, d = 2048, 16
+    q, k, v, do = (minigen.tensor(rng.standard_normal((1, Tn, d)).astype(np.float32),
+                                  requires_grad=i < 3) for i in range(4))
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        flash_attention(q, k, v, is_causal=True, block_q=64, block_k=64).backward(do)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert peak < (Tn * Tn * 4) / 8
