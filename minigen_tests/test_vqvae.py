@@ -221,3 +221,13 @@ def test_errors():
         VQVAE((1, 30, 30))
     with pytest.raises(ValueError, match="image data set"):
         build_vqvae("names")
+
+
+def test_bench_steps_run_on_both_sides():
+    pytest.importorskip("torch")
+    from minigen.bench.workloads_models import TORCH_TWINS
+    from minigen.models import registry
+    step = registry.bench_step("vqvae", quick=True, data="mnist")
+    a = float(step().item())
+    b = float(TORCH_TWINS["vqvae"](step, "cpu")().item())
+    assert numpy.isfinite(a) and numpy.isfinite(b)

@@ -710,3 +710,28 @@ def _clip_torch_step(mg_step, device):
 
 
 TORCH_TWINS["clip"] = _clip_torch_step
+
+
+def _vqvae_torch_step(mg_step, device):
+    """PyTorch twin of the registered VQ-VAE (``torch_twins.torch_vqvae`` from ``config()``): the
+    same images, the same loss (BCE per pixel + codebook + beta commitment) with dead-code
+    restarts, the same Adam."""
+    import torch
+
+    from .torch_twins import torch_optimizer, torch_vqvae
+
+    torch.manual_seed(0)
+    net = torch_vqvae(mg_step.model.config()).to(device)
+    opt = torch_optimizer(mg_step.optimizer, net.parameters())
+    x = torch.from_numpy(mg_step.batch.numpy()).to(device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = net.loss(x)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS["vqvae"] = _vqvae_torch_step

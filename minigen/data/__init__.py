@@ -14,6 +14,9 @@ Toy 2-d (``toy.py``):     ``toy2d('moons' | 'circles' | '8gaussians' | 'swissrol
                           the diffusion, score and flow models: 10,000 train, 2,000 fresh points).
 Audio (``audio.py``):     ``load_spoken_digits`` (800 clips of "zero".."nine", 8 kHz, split by
                           speaker: 36 train, 4 test voices), ``read_wav``.
+Captions (``captions.py``): procedural captions of the MNIST digits ("a handwritten seven",
+                          "the digit 7", ...): 8 training and 8 held-out templates, the drawing
+                          rule, ``CharTokenizer`` and ``WordTokenizer``.
 IDX (``idx.py``):         ``read_idx`` / ``write_idx`` for the MNIST file format.
 
 Every loader is deterministic and returns cpu tensors (or Python strings); nothing is
@@ -26,6 +29,7 @@ from .sequences import IGNORE, NameSequences, TextStreams, TextWindows
 from .toy import moons_split, toy2d, two_moons
 from .audio import load_spoken_digits, read_wav, spoken_digits_speakers, write_wav
 from .numbers import number_words, numbers_split
+from . import captions
 
 __all__ = ["load_digits", "load_mnist", "load_names", "load_shakespeare", "CharVocab",
            "split_corpus", "names_split", "NameSequences", "TextWindows", "TextStreams", "IGNORE",

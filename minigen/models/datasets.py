@@ -22,6 +22,9 @@ name           kind    batch
                        the digit; 720 clips of 36 speakers train, 80 clips of 4 others test
 ``digits2mnist`` unpaired ``(a, b, y_a, y_b)``: UCI digits upsampled to 32x32 and MNIST padded
                        to 32x32, in [0, 1], unpaired (for CycleGAN; labels for evaluation)
+``captions``   captions ``(x, y)``: minigen's MNIST split (4,000 / 1,000) with the digits, from which
+                       a multimodal model draws each image's caption every step
+                       (``minigen.data.captions``: "a handwritten seven", "the digit 7", ...)
 =============  ======  ===================================================================
 
 Options (a recipe's ``data_options``): ``block_size`` (T) for text; on Shakespeare,
