@@ -117,6 +117,23 @@ def test_no_causal_mask_position_zero_sees_the_last_token(device):
     assert abs(a[0, -1] - c[0, -1]).max() > 1e-4         # and the last reads the first
 
 
+
+def test_attention_maps_are_the_layers_own_and_look_both_ways():
+    minigen.manual_seed(0)
+    model = tiny()
+    model.eval()
+    x = minigen.tensor(validation_windows(32)[:3])
+    A = model.attention(x)
+    assert A.shape == (2, 3, 2, 32, 32)
+    numpy.testing.assert_allclose(A.sum(-1), 1.0, atol=1e-5)
+    assert A[..., 0, -1].min() > 0                    # position 0 attends to the last one
+    # the hooks are gone afterwards and the first layer's weights are its self_attn's own
+    assert not model.encoder.layers[0].self_attn._forward_hooks
+    h = model.wte(x) + model.wpe(minigen.arange(32))
+    a = model.encoder.layers[0].norm1(h)
+    w = model.encoder.layers[0].self_attn(a, a, a, need_weights=True, average_attn_weights=False)[1]
+    numpy.testing.assert_allclose(A[0], w.numpy(), atol=1e-6)
+
 # ----------------------------------------------------------------------------- training
 def test_a_tiny_batch_overfits(device):
     minigen.manual_seed(0)

@@ -221,6 +221,27 @@ class BERT(nn.Module):
         right = (logits.argmax(dim=-1) == t) & asked
         return nll.item(), int(right.sum().item()), int(asked.sum().item())
 
+    @minigen.no_grad()
+    def attention(self, idx):
+        """Every layer's attention weights, a NumPy array [L, B, H, T, T] (query t, key j), for
+        the ids ``idx`` [B, T]: read off the encoder's own ``self_attn`` modules by forward
+        hooks that ask each one again for its weights (nothing of the layers is copied)."""
+        maps, busy = [], [False]
+
+        def hook(attn, args, out):
+            if not busy[0]:
+                busy[0] = True
+                maps.append(attn(*args, need_weights=True, average_attn_weights=False)[1].numpy())
+                busy[0] = False
+
+        handles = [layer.self_attn.register_forward_hook(hook) for layer in self.encoder.layers]
+        try:
+            self(idx)
+        finally:
+            for h in handles:
+                h.remove()
+        return numpy.stack(maps)
+
     def masked_accuracy(self, inputs, targets):
         """The share of the chosen positions whose most probable character is the original."""
         _, right, asked = self.masked_scores(inputs, targets)
@@ -344,7 +365,7 @@ def build_bert(data="shakespeare", variant="default", **options):
 
 
 register("bert", build_bert, Recipe(
-    data="shakespeare", steps=2000, batch_size=32, lr=1e-3, optimizer="adamw", betas=(0.9, 0.99),
+    data="shakespeare", steps=1500, batch_size=32, lr=1e-3, optimizer="adamw", betas=(0.9, 0.99),
     weight_decay=0.01, eval_every=500, data_options={"block_size": 32},
     quick=dict(steps=20, eval_every=None, model_options=QUICK),
     description="BERT: masked language model (15%, 80/10/10), pre-LN encoder, fill_mask",
