@@ -36,6 +36,10 @@ from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from . import nn, optim  # noqa: E402
 from .io import save, load  # noqa: E402
 from . import utils, data, distributions  # noqa: E402,F401
-from . import backends, accelerator  # noqa: E402,F401  (hardware questions, answered truthfully)
+from . import backends, accelerator, xpu, amp, sparse  # noqa: E402,F401  (hardware questions, answered truthfully)
+from .legacy import *  # noqa: E402,F401,F403  (FloatTensor, Size, Variable, compile, ...)
+from .amp import autocast  # noqa: E402,F401
+from .sparse import sparse_coo_tensor  # noqa: E402,F401
+spmm = sparse.mm
 from . import _torch_alias  # noqa: E402
 _torch_alias.install()  # `sys.modules["torch"] = minigen` makes `import torch.nn...` give minigen's modules

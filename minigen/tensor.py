@@ -13,6 +13,13 @@ from . import autograd as _autograd  # grad mode (read at call time)
 from . import backend as _backend
 from .backend import _by_array_type
 
+def _is_size(x):
+    """A Python int (not bool), or a torch.Size-like tuple subclass of ints."""
+    if type(x) is int:
+        return True
+    return type(x) is not tuple and isinstance(x, tuple) and all(type(s) is int for s in x)
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
@@ -24,9 +31,20 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "creator", "_idx", "_retain", "__weakref__")
     __array_priority__ = 1000  # numpy_scalar * tensor -> Tensor.__rmul__, not numpy
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+    def __init__(self, data=None, *sizes, requires_grad=False, dtype=None, device=None):
         from .creation import _to_array
 
+        if sizes and not _is_size(data):  # the old positional form Tensor(data, requires_grad)
+            requires_grad, dtype, device = (tuple(sizes) + (dtype, device))[:3]
+            sizes = ()
+        if data is None or _is_size(data):
+            # PyTorch's legacy constructor: Tensor() / Tensor(2, 3) / Tensor(Size) is an
+            # uninitialised tensor of that shape in the default dtype (here: zeros)
+            shape = () if data is None else (tuple(data) if not isinstance(data, int) else (data,))
+            shape = (0,) if data is None else shape + tuple(int(s) for s in sizes)
+            data = numpy.zeros(shape, dtype=_backend.get_default_dtype() if dtype is None else dtype)
+        elif isinstance(data, (list, tuple)) and dtype is None:
+            dtype = _backend.get_default_dtype()  # Tensor([1, 2]) is floating, as in PyTorch
         self.data = _to_array(data, dtype, device)
         self.grad = None
         self.creator = None
@@ -64,6 +82,75 @@ class Tensor:
     @property
     def is_cuda(self):
         return self.device.type == "cuda"
+
+    # device and layout questions PyTorch programs ask, answered truthfully: minigen tensors
+    # are dense (strided), live on 'cpu' or 'cuda', never on mps/xpu/meta, never quantized
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    is_mps = is_xpu = is_meta = is_sparse = is_quantized = is_mkldnn = is_nested = property(
+        lambda self: False)
+    layout = property(lambda self: "strided")
+
+    def get_device(self):
+        """-1 on the cpu, else the GPU's index (0), as PyTorch's."""
+        return -1 if self.device.type == "cpu" else 0
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self.data.flags["C_CONTIGUOUS"])
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    def is_complex(self):
+        return self.data.dtype.kind == "c"
+
+    def pin_memory(self, device=None):
+        """Page-locked host memory is a CUDA-copy optimisation minigen does not make: the
+        tensor itself (PyTorch returns a pinned copy; the values are the same)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
+    def to_dense(self, dtype=None, masked_grad=None):
+        """minigen has no sparse layout, so every tensor is already dense: itself."""
+        return self if dtype is None else self.to(dtype)
+
+    def to_sparse(self, *args, **kwargs):
+        """minigen has no sparse layout: a dense tensor with the same values (``x @ y`` and
+        ``minigen.sparse.mm`` give the numbers a sparse matrix would, without the savings)."""
+        return self
+
+    def byte(self):
+        return self.to("uint8")
+
+    def char(self):
+        return self.to("int8")
+
+    def short(self):
+        return self.to("int16")
+
+    def scatter_add_(self, dim, index, src):
+        """In place: self[index[i][j]][j] += src[i][j] (dim 0), off the graph."""
+        from .ops.construct import scatter_add
+        self._check_inplace("scatter_add_")
+        self.data[...] = scatter_add(self.detach(), dim, index, src.detach()).data
+        return self
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """In place: self[index[i][j]][j] = src[i][j] (dim 0), off the graph."""
+        from .ops.construct import scatter
+        self._check_inplace("scatter_")
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported in minigen; use "
+                                      "scatter_add_ for reduce='add'")
+        if src is not None and not isinstance(src, Tensor):
+            src, value = None, src
+        out = scatter(self.detach(), dim, index, None if src is None else src.detach(), value=value)
+        self.data[...] = out.data
+        return self
 
     @property
     def xp(self):

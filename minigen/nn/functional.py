@@ -15,3 +15,4 @@ from ..ops.batch_norm import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
 from ..ops.flash_attention import *  # noqa: F401,F403
 from ..ops.rnn import *  # noqa: F401,F403
+from ..ops.extras import *  # noqa: F401,F403,E402

@@ -160,3 +160,7 @@ def _fill_random(name):
 
 
 _install()
+
+from . import extras as _extras  # noqa: E402  (composites PyTorch programs use: losses, activations, x.unfold)
+for _name, _fn in _extras.TENSOR_METHODS.items():
+    setattr(Tensor, _name, getattr(_extras, _fn))

@@ -1,0 +1,332 @@
+"""Functions PyTorch programs reach for that are compositions of minigen's primitive ops.
+
+Each is written from its defining equation with ops that already carry their own backward,
+so each is differentiable (to any order) with no backward of its own to check:
+
+    smooth_l1(d)  = 0.5 d^2 / beta          if |d| < beta,  |d| - 0.5 beta  otherwise
+    huber(d)      = 0.5 d^2                 if |d| < delta, delta (|d| - 0.5 delta) otherwise
+    normalize(x)  = x / max(||x||_p, eps)                         (along ``dim``)
+    cos(x1, x2)   = <x1, x2> / (max(||x1||, eps) max(||x2||, eps))
+    selu(x)       = scale (max(0, x) + min(0, alpha (e^x - 1)))
+    logsigmoid(x) = -softplus(-x) = min(x, 0) - log(1 + e^-|x|)
+    glu(a | b)    = a sigmoid(b)                                  (halves along ``dim``)
+    mish(x)       = x tanh(softplus(x))
+    hardswish(x)  = x relu6(x + 3) / 6,   hardsigmoid(x) = relu6(x + 3) / 6
+    pixel_shuffle: (N, C r^2, H, W) -> (N, C, H r, W r), out[n, c, h r + i, w r + j]
+                   = in[n, c r^2 + i r + j, h, w]; pixel_unshuffle is its inverse
+    dropout2d:     one Bernoulli draw per (sample, channel), kept channels scaled by 1/(1-p)
+    instance_norm: batch norm of each (sample, channel) over its own positions
+    x.unfold(d, size, step): windows x[..., k step : k step + size, ...] along d, as a new
+                   last dim (PyTorch's sliding-window view; here a gather, so it is a copy)
+"""
+import builtins
+import math
+import numbers
+
+from ..autograd import Tensor
+from .elementwise import add, sub, mul, div, pow, maximum, minimum, where
+from .unary import exp, log, log1p, sqrt, abs, tanh, sigmoid, relu, clamp
+from .reduction import sum, mean
+from .shape import reshape, permute, movedim
+from .join import chunk
+
+__all__ = [
+    "smooth_l1_loss", "huber_loss", "normalize", "cosine_similarity", "pairwise_distance",
+    "selu", "celu", "logsigmoid", "glu", "mish", "hardswish", "hardsigmoid", "softsign",
+    "tanhshrink", "threshold", "softmin", "prelu", "rms_norm", "pixel_shuffle",
+    "pixel_unshuffle", "dropout1d", "dropout2d", "dropout3d", "instance_norm",
+    "margin_ranking_loss", "unfold_windows",
+]
+# names that become Tensor methods (x.unfold is the sliding-window one, not F.unfold)
+TENSOR_METHODS = {"unfold": "unfold_windows"}
+
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(input, target, name):
+    if tuple(input.shape) != tuple(target.shape):
+        import warnings
+        warnings.warn(f"{name}: target size {list(target.shape)} differs from input size "
+                      f"{list(input.shape)}; they are broadcast, which is rarely what was meant",
+                      stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- losses
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Smooth L1: quadratic below ``beta``, linear above (beta = 0 is the L1 loss)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    _same_shape(input, target, "smooth_l1_loss")
+    d = abs(sub(input, target))
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    # l = 0.5 d^2 / beta if d < beta else d - 0.5 beta
+    loss = where(d < beta, mul(mul(d, d), 0.5 / beta), sub(d, 0.5 * beta))
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Huber: 0.5 d^2 below ``delta``, delta (|d| - 0.5 delta) above."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    _same_shape(input, target, "huber_loss")
+    d = abs(sub(input, target))
+    # l = 0.5 d^2 if d < delta else delta (d - 0.5 delta)
+    loss = where(d < delta, mul(mul(d, d), 0.5), mul(sub(d, 0.5 * delta), delta))
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """l = max(0, -y (x1 - x2) + margin)."""
+    loss = relu(add(mul(mul(target, -1.0), sub(input1, input2)), margin))
+    return _reduce(loss, reduction, "margin_ranking_loss")
+
+
+# ----------------------------------------------------------------------------- norms, distances
+def _norm(x, p, dim, keepdim):
+    if p == 2:
+        return sqrt(sum(mul(x, x), dim=dim, keepdim=keepdim))
+    if p == 1:
+        return sum(abs(x), dim=dim, keepdim=keepdim)
+    if p == float("inf"):
+        return abs(x).amax(dim=dim, keepdim=keepdim)
+    return pow(sum(pow(abs(x), p), dim=dim, keepdim=keepdim), 1.0 / p)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """x / max(||x||_p, eps) along ``dim``."""
+    if out is not None:
+        raise TypeError("normalize: out= is not supported in minigen")
+    n = _norm(input, p, dim, True)
+    return div(input, clamp(n, min=eps))
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """<x1, x2> / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    n1 = clamp(_norm(x1, 2, dim, False), min=eps)
+    n2 = clamp(_norm(x2, 2, dim, False), min=eps)
+    return div(sum(mul(x1, x2), dim=dim), mul(n1, n2))
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim."""
+    return _norm(add(sub(x1, x2), eps), p, -1, keepdim)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2 over the trailing dims) + eps) * weight; eps defaults to the dtype's
+    machine epsilon, as PyTorch's."""
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    k = len(tuple(normalized_shape))
+    if tuple(input.shape[input.ndim - k:]) != tuple(normalized_shape):
+        raise RuntimeError(f"rms_norm: normalized_shape {list(normalized_shape)} does not match "
+                           f"the trailing dims of input of shape {list(input.shape)}")
+    if eps is None:
+        eps = float(input.xp.finfo(input.dtype).eps)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = mul(input, pow(add(mean(mul(input, input), dim=dims, keepdim=True), eps), -0.5))
+    return y if weight is None else mul(y, weight)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Each (sample, channel) normalised over its own positions: batch norm of the input
+    seen as one sample with N*C channels. Running statistics (if given) are the mean over the
+    batch of the per-instance updates, as in PyTorch."""
+    from .batch_norm import batch_norm
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, L...) with at least 3 "
+                         f"dims, got {list(input.shape)}")
+    N, C = input.shape[:2]
+    x = reshape(input, (1, N * C) + tuple(input.shape[2:]))
+    rm = rv = None
+    if running_mean is not None:
+        rm = running_mean.repeat(N)
+        rv = running_var.repeat(N)
+    y = batch_norm(x, rm, rv, None, None, training=use_input_stats or rm is None,
+                   momentum=momentum, eps=eps)
+    if running_mean is not None and use_input_stats:
+        from ..autograd import no_grad
+        with no_grad():
+            running_mean.copy_(rm.view(N, C).mean(0))
+            running_var.copy_(rv.view(N, C).mean(0))
+    y = reshape(y, tuple(input.shape))
+    shape = (1, C) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = mul(y, reshape(weight, shape))
+    if bias is not None:
+        y = add(y, reshape(bias, shape))
+    return y
+
+
+# ----------------------------------------------------------------------------- activations
+def selu(input, inplace=False):
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    # scale (max(0, x) + min(0, alpha (e^x - 1)))
+    return mul(add(relu(input), minimum(mul(sub(exp(minimum(input, 0.0)), 1.0), alpha), 0.0)), scale)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    # max(0, x) + min(0, alpha (e^(x / alpha) - 1))
+    return add(relu(input), minimum(mul(sub(exp(div(minimum(input, 0.0), alpha)), 1.0), alpha), 0.0))
+
+
+def logsigmoid(input):
+    # log sigma(x) = min(x, 0) - log(1 + e^-|x|)
+    return sub(minimum(input, 0.0), log1p(exp(mul(abs(input), -1.0))))
+
+
+def glu(input, dim=-1):
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"glu: halving dimension {dim} of size {input.shape[dim]} must be even")
+    a, b = chunk(input, 2, dim)
+    return mul(a, sigmoid(b))
+
+
+def _softplus(x):
+    # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)
+    return add(relu(x), log1p(exp(mul(abs(x), -1.0))))
+
+
+def mish(input, inplace=False):
+    return mul(input, tanh(_softplus(input)))
+
+
+def hardsigmoid(input, inplace=False):
+    return div(clamp(add(input, 3.0), 0.0, 6.0), 6.0)
+
+
+def hardswish(input, inplace=False):
+    return mul(input, hardsigmoid(input))
+
+
+def softsign(input):
+    return div(input, add(abs(input), 1.0))
+
+
+def tanhshrink(input):
+    return sub(input, tanh(input))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``."""
+    return where(input > threshold, input, value)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    from .softmax_family import softmax
+    if dim is None:
+        raise TypeError("softmin: pass dim= (the dimension to normalise over)")
+    x = input if dtype is None else input.to(dtype)
+    return softmax(mul(x, -1.0), dim=dim)
+
+
+def prelu(input, weight):
+    """max(0, x) + a min(0, x), with ``a`` one value or one per channel (dim 1)."""
+    a = weight
+    if weight.numel() > 1:
+        if input.ndim < 2 or input.shape[1] != weight.numel():
+            raise RuntimeError(f"prelu: weight has {weight.numel()} values but input of shape "
+                               f"{list(input.shape)} has {input.shape[1] if input.ndim > 1 else 1} channels")
+        a = reshape(weight, (1, -1) + (1,) * (input.ndim - 2))
+    return add(relu(input), mul(a, minimum(input, 0.0)))
+
+
+# ----------------------------------------------------------------------------- rearrangements
+def pixel_shuffle(input, upscale_factor):
+    """(N, C r^2, H, W) -> (N, C, H r, W r)."""
+    r = int(upscale_factor)
+    if input.ndim < 3 or input.shape[-3] % (r * r):
+        raise RuntimeError(f"pixel_shuffle: expected input of shape (*, C*{r}^2, H, W), got "
+                           f"{list(input.shape)}")
+    *lead, Cr2, H, W = input.shape
+    C = Cr2 // (r * r)
+    nl = len(lead)
+    x = reshape(input, tuple(lead) + (C, r, r, H, W))
+    # out[.., c, h r + i, w r + j] = x[.., c, i, j, h, w]
+    x = permute(x, tuple(range(nl)) + (nl, nl + 3, nl + 1, nl + 4, nl + 2))
+    return reshape(x, tuple(lead) + (C, H * r, W * r))
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(N, C, H r, W r) -> (N, C r^2, H, W), the inverse of ``pixel_shuffle``."""
+    r = int(downscale_factor)
+    if input.ndim < 3 or input.shape[-1] % r or input.shape[-2] % r:
+        raise RuntimeError(f"pixel_unshuffle: height and width of input of shape "
+                           f"{list(input.shape)} must be divisible by {r}")
+    *lead, C, Hr, Wr = input.shape
+    H, W = Hr // r, Wr // r
+    nl = len(lead)
+    x = reshape(input, tuple(lead) + (C, H, r, W, r))
+    x = permute(x, tuple(range(nl)) + (nl, nl + 2, nl + 4, nl + 1, nl + 3))
+    return reshape(x, tuple(lead) + (C * r * r, H, W))
+
+
+def unfold_windows(self, dimension, size, step):
+    """``x.unfold(dim, size, step)``: every window of ``size`` along ``dim``, ``step`` apart,
+    as a new last dimension; ``dim`` becomes the window count (size - size) // step + 1."""
+    from ..creation import tensor as _tensor
+    d = dimension % builtins.max(self.ndim, 1)
+    n = self.shape[d] if self.ndim else 1
+    if size > n:
+        raise RuntimeError(f"unfold: size {size} is larger than dimension {dimension} of size {n}")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step must be > 0, got {step}")
+    count = (n - size) // step + 1
+    xp = self.xp
+    # idx[k, j] = k step + j
+    idx = xp.arange(count)[:, None] * step + xp.arange(size)[None, :]
+    windows = self[(builtins.slice(None),) * d + (_tensor(idx, device=self.device),)]
+    # windows: (..., count, size, rest...) -> move the window axis (d + 1) to the end
+    return movedim(windows, d + 1, -1)
+
+
+# ----------------------------------------------------------------------------- channel dropout
+def _feature_dropout(input, p, training, batched_ndim, name):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (batched_ndim, batched_ndim - 1):
+        import warnings
+        warnings.warn(f"{name}: expected a {batched_ndim}-D (batched) or {batched_ndim - 1}-D "
+                      f"input, got shape {list(input.shape)}; dropping whole entries of dims "
+                      f"beyond the first two", stacklevel=3)
+    if not training or p == 0.0:
+        return input
+    from ..creation import rand
+    # one draw per channel: mask shape (N, C, 1, ..., 1) (or (C, 1, ...) unbatched)
+    lead = 2 if input.ndim >= 2 else 1
+    shape = tuple(input.shape[:lead]) + (1,) * (input.ndim - lead)
+    if input.ndim == batched_ndim - 1:  # unbatched: channels first
+        shape = tuple(input.shape[:1]) + (1,) * (input.ndim - 1)
+    if p == 1.0:
+        return mul(input, 0.0)
+    u = rand(shape, dtype=input.dtype, device=input.device).data
+    m = (u >= p).astype(input.dtype) * (1.0 / (1.0 - p))
+    return mul(input, Tensor(m.astype(input.dtype, copy=False)))
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, L) input with probability p; scale the rest by 1/(1-p)."""
+    return _feature_dropout(input, p, training, 3, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, H, W) input with probability p; scale the rest by 1/(1-p)."""
+    return _feature_dropout(input, p, training, 4, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, D, H, W) input with probability p; scale by 1/(1-p)."""
+    return _feature_dropout(input, p, training, 5, "dropout3d")
+
+
+del math
