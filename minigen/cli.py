@@ -67,14 +67,18 @@ def build_parser():
                    help="train this many steps instead of epochs (default: the recipe's)")
     t.add_argument("--batch-size", type=_positive_int, help="batch size (default: the recipe's)")
     t.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
-    t.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+    t.add_argument("--device", choices=["cpu", "cuda"],
                    help="where to train: cpu (NumPy) or cuda (CuPy on an NVIDIA GPU); default cpu")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--seed", type=int, help="random seed (default 0)")
     t.add_argument("--out", help="run folder (default runs/MODEL-DATA[-VARIANT], numbered -2, -3, ... "
                                  "if it already holds a run)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.npz (default folder: the newest "
-                        "default one)")
+                        "default one) with the run's own settings (config.json); a setting given "
+                        "on the command line that differs from the run's is refused")
+    t.add_argument("--override", action="store_true",
+                   help="with --resume: continue with the settings given on the command line "
+                        "where they differ from the run's (recorded in config.json)")
     t.add_argument("--max-steps", type=_positive_int,
                    help="stop after this many steps in total (a quick try; default: all epochs)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=500,
@@ -143,6 +147,12 @@ def build_parser():
     e.add_argument("samples", help="a .npy file of images")
     e.add_argument("--json", help="also write the scores to this JSON file")
 
+    for name in ("list", "models"):
+        sub.add_parser(name, help="every model with its description, data sets and variants"
+                       if name == "list" else "the same as `minigen list`",
+                       description="List every registered model: its one-line description, the "
+                                   "data sets it trains on (the default first) and its variants.")
+
     sub.add_parser("info", help="versions, devices, BLAS and CuPy status",
                    description="Print minigen's version, the devices it can use (and why cuda "
                                "is not available, if it is not), NumPy and its BLAS, and CuPy.")
@@ -206,16 +216,52 @@ def _default_out(model, data, variant, default_variant, resume):
     return next(c for c in candidates if not os.path.exists(os.path.join(c, "last.npz")))
 
 
+# the settings a resumed run takes from its config.json unless the command line gives them
+_RESUMED = ("data", "variant", "quick", "epochs", "steps", "batch_size", "lr", "seed", "device")
+
+
+def _resume_settings(args, out):
+    """On --resume: fill the settings the command line leaves out from the run's config.json,
+    and refuse those it gives differently (unless --override). Returns the differences."""
+    import json
+    path = os.path.join(out, "config.json")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CommandError(f"--resume: can't read the run's settings from {path} ({e})") from None
+    if config.get("model") not in (None, args.model):
+        raise CommandError(f"--resume: {out} holds a {config['model']} run, not a {args.model} one")
+    given = {k: getattr(args, k) for k in _RESUMED}
+    given["quick"] = args.quick or None            # a store_true flag is "given" only when set
+    if given["epochs"] is not None and config.get("steps") is not None:
+        given["steps"] = None                      # asking for epochs replaces the run's steps
+    differ = [(k, config.get(k), v) for k, v in given.items()
+              if v is not None and k in config and config[k] != v
+              and not (k == "epochs" and config.get("steps") is not None and args.steps is None)]
+    if differ and not args.override:
+        said = ", ".join(f"--{k.replace('_', '-')} {v} (the run has {old})" for k, old, v in differ)
+        raise CommandError(f"--resume: {said}; a resumed run keeps its settings. Pass --override "
+                           "to continue with the new ones, or leave them out")
+    for k in _RESUMED:
+        if getattr(args, k, None) is None and k in config:
+            setattr(args, k, config[k])
+    if not args.quick and config.get("quick"):
+        args.quick = True
+    return differ
+
+
 def cmd_train(args):
     from .train import LAST, run_recipe, train_model
 
+    if args.override and not args.resume:
+        raise CommandError("--override only applies with --resume")
+    if args.epochs is not None and args.steps is not None:
+        raise CommandError("train: give --epochs or --steps, not both")
     try:
         entry, variant, recipe = run_recipe(args.model, args.data, args.variant, args.quick)
     except ValueError as e:
         raise CommandError(f"{e}") from None
-    if args.epochs is not None and args.steps is not None:
-        raise CommandError("train: give --epochs or --steps, not both")
-    _check_device(args.device)
     out = args.out or _default_out(args.model, recipe.data, variant, entry.recipe.for_data(recipe.data).variants[0], args.resume)
     last = os.path.join(out, LAST)
     if args.resume and not os.path.exists(last):
@@ -223,6 +269,16 @@ def cmd_train(args):
     if not args.resume and os.path.exists(last):
         raise CommandError(f"{out} already holds a run ({last}); pass --resume to continue it, "
                            "or choose another --out")
+    overrides = []
+    if args.resume:
+        overrides = _resume_settings(args, out)
+        try:
+            entry, variant, recipe = run_recipe(args.model, args.data, args.variant, args.quick)
+        except ValueError as e:
+            raise CommandError(f"{e}") from None
+    args.device = args.device or "cpu"
+    args.seed = 0 if args.seed is None else args.seed
+    _check_device(args.device)
 
     threads_note = _set_blas_threads(args.threads)
     steps = args.steps if args.steps is not None else (recipe.steps if args.epochs is None else None)
@@ -241,7 +297,7 @@ def cmd_train(args):
                              batch_size=bs, lr=lr, device=args.device, seed=args.seed, out=out,
                              resume=args.resume, max_steps=args.max_steps, eval_k=args.eval_k,
                              checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                             pictures=not args.no_pictures, quick=args.quick)
+                             pictures=not args.no_pictures, quick=args.quick, overrides=overrides)
     except ValueError as e:
         raise CommandError(str(e)) from None
     fit = report["fit"]
@@ -652,6 +708,21 @@ def cmd_info(args):
     return EXIT_OK
 
 
+def cmd_list(args):
+    """Each registered model: description, data sets (the default first), variants."""
+    from .models import registry
+    for name in registry.names():
+        r = registry.get(name).recipe
+        data = [r.data] + [d for d in r.per_data if d != r.data]
+        print(f"{name:<12} {r.description or '(no description)'}")
+        line = f"{'':<12} data: {', '.join(data)}"
+        if len(r.variants) > 1:
+            line += f";  variants: {', '.join(r.variants)}"
+        print(line)
+    print("\ntrain one with `minigen train NAME [--data D] [--variant V]`; see docs/models/NAME.md")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- gradcheck / bench
 def cmd_gradcheck(args):
     from . import backend as B
@@ -689,11 +760,37 @@ def cmd_bench(argv):
 
 
 # ----------------------------------------------------------------------------- main
+def _os_error_line(e):
+    """'cannot write PATH: REASON' for an OSError from creating or writing an output."""
+    where = e.filename if e.filename is not None else ""
+    reason = e.strerror or str(e)
+    if isinstance(e, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)):
+        return f"cannot write {where}: {reason} (choose another --out)"
+    return f"{where + ': ' if where else ''}{reason}"
+
+
+def _quiet_broken_pipe():
+    """The reader of our output went away (``minigen gradcheck | head``): stop without a
+    traceback, and keep Python from complaining when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
+
+
 def main(argv=None):
     """Run the ``minigen`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":          # the harness parses its own arguments
-        return cmd_bench(argv[1:])
+        try:
+            return cmd_bench(argv[1:])
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except OSError as e:
+            print(f"minigen bench: error: {_os_error_line(e)}", file=sys.stderr)
+            return EXIT_ERROR
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -704,11 +801,17 @@ def main(argv=None):
         return EXIT_USAGE
     from .io import CheckpointError
     commands = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info,
-                "gradcheck": cmd_gradcheck}
+                "gradcheck": cmd_gradcheck, "list": cmd_list, "models": cmd_list}
     try:
         return commands[args.command](args)
     except (CommandError, CheckpointError, FileNotFoundError) as e:
         print(f"minigen {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as e:
+        # a folder that cannot be created or written: one line, not a traceback
+        print(f"minigen {args.command}: error: {_os_error_line(e)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"\nminigen {args.command}: interrupted", file=sys.stderr)

@@ -460,8 +460,11 @@ def run_recipe(name, data=None, variant=None, quick=False):
 def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=None, lr=None,
                 device="cpu", seed=0, out=None, resume=False, max_steps=None, eval_k=100,
                 checkpoint_every=500, progress=True, pictures=True, callback=None, log=print,
-                quick=False, steps=None):
+                quick=False, steps=None, overrides=()):
     """Train the registered model ``name`` with its recipe's defaults, as ``minigen train`` does.
+
+    ``overrides``: on ``resume``, the settings changed from the run's own, as ``(name, old,
+    new)`` triples (``minigen train --resume --override``); config.json records them.
 
     ``steps`` (or the recipe's) trains that many steps instead of ``epochs`` epochs;
     ``max_steps`` stops a run early (a quick try; the schedule is unchanged); ``quick`` applies
@@ -509,9 +512,16 @@ def train_model(name="vae", data=None, variant=None, epochs=None, batch_size=Non
                   optimizer=recipe.optimizer if isinstance(recipe.optimizer, (str, type(None))) else "custom",
                   device=str(device), seed=seed, max_steps=max_steps, quick=bool(quick))
     os.makedirs(out, exist_ok=True)
-    if not resume:
-        with open(os.path.join(out, "config.json"), "w") as f:
-            json.dump(config, f, indent=2)
+    config_path = os.path.join(out, "config.json")
+    if resume and overrides and os.path.exists(config_path):
+        # settings changed on resume (--override): config.json says so, and holds the new ones
+        with open(config_path) as f:
+            before = json.load(f)
+        config["overrides"] = before.get("overrides", []) + [
+            {k: {"was": old, "now": new} for k, old, new in overrides}]
+    if not resume or overrides:
+        from .io import atomic_write_bytes
+        atomic_write_bytes(config_path, json.dumps(config, indent=2).encode())
 
     epoch_end = None
     if recipe.every_epoch is not None and pictures:

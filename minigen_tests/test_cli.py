@@ -210,3 +210,78 @@ def test_gradcheck_on_the_simulated_device_from_the_command_line(capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "exp" in out and "| cuda" in out and "passed" in out
+
+
+# ----------------------------------------------------------------------------- sharp edges
+def test_resume_keeps_the_runs_settings_unless_overridden(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert cli.main(["train", "vae", *TINY, "--lr", "0.002", "--batch-size", "32", "--out", str(out),
+                     "--no-pictures"]) == 0
+    capsys.readouterr()
+    base = ["train", "vae", "--max-steps", "6", "--eval-k", "2", "--no-progress", "--no-pictures",
+            "--out", str(out), "--resume"]
+    # a different setting is refused, by name, and nothing changes
+    assert cli.main(base + ["--lr", "0.01", "--batch-size", "16"]) == 1
+    err = capsys.readouterr().err
+    assert "--lr 0.01 (the run has 0.002)" in err and "--batch-size 16 (the run has 32)" in err
+    assert io.load(out / "last.npz")["step"] == 4
+    # left out, the settings (data digits, lr, batch size) come from the run's config.json
+    assert cli.main(base) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["lr"] == 0.002 and config["batch_size"] == 32 and config["data"] == "digits"
+    # --override continues with the new ones, and both JSON files say so
+    assert cli.main(base[:2] + ["--max-steps", "8"] + base[4:] + ["--lr", "0.01", "--override"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    assert config["lr"] == 0.01 and config["overrides"] == [{"lr": {"was": 0.002, "now": 0.01}}]
+    assert results["config"] == config
+    assert cli.main(["train", "vae", *TINY, "--out", str(tmp_path / "x"), "--override"]) == 1
+    assert "--override only applies with --resume" in capsys.readouterr().err
+
+
+def test_unwritable_outputs_give_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert cli.main(["train", "vae", *TINY, "--out", str(blocker / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Not a directory" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert cli.main(["bench", "--quick", "--only", "gemm", "--no-scaling", "--no-profile",
+                     "--out", str(blocker / "bench")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("minigen bench: error: cannot write")
+
+
+def test_list_names_every_model(capsys):
+    from minigen.models import registry
+    for cmd in ("list", "models"):
+        assert cli.main([cmd]) == 0
+        out = capsys.readouterr().out
+        for name in registry.names():
+            assert f"\n{name} " in "\n" + out
+    assert "data: digits, moons, mnist;  variants: guided, uncond" in out
+
+
+def test_a_closed_pipe_ends_quietly():
+    # a command with far more output than a pipe holds (64 KiB), like `minigen gradcheck`
+    code = ("import sys, minigen.cli as c\n"
+            "def loud(args):\n    for i in range(100000): print('x' * 80)\n    return 0\n"
+            "c.cmd_list = loud\nraise SystemExit(c.main(['list']))")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()           # the reader goes away, as `| head -1` does
+    err = p.stderr.read().decode()
+    assert p.wait() == 0 and "BrokenPipeError" not in err and "Traceback" not in err
+
+
+def test_bench_writes_outside_the_source_tree_and_flags_a_busy_machine():
+    from minigen.bench import cli as bench_cli
+    assert bench_cli.parse_args([]).out == os.path.join("runs", "bench")
+    ok = lambda med, lo, hi, name="w": {"status": "ok", "workload": name,
+                                        "time_s": {"median": med, "min": lo, "max": hi}}
+    assert bench_cli.busy_note([ok(1.0, 0.95, 1.05)], load_start=0.1) is None or \
+        "load average" in bench_cli.busy_note([ok(1.0, 0.95, 1.05)], load_start=0.1)
+    note = bench_cli.busy_note([ok(1.0, 0.9, 1.6, "slow one"), ok(1.0, 0.99, 1.01)], load_start=0.0)
+    assert "1 of 2 workloads" in note and "slow one" in note and "mean little" in note
+    note = bench_cli.busy_note([ok(1.0, 0.99, 1.01)], load_start=(os.cpu_count() or 1) + 3.0)
+    assert "load average" in note

@@ -5,7 +5,8 @@ Data: every integer 0..9999 in British English words (``minigen.data.numbers``),
 ``numpy.random.default_rng(0).permutation(10000)``: the first 8,000 train, the last 2,000 test.
 Character-level source (21 symbols + PAD), target the digits + PAD/BOS/EOS.
 Model: pre-LN encoder-decoder, d_model 64, 4 heads, FFN 256, 2 + 2 layers, final LayerNorms on
-both stacks, dropout 0.1 (PyTorch's default; the issue does not name one), embeddings scaled by
+both stacks, no dropout (the issue names none; with PyTorch's default 0.1 both libraries
+reached only 0.957 / 0.966 exact match at seed 0 after the 1,000 steps), embeddings scaled by
 sqrt(64) before the sinusoidal encoding, Xavier-uniform on every matrix, biases 0.
 Training: batch 64 (the same batch order on both sides: minigen's loader seeded by the seed),
 Adam 5e-4, betas (0.9, 0.98), 200 warm-up steps (linear from lr/200) then cosine to 0, 1,000

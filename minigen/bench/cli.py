@@ -4,7 +4,9 @@
                   [--vs-torch] [--out DIR]
 
 Writes ``bench-<time>[-quick].json`` and ``.md`` (and the scaling charts as PNG) to ``--out``
-(default ``benchmarks/results``) and prints each workload as it finishes. Returns 0, or 1 if a
+(default ``runs/bench``, a run folder beside the training runs, outside the source tree's
+committed ``benchmarks/results``) and prints each workload as it finishes. When the repeats
+spread widely or the machine was loaded, it says so: the figures then mean little. Returns 0, or 1 if a
 workload raised an error (a missing layer or device is "unavailable", which is not an error).
 """
 from __future__ import annotations
@@ -46,8 +48,9 @@ def parse_args(argv):
                         "(repeatable, or comma-separated)")
     p.add_argument("--vs-torch", action="store_true",
                    help="also time the same workloads in PyTorch on the same device")
-    p.add_argument("--out", default=os.path.join("benchmarks", "results"),
-                   help="directory for results (default: benchmarks/results)")
+    p.add_argument("--out", default=os.path.join("runs", "bench"),
+                   help="directory for results (default: runs/bench; the project's committed "
+                        "figures live in benchmarks/results)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="'wall' (default) or 'cpu': the process's CPU time, which other "
                         "processes' load does not inflate (CPU device, --threads 1 only)")
@@ -176,6 +179,41 @@ def _torch_profile(cases, device, timing):
         return {"status": "error", "reason": describe_error(e)[0]}
 
 
+def _load_average():
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+
+
+SPREAD_LIMIT = 0.25  # (slowest - fastest) / median of a workload's repeats
+
+
+def busy_note(results, load_start=None):
+    """A sentence when the figures are unreliable: the repeats of some workloads spread by more
+    than ``SPREAD_LIMIT`` of their median, or the load average exceeded the CPU count (other
+    programs were competing for the cores). None when the run looks clean."""
+    spreads = [((r["time_s"]["max"] - r["time_s"]["min"]) / r["time_s"]["median"], r["workload"])
+               for r in results if r.get("status") == "ok" and r.get("time_s")
+               and r["time_s"]["median"] > 0]
+    wide = [s for s in spreads if s[0] > SPREAD_LIMIT]
+    loads = [x for x in (load_start, _load_average()) if x is not None]
+    cpus = os.cpu_count() or 1
+    busy = loads and max(loads) > cpus
+    if not wide and not busy:
+        return None
+    parts = []
+    if busy:
+        parts.append(f"load average {max(loads):.1f} on {cpus} CPUs")
+    if wide:
+        worst = max(wide)
+        parts.append(f"{len(wide)} of {len(spreads)} workloads' repeats spread by more than "
+                     f"{100 * SPREAD_LIMIT:.0f}% of their median (worst {100 * worst[0]:.0f}%: "
+                     f"{worst[1]})")
+    return ("the machine was busy (" + "; ".join(parts) + "): these times mean little; rerun "
+            "on an idle machine, or use --threads 1 --clock cpu")
+
+
 def profile_steps(timing):
     return 1 if timing["repeats"] <= 3 else 3
 
@@ -197,6 +235,7 @@ def run(args, log=print):
         ok, why = lib_available("torch", "cpu")
         if not ok:
             notes.append(f"--vs-torch: {why}; PyTorch columns are empty")
+    load_start = _load_average()
     pins = pin_threads(args.threads, with_torch=args.vs_torch and "torch" in sys.modules)
     notes += pins.notes
     devices, dev_status = [], []
@@ -289,6 +328,12 @@ def run(args, log=print):
     doc["markdown_path"] = write_markdown(doc, os.path.join(args.out, base + ".md"))
     write_json(doc, doc["json_path"])
     errors = [r for r in doc["results"] if r["status"] == "error"]
+    busy = busy_note(doc["results"], load_start)
+    if busy:
+        notes.append(busy)
+        write_json(doc, doc["json_path"])
+        write_markdown(doc, doc["markdown_path"])
+        log("note: " + busy)
     log(f"wrote {doc['json_path']} and {doc['markdown_path']} ({doc['wall_s']:.1f} s)")
     for r in errors:
         log(f"ERROR {r['workload']} [{r['device']}, {r['lib']}]: {r['reason']}")

@@ -729,7 +729,7 @@ def torch_vit(config):
 
 
 def torch_number_translator(src_vocab=22, tgt_vocab=13, d_model=64, nhead=4, num_encoder_layers=2,
-                            num_decoder_layers=2, dim_feedforward=256, dropout=0.1, norm_first=True,
+                            num_decoder_layers=2, dim_feedforward=256, dropout=0.0, norm_first=True,
                             max_len=64, **unused):
     """The twin of ``minigen.models.transformer.NumberTranslator``: PyTorch's own
     ``nn.Transformer`` with the same parameter names, so state dicts copy across."""

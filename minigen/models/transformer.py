@@ -91,7 +91,7 @@ class NumberTranslator(nn.Module):
 
     def __init__(self, src_vocab=len(words.SOURCE), tgt_vocab=len(words.TARGET), d_model=64,
                  nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=256,
-                 dropout=0.1, norm_first=True, max_len=64):
+                 dropout=0.0, norm_first=True, max_len=64):
         super().__init__()
         self.sizes = dict(src_vocab=src_vocab, tgt_vocab=tgt_vocab, d_model=d_model, nhead=nhead,
                           num_encoder_layers=num_encoder_layers,

@@ -310,5 +310,5 @@ register("vae", build_vae, Recipe(
     data="mnist", epochs=100, batch_size=128, lr=1e-3, variants=("mlp", "conv"),
     per_data={"digits": {"epochs": 60, "batch_size": 64}},
     per_variant={"conv": {"epochs": 20}},
-    pictures=_pictures, evaluate=_evaluate,
+    quick=dict(epochs=1), pictures=_pictures, evaluate=_evaluate,
     description="Kingma-Welling VAE, Bernoulli decoder (784-400-20 MLP on MNIST)"))
