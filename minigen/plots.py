@@ -675,17 +675,23 @@ def save_clip_similarity(S, images, prompts, path, title=None):
     S = numpy.asarray(S, dtype=numpy.float64)
     P, N = S.shape
     a = numpy.clip(_host_images(images), 0.0, 1.0)
-    strip = image_grid(a, nrow=N, padding=1)
     fig = _figure(max(8.0, 0.11 * N + 2.5), 0.35 * P + 2.2)
     ax_img = fig.add_axes((0.2, 0.80, 0.72, 0.12))
-    ax_img.imshow(strip, cmap="gray", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    per = N // 10 if N % 10 == 0 else None
+    # above each digit's block of columns, its first image (all N if they are few enough)
+    show = [(per * d, per) for d in range(10)] if per else [(i, 1) for i in range(N)]
+    for start, width in show:
+        pad = 0.1 * width
+        ax_img.imshow(a[start], cmap="gray", vmin=0, vmax=1, aspect="auto", interpolation="nearest",
+                      extent=(start - 0.5 + pad, start + width - 0.5 - pad, 0, 1))
+    ax_img.set_xlim(-0.5, N - 0.5)
+    ax_img.set_ylim(0, 1)
     ax_img.set_axis_off()
     ax_img.set_title(title or "cosine similarity of test images (sorted by digit) and prompts", fontsize=10)
     ax = fig.add_axes((0.2, 0.08, 0.72, 0.70))
     im = ax.imshow(S, aspect="auto", cmap="viridis", interpolation="nearest")
     ax.set_yticks(range(P))
     ax.set_yticklabels(prompts, fontsize=8)
-    per = N // 10 if N % 10 == 0 else None
     if per:
         ax.set_xticks([per * d + (per - 1) / 2 for d in range(10)])
         ax.set_xticklabels([str(d) for d in range(10)])

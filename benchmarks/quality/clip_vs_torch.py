@@ -30,6 +30,8 @@ One thread a run. Run:
     python benchmarks/quality/clip_vs_torch.py --report     # the table of the saved results
     python benchmarks/quality/clip_vs_torch.py --picture docs/images/clip_similarity.png
                                                             # train minigen seed 0, draw S
+    python benchmarks/quality/clip_vs_torch.py --probe runs/clip/last.npz
+                                                            # what the text tower reads
 """
 from __future__ import annotations
 
@@ -198,8 +200,63 @@ def picture(path, seed=0):
     print(f"trained {n} steps in {secs:.0f} s; wrote {path}")
 
 
+PROBES = [("a handwritten {w}", "the bar's prompt (a training template)"),
+          ("a scribbled {w}", "a held-out template"),
+          ("not a {w}", "negation: unseen word, opposite meaning"),
+          ("definitely not the digit {d}", "negation with the numeral"),
+          ("a handwritten {w}{w}", "the digit word twice, no space"),
+          ("the number after {w}", "a relation the captions never needed")]
+
+
+def probe(checkpoint):
+    """What the text tower reads, on a trained checkpoint (``minigen train clip``) and its 1,000
+    test images: (1) the mean cosine between captions of the same digit and of different digits,
+    for the 8 training and the 8 held-out templates; (2) zero-shot accuracy (against the true
+    digit) of prompts the captions never contained."""
+    import minigen
+    from minigen.data import captions as C
+    from minigen.models.clip import build_clip, _class_vectors
+    from minigen.models.datasets import DATASETS
+    from minigen.train import load_checkpoint
+    runner.set_threads(1)
+    from minigen import io
+    meta = io.load_meta(checkpoint)
+    m = build_clip(variant=meta.get("variant") or "cnn", **(meta.get("options") or {}))
+    load_checkpoint(checkpoint, m)
+    m.eval()
+    spec = DATASETS["captions"]
+    x, y = spec.images("test"), spec.labels("test").numpy()
+    with minigen.no_grad():
+        U = m.image_embeddings(x).numpy()
+
+        def enc(texts):
+            return m.encode_text(texts).numpy()
+        print("| templates | cosine, same digit | cosine, different digits |\n|---|---|---|")
+        for name, templates in (("8 training", C.TRAIN_TEMPLATES), ("8 held-out", C.HELDOUT_TEMPLATES),
+                                ("training vs held-out", None)):
+            if templates is None:
+                A = enc([C.caption(t, d) for t in C.TRAIN_TEMPLATES for d in range(10)])
+                B = enc([C.caption(t, d) for t in C.HELDOUT_TEMPLATES for d in range(10)])
+                ya = yb = numpy.tile(numpy.arange(10), 8)
+                G = A @ B.T
+                same = ya[:, None] == yb[None]
+            else:
+                A = enc([C.caption(t, d) for t in templates for d in range(10)])
+                ya = numpy.tile(numpy.arange(10), len(templates))
+                G = A @ A.T
+                same = (ya[:, None] == ya[None]) & ~numpy.eye(len(ya), dtype=bool)
+            diff = ya[:, None] != ya[None] if templates is not None else ~same
+            print(f"| {name} | {G[same].mean():.3f} | {G[diff].mean():.3f} |")
+        print("\n| prompt (digit filled in) | what it tests | accuracy, the prompt of d taken to mean d (1,000 test images) |\n|---|---|---|")
+        for t, what in PROBES:
+            acc = float(((U @ _class_vectors(enc, (t,)).T).argmax(1) == y).mean())
+            print(f"| \"{t}\" | {what} | {acc:.3f} |")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--picture":
         picture(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--probe":
+        probe(sys.argv[2])
     else:
         runner.main(MODELS, run, table, describe, doc=__doc__)
