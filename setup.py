@@ -17,7 +17,8 @@ setup(
         "cuda": ["cupy-cuda12x>=13"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=13"],
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # the PyTorch cross-checks need PyTorch itself (the CPU build of this exact version)
+        "test": ["pytest>=7", "hypothesis>=6", "torch==2.13.0", "threadpoolctl"],
         "bench": ["torch==2.13.0"],
     },
     entry_points={"console_scripts": ["minigen=minigen.cli:main"]},
