@@ -258,3 +258,23 @@ def tril_indices(row, col, offset=0, dtype=None, device=None):
 def triu_indices(row, col, offset=0, dtype=None, device=None):
     """The coordinates [2, n] of the upper triangle (``j - i >= offset``), row by row."""
     return _tri_indices(row, col, offset, lambda d, o: d >= o, dtype, device, "triu_indices")
+
+
+# PyTorch also takes the shape as a keyword (``torch.empty(size=(n, m))``) and accepts
+# ``pin_memory`` (a CUDA-copy hint that changes no value): both are accepted here
+def _size_keyword(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*size, **kwargs):
+        if "size" in kwargs:
+            if size:
+                raise TypeError(f"{fn.__name__}: the size was given both positionally and as size=")
+            s = kwargs.pop("size")
+            size = (s,) if isinstance(s, numbers.Integral) else (tuple(s),)
+        kwargs.pop("pin_memory", None)
+        return fn(*size, **kwargs)
+    return wrapper
+
+
+zeros, ones, empty, rand, randn = (_size_keyword(f) for f in (zeros, ones, empty, rand, randn))

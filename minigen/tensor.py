@@ -123,6 +123,20 @@ class Tensor:
         ``minigen.sparse.mm`` give the numbers a sparse matrix would, without the savings)."""
         return self
 
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """In place: the main diagonal (all indices equal) set to ``fill_value``."""
+        self._check_inplace("fill_diagonal_")
+        if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
+            raise RuntimeError(f"fill_diagonal_: needs a 2-D tensor or all dims equal, got shape "
+                               f"{list(self.shape)}")
+        n = min(self.shape)
+        idx = self.xp.arange(n)
+        self.data[(idx,) * self.ndim] = fill_value
+        if wrap and self.ndim == 2 and self.shape[0] > self.shape[1] + 1:
+            flat = self.data.reshape(-1)
+            flat[::self.shape[1] + 1] = fill_value
+        return self
+
     def byte(self):
         return self.to("uint8")
 

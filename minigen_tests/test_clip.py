@@ -244,3 +244,18 @@ def test_errors():
         CLIP(image_tower="mlp")
     with pytest.raises(ValueError, match="data 'captions'"):
         build_clip("mnist")
+
+
+def test_resumed_run_draws_the_same_captions(tmp_path):
+    """The templates come from minigen's generator, which checkpoints save: a run stopped after
+    3 steps and resumed ends with the same weights as an unbroken one."""
+    from minigen.train import train_model
+    kw = dict(quick=True, progress=False, pictures=False, log=lambda *a: None, checkpoint_every=1)
+    a = str(tmp_path / "a")
+    b = str(tmp_path / "b")
+    ra = train_model("clip", out=a, **kw)
+    train_model("clip", out=b, max_steps=3, **kw)
+    rb = train_model("clip", out=b, resume=True, **kw)
+    sa, sb = ra["model"].state_dict(), rb["model"].state_dict()
+    for k in sa:
+        numpy.testing.assert_array_equal(sa[k].numpy(), sb[k].numpy(), err_msg=k)
