@@ -31,8 +31,10 @@ def _to_array(data, dtype=None, device=None):
             arr = numpy.asarray(data)
         except (ValueError, TypeError) as e:
             raise TypeError(f"tensor: could not turn {type(data).__name__} into a tensor: {e}") from None
-        if arr.dtype.kind == "f":
-            arr = arr.astype(B._default_dtype)  # Python floats become float32, as in PyTorch
+        if arr.dtype.kind == "f" and dtype is None:
+            # Python floats become float32, as in PyTorch (with a dtype asked for, they go
+            # straight to it: tensor([0.1], dtype=float64) must not round through float32)
+            arr = arr.astype(B._default_dtype)
         elif arr.dtype.kind in "iu":
             arr = arr.astype(B.int64)
     if arr.dtype.kind not in "fiub":

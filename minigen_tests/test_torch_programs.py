@@ -1,0 +1,419 @@
+"""PyTorch programs run unchanged on minigen: the ``torch`` import alias, the hardware
+stand-ins, and the functions, layers and optimizers such programs use, each checked against
+PyTorch's behaviour (against PyTorch itself where it is installed).
+"""
+import contextlib
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import minigen
+from minigen import nn
+from minigen.nn import functional as F
+
+
+# ----------------------------------------------------------------------------- the alias
+@contextlib.contextmanager
+def torch_is_minigen():
+    """`sys.modules['torch'] = minigen` for the block; whatever `torch*` was there comes back."""
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules)
+             if k == "torch" or k.startswith("torch.")}
+    sys.modules["torch"] = minigen
+    try:
+        yield
+    finally:
+        for k in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def test_torch_submodules_are_minigens_own_modules():
+    with torch_is_minigen():
+        import torch
+        import torch.nn as tnn
+        import torch.nn.functional as TF
+        import torch.optim.lr_scheduler as sched
+        from torch.utils.data import DataLoader, TensorDataset
+        from torch.nn import init
+        import torch.distributions
+        import torch.backends.cudnn as cudnn
+        import torch.nn.parallel
+        assert torch is minigen
+        assert tnn is minigen.nn and TF is minigen.nn.functional
+        assert tnn.Module is minigen.nn.Module
+        assert sched is minigen.optim.lr_scheduler
+        assert DataLoader is minigen.utils.data.DataLoader
+        assert TensorDataset is minigen.utils.data.TensorDataset
+        assert init is minigen.nn.init
+        assert torch.distributions is minigen.distributions
+        assert cudnn is minigen.backends.cudnn
+        assert torch.nn.parallel is minigen.nn.parallel
+        # the modules keep their own identity (spec, name): no second copy was made
+        assert minigen.nn.__spec__.name == "minigen.nn"
+        assert sys.modules["minigen.nn.functional"] is TF
+
+
+def test_alias_names_missing_modules_and_leaves_real_torch_alone():
+    with torch_is_minigen():
+        with pytest.raises(ModuleNotFoundError, match="minigen has no 'minigen.distributed'"):
+            import torch.distributed  # noqa: F401
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+    assert TF is not minigen.nn.functional and torch.nn.Module is not minigen.nn.Module
+
+
+def test_a_program_written_for_torch_trains_on_minigen():
+    """A short PyTorch-style script, imported with torch -> minigen, agrees with PyTorch."""
+    real = pytest.importorskip("torch")
+    source = (
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "from torch.optim.lr_scheduler import StepLR\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.pad = nn.ReflectionPad2d(1)\n"
+        "        self.conv = nn.Conv2d(1, 8, 3)\n"
+        "        self.norm = nn.InstanceNorm2d(8, affine=True)\n"
+        "        self.up = nn.PixelShuffle(2)\n"
+        "        self.drop = nn.Dropout2d(0.25)\n"
+        "        self.head = nn.Linear(2 * 8 * 8, 3)\n"
+        "    def forward(self, x):\n"
+        "        x = F.selu(self.norm(self.conv(self.pad(x))))\n"
+        "        x = self.drop(self.up(x))\n"
+        "        return F.log_softmax(self.head(torch.flatten(x, 1)), dim=1)\n"
+        "def step(model, x, y):\n"
+        "    opt = torch.optim.Adadelta(model.parameters(), lr=1.0)\n"
+        "    sched = StepLR(opt, step_size=1, gamma=0.7)\n"
+        "    opt.zero_grad()\n"
+        "    loss = F.nll_loss(model(x), y) + F.smooth_l1_loss(model(x).exp(), F.one_hot(y, 3).float())\n"
+        "    loss.backward()\n"
+        "    opt.step(); sched.step()\n"
+        "    return loss\n")
+    rng = np.random.RandomState(0)
+    x, y = rng.randn(4, 1, 4, 4).astype(np.float32), rng.randint(0, 3, 4)
+
+    def run(lib):
+        namespace = {}
+        exec(compile(source, "<program>", "exec"), namespace)
+        return namespace
+
+    real.manual_seed(0)
+    pt = run(real)
+    with torch_is_minigen():
+        mg = run(None)
+    a, b = pt["Net"](), mg["Net"]()
+    b.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in a.state_dict().items()})
+    a.eval(), b.eval()
+    la = pt["step"](a, real.tensor(x), real.tensor(y))
+    lb = mg["step"](b, minigen.tensor(x), minigen.tensor(y))
+    assert abs(la.item() - lb.item()) < 1e-5
+    for (n, p), (m, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert n == m
+        np.testing.assert_allclose(q.numpy(), p.detach().numpy(), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- stand-ins
+def test_backends_answer_truthfully_and_keep_flags():
+    import minigen.backends.cudnn as cudnn
+    cudnn.benchmark = True
+    cudnn.deterministic = True
+    assert cudnn.benchmark is True and cudnn.is_available() is False
+    assert minigen.backends.mps.is_available() is False
+    assert minigen.backends.mps.is_built() is False
+    minigen.backends.cuda.matmul.allow_tf32 = True
+    assert minigen.backends.cuda.is_built() == minigen.cuda.is_available()
+    assert minigen.xpu.is_available() is False
+    assert minigen.accelerator.is_available() == minigen.cuda.is_available()
+    acc = minigen.accelerator.current_accelerator()
+    assert (acc is None) != minigen.cuda.is_available()
+    cudnn.benchmark = False
+    cudnn.deterministic = False
+
+
+def test_cuda_manual_seed_all_seeds_like_manual_seed():
+    minigen.cuda.manual_seed_all(3)
+    a = minigen.randn(4)
+    minigen.manual_seed(3)
+    b = minigen.randn(4)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_tensor_device_queries(device):
+    x = minigen.ones(2, device=device)
+    assert x.is_cuda == (device == "cuda")
+    assert x.is_cpu == (device == "cpu")
+    assert not x.is_mps and not x.is_xpu and not x.is_meta and not x.is_sparse
+    assert x.get_device() == (-1 if device == "cpu" else 0)
+    assert x.layout == "strided"
+
+
+def test_data_parallel_wrappers_run_the_module_and_keep_torch_keys():
+    m = nn.Linear(3, 2)
+    dp = nn.DataParallel(m, device_ids=[0])
+    x = minigen.randn(4, 3)
+    np.testing.assert_array_equal(dp(x).numpy(), m(x).numpy())
+    assert dp.module is m
+    assert sorted(dp.state_dict()) == ["module.bias", "module.weight"]
+    ddp = nn.parallel.DistributedDataParallel(m)
+    with ddp.no_sync():
+        np.testing.assert_array_equal(ddp(x).numpy(), m(x).numpy())
+    out = nn.parallel.data_parallel(m, x, range(2))
+    np.testing.assert_array_equal(out.numpy(), m(x).numpy())
+    with pytest.raises(TypeError, match="must be an nn.Module"):
+        nn.DataParallel(lambda t: t)
+    with pytest.raises(RuntimeError, match="no process groups"):
+        nn.parallel.DistributedDataParallel(m, process_group=object())
+
+
+def test_legacy_constructors_sizes_and_types():
+    assert minigen.Tensor(2, 3).shape == (2, 3) and minigen.Tensor(2, 3).dtype == minigen.float32
+    assert minigen.Tensor([1, 2]).dtype == minigen.float32
+    assert minigen.Tensor().shape == (0,)
+    f = minigen.FloatTensor([1, 2])
+    assert f.dtype == minigen.float32 and isinstance(f, minigen.FloatTensor)
+    assert not isinstance(f, minigen.LongTensor)
+    assert minigen.LongTensor(3).dtype == minigen.int64 and minigen.LongTensor(3).shape == (3,)
+    assert minigen.Size([2, 3]) == (2, 3) and minigen.Size([2, 3]).numel() == 6
+    assert minigen.Tensor(minigen.Size([4, 1])).shape == (4, 1)
+    assert minigen.empty(size=(2, 5)).shape == (2, 5) and minigen.randn(size=(3,)).shape == (3,)
+    with pytest.raises(TypeError, match="both positionally and as size="):
+        minigen.zeros(2, size=(3,))
+    v = minigen.Variable(minigen.ones(2), requires_grad=True)
+    assert v.requires_grad
+    model = nn.Linear(2, 2)
+    assert minigen.compile(model) is model
+    assert minigen.compile(mode="max-autotune")(model) is model
+    np.testing.assert_array_equal(minigen.zeros(3, 3).fill_diagonal_(2.0).numpy(), 2 * np.eye(3))
+
+
+def test_autocast_and_grad_scaler_pass_through():
+    w = nn.Parameter(minigen.ones(3))
+    opt = minigen.optim.SGD([w], lr=0.5)
+    scaler = minigen.amp.GradScaler(enabled=True)
+    with minigen.autocast(device_type="cpu", dtype=minigen.float16):
+        loss = (w * w).sum()
+    assert loss.dtype == minigen.float32
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    scaler.step(opt)
+    scaler.update()
+    np.testing.assert_allclose(w.detach().numpy(), np.zeros(3))
+
+
+def test_sparse_programs_run_densely():
+    idx = np.array([[0, 1, 1], [2, 0, 0]])
+    a = minigen.sparse_coo_tensor(idx, minigen.ones(3), (2, 3))
+    np.testing.assert_array_equal(a.numpy(), [[0, 0, 1], [2, 0, 0]])
+    assert a.to_sparse() is a and a.to_dense() is a
+    b = minigen.ones(3, 2)
+    np.testing.assert_array_equal(minigen.spmm(a, b).numpy(), a.numpy() @ np.ones((3, 2)))
+    np.testing.assert_array_equal(minigen.sparse.mm(a, b).numpy(), a.numpy() @ np.ones((3, 2)))
+
+
+def test_scatter_add_in_place_matches_numpy():
+    z = minigen.zeros(3)
+    z.scatter_add_(0, minigen.tensor([0, 0, 2]), minigen.ones(3))
+    np.testing.assert_array_equal(z.numpy(), [2, 0, 1])
+    y = minigen.zeros(2, 2).scatter_(1, minigen.tensor([[1], [0]]), 5.0)
+    np.testing.assert_array_equal(y.numpy(), [[0, 5], [5, 0]])
+
+
+# ----------------------------------------------------------------------------- functions vs torch
+FUNCTIONS = {
+    "smooth_l1": lambda L, x: L.nn.functional.smooth_l1_loss(x, x * 0.3, beta=0.5),
+    "smooth_l1_none": lambda L, x: L.nn.functional.smooth_l1_loss(x, -x, reduction="none"),
+    "huber": lambda L, x: L.nn.functional.huber_loss(x, x * 0.3, delta=0.7),
+    "normalize": lambda L, x: L.nn.functional.normalize(x, dim=1),
+    "normalize_p1": lambda L, x: L.nn.functional.normalize(x, p=1, dim=-1),
+    "cosine": lambda L, x: L.nn.functional.cosine_similarity(x, x * x, dim=1),
+    "pairwise": lambda L, x: L.nn.functional.pairwise_distance(x, 2 * x),
+    "selu": lambda L, x: L.nn.functional.selu(x),
+    "celu": lambda L, x: L.nn.functional.celu(x, 0.5),
+    "logsigmoid": lambda L, x: L.nn.functional.logsigmoid(x),
+    "glu": lambda L, x: L.nn.functional.glu(x, 1),
+    "mish": lambda L, x: L.nn.functional.mish(x),
+    "hardswish": lambda L, x: L.nn.functional.hardswish(x),
+    "hardsigmoid": lambda L, x: L.nn.functional.hardsigmoid(x),
+    "softsign": lambda L, x: L.nn.functional.softsign(x),
+    "tanhshrink": lambda L, x: L.nn.functional.tanhshrink(x),
+    "threshold": lambda L, x: L.nn.functional.threshold(x, 0.1, 20.0),
+    "softmin": lambda L, x: L.nn.functional.softmin(x, dim=1),
+    "prelu": lambda L, x: L.nn.functional.prelu(x, L.tensor([0.1, 0.2, 0.3, 0.4], dtype=x.dtype)),
+    "rms_norm": lambda L, x: L.nn.functional.rms_norm(x, (6,)),
+    "instance_norm": lambda L, x: L.nn.functional.instance_norm(x),
+    "pixel_shuffle": lambda L, x: L.nn.functional.pixel_shuffle(x, 2),
+    "pixel_unshuffle": lambda L, x: L.nn.functional.pixel_unshuffle(x, 2),
+    "unfold_windows": lambda L, x: x.unfold(3, 2, 2),
+    "unfold_overlapping": lambda L, x: x.unfold(2, 3, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_and_gradient_agree_with_torch(name):
+    torch = pytest.importorskip("torch")
+    x = np.random.RandomState(1).randn(2, 4, 4, 6)
+    fn = FUNCTIONS[name]
+    a = minigen.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ya, yb = fn(minigen, a), fn(torch, b)
+    assert tuple(ya.shape) == tuple(yb.shape)
+    np.testing.assert_allclose(ya.numpy(), yb.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (ya * ya).sum().backward()
+    (yb * yb).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["smooth_l1", "huber", "normalize", "selu", "mish", "glu",
+                                  "pixel_shuffle", "unfold_overlapping", "instance_norm"])
+def test_function_gradcheck(name, device):
+    x = minigen.tensor(np.random.RandomState(2).randn(1, 4, 4, 6) + 0.05, device=device,
+                       requires_grad=True)
+    assert minigen.gradcheck(lambda t: FUNCTIONS[name](minigen, t), (x,))
+
+
+def test_function_errors_name_the_problem():
+    with pytest.raises(RuntimeError, match="pixel_shuffle"):
+        F.pixel_shuffle(minigen.ones(1, 3, 2, 2), 2)
+    with pytest.raises(RuntimeError, match="size 5 is larger than dimension 0 of size 3"):
+        minigen.ones(3).unfold(0, 5, 1)
+    with pytest.raises(ValueError, match="reduction"):
+        F.smooth_l1_loss(minigen.ones(2), minigen.ones(2), reduction="avg")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.dropout2d(minigen.ones(1, 2, 2, 2), p=1.5)
+
+
+def test_dropout2d_drops_whole_channels():
+    x = minigen.ones(8, 16, 5, 5)
+    y = F.dropout2d(x, 0.5, training=True).numpy()
+    per_channel = y.reshape(8, 16, -1)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
+    assert 0.2 < (per_channel[..., 0] == 0).mean() < 0.8
+    assert F.dropout2d(x, 0.5, training=False) is x
+
+
+# ----------------------------------------------------------------------------- layers vs torch
+LAYERS = [
+    ("ReflectionPad2d", (2,)), ("ReflectionPad1d", ((1, 2),)), ("ReplicationPad2d", ((1, 2, 0, 1),)),
+    ("ZeroPad2d", (1,)), ("ConstantPad2d", (1, 3.5)), ("CircularPad2d", (1,)),
+    ("PixelShuffle", (2,)), ("PixelUnshuffle", (2,)), ("InstanceNorm2d", (4,)),
+    ("InstanceNorm1d", (4,)), ("PReLU", (4,)), ("Softmax2d", ()), ("Hardswish", ()),
+    ("Mish", ()), ("SELU", ()), ("LogSigmoid", ()), ("GLU", (1,)), ("Threshold", (0.1, 2.0)),
+    ("RMSNorm", (6,)),
+]
+
+
+@pytest.mark.parametrize("name,args", LAYERS, ids=[n for n, _ in LAYERS])
+def test_layer_agrees_with_torch(name, args):
+    torch = pytest.importorskip("torch")
+    x = np.random.RandomState(3).randn(2, 4, 6, 6).astype(np.float32)
+    if name.endswith("1d"):
+        x = x[:, :, 0]
+    a, b = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert sorted(a.state_dict()) == sorted(b.state_dict())
+    np.testing.assert_allclose(a(minigen.tensor(x)).numpy(), b(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_instance_norm_running_stats_agree_with_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.RandomState(4).randn(3, 4, 5, 5).astype(np.float32)
+    a = nn.InstanceNorm2d(4, affine=True, track_running_stats=True)
+    b = torch.nn.InstanceNorm2d(4, affine=True, track_running_stats=True)
+    assert sorted(a.state_dict()) == sorted(b.state_dict())
+    a(minigen.tensor(x)), b(torch.tensor(x))
+    np.testing.assert_allclose(a.running_mean.numpy(), b.running_mean.numpy(), atol=1e-6)
+    np.testing.assert_allclose(a.running_var.numpy(), b.running_var.numpy(), atol=1e-6)
+    a.eval(), b.eval()
+    np.testing.assert_allclose(a(minigen.tensor(x)).numpy(), b(torch.tensor(x)).detach().numpy(),
+                               atol=1e-5)
+
+
+def test_losses_and_distance_modules_agree_with_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(5)
+    x, y = rng.randn(6, 3).astype(np.float32), rng.randn(6, 3).astype(np.float32)
+    for name, args in [("SmoothL1Loss", {"beta": 0.3}), ("HuberLoss", {"delta": 0.4}),
+                       ("CosineSimilarity", {}), ("PairwiseDistance", {})]:
+        a, b = getattr(nn, name)(**args), getattr(torch.nn, name)(**args)
+        np.testing.assert_allclose(a(minigen.tensor(x), minigen.tensor(y)).numpy(),
+                                   b(torch.tensor(x), torch.tensor(y)).numpy(), rtol=1e-5)
+    t = np.sign(rng.randn(6)).astype(np.float32)
+    np.testing.assert_allclose(
+        nn.MarginRankingLoss(0.2)(minigen.tensor(x[:, 0]), minigen.tensor(y[:, 0]), minigen.tensor(t)).numpy(),
+        torch.nn.MarginRankingLoss(0.2)(torch.tensor(x[:, 0]), torch.tensor(y[:, 0]), torch.tensor(t)).numpy(),
+        rtol=1e-6)
+
+
+def test_parameter_list_and_dict_register_like_torch():
+    pl = nn.ParameterList([nn.Parameter(minigen.ones(2)), minigen.zeros(3)])
+    pl.append(nn.Parameter(minigen.ones(1)))
+    assert len(pl) == 3 and sorted(pl.state_dict()) == ["0", "1", "2"]
+    assert isinstance(pl[1], nn.Parameter) and len(list(pl.parameters())) == 3
+    pd = nn.ParameterDict({"a": nn.Parameter(minigen.ones(2))})
+    pd["b"] = minigen.zeros(1)
+    assert "b" in pd and sorted(pd.state_dict()) == ["a", "b"]
+    with pytest.raises(IndexError, match="out of range"):
+        pl[5]
+
+
+# ----------------------------------------------------------------------------- optimizers vs torch
+OPTIMIZERS = [
+    ("Adadelta", {}), ("Adadelta", {"lr": 0.5, "rho": 0.8, "weight_decay": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1}),
+    ("Adamax", {"lr": 0.01, "weight_decay": 0.1}), ("NAdam", {"lr": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"lr": 0.01}), ("RAdam", {"lr": 0.01, "weight_decay": 0.1}),
+    ("LBFGS", {"lr": 0.8}), ("LBFGS", {"lr": 0.5, "history_size": 3, "max_iter": 7}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)])
+def test_optimizer_trajectory_agrees_with_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(6)
+    W, X, Y = rng.randn(5, 3), rng.randn(8, 5), rng.randn(8, 3)
+
+    def run(lib):
+        w = lib.tensor(W.copy(), requires_grad=True)
+        x, y = lib.tensor(X), lib.tensor(Y)
+        opt = getattr(lib.optim, name)([w], **kwargs)
+        for _ in range(8):
+            def closure():
+                opt.zero_grad()
+                loss = ((x @ w - y) ** 2).mean() + 0.01 * (w ** 4).sum()
+                loss.backward()
+                return loss
+            if name == "LBFGS":
+                opt.step(closure)
+            else:
+                closure()
+                opt.step()
+        return w.detach().numpy()
+    np.testing.assert_allclose(run(minigen), run(torch), rtol=1e-7, atol=1e-9)
+
+
+def test_optimizer_arguments_are_checked():
+    p = [nn.Parameter(minigen.ones(2))]
+    with pytest.raises(ValueError, match="learning rate"):
+        minigen.optim.Adadelta(p, lr=-1)
+    with pytest.raises(ValueError, match="beta parameter at index 1"):
+        minigen.optim.NAdam(p, betas=(0.9, 1.5))
+    with pytest.raises(NotImplementedError, match="line_search_fn=None"):
+        minigen.optim.LBFGS(p, line_search_fn="strong_wolfe")
+    with pytest.raises(RuntimeError, match="closure"):
+        minigen.optim.LBFGS(p).step(None)
+
+
+def test_dropout2d_on_2d_input_warns_like_torch():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nn.Dropout2d(0.5)(minigen.ones(4, 3))
+    assert any("dropout2d" in str(w.message) for w in caught)
+
+
+def test_python_floats_go_straight_to_the_asked_dtype():
+    # tensor([0.1], dtype=float64) is 0.1 in float64, not 0.1 rounded through float32
+    assert minigen.tensor([0.1], dtype=minigen.float64).item() == 0.1
+    assert minigen.tensor([0.1]).dtype == minigen.float32
