@@ -180,3 +180,55 @@ def test_where_broadcasting_error_names_shapes(device):
     b = minigen.zeros(1, device=device)
     with pytest.raises(RuntimeError, match=r"\[2, 3\].*\[4\]"):
         minigen.where(c, a, b)
+
+
+# ----------------------------------------------------------------------------- aliasing
+# the ops whose output PyTorch documents as a view of (or the same tensor as) an input; every
+# other op must return new memory, or a later in-place write into its result would change the
+# caller's tensor (checked against PyTorch where installed, below)
+VIEW_SPECS = {
+    "reshape", "view", "flatten", "unflatten", "squeeze_dim", "squeeze_all", "unsqueeze",
+    "transpose", "permute", "T", "movedim", "expand", "broadcast_to", "split_sizes", "split_int",
+    "chunk", "unbind", "getitem_int", "getitem_negative_int_slice", "getitem_slices",
+    "getitem_none_ellipsis", "narrow", "select", "meshgrid_xy", "broadcast_tensors",
+    "tensor_split", "tensor_split_indices", "einsum_transpose", "dropout_p0", "dropout_eval",
+}
+
+
+def _aliases(spec):
+    from minigen.autograd import Tensor
+    inputs = spec.make_inputs(np.random.default_rng(0), "cpu")
+    out = spec.fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    ins = [t for t in inputs if isinstance(t, Tensor)]
+    return any(isinstance(o, Tensor) and any(np.shares_memory(o.data, t.data) for t in ins)
+               for o in outs)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_no_output_aliases_an_input_unless_pytorchs_does(spec):
+    if spec.name in VIEW_SPECS:
+        return
+    assert not _aliases(spec), (f"{spec.name}: the output shares memory with an input, but "
+                                "PyTorch returns a new tensor here")
+
+
+def test_view_list_is_what_pytorch_views():
+    torch = pytest.importorskip("torch")
+    x = torch.randn(3, 4)
+    views = {"reshape": x.reshape(4, 3), "transpose": x.t(), "expand": x[:1].expand(3, 4),
+             "narrow": x.narrow(1, 0, 2), "einsum_transpose": torch.einsum("ij->ji", x),
+             "dropout_eval": torch.nn.functional.dropout(x, 0.5, training=False),
+             "tensor_split": torch.tensor_split(x, 2)[0]}
+    for name, v in views.items():
+        assert name in VIEW_SPECS and v.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    for copy in (torch.flip(x, [0]), torch.rot90(x), torch.roll(x, 4, 1), torch.fliplr(x)):
+        assert copy.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+
+
+def test_roll_by_a_whole_turn_and_flips_return_new_tensors():
+    x = minigen.arange(6.0).reshape(2, 3)
+    for y in (minigen.roll(x, 3, 1), minigen.roll(x, 0, 0), minigen.roll(x, (2, 6), (0, 1)),
+              minigen.roll(x, 6), minigen.flip(x, [0]), minigen.rot90(x, 4), minigen.fliplr(x)):
+        y.add_(100.0)
+    np.testing.assert_array_equal(x.numpy(), np.arange(6.0).reshape(2, 3))

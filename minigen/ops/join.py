@@ -152,4 +152,6 @@ def roll(input, shifts, dims=None):
         tail = list(head)
         head[d], tail[d] = builtins.slice(n - k, None), builtins.slice(0, n - k)
         out = cat([out[tuple(head)], out[tuple(tail)]], d)
-    return out
+    # a shift by a multiple of every size moves nothing, but still returns a new tensor (as
+    # PyTorch's roll): the caller may write into the result
+    return input.clone() if out is input else out

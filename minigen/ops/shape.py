@@ -186,7 +186,9 @@ def repeat(input, *sizes):
 class Flip(Function):
     def forward(self, x, axes):
         self.axes = axes
-        return self.xp.flip(x, axis=axes)
+        # a copy, as PyTorch's flip (NumPy's flip is a view, which a later in-place write
+        # through the result would carry back into the input)
+        return self.xp.flip(x, axis=axes).copy()
 
     def backward(self, gy):
         return Flip.apply(gy, axes=self.axes)
