@@ -417,3 +417,51 @@ def test_python_floats_go_straight_to_the_asked_dtype():
     # tensor([0.1], dtype=float64) is 0.1 in float64, not 0.1 rounded through float32
     assert minigen.tensor([0.1], dtype=minigen.float64).item() == 0.1
     assert minigen.tensor([0.1]).dtype == minigen.float32
+
+
+# ----------------------------------------------------------------------------- lr schedules vs torch
+SCHEDULES = [
+    ("ConstantLR", {"factor": 0.5, "total_iters": 4}, "SGD", {"lr": 0.1}),
+    ("PolynomialLR", {"total_iters": 10, "power": 2.0}, "SGD", {"lr": 0.1}),
+    ("MultiplicativeLR", {"lr_lambda": lambda e: 0.95}, "SGD", {"lr": 0.1}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 5, "T_mult": 2, "eta_min": 0.001}, "SGD", {"lr": 0.1}),
+    ("OneCycleLR", {"max_lr": 0.5, "total_steps": 30}, "SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("OneCycleLR", {"max_lr": 0.5, "epochs": 3, "steps_per_epoch": 10, "anneal_strategy": "linear",
+                    "three_phase": True}, "Adam", {"lr": 0.1}),
+    ("ReduceLROnPlateau", {"patience": 2, "factor": 0.5, "cooldown": 1}, "SGD", {"lr": 0.1}),
+    ("ReduceLROnPlateau", {"mode": "max", "patience": 1, "threshold": 0.1,
+                           "threshold_mode": "abs"}, "SGD", {"lr": 0.1}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,opt,opt_kwargs", SCHEDULES,
+                         ids=[f"{s[0]}-{i}" for i, s in enumerate(SCHEDULES)])
+def test_schedule_agrees_with_torch(name, kwargs, opt, opt_kwargs):
+    torch = pytest.importorskip("torch")
+    metric = [5, 4, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3, 3, 3, 2] + [2] * 15
+
+    def trajectory(lib):
+        p = lib.nn.Parameter(lib.ones(2))
+        o = getattr(lib.optim, opt)([p], **opt_kwargs)
+        s = getattr(lib.optim.lr_scheduler, name)(o, **kwargs)
+        out = []
+        for t in range(30):
+            o.step()
+            s.step(metric[t]) if name == "ReduceLROnPlateau" else s.step()
+            g = o.param_groups[0]
+            out.append((g["lr"], g.get("momentum", g.get("betas", (0.0,))[0])))
+        return np.array(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(trajectory(minigen), trajectory(torch), rtol=1e-12, atol=1e-15)
+
+
+def test_schedule_arguments_are_checked():
+    o = minigen.optim.SGD([nn.Parameter(minigen.ones(1))], lr=0.1)
+    with pytest.raises(ValueError, match="total_steps OR"):
+        minigen.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0)
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        minigen.optim.lr_scheduler.OneCycleLR(minigen.optim.Adadelta([nn.Parameter(minigen.ones(1))]),
+                                              max_lr=1.0, total_steps=5)
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        minigen.optim.lr_scheduler.ReduceLROnPlateau(o, factor=2.0)

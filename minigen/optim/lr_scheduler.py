@@ -245,3 +245,7 @@ class SequentialLR(LRScheduler):
         LRScheduler.load_state_dict(self, state_dict)
         for s, sd in zip(self._schedulers, subs):
             s.load_state_dict(sd)
+
+from .lr_scheduler_more import *  # noqa: F401,F403,E402  (ConstantLR, OneCycleLR, ReduceLROnPlateau, ...)
+from .lr_scheduler_more import __all__ as _more  # noqa: E402
+__all__ = __all__ + list(_more)
