@@ -11,6 +11,7 @@ import numpy
 
 from . import autograd as _autograd  # grad mode (read at call time)
 from . import backend as _backend
+from . import threads as _threads
 from .backend import _by_array_type
 
 def _is_size(x):
@@ -311,6 +312,8 @@ class Tensor:
         ``retain_graph=True``. ``create_graph=True`` records the backward pass itself, for
         higher-order gradients.
         """
+        # once a second at most: fewer BLAS threads while other programs hold the cores
+        _threads.adapt_to_load()
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(

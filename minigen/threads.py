@@ -32,9 +32,23 @@ thread too.
 
 ``set_num_threads(n)`` sets how many threads minigen uses (default: ``MINIGEN_NUM_THREADS``,
 else ``OMP_NUM_THREADS``, else the CPUs this process may run on); ``set_num_threads(1)`` runs
-everything on the calling thread. BLAS keeps its own thread count (threadpoolctl sets that
-one). ``OPENBLAS_THREAD_TIMEOUT`` stays in ``os.environ``, so child processes inherit it. On a
-GPU nothing here is used: each op is already one kernel over the whole array.
+everything on the calling thread. Like ``torch.set_num_threads`` it sets BLAS's thread count
+too (through threadpoolctl, where it is installed). ``OPENBLAS_THREAD_TIMEOUT`` stays in
+``os.environ``, so child processes inherit it. On a GPU nothing here is used: each op is already
+one kernel over the whole array.
+
+A busy machine. BLAS splits each product over its threads and waits for the slowest; when other
+programs hold the cores, a thread that lost its core holds up the product (measured here: a
+plain MLP GAN script ran 13x slower with other programs keeping both cores busy than the same
+script on one BLAS thread). Unless the user set a count (``set_num_threads``), minigen therefore
+checks, at most once a second when a backward pass starts (``adapt_to_load``), how many threads
+of other processes are running right now (Linux's ``/proc/loadavg`` running count, less this
+process's own), and gives BLAS only the cores the others leave free (at least one):
+
+    blas threads = max(1, min(default, CPUs - running elsewhere))
+
+smoothed over two readings, so one short spike does not flip it. Where the count cannot be read
+(not Linux) or set (no threadpoolctl), nothing changes.
 """
 from __future__ import annotations
 
@@ -44,7 +58,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
-__all__ = ["set_num_threads", "get_num_threads", "host_threads"]
+__all__ = ["set_num_threads", "get_num_threads", "host_threads", "adapt_to_load"]
 
 _TIMEOUT_ENV = "OPENBLAS_THREAD_TIMEOUT"
 _state = {"threads": None, "pool": None, "pool_size": 0, "blas_spin": "not configured",
@@ -99,11 +113,79 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Split minigen's CPU ops over ``n`` threads (1: all on the calling thread). As
-    ``torch.set_num_threads``; NumPy's BLAS keeps its own count (threadpoolctl sets it)."""
+    """Split minigen's CPU ops over ``n`` threads (1: all on the calling thread), and run BLAS
+    on ``n`` threads too (as ``torch.set_num_threads``; through threadpoolctl where installed).
+    A count set here is kept: the busy-machine adaptation (``adapt_to_load``) stops."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
     _state["threads"] = n
+    _state["auto_blas"] = False
+    with _lock:
+        if _state.get("blas_users", 0) == 0:
+            for lib in _blas_libraries():
+                lib.set_num_threads(n)
+        else:  # inside a split: put back n, not the saved count, when it ends
+            _state["blas_before"] = [n] * len(_state.get("blas_before", []))
+
+
+# ----------------------------------------------------------------------------- a busy machine
+_state.update(auto_blas=True, last_check=0.0, blas_default=None, others=None, auto_now=None)
+CHECK_SECONDS = 1.0
+
+
+def _running_elsewhere():
+    """Threads of other processes running or ready to run now (None where unknown)."""
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        own = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    own += f.read().rsplit(")", 1)[1].split()[0] == "R"
+            except OSError:
+                continue
+        return max(running - own, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def adapt_to_load(now=None):
+    """Give BLAS the cores other processes leave free (see the module docstring). Cheap when
+    called often: it looks at the machine at most once every ``CHECK_SECONDS``."""
+    import time
+    if not _state["auto_blas"]:
+        return
+    now = time.monotonic() if now is None else now
+    if now - _state["last_check"] < CHECK_SECONDS:
+        return
+    _state["last_check"] = now
+    others = _running_elsewhere()
+    libs = _blas_libraries()
+    if others is None or not libs:
+        _state["auto_blas"] = False     # nothing to read or nothing to set: stop looking
+        return
+    if _state["blas_default"] is None:
+        _state["blas_default"] = max(lib.num_threads for lib in libs)
+    # the mean of this reading and the last one: a one-off spike moves it only halfway
+    prev = _state["others"]
+    smooth = others if prev is None else (others + prev) / 2
+    _state["others"] = others
+    cpus = _default_cpus()
+    want = max(1, min(_state["blas_default"], int(cpus - smooth + 0.5)))
+    if want != _state["auto_now"]:
+        with _lock:
+            if _state.get("blas_users", 0) == 0:
+                for lib in libs:
+                    lib.set_num_threads(want)
+                _state["auto_now"] = want
+
+
+def _default_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def host_threads():

@@ -354,3 +354,52 @@ def test_blas_threads_come_back_when_user_threads_split_at_once(split_everything
     for t in users:
         t.join(timeout=30)
     assert [lib.num_threads for lib in libs] == before
+
+
+# ----------------------------------------------------------------------------- a busy machine
+class _FakeBlas:
+    def __init__(self, n):
+        self.num_threads, self.calls = n, []
+
+    def set_num_threads(self, n):
+        self.num_threads = n
+        self.calls.append(n)
+
+
+def test_blas_gets_the_cores_others_leave_free(monkeypatch):
+    lib = _FakeBlas(4)
+    monkeypatch.setitem(threads._state, "blas", [lib])
+    for key, value in (("auto_blas", True), ("last_check", 0.0), ("blas_default", None),
+                       ("others", None), ("auto_now", None)):
+        monkeypatch.setitem(threads._state, key, value)
+    monkeypatch.setattr(threads, "_default_cpus", lambda: 4)
+    readings = iter([0, 0, 3, 3, 3, 1, 1])
+    monkeypatch.setattr(threads, "_running_elsewhere", lambda: next(readings))
+    seen = []
+    for t in range(1, 8):
+        threads.adapt_to_load(now=10.0 * t)
+        seen.append(lib.num_threads)
+    # idle: all 4; three others running: (0+3)/2 = 1.5 -> 4 - 1.5 = 2.5 -> 3 at first (smoothed),
+    # then 1; one other: back up to 2 (smoothed), then 3
+    assert seen == [4, 4, 3, 1, 1, 2, 3]
+    # at most once a CHECK_SECONDS: a second call at the same time reads nothing
+    threads.adapt_to_load(now=70.0)
+    # a count the user sets is kept: the adaptation stops, and BLAS takes that count
+    threads.set_num_threads(1)
+    assert lib.num_threads == 1 and threads._state["auto_blas"] is False
+    threads.adapt_to_load(now=1000.0)
+    assert lib.num_threads == 1
+    threads.set_num_threads(threads._default_threads())
+
+
+def test_no_proc_or_no_threadpoolctl_changes_nothing(monkeypatch):
+    monkeypatch.setitem(threads._state, "auto_blas", True)
+    monkeypatch.setitem(threads._state, "last_check", 0.0)
+    monkeypatch.setattr(threads, "_running_elsewhere", lambda: None)
+    threads.adapt_to_load(now=100.0)
+    assert threads._state["auto_blas"] is False
+
+
+def test_running_elsewhere_reads_the_machine():
+    n = threads._running_elsewhere()
+    assert n is None or (isinstance(n, int) and n >= 0)
