@@ -10,8 +10,7 @@ import pytest
 import minigen
 from minigen.data import captions as C
 from minigen.data import load_mnist
-from minigen.models.clip import (CLIP, MAX_LOG_SCALE, QUICK, build_clip, clip_loss, retrieval_precision,
-                                 zero_shot_report)
+from minigen.models.clip import CLIP, MAX_LOG_SCALE, QUICK, build_clip, clip_loss, retrieval_precision
 from minigen.train import load_checkpoint, save_checkpoint, training_step
 
 

@@ -325,7 +325,6 @@ def sample_retrieval(model, spec, args):
     """``minigen sample clip --prompt "a handwritten seven" [--n 16] [--out top.png]``: the
     test images nearest to the prompt, as a grid (or an .npy array)."""
     import os
-    import sys
     from minigen import plots
     from minigen.io import atomic_write
     for flag in ("max_new_tokens", "top_k", "top_p", "labels", "digit", "seconds", "psi"):
@@ -356,7 +355,7 @@ def sample_retrieval(model, spec, args):
     counts = numpy.bincount(y[top], minlength=10)
     print(f"prompt {args.prompt!r}: top {n} test images (cosine {sims[top[0]]:.3f} .. {sims[top[-1]]:.3f}); "
           f"their digits: " + ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c))
-    print(f"wrote {out}", file=sys.stderr)
+    print(f"wrote {out}")
     return 0
 
 

@@ -55,8 +55,6 @@ revives the codes the encoder has drifted away from. ``restarts=False`` is the p
 """
 from __future__ import annotations
 
-import math
-
 import numpy
 
 import minigen
@@ -268,7 +266,6 @@ def sample_reconstructions(model, spec, args):
     to sample from (a later model learns one), so it writes ``--n`` test images above their
     reconstructions through the codebook (``.png``), or the reconstructions (``.npy``)."""
     import os
-    import sys
     from minigen import plots
     from minigen.io import atomic_write
     for flag in ("prompt", "max_new_tokens", "top_k", "top_p", "labels", "digit", "seconds", "psi"):
@@ -290,7 +287,7 @@ def sample_reconstructions(model, spec, args):
         plots.save_reconstructions(x, r, out)
     else:
         raise ValueError(f"--out: reconstructions are written as .png or .npy, got {out!r}")
-    print(f"wrote {n} test images and their reconstructions (49 codes each) to {out}", file=sys.stderr)
+    print(f"wrote {n} test images and their reconstructions through the codebook to {out}")
     return 0
 
 
