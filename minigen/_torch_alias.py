@@ -58,11 +58,21 @@ class TorchAliasFinder(importlib.abc.MetaPathFinder):
             try:
                 module = importlib.import_module(target_name)
             except ModuleNotFoundError as err:
-                if err.name != target_name:
+                missing = err.name or ""
+                if not (target_name == missing or target_name.startswith(missing + ".")):
                     raise  # a real missing dependency inside minigen: let it show
+                # a module that minigen exposes under another file's name (minigen.linalg is
+                # minigen/ops/linalg.py): the attribute of the parent package
+                parent_name, _, child = target_name.rpartition(".")
+                found = getattr(sys.modules.get(parent_name), child, None)
+                if isinstance(found, type(sys)):
+                    module = found
+                else:
+                    module = None
+            if module is None:
                 raise ModuleNotFoundError(
                     f"No module named {fullname!r}: `torch` is minigen here, and minigen has no "
-                    f"{target_name!r}", name=fullname) from None
+                    f"{target_name!r}", name=fullname)
         is_package = hasattr(module, "__path__")
         return importlib.machinery.ModuleSpec(
             fullname, _ExistingModuleLoader(module), origin=None, is_package=is_package)

@@ -306,3 +306,24 @@ def _device_mismatch(op, inputs):
 
 # the graph walk, re-exported: minigen.grad and Tensor.backward's walk live in graph.py
 from .graph import grad, run_backward  # noqa: E402,F401
+
+
+def Variable(data, requires_grad=False, volatile=False):
+    """PyTorch < 0.4's wrapper: a tensor is its own Variable (``requires_grad`` sets it)."""
+    if requires_grad and not data.requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
+class set_detect_anomaly:
+    """``set_detect_anomaly(True)``: turn anomaly checking on (as a call or a context)."""
+
+    def __init__(self, mode, check_nan=True):
+        self.prev = _state["anomaly"]
+        _state["anomaly"] = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state["anomaly"] = self.prev

@@ -465,3 +465,97 @@ def test_schedule_arguments_are_checked():
                                               max_lr=1.0, total_steps=5)
     with pytest.raises(ValueError, match="Factor should be < 1.0"):
         minigen.optim.lr_scheduler.ReduceLROnPlateau(o, factor=2.0)
+
+
+# ----------------------------------------------------------------------------- second batch vs torch
+def _compare(fn, arrays, grad_of=(0,), rtol=1e-9):
+    torch = pytest.importorskip("torch")
+    a = [minigen.tensor(v, requires_grad=i in grad_of) for i, v in enumerate(arrays)]
+    b = [torch.tensor(v, requires_grad=i in grad_of) for i, v in enumerate(arrays)]
+    ya, yb = fn(minigen, *a), fn(torch, *b)
+    assert tuple(ya.shape) == tuple(yb.shape)
+    np.testing.assert_allclose(ya.numpy(), yb.detach().numpy(), rtol=rtol, atol=1e-12)
+    (ya * ya).sum().backward()
+    (yb * yb).sum().backward()
+    for i in grad_of:
+        np.testing.assert_allclose(a[i].grad.numpy(), b[i].grad.numpy(), rtol=rtol, atol=1e-12)
+
+
+_R = np.random.RandomState(7)
+_SIGNS = np.array([1.0, -1.0, 1.0, -1.0])
+SECOND = {
+    "unfold": (lambda L, x: L.nn.functional.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+               [_R.randn(2, 3, 7, 6)], (0,)),
+    "unfold_unbatched": (lambda L, x: L.nn.functional.unfold(x, 3), [_R.randn(3, 5, 5)], (0,)),
+    "adaptive_max_pool2d": (lambda L, x: L.nn.functional.adaptive_max_pool2d(x, (3, 4)),
+                            [_R.randn(2, 3, 7, 6)], (0,)),
+    "adaptive_max_pool1d": (lambda L, x: L.nn.functional.adaptive_max_pool1d(x, 4),
+                            [_R.randn(2, 3, 7)], (0,)),
+    "bilinear": (lambda L, x1, x2, w, b: L.nn.functional.bilinear(x1, x2, w, b),
+                 [_R.randn(3, 4), _R.randn(3, 5), _R.randn(2, 4, 5), _R.randn(2)], (0, 1, 2, 3)),
+    "triplet": (lambda L, a, p, n: L.nn.functional.triplet_margin_loss(a, p, n, swap=True),
+                [_R.randn(4, 5), _R.randn(4, 5), _R.randn(4, 5)], (0, 1, 2)),
+    "cosine_embedding": (lambda L, a, b, y: L.nn.functional.cosine_embedding_loss(a, b, y, margin=0.1),
+                         [_R.randn(4, 5), _R.randn(4, 5), _SIGNS], (0, 1)),
+    "hinge_embedding": (lambda L, x, y: L.nn.functional.hinge_embedding_loss(x, y),
+                        [_R.randn(4), _SIGNS], (0,)),
+    "soft_margin": (lambda L, x, y: L.nn.functional.soft_margin_loss(x, y), [_R.randn(4), _SIGNS], (0,)),
+    "multilabel_soft_margin": (lambda L, x, y: L.nn.functional.multilabel_soft_margin_loss(x, y),
+                               [_R.randn(4, 3), (_R.rand(4, 3) > 0.5).astype(float)], (0,)),
+    "poisson_full": (lambda L, x, y: L.nn.functional.poisson_nll_loss(x, y, full=True),
+                     [_R.randn(4, 3), _R.poisson(2, (4, 3)).astype(float)], (0,)),
+    "poisson_rate": (lambda L, x, y: L.nn.functional.poisson_nll_loss(x.abs(), y, log_input=False),
+                     [_R.randn(4, 3), _R.poisson(2, (4, 3)).astype(float)], (0,)),
+    "addcmul": (lambda L, a, b, c: L.addcmul(a, b, c, value=0.5), [_R.randn(3), _R.randn(3), _R.randn(3)],
+                (0, 1, 2)),
+    "addcdiv": (lambda L, a, b, c: a.addcdiv(b, c, value=2.0), [_R.randn(3), _R.randn(3), _R.rand(3) + 1],
+                (0, 1, 2)),
+    "special_ndtr": (lambda L, x: L.special.ndtr(x), [_R.randn(5)], (0,)),
+    "special_expit": (lambda L, x: L.special.expit(x), [_R.randn(5)], (0,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND))
+def test_second_batch_agrees_with_torch(name):
+    fn, arrays, grad_of = SECOND[name]
+    _compare(fn, arrays, grad_of)
+
+
+def test_more_modules_agree_with_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.RandomState(8).randn(2, 3, 6, 6).astype(np.float32)
+    for name, args in [("Unfold", (3,)), ("AdaptiveMaxPool2d", ((2, 3),))]:
+        np.testing.assert_allclose(getattr(nn, name)(*args)(minigen.tensor(x)).numpy(),
+                                   getattr(torch.nn, name)(*args)(torch.tensor(x)).numpy(), atol=1e-6)
+    b, c = torch.nn.Bilinear(3, 4, 5), nn.Bilinear(3, 4, 5)
+    assert sorted(c.state_dict()) == sorted(b.state_dict()) and repr(c) == repr(b)
+    c.load_state_dict({k: minigen.tensor(v.detach().numpy()) for k, v in b.state_dict().items()})
+    u, v = x[0, 0, :2, :3], x[0, 1, :2, :4]
+    np.testing.assert_allclose(c(minigen.tensor(u), minigen.tensor(v)).numpy(),
+                               b(torch.tensor(u), torch.tensor(v)).detach().numpy(), atol=1e-6)
+
+
+def test_normal_with_tensor_arguments_is_differentiable():
+    mean = minigen.zeros(3, requires_grad=True)
+    std = minigen.ones(3, requires_grad=True)
+    y = minigen.normal(mean, std)
+    y.sum().backward()
+    np.testing.assert_array_equal(mean.grad.numpy(), np.ones(3))
+    assert std.grad is not None
+    assert minigen.normal(0.0, 1.0, size=(2, 3)).shape == (2, 3)
+    assert minigen.normal(minigen.zeros(4, 1), 2.0).shape == (4, 1)
+    with pytest.raises(TypeError, match="size="):
+        minigen.normal(0.0, 1.0)
+
+
+def test_in_place_random_fills_have_the_right_laws():
+    x = minigen.empty(20000)
+    assert abs(x.bernoulli_(0.3).mean().item() - 0.3) < 0.02
+    assert abs(x.exponential_(2.0).mean().item() - 0.5) < 0.02
+    assert abs(x.geometric_(0.5).mean().item() - 2.0) < 0.05 and x.min().item() >= 1
+    r = minigen.zeros(1000, dtype=minigen.int64).random_(3, 7)
+    assert r.min().item() == 3 and r.max().item() == 6
+    minigen.manual_seed(1)
+    a = minigen.empty(5).exponential_()
+    minigen.manual_seed(1)
+    np.testing.assert_array_equal(a.numpy(), minigen.empty(5).exponential_().numpy())

@@ -16,3 +16,4 @@ from ..ops.attention import *  # noqa: F401,F403
 from ..ops.flash_attention import *  # noqa: F401,F403
 from ..ops.rnn import *  # noqa: F401,F403
 from ..ops.extras import *  # noqa: F401,F403,E402
+from ..ops.extras_more import *  # noqa: F401,F403,E402

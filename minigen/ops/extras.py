@@ -35,10 +35,14 @@ __all__ = [
     "selu", "celu", "logsigmoid", "glu", "mish", "hardswish", "hardsigmoid", "softsign",
     "tanhshrink", "threshold", "softmin", "prelu", "rms_norm", "pixel_shuffle",
     "pixel_unshuffle", "dropout1d", "dropout2d", "dropout3d", "instance_norm",
-    "margin_ranking_loss", "unfold_windows",
+    "margin_ranking_loss", "unfold_windows", "addcmul", "addcdiv", "normal",
 ]
 # names that become Tensor methods (x.unfold is the sliding-window one, not F.unfold)
-TENSOR_METHODS = {"unfold": "unfold_windows"}
+TENSOR_METHODS = {"unfold": "unfold_windows", "addcmul": "addcmul", "addcdiv": "addcdiv",
+                  "bernoulli_": "bernoulli_", "exponential_": "exponential_",
+                  "geometric_": "geometric_", "log_normal_": "log_normal_", "cauchy_": "cauchy_",
+                  "random_": "random_", "share_memory_": "share_memory_",
+                  "is_shared": "is_shared"}
 
 
 def _reduce(loss, reduction, name):
@@ -329,4 +333,108 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, 5, "dropout3d")
 
 
-del math
+# ----------------------------------------------------------------------------- fused arithmetic
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value tensor1 tensor2."""
+    return add(input, mul(mul(tensor1, tensor2), value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value tensor1 / tensor2."""
+    return add(input, mul(div(tensor1, tensor2), value))
+
+
+# ----------------------------------------------------------------------------- random
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False, out=None):
+    """Samples mean + std eps, eps ~ N(0, 1): ``mean`` and ``std`` numbers (then ``size`` is
+    the shape) or tensors (broadcast together; the result is differentiable in both)."""
+    from ..creation import randn
+    if out is not None:
+        raise TypeError("normal: out= is not supported in minigen")
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        if size is None:
+            raise TypeError("normal: with a number mean and std, give the shape as size=")
+        eps = randn(*((size,) if isinstance(size, numbers.Integral) else tuple(size)),
+                    dtype=dtype, device=device, generator=generator)
+        t = eps * std + mean
+        return t.requires_grad_(True) if requires_grad else t
+    if isinstance(std, Tensor) and (std.detach().numpy() < 0).any():
+        raise RuntimeError("normal: std must be >= 0")
+    ref = mean if isinstance(mean, Tensor) else std
+    shape = tuple(ref.xp.broadcast_shapes(tuple(mean.shape) if isinstance(mean, Tensor) else (),
+                                          tuple(std.shape) if isinstance(std, Tensor) else ()))
+    eps = randn(*shape, dtype=ref.dtype, device=ref.device, generator=generator)
+    # x = mean + std eps
+    return add(mul(eps, std), mean)
+
+
+def _fill(self, name, values):
+    self._check_inplace(name)
+    self.data[...] = values.astype(self.dtype, copy=False)
+    return self
+
+
+def _uniform_like(self, generator=None):
+    from ..creation import rand
+    return rand(*self.shape, dtype="float64", device=self.device, generator=generator).data
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    """In place: 1 with probability ``p`` (a number or a tensor of probabilities), else 0."""
+    pd = p.data if isinstance(p, Tensor) else p
+    return _fill(self, "bernoulli_", _uniform_like(self, generator) < pd)
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    """In place: Exp(lambd) samples, -log(1 - u) / lambd."""
+    return _fill(self, "exponential_", -self.xp.log1p(-_uniform_like(self, generator)) / lambd)
+
+
+def geometric_(self, p, *, generator=None):
+    """In place: the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    xp = self.xp
+    return _fill(self, "geometric_", xp.ceil(xp.log1p(-_uniform_like(self, generator)) / math.log1p(-p)))
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """In place: exp(mean + std z), z ~ N(0, 1)."""
+    from ..creation import randn
+    z = randn(*self.shape, dtype="float64", device=self.device, generator=generator).data
+    return _fill(self, "log_normal_", self.xp.exp(mean + std * z))
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """In place: median + sigma tan(pi (u - 1/2))."""
+    u = _uniform_like(self, generator)
+    return _fill(self, "cauchy_", median + sigma * self.xp.tan(math.pi * (u - 0.5)))
+
+
+def random_(self, from_=0, to=None, *, generator=None, **kwargs):
+    """In place: integers uniform on [from, to) (``random_(to)`` is [0, to); ``random_()`` is
+    [0, 2^mantissa bits] for floating tensors, as PyTorch's)."""
+    from ..creation import randint
+    from_ = kwargs.pop("from", from_)
+    if kwargs:
+        raise TypeError(f"random_: unexpected keyword arguments {sorted(kwargs)}")
+    if to is None:
+        if from_ != 0:
+            from_, to = 0, from_
+        else:
+            kind = self.dtype.kind
+            to = (2 ** (self.xp.finfo(self.dtype).nmant + 1) + 1 if kind == "f"
+                  else 2 if kind == "b" else int(self.xp.iinfo(self.dtype).max))
+    r = randint(int(from_), int(to), tuple(self.shape), device=self.device, generator=generator)
+    return _fill(self, "random_", r.data)
+
+
+def share_memory_(self):
+    """minigen tensors live in ordinary process memory; a child process gets a copy, not a
+    shared view (so Hogwild-style training does not share updates). Returns the tensor."""
+    return self
+
+
+def is_shared(self):
+    return False
+
+
