@@ -559,3 +559,39 @@ def test_in_place_random_fills_have_the_right_laws():
     a = minigen.empty(5).exponential_()
     minigen.manual_seed(1)
     np.testing.assert_array_equal(a.numpy(), minigen.empty(5).exponential_().numpy())
+
+
+# ----------------------------------------------------------------------------- linalg
+_A = np.random.RandomState(9).randn(2, 3, 3) + 3 * np.eye(3)
+LINALG = {
+    "inv": (lambda L, a: L.linalg.inv(a), [_A], (0,)),
+    "det": (lambda L, a: L.linalg.det(a), [_A], (0,)),
+    "slogdet": (lambda L, a: L.linalg.slogdet(a)[1], [_A], (0,)),
+    "solve": (lambda L, a, b: L.linalg.solve(a, b), [_A, _R.randn(2, 3, 2)], (0, 1)),
+    "solve_vector": (lambda L, a, b: L.linalg.solve(a, b), [_A, _R.randn(2, 3)], (0, 1)),
+    "vector_norm_3": (lambda L, x: L.linalg.vector_norm(x, 3, dim=1), [_R.randn(4, 5)], (0,)),
+    "vector_norm_inf": (lambda L, x: L.linalg.vector_norm(x, float("inf"), dim=-1), [_R.randn(4, 5)], (0,)),
+    "norm": (lambda L, x: L.linalg.norm(x), [_R.randn(4, 5)], (0,)),
+    "matrix_norm": (lambda L, x: L.linalg.matrix_norm(x), [_A], (0,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINALG))
+def test_linalg_agrees_with_torch(name):
+    fn, arrays, grad_of = LINALG[name]
+    _compare(fn, arrays, grad_of, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["inv", "det", "slogdet"])
+def test_linalg_gradcheck(name, device):
+    a = minigen.tensor(_A, device=device, requires_grad=True)
+    assert minigen.gradcheck(lambda t: LINALG[name][0](minigen, t), (a,))
+
+
+def test_linalg_errors_and_names():
+    with pytest.raises(RuntimeError, match="square matrices"):
+        minigen.linalg.inv(minigen.ones(2, 3))
+    with pytest.raises(NotImplementedError, match="only 'fro'"):
+        minigen.linalg.matrix_norm(minigen.ones(2, 2), "nuc")
+    assert minigen.linalg.matmul is minigen.matmul
+    np.testing.assert_allclose(minigen.inverse(minigen.eye(2) * 2).numpy(), np.eye(2) / 2)
