@@ -289,3 +289,37 @@ def test_the_pytorch_twin_matches_with_copied_weights():
     chosen = targets != -1
     assert abs(chosen.float().mean().item() - 0.15) < 0.004
     assert abs((inputs == V)[chosen].float().mean().item() - 0.8) < 0.012
+
+
+def test_five_adamw_steps_agree_with_the_twin_given_the_same_masks():
+    torch = pytest.importorskip("torch")
+    from minigen.bench.torch_twins import torch_bert
+    minigen.manual_seed(0)
+    model = tiny()
+    twin = torch_bert(model.config())
+    twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    opt = minigen.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.01)
+    topt = torch.optim.AdamW(twin.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.01)
+    x = validation_windows(32)[:16]
+    for s in range(5):
+        inputs, targets = fixed_masking(x, V, seed=s)
+        opt.zero_grad()
+        a = model.loss(None, masking=(minigen.tensor(inputs), minigen.tensor(targets)))
+        a.backward()
+        opt.step()
+        topt.zero_grad()
+        b = torch.nn.functional.cross_entropy(twin(torch.tensor(inputs)).reshape(-1, V),
+                                              torch.tensor(targets).reshape(-1), ignore_index=-1)
+        b.backward()
+        topt.step()
+        assert a.item() == pytest.approx(b.item(), rel=1e-5)
+    tp = dict(twin.named_parameters())
+    E = model.n_embd
+    for name, p in model.named_parameters():
+        a, b = p.numpy(), tp[name].detach().numpy()
+        if name.endswith("in_proj_bias"):
+            # the key bias b_k adds q . b_k to every score of a row, which the softmax cancels:
+            # its gradient is 0 up to rounding (~1e-9), and Adam's g / (sqrt(v) + 1e-8) turns
+            # each library's rounding into steps of up to lr; it changes no output
+            a, b = numpy.delete(a, numpy.s_[E:2 * E]), numpy.delete(b, numpy.s_[E:2 * E])
+        numpy.testing.assert_allclose(a, b, atol=1e-5, err_msg=name)
