@@ -443,8 +443,6 @@ def cmd_sample(args):
         return _sample_text(args, model, spec)
     if spec.kind == "audio":
         return _sample_audio(args, model)
-    if hasattr(model, "predict") and not hasattr(model, "sample"):
-        return _sample_classifier(args, model, spec)
     for flag in ("digit", "seconds"):
         if getattr(args, flag) is not None:
             raise CommandError(f"--{flag} is for audio models; {args.model} does not make sound")
@@ -505,22 +503,6 @@ def cmd_sample(args):
     plots.save_image_grid(x, out, nrow=10 if "labels" in kwargs and n >= 10 else max(1, math.isqrt(n)),
                           title=f"{n} samples from {os.path.basename(args.checkpoint)}")
     print(f"wrote {n} samples to {out}")
-    return EXIT_OK
-
-
-def _sample_classifier(args, model, spec):
-    """An image classifier draws nothing new: it labels the first ``--n`` (default 50) test
-    images into ``--out`` (.png), and a ViT also draws its class token's attention beside it
-    (``NAME-attention.png``)."""
-    from . import plots
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "predictions.png")
-    if os.path.splitext(out)[1].lower() != ".png":
-        raise CommandError(f"--out: a classifier writes its predicted labels as a .png grid, got {out!r}")
-    x, y = spec.images("test").to(args.device), spec.labels("test").to(args.device)
-    stem = os.path.splitext(os.path.basename(out))[0]
-    paths = plots.classifier_pictures(model, os.path.dirname(os.path.abspath(out)), x, y, n=args.n or 50,
-                                      predictions_name=os.path.basename(out), attention_name=f"{stem}-attention.png")
-    print("wrote " + " and ".join(paths))
     return EXIT_OK
 
 

@@ -243,9 +243,27 @@ def _pictures(model, run_dir, data):
     return plots.classifier_pictures(model, run_dir, x, y)
 
 
+def sample_predictions(model, spec, args):
+    """``minigen sample vit``: a classifier draws nothing new, so it labels the first ``--n``
+    (default 50) test images into ``--out`` (.png, default predictions.png beside the
+    checkpoint), and a ViT also draws its class token's attention (``NAME-attention.png``)."""
+    import os
+    from minigen import plots
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "predictions.png")
+    if os.path.splitext(out)[1].lower() != ".png":
+        raise ValueError(f"--out: a classifier writes its predicted labels as a .png grid, got {out!r}")
+    x, y = spec.images("test").to(args.device), spec.labels("test").to(args.device)
+    stem = os.path.splitext(os.path.basename(out))[0]
+    paths = plots.classifier_pictures(model, os.path.dirname(os.path.abspath(out)), x, y, n=args.n or 50,
+                                      predictions_name=os.path.basename(out),
+                                      attention_name=f"{stem}-attention.png")
+    print("wrote " + " and ".join(paths))
+    return 0
+
+
 register("vit", build_vit, Recipe(
     data="mnist", epochs=15, batch_size=64, lr=1e-3, optimizer="adamw", weight_decay=0.05,
     schedule="cosine", variants=("vit", "cnn"), data_options={"labels": True},
     quick=dict(epochs=1, steps=10, batch_size=16, model_options=QUICK),
-    pictures=_pictures, evaluate=evaluate,
+    pictures=_pictures, evaluate=evaluate, sample=sample_predictions,
     description="ViT: patches, a class token, learned positions and pre-LN encoder blocks; a small CNN beside it"))
