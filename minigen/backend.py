@@ -94,8 +94,12 @@ class device:
         hit = cls._cache.get(key)
         if hit is not None:
             return hit
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            # an integer is a GPU's ordinal, as in PyTorch: device(0) is cuda:0
+            spec, index = f"cuda:{spec}", None
         if not isinstance(spec, str):
-            raise TypeError(f"device: expected a string like 'cpu' or 'cuda', got {spec!r}")
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda' (or a GPU ordinal, "
+                            f"0), got {spec!r}")
         kind, _, idx = spec.partition(":")
         if kind not in ("cpu", "cuda"):
             raise ValueError(f"device: unknown device type {spec!r}; expected 'cpu' or 'cuda'")

@@ -107,6 +107,16 @@ def save(obj, path, meta=None, compress=False):
     The write is atomic: ``path`` holds either the old file or the complete new one.
     """
     path = os.fspath(path)
+    from .nn.module import Module
+    from .optim.optimizer import Optimizer
+    if isinstance(obj, (Module, Optimizer)):
+        kind = "module" if isinstance(obj, Module) else "optimizer"
+        raise TypeError(f"save: minigen does not save a whole {kind} ({type(obj).__name__}): that "
+                        "would pickle Python objects, which run code when loaded and break when "
+                        "the class changes. Save its state instead, "
+                        f"minigen.save({'model' if kind == 'module' else 'optimizer'}.state_dict(), "
+                        f"path), and later build the {kind} again and call load_state_dict("
+                        "minigen.load(path))")
     enc = _Encoder()
     tree = enc.encode(obj)
     if meta is not None and not isinstance(meta, dict):

@@ -26,7 +26,7 @@ def test_device_objects():
     assert cpu != "tpu" and cpu != 3
 
 
-@pytest.mark.parametrize("bad, err", [("tpu", ValueError), ("cuda:1", ValueError), (3, TypeError)])
+@pytest.mark.parametrize("bad, err", [("tpu", ValueError), ("cuda:1", ValueError), (3, ValueError), (1.5, TypeError)])
 def test_bad_device_names(bad, err):
     with pytest.raises(err, match="device"):
         minigen.device(bad)
@@ -260,3 +260,14 @@ def test_backend_sum_matches_numpy_on_big_arrays(device, axes, keepdims):
     xt = minigen.randn(30, 40, 60, device=device).data.transpose(2, 1, 0)  # not contiguous
     np.testing.assert_allclose(b.to_numpy(b.sum(xt, axes, keepdims)),
                                b.to_numpy(xt).sum(axis=axes, keepdims=keepdims), rtol=1e-5, atol=1e-4)
+
+
+def test_device_rules_follow_pytorch():
+    import minigen
+    assert minigen.device(0) == "cuda" and minigen.device(0).index == 0
+    x = minigen.ones(2)
+    with pytest.raises(ValueError, match="unknown device type 'gpu'"):
+        x.to("gpu")
+    assert x.to("float64").dtype == minigen.float64    # a dtype's name still casts
+    with pytest.raises(TypeError, match="GPU ordinal"):
+        minigen.device(1.5)

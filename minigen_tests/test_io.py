@@ -218,3 +218,15 @@ def test_meta_and_expect(tmp_path):
         mio.load(p, expect={"epochs": 3})
     with pytest.raises(TypeError, match="meta"):
         mio.save({}, tmp_path / "bad.npz", meta={"w": minigen.zeros(1)})
+
+
+def test_save_refuses_a_whole_module_and_says_what_to_save(tmp_path):
+    import minigen
+    model = minigen.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"does not save a whole module \(Linear\).*model.state_dict\(\)"):
+        minigen.save(model, tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="whole optimizer"):
+        minigen.save(minigen.optim.SGD(model.parameters(), lr=0.1), tmp_path / "o.npz")
+    assert not (tmp_path / "m.npz").exists()
+    minigen.save(model.state_dict(), tmp_path / "m.npz")
+    assert model.load_state_dict(minigen.load(tmp_path / "m.npz")) is not None

@@ -303,14 +303,25 @@ class ToDevice(Function):
         return ToDevice.apply(gy, target=self.source)
 
 
+def _dtype_name(name):
+    """The dtype a string names ('float32', ...), or None if it names none."""
+    from .. import backend as B
+    try:
+        return B.as_dtype(name)
+    except (TypeError, ValueError):
+        return None
+
+
 def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False):
     """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
     from .. import backend as B
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, B.device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+        elif isinstance(a, B.device) or (isinstance(a, int) and not isinstance(a, bool)):
             device = a
+        elif isinstance(a, str) and _dtype_name(a) is None:
+            device = a      # a string is a device, as in PyTorch: 'gpu' is refused as one
         else:
             dtype = a
     out = input
