@@ -595,3 +595,32 @@ def test_linalg_errors_and_names():
         minigen.linalg.matrix_norm(minigen.ones(2, 2), "nuc")
     assert minigen.linalg.matmul is minigen.matmul
     np.testing.assert_allclose(minigen.inverse(minigen.eye(2) * 2).numpy(), np.eye(2) / 2)
+
+
+# ----------------------------------------------------------------------------- writes with gradients
+def test_writing_a_graph_value_into_a_plain_tensor_records_it(device):
+    torch = pytest.importorskip("torch")
+    weights = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]])
+    grads = []
+    for L, dev in ((minigen, device), (torch, "cpu")):
+        v = L.tensor([1.0, 2.0, 3.0], requires_grad=True, device=dev)
+        x = L.zeros(2, 3, device=dev, dtype=v.dtype)
+        x[1] = v * 2            # the write joins x to the graph
+        m = L.zeros(4, device=dev, dtype=v.dtype)
+        m[L.tensor([True, False, True, False], device=dev)] = v.sum()   # broadcast value
+        loss = (x * L.tensor(weights, device=dev, dtype=v.dtype)).sum() + (m * L.arange(4, device=dev)).sum()
+        loss.backward()
+        assert x.requires_grad
+        grads.append(v.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[0], grads[1])
+
+
+def test_writing_into_a_graph_tensor_is_refused_with_the_way_out():
+    v = minigen.tensor([1.0, 2.0], requires_grad=True)
+    x = minigen.zeros(2, 2)
+    x[0] = v
+    with pytest.raises(RuntimeError, match="out of place instead"):
+        x[1] = v
+    with minigen.no_grad():
+        x[1] = v  # without recording, a plain write
+    np.testing.assert_array_equal(x.numpy(), [[1, 2], [1, 2]])

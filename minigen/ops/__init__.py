@@ -84,9 +84,23 @@ def _install():
     T.__rmod__ = lambda self, other: _mathfns_binary.remainder(other, self)
 
     def __setitem__(self, key, value):
+        from .. import autograd as _ag
+        recording = _ag._state["grad"]
+        if recording and self.requires_grad and self.creator is not None:
+            raise RuntimeError(
+                "__setitem__: an in-place write into a tensor that is already part of the autograd graph "
+                "is not supported in minigen (earlier ops that read it would get the wrong "
+                "gradients); build the new tensor out of place instead: torch.where(mask, new, "
+                "x), torch.cat / torch.stack of the pieces, or x.index_put((idx,), v)")
         self._check_inplace("__setitem__")
-        key, _ = _ix._normalise_key(self, key)
-        self.data[key] = value.data if isinstance(value, Tensor) else value
+        nkey, _ = _ix._normalise_key(self, key)
+        self.data[nkey] = value.data if isinstance(value, Tensor) else value
+        if recording and isinstance(value, Tensor) and value.requires_grad \
+                and self.data.dtype.kind == "f":
+            # a graph value written into a plain tensor: the tensor joins the graph, so that
+            # gradients reaching it flow back to the value at the written positions
+            out = _extras.WrittenInto.apply(value, target=self.data, key=key)
+            self.creator, self._idx, self.requires_grad = out.creator, 0, True
     T.__setitem__ = __setitem__
 
     # methods with the same name as the function

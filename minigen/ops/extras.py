@@ -438,3 +438,24 @@ def is_shared(self):
     return False
 
 
+
+
+# ----------------------------------------------------------------------------- writes into plain tensors
+from ..autograd import Function  # noqa: E402
+
+
+class WrittenInto(Function):
+    """``x[key] = v`` where ``x`` is a plain tensor and ``v`` needs gradients: the written
+    tensor (already holding v at ``key``) becomes this node's output, and
+
+        dL/dv = sum_to(dL/dx [key], v.shape)
+
+    (the other positions of x are constants). Used by ``Tensor.__setitem__``."""
+
+    def forward(self, v, target=None, key=None):
+        self.key, self.shape = key, v.shape
+        return target
+
+    def backward(self, gx):
+        from .reduction import sum_to
+        return sum_to(gx[self.key], self.shape)
