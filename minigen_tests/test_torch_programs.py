@@ -624,3 +624,18 @@ def test_writing_into_a_graph_tensor_is_refused_with_the_way_out():
     with minigen.no_grad():
         x[1] = v  # without recording, a plain write
     np.testing.assert_array_equal(x.numpy(), [[1, 2], [1, 2]])
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_agrees_with_torch(accumulate, device):
+    torch = pytest.importorskip("torch")
+    outs = []
+    for L, dev in ((minigen, device), (torch, "cpu")):
+        x = L.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True, device=dev)
+        v = L.tensor([10.0, 20.0], requires_grad=True, device=dev)
+        idx = L.tensor([0, 0] if accumulate else [1, 3], device=dev)
+        y = x.index_put((idx,), v, accumulate=accumulate)
+        (y * y * L.arange(1, 5, device=dev)).sum().backward()
+        outs.append([t.detach().cpu().numpy() for t in (y, x.grad, v.grad)])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b)

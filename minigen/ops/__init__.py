@@ -88,10 +88,11 @@ def _install():
         recording = _ag._state["grad"]
         if recording and self.requires_grad and self.creator is not None:
             raise RuntimeError(
-                "__setitem__: an in-place write into a tensor that is already part of the autograd graph "
-                "is not supported in minigen (earlier ops that read it would get the wrong "
-                "gradients); build the new tensor out of place instead: torch.where(mask, new, "
-                "x), torch.cat / torch.stack of the pieces, or x.index_put((idx,), v)")
+                "__setitem__: an in-place write into a tensor that is already part of the "
+                "autograd graph is not supported in minigen (earlier ops that read it would get "
+                "the wrong gradients); build the new tensor out of place instead: "
+                "torch.where(mask, new, x), torch.cat / torch.stack of the pieces, or "
+                "x.index_put((idx,), v)")
         self._check_inplace("__setitem__")
         nkey, _ = _ix._normalise_key(self, key)
         self.data[nkey] = value.data if isinstance(value, Tensor) else value

@@ -35,14 +35,14 @@ __all__ = [
     "selu", "celu", "logsigmoid", "glu", "mish", "hardswish", "hardsigmoid", "softsign",
     "tanhshrink", "threshold", "softmin", "prelu", "rms_norm", "pixel_shuffle",
     "pixel_unshuffle", "dropout1d", "dropout2d", "dropout3d", "instance_norm",
-    "margin_ranking_loss", "unfold_windows", "addcmul", "addcdiv", "normal",
+    "margin_ranking_loss", "unfold_windows", "addcmul", "addcdiv", "normal", "index_put",
 ]
 # names that become Tensor methods (x.unfold is the sliding-window one, not F.unfold)
 TENSOR_METHODS = {"unfold": "unfold_windows", "addcmul": "addcmul", "addcdiv": "addcdiv",
                   "bernoulli_": "bernoulli_", "exponential_": "exponential_",
                   "geometric_": "geometric_", "log_normal_": "log_normal_", "cauchy_": "cauchy_",
                   "random_": "random_", "share_memory_": "share_memory_",
-                  "is_shared": "is_shared"}
+                  "is_shared": "is_shared", "index_put": "index_put"}
 
 
 def _reduce(loss, reduction, name):
@@ -459,3 +459,42 @@ class WrittenInto(Function):
     def backward(self, gx):
         from .reduction import sum_to
         return sum_to(gx[self.key], self.shape)
+
+
+class IndexPut(Function):
+    """out = x with out[key] = v (or += v with ``accumulate``), out of place:
+
+        dL/dx = dL/dout, zero at ``key`` unless accumulating;  dL/dv = sum_to(dL/dout [key], v.shape)
+    """
+
+    def forward(self, x, v, key=None, accumulate=False):
+        self.key, self.accumulate, self.vshape = key, accumulate, v.shape
+        out = x.copy()
+        if accumulate:
+            # repeated indices add up, as PyTorch's accumulate=True
+            self.backend.scatter_add(out, key, self.xp.broadcast_to(v, out[key].shape))
+        else:
+            out[key] = v
+        return out
+
+    def backward(self, g):
+        from .reduction import sum_to
+        gv = sum_to(g[self.key], self.vshape)
+        if self.accumulate:
+            return g, gv
+        keep = g.xp.ones(g.shape, dtype=g.dtype)
+        keep[self.key] = 0
+        return mul(g, Tensor(keep)), gv
+
+
+def index_put(input, indices, values, accumulate=False):
+    """``x.index_put(indices, values)``: a new tensor equal to ``x`` with ``x[indices] = values``
+    (``accumulate=True``: ``+=``, repeated indices adding up); differentiable in both."""
+    from .indexing import _normalise_key
+    if not isinstance(indices, tuple):
+        indices = tuple(indices) if isinstance(indices, list) else (indices,)
+    key, _ = _normalise_key(input, indices)
+    if not isinstance(values, Tensor):
+        from ..creation import tensor as _tensor
+        values = _tensor(values, dtype=input.dtype, device=input.device)
+    return IndexPut.apply(input, values, key=key, accumulate=accumulate)
