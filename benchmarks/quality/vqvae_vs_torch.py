@@ -23,6 +23,7 @@ One thread a run. Run:
     python benchmarks/quality/vqvae_vs_torch.py              # 3 seeds x 2 libraries (+ no restarts)
     python benchmarks/quality/vqvae_vs_torch.py --report     # the table of the saved results
     python benchmarks/quality/vqvae_vs_torch.py --pictures docs/images   # minigen seed 0's pictures
+    python benchmarks/quality/vqvae_vs_torch.py --code-stats runs/vqvae/last.npz   # background codes
 """
 from __future__ import annotations
 
@@ -126,8 +127,9 @@ def _stat(rows, key, fmt="{:.4f}"):
     v = [r[key] for r in rows]
     if not v:
         return "-"
-    sd = statistics.stdev(v) if len(v) > 1 else 0.0
-    return f"{fmt.format(statistics.mean(v))} ± {fmt.format(sd)}"
+    if len(v) == 1:
+        return fmt.format(v[0])
+    return f"{fmt.format(statistics.mean(v))} ± {fmt.format(statistics.stdev(v))}"
 
 
 def table(models):
@@ -167,8 +169,36 @@ def pictures(folder, seed=0):
     print(f"trained {n} steps in {secs:.0f} s; wrote {p1} and {p2}")
 
 
+def code_stats(checkpoint):
+    """Which codes draw the background: over minigen's 1,000 ``'mnist'`` test images, the share
+    of latent positions whose 4 x 4 pixel block is blank (every pixel < 0.05), the 5 most used
+    codes with the share of their positions that are blank, and how many codes blank positions use."""
+    import minigen
+    from minigen import io
+    from minigen.models.vqvae import build_vqvae
+    from minigen.train import load_checkpoint
+    from minigen.data import load_mnist
+    meta = io.load_meta(checkpoint)
+    m = build_vqvae(meta.get("data") or "mnist", **(meta.get("options") or {}))
+    load_checkpoint(checkpoint, m)
+    m.eval()
+    x, _ = load_mnist("test")
+    c = m.encode_codes(x).numpy()
+    h, w = m.grid
+    H, W = m.image_shape[1:]
+    blank = x.numpy()[:, 0].reshape(-1, h, H // h, w, W // w).max(axis=(2, 4)) < 0.05
+    counts = numpy.bincount(c.reshape(-1), minlength=m.num_codes)
+    print(f"blank positions: {blank.mean():.3f} of {c.size}; codes used at blank positions: "
+          f"{len(numpy.unique(c[blank]))} of {m.num_codes}")
+    print("| code | share of all positions | share of its positions that are blank |\n|---|---|---|")
+    for k in numpy.argsort(-counts, kind="stable")[:5]:
+        print(f"| {k} | {counts[k] / c.size:.3f} | {blank[c == k].mean():.3f} |")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--pictures":
         pictures(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--code-stats":
+        code_stats(sys.argv[2])
     else:
         runner.main(MODELS, run, table, describe, doc=__doc__)
