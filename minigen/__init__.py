@@ -42,7 +42,7 @@ from .amp import autocast  # noqa: E402,F401
 from .sparse import sparse_coo_tensor  # noqa: E402,F401
 from . import special, linalg  # noqa: E402,F401  (linalg: ops/linalg.py's products + norms, inv, det)
 from .linalg import inv as inverse, det, slogdet  # noqa: E402,F401
-from .ops.extras import normal, addcmul, addcdiv  # noqa: E402,F401  (normal with tensor mean/std)
+from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)
 spmm = sparse.mm
 from . import _torch_alias  # noqa: E402
 _torch_alias.install()  # `sys.modules["torch"] = minigen` makes `import torch.nn...` give minigen's modules

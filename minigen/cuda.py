@@ -52,3 +52,18 @@ def empty_cache():
         release = getattr(_backend.get_backend("cuda"), "empty_cache", None)
         if release is not None:
             release()
+
+
+def is_bf16_supported(including_emulation=True):
+    """False: minigen has no bfloat16 (NumPy and CuPy have no such dtype)."""
+    return False
+
+
+def get_device_name(device=None):
+    if not is_available():
+        raise RuntimeError("cuda.get_device_name: no CUDA GPU is available "
+                           "(minigen runs on the cpu)")
+    return "CUDA GPU (through CuPy)"
+
+
+from . import amp  # noqa: E402,F401  (torch.cuda.amp.GradScaler / autocast: full-precision stand-ins)

@@ -16,8 +16,24 @@ __all__ = [
     "CharTensor", "ByteTensor", "BoolTensor", "Size", "Variable", "compile",
     "set_float32_matmul_precision", "get_float32_matmul_precision",
     "use_deterministic_algorithms", "are_deterministic_algorithms_enabled", "is_tensor",
-    "is_storage", "set_printoptions",
+    "is_storage", "set_printoptions", "bfloat16",
 ]
+
+
+class _MissingDtype:
+    """A dtype PyTorch has and minigen has not. Programs may name it (``{'bfloat16':
+    torch.bfloat16, ...}[dtype]``); making a tensor with it raises, naming the alternative."""
+
+    def __init__(self, name):
+        self.name = name
+        self.is_floating_point = True
+
+    def __repr__(self):
+        return (f"minigen.{self.name} (minigen has no {self.name}: NumPy and CuPy have no such "
+                "dtype; use minigen.float32)")
+
+
+bfloat16 = _MissingDtype("bfloat16")
 
 
 class _TypedTensorMeta(type):

@@ -69,6 +69,8 @@ EXPECTED_FUNCTIONS = [
     # minigen/ops/rnn.py, rnn_sequence.py, gru_sequence.py
     "LSTMCellFunction", "GRUCellFunction", "_SequenceFunction", "LSTMSequenceFunction",
     "GRUSequenceFunction",
+    # minigen/ops/extras.py, minigen/linalg.py (what PyTorch programs use)
+    "WrittenInto", "IndexPut", "Inv", "Det", "_LogAbsDet",
 ]
 
 # minigen.nn.functional names whose specs are named otherwise, and those with no gradient

@@ -639,3 +639,44 @@ def test_index_put_agrees_with_torch(accumulate, device):
         outs.append([t.detach().cpu().numpy() for t in (y, x.grad, v.grad)])
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b)
+
+
+# ----------------------------------------------------------------------------- in-place variants, dtypes
+INPLACE_CASES = {
+    "abs_": (), "exp_": (), "log_": (), "sqrt_": (), "sigmoid_": (), "tanh_": (), "relu_": (),
+    "neg_": (), "floor_": (), "round_": (), "reciprocal_": (), "square_": (), "sign_": (),
+    "clamp_min_": (0.5,), "clamp_max_": (0.5,), "clip_": (0.2, 0.6), "pow_": (2.0,),
+    "cumsum_": (0,), "gt_": (0.5,), "lt_": (0.5,), "eq_": (0.5,), "tril_": (), "triu_": (1,),
+    "addcmul_": ("ones", "twos"), "addcdiv_": ("ones", "twos"), "logit_": (),
+    "remainder_": (0.3,), "subtract_": (1.0,), "t_": (), "transpose_": (0, 1), "unsqueeze_": (0,),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_CASES))
+def test_in_place_variant_agrees_with_torch(name):
+    torch = pytest.importorskip("torch")
+    x = np.random.RandomState(10).rand(3, 4) * 0.8 + 0.1
+    results = []
+    for L in (minigen, torch):
+        args = tuple(L.ones(3, 4, dtype=L.float64) * (1 if a == "ones" else 2) if isinstance(a, str)
+                     else a for a in INPLACE_CASES[name])
+        t = L.tensor(x.copy())
+        assert getattr(t, name)(*args) is t
+        results.append(t.numpy())
+    assert results[0].shape == results[1].shape
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+def test_in_place_variants_refuse_graph_tensors():
+    w = minigen.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="exp_"):
+        w.exp_()
+
+
+def test_bfloat16_can_be_named_but_not_used():
+    assert minigen.cuda.is_bf16_supported() is False
+    table = {"float32": minigen.float32, "bfloat16": minigen.bfloat16}
+    assert "bfloat16" in repr(table["bfloat16"])
+    with pytest.raises(TypeError, match="minigen has no bfloat16"):
+        minigen.zeros(2, dtype=minigen.bfloat16)
+    assert minigen.cuda.amp.GradScaler is minigen.amp.GradScaler

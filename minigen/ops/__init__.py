@@ -179,3 +179,4 @@ _install()
 from . import extras as _extras  # noqa: E402  (composites PyTorch programs use: losses, activations, x.unfold)
 for _name, _fn in _extras.TENSOR_METHODS.items():
     setattr(Tensor, _name, getattr(_extras, _fn))
+_extras.install_inplace(Tensor)

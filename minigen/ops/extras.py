@@ -35,8 +35,10 @@ __all__ = [
     "selu", "celu", "logsigmoid", "glu", "mish", "hardswish", "hardsigmoid", "softsign",
     "tanhshrink", "threshold", "softmin", "prelu", "rms_norm", "pixel_shuffle",
     "pixel_unshuffle", "dropout1d", "dropout2d", "dropout3d", "instance_norm",
-    "margin_ranking_loss", "unfold_windows", "addcmul", "addcdiv", "normal", "index_put",
+    "margin_ranking_loss",
 ]
+# torch.* functions defined here that are not nn.functional names (re-exported by minigen)
+TORCH_FUNCTIONS = ["addcmul", "addcdiv", "normal", "index_put"]
 # names that become Tensor methods (x.unfold is the sliding-window one, not F.unfold)
 TENSOR_METHODS = {"unfold": "unfold_windows", "addcmul": "addcmul", "addcdiv": "addcdiv",
                   "bernoulli_": "bernoulli_", "exponential_": "exponential_",
@@ -498,3 +500,41 @@ def index_put(input, indices, values, accumulate=False):
         from ..creation import tensor as _tensor
         values = _tensor(values, dtype=input.dtype, device=input.device)
     return IndexPut.apply(input, values, key=key, accumulate=accumulate)
+
+
+# ----------------------------------------------------------------------------- in-place variants
+# PyTorch's ``x.op_(...)``: the out-of-place ``x.op(...)`` written back into x. As every in-place
+# op in minigen, only off the graph (a tensor that requires grad raises, naming the op).
+INPLACE_ELEMENTWISE = (
+    "abs_ acos_ addcdiv_ addcmul_ arccos_ arcsin_ arctan_ asin_ atan_ atan2_ arctan2_ ceil_ "
+    "clamp_max_ clamp_min_ clip_ cos_ cosh_ cumprod_ cumsum_ divide_ eq_ erf_ erfc_ exp2_ exp_ "
+    "expm1_ fix_ floor_ fmod_ frac_ ge_ gt_ index_add_ index_fill_ index_put_ le_ lerp_ log10_ "
+    "log1p_ log2_ log_ logical_and_ logical_not_ logical_or_ logit_ lt_ multiply_ nan_to_num_ "
+    "ne_ neg_ negative_ pow_ reciprocal_ relu_ remainder_ round_ rsqrt_ sgn_ sigmoid_ sign_ "
+    "sin_ sinh_ sqrt_ square_ subtract_ tan_ tanh_ tril_ triu_ true_divide_ trunc_ xlogy_").split()
+INPLACE_RESHAPING = "squeeze_ unsqueeze_ t_ transpose_ swapaxes_".split()
+
+
+def _inplace(name, reshaping):
+    def method(self, *args, **kwargs):
+        from ..autograd import no_grad
+        self._check_inplace(name)
+        with no_grad():
+            r = getattr(Tensor, name[:-1])(self, *args, **kwargs)
+        if reshaping:
+            self.data = r.data  # the same values seen with another shape
+        elif tuple(r.shape) != tuple(self.shape):
+            raise RuntimeError(f"{name}: the result's shape {list(r.shape)} doesn't match the "
+                               f"tensor's shape {list(self.shape)} it would be written into")
+        else:
+            self.data[...] = r.data.astype(self.dtype, copy=False)
+        return self
+    method.__name__ = name
+    method.__doc__ = f"In place: ``x.{name[:-1]}(...)`` written into x (off the graph only)."
+    return method
+
+
+def install_inplace(T):
+    for name in INPLACE_ELEMENTWISE + INPLACE_RESHAPING:
+        if not hasattr(T, name) and hasattr(T, name[:-1]):
+            setattr(T, name, _inplace(name, name in INPLACE_RESHAPING))
