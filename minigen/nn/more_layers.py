@@ -67,8 +67,10 @@ def _pad_class(name, n, mode, zero=False):
     if zero:
         def __init__(self, padding):  # noqa: F811
             _PadNd.__init__(self, padding, 0.0)
-    doc = (f"Pad the last {n} dim(s) {'with zeros' if zero else 'with a constant' if mode == 'constant' else 'by ' + mode + 'ion' if mode == 'reflect' else 'by ' + mode + ' of the edge' if mode == 'replicate' else 'circularly'} "
-           f"(``F.pad(x, padding, {mode!r})``).")
+    how = {"constant": "with zeros" if zero else "with a constant value",
+           "reflect": "by reflection at the edge", "replicate": "by repeating the edge",
+           "circular": "circularly (wrapping around)"}[mode]
+    doc = f"Pad the last {n} dim(s) {how} (``F.pad(x, padding, {mode!r})``)."
     return type(name, (_PadNd,), {"n": n, "mode": mode, "__init__": __init__, "__doc__": doc})
 
 
