@@ -680,3 +680,17 @@ def test_bfloat16_can_be_named_but_not_used():
     with pytest.raises(TypeError, match="minigen has no bfloat16"):
         minigen.zeros(2, dtype=minigen.bfloat16)
     assert minigen.cuda.amp.GradScaler is minigen.amp.GradScaler
+
+
+def test_random_sampler_with_a_huge_num_samples_draws_lazily():
+    # minGPT's trainer: RandomSampler(ds, replacement=True, num_samples=int(1e10))
+    from minigen.utils.data import DataLoader, RandomSampler, TensorDataset
+    ds = TensorDataset(minigen.arange(100).view(-1, 1), minigen.arange(100))
+    sampler = RandomSampler(ds, replacement=True, num_samples=int(1e10))
+    loader = DataLoader(ds, sampler=sampler, shuffle=False, pin_memory=True, batch_size=8,
+                        num_workers=0)
+    x, y = next(iter(loader))
+    assert x.shape == (8, 1) and len(loader) == 1250000000
+    assert 0 <= y.min().item() and y.max().item() < 100
+    first = [i for _, i in zip(range(5), iter(sampler))]
+    assert len(first) == 5 and all(0 <= i < 100 for i in first)

@@ -87,6 +87,8 @@ class RandomSampler(Sampler):
         """This epoch's indices as an int64 array."""
         n, g = len(self.data_source), _stream(self.generator)
         if self.replacement:
+            if self.num_samples > _LAZY_DRAWS:  # e.g. minGPT's num_samples=int(1e10): drawn
+                return _LazyDraws(g, n, self.num_samples)  # batch by batch, never all at once
             return numpy.asarray(g.integers(0, n, size=self.num_samples), dtype=numpy.int64)
         order = numpy.asarray(g.permutation(n), dtype=numpy.int64)
         # more samples than examples: whole permutations, one after another
@@ -95,10 +97,40 @@ class RandomSampler(Sampler):
         return order[:self.num_samples]
 
     def __iter__(self):
-        return iter(self.order().tolist())
+        order = self.order()
+        if isinstance(order, _LazyDraws):
+            return iter(order)
+        return iter(order.tolist())
 
     def __len__(self):
         return self.num_samples
+
+
+_LAZY_DRAWS = 1 << 22
+
+
+class _LazyDraws:
+    """``num_samples`` indices drawn with replacement, made as they are read: slices in order
+    (``d[0:b]``, ``d[b:2b]``, ...) or iteration. Used when there are too many to hold."""
+
+    def __init__(self, g, n, num_samples):
+        self.g, self.n, self.num_samples, self.pos = g, n, num_samples, 0
+
+    def __len__(self):
+        return self.num_samples
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step not in (None, 1) or (key.start or 0) != self.pos:
+            raise IndexError("RandomSampler's lazily drawn indices are read in order, by slices")
+        stop = min(self.num_samples, key.stop)
+        out = numpy.asarray(self.g.integers(0, self.n, size=max(0, stop - self.pos)),
+                            dtype=numpy.int64)
+        self.pos = stop
+        return out
+
+    def __iter__(self):
+        while self.pos < self.num_samples:
+            yield from self[self.pos:self.pos + 4096].tolist()
 
 
 class SubsetRandomSampler(Sampler):
