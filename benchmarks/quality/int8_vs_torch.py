@@ -217,7 +217,7 @@ def table(seeds):
     def ms(key, fmt="{:.4f}", scale=1.0):
         v = [scale * r[key] for r in rows]
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
-        return (fmt + " ± " + fmt).format(statistics.mean(v), sd)
+        return (fmt + " ± " + fmt.replace("+", "")).format(statistics.mean(v), sd)
 
     out = [f"GPT on Shakespeare, {rows[0]['steps']} steps, {len(rows)} seed(s) {[r['seed'] for r in rows]}; "
            "validation nats/char (102,400 targets), mean ± std over seeds",
