@@ -215,6 +215,12 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
+    def __format__(self, format_spec):
+        """f"{loss:.4f}" works on a 0-d tensor (its value), as in PyTorch."""
+        if self.data.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __float__(self):
         return float(self.item())
 

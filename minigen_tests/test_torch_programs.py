@@ -694,3 +694,11 @@ def test_random_sampler_with_a_huge_num_samples_draws_lazily():
     assert 0 <= y.min().item() and y.max().item() < 100
     first = [i for _, i in zip(range(5), iter(sampler))]
     assert len(first) == 5 and all(0 <= i < 100 for i in first)
+
+
+def test_format_of_a_scalar_tensor_is_its_value():
+    loss = minigen.tensor(1.23456)
+    assert f"{loss:.3f}" == "1.235" and "{:+.2f}".format(minigen.tensor(2.0)) == "+2.00"
+    assert f"{minigen.ones(2)}" == str(minigen.ones(2))
+    with pytest.raises(TypeError):
+        f"{minigen.ones(2):.3f}"
