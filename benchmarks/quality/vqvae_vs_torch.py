@@ -173,7 +173,6 @@ def code_stats(checkpoint):
     """Which codes draw the background: over minigen's 1,000 ``'mnist'`` test images, the share
     of latent positions whose 4 x 4 pixel block is blank (every pixel < 0.05), the 5 most used
     codes with the share of their positions that are blank, and how many codes blank positions use."""
-    import minigen
     from minigen import io
     from minigen.models.vqvae import build_vqvae
     from minigen.train import load_checkpoint
