@@ -702,3 +702,23 @@ def test_format_of_a_scalar_tensor_is_its_value():
     assert f"{minigen.ones(2)}" == str(minigen.ones(2))
     with pytest.raises(TypeError):
         f"{minigen.ones(2):.3f}"
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_spatial_transformer_agrees_with_torch(mode, padding_mode, align_corners):
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(11)
+    x, th = rng.randn(2, 3, 5, 6), rng.randn(2, 2, 3) * 0.5 + np.array([[1, 0, 0], [0, 1, 0]])
+    res = []
+    for L in (minigen, torch):
+        a, t = L.tensor(x, requires_grad=True), L.tensor(th, requires_grad=True)
+        g = L.nn.functional.affine_grid(t, (2, 3, 4, 7), align_corners=align_corners)
+        y = L.nn.functional.grid_sample(a, g, mode=mode, padding_mode=padding_mode,
+                                        align_corners=align_corners)
+        (y * y).sum().backward()
+        tg = t.grad.numpy() if t.grad is not None else np.zeros_like(th)
+        res.append([g.detach().numpy(), y.detach().numpy(), a.grad.numpy(), tg])
+    for p, q in zip(*res):
+        np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)

@@ -11,6 +11,10 @@ bilinear form, and the embedding / margin losses. Each is built from differentia
     soft_margin:     log(1 + e^(-y x))
     multilabel_soft_margin: -mean_c [y log sigma(x) + (1 - y) log sigma(-x)]
     poisson_nll:     e^x - y x (log_input) or x - y log(x + eps), + Stirling term if ``full``
+    affine_grid:     grid[n, h, w] = theta[n] (x_w, y_h, 1), with x, y the pixel centres in [-1, 1]
+    grid_sample:     out[n, c, h, w] = sum over the 4 neighbours of (ix, iy) of
+                     input[n, c, y, x] (1 - |ix - x|)(1 - |iy - y|)   (bilinear), where
+                     ix = ((gx + 1) W - 1) / 2 (align_corners=False) or (gx + 1)(W - 1) / 2
 """
 import math
 import numbers
@@ -23,7 +27,8 @@ from .join import stack
 from .extras import _reduce, cosine_similarity, pairwise_distance, logsigmoid
 from .linalg import einsum
 
-__all__ = ["unfold", "adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear",
+__all__ = ["unfold", "adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "affine_grid",
+           "grid_sample",
            "triplet_margin_loss", "cosine_embedding_loss", "hinge_embedding_loss",
            "soft_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss"]
 
@@ -143,3 +148,87 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         st = add(sub(mul(y, log(clamp(y, min=1.0))), y), mul(log(mul(clamp(y, min=1.0), 2 * math.pi)), 0.5))
         loss = add(loss, where(y > 1, st, mul(y, 0.0)))
     return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+# ----------------------------------------------------------------------------- spatial transformers
+def _base_coords(n, align_corners, xp, dtype):
+    """The n pixel centres in [-1, 1]: (2 i + 1) / n - 1, or -1 + 2 i / (n - 1) with corners."""
+    i = xp.arange(n, dtype=dtype)
+    if align_corners:
+        return i * (2.0 / (n - 1)) - 1.0 if n > 1 else i * 0.0
+    return (2.0 * i + 1.0) / n - 1.0
+
+
+def affine_grid(theta, size, align_corners=False):
+    """The sampling grid (N, H, W, 2) of the affine maps ``theta`` (N, 2, 3) for an output of
+    ``size`` (N, C, H, W); differentiable in theta."""
+    from ..autograd import Tensor
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (2, 3):
+        raise ValueError(f"affine_grid: expected theta of shape (N, 2, 3), got {list(theta.shape)}")
+    N, C, H, W = (int(s) for s in size)
+    if N != theta.shape[0]:
+        raise ValueError(f"affine_grid: size {list(size)} has batch {N}, theta has {theta.shape[0]}")
+    xp, dt = theta.xp, theta.dtype
+    xs = _base_coords(W, align_corners, xp, dt)
+    ys = _base_coords(H, align_corners, xp, dt)
+    base = xp.stack([xp.broadcast_to(xs[None, :], (H, W)), xp.broadcast_to(ys[:, None], (H, W)),
+                     xp.ones((H, W), dtype=dt)], -1).reshape(1, H * W, 3)
+    # grid = base theta^T: (1, HW, 3) @ (N, 3, 2) -> (N, HW, 2)
+    from .linalg import matmul
+    grid = matmul(Tensor(base), theta.transpose(1, 2))
+    return reshape(grid, (N, H, W, 2))
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) ((x, y) in [-1, 1]); bilinear or
+    nearest; padding 'zeros' or 'border'. Differentiable in the input and (bilinear) the grid."""
+    from ..autograd import Tensor, no_grad
+    from .compare import floor
+    from .indexing import gather
+    if mode not in ("bilinear", "nearest"):
+        raise NotImplementedError(f"grid_sample: mode {mode!r} is not supported in minigen "
+                                  "('bilinear' or 'nearest')")
+    if padding_mode not in ("zeros", "border"):
+        raise NotImplementedError(f"grid_sample: padding_mode {padding_mode!r} is not supported "
+                                  "in minigen ('zeros' or 'border')")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ValueError(f"grid_sample: expected input (N, C, H, W) and grid (N, Ho, Wo, 2), got "
+                         f"{list(input.shape)} and {list(grid.shape)}")
+    N, C, H, W = input.shape
+    Ho, Wo = grid.shape[1], grid.shape[2]
+    gx, gy = grid[..., 0], grid[..., 1]
+    # pixel coordinates of the sample points
+    if align_corners:
+        ix, iy = mul(add(gx, 1.0), (W - 1) / 2.0), mul(add(gy, 1.0), (H - 1) / 2.0)
+    else:
+        ix, iy = mul(sub(mul(add(gx, 1.0), W), 1.0), 0.5), mul(sub(mul(add(gy, 1.0), H), 1.0), 0.5)
+    if padding_mode == "border":
+        ix, iy = clamp(ix, 0.0, W - 1.0), clamp(iy, 0.0, H - 1.0)
+    flat = reshape(input, (N, C, H * W))
+
+    def corner(xc, yc):
+        """input at integer pixel (xc, yc) (constants), 0 outside the image."""
+        with no_grad():
+            inside = ((xc >= 0) & (xc <= W - 1) & (yc >= 0) & (yc <= H - 1)).to(input.dtype)
+            xi = clamp(xc, 0, W - 1).to("int64")
+            yi = clamp(yc, 0, H - 1).to("int64")
+            idx = reshape(add(mul(yi, W), xi), (N, 1, Ho * Wo)).expand(N, C, Ho * Wo)
+        v = reshape(gather(flat, 2, idx), (N, C, Ho, Wo))
+        return mul(v, reshape(inside, (N, 1, Ho, Wo)))
+
+    if mode == "nearest":
+        with no_grad():
+            # round half to even, as PyTorch's nearest
+            xn, yn = ix.detach().round(), iy.detach().round()
+        return corner(xn, yn)
+    with no_grad():
+        x0, y0 = floor(ix.detach()), floor(iy.detach())
+    x1, y1 = add(x0, 1.0), add(y0, 1.0)
+    # bilinear weights: (x1 - ix), (ix - x0), likewise in y; differentiable in the grid
+    wx1, wy1 = sub(ix, x0), sub(iy, y0)
+    wx0, wy0 = sub(1.0, wx1), sub(1.0, wy1)
+
+    def w(a, b):
+        return reshape(mul(a, b), (N, 1, Ho, Wo))
+    return add(add(mul(corner(x0, y0), w(wx0, wy0)), mul(corner(x1, y0), w(wx1, wy0))),
+               add(mul(corner(x0, y1), w(wx0, wy1)), mul(corner(x1, y1), w(wx1, wy1))))

@@ -238,3 +238,46 @@ _spec("linalg_vector_norm", lambda x: mg.linalg.vector_norm(x, 3, dim=1),
       domain="nonzero")
 _spec("linalg_matrix_norm", mg.linalg.matrix_norm, lambda a: np.sqrt((a * a).sum((-2, -1))),
       lambda r, d: _ins(d, _A(r)))
+
+# ----------------------------------------------------------------------------- spatial transformers
+
+
+def _np_affine_grid(theta, H, W):
+    xs = (2 * np.arange(W) + 1) / W - 1
+    ys = (2 * np.arange(H) + 1) / H - 1
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((H, W))), -1)
+    return np.einsum("hwk,njk->nhwj", base, theta)
+
+
+def _np_grid_sample(x, g):
+    """Bilinear, zero padding, align_corners=False, one sample point at a time."""
+    N, C, H, W = x.shape
+    out = np.zeros((N, C) + g.shape[1:3])
+    for n in range(N):
+        for i in range(g.shape[1]):
+            for j in range(g.shape[2]):
+                ix, iy = ((g[n, i, j, 0] + 1) * W - 1) / 2, ((g[n, i, j, 1] + 1) * H - 1) / 2
+                x0, y0 = int(np.floor(ix)), int(np.floor(iy))
+                for xc, yc in ((x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)):
+                    if 0 <= xc < W and 0 <= yc < H:
+                        out[n, :, i, j] += x[n, :, yc, xc] * (1 - abs(ix - xc)) * (1 - abs(iy - yc))
+    return out
+
+
+def _theta(r):
+    return _n(r, 2, 2, 3) * 0.3 + np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+_spec("affine_grid", lambda t: F.affine_grid(t, (2, 1, 3, 4)),
+      lambda t: _np_affine_grid(t, 3, 4), lambda r, d: _ins(d, _theta(r)))
+
+
+def _grid_inputs(r, d):
+    # sample points away from pixel centres' grid lines (where bilinear has kinks)
+    gx = (np.floor(r.uniform(-0.5, 4.5, (2, 3, 3))) + r.uniform(0.2, 0.8, (2, 3, 3)) + 0.5) / 4.0 * 2 - 1
+    gy = (np.floor(r.uniform(-0.5, 3.5, (2, 3, 3))) + r.uniform(0.2, 0.8, (2, 3, 3)) + 0.5) / 3.0 * 2 - 1
+    return _ins(d, _n(r, 2, 2, 3, 4), np.stack([gx, gy], -1))
+
+
+_spec("grid_sample", lambda x, g: F.grid_sample(x, g, align_corners=False),
+      _np_grid_sample, _grid_inputs, domain="sample points away from pixel lines")
