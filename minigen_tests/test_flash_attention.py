@@ -85,6 +85,23 @@ def test_matches_scaled_dot_product_attention(device, is_causal, bq, bk):
         np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=0, atol=1e-12)
 
 
+def test_composite_twin_agrees(device):
+    """The plain composite twin, softmax(Q K^T * scale) V in primitive minigen ops (its
+    gradients from autograd through matmul, softmax and the mask): the same to 1e-12."""
+    (q, k, v), dout = _inputs(device, 21, 21, d=4, dv=3, seed=3)
+    a = [T(x, device, True) for x in (q, k, v)]
+    b = [T(x, device, True) for x in (q, k, v)]
+    o = flash_attention(*a, is_causal=True, block_q=8, block_k=5)
+    s = (b[0] @ b[1].transpose(-2, -1)) * (1 / math.sqrt(4))
+    keep = T(np.tril(np.ones((21, 21), bool)), device)
+    r = minigen.softmax(s.masked_fill(~keep, -math.inf), dim=-1) @ b[2]
+    o.backward(T(dout, device))
+    r.backward(T(dout, device))
+    np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=0, atol=1e-12)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=0, atol=1e-12)
+
+
 def test_float32_close_to_float64(device):
     (q, k, v), dout = _inputs(device, 70, 70, d=16, dv=16, seed=2, dtype=np.float32)
     o_ref, dq_ref, _, _ = ref_attention(q, k, v, dout, True)
