@@ -2,6 +2,7 @@
 
     python benchmarks/quality/int8_vs_torch.py              # 3 seeds (about 5 CPU-minutes each)
     python benchmarks/quality/int8_vs_torch.py --report     # the table of the saved results
+    python benchmarks/quality/int8_vs_torch.py --report --chart docs/images/int8_gpt.png
     python benchmarks/quality/int8_vs_torch.py --steps 20   # a smoke test, saves nothing
 
 For each seed, one GPT is trained in minigen and its weights are then quantised both ways:
@@ -243,12 +244,53 @@ def table(seeds):
     return "\n".join(out)
 
 
+def chart(seeds, path):
+    """The loss change of each int8 scheme (per seed and mean) and the checkpoint sizes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.load(open(_path(s))) for s in seeds if os.path.exists(_path(s))]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    keys = [("minigen_int8_rel_diff", "minigen int8\n(weights only)", "tab:blue"),
+            ("torch_int8_weights_only_rel_diff", "PyTorch int8 weights,\nfloat activations", "tab:gray"),
+            ("torch_int8_rel_diff", "PyTorch quantize_dynamic\n(int8 weights + inputs)", "tab:orange")]
+    for i, (k, label, color) in enumerate(keys):
+        v = [100 * r[k] for r in rows]
+        ax.bar(i, statistics.mean(v), 0.6, color=color, alpha=0.6,
+               yerr=statistics.stdev(v) if len(v) > 1 else 0, capsize=4)
+        ax.plot([i] * len(v), v, "k.", ms=6)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels([k[1] for k in keys], fontsize=8)
+    ax.set_ylabel("validation loss change vs float32, %")
+    ax.set_title(f"trained GPT, {len(rows)} seeds (dots); the bar allows 2%", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    names = ["minigen", "PyTorch"]
+    f32 = [statistics.mean(r[f"{k}_f32_file_bytes"] for r in rows) / 1e6 for k in ("minigen", "torch")]
+    i8 = [statistics.mean(r[f"{k}_int8_file_bytes"] for r in rows) / 1e6 for k in ("minigen", "torch")]
+    x = numpy.arange(2)
+    bx.bar(x - 0.2, f32, 0.38, color="tab:red", alpha=0.7, label="float32")
+    bx.bar(x + 0.2, i8, 0.38, color="tab:green", alpha=0.7, label="int8")
+    for xi, a, b in zip(x, f32, i8):
+        bx.text(xi + 0.2, b + 0.05, f"{a / b:.2f}x smaller", ha="center", fontsize=8)
+    bx.set_xticks(x)
+    bx.set_xticklabels(names)
+    bx.set_ylabel("checkpoint file, MB")
+    bx.set_title("model file (state dict)", fontsize=10)
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--steps", type=int, help="a smoke test: this many steps, results not saved")
     p.add_argument("--force", action="store_true", help="re-run results that exist")
     p.add_argument("--report", action="store_true", help="only print the table of the saved results")
+    p.add_argument("--chart", help="also draw the saved results as a chart (PNG) here")
     args = p.parse_args(argv)
     os.makedirs(RESULTS, exist_ok=True)
     if args.steps is not None:
@@ -265,6 +307,8 @@ def main(argv=None):
                 json.dump(r, f, indent=1)
             print(f"seed {seed}: {describe(r)} ({r['train_cpu_seconds']:.0f} CPU-s)", flush=True)
     print(table(args.seeds))
+    if args.chart:
+        chart(args.seeds, args.chart)
 
 
 if __name__ == "__main__":
