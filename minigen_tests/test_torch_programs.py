@@ -722,3 +722,29 @@ def test_spatial_transformer_agrees_with_torch(mode, padding_mode, align_corners
         res.append([g.detach().numpy(), y.detach().numpy(), a.grad.numpy(), tg])
     for p, q in zip(*res):
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+
+
+def test_hub_jit_onnx_checkpoint_tensorboard_stand_ins(tmp_path):
+    with torch_is_minigen():
+        from torch.hub import tqdm
+        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.checkpoint import checkpoint
+        import torch.jit
+        import torch.onnx
+        assert list(tqdm([1, 2], disable=True)) == [1, 2]
+        with pytest.raises(RuntimeError, match="does not download"):
+            minigen.hub.load_state_dict_from_url("https://example.invalid/w.pt")
+        m = nn.Linear(2, 2)
+        assert torch.jit.script(m) is m and torch.jit.trace(m, minigen.ones(1, 2)) is m
+        assert not torch.jit.is_scripting()
+        with pytest.raises(RuntimeError, match="does not export ONNX"):
+            torch.onnx.export(m, minigen.ones(1, 2), str(tmp_path / "m.onnx"))
+        x = minigen.ones(1, 2, requires_grad=True)
+        checkpoint(m, x, use_reentrant=False).sum().backward()
+        assert x.grad is not None
+        with SummaryWriter(log_dir=str(tmp_path / "tb")) as w:
+            w.add_scalar("loss", minigen.tensor(0.5), 3)
+            w.add_scalars("lr", {"a": 1.0}, 3)
+            w.add_histogram("h", minigen.ones(3), 3)
+        lines = (tmp_path / "tb" / "scalars.jsonl").read_text().splitlines()
+        assert '"tag": "loss"' in lines[0] and '"value": 0.5' in lines[0] and len(lines) == 2
