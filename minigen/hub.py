@@ -6,38 +6,50 @@ prints nothing). minigen never downloads: ``load``, ``load_state_dict_from_url``
 """
 import os
 
-try:
-    from tqdm import tqdm  # noqa: F401
-except ImportError:  # no tqdm: iterate quietly, accept tqdm's methods
-    class tqdm:
-        def __init__(self, iterable=None, *args, total=None, **kwargs):
-            self.iterable, self.total, self.n = iterable, total, 0
+class _QuietBar:
+    """Used when the ``tqdm`` package is absent: iterates, accepts tqdm's methods, prints nothing."""
 
-        def __iter__(self):
-            for x in self.iterable:
-                self.n += 1
-                yield x
+    def __init__(self, iterable=None, *args, total=None, **kwargs):
+        self.iterable, self.total, self.n = iterable, total, 0
 
-        def __len__(self):
-            return len(self.iterable) if self.iterable is not None else (self.total or 0)
+    def __iter__(self):
+        for x in self.iterable:
+            self.n += 1
+            yield x
 
-        def __enter__(self):
-            return self
+    def __len__(self):
+        return len(self.iterable) if self.iterable is not None else (self.total or 0)
 
-        def __exit__(self, *exc):
-            return False
+    def __enter__(self):
+        return self
 
-        def update(self, n=1):
-            self.n += n
+    def __exit__(self, *exc):
+        return False
 
-        def set_postfix(self, *args, **kwargs):
-            pass
+    def update(self, n=1):
+        self.n += n
 
-        def set_description(self, *args, **kwargs):
-            pass
+    def set_postfix(self, *args, **kwargs):
+        pass
 
-        def close(self):
-            pass
+    def set_description(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def __getattr__(name):
+    # tqdm is imported on first use, so that `import minigen` stays quick
+    if name == "tqdm":
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = _QuietBar
+        globals()["tqdm"] = tqdm
+        return tqdm
+    raise AttributeError(f"module 'minigen.hub' has no attribute {name!r}")
+
 
 __all__ = ["tqdm", "get_dir", "load", "load_state_dict_from_url", "download_url_to_file"]
 
