@@ -83,6 +83,33 @@ def _check_input(op, name, x, d_model, batch_first):
                            f"= {d_model}, got {list(x.shape)}")
 
 
+def _build_layer(layer, op, attentions, n_norms, d_model, nhead, dim_feedforward, dropout,
+                 activation, layer_norm_eps, batch_first, norm_first, bias, fk):
+    """The parts of an encoder or decoder layer, registered in PyTorch's order (so state dicts
+    and ``parameters()`` line up): the attentions, the FFN, the LayerNorms, the dropouts."""
+    _check_sizes(op, d_model, nhead, dim_feedforward)
+    for name in attentions:
+        setattr(layer, name, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                batch_first=batch_first, **fk))
+    # FFN(x) = W_2 act(W_1 x + b_1) + b_2
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, **fk)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, **fk)
+    layer.norm_first = norm_first
+    for i in range(1, n_norms + 1):
+        setattr(layer, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk))
+    for i in range(1, n_norms + 1):
+        setattr(layer, f"dropout{i}", Dropout(dropout))
+    layer.activation = _activation(op, activation)
+    layer.d_model, layer.batch_first, layer._ff_dropout = d_model, batch_first, f"dropout{n_norms}"
+
+
+def _ff_block(self, x):
+    # dropout(W_2 dropout(act(W_1 x + b_1)) + b_2), the last dropout the layer's own
+    x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+    return getattr(self, self._ff_dropout)(x)
+
+
 class TransformerEncoderLayer(Module):
     """One encoder layer: self-attention then the feed-forward net, each with a residual
     connection and a LayerNorm (post-LN, or pre-LN with ``norm_first=True``).
@@ -94,22 +121,9 @@ class TransformerEncoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        op = "TransformerEncoderLayer"
-        _check_sizes(op, d_model, nhead, dim_feedforward)
-        fk = dict(device=device, dtype=dtype)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **fk)
-        # FFN(x) = W_2 act(W_1 x + b_1) + b_2
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **fk)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **fk)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation(op, activation)
-        self.d_model, self.batch_first = d_model, batch_first
+        _build_layer(self, "TransformerEncoderLayer", ("self_attn",), 2, d_model, nhead,
+                     dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+                     norm_first, bias, dict(device=device, dtype=dtype))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         _check_input("TransformerEncoderLayer", "src", src, self.d_model, self.batch_first)
@@ -129,10 +143,7 @@ class TransformerEncoderLayer(Module):
                            need_weights=False, is_causal=is_causal)[0]
         return self.dropout1(x)
 
-    def _ff_block(self, x):
-        # W_2 dropout(act(W_1 x + b_1)) + b_2
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
+    _ff_block = _ff_block
 
 
 class TransformerDecoderLayer(Module):
@@ -148,25 +159,9 @@ class TransformerDecoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        op = "TransformerDecoderLayer"
-        _check_sizes(op, d_model, nhead, dim_feedforward)
-        fk = dict(device=device, dtype=dtype)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **fk)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, **fk)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **fk)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **fk)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation(op, activation)
-        self.d_model, self.batch_first = d_model, batch_first
+        _build_layer(self, "TransformerDecoderLayer", ("self_attn", "multihead_attn"), 3,
+                     d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                     batch_first, norm_first, bias, dict(device=device, dtype=dtype))
         # the last cross-attention weights (N, heads, T, S), kept when ``keep_cross_attention``
         self.keep_cross_attention, self.cross_attention = False, None
 
@@ -204,9 +199,7 @@ class TransformerDecoderLayer(Module):
         self.cross_attention = None if w is None else w.detach()
         return self.dropout2(y)
 
-    def _ff_block(self, y):
-        y = self.linear2(self.dropout(self.activation(self.linear1(y))))
-        return self.dropout3(y)
+    _ff_block = _ff_block
 
 
 def _clones(op, layer, num_layers, kind):
