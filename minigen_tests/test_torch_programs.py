@@ -748,3 +748,15 @@ def test_hub_jit_onnx_checkpoint_tensorboard_stand_ins(tmp_path):
             w.add_histogram("h", minigen.ones(3), 3)
         lines = (tmp_path / "tb" / "scalars.jsonl").read_text().splitlines()
         assert '"tag": "loss"' in lines[0] and '"value": 0.5' in lines[0] and len(lines) == 2
+
+
+def test_testing_assert_close_like_torch():
+    with torch_is_minigen():
+        import torch.testing
+        torch.testing.assert_close(minigen.ones(3), minigen.ones(3) + 1e-7)
+        with pytest.raises(AssertionError, match="Mismatched elements: 1 / 3"):
+            torch.testing.assert_close(minigen.ones(3), minigen.tensor([1.0, 1.1, 1.0]))
+        with pytest.raises(AssertionError, match="dtype"):
+            torch.testing.assert_close(minigen.ones(2), minigen.ones(2, dtype=minigen.float64))
+        torch.testing.assert_close(minigen.ones(2), minigen.ones(2, dtype=minigen.float64) + 0.1,
+                                   rtol=0, atol=0.2, check_dtype=False)

@@ -7,11 +7,13 @@
 * ``op_specs``: the registry of every differentiable op (``register``, ``all_specs``);
 * ``gradcheck_table``: ``python -m minigen.testing.gradcheck_table`` checks them all;
 * ``strategies``: Hypothesis strategies for shapes and arrays (needs ``hypothesis``);
-* ``simulated_cuda``: the CPU stand-in for a CUDA device that the test suite runs on.
+* ``simulated_cuda``: the CPU stand-in for a CUDA device that the test suite runs on;
+* ``assert_close(actual, expected)``: PyTorch's ``torch.testing.assert_close``.
 """
 from .check import check_broadcasting, check_op, jacobian_error, sum_to_reference
+from .assert_close import assert_close  # PyTorch's torch.testing.assert_close
 
-__all__ = ["check_op", "check_broadcasting", "jacobian_error", "sum_to_reference",
+__all__ = ["check_op", "check_broadcasting", "jacobian_error", "sum_to_reference", "assert_close",
            "OpSpec", "register", "all_specs", "strategies", "op_specs"]
 
 
