@@ -203,21 +203,23 @@ def _stats(rows, key):
     return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0), len(vals)
 
 
-def table(model_names):
+def table(model_names, seeds=(0, 1, 2)):
+    """The protocol's table (seeds 0, 1, 2; mean ± sd), each seed's accuracy, and the mean over
+    every saved seed when more were run."""
     out = ["| figure (validation, fixed masking) | minigen | PyTorch 2.13 CPU | minigen - PyTorch | seeds |",
            "|---|---|---|---|---|"]
     for m in model_names:
-        mg, th = runner.load_results(m, "minigen"), runner.load_results(m, "torch")
+        mg, th = runner.load_results(m, "minigen", seeds), runner.load_results(m, "torch", seeds)
         if not mg:
             continue
-        for key, label, scale, unit in (("masked_accuracy", "masked-token accuracy", 100, "%"),
-                                        ("masked_nats_per_char", "loss, nats per masked char", 1, ""),
-                                        ("masked_bits_per_char", "loss, bits per masked char", 1, ""),
-                                        ("cpu_ms_per_step", "CPU ms per training step", 1, "")):
+        for key, label, scale, unit, nd in (("masked_accuracy", "masked-token accuracy", 100, "%", 2),
+                                            ("masked_nats_per_char", "loss, nats per masked char", 1, "", 4),
+                                            ("masked_bits_per_char", "loss, bits per masked char", 1, "", 4),
+                                            ("cpu_ms_per_step", "CPU ms per training step", 1, "", 1)):
             a = _stats(mg, key)
             b = _stats(th, key) if th else None
-            fmt = lambda s: f"{scale * s[0]:.2f}{unit} ± {scale * s[1]:.2f}"  # noqa: E731
-            diff = f"{scale * (a[0] - b[0]):+.2f}{unit}" if b else "-"
+            fmt = lambda s: f"{scale * s[0]:.{nd}f}{unit} ± {scale * s[1]:.{nd}f}"  # noqa: E731
+            diff = f"{scale * (a[0] - b[0]):+.{nd}f}{unit}" if b else "-"
             out.append(f"| {label} | {fmt(a)} | {fmt(b) if b else '-'} | {diff} | {a[2]} / {b[2] if b else 0} |")
         for kind in KINDS:
             a = statistics.mean(r["accuracy_by_kind"][kind] for r in mg)
@@ -226,6 +228,16 @@ def table(model_names):
             out.append(f"| accuracy where the input was {kind} ({n} asked) | {100 * a:.2f}% | "
                        f"{'-' if b is None else f'{100 * b:.2f}%'} | "
                        f"{'-' if b is None else f'{100 * (a - b):+.2f}%'} | {len(mg)} / {len(th)} |")
+        per = lambda rows: ", ".join(f"{100 * r['masked_accuracy']:.2f}" for r in rows)  # noqa: E731
+        out.append(f"\nmasked-token accuracy by seed ({', '.join(str(r['seed']) for r in mg)}): "
+                   f"minigen {per(mg)}; PyTorch {per(th)}")
+        every = tuple(range(10))
+        mg_all, th_all = runner.load_results(m, "minigen", every), runner.load_results(m, "torch", every)
+        if len(mg_all) > len(mg) or len(th_all) > len(th):
+            a, b = _stats(mg_all, "masked_accuracy"), _stats(th_all, "masked_accuracy")
+            out.append(f"every saved seed ({', '.join(str(r['seed']) for r in mg_all)}): minigen "
+                       f"{per(mg_all)}; PyTorch {per(th_all)}; means {100 * a[0]:.2f}% ± {100 * a[1]:.2f} "
+                       f"and {100 * b[0]:.2f}% ± {100 * b[1]:.2f} ({a[2]} / {b[2]} seeds)")
     return "\n".join(out)
 
 
@@ -245,10 +257,11 @@ def chart(model_names, path):
         if not rs:
             continue
         vals = numpy.array([[r["accuracy_by_class"][c] for c in CLASSES] for r in rs])
-        ax.bar(x + off, 100 * vals.mean(0), 0.38, yerr=100 * (vals.std(0, ddof=1) if len(rs) > 1 else 0),
-               color=color, label=f"{label} ({len(rs)} seeds)", capsize=3)
-        for xi, v in zip(x + off, vals.mean(0)):
-            ax.text(xi, 100 * v + 1, f"{100 * v:.0f}", ha="center", va="bottom", fontsize=7)
+        sd = vals.std(0, ddof=1) if len(rs) > 1 else numpy.zeros(len(CLASSES))
+        ax.bar(x + off, 100 * vals.mean(0), 0.38, yerr=100 * sd, color=color,
+               label=f"{label} ({len(rs)} seeds)", capsize=3)
+        for xi, v, e in zip(x + off, vals.mean(0), sd):
+            ax.text(xi, 100 * (v + e) + 1, f"{100 * v:.0f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{c}\n({asked[c]} asked)" for c in CLASSES], fontsize=8)
     ax.set_ylabel("masked-token accuracy, %")
