@@ -313,12 +313,15 @@ def load_meta(path):
     return manifest["meta"]
 
 
-def load(path, map_location=None, expect=None):
+def load(path, map_location=None, expect=None, *, weights_only=None, mmap=None):
     """Load what ``save`` stored at ``path``.
 
     Args:
         map_location: the device for the tensors: ``None`` or ``'cpu'`` (default: cpu, whatever
             device they were saved from; the saved device is kept in the manifest) or ``'cuda'``.
+            PyTorch's function and dict forms (``lambda storage, loc: storage``) mean the cpu.
+        weights_only, mmap: PyTorch's keywords, accepted: a minigen checkpoint never holds
+            pickled objects, so loading is always weights-only.
         expect: a dict of meta entries that must match what the file was saved with, e.g.
             ``{'model': 'vae'}``; a missing or different entry raises ``CheckpointError``.
 
@@ -327,6 +330,8 @@ def load(path, map_location=None, expect=None):
             minigen checkpoint, or its meta does not match ``expect``.
     """
     spath = os.fspath(path)
+    if callable(map_location) or isinstance(map_location, dict):
+        map_location = None  # PyTorch's storage-remapping forms: keep the tensors on the cpu
     device = B.device(map_location if map_location is not None else "cpu").type
     manifest, arrays = _read(spath)
     if expect:

@@ -760,3 +760,11 @@ def test_testing_assert_close_like_torch():
             torch.testing.assert_close(minigen.ones(2), minigen.ones(2, dtype=minigen.float64))
         torch.testing.assert_close(minigen.ones(2), minigen.ones(2, dtype=minigen.float64) + 0.1,
                                    rtol=0, atol=0.2, check_dtype=False)
+
+
+def test_load_accepts_torch_keywords(tmp_path):
+    path = str(tmp_path / "w.pt")
+    minigen.save({"w": minigen.ones(2)}, path)
+    for kwargs in ({"weights_only": True}, {"map_location": lambda storage, loc: storage},
+                   {"map_location": minigen.device("cpu")}, {"map_location": "cpu", "mmap": False}):
+        np.testing.assert_array_equal(minigen.load(path, **kwargs)["w"].numpy(), [1, 1])
