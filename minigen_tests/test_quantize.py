@@ -114,16 +114,34 @@ def test_checkpoint_round_trip_and_file_size(tmp_path, device):
     idx = minigen.tensor(np.arange(16).reshape(1, 16) % 20, device=device)
     with minigen.no_grad():
         np.testing.assert_array_equal(fresh(idx)[0].numpy(), qmodel(idx)[0].numpy())
-    # the Linear weights are 4x smaller (plus one scale a row); the embeddings, norms and
-    # biases stay float: the file shrinks by the ratio of the arrays' bytes, less for the few
-    # hundred bytes of .npy and zip headers each array costs (the int8 file has more arrays)
+    # the Linear weights and the embedding tables are 4x smaller (plus one scale a row); the
+    # norms and biases stay float: the file shrinks by the ratio of the arrays' bytes, less for
+    # the few hundred bytes of .npy and zip headers each array costs (the int8 file has more)
     bytes_of = lambda sd: sum(v.numpy().nbytes for v in sd.values())  # noqa: E731
-    lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    lin = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Embedding))]
     n_lin, rows = sum(m.weight.numel() for m in lin), sum(m.weight.shape[0] for m in lin)
     assert bytes_of(model.state_dict()) - bytes_of(qmodel.state_dict()) == 3 * n_lin - 4 * rows
+    linear_only = quantize_int8(model, embeddings=False)
+    assert bytes_of(linear_only.state_dict()) > bytes_of(qmodel.state_dict())
     ratio = os.path.getsize(f32) / os.path.getsize(i8)
     expected = bytes_of(model.state_dict()) / bytes_of(qmodel.state_dict())
     assert 0.85 * expected < ratio < expected and ratio > 2.5
+
+
+def test_int8_embedding_rows_against_numpy(device):
+    from minigen.nn.quantize import Int8Embedding
+    emb = nn.Embedding(7, 5).to(device)
+    q = Int8Embedding.from_float(emb)
+    E = emb.weight.detach().cpu().numpy().astype(np.float64)
+    s = np.abs(E).max(1) / 127
+    Eq = np.clip(np.round(E / s[:, None]), -127, 127)
+    idx = minigen.tensor([[3, 0, 6], [6, 6, 1]], device=device)
+    got = q(idx).cpu().numpy()
+    np.testing.assert_allclose(got, (Eq * s[:, None])[idx.cpu().numpy()], rtol=1e-6, atol=1e-7)
+    # every entry within half a step of the float table
+    assert np.all(np.abs(got - E[idx.cpu().numpy()]) <= s[idx.cpu().numpy()][..., None] / 2 + 1e-7)
+    with pytest.raises(RuntimeError, match="integer indices"):
+        q(minigen.zeros(2, device=device))
 
 
 def test_int8_linear_moves_between_devices():
@@ -136,10 +154,13 @@ def test_int8_linear_moves_between_devices():
 # ----------------------------------------------------------------------------- errors
 def test_weight_tying_refused_or_skipped():
     tied = _gpt(tie_weights=True)
-    with pytest.raises(ValueError, match=r"\['head'\] share their weight.*tied='skip'"):
+    with pytest.raises(ValueError, match=r"\['head', 'wte'\] share their weight.*tied='skip'"):
         quantize_int8(tied)
+    with pytest.raises(ValueError, match=r"\['head'\] share their weight"):
+        quantize_int8(tied, embeddings=False)
     q = quantize_int8(tied, tied="skip")
     assert type(q.head) is nn.Linear and q.head.weight is q.wte.weight
+    assert type(q.wte) is nn.Embedding and type(q.wpe).__name__ == "Int8Embedding"
     assert isinstance(q.blocks[0].c_fc, Int8Linear)
 
 
