@@ -40,6 +40,7 @@ from . import backends, accelerator, xpu, amp, sparse  # noqa: E402,F401  (hardw
 from .legacy import *  # noqa: E402,F401,F403  (FloatTensor, Size, Variable, compile, ...)
 from .amp import autocast  # noqa: E402,F401
 from .sparse import sparse_coo_tensor  # noqa: E402,F401
+from .ops.extras_torch import *  # noqa: E402,F401,F403  (diff, kron, quantile, searchsorted, ...)
 from . import hub, jit, onnx  # noqa: E402,F401  (stand-ins: no downloads, no TorchScript, no ONNX)
 from . import special, linalg  # noqa: E402,F401  (linalg: ops/linalg.py's products + norms, inv, det)
 from .linalg import inv as inverse, det, slogdet  # noqa: E402,F401

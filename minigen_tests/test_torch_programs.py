@@ -768,3 +768,51 @@ def test_load_accepts_torch_keywords(tmp_path):
     for kwargs in ({"weights_only": True}, {"map_location": lambda storage, loc: storage},
                    {"map_location": minigen.device("cpu")}, {"map_location": "cpu", "mmap": False}):
         np.testing.assert_array_equal(minigen.load(path, **kwargs)["w"].numpy(), [1, 1])
+
+
+# ----------------------------------------------------------------------------- torch.* extras
+_X_NAN = _R.randn(4, 5)
+_X_NAN[1, 2] = np.nan
+TORCH_EXTRAS = {
+    "diff": (lambda L, x: L.diff(x, n=2, dim=1), [_R.randn(3, 5)], (0,)),
+    "diff_prepend": (lambda L, x, p: x.diff(prepend=p), [_R.randn(3, 5), _R.randn(3, 1)], (0, 1)),
+    "kron": (lambda L, a, b: L.kron(a, b), [_R.randn(2, 3), _R.randn(3, 2)], (0, 1)),
+    "kron_3d": (lambda L, a, b: L.kron(a, b), [_R.randn(2, 3, 2), _R.randn(2, 2)], (0, 1)),
+    "cartesian_prod": (lambda L, a, b: L.cartesian_prod(a, b), [_R.randn(3), _R.randn(2)], (0, 1)),
+    "nansum": (lambda L, x: L.nansum(x, dim=1), [_X_NAN], (0,)),
+    "nanmean": (lambda L, x: L.nanmean(x), [_X_NAN], (0,)),
+    "quantile": (lambda L, x: L.quantile(x, 0.3, dim=1, keepdim=True), [_R.randn(4, 6)], (0,)),
+    "quantile_midpoint": (lambda L, x: x.quantile(0.3, dim=0, interpolation="midpoint"),
+                          [_R.randn(4, 6)], (0,)),
+    "quantile_many": (lambda L, x, q: L.quantile(x, q), [_R.randn(4, 6), np.array([0.1, 0.5, 0.9])],
+                      (0,)),
+    "cummax_values": (lambda L, x: L.cummax(x, 1).values, [np.round(_R.randn(3, 6))], (0,)),
+    "cummin_values": (lambda L, x: x.cummin(0)[0], [np.round(_R.randn(5, 3))], (0,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_EXTRAS))
+def test_torch_extras_agree_with_torch(name):
+    fn, arrays, grad_of = TORCH_EXTRAS[name]
+    _compare(fn, arrays, grad_of)
+
+
+def test_index_valued_extras_agree_with_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(12)
+    x = np.round(rng.randn(3, 6))
+    s1, v1 = np.sort(rng.randn(6)), rng.randn(4)
+    s2, v2 = np.sort(rng.randn(2, 6), -1), rng.randn(2, 4)
+    ints, w = rng.randint(0, 5, 20), rng.rand(20)
+    cases = [
+        lambda L: L.cummax(L.tensor(x), 1).indices, lambda L: L.cummin(L.tensor(x), 1)[1],
+        lambda L: L.searchsorted(L.tensor(s1), L.tensor(v1)),
+        lambda L: L.searchsorted(L.tensor(s2), L.tensor(v2), right=True),
+        lambda L: L.bucketize(L.tensor(v1), L.tensor([-1.0, 0.0, 1.0])),
+        lambda L: L.bincount(L.tensor(ints), minlength=7),
+        lambda L: L.tensor(ints).bincount(L.tensor(w)),
+    ]
+    for case in cases:
+        a, b = case(minigen), case(torch)
+        assert a.dtype == b.numpy().dtype
+        np.testing.assert_allclose(a.numpy(), b.numpy())

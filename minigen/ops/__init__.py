@@ -180,3 +180,7 @@ from . import extras as _extras  # noqa: E402  (composites PyTorch programs use:
 for _name, _fn in _extras.TENSOR_METHODS.items():
     setattr(Tensor, _name, getattr(_extras, _fn))
 _extras.install_inplace(Tensor)
+
+from . import extras_torch as _extras_torch  # noqa: E402  (diff, kron, quantile, searchsorted, ...)
+for _name in _extras_torch.TENSOR_METHODS:
+    setattr(Tensor, _name, getattr(_extras_torch, _name))
