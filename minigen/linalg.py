@@ -10,7 +10,7 @@ The rest are built so that their gradients are themselves minigen ops:
     slogdet: (sign, log|det A|), d log|det A| / dA = A^-T
     solve(A, B) = A^-1 B
 """
-from .autograd import Function, Tensor
+from .autograd import Function
 from .ops.linalg import *  # noqa: F401,F403
 from .ops.linalg import matmul, diagonal, einsum  # noqa: F401
 from .ops import abs as _abs, sum as _sum, sqrt as _sqrt, pow as _pow, mul as _mul, amax as _amax

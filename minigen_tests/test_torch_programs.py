@@ -31,7 +31,6 @@ def torch_is_minigen():
 
 def test_torch_submodules_are_minigens_own_modules():
     with torch_is_minigen():
-        import torch
         import torch.nn as tnn
         import torch.nn.functional as TF
         import torch.optim.lr_scheduler as sched

@@ -62,11 +62,12 @@ class _PadNd(Module):
 
 
 def _pad_class(name, n, mode, zero=False):
-    def __init__(self, padding, value=0.0):
-        _PadNd.__init__(self, padding, 0.0 if zero else value)
     if zero:
-        def __init__(self, padding):  # noqa: F811
+        def __init__(self, padding):
             _PadNd.__init__(self, padding, 0.0)
+    else:
+        def __init__(self, padding, value=0.0):
+            _PadNd.__init__(self, padding, value)
     how = {"constant": "with zeros" if zero else "with a constant value",
            "reflect": "by reflection at the edge", "replicate": "by repeating the edge",
            "circular": "circularly (wrapping around)"}[mode]

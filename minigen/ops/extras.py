@@ -24,8 +24,8 @@ import math
 import numbers
 
 from ..autograd import Tensor
-from .elementwise import add, sub, mul, div, pow, maximum, minimum, where
-from .unary import exp, log, log1p, sqrt, abs, tanh, sigmoid, relu, clamp
+from .elementwise import add, sub, mul, div, pow, minimum, where
+from .unary import exp, log1p, sqrt, abs, tanh, sigmoid, relu, clamp
 from .reduction import sum, mean
 from .shape import reshape, permute, movedim
 from .join import chunk

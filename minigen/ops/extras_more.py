@@ -19,9 +19,9 @@ bilinear form, and the embedding / margin losses. Each is built from differentia
 import math
 import numbers
 
-from .elementwise import add, sub, mul, div, pow, maximum, where
+from .elementwise import add, sub, mul, where
 from .unary import exp, log, relu, clamp
-from .reduction import sum, mean, amax
+from .reduction import mean, amax
 from .shape import pad as _pad, permute, reshape
 from .join import stack
 from .extras import _reduce, cosine_similarity, pairwise_distance, logsigmoid
@@ -182,7 +182,7 @@ def affine_grid(theta, size, align_corners=False):
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
     """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) ((x, y) in [-1, 1]); bilinear or
     nearest; padding 'zeros' or 'border'. Differentiable in the input and (bilinear) the grid."""
-    from ..autograd import Tensor, no_grad
+    from ..autograd import no_grad
     from .compare import floor
     from .indexing import gather
     if mode not in ("bilinear", "nearest"):

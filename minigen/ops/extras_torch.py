@@ -15,8 +15,8 @@ import numbers
 
 from ..autograd import Tensor, _wrap
 from .elementwise import add, sub, mul, div, where
-from .reduction import sum, mean
-from .shape import reshape, movedim
+from .reduction import sum
+from .shape import reshape
 from .join import stack
 
 __all__ = ["diff", "kron", "cartesian_prod", "nansum", "nanmean", "quantile", "nanquantile",

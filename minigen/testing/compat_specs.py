@@ -9,7 +9,7 @@ import numpy as np
 
 import minigen as mg
 import minigen.nn.functional as F
-from .op_specs import _away, _distinct, _ins, _n, _nonzero, _pos, _spec, _unary
+from .op_specs import _away, _distinct, _ins, _n, _nonzero, _spec, _unary
 
 _erf = np.vectorize(math.erf, otypes=[float])
 
