@@ -104,9 +104,13 @@ def save(obj, path, meta=None, compress=False):
             checks it, so a checkpoint of another model is refused instead of half loaded.
         compress: deflate the arrays (smaller, slower).
 
-    The write is atomic: ``path`` holds either the old file or the complete new one.
+    The write is atomic: ``path`` holds either the old file or the complete new one. ``path``
+    may also be a file opened for binary writing (``save(obj, open(p, 'wb'))``, as PyTorch
+    programs do); the bytes are written to it as they are (not atomically).
     """
-    path = os.fspath(path)
+    fileobj = path if hasattr(path, "write") else None
+    if fileobj is None:
+        path = os.fspath(path)
     from .nn.module import Module
     from .optim.optimizer import Optimizer
     if isinstance(obj, (Module, Optimizer)):
@@ -129,6 +133,9 @@ def save(obj, path, meta=None, compress=False):
                         f"lists, dicts with str keys): {e}") from None
     arrays = dict(enc.arrays)
     arrays[MANIFEST] = numpy.frombuffer(manifest.encode("utf-8"), dtype=numpy.uint8)
+    if fileobj is not None:
+        _write_npz(fileobj, arrays, compress)
+        return
     atomic_write(path, lambda f: _write_npz(f, arrays, compress))
 
 
@@ -329,6 +336,12 @@ def load(path, map_location=None, expect=None, *, weights_only=None, mmap=None):
         CheckpointError: the file is truncated, damaged, holds pickled objects, is not a
             minigen checkpoint, or its meta does not match ``expect``.
     """
+    if hasattr(path, "read"):  # a file opened for binary reading: load its bytes
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, os.path.basename(str(getattr(path, "name", "checkpoint"))))
+            with open(copy, "wb") as f:
+                f.write(path.read())
+            return load(copy, map_location, expect)
     spath = os.fspath(path)
     if callable(map_location) or isinstance(map_location, dict):
         map_location = None  # PyTorch's storage-remapping forms: keep the tensors on the cpu

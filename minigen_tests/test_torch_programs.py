@@ -815,3 +815,17 @@ def test_index_valued_extras_agree_with_torch():
         a, b = case(minigen), case(torch)
         assert a.dtype == b.numpy().dtype
         np.testing.assert_allclose(a.numpy(), b.numpy())
+
+
+def test_save_and_load_with_file_objects(tmp_path):
+    import io
+    path = tmp_path / "traindata.pt"
+    with open(path, "wb") as f:  # torch.save(data, open('traindata.pt', 'wb'))
+        minigen.save(np.ones((2, 3)), f)
+    with open(path, "rb") as f:
+        assert minigen.load(f).shape == (2, 3)
+    np.testing.assert_array_equal(minigen.load(str(path)), np.ones((2, 3)))
+    buf = io.BytesIO()
+    minigen.save({"w": minigen.ones(2)}, buf)
+    buf.seek(0)
+    np.testing.assert_array_equal(minigen.load(buf)["w"].numpy(), [1, 1])
