@@ -99,7 +99,8 @@ def build_parser():
                                    "or a .npy array ([N, C, H, W] floats in [0, 1]); text to a "
                                    ".txt file (and the terminal).")
     s.add_argument("model", choices=names, help="the model the checkpoint holds")
-    s.add_argument("--checkpoint", required=True, help="path of a checkpoint (last.npz or best.npz)")
+    s.add_argument("--checkpoint", help="path of a checkpoint (last.npz or best.npz); default: the "
+                                        "trained weights that ship with the model, if any (dalle)")
     s.add_argument("--n", type=_positive_int, default=None,
                    help="number of samples (default: 64 images, 20 names, 1 text)")
     s.add_argument("--out", help="file to write: .png, .npy (images) or .txt (text); default: "
@@ -119,6 +120,8 @@ def build_parser():
     d.add_argument("--guidance", type=float,
                    help="classifier-free guidance scale w >= 0 with --labels (1: plain conditional; default 1)")
     d.add_argument("--eta", type=float, help="DDIM's noise: 0 deterministic (default), 1 DDPM-like")
+    s.add_argument("--audio", help="dalle: a spoken digit (8 kHz mono 16-bit .wav) as the prompt, heard "
+                                   "by the audio encoder (docs/models/dalle.md)")
     g = s.add_argument_group("text models (the keywords of generate(); see docs/models/generation.md)")
     g.add_argument("--prompt", help="text to continue (default: a line break for Shakespeare, "
                                     "nothing for names: a prompt there is the start of a name)")
@@ -407,6 +410,12 @@ def _load_for_sampling(args):
     from .train import load_checkpoint
 
     _check_device(args.device)
+    if args.checkpoint is None:
+        from .models.weights import shipped
+        try:
+            args.checkpoint = shipped(args.model)
+        except ValueError as e:
+            raise CommandError(str(e)) from None
     meta = io.load_meta(args.checkpoint)       # validates the whole file
     if meta.get("model") != args.model:
         raise CommandError(f"{args.checkpoint} holds a {meta.get('model') or 'non-model'!s} checkpoint, "

@@ -207,7 +207,7 @@ def bench_step(name, device="cpu", **kwargs):
 
 def _load_builtin():
     # importing a model file runs its register(...) line
-    from . import vae, ngram, mlp_lm, char_rnn, gpt, mlp_gan, dcgan, cgan, wgan_gp, stylegan, cyclegan, diffusion, score, realnvp, pixelcnn, pixelrnn, wavenet, vit, transformer, bert, clip, vqvae  # noqa: F401
+    from . import vae, ngram, mlp_lm, char_rnn, gpt, mlp_gan, dcgan, cgan, wgan_gp, stylegan, cyclegan, diffusion, score, realnvp, pixelcnn, pixelrnn, wavenet, vit, transformer, bert, clip, vqvae, dalle, audio_clip  # noqa: F401
 
 
 from .datasets import DATASETS, load_data  # noqa: E402  (the data sets, re-exported)
