@@ -19,23 +19,25 @@ both libraries see the same batches). Runs, each pinned to one thread:
 =========  ====================================================================================
 name       what is trained and measured
 =========  ====================================================================================
-learned    plays, learned positions W_p; AdamW 1e-3 (0.9, 0.99), wd 0.01, 800 steps;
+gpt_learned plays, learned positions W_p; AdamW 1e-3 (0.9, 0.99), wd 0.01, 800 steps;
            plays validation loss (the dense baseline of both comparisons)
-rope       the same with RoPE (no W_p; queries and keys rotated, base 10000)
-moe        the same as learned with each MLP a top-2 mixture of 4 experts of width 128 (the
+gpt_rope   the same with RoPE (no W_p; queries and keys rotated, base 10000)
+gpt_moe    the same as gpt_learned with each MLP a top-2 mixture of 4 experts of width 128 (the
            dense MLP is 256 wide: the same active MLP weights per token), loss + 0.01 aux;
            expert utilisation recorded every step
-lora       the learned model of the same seed (trained here, or read from the cache), then on
+gpt_moe_noaux  gpt_moe without the load-balancing loss (aux_coef 0): the ablation (seed 0)
+gpt_lora   the gpt_learned model of the same seed (trained here, or read from the cache), then on
            the sonnets: validation loss before; after LoRA (r 4, alpha 4, on every block's
-           attn.c_attn, the q/k/v projection; all else frozen; AdamW 2e-3, wd 0, 300 steps);
-           after full fine-tuning from the same pretrained weights (AdamW 3e-4, wd 0, 300
+           attn.c_attn, the q/k/v projection; all else frozen; AdamW 5e-3, wd 0, 300 steps);
+           after full fine-tuning from the same pretrained weights (AdamW 1e-3, wd 0, 300
            steps, the same batches); and after merging the adapters into W
 =========  ====================================================================================
 
-The fine-tuning learning rates were chosen from {1e-3, 2e-3, 5e-3} (LoRA) and {1e-4, 3e-4,
-1e-3} (full) by a sweep in PyTorch at seed 0 on the sonnets' validation text (300 steps):
-the validation text chose them, so the after-fine-tuning figures are slightly optimistic for
-both methods alike.
+The fine-tuning learning rates were chosen from {1e-3, 2e-3, 5e-3, 1e-2, 2e-2} (LoRA) and
+{1e-4, 3e-4, 1e-3, 3e-3} (full) by ``lora_lr_sweep.py``: PyTorch, seed 0, a model pretrained
+for 1,000 steps (an earlier setting of this protocol), 300 steps on the sonnets, scored on the
+sonnets' validation text. The validation text chose them, so the after-fine-tuning figures are
+slightly optimistic, for both methods alike.
 """
 from __future__ import annotations
 
@@ -59,14 +61,15 @@ from runner import RESULTS  # noqa: E402
 SIZE = dict(n_layer=4, n_head=4, n_embd=64, block_size=64)
 T, BATCH = 64, 32
 PRETRAIN = dict(steps=800, lr=1e-3, weight_decay=0.01)
-LORA = dict(r=4, alpha=4, targets=("attn.c_attn",), steps=300, lr=2e-3, eval_every=100)
-FULL = dict(steps=300, lr=3e-4)
+LORA = dict(r=4, alpha=4, targets=("attn.c_attn",), steps=300, lr=0.005, eval_every=100)
+FULL = dict(steps=300, lr=0.001)
 MOE = dict(n_experts=4, top_k=2, d_hidden=128, aux_coef=0.01)
 MODELS = {
     "gpt_learned": dict(pos="learned"),
     "gpt_rope": dict(pos="rope"),
     "gpt_moe": dict(pos="learned", moe=MOE),
     "gpt_lora": dict(pos="learned"),
+    "gpt_moe_noaux": dict(pos="learned", moe=dict(MOE, aux_coef=0.0)),
 }
 CACHE = os.environ.get("MINIGEN_MECH_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "minigen", "gpt_mechanisms"))
 
@@ -385,7 +388,8 @@ def moe_chart(model_names, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [(lib, r) for lib in ("minigen", "torch") for r in rows("gpt_moe", lib)[:1]]
+    name = "gpt_moe" if "gpt_moe" in model_names else "gpt_moe_noaux"
+    runs = [(lib, r) for lib in ("minigen", "torch") for r in rows(name, lib)[:1]]
     if not runs:
         raise SystemExit("moe_chart: no saved moe results")
     L = len(runs[0][1]["utilisation_every_10_steps"][0])
@@ -397,7 +401,8 @@ def moe_chart(model_names, path):
             ax = axes[row][layer]
             ax.stackplot(steps, u[:, layer, :].T, labels=[f"expert {e}" for e in range(u.shape[2])], alpha=0.85)
             ax.axhline(0.5, color="k", lw=0.5, ls=":")
-            ax.set_title(f"{'minigen' if lib == 'minigen' else 'PyTorch'} seed {r['seed']}, layer {layer}", fontsize=8)
+            ax.set_title(f"{'minigen' if lib == 'minigen' else 'PyTorch'} seed {r['seed']}, layer {layer}"
+                         + (", no aux loss" if name == "gpt_moe_noaux" else ""), fontsize=8)
             ax.set_ylim(0, 1)
             ax.tick_params(labelsize=7)
             if row == len(runs) - 1:
@@ -466,7 +471,7 @@ def rope_chart(model_names, path):
 
 def chart(model_names, path):
     """moe_utilisation (gpt_moe among the models), lora curves (gpt_lora), else training curves."""
-    if "gpt_moe" in model_names:
+    if "gpt_moe" in model_names or "gpt_moe_noaux" in model_names:
         return moe_chart(model_names, path)
     if "gpt_lora" in model_names:
         return lora_chart(model_names, path)
