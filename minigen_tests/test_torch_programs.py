@@ -829,3 +829,14 @@ def test_save_and_load_with_file_objects(tmp_path):
     minigen.save({"w": minigen.ones(2)}, buf)
     buf.seek(0)
     np.testing.assert_array_equal(minigen.load(buf)["w"].numpy(), [1, 1])
+
+
+def test_torch_keyword_arguments_accepted():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(13)
+    x, y, w = rng.randn(4), rng.randn(4), rng.rand(4)
+    a = F.huber_loss(minigen.tensor(x), minigen.tensor(y), weight=minigen.tensor(w)).item()
+    b = torch.nn.functional.huber_loss(torch.tensor(x), torch.tensor(y), weight=torch.tensor(w)).item()
+    assert abs(a - b) < 1e-12
+    n, t = nn.InstanceNorm2d(3, affine=True, bias=False), torch.nn.InstanceNorm2d(3, affine=True, bias=False)
+    assert list(n.state_dict()) == list(t.state_dict()) == ["weight"] and repr(n) == repr(t)

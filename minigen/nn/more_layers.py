@@ -162,7 +162,7 @@ class _InstanceNorm(Module):
     n = 2
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None):
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
         super().__init__()
         from ..creation import ones, zeros
         self.num_features = num_features
@@ -172,7 +172,7 @@ class _InstanceNorm(Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device)) if bias else None
         else:
             self.weight = None
             self.bias = None
@@ -201,8 +201,9 @@ class _InstanceNorm(Module):
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self):
+        bias = "" if not self.affine or self.bias is not None else ", bias=False"
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}{bias}, track_running_stats={self.track_running_stats}")
 
 
 class InstanceNorm1d(_InstanceNorm):
@@ -355,7 +356,7 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return X.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+        return X.margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
 # ----------------------------------------------------------------------------- containers

@@ -79,18 +79,21 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
-    """Huber: 0.5 d^2 below ``delta``, delta (|d| - 0.5 delta) above."""
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Huber: 0.5 d^2 below ``delta``, delta (|d| - 0.5 delta) above (times ``weight``)."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     _same_shape(input, target, "huber_loss")
     d = abs(sub(input, target))
     # l = 0.5 d^2 if d < delta else delta (d - 0.5 delta)
     loss = where(d < delta, mul(mul(d, d), 0.5), mul(sub(d, 0.5 * delta), delta))
+    if weight is not None:
+        loss = mul(loss, weight)
     return _reduce(loss, reduction, "huber_loss")
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
     """l = max(0, -y (x1 - x2) + margin)."""
     loss = relu(add(mul(mul(target, -1.0), sub(input1, input2)), margin))
     return _reduce(loss, reduction, "margin_ranking_loss")
