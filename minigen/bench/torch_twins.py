@@ -1144,3 +1144,43 @@ def torch_vqvae(config):
 
 
 __all__ += ["torch_vqvae"]
+
+
+# ----------------------------------------------------------------------------- DALL-E prior (issue 17)
+def torch_dalle_prior(config, text_len, sep, offset, vocab_size, text_weight=0.0, eos=2):
+    """The PyTorch twin of the training step of ``minigen.models.dalle.DALLE``: the frozen
+    VQ-VAE's encoder and codebook (``torch_vqvae``, no gradient), the GPT prior
+    (``torch_twin`` of the prior's ``config()``); ``loss(images, text)`` lays out
+    [text, SEP, offset + codes] and returns the cross-entropy over the image targets (plus
+    ``text_weight`` on the caption's words), as ``DALLE.sequence_loss``."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Prior(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vqvae = torch_vqvae(config["vqvae"]).eval()
+            for p in self.vqvae.parameters():
+                p.requires_grad_(False)
+            self.prior = torch_twin(config["prior"])
+
+        def loss(self, images, text):
+            with torch.no_grad():
+                codes = self.vqvae.run(images)[3].reshape(images.shape[0], -1)
+            B = images.shape[0]
+            sep_col = torch.full((B, 1), sep, dtype=torch.long, device=images.device)
+            seq = torch.cat([text, sep_col, codes + offset], dim=1)
+            logits = self.prior(seq[:, :-1])
+            target = seq[:, 1:]
+            ce = F.cross_entropy(logits.reshape(-1, vocab_size), target.reshape(-1), reduction="none")
+            T = seq.shape[1]
+            m = (torch.arange(1, T, device=seq.device) > text_len).float().reshape(1, -1) + \
+                text_weight * ((target > eos) & (target < sep)).float()
+            m = m.expand(B, -1).reshape(-1)
+            return (ce * m).sum() / m.sum()
+
+    return Prior()
+
+
+__all__ += ["torch_dalle_prior"]

@@ -735,3 +735,32 @@ def _vqvae_torch_step(mg_step, device):
 
 
 TORCH_TWINS["vqvae"] = _vqvae_torch_step
+
+
+def _dalle_torch_step(mg_step, device):
+    """PyTorch twin of the registered DALL-E prior's step: the frozen VQ-VAE encodes the same
+    images each step, the GPT prior (``torch_twin``) reads [caption, SEP, codes] with captions
+    drawn once by minigen's model, the loss on the image tokens, the same AdamW."""
+    import torch
+
+    from .torch_twins import torch_dalle_prior, torch_optimizer
+
+    torch.manual_seed(0)
+    m = mg_step.model
+    net = torch_dalle_prior({"vqvae": m.vqvae.config(), "prior": m.prior.config()}, m.text_len, m.sep,
+                            m.offset, m.vocab_size, m.text_weight).to(device)
+    opt = torch_optimizer(mg_step.optimizer, [p for p in net.parameters() if p.requires_grad])
+    images, labels = mg_step.batch
+    text = m.draw_captions(labels)
+    x, text = (torch.from_numpy(t.numpy()).to(device) for t in (images, text))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = net.loss(x, text)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+TORCH_TWINS["dalle"] = _dalle_torch_step
