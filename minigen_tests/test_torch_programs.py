@@ -840,3 +840,12 @@ def test_torch_keyword_arguments_accepted():
     assert abs(a - b) < 1e-12
     n, t = nn.InstanceNorm2d(3, affine=True, bias=False), torch.nn.InstanceNorm2d(3, affine=True, bias=False)
     assert list(n.state_dict()) == list(t.state_dict()) == ["weight"] and repr(n) == repr(t)
+
+
+def test_type_accepts_torch_forms_and_names_itself_as_the_program_sees_it():
+    t = minigen.tensor([1, 2])
+    assert t.type("torch.DoubleTensor").dtype == minigen.float64
+    assert t.type(minigen.FloatTensor).dtype == minigen.float32
+    assert t.type() == "minigen.LongTensor"
+    with torch_is_minigen():
+        assert minigen.ones(2).type() == "torch.FloatTensor"

@@ -192,11 +192,23 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
 
 
 def _type(self, dtype=None, non_blocking=False):
-    """``x.type(minigen.float64)``: cast (as ``x.to(dtype)``). ``x.type()``: the type's name,
-    e.g. 'minigen.FloatTensor' (or 'minigen.cuda.FloatTensor')."""
+    """``x.type(minigen.float64)``: cast (as ``x.to(dtype)``); also PyTorch's type forms,
+    ``x.type(minigen.DoubleTensor)`` and ``x.type('torch.DoubleTensor')``. ``x.type()``: the
+    type's name, e.g. 'minigen.FloatTensor' (or 'minigen.cuda.FloatTensor'; 'torch.' while
+    ``sys.modules['torch']`` is minigen, as a program written for PyTorch expects)."""
+    import sys
     if dtype is None:
         name = _TYPE_NAMES.get(str(self.data.dtype), str(self.data.dtype))
-        return "minigen." + ("cuda." if self.device.type == "cuda" else "") + name
+        minigen = sys.modules.get(__name__.split(".")[0])
+        prefix = "torch." if sys.modules.get("torch") is minigen else "minigen."
+        return prefix + ("cuda." if self.device.type == "cuda" else "") + name
+    if hasattr(dtype, "_dtype"):  # minigen.FloatTensor and friends (minigen/legacy.py)
+        return self.to(dtype._dtype)
+    if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _TYPE_NAMES.values():
+        short = dtype.rsplit(".", 1)[-1]
+        target = {v: k for k, v in _TYPE_NAMES.items()}[short]
+        out = self.to(target)
+        return out.to("cuda") if ".cuda." in dtype else out
     return self.to(B.as_dtype(dtype))
 
 
