@@ -238,3 +238,37 @@ def test_spectral_norm_gives_unit_largest_singular_value(device):
         nn.utils.spectral_norm(nn.Linear(2, 2), n_power_iterations=0)
     nn.utils.remove_spectral_norm(old)
     assert sorted(old.state_dict()) == ["bias", "weight"]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_sequence_matches_torch(batch_first, side, device):
+    torch = pytest.importorskip("torch")
+    import minigen
+    from minigen import nn
+    rs = np.random.RandomState(0)
+    seqs = [rs.randn(3, 2), rs.randn(5, 2), rs.randn(1, 2)]
+    want = torch.nn.utils.rnn.pad_sequence([torch.tensor(x) for x in seqs], batch_first=batch_first,
+                                           padding_value=-1.0, padding_side=side).numpy()
+    ts = [minigen.tensor(x, device=device, requires_grad=True) for x in seqs]
+    got = nn.utils.rnn.pad_sequence(ts, batch_first=batch_first, padding_value=-1.0, padding_side=side)
+    np.testing.assert_array_equal(got.cpu().numpy(), want)
+    got.sum().backward()
+    assert all(np.all(t.grad.cpu().numpy() == 1.0) for t in ts)
+    with pytest.raises(RuntimeError, match="every sequence must be"):
+        nn.utils.rnn.pad_sequence([minigen.zeros(2, 3), minigen.zeros(2, 4)])
+    with pytest.raises(ValueError, match="empty list"):
+        nn.utils.rnn.pad_sequence([])
+
+
+def test_module_half_type_share_memory_get_buffer():
+    import minigen
+    from minigen import nn
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    assert m.share_memory() is m
+    assert m.get_buffer("1.running_mean") is m[1].running_mean
+    with pytest.raises(AttributeError, match="no buffer `nope`"):
+        m.get_buffer("1.nope")
+    assert m.type(minigen.float64)[0].weight.dtype == minigen.float64
+    with pytest.raises(TypeError, match="no float16"):
+        m.half()

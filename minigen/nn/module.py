@@ -287,6 +287,28 @@ class Module:
     def float(self):
         return self.to(B.float32)
 
+    def half(self):
+        """PyTorch casts to float16; minigen computes in float32 and float64 only."""
+        raise TypeError(f"{type(self).__name__}.half(): minigen has no float16 arithmetic (its "
+                        "ops run in float32 or float64 on NumPy/CuPy); keep float32, or .double()")
+
+    def type(self, dst_type):
+        """Cast floating parameters and buffers to ``dst_type`` (a dtype), as ``to(dtype)``."""
+        return self.to(dst_type)
+
+    def share_memory(self):
+        """PyTorch moves the tensors to shared memory for worker processes (Hogwild training);
+        minigen trains in one process, so the module is returned unchanged."""
+        return self
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target``."""
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._buffers:
+            raise AttributeError(f"{type(m).__name__} has no buffer `{name}`")
+        return m._buffers[name]
+
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if p.grad is None:
