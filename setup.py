@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["minigen", "minigen.*"]),
-    package_data={"minigen.data": ["files/*", "README.md"], "minigen.metrics": ["files/*"]},
+    package_data={"minigen.data": ["files/*", "README.md"], "minigen.metrics": ["files/*"], "minigen.models": ["weights/*.npz"]},
     include_package_data=True,
     install_requires=["numpy>=1.24", "tqdm>=4.60", "matplotlib>=3.5", "threadpoolctl>=3"],
     extras_require={

@@ -161,3 +161,20 @@ def test_quick_runs_through_the_registry():
         r = train_model("audio_clip", quick=True, out=out, progress=False, pictures=False, log=lambda *a: None)
     met = r["metrics"]
     assert met["steps"] == 4 and 0.0 <= met["top1_accuracy"] <= 1.0 and 0.0 <= met["precision_at_10"] <= 1.0
+
+
+@pytest.mark.skipif(not (os.path.exists(A.SHIPPED) and os.path.exists(os.path.join(os.path.dirname(A.SHIPPED), "dalle.npz"))),
+                    reason="no shipped weights")
+def test_a_spoken_digit_prompts_the_text_to_image_model(tmp_path, capsys):
+    from minigen.cli import main
+    from minigen.data import load_spoken_digits, write_wav
+    s, d, _ = next(c for c in load_spoken_digits("test") if c[1] == 7)
+    wav = write_wav(str(tmp_path / "seven.wav"), s)
+    npy = str(tmp_path / "s.npy")
+    assert main(["sample", "dalle", "--audio", wav, "--n", "4", "--out", npy]) == 0
+    assert "a handwritten seven" in capsys.readouterr().out
+    assert numpy.load(npy).shape == (4, 1, 28, 28)
+    assert main(["sample", "dalle", "--audio", wav, "--prompt", "7", "--out", npy]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["sample", "dalle", "--audio", str(tmp_path / "none.wav"), "--out", npy]) == 1
+    assert "no such file" in capsys.readouterr().err

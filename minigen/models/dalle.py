@@ -65,7 +65,11 @@ from .gpt import GPT
 from .registry import Recipe, register
 from .vqvae import VQVAE, QUICK as VQVAE_QUICK
 
-__all__ = ["DALLE", "build_dalle", "rank_by_clip", "SHIPPED", "agreement"]
+__all__ = ["DALLE", "build_dalle", "rank_by_clip", "SHIPPED", "agreement", "TOP_K"]
+
+# sampling keeps the 8 most probable of the 64 codes at each step, by default (a truncation:
+# fewer stray strokes; docs/models/dalle.md has the agreement with and without it)
+TOP_K = 8
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # the trained model that ships in the package (see docs/models/dalle.md for the command)
@@ -209,9 +213,10 @@ class DALLE(nn.Module):
         return minigen.cat(codes, dim=1).reshape(n, *self.grid)
 
     @minigen.no_grad()
-    def generate(self, prompt, n=16, temperature=1.0, top_k=None):
+    def generate(self, prompt, n=16, temperature=1.0, top_k=TOP_K):
         """``(images [n, 1, 28, 28] in [0, 1], scores [n])``: ``n`` candidates for ``prompt``,
-        ranked by CLIP's cosine to the prompt, best first."""
+        ranked by CLIP's cosine to the prompt, best first (each code drawn among the ``top_k``
+        most probable: 8 by default; ``top_k=None`` or 64 is plain sampling)."""
         images = self.vqvae.decode_codes(self.sample_codes(prompt, n, temperature, top_k))
         return rank_by_clip(self.clip, images, self.clip.encode_text(prompt))
 
@@ -227,7 +232,7 @@ def rank_by_clip(clip, images, v):
 
 
 # ----------------------------------------------------------------------------- evaluation
-def agreement(model, seeds=(0,), n=16, top=1, prompt="a handwritten {w}", temperature=1.0, top_k=None):
+def agreement(model, seeds=(0,), n=16, top=1, prompt="a handwritten {w}", temperature=1.0, top_k=TOP_K):
     """The bar's measure: for each digit d and seed, draw ``n`` candidates for the prompt of d,
     rank them by CLIP, classify the ``top`` best with the shared digit classifier
     (``minigen.metrics``), and count the agreements with d. Returns ``{d: share}`` over
@@ -267,14 +272,15 @@ def pictures(model, run_dir, data):
     rows = [model.generate(C.caption("a handwritten {w}", d), 8)[0] for d in range(10)]
     path = os.path.join(run_dir, "dalle_prompts.png")
     plots.save_image_grid(minigen.cat(rows), path, nrow=8,
-                          title="'a handwritten zero' .. 'nine': 8 candidates each, CLIP-ranked (best left)")
+                          title="a handwritten zero .. nine: CLIP-ranked, best left")
     return [path]
 
 
 def sample_dalle(model, spec, args):
     """``minigen sample dalle --prompt "a handwritten seven" [--n 16] [--out grid.png|samples.npy]
     [--temperature T] [--top-k K] [--audio clip.wav]``: ``--n`` candidates ranked by CLIP
-    (best first), as a grid or an array [n, 1, 28, 28] in [0, 1]."""
+    (best first), as a grid or an array [n, 1, 28, 28] in [0, 1]. ``--top-k`` defaults to
+    ``TOP_K`` (8); ``--top-k 64`` samples from the whole codebook."""
     from minigen import plots
     from minigen.io import atomic_write
     for flag in ("max_new_tokens", "top_p", "labels", "digit", "seconds", "psi"):
@@ -285,17 +291,18 @@ def sample_dalle(model, spec, args):
     if audio is not None and args.prompt is not None:
         raise ValueError("dalle: give --prompt TEXT or --audio FILE.wav, not both")
     n = args.n or 16
+    top_k = TOP_K if args.top_k is None else args.top_k
     if audio is not None:
         from .audio_clip import prompt_from_audio
         prompt, v = prompt_from_audio(audio, model.clip)
-        images = model.vqvae.decode_codes(model.sample_codes(prompt, n, args.temperature, args.top_k))
+        images = model.vqvae.decode_codes(model.sample_codes(prompt, n, args.temperature, top_k))
         images, scores = rank_by_clip(model.clip, images, v)
         print(f"heard {audio!r} as {prompt!r}")
     else:
         if args.prompt is None:
             raise ValueError("dalle: give --prompt TEXT (e.g. --prompt \"a handwritten seven\")")
         prompt = args.prompt
-        images, scores = model.generate(prompt, n, args.temperature, args.top_k)
+        images, scores = model.generate(prompt, n, args.temperature, top_k)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "dalle.png")
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".png", ".npy"):
