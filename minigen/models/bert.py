@@ -41,10 +41,11 @@ layer is its own matrix (not tied to W_e), in minigen and in the PyTorch twin.
 
 Evaluation asks fixed questions: the validation windows (the text of ``shakespeare``'s test
 windows, the first 102,400 characters of the last 10%, cut into windows of T characters: 3,200
-at the default T = 32) are masked once by the rule above with draws from ``numpy.random.default_rng(1234)`` (``fixed_masking``), the same
-positions and replacements at every evaluation and for both libraries. The figures: masked-
-token accuracy (argmax_c p(c | x~) = x_t, over the chosen positions) and the loss in nats and
-bits per masked character.
+at the default T = 32) are masked once by the rule above with draws from
+``numpy.random.default_rng(1234)`` (``fixed_masking``): the same positions and replacements
+at every evaluation and for both libraries. The figures: masked-token accuracy
+(argmax_c p(c | x~) = x_t, over the chosen positions) and the loss in nats and bits per masked
+character.
 
 ``fill_mask("to be or not to [MASK]e")`` puts each [MASK] through the network at once (the
 [MASK]s are predicted independently, from the same corrupted text) and returns the text with
