@@ -568,8 +568,6 @@ def _sampler_flags(args, model):
 def _sample_text(args, model, spec):
     from .models.lm import sample_text
 
-    if hasattr(model, "fill_mask"):
-        return _fill_mask_text(args, model)
     names = spec.end_token is not None
     n = args.n or (20 if names else 1)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "samples.txt")
@@ -593,26 +591,6 @@ def _sample_text(args, model, spec):
     atomic_write_bytes(out, text.encode("utf-8"))
     print(text, end="")
     print(f"(wrote {len(texts)} sample{'s' if len(texts) > 1 else ''} to {out})", file=sys.stderr)
-    return EXIT_OK
-
-
-def _fill_mask_text(args, model):
-    """A masked language model (BERT): fill each [MASK] of ``--prompt``; prints the filled text
-    and each [MASK]'s ``--top-k`` candidates (default 5), and writes them to ``--out`` (.txt)."""
-    from .io import atomic_write_bytes
-    from .models.bert import DEMOS, format_fill
-
-    prompt = DEMOS[0] if args.prompt is None else args.prompt
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "fill_mask.txt")
-    if os.path.splitext(out)[1].lower() != ".txt":
-        raise CommandError(f"--out: text is written to a .txt file, got {out!r}")
-    try:
-        text = format_fill(prompt, *model.fill_mask(prompt, top_k=args.top_k or 5)) + "\n"
-    except (ValueError, TypeError, RuntimeError) as e:
-        raise CommandError(str(e)) from None
-    atomic_write_bytes(out, text.encode("utf-8"))
-    print(text, end="")
-    print(f"(wrote the filled text to {out})", file=sys.stderr)
     return EXIT_OK
 
 

@@ -365,9 +365,31 @@ def build_bert(data="shakespeare", variant="default", **options):
     return BERT(spec.vocab_size, chars="".join(spec.vocab.itos), **sizes)
 
 
+def sample_fill_mask(model, spec, args):
+    """``minigen sample bert --prompt "to be or not to [MASK]e" [--top-k K]``: fill each [MASK];
+    prints the filled text and each [MASK]'s ``--top-k`` candidates (default 5), and writes them
+    to ``--out`` (.txt, default fill_mask.txt beside the checkpoint)."""
+    import os
+    import sys
+    from minigen.io import atomic_write_bytes
+
+    prompt = DEMOS[0] if args.prompt is None else args.prompt
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "fill_mask.txt")
+    if os.path.splitext(out)[1].lower() != ".txt":
+        raise ValueError(f"--out: text is written to a .txt file, got {out!r}")
+    try:
+        text = format_fill(prompt, *model.fill_mask(prompt, top_k=args.top_k or 5)) + "\n"
+    except (TypeError, RuntimeError) as e:
+        raise ValueError(str(e)) from None
+    atomic_write_bytes(out, text.encode("utf-8"))
+    print(text, end="")
+    print(f"(wrote the filled text to {out})", file=sys.stderr)
+    return 0
+
+
 register("bert", build_bert, Recipe(
     data="shakespeare", steps=1500, batch_size=32, lr=1e-3, optimizer="adamw", betas=(0.9, 0.99),
     weight_decay=0.01, eval_every=500, data_options={"block_size": 32},
     quick=dict(steps=20, eval_every=None, model_options=QUICK),
     description="BERT: masked language model (15%, 80/10/10), pre-LN encoder, fill_mask",
-    evaluate=evaluate_bert, pictures=write_fills))
+    evaluate=evaluate_bert, pictures=write_fills, sample=sample_fill_mask))
