@@ -51,7 +51,7 @@ def load(model, checkpoint):
     return _load_for_sampling(args)[0]
 
 
-def agreement(checkpoint, seeds, n=16, top_k=None):
+def agreement(checkpoint, seeds, n=16, top_k=None, template="a handwritten {w}"):
     from minigen.metrics import classify
     from minigen.models.dalle import TOP_K
     top_k = TOP_K if top_k is None else top_k
@@ -62,7 +62,7 @@ def agreement(checkpoint, seeds, n=16, top_k=None):
         for s in seeds:
             minigen.manual_seed(s)
             t = time.perf_counter()
-            images, scores = model.generate(C.caption("a handwritten {w}", d), n, 1.0, top_k)
+            images, scores = model.generate(C.caption(template, d), n, 1.0, top_k)
             times.append(time.perf_counter() - t)
             pred = classify(images)[1].argmax(1)
             top1 += int(pred[0] == d)
@@ -72,7 +72,7 @@ def agreement(checkpoint, seeds, n=16, top_k=None):
         print(f"digit {d}: top-1 {rows[d]['top1']:.3f}  top-4 {rows[d]['top4']:.3f}  all 16 (unranked) "
               f"{rows[d]['all16']:.3f}", flush=True)
     per_seed_time = numpy.array(times)
-    out = {"checkpoint": checkpoint or "shipped", "seeds": list(seeds), "n": n, "top_k": top_k, "per_digit": rows,
+    out = {"checkpoint": checkpoint or "shipped", "seeds": list(seeds), "n": n, "top_k": top_k, "template": template, "per_digit": rows,
            "top1_min": min(r["top1"] for r in rows.values()), "top4_min": min(r["top4"] for r in rows.values()),
            "top1_mean": float(numpy.mean([r["top1"] for r in rows.values()])),
            "top4_mean": float(numpy.mean([r["top4"] for r in rows.values()])),
@@ -152,6 +152,7 @@ def main(argv=None):
     p.add_argument("--agreement", nargs="?", const="", default=None, metavar="CKPT")
     p.add_argument("--retrieval", nargs="?", const="", default=None, metavar="CKPT")
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(20)))
+    p.add_argument("--template", default="a handwritten {w}", help="the prompt, {w} the digit's word, {d} its numeral")
     p.add_argument("--top-k", type=int, default=None, help="codes kept per step (default: dalle.TOP_K, 8; 64: all)")
     p.add_argument("--ship", nargs=2, metavar=("DALLE_CKPT", "AUDIO_CKPT"))
     p.add_argument("--pictures", metavar="DIR", help="write dalle_prompts.png and audio_retrieval.png to DIR")
@@ -160,8 +161,10 @@ def main(argv=None):
     if a.ship:
         ship(*a.ship)
     if a.agreement is not None:
-        out = agreement(a.agreement or None, a.seeds, top_k=a.top_k)
+        out = agreement(a.agreement or None, a.seeds, top_k=a.top_k, template=a.template)
         tag = ("shipped" if not a.agreement else "run") + ("" if a.top_k is None else f"-topk{a.top_k}")
+        if a.template != "a handwritten {w}":
+            tag += "-" + "".join(ch if ch.isalnum() else "_" for ch in a.template.replace("{w}", "w").replace("{d}", "d"))
         with open(os.path.join(RESULTS, f"dalle-agreement-{tag}.json"), "w") as f:
             json.dump(out, f, indent=1)
     if a.retrieval is not None:

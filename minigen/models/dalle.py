@@ -298,6 +298,7 @@ def sample_dalle(model, spec, args):
         images = model.vqvae.decode_codes(model.sample_codes(prompt, n, args.temperature, top_k))
         images, scores = rank_by_clip(model.clip, images, v)
         print(f"heard {audio!r} as {prompt!r}")
+        prompt = f"{os.path.basename(audio)}, heard as {prompt}"
     else:
         if args.prompt is None:
             raise ValueError("dalle: give --prompt TEXT (e.g. --prompt \"a handwritten seven\")")
