@@ -238,3 +238,29 @@ def test_shipped_model_samples_without_a_checkpoint(tmp_path):
     npy = str(tmp_path / "s.npy")
     assert main(["sample", "dalle", "--prompt", "a handwritten seven", "--n", "4", "--out", npy]) == 0
     assert numpy.load(npy).shape == (4, 1, 28, 28)
+
+
+def test_pytorch_twin_agrees_with_copied_weights():
+    torch = pytest.importorskip("torch")
+    from minigen.bench.torch_twins import torch_dalle_prior
+    minigen.manual_seed(0)
+    m = small(text_weight=0.25)
+    net = torch_dalle_prior({"vqvae": m.vqvae.config(), "prior": m.prior.config()}, m.text_len, m.sep, m.offset,
+                            m.vocab_size, m.text_weight).double()
+    ours = {k: v for k, v in m.state_dict().items() if k.startswith(("prior.", "vqvae."))}
+    theirs = {k.replace(".attn.c_attn.", ".c_attn.").replace(".attn.c_proj.", ".attn_proj."): k for k in ours}
+    assert set(theirs) == set(net.state_dict())
+    net.load_state_dict({t: torch.from_numpy(numpy.asarray(ours[k].numpy(), dtype=numpy.float64))
+                         for t, k in theirs.items()})
+    x, y = load_mnist("train")
+    text = m.caption_table[0, y[:3]]
+    loss = m.sequence_loss(m.layout(text, m.vqvae.encode_codes(x[:3])))
+    loss.backward()
+    tl = net.loss(torch.from_numpy(x[:3].numpy()).double(), torch.from_numpy(text.numpy()))
+    tl.backward()
+    assert abs(loss.item() - tl.item()) < 1e-5
+    g = dict(net.named_parameters())
+    for t, k in theirs.items():
+        if k.startswith("prior."):
+            p = dict(m.named_parameters())[k]
+            numpy.testing.assert_allclose(p.grad.numpy(), g[t].grad.numpy(), rtol=1e-3, atol=1e-5)
