@@ -41,8 +41,9 @@ sampler is always given the caption, so p(w) teaches nothing the sampler uses: `
 Each training image gets a fresh caption template per step (``minigen.data.captions``).
 
 Sampling and re-ranking. For a prompt, draw N candidates by continuing [prompt, SEP] 49 times,
-each token from softmax(s / T) over the K image ids only (text ids cannot be drawn), decode them
-with the VQ-VAE, and rank them by CLIP's cosine between each image and the prompt,
+each token from softmax(s / T) over the K image ids only (text ids cannot be drawn), keeping the
+8 most probable codes (top-k, ``TOP_K``: measured to clean the candidates; docs/models/dalle.md),
+decode them with the VQ-VAE, and rank them by CLIP's cosine between each image and the prompt,
 
     score_n = f(x_n) . g(prompt) / (||f(x_n)|| ||g(prompt)||),     best first.
 
