@@ -8,10 +8,8 @@ import numpy
 import pytest
 
 import minigen
-from minigen.data import captions as C
 from minigen.data import load_mnist
 from minigen.models import dalle as D
-from minigen.nn import functional as F
 from minigen.train import load_checkpoint, save_checkpoint, training_step
 
 

@@ -46,7 +46,6 @@ import numpy
 
 import minigen
 from minigen import nn
-from minigen.nn import functional as F
 from minigen.data import captions as C
 
 from .clip import CLIP, QUICK as CLIP_QUICK, clip_loss, l2_normalize, INIT_LOG_SCALE, MAX_LOG_SCALE
