@@ -122,6 +122,10 @@ def build_parser():
     d.add_argument("--eta", type=float, help="DDIM's noise: 0 deterministic (default), 1 DDPM-like")
     s.add_argument("--audio", help="dalle: a spoken digit (8 kHz mono 16-bit .wav) as the prompt, heard "
                                    "by the audio encoder (docs/models/dalle.md)")
+    s.add_argument("--candidates", type=_positive_int,
+                   help="dalle: draw this many candidates, rank them by CLIP and write the --n best "
+                        "(default 8 x --n, as DALL-E kept its best of many; --candidates equal to "
+                        "--n writes them all, ranked)")
     g = s.add_argument_group("text models (the keywords of generate(); see docs/models/generation.md)")
     g.add_argument("--prompt", help="text to continue (default: a line break for Shakespeare, "
                                     "nothing for names: a prompt there is the start of a name)")

@@ -278,9 +278,10 @@ def pictures(model, run_dir, data):
 
 
 def sample_dalle(model, spec, args):
-    """``minigen sample dalle --prompt "a handwritten seven" [--n 16] [--out grid.png|samples.npy]
-    [--temperature T] [--top-k K] [--audio clip.wav]``: ``--n`` candidates ranked by CLIP
-    (best first), as a grid or an array [n, 1, 28, 28] in [0, 1]. ``--top-k`` defaults to
+    """``minigen sample dalle --prompt "a handwritten seven" [--n 16] [--candidates M]
+    [--out grid.png|samples.npy] [--temperature T] [--top-k K] [--audio clip.wav]``: ``M``
+    candidates (default 8n) ranked by CLIP, the ``n`` best written (best first), as a grid or an
+    array [n, 1, 28, 28] in [0, 1]. ``--top-k`` defaults to
     ``TOP_K`` (8); ``--top-k 64`` samples from the whole codebook."""
     from minigen import plots
     from minigen.io import atomic_write
@@ -292,11 +293,15 @@ def sample_dalle(model, spec, args):
     if audio is not None and args.prompt is not None:
         raise ValueError("dalle: give --prompt TEXT or --audio FILE.wav, not both")
     n = args.n or 16
+    # draw m candidates, rank them by CLIP, keep the n best (DALL-E drew 512 and kept 32)
+    m = getattr(args, "candidates", None) or 8 * n
+    if m < n:
+        raise ValueError(f"--candidates {m} is fewer than the --n {n} images to write")
     top_k = TOP_K if args.top_k is None else args.top_k
     if audio is not None:
         from .audio_clip import prompt_from_audio
         prompt, v = prompt_from_audio(audio, model.clip)
-        images = model.vqvae.decode_codes(model.sample_codes(prompt, n, args.temperature, top_k))
+        images = model.vqvae.decode_codes(model.sample_codes(prompt, m, args.temperature, top_k))
         images, scores = rank_by_clip(model.clip, images, v)
         print(f"heard {audio!r} as {prompt!r}")
         prompt = f"{os.path.basename(audio)}, heard as {prompt}"
@@ -304,7 +309,8 @@ def sample_dalle(model, spec, args):
         if args.prompt is None:
             raise ValueError("dalle: give --prompt TEXT (e.g. --prompt \"a handwritten seven\")")
         prompt = args.prompt
-        images, scores = model.generate(prompt, n, args.temperature, top_k)
+        images, scores = model.generate(prompt, m, args.temperature, top_k)
+    images, scores = images[:n], scores[:n]
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "dalle.png")
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".png", ".npy"):
@@ -314,8 +320,9 @@ def sample_dalle(model, spec, args):
         atomic_write(out, lambda f: numpy.save(f, arr))
     else:
         plots.save_image_grid(images, out, nrow=max(1, math.isqrt(n)),
-                              title=f"{prompt.lower().strip()!r}: {n} candidates, CLIP-ranked (best first)")
-    print(f"prompt {prompt!r}: {n} candidates ranked by CLIP (cosine {scores[0]:.3f} .. {scores[-1]:.3f})")
+                              title=f"{prompt.lower().strip()!r}: the best {n} of {m} candidates by CLIP")
+    print(f"prompt {prompt!r}: the best {n} of {m} candidates ranked by CLIP (cosine "
+          f"{scores[0]:.3f} .. {scores[-1]:.3f})")
     print(f"wrote {out}")
     return 0
 
