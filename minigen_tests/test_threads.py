@@ -283,9 +283,9 @@ def test_blas_threads_are_put_back_after_a_split(split_everything):
     libs = threads._blas_libraries()
     if not libs:
         pytest.skip("threadpoolctl sees no BLAS here: blas work is never split")
+    threads.set_num_threads(2)  # sets BLAS's count too: the split must put back this one
     before = [lib.num_threads for lib in libs]
     seen = []
-    threads.set_num_threads(2)
     threads.parallel(lambda lo, hi: seen.append([lib.num_threads for lib in libs]),
                      threads.ranges(4, 1 << 30), blas=True)
     assert seen == [[1] * len(libs)] * 2  # one BLAS thread in each part
@@ -334,8 +334,8 @@ def test_blas_threads_come_back_when_user_threads_split_at_once(split_everything
     libs = threads._blas_libraries()
     if not libs:
         pytest.skip("threadpoolctl sees no BLAS here: blas work is never split")
+    threads.set_num_threads(2)  # sets BLAS's count too: the one to come back to
     before = [lib.num_threads for lib in libs]
-    threads.set_num_threads(2)
     first_inside, both_inside = threading.Event(), threading.Barrier(2)
 
     def user(i):
