@@ -25,6 +25,18 @@ nothing. Run it on files added after the sweep:
     python tools/sweep_data.py --write          # rewrite them in place
     python tools/sweep_data.py --write a.py b/  # only these files / folders
 
+After merging the branch ``tensor-data`` into a main that moved on (run from the repository root):
+
+    git merge tensor-data
+    # a conflict in a file whose branch side is the sweep alone (all but the hand-edited ones:
+    # minigen/tensor.py, minigen/autograd.py, minigen/nn/module.py, minigen/optim/optimizer.py,
+    # minigen_tests/test_models_registry.py, minigen_tests/test_threads.py, docs/architecture.md,
+    # docs/pytorch-compat.md): take main's side, then sweep it again
+    git checkout --ours FILE && python tools/sweep_data.py --write --numpy FILE && git add FILE
+    # then everything else main added or changed meanwhile (idempotent on swept files):
+    python tools/sweep_data.py --numpy           # dry run: the list
+    python tools/sweep_data.py --write --numpy   # rewrite; read `git diff`, run the suite
+
 ``--numpy`` also rewrites ``X.numpy()`` to ``X.cpu().numpy()`` (``.numpy()`` of a GPU tensor is
 an error now, as in PyTorch): everywhere under minigen/, and in the tests / benchmarks that
 mention a ``device`` or ``cuda`` (elsewhere only inside functions that do). Always read the diff and run the suite after it.
