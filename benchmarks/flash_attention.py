@@ -66,7 +66,7 @@ def _call(path, arrays, block, causal=False):
     else:
         o = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
     o.backward(dot)
-    return o.data, qt.grad.data, kt.grad.data, vt.grad.data
+    return o.array, qt.grad.array, kt.grad.array, vt.grad.array
 
 
 def peak_bytes(path, arrays, block):

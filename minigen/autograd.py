@@ -106,11 +106,11 @@ def _check_finite(fn, arrays, phase):
 class _Out:
     """Marker for a saved array that is the op's own output ``index``."""
 
-    __slots__ = ("index", "data")
+    __slots__ = ("index", "array")
 
     def __init__(self, index, data):
         self.index = index
-        self.data = data
+        self.array = data
 
 
 class Function:
@@ -139,7 +139,7 @@ class Function:
             if type(s) is int:
                 out.append(self.inputs[s])
             elif type(s) is _Out:
-                out.append(_wrap(s.data, self, s.index))
+                out.append(_wrap(s.array, self, s.index))
             elif s is None:
                 out.append(None)
             else:
@@ -149,7 +149,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         f = object.__new__(cls)
-        x0 = inputs[0].data
+        x0 = inputs[0].array
         b = _by_array_type.get(type(x0))
         if b is None:
             raise TypeError(f"{cls.__name__.lower()}: expected Tensor inputs, got {type(x0).__name__}")
@@ -163,7 +163,7 @@ class Function:
         else:
             if n_in == 2:  # the common binary case, unrolled
                 t1 = inputs[1]
-                d1 = t1.data
+                d1 = t1.array
                 if type(d1) is not type(x0):
                     _device_mismatch(cls.__name__.lower(), inputs)
                 datas = (x0, d1)
@@ -173,7 +173,7 @@ class Function:
                 datas = []
                 req = False
                 for t in inputs:
-                    d = t.data
+                    d = t.array
                     if type(d) is not t0:
                         _device_mismatch(cls.__name__.lower(), inputs)
                     datas.append(d)
@@ -218,14 +218,14 @@ class Function:
             res = []
             for a in saved:
                 for i in range(n_in):
-                    if a is inputs[i].data:
+                    if a is inputs[i].array:
                         res.append(i)
                         break
                 else:
                     res.append(_Out(0, y) if a is raw else a)
             f.saved = tuple(res)
         out = Tensor.__new__(Tensor)
-        out.data = y
+        out.array = y
         out.grad = None
         out.creator = f
         out._idx = 0
@@ -274,7 +274,7 @@ def _resolve_saved(a, inputs, raw, ys):
     if a is None:
         return None
     for i, t in enumerate(inputs):
-        if a is t.data:
+        if a is t.array:
             return i
     for j, y in enumerate(raw):
         if a is y:
@@ -295,8 +295,8 @@ def _broadcast_message(cls, inputs):
 def _device_mismatch(op, inputs):
     devs = []
     for t in inputs:
-        b = _by_array_type.get(type(t.data))
-        devs.append(b.name if b else type(t.data).__name__)
+        b = _by_array_type.get(type(t.array))
+        devs.append(b.name if b else type(t.array).__name__)
     shapes = ", ".join(str(list(t.shape)) for t in inputs)
     raise RuntimeError(
         f"{op}: expected all tensors to be on the same device, but found at "

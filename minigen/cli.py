@@ -499,7 +499,7 @@ def cmd_sample(args):
     if ext == ".npy":
         import numpy
         from .io import atomic_write
-        arr = x.numpy().astype(numpy.float32)
+        arr = x.cpu().numpy().astype(numpy.float32)
         arr = arr if points else numpy.clip(arr, 0.0, 1.0)
         atomic_write(out, lambda f: numpy.save(f, arr))
         what = "standardised 2-D points" if points else "float32 in [0, 1]"
@@ -533,7 +533,7 @@ def _sample_audio(args, model):
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".wav", ".npy"):
         raise CommandError(f"--out: audio is written as .wav or .npy, got {out!r}")
-    x = model.sample(n, labels=[digit] * n, seconds=seconds).numpy()
+    x = model.sample(n, labels=[digit] * n, seconds=seconds).cpu().numpy()
     if ext == ".npy":
         import numpy
         from .io import atomic_write

@@ -18,7 +18,7 @@ def _to_array(data, dtype=None, device=None):
     """A fresh device array from ``data`` (a Tensor, a device array, NumPy data or Python data)."""
     dtype = B.as_dtype(dtype)
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     src = B._by_array_type.get(type(data))
     if src is not None and src is not B.CPU:  # an array already on an accelerator
         target = src if device is None else B.get_backend(device)
@@ -228,9 +228,9 @@ def randint_like(input, low, high=None, dtype=None, device=None):
 
 def normal(mean, std, size, dtype=None, device=None, requires_grad=False):
     t = randn(size, dtype=dtype, device=device)
-    t.data *= std
-    t.data += mean
-    return _finish(t.data, requires_grad)
+    t.array *= std
+    t.array += mean
+    return _finish(t.array, requires_grad)
 
 
 # ----------------------------------------------------------------------------- more grids

@@ -49,7 +49,7 @@ def _prepare(inputs):
     copies = []
     for t in inputs:
         if isinstance(t, Tensor):
-            c = _wrap(t.xp.array(t.data, copy=True))
+            c = _wrap(t.xp.array(t.array, copy=True))
             c.requires_grad = t.requires_grad
             copies.append(c)
         else:
@@ -58,7 +58,7 @@ def _prepare(inputs):
 
 
 def _host(t):
-    return t.numpy().astype(numpy.float64)
+    return t.cpu().numpy().astype(numpy.float64)
 
 
 def _flat_outputs(fn, inputs):
@@ -70,16 +70,16 @@ def _numeric_jacobian(fn, inputs, k, eps, n_out_total):
     """J[:, j] = (f(x + eps e_j) - f(x - eps e_j)) / (2 eps) for every element j of input k."""
     x = inputs[k]
     cols = []
-    for j in range(x.data.size):
+    for j in range(x.array.size):
         # element j in the row-major order of x's shape, whatever x's memory layout (the
         # private copies keep it: a channels-last input stays channels-last)
-        at = numpy.unravel_index(j, x.data.shape)
-        orig = float(x.data[at])
-        x.data[at] = orig + eps
+        at = numpy.unravel_index(j, x.array.shape)
+        orig = float(x.array[at])
+        x.array[at] = orig + eps
         plus = _flat_outputs(fn, inputs)
-        x.data[at] = orig - eps
+        x.array[at] = orig - eps
         minus = _flat_outputs(fn, inputs)
-        x.data[at] = orig
+        x.array[at] = orig
         cols.append((plus - minus) / (2 * eps))
     return numpy.stack(cols, axis=1) if cols else numpy.zeros((n_out_total, 0))
 
@@ -95,7 +95,7 @@ def _analytic_jacobian(fn, inputs, diff):
         for e in range(sizes[oi]):
             onehot = numpy.zeros(sizes[oi])
             onehot[e] = 1.0
-            gos = [_wrap(oo.xp.zeros_like(oo.data)) for oo in outs]
+            gos = [_wrap(oo.xp.zeros_like(oo.array)) for oo in outs]
             gos[oi] = _from_host(onehot.reshape(o.shape), o)
             live = [(q, g) for q, g in zip(outs, gos) if q.requires_grad]
             if live:
@@ -110,7 +110,7 @@ def _analytic_jacobian(fn, inputs, diff):
 
 def _from_host(a, like):
     from .backend import _by_array_type
-    return _wrap(_by_array_type[type(like.data)].asarray(numpy.asarray(a, dtype=like.dtype)))
+    return _wrap(_by_array_type[type(like.array)].asarray(numpy.asarray(a, dtype=like.dtype)))
 
 
 def _report(name, k, numeric, analytic, atol, rtol):
@@ -159,14 +159,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", raise_exc
                 gs = _grad([o for o, _ in live], [inputs[k] for k in diff],
                            grad_outputs=[g for _, g in live], allow_unused=True)
                 analytic = sum(float((_host(g) * us[k]).sum()) for k, g in zip(diff, gs) if g is not None)
-            saved = {k: inputs[k].data.copy() for k in diff}
+            saved = {k: inputs[k].array.copy() for k in diff}
             vals = []
             for sgn in (1, -1):
                 for k in diff:
-                    inputs[k].data[...] = saved[k] + sgn * eps * _from_host(us[k], inputs[k]).data
+                    inputs[k].array[...] = saved[k] + sgn * eps * _from_host(us[k], inputs[k]).array
                 vals.append(sum(float((_host(o) * v).sum()) for o, v in zip(_outputs(fn, inputs), vs)))
             for k in diff:
-                inputs[k].data[...] = saved[k]
+                inputs[k].array[...] = saved[k]
             numeric = (vals[0] - vals[1]) / (2 * eps)
             if abs(numeric - analytic) > atol + rtol * abs(numeric):
                 problems.append(f"{_name}: direction {d}: numeric {numeric:.10g} vs analytic "
@@ -189,7 +189,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         grad_outputs = [_from_host(rng.standard_normal(o.shape), o) for o in outs]
     gos = []
     for g in _as_tuple(grad_outputs):
-        c = _wrap(g.xp.array(g.data, copy=True))
+        c = _wrap(g.xp.array(g.array, copy=True))
         c.requires_grad = True
         gos.append(c)
     n_in = len(inputs)
@@ -203,7 +203,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         gs = _grad([y for y, _ in live], [xs[k] for k in diff],
                    grad_outputs=[v for _, v in live], create_graph=True, allow_unused=True)
         # an input the first derivative does not depend on contributes zeros
-        return tuple(g if g is not None else _wrap(xs[k].xp.zeros_like(xs[k].data))
+        return tuple(g if g is not None else _wrap(xs[k].xp.zeros_like(xs[k].array))
                      for k, g in zip(diff, gs))
 
     return gradcheck(first_derivative, list(inputs) + gos, eps=eps, atol=atol, rtol=rtol,

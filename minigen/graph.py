@@ -54,9 +54,9 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
         if g.shape != r.shape:
             raise RuntimeError(
                 f"backward: gradient has shape {list(g.shape)} but the output has shape {list(r.shape)}")
-        if type(g.data) is not type(r.data):
+        if type(g.array) is not type(r.array):
             _device_mismatch("backward", [r, g])
-        shared.add(id(g.data))
+        shared.add(id(g.array))
         _push(r, g, pending, heap, captured, create_graph, shared)
 
     prev = _state["grad"]
@@ -134,7 +134,7 @@ def _backward_checked(f, gys):
         if str(e).startswith("detect_anomaly"):
             raise RuntimeError(f"{e}, while computing the backward of '{type(f).__name__}'") from e
         raise
-    _check_finite(f, [g.data for g in (gxs if type(gxs) is tuple else (gxs,)) if g is not None],
+    _check_finite(f, [g.array for g in (gxs if type(gxs) is tuple else (gxs,)) if g is not None],
                   "backward")
     return gxs
 
@@ -163,27 +163,27 @@ def _push(t, g, pending, heap, captured, create_graph, shared):
 
 
 def _accumulate_leaf(t, g, create_graph, shared):
-    if g.data.dtype != t.data.dtype:
-        g = g.to(t.data.dtype)
+    if g.array.dtype != t.array.dtype:
+        g = g.to(t.array.dtype)
     if t.grad is None:
         if not create_graph:
             # never hand a leaf an array that another tensor (the caller's `gradient`, another
             # leaf's grad, a view of either) also holds: an in-place zero_() would hit both
-            d = g.data
+            d = g.array
             if id(d) in shared or d.base is not None:
                 d = d.copy(order="K")  # (keeps the layout: a plain copy, no transpose)
             shared.add(id(d))
             g = _wrap(d)
         t.grad = g
     else:
-        t.grad = t.grad + g if create_graph else _wrap(t.grad.data + g.data)
+        t.grad = t.grad + g if create_graph else _wrap(t.grad.array + g.array)
 
 
 def _output_like(f, i):
     # a zero gradient for an output that nothing used: shape and dtype from a saved output
     for s in f.saved or ():
         if type(s) is _Out and s.index == i:
-            return s.data
+            return s.array
     shape, dtype = f.output_meta[i]
     return f.xp.empty(shape, dtype)
 
@@ -232,11 +232,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     gs = []
     for o, g in zip(outputs, grad_outputs):
         if g is None:
-            if o.data.size != 1:
+            if o.array.size != 1:
                 raise RuntimeError(
                     f"grad: grad can be implicitly created only for scalar outputs; got shape "
                     f"{list(o.shape)}, pass grad_outputs=")
-            g = _wrap(o.xp.ones_like(o.data))
+            g = _wrap(o.xp.ones_like(o.array))
         gs.append(g)
     for t in inputs:
         if not t.requires_grad:

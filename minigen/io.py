@@ -65,7 +65,7 @@ class _Encoder:
         if x is None or isinstance(x, (bool, str)):
             return x
         if isinstance(x, Tensor):
-            return {"tensor": self._array(x.numpy(), where), "dtype": str(x.dtype),
+            return {"tensor": self._array(x.cpu().numpy(), where), "dtype": str(x.dtype),
                     "device": x.device.type, "requires_grad": bool(x.requires_grad)}
         if isinstance(x, numpy.ndarray):
             return {"ndarray": self._array(x, where)}

@@ -108,7 +108,7 @@ def slogdet(A):
     """(sign, log|det A|); the log is differentiable, the sign is a constant."""
     _square(A, "slogdet")
     from .autograd import _wrap
-    sign = _wrap(A.xp.asarray(A.xp.linalg.slogdet(A.data)[0]))
+    sign = _wrap(A.xp.asarray(A.xp.linalg.slogdet(A.array)[0]))
     return sign, _LogAbsDet.apply(A)
 
 

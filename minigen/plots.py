@@ -25,7 +25,7 @@ __all__ = ["image_grid", "save_image_grid", "save_reconstructions", "save_interp
 
 def _host_images(images):
     """A float NumPy array ``[N, H, W]`` (grey) or ``[N, H, W, 3]`` from a tensor or array."""
-    a = images.numpy() if hasattr(images, "numpy") and not isinstance(images, numpy.ndarray) else images
+    a = images.cpu().numpy() if hasattr(images, "numpy") and not isinstance(images, numpy.ndarray) else images
     a = numpy.asarray(a, dtype=numpy.float64)
     if a.ndim == 4 and a.shape[1] in (1, 3):          # [N, C, H, W] -> [N, H, W(, C)]
         a = a[:, 0] if a.shape[1] == 1 else a.transpose(0, 2, 3, 1)
@@ -105,7 +105,7 @@ def save_reconstructions(x, x_hat, path, title="top: test images, bottom: recons
 
 def save_interpolations(rows, path, title="latent interpolation (left image to right image)"):
     """Write interpolation strips: ``rows`` is ``[M, steps, C, H, W]``, one strip per row."""
-    r = rows.numpy() if hasattr(rows, "numpy") and not isinstance(rows, numpy.ndarray) else numpy.asarray(rows)
+    r = rows.cpu().numpy() if hasattr(rows, "numpy") and not isinstance(rows, numpy.ndarray) else numpy.asarray(rows)
     if r.ndim == 4:
         r = r[None]
     m, steps = r.shape[:2]
@@ -221,7 +221,7 @@ def save_coverage(coverage_csv, path, title="predicted class of 500 fixed-noise 
 
 # ----------------------------------------------------------------------------- 2-D points
 def _host_points(x):
-    a = x.numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else x
+    a = x.cpu().numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else x
     return numpy.asarray(a, dtype=numpy.float64)
 
 
@@ -544,7 +544,7 @@ def audio_pictures(model, run_dir, digits=(7, 3), seconds=0.6):
     waves, titles, out = [], [], []
     for d in digits:
         real = next(s for s, dd, _ in test if dd == d)
-        gen = model.sample(1, labels=[d], seconds=seconds)[0].numpy()
+        gen = model.sample(1, labels=[d], seconds=seconds)[0].cpu().numpy()
         out.append(write_wav(os.path.join(run_dir, f"generated-{d}.wav"), gen))
         waves += [real, gen]
         titles += [f"real '{d}' (a test speaker)", f"generated, digit {d} ({seconds} s from silence)"]
@@ -618,13 +618,13 @@ def classifier_pictures(model, run_dir, images, labels, n=50, n_attention=6,
     import minigen
     model.eval()
     x, y = images[:n], labels[:n]
-    pred = model.predict(x).numpy()
-    acc = float((pred == y.numpy()).mean())
-    out = [save_predictions(x, pred, y.numpy(), os.path.join(run_dir, predictions_name),
+    pred = model.predict(x).cpu().numpy()
+    acc = float((pred == y.cpu().numpy()).mean())
+    out = [save_predictions(x, pred, y.cpu().numpy(), os.path.join(run_dir, predictions_name),
                             title=f"predicted digits of {len(x)} test images ({acc:.0%} right; red: wrong, with the true digit)")]
     if hasattr(model, "attention_maps"):
         with minigen.no_grad():
-            maps = model.attention_maps(x[:n_attention]).mean(dim=2).numpy()
+            maps = model.attention_maps(x[:n_attention]).mean(dim=2).cpu().numpy()
         H, W = model.image_shape[1:]
         p = model.patch_size
         out.append(save_class_attention(x[:n_attention], maps, (H // p, W // p), os.path.join(run_dir, attention_name),

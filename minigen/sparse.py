@@ -33,8 +33,8 @@ def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None, requi
     """The dense tensor with ``values[k]`` added at coordinate ``indices[:, k]``."""
     from .autograd import Tensor
     from .creation import tensor as _tensor
-    idx = numpy.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
-    val = values.numpy() if isinstance(values, Tensor) else numpy.asarray(values)
+    idx = numpy.asarray(indices.cpu().numpy() if isinstance(indices, Tensor) else indices)
+    val = values.cpu().numpy() if isinstance(values, Tensor) else numpy.asarray(values)
     if idx.ndim != 2:
         raise ValueError(f"sparse_coo_tensor: indices must be 2-D (ndim, nnz), got shape {idx.shape}")
     if val.shape[:1] != idx.shape[1:]:

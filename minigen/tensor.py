@@ -1,6 +1,7 @@
 """``Tensor``: an n-dimensional array that remembers how it was computed.
 
-The array itself is ``data`` (NumPy on 'cpu', CuPy on 'cuda'); ``creator`` is the Function node
+The backend array itself is ``array`` (NumPy on 'cpu', CuPy on 'cuda'); ``data`` is PyTorch's
+``.data``: another Tensor over the same array, detached from the graph; ``creator`` is the Function node
 that made it when gradients were being recorded (PyTorch calls it ``grad_fn``). The ops that
 act on tensors live in minigen/ops/ and are installed as methods by minigen/ops/__init__.py;
 recording lives in minigen/autograd.py, the backward walk in minigen/graph.py.
@@ -25,11 +26,12 @@ class Tensor:
     """An n-dimensional array that remembers how it was computed.
 
     Create tensors with ``minigen.tensor``, ``zeros``, ``randn`` and friends. Attributes:
-    ``data`` (the raw array), ``grad`` (a Tensor, filled by ``backward``), ``requires_grad``,
+    ``array`` (the backend array, NumPy or CuPy), ``data`` (PyTorch's: a detached Tensor on the
+    same memory; ``t.data = other`` replaces the array), ``grad`` (a Tensor, filled by ``backward``), ``requires_grad``,
     ``creator`` (the Function that made it; PyTorch calls it ``grad_fn``).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "_idx", "_retain", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "creator", "_idx", "_retain", "__weakref__")
     __array_priority__ = 1000  # numpy_scalar * tensor -> Tensor.__rmul__, not numpy
 
     def __init__(self, data=None, *sizes, requires_grad=False, dtype=None, device=None):
@@ -46,7 +48,7 @@ class Tensor:
             data = numpy.zeros(shape, dtype=_backend.get_default_dtype() if dtype is None else dtype)
         elif isinstance(data, (list, tuple)) and dtype is None:
             dtype = _backend.get_default_dtype()  # Tensor([1, 2]) is floating, as in PyTorch
-        self.data = _to_array(data, dtype, device)
+        self.array = _to_array(data, dtype, device)
         self.grad = None
         self.creator = None
         self._idx = 0
@@ -57,20 +59,40 @@ class Tensor:
 
     # -- basic attributes ----------------------------------------------------------------
     @property
+    def data(self):
+        """PyTorch's ``t.data``: a new Tensor over the very same array, off the graph
+        (requires_grad False, no creator). In-place ops on it change ``t`` and are not recorded:
+        ``p.data.add_(p.grad, alpha=-lr)``, ``m.weight.data.normal_(0, 0.02)``. The raw
+        NumPy/CuPy array is ``t.array``."""
+        return _wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` makes ``t`` use ``other``'s array (shape and dtype may change, as in
+        PyTorch); ``t`` keeps its place in a Module and its requires_grad."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: assigned data must be a Tensor, got {type(value).__name__} "
+                            "(the raw NumPy/CuPy array is set through .array)")
+        if self.requires_grad and value.array.dtype.kind not in "fc":
+            raise RuntimeError(f"data: a tensor that requires grad needs floating point data, "
+                               f"got dtype {value.array.dtype}")
+        self.array = value.array
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return _backend.device(_by_array_type[type(self.data)].name)
+        return _backend.device(_by_array_type[type(self.array)].name)
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self):
@@ -99,13 +121,13 @@ class Tensor:
         return -1 if self.device.type == "cpu" else 0
 
     def is_contiguous(self, memory_format=None):
-        return bool(self.data.flags["C_CONTIGUOUS"])
+        return bool(self.array.flags["C_CONTIGUOUS"])
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def is_complex(self):
-        return self.data.dtype.kind == "c"
+        return self.array.dtype.kind == "c"
 
     def pin_memory(self, device=None):
         """Page-locked host memory is a CUDA-copy optimisation minigen does not make: the
@@ -132,9 +154,9 @@ class Tensor:
                                f"{list(self.shape)}")
         n = min(self.shape)
         idx = self.xp.arange(n)
-        self.data[(idx,) * self.ndim] = fill_value
+        self.array[(idx,) * self.ndim] = fill_value
         if wrap and self.ndim == 2 and self.shape[0] > self.shape[1] + 1:
-            flat = self.data.reshape(-1)
+            flat = self.array.reshape(-1)
             flat[::self.shape[1] + 1] = fill_value
         return self
 
@@ -151,7 +173,7 @@ class Tensor:
         """In place: self[index[i][j]][j] += src[i][j] (dim 0), off the graph."""
         from .ops.construct import scatter_add
         self._check_inplace("scatter_add_")
-        self.data[...] = scatter_add(self.detach(), dim, index, src.detach()).data
+        self.array[...] = scatter_add(self.detach(), dim, index, src.detach()).array
         return self
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
@@ -164,60 +186,68 @@ class Tensor:
         if src is not None and not isinstance(src, Tensor):
             src, value = None, src
         out = scatter(self.detach(), dim, index, None if src is None else src.detach(), value=value)
-        self.data[...] = out.data
+        self.array[...] = out.array
         return self
 
     @property
     def xp(self):
-        return _by_array_type[type(self.data)].xp
+        return _by_array_type[type(self.array)].xp
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def nelement(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def size(self, dim=None):
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_wrap_dim(dim, self.data.ndim, "size")]
+            return self.array.shape
+        return self.array.shape[_wrap_dim(dim, self.array.ndim, "size")]
 
     def element_size(self):
-        return self.data.dtype.itemsize
+        return self.array.dtype.itemsize
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     def __hash__(self):
         return id(self)
 
     # -- conversions -------------------------------------------------------------------
-    def numpy(self):
-        """A host (NumPy) copy of the data. Always a copy, on every device."""
-        return _by_array_type[type(self.data)].to_numpy(self.data)
+    def numpy(self, *, force=False):
+        """The values as a NumPy array, for a tensor on the cpu; on a GPU it is an error, as in
+        PyTorch (``t.cpu().numpy()`` copies to host memory first). ``force=True`` copies from
+        any device."""
+        if not force and type(self.array) is not numpy.ndarray:
+            dev = self.device
+            if dev.type != "cpu":
+                raise TypeError(
+                    f"can't convert {dev.type}:{dev.index or 0} device type tensor to numpy. "
+                    "Use Tensor.cpu() to copy the tensor to host memory first.")
+        return _by_array_type[type(self.array)].to_numpy(self.array)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
-                f"item: a Tensor with {self.data.size} elements cannot be converted to a Python scalar")
-        return self.data.reshape(()).item()
+                f"item: a Tensor with {self.array.size} elements cannot be converted to a Python scalar")
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return self.numpy().tolist()
+        return self.cpu().numpy().tolist()
 
     def __format__(self, format_spec):
         """f"{loss:.4f}" works on a 0-d tensor (its value), as in PyTorch."""
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             return self.item().__format__(format_spec)
         return object.__format__(self, format_spec)
 
@@ -228,26 +258,26 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+                f"Boolean value of Tensor with {self.array.size} values is ambiguous")
         return bool(self.item())
 
     def __array__(self, dtype=None, copy=None):
         if self.device.type != "cpu":
             raise TypeError(
-                f"can't convert {self.device.type} tensor to numpy: use tensor.numpy() "
-                "(or .cpu()) to make a host copy first")
-        return self.data if dtype is None else self.data.astype(dtype)
+                f"can't convert {self.device.type}:0 device type tensor to numpy. "
+                "Use Tensor.cpu() to copy the tensor to host memory first.")
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def detach(self):
         """A tensor sharing this one's data, cut off from the graph."""
-        return _wrap(self.data)
+        return _wrap(self.array)
 
     def detach_(self):
         self.creator = None
@@ -255,10 +285,10 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"requires_grad_: only floating point tensors can require gradients, "
-                f"got dtype {self.data.dtype}")
+                f"got dtype {self.array.dtype}")
         if not requires_grad and self.creator is not None:
             raise RuntimeError(
                 "requires_grad_: you can only change requires_grad of leaf tensors; "
@@ -283,12 +313,12 @@ class Tensor:
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        self.data.fill(value)
+        self.array.fill(value)
         return self
 
     def zero_(self):
         self._check_inplace("zero_")
-        self.data.fill(0)
+        self.array.fill(0)
         return self
 
     def copy_(self, src):
@@ -297,16 +327,16 @@ class Tensor:
         if not isinstance(src, Tensor):
             from .creation import tensor as _tensor
             src = _tensor(src, dtype=self.dtype, device=self.device)
-        if type(src.data) is not type(self.data):
+        if type(src.array) is not type(self.array):
             src = src.to(self.device)
         xp = self.xp
         try:
-            b = xp.broadcast_to(src.data, self.data.shape)
+            b = xp.broadcast_to(src.array, self.array.shape)
         except ValueError:
             raise RuntimeError(
                 f"copy_: source of shape {list(src.shape)} cannot be broadcast to "
                 f"destination of shape {list(self.shape)}") from None
-        self.data[...] = b
+        self.array[...] = b
         return self
 
     # -- backward ------------------------------------------------------------------------
@@ -321,11 +351,11 @@ class Tensor:
         # once a second at most: fewer BLAS threads while other programs hold the cores
         _threads.adapt_to_load()
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs; this "
                     f"tensor has shape {list(self.shape)}, pass `gradient=`")
-            gradient = _wrap(self.xp.ones_like(self.data))
+            gradient = _wrap(self.xp.ones_like(self.array))
         elif not isinstance(gradient, Tensor):
             from .creation import tensor as _tensor
             gradient = _tensor(gradient, dtype=self.dtype, device=self.device)
@@ -336,7 +366,7 @@ class Tensor:
         raise NotImplementedError("register_hook: hooks are not supported in minigen")
 
     def __repr__(self):
-        body = numpy.array2string(self.numpy(), separator=", ", precision=4,
+        body = numpy.array2string(self.cpu().numpy(), separator=", ", precision=4,
                                   prefix="tensor(")
         extra = []
         if self.device.type != "cpu":
@@ -353,7 +383,7 @@ class Tensor:
 def _wrap(data, creator=None, idx=0):
     """The fast internal constructor: ``data`` must already be a device array."""
     t = Tensor.__new__(Tensor)
-    t.data = data
+    t.array = data
     t.grad = None
     t.creator = creator
     t._idx = idx

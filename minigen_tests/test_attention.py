@@ -96,11 +96,11 @@ def test_forward_matches_numpy(device, name):
                    scale=scale)
         ref, _ = ref_sdpa(q, k, v, m_np, causal, scale)
         assert out.shape == ref.shape and out.device.type == device
-        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-10, atol=1e-12)
     out32 = sdpa(T(q, device, dtype=np.float32), T(k, device, dtype=np.float32),
                  T(v, device, dtype=np.float32), attn_mask=m, is_causal=causal)
     assert out32.dtype == minigen.float32
-    np.testing.assert_allclose(out32.numpy(), ref_sdpa(q, k, v, m_np, causal)[0], atol=1e-5)
+    np.testing.assert_allclose(out32.cpu().numpy(), ref_sdpa(q, k, v, m_np, causal)[0], atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -115,12 +115,12 @@ def test_forward_and_grads_match_torch(device, name):
     out = sdpa(*ours, attn_mask=m, is_causal=causal)
     tout = torch.nn.functional.scaled_dot_product_attention(
         *theirs, attn_mask=None if m_np is None else torch.tensor(m_np), is_causal=causal)
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.cpu().numpy(), tout.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
     g = rng.standard_normal(out.shape)
     out.backward(T(g, device))
     tout.backward(torch.tensor(g))
     for a, t in zip(ours, theirs):
-        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), t.grad.cpu().numpy(), rtol=1e-9, atol=1e-11)
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -148,7 +148,7 @@ def test_gradcheck_float_mask_is_differentiable(device):
     fn = lambda q, k, v, bias: sdpa(q, k, v, attn_mask=bias)  # noqa: E731
     out = fn(q, k, v, bias)
     out.sum().backward()
-    assert np.isfinite(bias.grad.numpy()).all() and bias.grad.numpy()[1, 2] == 0
+    assert np.isfinite(bias.grad.cpu().numpy()).all() and bias.grad.cpu().numpy()[1, 2] == 0
     b[1, 2] = -3.0  # finite differences need finite entries
     bias = T(b, device, True)
     assert minigen.gradcheck(fn, (q, k, v, bias))
@@ -192,7 +192,7 @@ def test_composite_twin_agrees(device, name):
         grads = minigen.grad(out, inputs, g, create_graph=True)
         s = sum((gi * gi).sum() for gi in grads)
         grads2 = minigen.grad(s, inputs)
-        results.append([out.numpy()] + [t.numpy() for t in grads1 + grads + grads2])
+        results.append([out.cpu().numpy()] + [t.cpu().numpy() for t in grads1 + grads + grads2])
         if m is not None and m.requires_grad:
             m = T(m_np, device, True)
     for a, b in zip(*results):
@@ -212,20 +212,20 @@ def test_fully_masked_row_gives_zeros_not_nan(device, kind):
         mask[1] = -np.inf
         m = T(mask, device, True)
     out = sdpa(q, k, v, attn_mask=m)
-    o = out.numpy()
+    o = out.cpu().numpy()
     np.testing.assert_array_equal(o[:, 1], 0.0)
     assert np.isfinite(o).all()
-    np.testing.assert_allclose(o[:, [0, 2]], ref_sdpa(q.numpy(), k.numpy(), v.numpy(),
+    np.testing.assert_allclose(o[:, [0, 2]], ref_sdpa(q.cpu().numpy(), k.cpu().numpy(), v.cpu().numpy(),
                                                       mask)[0][:, [0, 2]], rtol=1e-10)
     out.sum().backward()
     for t in (q, k, v) + ((m,) if kind == "float" else ()):
-        assert np.isfinite(t.grad.numpy()).all()
-    np.testing.assert_array_equal(q.grad.numpy()[:, 1], 0.0)
+        assert np.isfinite(t.grad.cpu().numpy()).all()
+    np.testing.assert_array_equal(q.grad.cpu().numpy()[:, 1], 0.0)
     # second derivatives through the recomputed P stay finite too
     q2, k2, v2 = _qkv(device, (2, 3, 4), (2, 5, 4), (2, 5, 2), seed=8)
     gq, = minigen.grad(sdpa(q2, k2, v2, attn_mask=m).sum(), (q2,), create_graph=True)
     hk, = minigen.grad((gq * gq).sum(), (k2,))
-    assert np.isfinite(hk.numpy()).all()
+    assert np.isfinite(hk.cpu().numpy()).all()
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -235,27 +235,27 @@ def test_dropout_is_seeded_scaled_and_drops_about_p(device):
     o1, w1 = sdpa(q, k, v, dropout_p=0.25, _need_weights=True)
     minigen.manual_seed(3)
     o2 = sdpa(q, k, v, dropout_p=0.25)
-    np.testing.assert_array_equal(o1.numpy(), o2.numpy())
+    np.testing.assert_array_equal(o1.cpu().numpy(), o2.cpu().numpy())
     o3 = sdpa(q, k, v, dropout_p=0.25)  # the generator moved on: another mask
-    assert not np.allclose(o1.numpy(), o3.numpy())
-    _, p = ref_sdpa(q.numpy(), k.numpy(), v.numpy())
-    w = w1.numpy()
+    assert not np.allclose(o1.cpu().numpy(), o3.cpu().numpy())
+    _, p = ref_sdpa(q.cpu().numpy(), k.cpu().numpy(), v.cpu().numpy())
+    w = w1.cpu().numpy()
     kept = w != 0
     # a kept probability is rescaled by 1 / (1 - p); the output is (P * D) V
     np.testing.assert_allclose(w[kept], p[kept] / 0.75, rtol=1e-10)
     assert abs(1 - kept.mean() - 0.25) < 0.03
-    np.testing.assert_allclose(o1.numpy(), w @ v.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(sdpa(q, k, v, dropout_p=1.0).numpy(), 0.0)
-    np.testing.assert_array_equal(sdpa(q, k, v, dropout_p=0.0).numpy(), sdpa(q, k, v).numpy())
+    np.testing.assert_allclose(o1.cpu().numpy(), w @ v.cpu().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(sdpa(q, k, v, dropout_p=1.0).cpu().numpy(), 0.0)
+    np.testing.assert_array_equal(sdpa(q, k, v, dropout_p=0.0).cpu().numpy(), sdpa(q, k, v).cpu().numpy())
 
 
 def test_inputs_not_mutated(device):
     q, k, v = _qkv(device, (2, 3, 4), (2, 5, 4), (2, 5, 2), seed=10)
     m = T(np.random.default_rng(0).standard_normal((3, 5)), device)
-    before = [t.numpy().copy() for t in (q, k, v, m)]
+    before = [t.cpu().numpy().copy() for t in (q, k, v, m)]
     sdpa(q, k, v, attn_mask=m, dropout_p=0.3).sum().backward()
     for t, a in zip((q, k, v, m), before):
-        np.testing.assert_array_equal(t.numpy(), a)
+        np.testing.assert_array_equal(t.cpu().numpy(), a)
 
 
 def test_errors(device):
@@ -306,11 +306,11 @@ def test_mha_parameters_and_init(device):
         ("in_proj_weight", (48, 16)), ("in_proj_bias", (48,)),
         ("out_proj.weight", (16, 16)), ("out_proj.bias", (16,))]
     assert m.q_proj_weight is None and m.bias_k is None and m.head_dim == 4
-    w = m.in_proj_weight.numpy()
+    w = m.in_proj_weight.cpu().numpy()
     bound = math.sqrt(6 / (16 + 48))  # xavier_uniform_ on (3E, E)
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
-    np.testing.assert_array_equal(m.in_proj_bias.numpy(), 0)
-    np.testing.assert_array_equal(m.out_proj.bias.numpy(), 0)
+    np.testing.assert_array_equal(m.in_proj_bias.cpu().numpy(), 0)
+    np.testing.assert_array_equal(m.out_proj.bias.cpu().numpy(), 0)
     c = nn.MultiheadAttention(16, 4, kdim=6, vdim=10, add_bias_kv=True, bias=False)
     assert [(k, tuple(v.shape)) for k, v in c.named_parameters()] == [
         ("q_proj_weight", (16, 16)), ("k_proj_weight", (16, 6)), ("v_proj_weight", (16, 10)),
@@ -400,22 +400,22 @@ def test_mha_matches_torch_outputs_weights_and_grads(device, name):
     ts = _same_objects(arrays, lambda a: torch.tensor(a, requires_grad=True))
     o, w = ours(*xs, **call, **{k: T(m, device) for k, m in masks.items()})
     to, tw = theirs(*ts, **call, **{k: torch.tensor(m) for k, m in masks.items()})
-    np.testing.assert_allclose(o.numpy(), to.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(o.cpu().numpy(), to.detach().cpu().numpy(), rtol=1e-9, atol=1e-12)
     if tw is None:
         assert w is None
     else:
         assert w.shape == tuple(tw.shape)
-        np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(w.cpu().numpy(), tw.detach().cpu().numpy(), rtol=1e-9, atol=1e-12)
     g = rng.standard_normal(o.shape)
     loss = (o * T(g, device)).sum() + (0 if w is None else (w * w).sum())
     tloss = (to * torch.tensor(g)).sum() + (0 if tw is None else (tw * tw).sum())
     loss.backward()
     tloss.backward()
     for a, t in zip(xs, ts):
-        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-11)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), t.grad.cpu().numpy(), rtol=1e-8, atol=1e-11)
     tp = dict(theirs.named_parameters())
     for k, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tp[k].grad.numpy(), rtol=1e-8, atol=1e-11)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), tp[k].grad.cpu().numpy(), rtol=1e-8, atol=1e-11)
 
 
 def test_mha_fully_masked_row_gives_zeros_where_torch_gives_nan(device):
@@ -434,9 +434,9 @@ def test_mha_fully_masked_row_gives_zeros_where_torch_gives_nan(device):
     o, w = ours(*xs, key_padding_mask=T(kpm, device), attn_mask=T(am, device))
     to, tw = theirs(*(torch.tensor(a) for a in (q, k, v)), key_padding_mask=torch.tensor(kpm),
                     attn_mask=torch.tensor(am))
-    assert np.isnan(to.detach().numpy()[:, 1]).all() and np.isnan(tw.detach().numpy()[1]).all()
-    o, w = o.numpy(), w.numpy()
-    bias = ours.out_proj.bias.numpy()
+    assert np.isnan(to.detach().cpu().numpy()[:, 1]).all() and np.isnan(tw.detach().cpu().numpy()[1]).all()
+    o, w = o.cpu().numpy(), w.cpu().numpy()
+    bias = ours.out_proj.bias.cpu().numpy()
     np.testing.assert_array_equal(w[1], 0.0)
     np.testing.assert_array_equal(w[:, 2], 0.0)
     np.testing.assert_allclose(o[:, 1], np.broadcast_to(bias, o[:, 1].shape), rtol=1e-12)
@@ -444,11 +444,11 @@ def test_mha_fully_masked_row_gives_zeros_where_torch_gives_nan(device):
     ok = np.ones((4, 3), bool)
     ok[:, 1] = False
     ok[2] = False
-    np.testing.assert_allclose(o[ok], to.detach().numpy()[ok], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(o[ok], to.detach().cpu().numpy()[ok], rtol=1e-9, atol=1e-12)
     out, _ = ours(*xs, key_padding_mask=T(kpm, device), attn_mask=T(am, device))
     out.sum().backward()
     for t in xs + list(ours.parameters()):
-        assert np.isfinite(t.grad.numpy()).all()
+        assert np.isfinite(t.grad.cpu().numpy()).all()
 
 
 def test_mha_gradcheck(device):
@@ -470,12 +470,12 @@ def test_mha_dropout_only_in_training(device):
     m.eval()
     o1, w1 = m(x, x, x)
     o2, _ = m(x, x, x)
-    np.testing.assert_array_equal(o1.numpy(), o2.numpy())
-    np.testing.assert_allclose(w1.numpy().sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(o1.cpu().numpy(), o2.cpu().numpy())
+    np.testing.assert_allclose(w1.cpu().numpy().sum(-1), 1.0, rtol=1e-5)
     m.train()
     o3, w3 = m(x, x, x, average_attn_weights=False)
-    assert not np.allclose(o3.numpy(), o1.numpy())
-    assert (w3.numpy() == 0).any() and o3.dtype == minigen.float32
+    assert not np.allclose(o3.cpu().numpy(), o1.cpu().numpy())
+    assert (w3.cpu().numpy() == 0).any() and o3.dtype == minigen.float32
 
 
 def test_mha_errors(device):
@@ -515,7 +515,7 @@ def test_raw_first_order_backward_equals_graph_backward(device, name, keys_first
     q0, k0, v0 = (rng0.standard_normal(s) for s in (qs, ks, vs))
     m_np, m0 = _mask(kind, qs[-2], ks[-2], rng0, device)
     out = sdpa(T(q0, device), T(k0, device), T(v0, device), attn_mask=m0, is_causal=causal)
-    np.testing.assert_allclose(out.numpy(), ref_sdpa(q0, k0, v0, m_np, causal)[0],
+    np.testing.assert_allclose(out.cpu().numpy(), ref_sdpa(q0, k0, v0, m_np, causal)[0],
                                rtol=1e-10, atol=1e-12)
     rng = np.random.default_rng(12)
     arrays = [rng.standard_normal(s) for s in (qs, ks, vs)]
@@ -528,6 +528,6 @@ def test_raw_first_order_backward_equals_graph_backward(device, name, keys_first
         o, w = sdpa(*ins, attn_mask=m, is_causal=causal, dropout_p=0.3, _need_weights=True)
         loss = (o * o).sum() + (w * T(gw_np, device)).sum()
         grads = minigen.grad(loss, ins, create_graph=create_graph)
-        results.append([g.numpy() for g in grads])
+        results.append([g.cpu().numpy() for g in grads])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -73,12 +73,12 @@ def test_loss_is_infonce_against_the_frozen_bank_and_only_the_encoder_learns():
     feats = minigen.from_numpy(numpy.stack([A.log_mel(tone(200 + 50 * d)) for d in range(6)]))
     digits = minigen.from_numpy(numpy.arange(6, dtype=numpy.int64))
     minigen.manual_seed(3)
-    rows = m.draw_images(digits).numpy()
-    assert (m.image_labels.numpy()[rows] == numpy.arange(6)).all()       # an image of each clip's digit
+    rows = m.draw_images(digits).cpu().numpy()
+    assert (m.image_labels.cpu().numpy()[rows] == numpy.arange(6)).all()       # an image of each clip's digit
     minigen.manual_seed(3)
     loss = m.loss(feats, digits)
-    a = m.encode_audio(feats).numpy().astype(numpy.float64)
-    u = m.image_bank.numpy()[rows].astype(numpy.float64)
+    a = m.encode_audio(feats).cpu().numpy().astype(numpy.float64)
+    u = m.image_bank.cpu().numpy()[rows].astype(numpy.float64)
     S = numpy.exp(m.logit_scale.item()) * a @ u.T
 
     def ce(M):
@@ -106,8 +106,8 @@ def test_tiny_set_overfits_retrieval():
         last = training_step(m, opt, (feats, digits)).item()
     assert first > 2.0 and last < 0.5, (first, last)
     # each tone's nearest class centre of the bank is its own digit
-    centres = numpy.stack([m.image_bank.numpy()[m.image_labels.numpy() == d].mean(0) for d in range(10)])
-    got = (m.encode_audio(feats).numpy() @ centres.T).argmax(1)
+    centres = numpy.stack([m.image_bank.cpu().numpy()[m.image_labels.cpu().numpy() == d].mean(0) for d in range(10)])
+    got = (m.encode_audio(feats).cpu().numpy() @ centres.T).argmax(1)
     assert (got == numpy.arange(10)).all()
 
 
@@ -130,7 +130,7 @@ def test_checkpoint_round_trip(tmp_path, device):
     save_checkpoint(path, m, None, meta={"model": "audio_clip"})
     other = A.AudioCLIP(channels=(8, 8, 8), embed_dim=CLIP_QUICK["embed_dim"]).to(device)
     load_checkpoint(path, other)
-    numpy.testing.assert_array_equal(m.encode_audio(feats).numpy(), other.encode_audio(feats).numpy())
+    numpy.testing.assert_array_equal(m.encode_audio(feats).cpu().numpy(), other.encode_audio(feats).cpu().numpy())
     assert other.image_bank is None
     with pytest.raises(RuntimeError, match="image bank"):
         other.loss(feats, minigen.from_numpy(numpy.array([0, 1])).to(device))
@@ -139,8 +139,8 @@ def test_checkpoint_round_trip(tmp_path, device):
 def test_cpu_and_cuda_agree():
     m = small()
     feats = minigen.from_numpy(numpy.stack([A.log_mel(tone(300)), A.log_mel(tone(900))]))
-    a = m.encode_audio(feats).numpy()
-    b = m.to("cuda").encode_audio(feats.to("cuda")).numpy()
+    a = m.encode_audio(feats).cpu().numpy()
+    b = m.to("cuda").encode_audio(feats.to("cuda")).cpu().numpy()
     numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 

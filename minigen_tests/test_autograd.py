@@ -17,9 +17,9 @@ def T(a, device, grad=True, dtype=minigen.float64):
 def test_gradients_accumulate_across_backward_calls(device):
     x = T([1.0, -2.0, 3.0], device)
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, -4.0, 6.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [2.0, -4.0, 6.0])
     (x * 3.0).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [5.0, -1.0, 9.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [5.0, -1.0, 9.0])
     assert x.grad.device == device and x.grad.dtype == minigen.float64
 
 
@@ -35,9 +35,9 @@ def test_retain_graph_allows_a_second_backward(device):
     x = T([1.0, 2.0], device)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.numpy()
+    first = x.grad.cpu().numpy()
     y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), 2 * first)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 2 * first)
     np.testing.assert_allclose(first, np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
 
 
@@ -67,7 +67,7 @@ def test_backward_on_non_scalar_needs_a_gradient(device):
     with pytest.raises(RuntimeError, match=r"scalar outputs.*\[2, 3\]"):
         y.backward()
     y.backward(minigen.ones(2, 3, dtype=minigen.float64, device=device))
-    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.ones((2, 3)))
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 2.0 * np.ones((2, 3)))
 
 
 def test_backward_gradient_of_wrong_shape_raises(device):
@@ -87,12 +87,12 @@ def test_grad_create_graph_gives_higher_derivatives(device):
     x = T([0.5, -1.0, 2.0], device)
     y = (x ** 3).sum()
     (g1,) = minigen.grad(y, x, create_graph=True)
-    np.testing.assert_allclose(g1.numpy(), 3 * np.array([0.5, -1.0, 2.0]) ** 2)
+    np.testing.assert_allclose(g1.cpu().numpy(), 3 * np.array([0.5, -1.0, 2.0]) ** 2)
     assert g1.requires_grad
     (g2,) = minigen.grad(g1.sum(), x, create_graph=True)
-    np.testing.assert_allclose(g2.numpy(), 6 * np.array([0.5, -1.0, 2.0]))  # d2/dx2 x^3 = 6x
+    np.testing.assert_allclose(g2.cpu().numpy(), 6 * np.array([0.5, -1.0, 2.0]))  # d2/dx2 x^3 = 6x
     (g3,) = minigen.grad(g2.sum(), x)
-    np.testing.assert_allclose(g3.numpy(), [6.0, 6.0, 6.0])
+    np.testing.assert_allclose(g3.cpu().numpy(), [6.0, 6.0, 6.0])
 
 
 def test_grad_without_create_graph_is_a_constant(device):
@@ -107,11 +107,11 @@ def test_grad_leaves_dot_grad_untouched(device):
     minigen.grad((x * w).sum(), [x])
     assert x.grad is None and w.grad is None
     (x * w).sum().backward()
-    before = x.grad.numpy()
+    before = x.grad.cpu().numpy()
     gx, gw = minigen.grad((x * x * w).sum(), [x, w])
-    np.testing.assert_allclose(x.grad.numpy(), before)
-    np.testing.assert_allclose(gx.numpy(), 2 * np.array([1.0, 2.0]) * np.array([3.0, 4.0]))
-    np.testing.assert_allclose(gw.numpy(), [1.0, 4.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), before)
+    np.testing.assert_allclose(gx.cpu().numpy(), 2 * np.array([1.0, 2.0]) * np.array([3.0, 4.0]))
+    np.testing.assert_allclose(gw.cpu().numpy(), [1.0, 4.0])
 
 
 def test_grad_allow_unused(device):
@@ -122,7 +122,7 @@ def test_grad_allow_unused(device):
         minigen.grad(y, [x, z], retain_graph=True)
     gx, gz = minigen.grad(y, [x, z], allow_unused=True)
     assert gz is None
-    np.testing.assert_allclose(gx.numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(gx.cpu().numpy(), [2.0, 2.0])
 
 
 def test_grad_with_respect_to_an_intermediate(device):
@@ -130,7 +130,7 @@ def test_grad_with_respect_to_an_intermediate(device):
     h = x * 3.0
     y = (h * h).sum()
     (gh,) = minigen.grad(y, h)
-    np.testing.assert_allclose(gh.numpy(), 2 * 3.0 * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(gh.cpu().numpy(), 2 * 3.0 * np.array([1.0, 2.0]))
     assert x.grad is None
 
 
@@ -187,7 +187,7 @@ def test_grad_mode_restored_after_an_exception(device):
 def test_detect_anomaly_names_the_op_in_forward(device):
     x = T([1.0, -1.0], device)
     with np.errstate(all="ignore"):
-        assert np.isnan(minigen.log(x).numpy()[1])  # silent without detection
+        assert np.isnan(minigen.log(x).cpu().numpy()[1])  # silent without detection
         with detect_anomaly():
             with pytest.raises(RuntimeError, match="Log.*forward"):
                 minigen.log(x)
@@ -221,7 +221,7 @@ def test_detect_anomaly_names_a_function_whose_backward_returns_nan(device):
             y.backward()
     z = NanBackward.apply(x).sum()
     z.backward()  # without detection the NaN arrives silently
-    assert np.isnan(x.grad.numpy()).all()
+    assert np.isnan(x.grad.cpu().numpy()).all()
 
 
 # ----------------------------------------------------------------------------- graph shape
@@ -231,7 +231,7 @@ def test_deep_chain_backprops_without_recursion_error(device):
     for _ in range(20000):
         y = y * 1.00001
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.00001 ** 20000], rtol=1e-9)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [1.00001 ** 20000], rtol=1e-9)
     del y  # freeing the chain must not recurse either
 
 
@@ -241,7 +241,7 @@ def test_deep_chain_with_grad(device):
     for _ in range(20000):
         y = y + x * 1e-4
     (g,) = minigen.grad(y.sum(), x)
-    np.testing.assert_allclose(g.numpy(), [1.0 + 20000 * 1e-4], rtol=1e-9)
+    np.testing.assert_allclose(g.cpu().numpy(), [1.0 + 20000 * 1e-4], rtol=1e-9)
 
 
 class CountingIdentity(Function):
@@ -269,7 +269,7 @@ def test_diamond_graph_with_unequal_branches(device):
     # dz/de = 2 + tanh'(cos(sin e)) * (-sin(sin e)) * cos(e) + 1, and de/dx = e
     c = np.cos(np.sin(ex))
     dz_de = 2.0 + (1 - np.tanh(c) ** 2) * (-np.sin(np.sin(ex))) * np.cos(ex) + 1.0
-    np.testing.assert_allclose(x.grad.numpy(), dz_de * ex, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), dz_de * ex, rtol=1e-12)
     assert CountingIdentity.calls == 1  # all three gradients were summed before it ran
 
 
@@ -277,11 +277,11 @@ def test_multi_output_op_partially_used(device):
     x = T(np.arange(6.0).reshape(3, 2), device)
     a, b, c = x.split(1, dim=0)
     (b * 2.0).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[0, 0], [2, 2], [0, 0]])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[0, 0], [2, 2], [0, 0]])
     y = T(np.arange(4.0), device)
     p, q = minigen.chunk(y, 2)
     (q ** 2).sum().backward()
-    np.testing.assert_allclose(y.grad.numpy(), [0, 0, 4, 6])
+    np.testing.assert_allclose(y.grad.cpu().numpy(), [0, 0, 4, 6])
 
 
 def test_retain_grad_on_non_leaf(device):
@@ -290,15 +290,15 @@ def test_retain_grad_on_non_leaf(device):
     h.retain_grad()
     k = x * 5.0
     (h * h + k).sum().backward()
-    np.testing.assert_allclose(h.grad.numpy(), 2 * np.array([3.0, 6.0]))
+    np.testing.assert_allclose(h.grad.cpu().numpy(), 2 * np.array([3.0, 6.0]))
     assert k.grad is None
-    np.testing.assert_allclose(x.grad.numpy(), 2 * 9.0 * np.array([1.0, 2.0]) + 5.0)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 2 * 9.0 * np.array([1.0, 2.0]) + 5.0)
 
 
 def test_tensor_used_twice_sums_gradients(device):
     x = T([2.0], device)
     (x * x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [12.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [12.0])
 
 
 # ----------------------------------------------------------------------------- leaves
@@ -326,12 +326,12 @@ def test_inplace_on_leaf_requiring_grad(op, device):
            "add_": lambda: x.add_(1.0)}[op]
     with pytest.raises(RuntimeError, match="in-place"):
         run()
-    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])  # bad input never changes state
+    np.testing.assert_array_equal(x.cpu().numpy(), [1.0, 2.0])  # bad input never changes state
     with minigen.no_grad():
         assert run() is x if op != "setitem" else run() is None
     want = {"fill_": [3.0, 3.0], "zero_": [0.0, 0.0], "copy_": [7.0, 8.0],
             "setitem": [5.0, 2.0], "add_": [2.0, 3.0]}[op]
-    np.testing.assert_array_equal(x.numpy(), want)
+    np.testing.assert_array_equal(x.cpu().numpy(), want)
     assert x.requires_grad and x.is_leaf
 
 
@@ -340,9 +340,9 @@ def test_leaf_grad_never_aliases_the_gradient_argument(device):
     g = minigen.tensor([10.0, 20.0], dtype=minigen.float64, device=device)
     (x + 0.0).backward(g)  # AddScalar passes the gradient through unchanged
     x.grad.zero_()
-    np.testing.assert_array_equal(g.numpy(), [10.0, 20.0])
+    np.testing.assert_array_equal(g.cpu().numpy(), [10.0, 20.0])
     g.fill_(1.0)
-    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [0.0, 0.0])
 
 
 def test_leaf_grads_never_alias_each_other(device):
@@ -350,12 +350,12 @@ def test_leaf_grads_never_alias_each_other(device):
     b = T([3.0, 4.0], device)
     (a + b).sum().backward()  # both gradients are the same upstream tensor
     a.grad.zero_()
-    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad.cpu().numpy(), [1.0, 1.0])
     c = T([1.0, 2.0], device)
     d = T([3.0, 4.0], device)
     (c - 0.0 + d).backward(minigen.ones(2, dtype=minigen.float64, device=device))
     d.grad.fill_(5.0)
-    np.testing.assert_array_equal(c.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(c.grad.cpu().numpy(), [1.0, 1.0])
 
 
 # ----------------------------------------------------------------------------- WGAN-GP
@@ -385,7 +385,7 @@ def test_wgan_gp_gradient_penalty_matches_finite_differences(device):
     # and a training step's worth: the penalty backpropagates into the weights
     gp = _gradient_penalty(x, W1, b1, W2)
     gp.backward()
-    assert W1.grad is not None and np.abs(W1.grad.numpy()).sum() > 0
+    assert W1.grad is not None and np.abs(W1.grad.cpu().numpy()).sum() > 0
     assert W1.grad.shape == W1.shape and b1.grad.shape == b1.shape
 
 
@@ -397,4 +397,4 @@ def test_wgan_gp_matches_a_hand_derived_input_gradient(device):
     (gx,) = minigen.grad(d.sum(), x, create_graph=True)
     # grad_x D = ((1 - tanh^2(x W1 + b1)) * W2^T) W1^T
     h = np.tanh(xs @ w1 + bb)
-    np.testing.assert_allclose(gx.numpy(), ((1 - h ** 2) * w2.T) @ w1.T, rtol=1e-12)
+    np.testing.assert_allclose(gx.cpu().numpy(), ((1 - h ** 2) * w2.T) @ w1.T, rtol=1e-12)

@@ -44,10 +44,10 @@ def test_to_device_both_ways(device):
     x = minigen.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
     y = x.to(other(device))
     assert y.device == other(device) and y.dtype == minigen.float32
-    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_array_equal(y.cpu().numpy(), x.cpu().numpy())
     z = y.to(device)
     assert z.device == device
-    np.testing.assert_array_equal(z.numpy(), x.numpy())
+    np.testing.assert_array_equal(z.cpu().numpy(), x.cpu().numpy())
     assert x.to(device) is x  # already there: no copy, as in PyTorch
     assert x.cpu().device == "cpu" and x.cuda().device == "cuda"
     w = x.to(other(device), minigen.float64)
@@ -59,18 +59,18 @@ def test_gradient_flows_across_to(device):
     y = (x.to(other(device)).exp() * 2.0).to(device).sum()
     y.backward()
     assert x.grad.device == device
-    np.testing.assert_allclose(x.grad.numpy(), 2.0 * np.exp([0.5, -1.0]))
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 2.0 * np.exp([0.5, -1.0]))
     assert minigen.gradcheck(lambda t: t.to(other(device)).sin().to(device), [x])
     assert minigen.gradgradcheck(lambda t: t.to(other(device)).sin().to(device), [x])
 
 
 def test_numpy_is_a_copy(device):
     x = minigen.tensor([1.0, 2.0, 3.0], device=device)
-    a = x.numpy()
+    a = x.cpu().numpy()
     assert isinstance(a, np.ndarray)
     a[0] = 99.0
-    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0, 3.0])
-    b = x.numpy()
+    np.testing.assert_array_equal(x.cpu().numpy(), [1.0, 2.0, 3.0])
+    b = x.cpu().numpy()
     assert not np.shares_memory(a, b)
 
 
@@ -131,7 +131,7 @@ def test_out_of_range_indices_raise_index_error(op, device):
     x = minigen.tensor(np.arange(6.0).reshape(3, 2), device=device)
     with pytest.raises(IndexError, match="out of bounds|out of range"):
         BAD_INDEX[op](x, device)
-    np.testing.assert_array_equal(x.numpy(), np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(x.cpu().numpy(), np.arange(6.0).reshape(3, 2))
 
 
 def test_check_index_directly(device):
@@ -152,22 +152,22 @@ def test_check_index_directly(device):
 ], ids=["randn", "rand", "randint", "randperm"])
 def test_manual_seed_repeats_bit_for_bit(make, device):
     minigen.manual_seed(123)
-    a = [make(device).numpy() for _ in range(2)]
+    a = [make(device).cpu().numpy() for _ in range(2)]
     minigen.manual_seed(123)
-    b = [make(device).numpy() for _ in range(2)]
+    b = [make(device).cpu().numpy() for _ in range(2)]
     for x, y in zip(a, b):
         assert x.dtype == y.dtype and x.tobytes() == y.tobytes()
     assert a[0].tobytes() != a[1].tobytes()  # the stream moves on
     minigen.manual_seed(124)
-    assert make(device).numpy().tobytes() != a[0].tobytes()
+    assert make(device).cpu().numpy().tobytes() != a[0].tobytes()
 
 
 def test_rng_state_roundtrip():
     minigen.manual_seed(5)
     state = minigen.get_rng_state()
-    a = minigen.randn(4).numpy()
+    a = minigen.randn(4).cpu().numpy()
     minigen.set_rng_state(state)
-    b = minigen.randn(4).numpy()
+    b = minigen.randn(4).cpu().numpy()
     assert a.tobytes() == b.tobytes()
 
 
@@ -175,7 +175,7 @@ def test_random_tensors_have_the_requested_device_and_dtype(device):
     assert minigen.randn(2, device=device).device == device
     assert minigen.rand(2, device=device).dtype == minigen.float32
     assert minigen.randint(3, (2,), device=device).dtype == minigen.int64
-    r = minigen.rand(1000, device=device).numpy()
+    r = minigen.rand(1000, device=device).cpu().numpy()
     assert r.min() >= 0.0 and r.max() < 1.0
 
 
@@ -216,12 +216,12 @@ def test_blockwise_equals_one_pass_over_the_whole_array(device):
     n = 5 * 32768 + 123  # several blocks and a ragged last one
     x = minigen.randn(n, device=device).reshape(n // 7, 7) if n % 7 == 0 else \
         minigen.randn(n, device=device)
-    whole = _normal_cdf(b.xp, x.data)
-    blocked = b.blockwise(_normal_cdf, x.data)
-    assert type(blocked) is type(x.data) and blocked.shape == x.data.shape
+    whole = _normal_cdf(b.xp, x.array)
+    blocked = b.blockwise(_normal_cdf, x.array)
+    assert type(blocked) is type(x.array) and blocked.shape == x.array.shape
     np.testing.assert_array_equal(b.to_numpy(blocked), b.to_numpy(whole))
     # a non-contiguous input (a transposed view) gives the same values in its own shape
-    xt = minigen.randn(400, 300, device=device).data.T
+    xt = minigen.randn(400, 300, device=device).array.T
     np.testing.assert_array_equal(b.to_numpy(b.blockwise(_normal_cdf, xt)),
                                   b.to_numpy(_normal_cdf(b.xp, xt)))
 
@@ -252,12 +252,12 @@ def test_backend_sum_matches_numpy_on_big_arrays(device, axes, keepdims):
     every form must equal NumPy's sum, shape and dtype included."""
     from minigen.backend import get_backend
     b = get_backend(device)
-    x = minigen.randn(60, 40, 30, device=device).data  # 72000 elements: above the BLAS size
+    x = minigen.randn(60, 40, 30, device=device).array  # 72000 elements: above the BLAS size
     want = b.to_numpy(x).sum(axis=axes, keepdims=keepdims)
     got = b.to_numpy(b.sum(x, axes, keepdims))
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
-    xt = minigen.randn(30, 40, 60, device=device).data.transpose(2, 1, 0)  # not contiguous
+    xt = minigen.randn(30, 40, 60, device=device).array.transpose(2, 1, 0)  # not contiguous
     np.testing.assert_allclose(b.to_numpy(b.sum(xt, axes, keepdims)),
                                b.to_numpy(xt).sum(axis=axes, keepdims=keepdims), rtol=1e-5, atol=1e-4)
 

@@ -29,7 +29,7 @@ def test_masking_proportions_and_what_each_kind_does(device):
     # unchanged); the tolerances are 5 of them (a false alarm once in ~3 million seeds).
     x = minigen.randint(0, V, (400, 500), device=device)
     inputs, targets = mask_tokens(x, V)
-    x, inputs, targets = x.numpy(), inputs.numpy(), targets.numpy()
+    x, inputs, targets = x.cpu().numpy(), inputs.cpu().numpy(), targets.cpu().numpy()
     chosen = targets != -1
     n = chosen.sum()
     assert abs(chosen.mean() - 0.15) < 5 * math.sqrt(0.15 * 0.85 / x.size)
@@ -51,7 +51,7 @@ def test_masking_is_reproducible_and_the_fixed_one_is_fixed():
     a = mask_tokens(x, V)
     minigen.manual_seed(3)
     b = mask_tokens(x, V)
-    assert all((p.numpy() == q.numpy()).all() for p, q in zip(a, b))
+    assert all((p.cpu().numpy() == q.cpu().numpy()).all() for p, q in zip(a, b))
     w = validation_windows(64)
     assert w.shape == (1600, 64)
     i1, t1 = fixed_masking(w, V)
@@ -77,8 +77,8 @@ def test_loss_counts_only_the_chosen_positions():
     inputs, targets = mask_tokens(x, V, draws)
     loss = model.loss(x, masking=(inputs, targets)).item()
     # reference: -log softmax at the chosen positions only, averaged over them (NumPy, float64)
-    logits = model(inputs).numpy().astype(numpy.float64)
-    t = targets.numpy()
+    logits = model(inputs).cpu().numpy().astype(numpy.float64)
+    t = targets.cpu().numpy()
     lse = numpy.log(numpy.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
     chosen = t != -1
     ref = (lse[chosen] - numpy.take_along_axis(logits, numpy.maximum(t, 0)[..., None], -1)[..., 0][chosen]).mean()
@@ -86,7 +86,7 @@ def test_loss_counts_only_the_chosen_positions():
     # perturb the original character at an unchosen position (same draws, same inputs): the
     # loss does not change
     b, p = numpy.argwhere(~chosen)[0]
-    x2 = x.numpy().copy()
+    x2 = x.cpu().numpy().copy()
     x2[b, p] = (x2[b, p] + 1) % V
     _, targets2 = mask_tokens(minigen.tensor(x2), V, draws)
     assert model.loss(None, masking=(inputs, targets2)).item() == loss
@@ -98,7 +98,7 @@ def test_loss_counts_only_the_chosen_positions():
     out = model(inputs)
     out.retain_grad()
     F.cross_entropy(out.reshape(-1, V), targets.reshape(-1), ignore_index=-1).backward()
-    g = out.grad.numpy()
+    g = out.grad.cpu().numpy()
     assert (g[~chosen] == 0).all() and (abs(g[chosen]).sum(-1) > 0).all()
 
 
@@ -108,12 +108,12 @@ def test_no_causal_mask_position_zero_sees_the_last_token(device):
     x = numpy.random.default_rng(0).integers(0, V, (1, 32))
     y = x.copy()
     y[0, -1] = (y[0, -1] + 7) % V
-    a = model(minigen.tensor(x, device=device)).numpy()
-    b = model(minigen.tensor(y, device=device)).numpy()
+    a = model(minigen.tensor(x, device=device)).cpu().numpy()
+    b = model(minigen.tensor(y, device=device)).cpu().numpy()
     assert abs(a[0, 0] - b[0, 0]).max() > 1e-4          # the first output reads the last token
     z = x.copy()
     z[0, 0] = (z[0, 0] + 7) % V
-    c = model(minigen.tensor(z, device=device)).numpy()
+    c = model(minigen.tensor(z, device=device)).cpu().numpy()
     assert abs(a[0, -1] - c[0, -1]).max() > 1e-4         # and the last reads the first
 
 
@@ -132,7 +132,7 @@ def test_attention_maps_are_the_layers_own_and_look_both_ways():
     h = model.wte(x) + model.wpe(minigen.arange(32))
     a = model.encoder.layers[0].norm1(h)
     w = model.encoder.layers[0].self_attn(a, a, a, need_weights=True, average_attn_weights=False)[1]
-    numpy.testing.assert_allclose(A[0], w.numpy(), atol=1e-6)
+    numpy.testing.assert_allclose(A[0], w.cpu().numpy(), atol=1e-6)
 
 # ----------------------------------------------------------------------------- training
 def test_a_tiny_batch_overfits(device):
@@ -158,7 +158,7 @@ def _three_steps(seed):
     opt = minigen.optim.AdamW(model.parameters(), lr=1e-3)
     x = minigen.tensor(validation_windows(32)[:8])
     losses = [training_step(model, opt, (x, x)).item() for _ in range(3)]
-    return losses, model.head.weight.numpy().copy()
+    return losses, model.head.weight.cpu().numpy().copy()
 
 
 def test_determinism_under_a_seed():
@@ -178,7 +178,7 @@ def test_checkpoint_round_trip_and_the_vocabulary_in_it(tmp_path, device):
     other = tiny().to(device)
     load_checkpoint(path, other, expect={"model": "bert", "config": other.config()})
     model.eval(), other.eval()
-    assert (model(x).numpy() == other(x).numpy()).all()
+    assert (model(x).cpu().numpy() == other(x).cpu().numpy()).all()
     assert model.fill_mask("to be or not to [MASK]e") == other.fill_mask("to be or not to [MASK]e")
     # a model of another vocabulary is refused
     swapped = model.chars[1] + model.chars[0] + model.chars[2:]
@@ -197,7 +197,7 @@ def test_cpu_and_device_agree(device):
     b = dev.loss(None, masking=(minigen.tensor(inputs, device=device), minigen.tensor(targets, device=device)))
     a.backward(), b.backward()
     assert b.item() == pytest.approx(a.item(), rel=1e-5)
-    numpy.testing.assert_allclose(dev.wte.weight.grad.numpy(), cpu.wte.weight.grad.numpy(), atol=1e-6)
+    numpy.testing.assert_allclose(dev.wte.weight.grad.cpu().numpy(), cpu.wte.weight.grad.cpu().numpy(), atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- registry and CLI
@@ -244,7 +244,7 @@ def test_fill_mask_and_its_errors():
     assert len(two) == 18 and len(c2) == 2 and len(c2[0]) == 5
     # the filled character is the argmax of the model's distribution at that position
     ids = [model.chars.index(c) for c in "to be or not to "] + [V, model.chars.index("e")]
-    p = F.softmax(model(minigen.tensor([ids]))[0, 16], dim=-1).numpy()
+    p = F.softmax(model(minigen.tensor([ids]))[0, 16], dim=-1).cpu().numpy()
     assert model.chars[int(p.argmax())] == filled[16] and cands[0][0][1] == pytest.approx(float(p.max()), rel=1e-6)
     with pytest.raises(ValueError, match=r"no \[MASK\] to fill"):
         model.fill_mask("to be or not to be")
@@ -270,18 +270,18 @@ def test_the_pytorch_twin_matches_with_copied_weights():
         minigen.manual_seed(0)
         model = tiny(norm_first=norm_first)
         twin = torch_bert(model.config())
-        twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+        twin.load_state_dict({k: torch.from_numpy(v.cpu().numpy().copy()) for k, v in model.state_dict().items()})
         inputs, targets = fixed_masking(validation_windows(32)[:4], V)
         a = model.loss(None, masking=(minigen.tensor(inputs), minigen.tensor(targets)))
         a.backward()
         logits = twin(torch.tensor(inputs))
         b = torch.nn.functional.cross_entropy(logits.reshape(-1, V), torch.tensor(targets).reshape(-1), ignore_index=-1)
         b.backward()
-        numpy.testing.assert_allclose(model(minigen.tensor(inputs)).numpy(), logits.detach().numpy(), atol=2e-5)
+        numpy.testing.assert_allclose(model(minigen.tensor(inputs)).cpu().numpy(), logits.detach().cpu().numpy(), atol=2e-5)
         assert a.item() == pytest.approx(b.item(), rel=1e-5)
         tg = dict(twin.named_parameters())
         for name, p in model.named_parameters():
-            numpy.testing.assert_allclose(p.grad.numpy(), tg[name].grad.numpy(), atol=2e-5, err_msg=name)
+            numpy.testing.assert_allclose(p.grad.cpu().numpy(), tg[name].grad.cpu().numpy(), atol=2e-5, err_msg=name)
     # the twin's masking follows the same rule
     torch.manual_seed(0)
     x = torch.randint(0, V, (400, 500))
@@ -297,7 +297,7 @@ def test_five_adamw_steps_agree_with_the_twin_given_the_same_masks():
     minigen.manual_seed(0)
     model = tiny()
     twin = torch_bert(model.config())
-    twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    twin.load_state_dict({k: torch.from_numpy(v.cpu().numpy().copy()) for k, v in model.state_dict().items()})
     opt = minigen.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.01)
     topt = torch.optim.AdamW(twin.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.01)
     x = validation_windows(32)[:16]
@@ -316,7 +316,7 @@ def test_five_adamw_steps_agree_with_the_twin_given_the_same_masks():
     tp = dict(twin.named_parameters())
     E = model.n_embd
     for name, p in model.named_parameters():
-        a, b = p.numpy(), tp[name].detach().numpy()
+        a, b = p.cpu().numpy(), tp[name].detach().cpu().numpy()
         if name.endswith("in_proj_bias"):
             # the key bias b_k adds q . b_k to every score of a row, which the softmax cancels:
             # its gradient is 0 up to rounding (~1e-9), and Adam's g / (sqrt(v) + 1e-8) turns

@@ -188,7 +188,7 @@ def test_kill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     b = io.load(cut / "last.npz")["model"]
     assert a.keys() == b.keys()
     for k in a:
-        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+        assert np.array_equal(a[k].cpu().numpy(), b[k].cpu().numpy()), k
 
 
 @pytest.mark.slow

@@ -41,19 +41,19 @@ def test_infonce_against_numpy_float64(device):
     e = numpy.zeros_like(u)
     e[2, 3] = 1e-6
     fd = (_numpy_infonce(u + e, v, 3.0) - _numpy_infonce(u - e, v, 3.0)) / 2e-6
-    assert abs(U.grad.numpy()[2, 3] - fd) < 1e-7
+    assert abs(U.grad.cpu().numpy()[2, 3] - fd) < 1e-7
 
 
 def test_temperature_starts_at_1_over_0_07_and_is_clamped_at_100():
     m = small()
     assert abs(m.scale().item() - 1 / 0.07) < 1e-4
-    m.logit_scale.data = minigen.tensor(5.0).data
+    m.logit_scale.array = minigen.tensor(5.0).array
     assert abs(m.scale().item() - 100.0) < 1e-3
     x, y = load_mnist("test")
     m.loss(x[:8], y[:8]).backward()
     assert m.logit_scale.grad.item() == 0.0     # above the cap no gradient reaches t
     m.zero_grad()
-    m.logit_scale.data = minigen.tensor(2.0).data
+    m.logit_scale.array = minigen.tensor(2.0).array
     m.loss(x[:8], y[:8]).backward()
     assert m.logit_scale.grad.item() != 0.0
     assert abs(MAX_LOG_SCALE - math.log(100)) < 1e-15
@@ -62,8 +62,8 @@ def test_temperature_starts_at_1_over_0_07_and_is_clamped_at_100():
 def test_embeddings_are_unit_vectors(device):
     m = small().to(device)
     x, _ = load_mnist("test")
-    u = m.encode_image(x[:6].to(device)).numpy()
-    v = m.encode_text(["a handwritten seven", "7", "the digit 3"]).numpy()
+    u = m.encode_image(x[:6].to(device)).cpu().numpy()
+    v = m.encode_text(["a handwritten seven", "7", "the digit 3"]).cpu().numpy()
     numpy.testing.assert_allclose(numpy.linalg.norm(u, axis=1), 1.0, atol=1e-5)
     numpy.testing.assert_allclose(numpy.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert u.shape == (6, 8) and v.shape == (3, 8)
@@ -73,22 +73,22 @@ def test_gru_reads_the_state_after_the_last_real_character(device):
     m = build_clip().to(device)
     ids, lengths = C.CharTokenizer().batch(["a handwritten seven", "7", "the number two"])
     ids_t, len_t = minigen.from_numpy(ids).to(device), minigen.from_numpy(lengths).to(device)
-    a = m.encode_ids(ids_t, len_t).numpy()
+    a = m.encode_ids(ids_t, len_t).cpu().numpy()
     # more PAD after each caption, or junk characters after its end: nothing changes
     padded = numpy.concatenate([ids, numpy.zeros((3, 9), numpy.int64)], axis=1)
     junk = padded.copy()
     for i, n in enumerate(lengths):
         junk[i, n:] = 5
     for other in (padded, junk):
-        b = m.encode_ids(minigen.from_numpy(other).to(device), len_t).numpy()
+        b = m.encode_ids(minigen.from_numpy(other).to(device), len_t).cpu().numpy()
         numpy.testing.assert_allclose(a, b, atol=1e-6)
     # one string at a time gives the same vectors as the padded batch
-    single = numpy.concatenate([m.encode_text(t).numpy() for t in ["a handwritten seven", "7", "the number two"]])
+    single = numpy.concatenate([m.encode_text(t).cpu().numpy() for t in ["a handwritten seven", "7", "the number two"]])
     numpy.testing.assert_allclose(a, single, atol=1e-6)
     # but the last real character itself matters
     changed = ids.copy()
     changed[1, 0] = C.CharTokenizer().stoi["8"]
-    c = m.encode_ids(minigen.from_numpy(changed).to(device), len_t).numpy()
+    c = m.encode_ids(minigen.from_numpy(changed).to(device), len_t).cpu().numpy()
     assert numpy.abs(c[1] - a[1]).max() > 1e-4
 
 
@@ -96,15 +96,15 @@ def test_tiny_batch_overfits():
     minigen.manual_seed(0)
     m = build_clip()
     x, y = load_mnist("train")
-    idx = numpy.array([numpy.flatnonzero(y.numpy() == d)[0] for d in range(10)])
+    idx = numpy.array([numpy.flatnonzero(y.cpu().numpy() == d)[0] for d in range(10)])
     xb, yb = x[minigen.from_numpy(idx)], y[minigen.from_numpy(idx)]
     opt = minigen.optim.Adam(m.parameters(), lr=3e-3)
     first = m.loss(xb, yb).item()
     for _ in range(60):
         last = training_step(m, opt, (xb, yb)).item()
     assert first > 2.0 and last < 0.1
-    assert (m.classify(xb).numpy() == yb.numpy()).all()
-    assert (m.classify(xb, C.TRAIN_TEMPLATES).numpy() == yb.numpy()).all()
+    assert (m.classify(xb).cpu().numpy() == yb.cpu().numpy()).all()
+    assert (m.classify(xb, C.TRAIN_TEMPLATES).cpu().numpy() == yb.cpu().numpy()).all()
 
 
 def test_same_seed_same_run():
@@ -120,8 +120,8 @@ def test_same_seed_same_run():
     minigen.manual_seed(5)
     m = small()
     a, b = m.draw_captions(y[:32]), m.draw_captions(y[:32])
-    assert not numpy.array_equal(a[0].numpy()[:, :3], b[0].numpy()[:, :3]) or not numpy.array_equal(
-        a[1].numpy(), b[1].numpy())
+    assert not numpy.array_equal(a[0].cpu().numpy()[:, :3], b[0].cpu().numpy()[:, :3]) or not numpy.array_equal(
+        a[1].cpu().numpy(), b[1].cpu().numpy())
 
 
 def test_checkpoint_round_trip(tmp_path, device):
@@ -135,8 +135,8 @@ def test_checkpoint_round_trip(tmp_path, device):
     other = small().to(device)
     load_checkpoint(path, other)
     xs = x[:4].to(device)
-    numpy.testing.assert_array_equal(m.encode_image(xs).numpy(), other.encode_image(xs).numpy())
-    numpy.testing.assert_array_equal(m.encode_text("the digit 4").numpy(), other.encode_text("the digit 4").numpy())
+    numpy.testing.assert_array_equal(m.encode_image(xs).cpu().numpy(), other.encode_image(xs).cpu().numpy())
+    numpy.testing.assert_array_equal(m.encode_text("the digit 4").cpu().numpy(), other.encode_text("the digit 4").cpu().numpy())
     assert m.scale().item() == other.scale().item()
     assert "caption_ids" not in m.state_dict()      # the caption table is rebuilt, not saved
 
@@ -146,9 +146,9 @@ def test_cpu_and_cuda_agree():
     m = small()
     x, y = load_mnist("test")
     ids, lengths = C.CharTokenizer().batch(["a handwritten seven", "7", "the digit 0", "a picture of a one"])
-    a = m(x[:4], minigen.from_numpy(ids), minigen.from_numpy(lengths)).numpy()
+    a = m(x[:4], minigen.from_numpy(ids), minigen.from_numpy(lengths)).cpu().numpy()
     m = m.to("cuda")
-    b = m(x[:4].to("cuda"), minigen.from_numpy(ids).to("cuda"), minigen.from_numpy(lengths).to("cuda")).numpy()
+    b = m(x[:4].to("cuda"), minigen.from_numpy(ids).to("cuda"), minigen.from_numpy(lengths).to("cuda")).cpu().numpy()
     numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
@@ -198,19 +198,19 @@ def test_pytorch_twin_agrees_with_copied_weights():
         minigen.manual_seed(0)
         m = build_clip(variant=variant, **({} if variant == "cnn" else {"vit_options": dict(depth=1)}))
         t = torch_clip(m.config()).double()
-        t.load_state_dict({k: torch.from_numpy(numpy.asarray(p.numpy(), numpy.float64)) for k, p in m.state_dict().items()})
+        t.load_state_dict({k: torch.from_numpy(numpy.asarray(p.cpu().numpy(), numpy.float64)) for k, p in m.state_dict().items()})
         m = m.to(minigen.float64)
         x, y = load_mnist("train")
         x = x[:12].to(minigen.float64)
         ids, lengths = m.draw_captions(y[:12])
         loss = clip_loss(m.encode_image(x), m.encode_ids(ids, lengths), m.scale())
         loss.backward()
-        tl = t.loss(torch.from_numpy(x.numpy()), torch.from_numpy(ids.numpy()), torch.from_numpy(lengths.numpy()))
+        tl = t.loss(torch.from_numpy(x.cpu().numpy()), torch.from_numpy(ids.cpu().numpy()), torch.from_numpy(lengths.cpu().numpy()))
         tl.backward()
         assert abs(loss.item() - tl.item()) < 1e-10
         grads = dict(t.named_parameters())
         for name, p in m.named_parameters():
-            numpy.testing.assert_allclose(p.grad.numpy(), grads[name].grad.numpy(), rtol=1e-7, atol=1e-10,
+            numpy.testing.assert_allclose(p.grad.cpu().numpy(), grads[name].grad.cpu().numpy(), rtol=1e-7, atol=1e-10,
                                           err_msg=name)
 
 
@@ -257,4 +257,4 @@ def test_resumed_run_draws_the_same_captions(tmp_path):
     rb = train_model("clip", out=b, resume=True, **kw)
     sa, sb = ra["model"].state_dict(), rb["model"].state_dict()
     for k in sa:
-        numpy.testing.assert_array_equal(sa[k].numpy(), sb[k].numpy(), err_msg=k)
+        numpy.testing.assert_array_equal(sa[k].cpu().numpy(), sb[k].cpu().numpy(), err_msg=k)

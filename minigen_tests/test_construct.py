@@ -25,11 +25,11 @@ def test_nonzero_argwhere(device):
     x = T(a, device)
     got = mg.nonzero(x)
     assert got.dtype == mg.int64 and got.device == device
-    np.testing.assert_array_equal(got.numpy(), np.argwhere(a))
-    np.testing.assert_array_equal(x.argwhere().numpy(), np.argwhere(a))
+    np.testing.assert_array_equal(got.cpu().numpy(), np.argwhere(a))
+    np.testing.assert_array_equal(x.argwhere().cpu().numpy(), np.argwhere(a))
     rows, cols = x.nonzero(as_tuple=True)
-    np.testing.assert_array_equal(rows.numpy(), np.nonzero(a)[0])
-    np.testing.assert_array_equal(cols.numpy(), np.nonzero(a)[1])
+    np.testing.assert_array_equal(rows.cpu().numpy(), np.nonzero(a)[0])
+    np.testing.assert_array_equal(cols.cpu().numpy(), np.nonzero(a)[1])
     assert mg.nonzero(T(5.0, device)).shape == (1, 0)
     assert mg.nonzero(T(0.0, device)).shape == (0, 0)
 
@@ -38,11 +38,11 @@ def test_unique(device):
     a = np.array([[3, 1, 3], [2, 1, 1]])
     vals, inv, counts = mg.unique(T(a, device), return_inverse=True, return_counts=True)
     want_v, want_i, want_c = np.unique(a, return_inverse=True, return_counts=True)
-    np.testing.assert_array_equal(vals.numpy(), want_v)
-    np.testing.assert_array_equal(inv.numpy(), want_i.reshape(a.shape))
-    np.testing.assert_array_equal(counts.numpy(), want_c)
-    np.testing.assert_array_equal(vals.numpy()[inv.numpy()], a)
-    np.testing.assert_array_equal(T(a, device).unique().numpy(), [1, 2, 3])
+    np.testing.assert_array_equal(vals.cpu().numpy(), want_v)
+    np.testing.assert_array_equal(inv.cpu().numpy(), want_i.reshape(a.shape))
+    np.testing.assert_array_equal(counts.cpu().numpy(), want_c)
+    np.testing.assert_array_equal(vals.cpu().numpy()[inv.cpu().numpy()], a)
+    np.testing.assert_array_equal(T(a, device).unique().cpu().numpy(), [1, 2, 3])
     with pytest.raises(NotImplementedError):
         mg.unique(T(a, device), dim=0)
 
@@ -55,9 +55,9 @@ def test_masked_select_needs_bool(device):
 def test_narrow_select_take(device):
     a = np.arange(24.0).reshape(2, 3, 4)
     x = T(a, device)
-    np.testing.assert_array_equal(x.narrow(2, -2, 2).numpy(), a[:, :, 2:4])
-    np.testing.assert_array_equal(mg.select(x, 1, 2).numpy(), a[:, 2])
-    np.testing.assert_array_equal(mg.take(x, T([[0, 23], [-1, 5]], device)).numpy(),
+    np.testing.assert_array_equal(x.narrow(2, -2, 2).cpu().numpy(), a[:, :, 2:4])
+    np.testing.assert_array_equal(mg.select(x, 1, 2).cpu().numpy(), a[:, 2])
+    np.testing.assert_array_equal(mg.take(x, T([[0, 23], [-1, 5]], device)).cpu().numpy(),
                                   a.reshape(-1)[[[0, 23], [-1, 5]]])
     with pytest.raises(RuntimeError, match="narrow"):
         x.narrow(2, 3, 2)
@@ -78,9 +78,9 @@ def test_scatter_values_and_input_unchanged(device):
     for i in range(2):
         for j in range(4):
             want[idx[i, j], j] = src[i, j]
-    np.testing.assert_array_equal(out.numpy(), want)
-    np.testing.assert_array_equal(x.numpy(), a)  # not in place
-    np.testing.assert_array_equal(mg.scatter(x, 0, T(idx, device), 7.0).numpy(),
+    np.testing.assert_array_equal(out.cpu().numpy(), want)
+    np.testing.assert_array_equal(x.cpu().numpy(), a)  # not in place
+    np.testing.assert_array_equal(mg.scatter(x, 0, T(idx, device), 7.0).cpu().numpy(),
                                   np.where(want != 0, 7.0, 0.0))
 
 
@@ -94,8 +94,8 @@ def test_scatter_gradients_with_repeated_index_match_torch(device):
     tx = torch.tensor(a, requires_grad=True)
     ts = torch.tensor(src, requires_grad=True)
     torch.scatter(tx, 0, torch.tensor(idx), ts).backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
-    np.testing.assert_allclose(s.grad.numpy(), ts.grad.numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy())
+    np.testing.assert_allclose(s.grad.cpu().numpy(), ts.grad.cpu().numpy())
 
 
 def test_scatter_matches_composite_twin(device):
@@ -107,11 +107,11 @@ def test_scatter_matches_composite_twin(device):
     y1 = mg.scatter(x1, 0, idx, s1)
     written = mg.scatter(mg.zeros(3, 4, dtype=mg.float64, device=device), 0, idx, 1.0)
     y2 = x2 * (1 - written) + mg.zeros(3, 4, dtype=mg.float64, device=device).scatter_add(0, idx, s2)
-    np.testing.assert_allclose(y1.numpy(), y2.numpy())
+    np.testing.assert_allclose(y1.cpu().numpy(), y2.cpu().numpy())
     g1 = mg.grad(y1, [x1, s1], g, create_graph=True)
     g2 = mg.grad(y2, [x2, s2], g, create_graph=True)
     for p, q in zip(g1, g2):
-        np.testing.assert_allclose(p.numpy(), q.numpy())
+        np.testing.assert_allclose(p.cpu().numpy(), q.cpu().numpy())
 
 
 def test_scatter_family_gradcheck(device):
@@ -129,15 +129,15 @@ def test_scatter_family_against_torch(device):
     idx = np.array([[0, 0, 3], [2, 1, 2]])
     got = mg.scatter_add(T(a, device), 1, T(idx, device), T(src, device))
     want = torch.scatter_add(torch.tensor(a), 1, torch.tensor(idx), torch.tensor(src))
-    np.testing.assert_allclose(got.numpy(), want.numpy())
+    np.testing.assert_allclose(got.cpu().numpy(), want.cpu().numpy())
     i1 = np.array([3, 0, 3])
     s1 = np.random.randn(3, 3)
     got = T(a, device).index_add(1, T(i1, device), T(s1, device), alpha=-0.5)
     want = torch.tensor(a).index_add(1, torch.tensor(i1), torch.tensor(s1), alpha=-0.5)
-    np.testing.assert_allclose(got.numpy(), want.numpy())
+    np.testing.assert_allclose(got.cpu().numpy(), want.cpu().numpy())
     got = T(a, device).index_fill(1, T([-1, 0], device), 9.0)
     want = torch.tensor(a).index_fill(1, torch.tensor([-1, 0]), 9.0)
-    np.testing.assert_allclose(got.numpy(), want.numpy())
+    np.testing.assert_allclose(got.cpu().numpy(), want.cpu().numpy())
 
 
 @pytest.mark.parametrize("bad", [4, -1])
@@ -166,10 +166,10 @@ def test_diag_trace_against_torch(device):
     torch = pytest.importorskip("torch")
     v, m = np.random.randn(3), np.random.randn(3, 4)
     for k in (-2, 0, 1):
-        np.testing.assert_allclose(mg.diag(T(v, device), k).numpy(), torch.diag(torch.tensor(v), k))
-        np.testing.assert_allclose(mg.diag(T(m, device), k).numpy(), torch.diag(torch.tensor(m), k))
+        np.testing.assert_allclose(mg.diag(T(v, device), k).cpu().numpy(), torch.diag(torch.tensor(v), k))
+        np.testing.assert_allclose(mg.diag(T(m, device), k).cpu().numpy(), torch.diag(torch.tensor(m), k))
     b = np.random.randn(2, 3)
-    np.testing.assert_allclose(mg.diag_embed(T(b, device), 1, 0, 2).numpy(),
+    np.testing.assert_allclose(mg.diag_embed(T(b, device), 1, 0, 2).cpu().numpy(),
                                torch.diag_embed(torch.tensor(b), 1, 0, 2))
     np.testing.assert_allclose(T(m, device).trace().item(), np.trace(m))
     with pytest.raises(RuntimeError, match="diag"):
@@ -181,13 +181,13 @@ def test_meshgrid_indexing_and_warning(device):
     with pytest.warns(UserWarning, match="indexing"):
         gx, gy = mg.meshgrid(T(a, device), T(b, device))
     want = np.meshgrid(a, b, indexing="ij")
-    np.testing.assert_array_equal(gx.numpy(), want[0])
-    np.testing.assert_array_equal(gy.numpy(), want[1])
+    np.testing.assert_array_equal(gx.cpu().numpy(), want[0])
+    np.testing.assert_array_equal(gy.cpu().numpy(), want[1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = mg.meshgrid([T(a, device), T(b, device), T(b, device)], indexing="xy")
     for p, q in zip(out, np.meshgrid(a, b, b, indexing="xy")):
-        np.testing.assert_array_equal(p.numpy(), q)
+        np.testing.assert_array_equal(p.cpu().numpy(), q)
 
 
 def test_broadcast_shapes():
@@ -198,8 +198,8 @@ def test_broadcast_shapes():
 
 def test_stacks_of_scalars_and_vectors(device):
     s, v = T(1.0, device), T([2.0, 3.0], device)
-    np.testing.assert_array_equal(mg.hstack([s, v]).numpy(), [1, 2, 3])
-    np.testing.assert_array_equal(mg.vstack([v, v]).numpy(), np.vstack([[2, 3], [2, 3]]))
+    np.testing.assert_array_equal(mg.hstack([s, v]).cpu().numpy(), [1, 2, 3])
+    np.testing.assert_array_equal(mg.vstack([v, v]).cpu().numpy(), np.vstack([[2, 3], [2, 3]]))
     assert mg.column_stack([v, v]).shape == (2, 2)
     assert mg.dstack([v, v]).shape == (1, 2, 2)
     # integer inputs keep their dtype
@@ -214,21 +214,21 @@ def test_tensor_split_and_tile_against_torch(device):
         want = torch.tensor_split(torch.tensor(a), ios)
         assert len(got) == len(want)
         for p, q in zip(got, want):
-            np.testing.assert_array_equal(p.numpy(), q.numpy())
+            np.testing.assert_array_equal(p.cpu().numpy(), q.cpu().numpy())
     got = T(a, device).tensor_split(T([2, 5], device))
     assert [p.shape[0] for p in got] == [2, 3, 2]
-    np.testing.assert_array_equal(T(a, device).tile((2,)).numpy(), torch.tensor(a).tile((2,)))
+    np.testing.assert_array_equal(T(a, device).tile((2,)).cpu().numpy(), torch.tensor(a).tile((2,)))
 
 
 def test_repeat_interleave_forms(device):
     torch = pytest.importorskip("torch")
     a = np.arange(6.0).reshape(2, 3)
-    np.testing.assert_array_equal(mg.repeat_interleave(T(a, device), 2, dim=1).numpy(),
+    np.testing.assert_array_equal(mg.repeat_interleave(T(a, device), 2, dim=1).cpu().numpy(),
                                   np.repeat(a, 2, axis=1))
-    np.testing.assert_array_equal(mg.repeat_interleave(T(a, device), T([3], device), dim=0).numpy(),
+    np.testing.assert_array_equal(mg.repeat_interleave(T(a, device), T([3], device), dim=0).cpu().numpy(),
                                   np.repeat(a, 3, axis=0))
-    np.testing.assert_array_equal(mg.repeat_interleave(T([1, 2], device)).numpy(),
-                                  torch.repeat_interleave(torch.tensor([1, 2])).numpy())
+    np.testing.assert_array_equal(mg.repeat_interleave(T([1, 2], device)).cpu().numpy(),
+                                  torch.repeat_interleave(torch.tensor([1, 2])).cpu().numpy())
     with pytest.raises(RuntimeError, match="repeat_interleave"):
         mg.repeat_interleave(T(a, device), T([1, 2], device), dim=1)
 
@@ -236,10 +236,10 @@ def test_repeat_interleave_forms(device):
 def test_flips_and_rot90(device):
     a = np.arange(24.0).reshape(2, 3, 4)
     x = T(a, device)
-    np.testing.assert_array_equal(x.fliplr().numpy(), np.fliplr(a))
-    np.testing.assert_array_equal(x.flipud().numpy(), np.flipud(a))
+    np.testing.assert_array_equal(x.fliplr().cpu().numpy(), np.fliplr(a))
+    np.testing.assert_array_equal(x.flipud().cpu().numpy(), np.flipud(a))
     for k in range(-5, 6):
-        np.testing.assert_array_equal(mg.rot90(x, k, [2, 0]).numpy(), np.rot90(a, k, (2, 0)))
+        np.testing.assert_array_equal(mg.rot90(x, k, [2, 0]).cpu().numpy(), np.rot90(a, k, (2, 0)))
     with pytest.raises(RuntimeError, match="fliplr"):
         mg.fliplr(T([1.0], device))
     with pytest.raises(RuntimeError, match="rot90"):
@@ -260,12 +260,12 @@ def test_logspace_and_tri_indices(device):
     torch = pytest.importorskip("torch")
     got = mg.logspace(-1, 2, 5, base=2.0, device=device)
     assert got.dtype == mg.float32 and got.device == device
-    np.testing.assert_allclose(got.numpy(), np.logspace(-1, 2, 5, base=2.0), rtol=1e-6)
+    np.testing.assert_allclose(got.cpu().numpy(), np.logspace(-1, 2, 5, base=2.0), rtol=1e-6)
     for r, c, k in [(3, 3, 0), (4, 2, -1), (2, 5, 2), (0, 3, 0)]:
-        np.testing.assert_array_equal(mg.tril_indices(r, c, k, device=device).numpy(),
-                                      torch.tril_indices(r, c, k).numpy())
-        np.testing.assert_array_equal(mg.triu_indices(r, c, k, device=device).numpy(),
-                                      torch.triu_indices(r, c, k).numpy())
+        np.testing.assert_array_equal(mg.tril_indices(r, c, k, device=device).cpu().numpy(),
+                                      torch.tril_indices(r, c, k).cpu().numpy())
+        np.testing.assert_array_equal(mg.triu_indices(r, c, k, device=device).cpu().numpy(),
+                                      torch.triu_indices(r, c, k).cpu().numpy())
     assert mg.triu_indices(3, 3, device=device).dtype == mg.int64
 
 
@@ -313,15 +313,15 @@ def test_finfo_iinfo_against_torch():
 def test_generator_seed_state_and_random_functions(device):
     g = mg.Generator(device)
     assert g.manual_seed(7) is g and g.initial_seed() == 7
-    a = mg.randn(3, generator=g, device=device).numpy()
+    a = mg.randn(3, generator=g, device=device).cpu().numpy()
     state = g.get_state()
-    b = mg.rand(4, generator=g, device=device).numpy()
-    c = mg.randint(0, 10, (5,), generator=g, device=device).numpy()
+    b = mg.rand(4, generator=g, device=device).cpu().numpy()
+    c = mg.randint(0, 10, (5,), generator=g, device=device).cpu().numpy()
     g.set_state(state)
-    np.testing.assert_array_equal(mg.rand(4, generator=g, device=device).numpy(), b)
-    np.testing.assert_array_equal(mg.randint(0, 10, (5,), generator=g, device=device).numpy(), c)
+    np.testing.assert_array_equal(mg.rand(4, generator=g, device=device).cpu().numpy(), b)
+    np.testing.assert_array_equal(mg.randint(0, 10, (5,), generator=g, device=device).cpu().numpy(), c)
     g.manual_seed(7)
-    np.testing.assert_array_equal(mg.randn(3, generator=g, device=device).numpy(), a)
+    np.testing.assert_array_equal(mg.randn(3, generator=g, device=device).cpu().numpy(), a)
     s = g.seed()
     assert g.initial_seed() == s
     assert sorted(mg.randperm(6, generator=g, device=device).tolist()) == list(range(6))

@@ -165,7 +165,7 @@ def test_conv2d_forward_matches_reference(device, xs, ws, kw):
     y = F.conv2d(minigen.tensor(x, device=device), minigen.tensor(w, device=device),
                  minigen.tensor(b, device=device), **kw)
     assert y.device == device and y.dtype == minigen.float64
-    np.testing.assert_allclose(y.numpy(), ref_conv2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_conv2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("xs,ws,kw", CONVT_CASES)
@@ -176,7 +176,7 @@ def test_conv_transpose2d_forward_matches_reference(device, xs, ws, kw):
     b = rng.standard_normal(ws[1] * kw.get("groups", 1))
     y = F.conv_transpose2d(minigen.tensor(x, device=device), minigen.tensor(w, device=device),
                            minigen.tensor(b, device=device), **kw)
-    np.testing.assert_allclose(y.numpy(), ref_conv_transpose2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_conv_transpose2d(x, w, b, **kw), rtol=1e-12, atol=1e-12)
 
 
 def test_conv1d_and_conv_transpose1d_forward(device):
@@ -186,13 +186,13 @@ def test_conv1d_and_conv_transpose1d_forward(device):
         w = rng.standard_normal((6, 4 // kw.get("groups", 1), 3))
         y = F.conv1d(minigen.tensor(x, device=device), minigen.tensor(w, device=device),
                      minigen.tensor(b, device=device), **kw)
-        np.testing.assert_allclose(y.numpy(), ref_conv1d(x, w, b, **kw), atol=1e-12)
+        np.testing.assert_allclose(y.cpu().numpy(), ref_conv1d(x, w, b, **kw), atol=1e-12)
     wt = rng.standard_normal((4, 3, 3))
     for kw in (dict(), dict(stride=3, padding=1, output_padding=2), dict(dilation=2, groups=2)):
         wk = wt if kw.get("groups", 1) == 1 else wt[:, :2]
         y = F.conv_transpose1d(minigen.tensor(x, device=device), minigen.tensor(wk, device=device),
                                None, **kw)
-        np.testing.assert_allclose(y.numpy(), ref_conv_transpose1d(x, wk, None, **kw), atol=1e-12)
+        np.testing.assert_allclose(y.cpu().numpy(), ref_conv_transpose1d(x, wk, None, **kw), atol=1e-12)
 
 
 def test_unbatched_input_float32_and_no_bias(device):
@@ -200,12 +200,12 @@ def test_unbatched_input_float32_and_no_bias(device):
     x, w = rng.standard_normal((3, 6, 5)).astype(np.float32), rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
     y = F.conv2d(minigen.tensor(x, device=device), minigen.tensor(w, device=device), padding=1)
     assert y.shape == (2, 6, 5) and y.dtype == minigen.float32
-    np.testing.assert_allclose(y.numpy(), ref_conv2d(x[None].astype(np.float64), w.astype(np.float64),
+    np.testing.assert_allclose(y.cpu().numpy(), ref_conv2d(x[None].astype(np.float64), w.astype(np.float64),
                                                      padding=1)[0], rtol=1e-4, atol=1e-5)
     wt = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
     yt = F.conv_transpose2d(minigen.tensor(x, device=device), minigen.tensor(wt, device=device), stride=2)
     assert yt.shape == (2, 12, 10) and yt.dtype == minigen.float32
-    np.testing.assert_allclose(yt.numpy(), ref_conv_transpose2d(x[None].astype(np.float64),
+    np.testing.assert_allclose(yt.cpu().numpy(), ref_conv_transpose2d(x[None].astype(np.float64),
                                                                 wt.astype(np.float64), stride=2)[0],
                                rtol=1e-4, atol=1e-5)
     x1 = rng.standard_normal((3, 9)).astype(np.float32)
@@ -219,10 +219,10 @@ def test_channels_last_input_gives_same_result(device):
     w = rng.standard_normal((4, 3, 3, 3))
     x = minigen.tensor(x_last, device=device, requires_grad=True)
     y = F.conv2d(x.permute(0, 3, 1, 2), minigen.tensor(w, device=device))
-    np.testing.assert_allclose(y.numpy(), ref_conv2d(x_last.transpose(0, 3, 1, 2), w), atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_conv2d(x_last.transpose(0, 3, 1, 2), w), atol=1e-12)
     wt = minigen.tensor(rng.standard_normal((3, 2, 2, 2)), device=device, requires_grad=True)
     yt = F.conv_transpose2d(x.permute(0, 3, 1, 2), wt, stride=2)
-    np.testing.assert_allclose(yt.numpy(), ref_conv_transpose2d(x_last.transpose(0, 3, 1, 2), wt.numpy(),
+    np.testing.assert_allclose(yt.cpu().numpy(), ref_conv_transpose2d(x_last.transpose(0, 3, 1, 2), wt.cpu().numpy(),
                                                                 stride=2), atol=1e-12)
 
 
@@ -240,7 +240,7 @@ def test_conv2d_matches_torch(case):
     mx, mw, mb = (minigen.tensor(a, requires_grad=True) for a in (x, w, b))
     F.conv2d(mx, mw, mb, **kw).backward(minigen.tensor(g))
     for m, t in ((mx, tx), (mw, tw), (mb, tb)):
-        np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(m.grad.cpu().numpy(), t.grad.cpu().numpy(), atol=1e-10)
 
 
 @pytest.mark.parametrize("case", range(len(CONVT_CASES)))
@@ -256,10 +256,10 @@ def test_conv_transpose2d_matches_torch(case):
     ty.backward(torch.tensor(g))
     mx, mw, mb = (minigen.tensor(a, requires_grad=True) for a in (x, w, b))
     my = F.conv_transpose2d(mx, mw, mb, **kw)
-    np.testing.assert_allclose(my.numpy(), ty.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(my.cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-10)
     my.backward(minigen.tensor(g))
     for m, t in ((mx, tx), (mw, tw), (mb, tb)):
-        np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(m.grad.cpu().numpy(), t.grad.cpu().numpy(), atol=1e-10)
 
 
 def test_products_over_blocks_of_images_match_one_block(device, monkeypatch):
@@ -275,7 +275,7 @@ def test_products_over_blocks_of_images_match_one_block(device, monkeypatch):
         h = F.conv2d(tx, tw, stride=(1, 2), padding=1, groups=2)
         y = F.conv_transpose2d(h, twt, stride=2, padding=1, output_padding=(1, 0), groups=2)
         gx, gw, gwt = minigen.grad((y * y).sum(), (tx, tw, twt))
-        results.append([t.numpy() for t in (h, y, gx, gw, gwt)])
+        results.append([t.cpu().numpy() for t in (h, y, gx, gw, gwt)])
     np.testing.assert_allclose(results[0][0], ref_conv2d(x, w, None, (1, 2), 1, 1, 2), atol=1e-12)
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -363,7 +363,7 @@ def test_hand_derived_matches_composite_twin(device, op, kw, xs, ws, nb):
              for k, t in enumerate((gx, gw))]
         s = (gx * u[0]).sum() + (gw * u[1]).sum() + (gx * gx).sum() * 0.1 + (gw * gw).sum() * 0.1
         hx, hw, hv = minigen.grad(s, (x, w, v))
-        grads[name] = [y.numpy()] + [t.numpy() for t in (gx, gw, gb, hx, hw, hv)]
+        grads[name] = [y.cpu().numpy()] + [t.cpu().numpy() for t in (gx, gw, gb, hx, hw, hv)]
     for k, (a, b) in enumerate(zip(grads["hand"], grads["twin"])):
         np.testing.assert_allclose(a, b, atol=1e-9, err_msg=f"entry {k}")
 
@@ -393,7 +393,7 @@ def test_first_order_fused_backward_matches_composite_twin(device, monkeypatch, 
                 y = f(x, w, b, **kw)
                 g = minigen.tensor(np.random.default_rng(22).standard_normal(y.shape), device=device)
                 y.backward(g)
-                res[name] = [t.grad.numpy() if r else None for t, r in zip((x, w, b), need)]
+                res[name] = [t.grad.cpu().numpy() if r else None for t, r in zip((x, w, b), need)]
             for k, (a, c) in enumerate(zip(res["hand"], res["twin"])):
                 if need[k]:
                     np.testing.assert_allclose(a, c, atol=1e-10, err_msg=f"{need} input {k}")
@@ -424,7 +424,7 @@ def test_no_grad_for_input_only_weight(device):
     F.conv2d(x, w, padding=1).sum().backward()
     assert x.grad is None and w.grad.shape == (4, 3, 3, 3)
     x.requires_grad_(True)
-    w2 = minigen.tensor(w.numpy(), device=device)
+    w2 = minigen.tensor(w.cpu().numpy(), device=device)
     F.conv_transpose2d(x, w2.permute(1, 0, 2, 3)).sum().backward()
     assert x.grad.shape == x.shape and w2.grad is None
 
@@ -483,13 +483,13 @@ def test_module_parameters_init_and_forward(device):
     assert m.weight.shape == (8, 2, 3, 3) and m.bias.shape == (8,) and m.weight.device == device
     bound = 1 / math.sqrt(2 * 9)  # fan_in = in_channels / groups * kh * kw
     for p in (m.weight, m.bias):
-        a = p.numpy()
+        a = p.cpu().numpy()
         assert np.abs(a).max() <= bound and np.abs(a).max() > 0.5 * bound
     x = minigen.randn(2, 4, 9, 9, device=device)
-    np.testing.assert_allclose(m(x).numpy(), F.conv2d(x, m.weight, m.bias, 2, 1, 1, 2).numpy())
+    np.testing.assert_allclose(m(x).cpu().numpy(), F.conv2d(x, m.weight, m.bias, 2, 1, 1, 2).cpu().numpy())
     t = nn.ConvTranspose2d(6, 4, 4, stride=2, padding=1, bias=False, device=device)
     assert t.weight.shape == (6, 4, 4, 4) and t.bias is None
-    assert np.abs(t.weight.numpy()).max() <= 1 / math.sqrt(4 * 16)  # PyTorch's fan_in: weight.shape[1] * k k
+    assert np.abs(t.weight.cpu().numpy()).max() <= 1 / math.sqrt(4 * 16)  # PyTorch's fan_in: weight.shape[1] * k k
     assert t(minigen.randn(1, 6, 5, 5, device=device)).shape == (1, 4, 10, 10)
     assert nn.Conv1d(3, 5, 4, dtype=minigen.float64).weight.dtype == minigen.float64
     assert nn.ConvTranspose1d(3, 5, 4)(minigen.randn(2, 3, 6)).shape == (2, 5, 9)
@@ -518,15 +518,15 @@ def test_padding_modes_and_output_size_match_torch():
         for pad in (1, (2, 1), "same"):
             tm = torch.nn.Conv2d(2, 3, 3, padding=pad, padding_mode=mode).double()
             m = nn.Conv2d(2, 3, 3, padding=pad, padding_mode=mode, dtype=minigen.float64)
-            m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
-            np.testing.assert_allclose(m(minigen.tensor(x)).numpy(),
-                                       tm(torch.tensor(x)).detach().numpy(), atol=1e-12)
+            m.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
+            np.testing.assert_allclose(m(minigen.tensor(x)).cpu().numpy(),
+                                       tm(torch.tensor(x)).detach().cpu().numpy(), atol=1e-12)
     tt = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).double()
     mt = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, dtype=minigen.float64)
-    mt.load_state_dict({k: v.detach().numpy() for k, v in tt.state_dict().items()})
+    mt.load_state_dict({k: v.detach().cpu().numpy() for k, v in tt.state_dict().items()})
     y = mt(minigen.tensor(x), output_size=(12, 14))
     assert y.shape == (2, 3, 12, 14)
-    np.testing.assert_allclose(y.numpy(), tt(torch.tensor(x), output_size=(12, 14)).detach().numpy(),
+    np.testing.assert_allclose(y.cpu().numpy(), tt(torch.tensor(x), output_size=(12, 14)).detach().cpu().numpy(),
                                atol=1e-12)
     with pytest.raises(ValueError, match=r"requested an output size of \[20, 20\], but valid sizes range from \[11, 13\] to \[12, 14\]"):
         mt(minigen.tensor(x), output_size=(20, 20))

@@ -20,7 +20,7 @@ import minigen
 def test_tensor_from_python_data(data, dtype, shape, device):
     t = minigen.tensor(data, device=device)
     assert t.dtype == dtype and t.shape == shape and t.device == device
-    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=dtype))
+    np.testing.assert_array_equal(t.cpu().numpy(), np.asarray(data, dtype=dtype))
 
 
 @pytest.mark.parametrize("np_dtype", [np.float64, np.float32, np.float16, np.int32, np.int64,
@@ -29,9 +29,9 @@ def test_tensor_from_numpy_keeps_dtype_and_copies(np_dtype, device):
     a = np.arange(6).reshape(2, 3).astype(np_dtype)
     t = minigen.tensor(a, device=device)
     assert t.dtype == np.dtype(np_dtype) and t.shape == (2, 3)
-    np.testing.assert_array_equal(t.numpy(), a)
+    np.testing.assert_array_equal(t.cpu().numpy(), a)
     a[0, 0] = 1  # tensor() copies
-    assert t.numpy()[0, 0] == 0
+    assert t.cpu().numpy()[0, 0] == 0
 
 
 def test_tensor_from_numpy_scalar_keeps_dtype(device):
@@ -94,7 +94,7 @@ def test_factories_shapes_dtypes_devices(name, device):
         assert t.shape == (2, 3) and t.dtype == minigen.float32 and t.device == device
         assert not t.requires_grad and t.grad is None and t.is_leaf
         if value is not None:
-            np.testing.assert_array_equal(t.numpy(), np.full((2, 3), value, np.float32))
+            np.testing.assert_array_equal(t.cpu().numpy(), np.full((2, 3), value, np.float32))
     t = make(4, dtype=minigen.float64, device=device, requires_grad=True)
     assert t.shape == (4,) and t.dtype == minigen.float64 and t.requires_grad
     assert make((), device=device).shape == ()
@@ -131,11 +131,11 @@ def test_arange(device):
 def test_linspace_and_eye(device):
     t = minigen.linspace(0, 1, 5, device=device)
     assert t.dtype == minigen.float32 and t.device == device
-    np.testing.assert_allclose(t.numpy(), [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(t.cpu().numpy(), [0, 0.25, 0.5, 0.75, 1.0])
     e = minigen.eye(3, device=device)
     assert e.dtype == minigen.float32
-    np.testing.assert_array_equal(e.numpy(), np.eye(3))
-    np.testing.assert_array_equal(minigen.eye(2, 3, dtype=minigen.float64).numpy(), np.eye(2, 3))
+    np.testing.assert_array_equal(e.cpu().numpy(), np.eye(3))
+    np.testing.assert_array_equal(minigen.eye(2, 3, dtype=minigen.float64).cpu().numpy(), np.eye(2, 3))
 
 
 def test_randint(device):
@@ -143,7 +143,7 @@ def test_randint(device):
     assert t.dtype == minigen.int64 and t.device == device and t.shape == (50,)
     assert set(t.tolist()) <= {0, 1, 2, 3}
     t2 = minigen.randint(3, (2, 2), device=device)
-    assert t2.shape == (2, 2) and t2.numpy().max() < 3
+    assert t2.shape == (2, 2) and t2.cpu().numpy().max() < 3
     with pytest.raises(RuntimeError, match="low < high"):
         minigen.randint(5, 5, (2,))
 
@@ -161,7 +161,7 @@ def test_like_functions(name, device):
     assert t32.dtype == minigen.float32 and t32.requires_grad
     if name in ("zeros_like", "ones_like", "full_like"):
         want = {"zeros_like": 0.0, "ones_like": 1.0, "full_like": 7.0}[name]
-        np.testing.assert_array_equal(t.numpy(), np.full((1, 3), want))
+        np.testing.assert_array_equal(t.cpu().numpy(), np.full((1, 3), want))
 
 
 def test_like_functions_keep_integer_dtype(device):
@@ -172,8 +172,8 @@ def test_like_functions_keep_integer_dtype(device):
 
 def test_tril_triu_of_created_tensors(device):
     ones = minigen.ones(3, 3, device=device)
-    np.testing.assert_array_equal(minigen.tril(ones).numpy(), np.tril(np.ones((3, 3))))
-    np.testing.assert_array_equal(ones.triu(1).numpy(), np.triu(np.ones((3, 3)), 1))
+    np.testing.assert_array_equal(minigen.tril(ones).cpu().numpy(), np.tril(np.ones((3, 3))))
+    np.testing.assert_array_equal(ones.triu(1).cpu().numpy(), np.triu(np.ones((3, 3)), 1))
 
 
 # ----------------------------------------------------------------------------- properties
@@ -274,4 +274,4 @@ def test_creation_matches_torch(case):
     m, t = ours(minigen), theirs(torch)
     assert m.dtype.name == str(t.dtype).replace("torch.", ""), (m.dtype, t.dtype)
     assert tuple(m.shape) == tuple(t.shape)
-    np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(m.cpu().numpy(), t.cpu().numpy(), rtol=1e-6)

@@ -27,11 +27,11 @@ def test_sequence_layout_and_offsets():
     assert text[:4] == [tok.bos, tok.stoi["a"], tok.stoi["handwritten"], tok.stoi["seven"]]
     assert text[4:] == [tok.pad] * (m.text_len - 4) and len(text) == m.text_len
     codes = minigen.from_numpy(numpy.arange(2 * m.n_image).reshape(2, *m.grid) % m.num_codes)
-    seq = m.layout(minigen.from_numpy(numpy.array([text, text])), codes).numpy()
+    seq = m.layout(minigen.from_numpy(numpy.array([text, text])), codes).cpu().numpy()
     assert seq.shape == (2, m.seq_len)
     assert (seq[:, :m.text_len] == text).all() and (seq[:, m.text_len] == m.sep).all()
     # image token i at position text_len + 1 + i, offset by V_t + 1
-    numpy.testing.assert_array_equal(seq[:, m.text_len + 1:], codes.numpy().reshape(2, -1) + m.offset)
+    numpy.testing.assert_array_equal(seq[:, m.text_len + 1:], codes.cpu().numpy().reshape(2, -1) + m.offset)
 
 
 def test_loss_mask_is_the_image_tokens_and_matches_a_hand_computation():
@@ -40,22 +40,22 @@ def test_loss_mask_is_the_image_tokens_and_matches_a_hand_computation():
     x, y = load_mnist("train")
     text = m.caption_table[minigen.from_numpy(numpy.array([0, 3])), y[:2]]
     seq = m.layout(text, m.vqvae.encode_codes(x[:2]))
-    w = m.loss_weights(seq).numpy()
+    w = m.loss_weights(seq).cpu().numpy()
     # predicted token t + 1: weight 1 exactly where seq[t + 1] is an image token
     expected = (numpy.arange(1, m.seq_len) > m.text_len).astype(float)
     numpy.testing.assert_array_equal(w[0], expected)
     assert w.shape[1] == m.seq_len - 1 and w.sum(1).tolist() == [m.n_image] * 2
     # the loss: the mean cross-entropy over the 49 image targets, by hand
     logits, _ = m.prior(seq[:, :-1])
-    L = logits.numpy().astype(numpy.float64)
+    L = logits.cpu().numpy().astype(numpy.float64)
     L = L - L.max(-1, keepdims=True)
     logp = L - numpy.log(numpy.exp(L).sum(-1, keepdims=True))
-    tgt = seq.numpy()[:, 1:]
+    tgt = seq.cpu().numpy()[:, 1:]
     ce = -numpy.take_along_axis(logp, tgt[..., None], -1)[..., 0]
     assert abs(m.sequence_loss(seq).item() - ce[:, m.text_len:].mean()) < 1e-5
     # text_weight adds the caption's words (never PAD or SEP)
     mw = small(text_weight=0.5)
-    ww = mw.loss_weights(seq).numpy()
+    ww = mw.loss_weights(seq).cpu().numpy()
     words = (tgt > m.tokenizer.eos) & (tgt < m.sep)
     numpy.testing.assert_array_equal(ww, expected[None] + 0.5 * words)
 
@@ -79,12 +79,12 @@ def test_generation_keeps_the_prompt_and_draws_only_image_tokens():
     forward = m.prior.forward
 
     def spy(idx, cache=None):
-        seen.append(idx.numpy().copy())
+        seen.append(idx.cpu().numpy().copy())
         return forward(idx, cache)
     m.prior.forward = spy
     codes = m.sample_codes("the digit 7", 3)
     assert codes.shape == (3, *m.grid) and codes.dtype == minigen.int64
-    c = codes.numpy()
+    c = codes.cpu().numpy()
     assert c.min() >= 0 and c.max() < m.num_codes
     # the first read is [prompt, SEP] for every candidate; then one image token at a time
     numpy.testing.assert_array_equal(seen[0], numpy.array([m.text_ids("the digit 7") + [m.sep]] * 3))
@@ -97,9 +97,9 @@ def test_generation_keeps_the_prompt_and_draws_only_image_tokens():
 def test_top_k_1_is_greedy_and_temperature_does_not_matter_then():
     minigen.manual_seed(0)
     m = small()
-    a = m.sample_codes("a handwritten two", 2, top_k=1).numpy()
+    a = m.sample_codes("a handwritten two", 2, top_k=1).cpu().numpy()
     minigen.manual_seed(7)
-    b = m.sample_codes("a handwritten two", 2, temperature=0.3, top_k=1).numpy()
+    b = m.sample_codes("a handwritten two", 2, temperature=0.3, top_k=1).cpu().numpy()
     numpy.testing.assert_array_equal(a, b)
     assert (a[0] == a[1]).all()
 
@@ -111,15 +111,15 @@ def test_ranking_is_by_clip_cosine_best_first():
     images = x[:12]
     v = m.clip.encode_text("a handwritten four")
     ranked, scores = D.rank_by_clip(m.clip, images, v)
-    u = m.clip.encode_image(images).numpy()
-    cos = (u @ v.numpy().T)[:, 0]
+    u = m.clip.encode_image(images).cpu().numpy()
+    cos = (u @ v.cpu().numpy().T)[:, 0]
     numpy.testing.assert_allclose(scores, numpy.sort(cos)[::-1], rtol=1e-6)
     assert (numpy.diff(scores) <= 0).all()
     # the images come in the same order as the scores
-    numpy.testing.assert_array_equal(ranked.numpy(), images.numpy()[numpy.argsort(-cos, kind="stable")])
+    numpy.testing.assert_array_equal(ranked.cpu().numpy(), images.cpu().numpy()[numpy.argsort(-cos, kind="stable")])
     imgs, s = m.generate("the digit 3", 5)
     assert imgs.shape == (5, 1, 28, 28) and (numpy.diff(s) <= 0).all()
-    a = imgs.numpy()
+    a = imgs.cpu().numpy()
     assert a.min() >= 0.0 and a.max() <= 1.0
 
 
@@ -141,7 +141,7 @@ def test_same_seed_same_samples():
         minigen.manual_seed(3)
         m = small()
         minigen.manual_seed(11)
-        out.append(m.generate("a picture of a five", 4)[0].numpy())
+        out.append(m.generate("a picture of a five", 4)[0].cpu().numpy())
     numpy.testing.assert_array_equal(out[0], out[1])
 
 
@@ -157,11 +157,11 @@ def test_checkpoint_round_trip(tmp_path, device):
     load_checkpoint(path, other)
     assert "caption_table" not in m.state_dict()
     for name in ("clip.logit_scale", "vqvae.codebook.weight", "prior.wte.weight"):
-        numpy.testing.assert_array_equal(m.state_dict()[name].numpy(), other.state_dict()[name].numpy())
+        numpy.testing.assert_array_equal(m.state_dict()[name].cpu().numpy(), other.state_dict()[name].cpu().numpy())
     minigen.manual_seed(4)
-    a = m.generate("7", 3)[0].numpy()
+    a = m.generate("7", 3)[0].cpu().numpy()
     minigen.manual_seed(4)
-    b = other.generate("7", 3)[0].numpy()
+    b = other.generate("7", 3)[0].cpu().numpy()
     numpy.testing.assert_array_equal(a, b)
 
 
@@ -248,17 +248,17 @@ def test_pytorch_twin_agrees_with_copied_weights():
     ours = {k: v for k, v in m.state_dict().items() if k.startswith(("prior.", "vqvae."))}
     theirs = {k.replace(".attn.c_attn.", ".c_attn.").replace(".attn.c_proj.", ".attn_proj."): k for k in ours}
     assert set(theirs) == set(net.state_dict())
-    net.load_state_dict({t: torch.from_numpy(numpy.asarray(ours[k].numpy(), dtype=numpy.float64))
+    net.load_state_dict({t: torch.from_numpy(numpy.asarray(ours[k].cpu().numpy(), dtype=numpy.float64))
                          for t, k in theirs.items()})
     x, y = load_mnist("train")
     text = m.caption_table[0, y[:3]]
     loss = m.sequence_loss(m.layout(text, m.vqvae.encode_codes(x[:3])))
     loss.backward()
-    tl = net.loss(torch.from_numpy(x[:3].numpy()).double(), torch.from_numpy(text.numpy()))
+    tl = net.loss(torch.from_numpy(x[:3].cpu().numpy()).double(), torch.from_numpy(text.cpu().numpy()))
     tl.backward()
     assert abs(loss.item() - tl.item()) < 1e-5
     g = dict(net.named_parameters())
     for t, k in theirs.items():
         if k.startswith("prior."):
             p = dict(m.named_parameters())[k]
-            numpy.testing.assert_allclose(p.grad.numpy(), g[t].grad.numpy(), rtol=1e-3, atol=1e-5)
+            numpy.testing.assert_allclose(p.grad.cpu().numpy(), g[t].grad.cpu().numpy(), rtol=1e-3, atol=1e-5)

@@ -16,39 +16,39 @@ def test_digits_shapes_dtypes_ranges():
     x, y = data.load_digits()
     assert x.shape == (1500, 1, 8, 8) and x.dtype == minigen.float32 and x.device == "cpu"
     assert y.shape == (1500,) and y.dtype == minigen.int64
-    xs = x.numpy()
+    xs = x.cpu().numpy()
     assert xs.min() == 0.0 and xs.max() == 1.0
     assert numpy.array_equal(xs * 16, numpy.round(xs * 16))  # grey levels 0..16, nothing else
     x11, _ = data.load_digits(range="-11")
-    assert x11.numpy().min() == -1.0 and x11.numpy().max() == 1.0
-    numpy.testing.assert_allclose(x11.numpy(), 2 * xs - 1, atol=1e-6)
+    assert x11.cpu().numpy().min() == -1.0 and x11.cpu().numpy().max() == 1.0
+    numpy.testing.assert_allclose(x11.cpu().numpy(), 2 * xs - 1, atol=1e-6)
     xf, _ = data.load_digits(split="test", flatten=True)
     assert xf.shape == (297, 64)
 
 
 def test_digits_classes_and_split():
     x, y = data.load_digits(split="all")
-    counts = numpy.bincount(y.numpy(), minlength=10)
+    counts = numpy.bincount(y.cpu().numpy(), minlength=10)
     assert len(counts) == 10 and counts.min() >= 174 and counts.max() <= 183 and counts.sum() == 1797
     split = images_mod._digits_split()
     tr, te = split["train"], split["test"]
     assert len(tr) == 1500 and len(te) == 297
     assert not set(tr) & set(te) and set(tr) | set(te) == set(range(1797))
     xtr, ytr = data.load_digits("train")
-    numpy.testing.assert_array_equal(xtr.numpy(), x.numpy()[tr])
-    numpy.testing.assert_array_equal(ytr.numpy(), y.numpy()[tr])
-    assert set(numpy.unique(data.load_digits("test")[1].numpy())) == set(range(10))
+    numpy.testing.assert_array_equal(xtr.cpu().numpy(), x.cpu().numpy()[tr])
+    numpy.testing.assert_array_equal(ytr.cpu().numpy(), y.cpu().numpy()[tr])
+    assert set(numpy.unique(data.load_digits("test")[1].cpu().numpy())) == set(range(10))
 
 
 def test_loaders_are_deterministic_and_hand_out_copies():
     a, la = data.load_digits("test")
-    a.data[...] = 7.0  # a caller scribbling on its tensor must not reach the next caller
-    la.data[...] = 3
+    a.array[...] = 7.0  # a caller scribbling on its tensor must not reach the next caller
+    la.array[...] = 3
     b, lb = data.load_digits("test")
     c, lc = data.load_digits("test")
-    assert b.numpy().max() <= 1.0
-    numpy.testing.assert_array_equal(b.numpy(), c.numpy())
-    numpy.testing.assert_array_equal(lb.numpy(), lc.numpy())
+    assert b.cpu().numpy().max() <= 1.0
+    numpy.testing.assert_array_equal(b.cpu().numpy(), c.cpu().numpy())
+    numpy.testing.assert_array_equal(lb.cpu().numpy(), lc.cpu().numpy())
 
 
 def test_bad_arguments_name_the_problem():
@@ -62,20 +62,20 @@ def test_bad_arguments_name_the_problem():
 def test_mnist_subset_split():
     x, y = data.load_mnist()
     assert x.shape == (4000, 1, 28, 28) and x.dtype == minigen.float32 and y.dtype == minigen.int64
-    xs = x.numpy()
+    xs = x.cpu().numpy()
     assert xs.min() == 0.0 and xs.max() == 1.0
     assert numpy.array_equal(numpy.round(xs * 255), numpy.round(xs * 255).astype(int))
-    assert (numpy.bincount(y.numpy(), minlength=10) == 400).all()
+    assert (numpy.bincount(y.cpu().numpy(), minlength=10) == 400).all()
     xt, yt = data.load_mnist("test", range="-11", flatten=True)
-    assert xt.shape == (1000, 784) and xt.numpy().min() == -1.0
-    assert (numpy.bincount(yt.numpy(), minlength=10) == 100).all()
+    assert xt.shape == (1000, 784) and xt.cpu().numpy().min() == -1.0
+    assert (numpy.bincount(yt.cpu().numpy(), minlength=10) == 100).all()
     _, ya = data.load_mnist("all")
-    assert (numpy.bincount(ya.numpy(), minlength=10) == 500).all()
+    assert (numpy.bincount(ya.cpu().numpy(), minlength=10) == 500).all()
     split = images_mod._mnist_split()
     assert not set(split["train"]) & set(split["test"])
     assert len(set(split["train"]) | set(split["test"])) == 5000
-    assert not numpy.all(numpy.diff(y.numpy()) >= 0)  # shuffled across classes
-    numpy.testing.assert_array_equal(y.numpy(), data.load_mnist()[1].numpy())
+    assert not numpy.all(numpy.diff(y.cpu().numpy()) >= 0)  # shuffled across classes
+    numpy.testing.assert_array_equal(y.cpu().numpy(), data.load_mnist()[1].cpu().numpy())
 
 
 # ----------------------------------------------------------------------------- IDX
@@ -104,14 +104,14 @@ def test_load_mnist_from_idx_dir(tmp_path, gz):
     sets = _write_mnist(tmp_path, gz=gz)
     x, y = data.load_mnist("train", path=tmp_path)
     assert x.shape == (6, 1, 28, 28) and x.dtype == minigen.float32 and y.dtype == minigen.int64
-    numpy.testing.assert_allclose(x.numpy()[:, 0] * 255, sets["train"][0], atol=1e-4)
-    numpy.testing.assert_array_equal(y.numpy(), sets["train"][1])
+    numpy.testing.assert_allclose(x.cpu().numpy()[:, 0] * 255, sets["train"][0], atol=1e-4)
+    numpy.testing.assert_array_equal(y.cpu().numpy(), sets["train"][1])
     xt, yt = data.load_mnist("test", path=str(tmp_path), flatten=True)
     assert xt.shape == (4, 784)
-    numpy.testing.assert_array_equal(yt.numpy(), sets["test"][1])
+    numpy.testing.assert_array_equal(yt.cpu().numpy(), sets["test"][1])
     xa, ya = data.load_mnist("all", path=tmp_path, range="-11")
-    assert xa.shape == (10, 1, 28, 28) and xa.numpy().min() >= -1.0
-    numpy.testing.assert_array_equal(ya.numpy(), numpy.concatenate([sets["train"][1], sets["test"][1]]))
+    assert xa.shape == (10, 1, 28, 28) and xa.cpu().numpy().min() >= -1.0
+    numpy.testing.assert_array_equal(ya.cpu().numpy(), numpy.concatenate([sets["train"][1], sets["test"][1]]))
 
 
 def test_read_idx_dtypes_and_big_endian(tmp_path):
@@ -215,18 +215,18 @@ def test_split_corpus_of_names_is_fixed_and_disjoint():
 def test_toy2d(name):
     x = data.toy2d(name, n=4000)
     assert x.shape == (4000, 2) and x.dtype == minigen.float32 and x.device == "cpu"
-    a = x.numpy()
+    a = x.cpu().numpy()
     assert numpy.isfinite(a).all()
     assert numpy.abs(a.mean(0)).max() < 0.15 and 0.8 < a.std() < 1.2
-    numpy.testing.assert_array_equal(a, data.toy2d(name, n=4000).numpy())
-    assert not numpy.array_equal(a, data.toy2d(name, n=4000, seed=1).numpy())
+    numpy.testing.assert_array_equal(a, data.toy2d(name, n=4000).cpu().numpy())
+    assert not numpy.array_equal(a, data.toy2d(name, n=4000, seed=1).cpu().numpy())
     assert data.toy2d(name, n=1).shape == (1, 2)
 
 
 def test_toy2d_shapes_are_what_they_say():
-    r = numpy.linalg.norm(data.toy2d("circles", n=500, noise=0.0).numpy(), axis=1)
+    r = numpy.linalg.norm(data.toy2d("circles", n=500, noise=0.0).cpu().numpy(), axis=1)
     assert numpy.allclose(numpy.unique(r.round(4)), [0.5 / 0.56, 1 / 0.56], atol=1e-3)
-    c = data.toy2d("checkerboard", n=2000).numpy() * 1.155  # back to the raw board on [-2, 2]^2
+    c = data.toy2d("checkerboard", n=2000).cpu().numpy() * 1.155  # back to the raw board on [-2, 2]^2
     cells = (numpy.floor(c[:, 0]) + numpy.floor(c[:, 1])) % 2
     assert (cells == 0).all()  # only one colour of squares
 

@@ -97,7 +97,7 @@ def test_schedules_and_their_checks():
 
 def test_sinusoidal_embedding_matches_numpy():
     t = minigen.tensor([0, 3, 99])
-    e = sinusoidal_embedding(t, 32).numpy()
+    e = sinusoidal_embedding(t, 32).cpu().numpy()
     f = numpy.exp(-numpy.log(10000.0) * numpy.arange(16) / 16)
     ref = numpy.concatenate([numpy.sin(numpy.outer([0, 3, 99], f)), numpy.cos(numpy.outer([0, 3, 99], f))], 1)
     numpy.testing.assert_allclose(e, ref, rtol=1e-5, atol=1e-5)
@@ -112,8 +112,8 @@ def test_q_sample_is_the_closed_form_and_matches_iterated_noising():
     x0 = minigen.tensor([[1.0, -2.0], [0.5, 0.25]])
     eps = minigen.tensor([[0.3, 0.1], [-1.0, 2.0]])
     t = minigen.tensor([0, 49])
-    ref = numpy.sqrt(ab[[0, 49]])[:, None] * x0.numpy() + numpy.sqrt(1 - ab[[0, 49]])[:, None] * eps.numpy()
-    numpy.testing.assert_allclose(m.q_sample(x0, t, eps).numpy(), ref, rtol=1e-6)
+    ref = numpy.sqrt(ab[[0, 49]])[:, None] * x0.cpu().numpy() + numpy.sqrt(1 - ab[[0, 49]])[:, None] * eps.cpu().numpy()
+    numpy.testing.assert_allclose(m.q_sample(x0, t, eps).cpu().numpy(), ref, rtol=1e-6)
     # q(x_t | x_0) by t single steps x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) z: same mean and variance
     rng = numpy.random.default_rng(0)
     x = numpy.full(200000, 1.5)
@@ -129,14 +129,14 @@ def test_ancestral_step_mean_is_the_epsilon_form():
     b = linear_betas(10)
     ab, a = numpy.cumprod(1 - b), 1 - b
     x = minigen.tensor([[0.2, -1.0]])
-    out = m.p_step(x, 0).numpy()     # t = 0: the mean, no noise
-    ref = (x.numpy() - b[0] / numpy.sqrt(1 - ab[0]) * 0.7) / numpy.sqrt(a[0])
+    out = m.p_step(x, 0).cpu().numpy()     # t = 0: the mean, no noise
+    ref = (x.cpu().numpy() - b[0] / numpy.sqrt(1 - ab[0]) * 0.7) / numpy.sqrt(a[0])
     numpy.testing.assert_allclose(out, ref, rtol=1e-5)
     # at t > 0 the noise has standard deviation sqrt(beta_t)
     minigen.manual_seed(0)
     xs = minigen.zeros(20000, 2)
     t = 5
-    draws = m.p_step(xs, t).numpy()
+    draws = m.p_step(xs, t).cpu().numpy()
     mean = (0 - b[t] / numpy.sqrt(1 - ab[t]) * 0.7) / numpy.sqrt(a[t])
     assert draws.mean() == pytest.approx(mean, abs=0.003)
     assert draws.std() == pytest.approx(numpy.sqrt(b[t]), rel=0.02)
@@ -147,11 +147,11 @@ def test_guidance_mixes_the_two_predictions():
     x = minigen.zeros(3, 2)
     y = minigen.tensor([1, 4, 9])
     w = 3.0
-    e = m.eps(x, 2, y, guidance=w).numpy()
-    e_y, e_null = y.numpy()[:, None] * 0.01, 10 * 0.01
+    e = m.eps(x, 2, y, guidance=w).cpu().numpy()
+    e_y, e_null = y.cpu().numpy()[:, None] * 0.01, 10 * 0.01
     numpy.testing.assert_allclose(e, e_null + w * (e_y - e_null) + 0 * e, rtol=1e-5, atol=1e-6)
-    numpy.testing.assert_allclose(m.eps(x, 2, y, guidance=1.0).numpy(), numpy.repeat(e_y, 2, 1), atol=1e-6)
-    numpy.testing.assert_allclose(m.eps(x, 2).numpy(), numpy.full((3, 2), e_null), atol=1e-6)
+    numpy.testing.assert_allclose(m.eps(x, 2, y, guidance=1.0).cpu().numpy(), numpy.repeat(e_y, 2, 1), atol=1e-6)
+    numpy.testing.assert_allclose(m.eps(x, 2).cpu().numpy(), numpy.full((3, 2), e_null), atol=1e-6)
 
 
 def test_label_dropout_in_training_is_p_uncond():
@@ -159,7 +159,7 @@ def test_label_dropout_in_training_is_p_uncond():
 
     class Spy(ConstEps):
         def forward(self, x, t, y=None):
-            seen.append(y.numpy().copy())
+            seen.append(y.cpu().numpy().copy())
             return super().forward(x, t, None)
 
     m = DDPM(Spy(), (2,), T=10, images=False, num_classes=10, p_uncond=0.25)
@@ -177,10 +177,10 @@ def test_ddim_inversion_round_trip_and_determinism(device):
     x = load_digits("test")[0][:4].to(device)
     x_T = m.ddim_invert(x, steps=10)
     back = m.sample(4, sampler="ddim", steps=10, x_T=x_T)
-    numpy.testing.assert_allclose(back.numpy(), x.numpy(), atol=1e-4)
+    numpy.testing.assert_allclose(back.cpu().numpy(), x.cpu().numpy(), atol=1e-4)
     a = m.sample(3, sampler="ddim", steps=7, x_T=x_T[:3])
     b = m.sample(3, sampler="ddim", steps=7, x_T=x_T[:3])
-    numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+    numpy.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     assert m.ddim_times(7) == [0, 5, 10, 14, 19, 24, 29]
     with pytest.raises(ValueError, match=r"steps must lie in 1 \.\. 30"):
         m.sample(2, sampler="ddim", steps=31)
@@ -194,8 +194,8 @@ def test_inpainting_keeps_the_known_pixels(device):
     x = load_digits("test")[0][:3].to(device)
     mask = minigen.ones(1, 8, 8)
     mask[:, 4:, :] = 0.0
-    out = m.inpaint(x, mask.to(device)).numpy()
-    numpy.testing.assert_allclose(out[:, :, :4], x.numpy()[:, :, :4], atol=1e-6)
+    out = m.inpaint(x, mask.to(device)).cpu().numpy()
+    numpy.testing.assert_allclose(out[:, :, :4], x.cpu().numpy()[:, :, :4], atol=1e-6)
     assert out.shape == (3, 1, 8, 8) and 0 <= out.min() and out.max() <= 1
     with pytest.raises(ValueError, match="mask must have the image shape"):
         m.inpaint(x, minigen.ones(1, 4, 4).to(device))
@@ -207,11 +207,11 @@ def test_nll_bound_with_one_step_matches_numpy():
     m.eval()
     x = load_digits("test")[0][:2]
     minigen.manual_seed(5)
-    got = m.nll_bound(x).numpy()
+    got = m.nll_bound(x).cpu().numpy()
     minigen.manual_seed(5)
-    eps = minigen.randn(2, 1, 8, 8).numpy().astype(numpy.float64)
+    eps = minigen.randn(2, 1, 8, 8).cpu().numpy().astype(numpy.float64)
     beta = 1e-4
-    x0 = x.numpy().astype(numpy.float64) * 2 - 1
+    x0 = x.cpu().numpy().astype(numpy.float64) * 2 - 1
     ab = 1 - beta
     LT = 0.5 * ((x0 ** 2).sum((1, 2, 3)) * ab + 64 * ((1 - ab) - 1 - numpy.log(1 - ab)))
     x1 = numpy.sqrt(ab) * x0 + numpy.sqrt(1 - ab) * eps
@@ -230,12 +230,12 @@ def test_ema_tracks_the_weights_and_is_used_for_sampling():
     opt = minigen.optim.Adam(m.parameters(), lr=1e-2)
     assert len(list(m.parameters())) == len(list(m.net.parameters()))
     x = load_digits("train")[0][:8]
-    before = [p.numpy().copy() for p in m.ema_net.parameters()]
+    before = [p.cpu().numpy().copy() for p in m.ema_net.parameters()]
     training_step(m, opt, (x,))
     assert int(m.ema_steps.item()) == 1
     d = min(0.5, 1 / 10)
     for pe, p, b in zip(m.ema_net.parameters(), m.net.parameters(), before):
-        numpy.testing.assert_allclose(pe.numpy(), d * b + (1 - d) * p.numpy(), rtol=1e-5, atol=1e-7)
+        numpy.testing.assert_allclose(pe.cpu().numpy(), d * b + (1 - d) * p.cpu().numpy(), rtol=1e-5, atol=1e-7)
     m.train()
     assert m.denoiser() is m.net
     m.eval()
@@ -253,7 +253,7 @@ def test_tiny_batch_overfits_and_samples_in_range(device):
     m.eval()
     s = m.sample(5)
     assert s.shape == (5, 1, 8, 8) and s.device == device
-    a = s.numpy()
+    a = s.cpu().numpy()
     assert numpy.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
 
 
@@ -267,14 +267,14 @@ def test_points_ddpm_determinism_and_checkpoint_round_trip(tmp_path, device):
     a = m.sample(10)
     minigen.manual_seed(3)
     b = m.sample(10)
-    numpy.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert a.shape == (10, 2) and numpy.isfinite(a.numpy()).all()
+    numpy.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
+    assert a.shape == (10, 2) and numpy.isfinite(a.cpu().numpy()).all()
     path = os.path.join(tmp_path, "d.npz")
     save_checkpoint(path, m, opt, meta={"model": "ddpm"})
     m2 = DDPM(PointDenoiser(), (2,), T=20, images=False).to(device)
     load_checkpoint(path, m2)
     minigen.manual_seed(3)
-    numpy.testing.assert_array_equal(m2.sample(10).numpy(), a.numpy())
+    numpy.testing.assert_array_equal(m2.sample(10).cpu().numpy(), a.cpu().numpy())
 
 
 def test_guided_image_checkpoint_keeps_the_average(tmp_path):
@@ -288,7 +288,7 @@ def test_guided_image_checkpoint_keeps_the_average(tmp_path):
     m2 = _tiny_image_ddpm(T=10, guided=True, ema=0.9)
     load_checkpoint(path, m2)
     for a, b in zip(m.ema_net.parameters(), m2.ema_net.parameters()):
-        numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+        numpy.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     assert int(m2.ema_steps.item()) == 3
 
 
@@ -338,9 +338,9 @@ def test_score_loss_and_score_match_numpy():
     numpy.testing.assert_allclose(m.sigmas, numpy.geomspace(1, 0.01, 10))
     x = minigen.tensor([[0.3, -0.2], [1.0, 0.5]])
     i = 4
-    s = m.score(x, i).numpy()
+    s = m.score(x, i).cpu().numpy()
     with minigen.no_grad():
-        raw = m.net(x, minigen.tensor([i, i])).numpy()
+        raw = m.net(x, minigen.tensor([i, i])).cpu().numpy()
     numpy.testing.assert_allclose(s, raw / m.sigmas[i], rtol=1e-5)
     # the loss, with the same draws of i and z
     minigen.manual_seed(2)
@@ -348,9 +348,9 @@ def test_score_loss_and_score_match_numpy():
     minigen.manual_seed(2)
     idx = minigen.randint(0, 10, (2,))
     z = minigen.randn(2, 2)
-    sig = numpy.array(m.sigmas)[idx.numpy()][:, None]
+    sig = numpy.array(m.sigmas)[idx.cpu().numpy()][:, None]
     with minigen.no_grad():
-        r = m.net(x + minigen.tensor(sig, dtype=minigen.float32) * z, idx).numpy() + z.numpy()
+        r = m.net(x + minigen.tensor(sig, dtype=minigen.float32) * z, idx).cpu().numpy() + z.cpu().numpy()
     assert got == pytest.approx(0.5 * (r ** 2).sum(1).mean(), rel=1e-5)
     with pytest.raises(ValueError, match="level i must lie"):
         m.score(x, 10)
@@ -373,7 +373,7 @@ def test_langevin_samples_a_known_gaussian(device):
     m.net = Exact(m.sigmas)
     m = m.to(device)
     minigen.manual_seed(0)
-    x = m.sample(4000, steps_per_level=100).numpy()
+    x = m.sample(4000, steps_per_level=100).cpu().numpy()
     assert x.std() == pytest.approx(0.5, rel=0.06)
     assert abs(x.mean()) < 0.03
 
@@ -385,7 +385,7 @@ def test_coupling_inverts_and_its_log_det_is_the_jacobians():
     for c in flow.couplings:
         minigen.nn.init.normal_(c.out.weight, 0, 0.5)
     x32 = minigen.tensor([[0.3, -0.7], [1.2, 0.4]])
-    numpy.testing.assert_allclose(flow.inverse(flow(x32)[0]).numpy(), x32.numpy(), atol=1e-5)
+    numpy.testing.assert_allclose(flow.inverse(flow(x32)[0]).cpu().numpy(), x32.cpu().numpy(), atol=1e-5)
     # in float64, log|det| against the Jacobian by central differences
     flow = flow.double()
     x = x32.to(minigen.float64)
@@ -396,10 +396,10 @@ def test_coupling_inverts_and_its_log_det_is_the_jacobians():
         for j in range(2):
             e = numpy.zeros((1, 2))
             e[0, j] = h
-            up = flow(minigen.tensor(x.numpy()[n:n + 1] + e))[0].numpy()[0]
-            down = flow(minigen.tensor(x.numpy()[n:n + 1] - e))[0].numpy()[0]
+            up = flow(minigen.tensor(x.cpu().numpy()[n:n + 1] + e))[0].cpu().numpy()[0]
+            down = flow(minigen.tensor(x.cpu().numpy()[n:n + 1] - e))[0].cpu().numpy()[0]
             J[:, j] = (up - down) / (2 * h)
-        assert logdet.numpy()[n] == pytest.approx(numpy.log(abs(numpy.linalg.det(J))), abs=1e-7)
+        assert logdet.cpu().numpy()[n] == pytest.approx(numpy.log(abs(numpy.linalg.det(J))), abs=1e-7)
 
 
 def test_flow_density_integrates_to_one():
@@ -411,7 +411,7 @@ def test_flow_density_integrates_to_one():
     gx, gy = numpy.meshgrid(g, g)
     pts = minigen.tensor(numpy.stack([gx.ravel(), gy.ravel()], 1).astype(numpy.float32))
     with minigen.no_grad():
-        p = numpy.exp(flow.log_prob_flow(pts).numpy().astype(numpy.float64))
+        p = numpy.exp(flow.log_prob_flow(pts).cpu().numpy().astype(numpy.float64))
     assert p.sum() * (g[1] - g[0]) ** 2 == pytest.approx(1.0, abs=0.003)
 
 
@@ -419,16 +419,16 @@ def test_logit_step_log_det_and_the_discrete_bound():
     flow = build_realnvp("digits")
     y = minigen.tensor(numpy.random.default_rng(0).uniform(0, 1, (3, 64)).astype(numpy.float32))
     w, ld = flow.to_logit(y)
-    q = ALPHA + (1 - 2 * ALPHA) * y.numpy().astype(numpy.float64)
-    numpy.testing.assert_allclose(w.numpy(), numpy.log(q / (1 - q)), rtol=1e-4, atol=1e-5)
-    numpy.testing.assert_allclose(ld.numpy(), (numpy.log(1 - 2 * ALPHA) - numpy.log(q) - numpy.log(1 - q)).sum(1),
+    q = ALPHA + (1 - 2 * ALPHA) * y.cpu().numpy().astype(numpy.float64)
+    numpy.testing.assert_allclose(w.cpu().numpy(), numpy.log(q / (1 - q)), rtol=1e-4, atol=1e-5)
+    numpy.testing.assert_allclose(ld.cpu().numpy(), (numpy.log(1 - 2 * ALPHA) - numpy.log(q) - numpy.log(1 - q)).sum(1),
                                   rtol=1e-5)
     x = load_digits("test")[0][:5]
     minigen.manual_seed(0)
-    v = flow.dequantise(x).numpy() * LEVELS
-    numpy.testing.assert_array_equal(numpy.floor(v), numpy.round(x.numpy().reshape(5, 64) * 16))
+    v = flow.dequantise(x).cpu().numpy() * LEVELS
+    numpy.testing.assert_array_equal(numpy.floor(v), numpy.round(x.cpu().numpy().reshape(5, 64) * 16))
     plain, iw = flow.nll_bound(x, draws=4)
-    assert (iw.numpy() <= plain.numpy() + 1e-4).all()
+    assert (iw.cpu().numpy() <= plain.cpu().numpy() + 1e-4).all()
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
         flow.log_prob_y(minigen.ones(2, 64) * 1.5)
     flow.log_prob_y(minigen.ones(2, 64))     # (16 + u) / 17 may round to 1.0 in float32
@@ -453,9 +453,9 @@ def test_realnvp_overfits_and_round_trips(tmp_path, device):
     f2 = build_realnvp("moons").to(device)
     load_checkpoint(path, f2)
     minigen.manual_seed(4)
-    numpy.testing.assert_array_equal(f2.sample(7).numpy(), s.numpy())
+    numpy.testing.assert_array_equal(f2.sample(7).cpu().numpy(), s.cpu().numpy())
     img = build_realnvp("digits").sample(3)
-    assert img.shape == (3, 1, 8, 8) and img.numpy().min() >= 0 and img.numpy().max() <= 1
+    assert img.shape == (3, 1, 8, 8) and img.cpu().numpy().min() >= 0 and img.cpu().numpy().max() <= 1
 
 
 # ----------------------------------------------------------------------------- registry and CLI

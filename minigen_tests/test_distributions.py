@@ -41,7 +41,7 @@ def test_against_pytorch():
               (b2.log_prob(_t(v)), tb2.log_prob(tt(v))), (D.kl_divergence(b, b2), TD.kl_divergence(tb, tb2)),
               (b.mean, tb.mean), (b.variance, tb.variance), (n.variance, tn.variance)]
     for k, (m, t) in enumerate(pairs):
-        np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-10, atol=1e-12, err_msg=str(k))
+        np.testing.assert_allclose(m.cpu().numpy(), t.cpu().numpy(), rtol=1e-10, atol=1e-12, err_msg=str(k))
     for m, t in ((n, tn), (c, tc), (b, tb), (D.Independent(n, 1), TD.Independent(tn, 1))):
         assert m.batch_shape == tuple(t.batch_shape) and m.event_shape == tuple(t.event_shape)
         assert m.sample((4, 2)).shape == tuple(t.sample((4, 2)).shape)
@@ -62,8 +62,8 @@ def test_gradients_by_gradcheck():
     draw = D.Normal(loc, scale).rsample((5,))
     draw.sum().backward()
     eps = (draw.detach() - loc.detach()) / scale.detach()
-    np.testing.assert_allclose(loc.grad.numpy(), 5.0)
-    np.testing.assert_allclose(scale.grad.numpy(), eps.sum(0).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(loc.grad.cpu().numpy(), 5.0)
+    np.testing.assert_allclose(scale.grad.cpu().numpy(), eps.sum(0).cpu().numpy(), rtol=1e-12)
     assert not D.Normal(loc, scale).sample((2,)).requires_grad
 
 

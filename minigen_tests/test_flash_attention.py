@@ -16,7 +16,7 @@ def T(a, device, requires_grad=False):
 
 
 def host(t):
-    return minigen.tensor(t).numpy() if not isinstance(t, minigen.Tensor) else t.numpy()
+    return minigen.tensor(t).cpu().numpy() if not isinstance(t, minigen.Tensor) else t.cpu().numpy()
 
 
 # ----------------------------------------------------------------------------- reference
@@ -64,9 +64,9 @@ def test_matches_float64_reference(device, is_causal, Tq, Tk, bq, bk):
     o = flash_attention(qt, kt, vt, is_causal=is_causal, block_q=bq, block_k=bk)
     o.backward(T(dout, device))
     assert o.device.type == device
-    np.testing.assert_allclose(o.numpy(), o_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(o.cpu().numpy(), o_ref, rtol=0, atol=1e-12)
     for got, want in ((qt.grad, dq_ref), (kt.grad, dk_ref), (vt.grad, dv_ref)):
-        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("is_causal", [False, True])
@@ -80,9 +80,9 @@ def test_matches_scaled_dot_product_attention(device, is_causal, bq, bk):
     r = F.scaled_dot_product_attention(*b, is_causal=is_causal, scale=0.3)
     o.backward(T(dout, device))
     r.backward(T(dout, device))
-    np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(o.cpu().numpy(), r.cpu().numpy(), rtol=0, atol=1e-12)
     for x, y in zip(a, b):
-        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), y.grad.cpu().numpy(), rtol=0, atol=1e-12)
 
 
 def test_composite_twin_agrees(device):
@@ -97,9 +97,9 @@ def test_composite_twin_agrees(device):
     r = minigen.softmax(s.masked_fill(~keep, -math.inf), dim=-1) @ b[2]
     o.backward(T(dout, device))
     r.backward(T(dout, device))
-    np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(o.cpu().numpy(), r.cpu().numpy(), rtol=0, atol=1e-12)
     for x, y in zip(a, b):
-        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), y.grad.cpu().numpy(), rtol=0, atol=1e-12)
 
 
 def test_float32_close_to_float64(device):
@@ -109,8 +109,8 @@ def test_float32_close_to_float64(device):
     o = flash_attention(qt, kt, vt, is_causal=True, block_q=16, block_k=32)
     o.backward(T(dout, device))
     assert o.dtype == minigen.float32 and qt.grad.dtype == minigen.float32
-    np.testing.assert_allclose(o.numpy(), o_ref, atol=1e-5)
-    np.testing.assert_allclose(qt.grad.numpy(), dq_ref, atol=1e-4)
+    np.testing.assert_allclose(o.cpu().numpy(), o_ref, atol=1e-5)
+    np.testing.assert_allclose(qt.grad.cpu().numpy(), dq_ref, atol=1e-4)
 
 
 def test_no_batch_dims_and_large_scores_stay_finite(device):
@@ -121,9 +121,9 @@ def test_no_batch_dims_and_large_scores_stay_finite(device):
     qt, kt, vt = (T(a, device, True) for a in (q, k, v))
     o = flash_attention(qt, kt, vt, block_q=4, block_k=6)
     o.backward(T(dout, device))
-    assert np.isfinite(o.numpy()).all()
-    np.testing.assert_allclose(o.numpy(), o_ref, atol=1e-10)
-    np.testing.assert_allclose(kt.grad.numpy(), dk_ref, atol=1e-8)
+    assert np.isfinite(o.cpu().numpy()).all()
+    np.testing.assert_allclose(o.cpu().numpy(), o_ref, atol=1e-10)
+    np.testing.assert_allclose(kt.grad.cpu().numpy(), dk_ref, atol=1e-8)
 
 
 @pytest.mark.parametrize("is_causal", [False, True])
@@ -156,7 +156,7 @@ def test_inputs_not_mutated(device):
     ts = [T(a, device, True) for a in (q, k, v)]
     flash_attention(*ts, is_causal=True, block_q=4, block_k=4).backward(T(dout, device))
     for t, a in zip(ts, (q, k, v)):
-        np.testing.assert_array_equal(t.numpy(), a)
+        np.testing.assert_array_equal(t.cpu().numpy(), a)
 
 
 def test_exported_in_functional():

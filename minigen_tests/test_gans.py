@@ -61,7 +61,7 @@ def test_seeds_repeat(name):
         minigen.manual_seed(3)
         m = TINY[name]()
         stats = m.train_step(real_batch(), opts(m))
-        out.append((stats["loss_D"], m.sample(4).numpy()))
+        out.append((stats["loss_D"], m.sample(4).cpu().numpy()))
     assert out[0][0] == out[1][0]
     np.testing.assert_array_equal(out[0][1], out[1][1])
 
@@ -114,9 +114,9 @@ def test_images_to_the_players_space_and_back():
     x = minigen.rand(3, 1, 28, 28)
     g = m.to_model(x)
     assert g.shape == (3, 1, 32, 32)
-    np.testing.assert_allclose(g.numpy()[:, :, 2:30, 2:30], x.numpy() * 2 - 1, atol=1e-6)
-    assert (g.numpy()[:, :, :2] == -1).all()
-    np.testing.assert_allclose(m.to_images(g).numpy(), x.numpy(), atol=1e-6)
+    np.testing.assert_allclose(g.cpu().numpy()[:, :, 2:30, 2:30], x.cpu().numpy() * 2 - 1, atol=1e-6)
+    assert (g.cpu().numpy()[:, :, :2] == -1).all()
+    np.testing.assert_allclose(m.to_images(g).cpu().numpy(), x.cpu().numpy(), atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- WGAN-GP
@@ -132,15 +132,15 @@ def test_gradient_penalty_matches_its_definition_and_is_differentiated_twice():
     eps = minigen.rand(2, 1, 1, 1)
     xh = (eps.to(minigen.float64) * x + (1 - eps.to(minigen.float64)) * f).requires_grad_(True)
     (g,) = minigen.grad(D(xh).sum(), xh)
-    ref = ((np.sqrt((g.numpy().reshape(2, -1) ** 2).sum(1)) - 1) ** 2).mean()
+    ref = ((np.sqrt((g.cpu().numpy().reshape(2, -1) ** 2).sum(1)) - 1) ** 2).mean()
     assert abs(gp.item() - ref) < 1e-10
     # d gp / d (critic weight): analytic (through create_graph) against central differences
     w = D.out.weight
     gp.backward()
-    analytic = w.grad.numpy().ravel()[:5].copy()
+    analytic = w.grad.cpu().numpy().ravel()[:5].copy()
     numeric = []
     for j in range(5):
-        flat = w.data.reshape(-1)
+        flat = w.array.reshape(-1)
         old = float(flat[j])
         vals = []
         for d in (1e-6, -1e-6):
@@ -157,12 +157,12 @@ def test_wgan_steps_g_every_n_critic_and_warns_about_batch_norm():
     minigen.manual_seed(0)
     m = WGANGP(nz=8, ngf=4, ndf=4, n_critic=3)
     o = opts(m, 1e-4, (0.0, 0.9))
-    g0 = m.G.net[0].weight.numpy().copy()
+    g0 = m.G.net[0].weight.cpu().numpy().copy()
     m.train_step(real_batch(), o)
     m.train_step(real_batch(), o)
-    np.testing.assert_array_equal(m.G.net[0].weight.numpy(), g0)      # no G step yet
+    np.testing.assert_array_equal(m.G.net[0].weight.cpu().numpy(), g0)      # no G step yet
     m.train_step(real_batch(), o)
-    assert (m.G.net[0].weight.numpy() != g0).any() and int(m.critic_steps.item()) == 3
+    assert (m.G.net[0].weight.cpu().numpy() != g0).any() and int(m.critic_steps.item()) == 3
     with pytest.warns(UserWarning, match="batch norm under a gradient penalty"):
         WGANGP(nz=4, ngf=2, ndf=2, critic_batch_norm=True)
 
@@ -180,8 +180,8 @@ def test_conditional_labels():
         DCGAN(nz=4, ngf=2, ndf=2).sample(2, labels=[1, 2])
     # the label changes the image (same noise)
     z = m.noise(2)
-    a = m.sample(2, labels=[3, 3], z=z).numpy()
-    b = m.sample(2, labels=[7, 7], z=z).numpy()
+    a = m.sample(2, labels=[3, 3], z=z).cpu().numpy()
+    b = m.sample(2, labels=[7, 7], z=z).cpu().numpy()
     assert not np.array_equal(a, b)          # (an untrained G is near 0.5 everywhere)
     with pytest.raises(ValueError, match="conditioning must be one of"):
         ConditionalGAN(conditioning="film")
@@ -195,14 +195,14 @@ def test_projection_discriminator_is_psi_plus_class_projection():
     D = m.D.eval()
     x = minigen.randn(3, 1, 32, 32)
     y = minigen.tensor(np.array([0, 4, 9]))
-    phi = D.net.features(x).numpy().reshape(3, -1)
-    psi = D.net.out.weight.numpy().reshape(-1)
-    E = D.embed.weight.numpy()
+    phi = D.net.features(x).cpu().numpy().reshape(3, -1)
+    psi = D.net.out.weight.cpu().numpy().reshape(-1)
+    E = D.embed.weight.cpu().numpy()
     want = phi @ psi + (E[[0, 4, 9]] * phi).sum(1)
-    np.testing.assert_allclose(D(x, y).numpy(), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(D(x, y).cpu().numpy(), want, rtol=1e-4, atol=1e-5)
     # the label moves only the projection term
     y2 = minigen.tensor(np.array([1, 4, 2]))
-    diff = D(x, y2).numpy() - D(x, y).numpy()
+    diff = D(x, y2).cpu().numpy() - D(x, y).cpu().numpy()
     np.testing.assert_allclose(diff, ((E[[1, 4, 2]] - E[[0, 4, 9]]) * phi).sum(1), rtol=1e-4, atol=1e-5)
     assert diff[1] == 0.0
 
@@ -213,13 +213,13 @@ def test_modulated_conv_equals_per_sample_weights():
     mc = ModulatedConv2d(3, 4, 3, w_dim=5).to(dtype=minigen.float64)
     x = minigen.randn(2, 3, 6, 6, dtype=minigen.float64)
     w = minigen.randn(2, 5, dtype=minigen.float64)
-    y = mc(x, w).numpy()
-    s = mc.affine(w).numpy()
-    W = mc.weight.numpy()
+    y = mc(x, w).cpu().numpy()
+    s = mc.affine(w).cpu().numpy()
+    W = mc.weight.cpu().numpy()
     for n in range(2):
         Wn = W * s[n][None, :, None, None]                                  # modulate
         Wn = Wn / np.sqrt((Wn ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-8)   # demodulate
-        ref = minigen.nn.functional.conv2d(x[n:n + 1], minigen.tensor(Wn), padding=1).numpy()
+        ref = minigen.nn.functional.conv2d(x[n:n + 1], minigen.tensor(Wn), padding=1).cpu().numpy()
         np.testing.assert_allclose(y[n:n + 1], ref, rtol=1e-10, atol=1e-12)
 
 
@@ -233,15 +233,15 @@ def test_truncation_mixing_and_noise():
         noise = [minigen.zeros(4, 1, 4 * 2 ** i, 4 * 2 ** i) for i in range(4)]
         m.eval()
         ws = m.styles(z, psi=0.0)
-        x0 = m.G.synthesis(ws, noise).numpy()
+        x0 = m.G.synthesis(ws, noise).cpu().numpy()
         assert np.abs(x0 - x0[:1]).max() < 1e-6
         # mixing: crossover 0 is all z2, crossover = n_styles all z
         z2 = m.noise(4)
-        np.testing.assert_allclose(m.styles(z, z2, 0).numpy(), m.styles(z2).numpy())
-        np.testing.assert_allclose(m.styles(z, z2, m.G.n_styles).numpy(), m.styles(z).numpy())
+        np.testing.assert_allclose(m.styles(z, z2, 0).cpu().numpy(), m.styles(z2).cpu().numpy())
+        np.testing.assert_allclose(m.styles(z, z2, m.G.n_styles).cpu().numpy(), m.styles(z).cpu().numpy())
     with pytest.raises(ValueError, match=r"psi must lie in \[0, 1\]"):
         m.sample(2, psi=1.5)
-    assert abs(float(m.w_avg.numpy().std())) > 0      # tracked during training
+    assert abs(float(m.w_avg.cpu().numpy().std())) > 0      # tracked during training
 
 
 # ----------------------------------------------------------------------------- MLP GAN
@@ -250,10 +250,10 @@ def test_spectral_norm_divides_by_the_largest_singular_value():
     lin = SNLinear(6, 5)
     for _ in range(50):                         # power iteration converges
         lin(minigen.randn(2, 6))
-    W = lin.weight.numpy()
+    W = lin.weight.cpu().numpy()
     sigma = np.linalg.svd(W, compute_uv=False)[0]
     x = minigen.randn(3, 6)
-    np.testing.assert_allclose(lin(x).numpy(), x.numpy() @ (W / sigma).T + lin.bias.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(lin(x).cpu().numpy(), x.cpu().numpy() @ (W / sigma).T + lin.bias.cpu().numpy(), rtol=1e-4, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- CycleGAN
@@ -336,7 +336,7 @@ def test_gan_resume_is_exact(tmp_path):
     train_model(out=str(tmp_path / "b"), callback=stop, **kw)
     resumed = train_model(out=str(tmp_path / "b"), resume=True, **kw)["model"]
     for (k, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items()):
-        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+        np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy(), err_msg=k)
 
 
 @pytest.mark.parametrize("name", ["mlp_gan", "dcgan", "wgan_gp", "stylegan"])
@@ -357,12 +357,12 @@ def test_r1_penalty_enters_d_loss_and_rejects_negative_gamma():
         o = {"G": optim.SGD(m.G.parameters(), lr=0.0), "D": optim.SGD(m.D.parameters(), lr=0.0)}
         minigen.manual_seed(1)
         m.train_step((x,), o)
-        grads[gamma] = next(iter(m.D.parameters())).grad.numpy().copy()
+        grads[gamma] = next(iter(m.D.parameters())).grad.cpu().numpy().copy()
         if gamma:
             for p in m.D.parameters():
                 p.grad = None
             m.r1_penalty(m.to_model(x)).backward()
-            pen = next(iter(m.D.parameters())).grad.numpy()
+            pen = next(iter(m.D.parameters())).grad.cpu().numpy()
     assert np.abs(pen).max() > 1e-6
     np.testing.assert_allclose(grads[50.0] - grads[0.0], pen, rtol=1e-3, atol=1e-6 * np.abs(pen).max())
     with pytest.raises(ValueError, match="r1_gamma must be >= 0"):

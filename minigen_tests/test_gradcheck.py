@@ -44,7 +44,7 @@ class RawSquare(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return _wrap(gy.data * 2.0 * x.data)
+        return _wrap(gy.array * 2.0 * x.array)
 
 
 class WrongCurvatureSquare(Function):
@@ -123,10 +123,10 @@ def test_float32_inputs_warn(device):
 
 
 def test_gradcheck_does_not_touch_the_inputs(device, x3):
-    before = x3.numpy()
+    before = x3.cpu().numpy()
     minigen.gradcheck(lambda t: t.sin(), [x3])
     minigen.gradgradcheck(lambda t: t.sin(), [x3], mode="directional")
-    np.testing.assert_array_equal(x3.numpy(), before)
+    np.testing.assert_array_equal(x3.cpu().numpy(), before)
     assert x3.grad is None
 
 
@@ -247,8 +247,8 @@ class LayoutSensitive(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        g = gy.data * self.c
-        return _wrap(g if x.data.flags.c_contiguous else g * 1.5), None
+        g = gy.array * self.c
+        return _wrap(g if x.array.flags.c_contiguous else g * 1.5), None
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -258,12 +258,12 @@ def test_gradcheck_keeps_the_memory_layout_of_its_inputs(mode, device):
     rng = np.random.default_rng(3)
     x = T(rng.standard_normal((2, 3, 4, 3)), device, grad=False).permute(0, 3, 1, 2).detach()
     x.requires_grad_(True)
-    assert not x.data.flags.c_contiguous
-    c = minigen.tensor(rng.standard_normal((2, 3, 3, 4)), dtype=minigen.float64, device=device).data
+    assert not x.array.flags.c_contiguous
+    c = minigen.tensor(rng.standard_normal((2, 3, 3, 4)), dtype=minigen.float64, device=device).array
     assert minigen.gradcheck(lambda t: (t * t).sum(dim=(2, 3)) * t.mean(), [x], mode=mode)
     with pytest.raises(minigen.GradcheckError):
         minigen.gradcheck(lambda t: LayoutSensitive.apply(t, c=c), [x], mode=mode)
-    xc = minigen.tensor(np.ascontiguousarray(x.numpy()), dtype=minigen.float64, device=device,
+    xc = minigen.tensor(np.ascontiguousarray(x.cpu().numpy()), dtype=minigen.float64, device=device,
                         requires_grad=True)
-    assert xc.data.flags.c_contiguous
+    assert xc.array.flags.c_contiguous
     assert minigen.gradcheck(lambda t: LayoutSensitive.apply(t, c=c), [xc], mode=mode)

@@ -71,9 +71,9 @@ def test_round_trip_of_a_nested_state(tmp_path):
     w = r["model"]["w"]
     assert isinstance(w, minigen.Tensor) and w.device == "cpu" and w.dtype == minigen.float32
     assert w.requires_grad and w.is_leaf
-    numpy.testing.assert_array_equal(w.numpy(), s["model"]["w"].numpy())
-    assert r["model"]["b"].dtype == minigen.float64 and r["model"]["b"].numpy().tolist() == [1.5, -2.25]
-    assert r["model"]["idx"].dtype == minigen.int64 and r["model"]["idx"].numpy()[0, 1] == 2**40
+    numpy.testing.assert_array_equal(w.cpu().numpy(), s["model"]["w"].cpu().numpy())
+    assert r["model"]["b"].dtype == minigen.float64 and r["model"]["b"].cpu().numpy().tolist() == [1.5, -2.25]
+    assert r["model"]["idx"].dtype == minigen.int64 and r["model"]["idx"].cpu().numpy()[0, 1] == 2**40
     assert not r["model"]["b"].requires_grad
     opt = r["optimizer"]
     assert list(opt["state"]) == [0] and opt["state"][0]["step"] == 12
@@ -107,9 +107,9 @@ def test_device_is_recorded_and_map_location(tmp_path, cuda):
         manifest = json.loads(numpy.lib.format.read_array(z.open(mio.MANIFEST + ".npy")).tobytes())
     assert manifest["tree"]["dict"][0][1]["device"] == "cuda"
     on_cpu = mio.load(tmp_path / "c.npz")["t"]
-    assert on_cpu.device == "cpu" and on_cpu.numpy().tolist() == [1.0, 2.0]
+    assert on_cpu.device == "cpu" and on_cpu.cpu().numpy().tolist() == [1.0, 2.0]
     back = mio.load(tmp_path / "c.npz", map_location="cuda")["t"]
-    assert back.device == "cuda" and back.numpy().tolist() == [1.0, 2.0]
+    assert back.device == "cuda" and back.cpu().numpy().tolist() == [1.0, 2.0]
     assert mio.load(tmp_path / "c.npz", map_location=minigen.device("cpu"))["t"].device == "cpu"
 
 

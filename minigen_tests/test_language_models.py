@@ -67,7 +67,7 @@ def test_seed_determinism_and_checkpoint_round_trip(kind, tmp_path):
     minigen.save(a.state_dict(), tmp_path / "m.npz")
     c = make(kind, seed=5)
     c.load_state_dict(minigen.load(tmp_path / "m.npz"))
-    np.testing.assert_array_equal(c(x)[0].numpy(), a(x)[0].numpy())
+    np.testing.assert_array_equal(c(x)[0].cpu().numpy(), a(x)[0].cpu().numpy())
 
 
 @pytest.mark.parametrize("kind", NEURAL)
@@ -77,19 +77,19 @@ def test_incremental_forward_equals_the_whole(kind, device):
     full, _ = m(x)
     a, cache = m(x[:, :5])
     b, _ = m(x[:, 5:], cache)
-    np.testing.assert_allclose(minigen.cat([a, b], 1).numpy(), full.numpy(), atol=1e-5)
+    np.testing.assert_allclose(minigen.cat([a, b], 1).cpu().numpy(), full.cpu().numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", NEURAL)
 def test_causal_a_later_token_never_changes_an_earlier_prediction(kind):
     m = make(kind).eval()
     x, _ = batch()
-    x2 = x.numpy().copy()
+    x2 = x.cpu().numpy().copy()
     x2[:, 5] = (x2[:, 5] + 1) % V
     a, _ = m(x)
     b, _ = m(minigen.tensor(x2))
-    np.testing.assert_allclose(a.numpy()[:, :5], b.numpy()[:, :5], atol=1e-6)
-    assert np.abs(a.numpy()[:, 5] - b.numpy()[:, 5]).max() > 1e-4
+    np.testing.assert_allclose(a.cpu().numpy()[:, :5], b.cpu().numpy()[:, :5], atol=1e-6)
+    assert np.abs(a.cpu().numpy()[:, 5] - b.cpu().numpy()[:, 5]).max() > 1e-4
 
 
 @pytest.mark.parametrize("kind", NEURAL)
@@ -98,22 +98,22 @@ def test_samples_are_token_ids_in_the_vocabulary(kind, device):
     out = m.generate([[0, 1], [2, 3]], 12)
     assert out.shape == (2, 14) and out.dtype == minigen.int64 and out.device.type == device
     assert 0 <= int(out.min().item()) and int(out.max().item()) < V
-    np.testing.assert_array_equal(out.numpy()[:, :2], [[0, 1], [2, 3]])
+    np.testing.assert_array_equal(out.cpu().numpy()[:, :2], [[0, 1], [2, 3]])
 
 
 # ----------------------------------------------------------------------------- references
 def test_mlp_matches_a_numpy_reference():
     m = MLPLanguageModel(V, context=3, n_embd=4, hidden=5, direct=True, pad_id=0).to(dtype=minigen.float64)
     x, _ = batch()
-    C, Wh, bh = m.C.weight.numpy(), m.W_h.weight.numpy(), m.W_h.bias.numpy()
-    Wy, by, Wd = m.W_y.weight.numpy(), m.W_y.bias.numpy(), m.W_d.weight.numpy()
-    xs = np.concatenate([np.zeros((4, 2), np.int64), x.numpy()], 1)
+    C, Wh, bh = m.C.weight.cpu().numpy(), m.W_h.weight.cpu().numpy(), m.W_h.bias.cpu().numpy()
+    Wy, by, Wd = m.W_y.weight.cpu().numpy(), m.W_y.bias.cpu().numpy(), m.W_d.weight.cpu().numpy()
+    xs = np.concatenate([np.zeros((4, 2), np.int64), x.cpu().numpy()], 1)
     ref = np.zeros((4, 8, V))
     for b in range(4):
         for t in range(8):
             e = np.concatenate([C[xs[b, t + j]] for j in range(3)])
             ref[b, t] = Wy @ np.tanh(Wh @ e + bh) + by + Wd @ e
-    np.testing.assert_allclose(m(x)[0].numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(m(x)[0].cpu().numpy(), ref, rtol=1e-10, atol=1e-12)
 
 
 def test_gpt_attention_matches_a_numpy_reference():
@@ -121,14 +121,14 @@ def test_gpt_attention_matches_a_numpy_reference():
     m = GPT(V, 8, n_layer=1, n_head=2, n_embd=8).to(dtype=minigen.float64)
     x, _ = batch(T=6)
     blk = m.blocks[0]
-    h = m.wte.weight.numpy()[x.numpy()] + m.wpe.weight.numpy()[:6]
+    h = m.wte.weight.cpu().numpy()[x.cpu().numpy()] + m.wpe.weight.cpu().numpy()[:6]
 
     def ln(z, mod):
         mu, var = z.mean(-1, keepdims=True), z.var(-1, keepdims=True)
-        return (z - mu) / np.sqrt(var + 1e-5) * mod.weight.numpy() + mod.bias.numpy()
+        return (z - mu) / np.sqrt(var + 1e-5) * mod.weight.cpu().numpy() + mod.bias.cpu().numpy()
 
     def lin(z, mod):
-        return z @ mod.weight.numpy().T + (mod.bias.numpy() if mod.bias is not None else 0)
+        return z @ mod.weight.cpu().numpy().T + (mod.bias.cpu().numpy() if mod.bias is not None else 0)
 
     def gelu(z):
         return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z ** 3)))
@@ -144,7 +144,7 @@ def test_gpt_attention_matches_a_numpy_reference():
     h = h + lin(np.concatenate(heads, -1), blk.attn.c_proj)
     h = h + lin(gelu(lin(ln(h, blk.ln_2), blk.c_fc)), blk.c_proj)
     ref = lin(ln(h, m.ln_f), m.head)
-    np.testing.assert_allclose(m(x)[0].numpy(), ref, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(m(x)[0].cpu().numpy(), ref, rtol=1e-9, atol=1e-11)
 
 
 def test_gpt_gradcheck_through_a_small_model():
@@ -173,9 +173,9 @@ def test_gpt_init_and_weight_tying():
     n_unique = sum(p.numel() for p in m.parameters())
     assert n_unique == sum(p.numel() for n, p in m.named_parameters())
     big = GPT(50, 16, n_layer=4, n_head=4, n_embd=64)
-    assert abs(float(big.wte.weight.numpy().std()) - 0.02) < 0.002
-    assert abs(float(big.blocks[0].c_proj.weight.numpy().std()) - 0.02 / math.sqrt(8)) < 0.001
-    assert float(np.abs(big.blocks[0].c_fc.bias.numpy()).max()) == 0.0
+    assert abs(float(big.wte.weight.cpu().numpy().std()) - 0.02) < 0.002
+    assert abs(float(big.blocks[0].c_proj.weight.cpu().numpy().std()) - 0.02 / math.sqrt(8)) < 0.001
+    assert float(np.abs(big.blocks[0].c_fc.bias.cpu().numpy()).max()) == 0.0
     with pytest.raises(ValueError, match="not divisible"):
         GPT(5, 4, n_head=3, n_embd=8)
 
@@ -184,10 +184,10 @@ def test_gpt_init_and_weight_tying():
 def test_streams_carry_the_detached_state_and_check_the_batch():
     m = CharRNN(V, "lstm", n_embd=4, hidden_size=6, carry_batch=4)
     x, y = batch()
-    y = minigen.tensor(np.roll(x.numpy(), -1, 1))
+    y = minigen.tensor(np.roll(x.cpu().numpy(), -1, 1))
     first = m.loss(x, y)
     first.backward()                          # the graph stops at the carried state
-    h = m.carry_h.numpy().copy()
+    h = m.carry_h.cpu().numpy().copy()
     assert np.abs(h).max() > 0
     # the next batch starts from that state: the loss differs from a zero start
     zero = CharRNN(V, "lstm", n_embd=4, hidden_size=6)
@@ -216,10 +216,10 @@ def test_bigram_add_one_matches_direct_counts():
             C[a, b] += 1
     P = (C + 1) / (C.sum(1, keepdims=True) + Vn)
     x, y = ds[:]
-    logp = m(x)[0].numpy()
-    np.testing.assert_allclose(np.exp(logp), P[x.numpy()], rtol=1e-6)
+    logp = m(x)[0].cpu().numpy()
+    np.testing.assert_allclose(np.exp(logp), P[x.cpu().numpy()], rtol=1e-6)
     total, n = m.nll(x, y)
-    ref = -sum(np.log(P[a, b]) for a, b in zip(x.numpy().ravel(), y.numpy().ravel()) if b >= 0)
+    ref = -sum(np.log(P[a, b]) for a, b in zip(x.cpu().numpy().ravel(), y.cpu().numpy().ravel()) if b >= 0)
     assert n == sum(len(s) + 1 for s in names) and abs(total - ref) < 1e-4
 
 
@@ -231,13 +231,13 @@ def test_witten_bell_is_a_distribution_and_backs_off(pad, tmp_path):
     y = minigen.tensor(ids[1:].reshape(1, -1))
     m = NGram(V, n=4, smoothing="witten-bell", pad_id=pad)
     m.train_step((x, y), None)
-    p = np.exp(m(x[:, :50])[0].numpy().astype(np.float64))
+    p = np.exp(m(x[:, :50])[0].cpu().numpy().astype(np.float64))
     np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
     assert (p > 0).all()
     # an unseen context backs off to lower orders (still a distribution)
     m2 = NGram(V, n=4, smoothing="witten-bell", pad_id=pad)
     m2.load_state_dict(m.state_dict())             # tables of another size: resized on load
-    np.testing.assert_array_equal(m2(x[:, :50])[0].numpy(), m(x[:, :50])[0].numpy())
+    np.testing.assert_array_equal(m2(x[:, :50])[0].cpu().numpy(), m(x[:, :50])[0].cpu().numpy())
     # the 4-gram fits its own training text better than the bigram does
     bi = NGram(V, n=2, smoothing="add-one")
     bi.train_step((x, y), None)

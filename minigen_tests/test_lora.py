@@ -20,19 +20,19 @@ def test_forward_matches_the_numpy_formula(device):
     with minigen.no_grad():
         layer.lora_B.copy_(minigen.tensor(np.random.randn(5, 3), device=device))
     x = np.random.randn(4, 6)
-    W, b = lin.weight.numpy(), lin.bias.numpy()
-    A, B = layer.lora_A.numpy(), layer.lora_B.numpy()
+    W, b = lin.weight.cpu().numpy(), lin.bias.cpu().numpy()
+    A, B = layer.lora_A.cpu().numpy(), layer.lora_B.cpu().numpy()
     # y = x W^T + b + (alpha / r) x A^T B^T
     ref = x @ W.T + b + (6.0 / 3) * (x @ A.T) @ B.T
-    np.testing.assert_allclose(layer(minigen.tensor(x, device=device)).numpy(), ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer(minigen.tensor(x, device=device)).cpu().numpy(), ref, rtol=1e-12, atol=1e-12)
     assert layer.scaling == 2.0 and layer.weight is lin.weight
 
 
 def test_initialisation_A_gaussian_fan_in_B_zero():
     layer = LoRALinear(nn.Linear(400, 300), r=64)
-    A = layer.lora_A.numpy()
+    A = layer.lora_A.cpu().numpy()
     assert A.shape == (64, 400) and layer.lora_B.shape == (300, 64)
-    assert np.all(layer.lora_B.numpy() == 0)
+    assert np.all(layer.lora_B.cpu().numpy() == 0)
     # A ~ N(0, 1/in): std 0.05 for in = 400 (25,600 draws)
     assert abs(A.std() - 0.05) < 0.002 and abs(A.mean()) < 0.002
     assert layer.alpha == 64.0 and layer.scaling == 1.0          # alpha defaults to r
@@ -56,11 +56,11 @@ def test_unchanged_at_start_only_adapters_learn_and_merge_keeps_outputs(device):
     m = small_gpt(device)
     x = minigen.randint(0, 11, (3, 12), device=device)
     y = minigen.randint(0, 11, (3, 12), device=device)
-    before = m(x)[0].numpy()
-    frozen = {k: v.numpy().copy() for k, v in m.state_dict().items()}
+    before = m(x)[0].cpu().numpy()
+    frozen = {k: v.cpu().numpy().copy() for k, v in m.state_dict().items()}
     add_lora(m, r=2, alpha=4, targets=["attn.c_attn"])
     # B = 0: the adapted model computes what the pretrained one did
-    np.testing.assert_array_equal(m(x)[0].numpy(), before)
+    np.testing.assert_array_equal(m(x)[0].cpu().numpy(), before)
     names = [n for n, p in m.named_parameters() if p.requires_grad]
     assert names == ["blocks.0.attn.c_attn.lora_A", "blocks.0.attn.c_attn.lora_B",
                      "blocks.1.attn.c_attn.lora_A", "blocks.1.attn.c_attn.lora_B"]
@@ -73,20 +73,20 @@ def test_unchanged_at_start_only_adapters_learn_and_merge_keeps_outputs(device):
         if step == 0:
             # only A and B get gradients; on the first step A's is 0 (B = 0), B's is not
             assert all(p.grad is None for n, p in m.named_parameters() if "lora" not in n)
-            assert np.all(m.blocks[0].attn.c_attn.lora_A.grad.numpy() == 0)
-            assert np.abs(m.blocks[0].attn.c_attn.lora_B.grad.numpy()).max() > 0
+            assert np.all(m.blocks[0].attn.c_attn.lora_A.grad.cpu().numpy() == 0)
+            assert np.abs(m.blocks[0].attn.c_attn.lora_B.grad.cpu().numpy()).max() > 0
         opt.step()
     assert loss.item() < first - 0.1
     # the frozen weights did not move
     for k, v in m.state_dict().items():
         if "lora" not in k:
-            np.testing.assert_array_equal(v.numpy(), frozen[k])
-    adapted = m(x)[0].numpy()
+            np.testing.assert_array_equal(v.cpu().numpy(), frozen[k])
+    adapted = m(x)[0].cpu().numpy()
     merge_lora(m)
     assert type(m.blocks[0].attn.c_attn) is nn.Linear
     assert sorted(m.state_dict()) == sorted(frozen)
-    np.testing.assert_allclose(m(x)[0].numpy(), adapted, rtol=1e-5, atol=1e-5)
-    assert np.abs(m.blocks[0].attn.c_attn.weight.numpy() - frozen["blocks.0.attn.c_attn.weight"]).max() > 1e-4
+    np.testing.assert_allclose(m(x)[0].cpu().numpy(), adapted, rtol=1e-5, atol=1e-5)
+    assert np.abs(m.blocks[0].attn.c_attn.weight.cpu().numpy() - frozen["blocks.0.attn.c_attn.weight"]).max() > 1e-4
 
 
 def test_merge_is_exact_in_float64():
@@ -97,9 +97,9 @@ def test_merge_is_exact_in_float64():
         with minigen.no_grad():
             layer.lora_B.copy_(minigen.tensor(np.random.randn(*layer.lora_B.shape)))
     x = minigen.tensor(np.random.randn(4, 8))
-    y = model(x).numpy()
+    y = model(x).cpu().numpy()
     merge_lora(model)
-    np.testing.assert_allclose(model(x).numpy(), y, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(model(x).cpu().numpy(), y, rtol=1e-13, atol=1e-13)
 
 
 def test_trainable_share_on_the_gpt_is_under_two_percent():
@@ -121,7 +121,7 @@ def test_a_pretrained_state_dict_still_fits_the_frozen_weights(tmp_path):
     missing, unexpected = b.load_state_dict(minigen.load(tmp_path / "pre.npz"), strict=False)
     assert unexpected == [] and all("lora" in k for k in missing)
     x = minigen.randint(0, 11, (2, 12))
-    np.testing.assert_array_equal(b(x)[0].numpy(), a(x)[0].numpy())
+    np.testing.assert_array_equal(b(x)[0].cpu().numpy(), a(x)[0].cpu().numpy())
 
 
 def test_errors_name_the_argument():

@@ -20,7 +20,7 @@ def T(a, device, requires_grad=False):
 
 
 def close(t, ref, rtol=1e-10, atol=1e-12):
-    np.testing.assert_allclose(t.numpy() if isinstance(t, minigen.Tensor) else t, ref,
+    np.testing.assert_allclose(t.cpu().numpy() if isinstance(t, minigen.Tensor) else t, ref,
                                rtol=rtol, atol=atol)
 
 
@@ -143,7 +143,7 @@ def test_cross_entropy_indices_forward_and_grad(device, shape, cdim, use_weight,
     v = rng.standard_normal(out.shape)
     out.backward(T(v, device))
     twin.backward(T(v, device))
-    close(x.grad, x2.grad.numpy())
+    close(x.grad, x2.grad.cpu().numpy())
 
 
 @pytest.mark.parametrize("shape,cdim", CE_CASES)
@@ -162,11 +162,11 @@ def test_cross_entropy_matches_torch(shape, cdim, use_weight, eps, reduction):
     ref = torch.nn.functional.cross_entropy(xt, torch.tensor(y), None if w is None else
                                             torch.tensor(w), reduction=reduction,
                                             label_smoothing=eps)
-    close(out, ref.detach().numpy())
+    close(out, ref.detach().cpu().numpy())
     v = rng.standard_normal(out.shape)
     out.backward(T(v, "cpu"))
     ref.backward(torch.tensor(v))
-    close(x.grad, xt.grad.numpy())
+    close(x.grad, xt.grad.cpu().numpy())
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 4), (3,)])
@@ -193,8 +193,8 @@ def test_cross_entropy_probabilities(device, shape, use_weight, eps, reduction):
     v = rng.standard_normal(out.shape)
     out.backward(T(v, device))
     twin.backward(T(v, device))
-    close(x.grad, x2.grad.numpy())
-    close(tt.grad, t2.grad.numpy())
+    close(x.grad, x2.grad.cpu().numpy())
+    close(tt.grad, t2.grad.cpu().numpy())
 
 
 def test_cross_entropy_probabilities_match_torch():
@@ -208,11 +208,11 @@ def test_cross_entropy_probabilities_match_torch():
         xt, ttt = torch.tensor(z, requires_grad=True), torch.tensor(t, requires_grad=True)
         ref = torch.nn.functional.cross_entropy(xt, ttt, torch.tensor(w), reduction=reduction,
                                                 label_smoothing=0.1)
-        close(out, ref.detach().numpy())
+        close(out, ref.detach().cpu().numpy())
         out.sum().backward()
         ref.sum().backward()
-        close(x.grad, xt.grad.numpy())
-        close(tt.grad, ttt.grad.numpy())
+        close(x.grad, xt.grad.cpu().numpy())
+        close(tt.grad, ttt.grad.cpu().numpy())
 
 
 @pytest.mark.parametrize("probabilities", [False, True])
@@ -252,7 +252,7 @@ def test_cross_entropy_second_derivative_matches_twin(device):
         x = T(z, device, True)
         (g,) = minigen.grad(f(x), x, create_graph=True)
         (h,) = minigen.grad((g * u).sum(), x)
-        hv.append(h.numpy())
+        hv.append(h.cpu().numpy())
     np.testing.assert_allclose(hv[0], hv[1], rtol=1e-10, atol=1e-12)
 
 
@@ -283,9 +283,9 @@ def test_cross_entropy_does_not_mutate_inputs(device):
     z, y, w = make_ce((4, 3), 1, rng)
     x, yt, wt = T(z, device, True), T(y, device), T(w, device)
     F.cross_entropy(x, yt, wt, label_smoothing=0.2).backward()
-    np.testing.assert_array_equal(x.numpy(), z)
-    np.testing.assert_array_equal(yt.numpy(), y)
-    np.testing.assert_array_equal(wt.numpy(), w)
+    np.testing.assert_array_equal(x.cpu().numpy(), z)
+    np.testing.assert_array_equal(yt.cpu().numpy(), y)
+    np.testing.assert_array_equal(wt.cpu().numpy(), w)
 
 
 @pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])
@@ -353,7 +353,7 @@ def test_nll_loss(device, shape, cdim, use_weight, reduction):
     # cross_entropy = nll_loss(log_softmax(z)) (no smoothing)
     ce = F.cross_entropy(T(z, device), T(y, device), None if w is None else T(w, device),
                          reduction=reduction)
-    close(ce, out.numpy())
+    close(ce, out.cpu().numpy())
 
 
 def test_nll_loss_matches_torch():
@@ -365,7 +365,7 @@ def test_nll_loss_matches_torch():
                          reduction=reduction)
         ref = torch.nn.functional.nll_loss(torch.tensor(z), torch.tensor(y), torch.tensor(w),
                                            reduction=reduction)
-        close(out, ref.numpy())
+        close(out, ref.cpu().numpy())
 
 
 # ----------------------------------------------------------------------------- regression losses
@@ -398,7 +398,7 @@ def test_mse_l1_match_torch_and_broadcast_warning():
             out = getattr(F, name)(T(a, "cpu"), T(b, "cpu"), reduction=reduction, weight=T(w, "cpu"))
             ref = getattr(torch.nn.functional, name)(torch.tensor(a), torch.tensor(b),
                                                      reduction=reduction, weight=torch.tensor(w))
-            close(out, ref.numpy())
+            close(out, ref.cpu().numpy())
     with pytest.warns(UserWarning, match="different to the input size"):
         out = F.mse_loss(T(a, "cpu"), T(b[0], "cpu"))
     close(out, ((a - b[0]) ** 2).mean())
@@ -444,11 +444,11 @@ def test_gaussian_nll_matches_torch_including_clamped_var_gradient():
     out = F.gaussian_nll_loss(x, T(y, "cpu"), s, eps=1e-4)
     xt, st = torch.tensor(mu, requires_grad=True), torch.tensor(var, requires_grad=True)
     ref = torch.nn.functional.gaussian_nll_loss(xt, torch.tensor(y), st, eps=1e-4)
-    close(out, ref.detach().numpy())
+    close(out, ref.detach().cpu().numpy())
     out.backward()
     ref.backward()
-    close(x.grad, xt.grad.numpy())
-    close(s.grad, st.grad.numpy())
+    close(x.grad, xt.grad.cpu().numpy())
+    close(s.grad, st.grad.cpu().numpy())
 
 
 def test_gaussian_nll_errors(device):
@@ -517,7 +517,7 @@ def test_binary_cross_entropy_twin_and_edges(device):
     x1, x2 = T(p, device, True), T(p, device, True)
     F.binary_cross_entropy(x1, T(y, device), reduction="sum").backward()
     (-(T(y, device) * x2.log() + (1 - T(y, device)) * (1 - x2).log())).sum().backward()
-    close(x1.grad, x2.grad.numpy())
+    close(x1.grad, x2.grad.cpu().numpy())
     x = T(np.array([0.0, 1.0, 0.0, 1.0]), device, True)
     yy = T(np.array([1.0, 0.0, 0.0, 1.0]), device)
     out = F.binary_cross_entropy(x, yy, reduction="none")
@@ -537,16 +537,16 @@ def test_binary_cross_entropy_matches_torch():
         out = F.binary_cross_entropy(x, t, T(w, "cpu"), reduction=reduction)
         xt, tt = torch.tensor(p, requires_grad=True), torch.tensor(y, requires_grad=True)
         ref = torch.nn.functional.binary_cross_entropy(xt, tt, torch.tensor(w), reduction=reduction)
-        close(out, ref.detach().numpy())
+        close(out, ref.detach().cpu().numpy())
         out.sum().backward()
         ref.sum().backward()
-        close(x.grad, xt.grad.numpy())
+        close(x.grad, xt.grad.cpu().numpy())
         # the target gradient: PyTorch's unclamped logs give +-inf at x = 0 and 1; minigen's is
         # the derivative of the clamped loss, w (log(1 - x) - log x) with logs clamped at -100
         inside = (p > 0) & (p < 1)
-        close(t.grad.numpy()[inside], tt.grad.numpy()[inside])
+        close(t.grad.cpu().numpy()[inside], tt.grad.cpu().numpy()[inside])
         k = {"mean": 6, "sum": 1, "none": 1}[reduction]
-        close(t.grad.numpy()[~inside], w[~inside] * np.array([100.0, -100.0]) / k)
+        close(t.grad.cpu().numpy()[~inside], w[~inside] * np.array([100.0, -100.0]) / k)
 
 
 def test_binary_cross_entropy_errors(device):
@@ -600,11 +600,11 @@ def test_bce_with_logits_matches_torch():
         xt, tt = torch.tensor(z, requires_grad=True), torch.tensor(y, requires_grad=True)
         ref = torch.nn.functional.binary_cross_entropy_with_logits(
             xt, tt, torch.tensor(w), reduction=reduction, pos_weight=torch.tensor(pw))
-        close(out, ref.detach().numpy())
+        close(out, ref.detach().cpu().numpy())
         out.sum().backward()
         ref.sum().backward()
-        close(x.grad, xt.grad.numpy())
-        close(t.grad, tt.grad.numpy())
+        close(x.grad, xt.grad.cpu().numpy())
+        close(t.grad, tt.grad.cpu().numpy())
     with pytest.raises(ValueError, match="must be the same as input size"):
         F.binary_cross_entropy_with_logits(T(z, "cpu"), T(y[:3], "cpu"))
 
@@ -643,7 +643,7 @@ def test_kl_div_matches_torch_and_warns():
             out = F.kl_div(T(logq, "cpu"), T(tgt, "cpu"), reduction=reduction, log_target=log_target)
             ref = torch.nn.functional.kl_div(torch.tensor(logq), torch.tensor(tgt),
                                              reduction=reduction, log_target=log_target)
-            close(out, ref.numpy())
+            close(out, ref.cpu().numpy())
     with pytest.warns(UserWarning, match="batchmean"):
         F.kl_div(T(logq, "cpu"), T(p, "cpu"))
 

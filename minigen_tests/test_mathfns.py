@@ -53,23 +53,23 @@ def test_unary_forward_matches_numpy_and_torch(name, ref, draw, device):
         xt = T(x, device, dtype)
         y = getattr(mg, name)(xt)
         assert y.dtype == dtype and y.device.type == device
-        np.testing.assert_allclose(y.numpy(), ref(x.astype(dtype)), rtol=rtol, atol=rtol * 1e-3)
-        np.testing.assert_allclose(getattr(xt, name)().numpy(), y.numpy())  # the method form
+        np.testing.assert_allclose(y.cpu().numpy(), ref(x.astype(dtype)), rtol=rtol, atol=rtol * 1e-3)
+        np.testing.assert_allclose(getattr(xt, name)().cpu().numpy(), y.cpu().numpy())  # the method form
     torch = _torch()
-    ours = getattr(mg, name)(T(x, device)).numpy()
-    theirs = getattr(torch, name)(torch.tensor(x)).numpy()
+    ours = getattr(mg, name)(T(x, device)).cpu().numpy()
+    theirs = getattr(torch, name)(torch.tensor(x)).cpu().numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-300)
 
 
 def test_erfc_keeps_relative_accuracy_in_its_tail(device):
     x = np.array([3.0, 5.0, 8.0, 12.0, 20.0])
-    y = mg.erfc(T(x, device)).numpy()
+    y = mg.erfc(T(x, device)).cpu().numpy()
     np.testing.assert_allclose(y, _erfc(x), rtol=1e-12)
     assert y[-1] > 0  # not 1 - erf(x) = 0
     # and erf stays exactly odd, |erf| <= 1
     w = np.linspace(0, 7, 51)
     z = np.r_[-w[::-1], w]  # exactly symmetric
-    e = mg.erf(T(z, device)).numpy()
+    e = mg.erf(T(z, device)).cpu().numpy()
     np.testing.assert_array_equal(e, -e[::-1])
     assert np.abs(e).max() <= 1.0
 
@@ -83,7 +83,7 @@ def test_integer_inputs_promote_to_float32_like_torch(name, device):
         y = getattr(mg, name)(T(x, device))
     ty = getattr(torch, name)(torch.tensor(x))
     assert str(y.dtype) == str(ty.dtype).replace("torch.", "")
-    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(y.cpu().numpy(), ty.cpu().numpy(), rtol=1e-6)
 
 
 def test_trunc_sgn_isclose_are_constants_and_keep_int_dtype(device):
@@ -91,8 +91,8 @@ def test_trunc_sgn_isclose_are_constants_and_keep_int_dtype(device):
     for y in (mg.trunc(x), mg.sgn(x), mg.isclose(x, x)):
         assert not y.requires_grad
     i = T(np.array([3, -4]), device)
-    assert mg.trunc(i).dtype == mg.int64 and mg.trunc(i).numpy().tolist() == [3, -4]
-    assert mg.fix(x).numpy().tolist() == [1.0, -1.0, 0.0]
+    assert mg.trunc(i).dtype == mg.int64 and mg.trunc(i).cpu().numpy().tolist() == [3, -4]
+    assert mg.fix(x).cpu().numpy().tolist() == [1.0, -1.0, 0.0]
     assert mg.positive(x) is x
     with pytest.raises(TypeError, match="positive"):
         mg.positive(T(np.array([True]), device))
@@ -111,31 +111,31 @@ def test_binary_forward_matches_numpy_and_torch(name, ref, device):
     torch = _torch()
     a, b = _rem_operands(np.random.default_rng(1))
     y = getattr(mg, name)(T(a, device), T(b, device))
-    np.testing.assert_allclose(y.numpy(), ref(a, b), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(y.numpy(), getattr(torch, name)(torch.tensor(a),
-                                                              torch.tensor(b)).numpy(),
+    np.testing.assert_allclose(y.cpu().numpy(), ref(a, b), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(y.cpu().numpy(), getattr(torch, name)(torch.tensor(a),
+                                                              torch.tensor(b)).cpu().numpy(),
                                rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(getattr(T(a, device), name)(T(b, device)).numpy(), y.numpy())
+    np.testing.assert_allclose(getattr(T(a, device), name)(T(b, device)).cpu().numpy(), y.cpu().numpy())
 
 
 def test_fmod_and_remainder_signs_scalars_and_ints(device):
     torch = _torch()
     a = np.array([-7.0, -3.0, 3.0, 7.0])
     for name in ("fmod", "remainder"):
-        ours = getattr(mg, name)(T(a, device), 2.5).numpy()
-        theirs = getattr(torch, name)(torch.tensor(a), 2.5).numpy()
+        ours = getattr(mg, name)(T(a, device), 2.5).cpu().numpy()
+        theirs = getattr(torch, name)(torch.tensor(a), 2.5).cpu().numpy()
         np.testing.assert_array_equal(ours, theirs)
         ai = np.array([-7, -3, 3, 7])
         yi = getattr(mg, name)(T(ai, device), 3)
         assert yi.dtype == mg.int64
-        np.testing.assert_array_equal(yi.numpy(), getattr(torch, name)(torch.tensor(ai), 3))
+        np.testing.assert_array_equal(yi.cpu().numpy(), getattr(torch, name)(torch.tensor(ai), 3))
         # an int tensor and a float scalar give float32, as in PyTorch
         yf = getattr(mg, name)(T(ai, device), 2.5)
         assert yf.dtype == mg.float32
-        np.testing.assert_allclose(yf.numpy(), getattr(torch, name)(torch.tensor(ai), 2.5))
+        np.testing.assert_allclose(yf.cpu().numpy(), getattr(torch, name)(torch.tensor(ai), 2.5))
         with pytest.raises(ZeroDivisionError, match=name):
             getattr(mg, name)(T(ai, device), 0)
-    np.testing.assert_array_equal(mg.remainder(T(a, device), -2.0).numpy(), np.remainder(a, -2))
+    np.testing.assert_array_equal(mg.remainder(T(a, device), -2.0).cpu().numpy(), np.remainder(a, -2))
 
 
 def test_binary_broadcast_error_names_the_op_and_shapes(device):
@@ -150,11 +150,11 @@ def test_lerp_isclose_nan_to_num_xlogy_logaddexp_edges_match_torch(device):
     a, b = np.array([1.0, -2.0, 3.0]), np.array([3.0, 5.0, -1.0])
     w = np.array([0.0, 0.7, 1.0])
     for weight in (0.25, 0.75, 1.0):
-        np.testing.assert_allclose(mg.lerp(T(a, device), T(b, device), weight).numpy(),
-                                   torch.lerp(torch.tensor(a), torch.tensor(b), weight).numpy())
-    np.testing.assert_array_equal(mg.lerp(T(a, device), T(b, device), T(w, device)).numpy(),
+        np.testing.assert_allclose(mg.lerp(T(a, device), T(b, device), weight).cpu().numpy(),
+                                   torch.lerp(torch.tensor(a), torch.tensor(b), weight).cpu().numpy())
+    np.testing.assert_array_equal(mg.lerp(T(a, device), T(b, device), T(w, device)).cpu().numpy(),
                                   torch.lerp(torch.tensor(a), torch.tensor(b),
-                                             torch.tensor(w)).numpy())
+                                             torch.tensor(w)).cpu().numpy())
     with pytest.raises(RuntimeError, match="lerp"):
         mg.lerp(T(np.array([1]), device), T(np.array([2]), device), 0.5)
 
@@ -164,51 +164,51 @@ def test_lerp_isclose_nan_to_num_xlogy_logaddexp_edges_match_torch(device):
         r = mg.isclose(T(x, device), T(y, device), equal_nan=equal_nan)
         assert r.dtype == mg.bool
         np.testing.assert_array_equal(
-            r.numpy(), torch.isclose(torch.tensor(x), torch.tensor(y), equal_nan=equal_nan))
+            r.cpu().numpy(), torch.isclose(torch.tensor(x), torch.tensor(y), equal_nan=equal_nan))
 
     v = np.array([np.nan, np.inf, -np.inf, 1.5])
     for kw in ({}, {"nan": 2.0, "posinf": 9.0, "neginf": -9.0}):
         for dt in (mg.float32, mg.float64):
             tt = torch.tensor(v, dtype=getattr(torch, str(dt)))
-            np.testing.assert_array_equal(mg.nan_to_num(T(v, device, dt), **kw).numpy(),
-                                          torch.nan_to_num(tt, **kw).numpy())
+            np.testing.assert_array_equal(mg.nan_to_num(T(v, device, dt), **kw).cpu().numpy(),
+                                          torch.nan_to_num(tt, **kw).cpu().numpy())
 
     xs = np.array([0.0, 0.0, 0.0, 2.0, -1.0])
     ys = np.array([0.0, np.nan, -1.0, 3.0, 0.5])
-    np.testing.assert_allclose(mg.xlogy(T(xs, device), T(ys, device)).numpy(),
-                               torch.xlogy(torch.tensor(xs), torch.tensor(ys)).numpy())
-    np.testing.assert_allclose(mg.xlogy(2.0, T(ys[3:], device)).numpy(),
-                               torch.xlogy(2.0, torch.tensor(ys[3:])).numpy())
+    np.testing.assert_allclose(mg.xlogy(T(xs, device), T(ys, device)).cpu().numpy(),
+                               torch.xlogy(torch.tensor(xs), torch.tensor(ys)).cpu().numpy())
+    np.testing.assert_allclose(mg.xlogy(2.0, T(ys[3:], device)).cpu().numpy(),
+                               torch.xlogy(2.0, torch.tensor(ys[3:])).cpu().numpy())
 
     inf = np.inf
     la, lb = np.array([-inf, inf, 800.0, -800.0]), np.array([-inf, inf, 800.0, 1.0])
     with np.errstate(divide="ignore"):
-        ours = mg.logaddexp(T(la, device), T(lb, device)).numpy()
-    np.testing.assert_allclose(ours, torch.logaddexp(torch.tensor(la), torch.tensor(lb)).numpy())
+        ours = mg.logaddexp(T(la, device), T(lb, device)).cpu().numpy()
+    np.testing.assert_allclose(ours, torch.logaddexp(torch.tensor(la), torch.tensor(lb)).cpu().numpy())
 
 
 def test_logit_eps_and_float_power_dtype(device):
     torch = _torch()
     x = np.array([0.0, 0.05, 0.5, 1.0])
     with np.errstate(divide="ignore"):
-        np.testing.assert_allclose(mg.logit(T(x, device), eps=0.1).numpy(),
-                                   torch.logit(torch.tensor(x), eps=0.1).numpy())
+        np.testing.assert_allclose(mg.logit(T(x, device), eps=0.1).cpu().numpy(),
+                                   torch.logit(torch.tensor(x), eps=0.1).cpu().numpy())
     y = mg.float_power(T(np.array([2.0, 3.0]), device, mg.float32), 2)
     assert y.dtype == mg.float64
-    np.testing.assert_array_equal(y.numpy(), [4.0, 9.0])
+    np.testing.assert_array_equal(y.cpu().numpy(), [4.0, 9.0])
     z = mg.float_power(2, T(np.array([1, 3]), device))
-    assert z.dtype == mg.float64 and z.numpy().tolist() == [2.0, 8.0]
+    assert z.dtype == mg.float64 and z.cpu().numpy().tolist() == [2.0, 8.0]
 
 
 # ----------------------------------------------------------------------------- gradients
 def _check(fn, *arrays, device, second=True, **kw):
     xs = [T(a, device, grad=True) for a in arrays]
-    before = [x.numpy().copy() for x in xs]
+    before = [x.cpu().numpy().copy() for x in xs]
     assert mg.gradcheck(fn, xs, **kw)
     if second:
         assert mg.gradgradcheck(fn, xs, **kw)
     for x, b in zip(xs, before):
-        np.testing.assert_array_equal(x.numpy(), b)
+        np.testing.assert_array_equal(x.cpu().numpy(), b)
 
 
 GRAD_UNARY = [
@@ -247,7 +247,7 @@ def test_unary_gradients_match_torch(device):
         (g,) = mg.grad(getattr(mg, name)(xt).sum(), [xt])
         tx = torch.tensor(xx, requires_grad=True)
         getattr(torch, name)(tx).sum().backward()
-        np.testing.assert_allclose(g.numpy(), tx.grad.numpy(), rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(g.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-10, err_msg=name)
 
 
 @pytest.mark.parametrize("name", ["fmod", "remainder", "atan2", "logaddexp", "xlogy"])
@@ -277,8 +277,8 @@ def test_binary_gradients_match_torch(device):
         ta = torch.tensor(aa, requires_grad=True)
         tb = torch.tensor(bb, requires_grad=True)
         getattr(torch, name)(ta, tb).sum().backward()
-        np.testing.assert_allclose(ga.numpy(), ta.grad.numpy(), rtol=1e-10, err_msg=name)
-        np.testing.assert_allclose(gb.numpy(), tb.grad.numpy(), rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(ga.cpu().numpy(), ta.grad.cpu().numpy(), rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(gb.cpu().numpy(), tb.grad.cpu().numpy(), rtol=1e-10, err_msg=name)
 
 
 def test_lerp_and_nan_to_num_gradients(device):
@@ -291,7 +291,7 @@ def test_lerp_and_nan_to_num_gradients(device):
     v = np.array([np.nan, 1.0, np.inf, -2.0])
     x = T(v, device, grad=True)
     (g,) = mg.grad(mg.nan_to_num(x).sum(), [x])
-    np.testing.assert_array_equal(g.numpy(), [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(g.cpu().numpy(), [0.0, 1.0, 0.0, 1.0])
 
 
 # ----------------------------------------------------------------------------- composite twins
@@ -303,13 +303,13 @@ def test_erf_function_matches_its_composite_twin(device):
     a, b = T(x, device, grad=True), T(x, device, grad=True)
     ya = mg.erf(a)
     yb = NormalCdf.apply(b * math.sqrt(2.0)) * 2.0 - 1.0
-    np.testing.assert_allclose(ya.numpy(), yb.numpy(), atol=1e-15)
+    np.testing.assert_allclose(ya.cpu().numpy(), yb.cpu().numpy(), atol=1e-15)
     (ga,) = mg.grad(ya.sum(), [a], create_graph=True)
     (gb,) = mg.grad(yb.sum(), [b], create_graph=True)
-    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(ga.cpu().numpy(), gb.cpu().numpy(), rtol=1e-13)
     (gga,) = mg.grad((ga * ga).sum(), [a])
     (ggb,) = mg.grad((gb * gb).sum(), [b])
-    np.testing.assert_allclose(gga.numpy(), ggb.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gga.cpu().numpy(), ggb.cpu().numpy(), rtol=1e-12)
 
 
 TWINS = [
@@ -329,13 +329,13 @@ def test_function_matches_composite_twin_to_second_order(op, twin, draw, device)
     x = draw(np.random.default_rng(8))
     a, b = T(x, device, grad=True), T(x, device, grad=True)
     ya, yb = op(a), twin(b)
-    np.testing.assert_allclose(ya.numpy(), yb.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ya.cpu().numpy(), yb.cpu().numpy(), rtol=1e-12, atol=1e-15)
     (ga,) = mg.grad(ya.sum(), [a], create_graph=True)
     (gb,) = mg.grad(yb.sum(), [b], create_graph=True)
-    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ga.cpu().numpy(), gb.cpu().numpy(), rtol=1e-12)
     (gga,) = mg.grad((ga * ga).sum(), [a])
     (ggb,) = mg.grad((gb * gb).sum(), [b])
-    np.testing.assert_allclose(gga.numpy(), ggb.numpy(), rtol=1e-11)
+    np.testing.assert_allclose(gga.cpu().numpy(), ggb.cpu().numpy(), rtol=1e-11)
 
 
 def test_inverse_trig_and_atan2_match_twins(device):
@@ -344,19 +344,19 @@ def test_inverse_trig_and_atan2_match_twins(device):
     a = T(x, device, grad=True)
     for f, inv in ((mg.asin, mg.sin), (mg.acos, mg.cos), (mg.atan, mg.tan)):
         y = inv(f(a))
-        np.testing.assert_allclose(y.numpy(), x, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(y.cpu().numpy(), x, rtol=1e-12, atol=1e-15)
         (g,) = mg.grad(y.sum(), [a])
-        np.testing.assert_allclose(g.numpy(), np.ones_like(x), rtol=1e-10)
+        np.testing.assert_allclose(g.cpu().numpy(), np.ones_like(x), rtol=1e-10)
     # atan2(y, x) = atan(y / x) for x > 0, with gradients
     yv, xv = np.random.default_rng(10).standard_normal(4), np.random.default_rng(11).uniform(
         0.5, 2, 4)
     y1, x1, y2, x2 = (T(v, device, grad=True) for v in (yv, xv, yv, xv))
     za, zb = mg.atan2(y1, x1), mg.atan(y2 / x2)
-    np.testing.assert_allclose(za.numpy(), zb.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(za.cpu().numpy(), zb.cpu().numpy(), rtol=1e-12)
     ga = mg.grad(za.sum(), [y1, x1])
     gb = mg.grad(zb.sum(), [y2, x2])
     for u, v in zip(ga, gb):
-        np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(u.cpu().numpy(), v.cpu().numpy(), rtol=1e-12)
 
 
 def test_fmod_remainder_match_composite_twins(device):
@@ -366,9 +366,9 @@ def test_fmod_remainder_match_composite_twins(device):
         a1, b1, a2, b2 = (T(v, device, grad=True) for v in (a, b, a, b))
         za = op(a1, b1)
         zb = a2 - mg.div(a2, b2, rounding_mode=mode) * b2
-        np.testing.assert_allclose(za.numpy(), zb.numpy(), atol=1e-12)
+        np.testing.assert_allclose(za.cpu().numpy(), zb.cpu().numpy(), atol=1e-12)
         for u, v in zip(mg.grad(za.sum(), [a1, b1]), mg.grad(zb.sum(), [a2, b2])):
-            np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(u.cpu().numpy(), v.cpu().numpy(), rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- reductions
@@ -381,13 +381,13 @@ def test_any_all_count_nonzero_dtypes_and_dims_match_torch(device):
             for name in ("any", "all"):
                 ours, theirs = getattr(mg, name)(t, **kw), getattr(torch, name)(tt, **kw)
                 assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (name, kw)
-                np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+                np.testing.assert_array_equal(ours.cpu().numpy(), theirs.cpu().numpy())
                 assert not ours.requires_grad
         for dim in (None, 0, -1, (0, 1)):
             c = mg.count_nonzero(t, dim=dim)
             assert c.dtype == mg.int64
-            np.testing.assert_array_equal(c.numpy(), torch.count_nonzero(tt, dim=dim).numpy())
-    assert T(x, device).any().item() is True and T(x, device).all(1).numpy().tolist() == [False, True]
+            np.testing.assert_array_equal(c.cpu().numpy(), torch.count_nonzero(tt, dim=dim).cpu().numpy())
+    assert T(x, device).any().item() is True and T(x, device).all(1).cpu().numpy().tolist() == [False, True]
     assert T(x, device).count_nonzero().item() == 4
 
 
@@ -413,10 +413,10 @@ def test_norm_forward_matches_numpy_and_torch(p, dim, keepdim, device):
         ref = (x != 0).sum(axis=axis, keepdims=keepdim).astype(float)
     else:
         ref = (a ** pn).sum(axis=axis, keepdims=keepdim) ** (1 / pn)
-    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12)
-    np.testing.assert_allclose(y.numpy(), torch.norm(torch.tensor(x), p, dim, keepdim).numpy(),
+    np.testing.assert_allclose(y.cpu().numpy(), ref, rtol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), torch.norm(torch.tensor(x), p, dim, keepdim).cpu().numpy(),
                                rtol=1e-12)
-    np.testing.assert_allclose(T(x, device).norm(p, dim, keepdim).numpy(), y.numpy())
+    np.testing.assert_allclose(T(x, device).norm(p, dim, keepdim).cpu().numpy(), y.cpu().numpy())
 
 
 def test_norm_dtypes_errors_and_zero_gradient(device):
@@ -437,7 +437,7 @@ def test_norm_dtypes_errors_and_zero_gradient(device):
     # the gradient at zero is 0, as in PyTorch (not NaN)
     z = T(np.zeros(3), device, grad=True)
     (g,) = mg.grad(mg.norm(z), [z])
-    np.testing.assert_array_equal(g.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(g.cpu().numpy(), np.zeros(3))
 
 
 @pytest.mark.parametrize("p,dim", [(2, None), (2, 1), (1, 0), (3, (0, 1)), ("fro", -1),
@@ -455,29 +455,29 @@ def test_median_matches_torch_values_indices_and_gradients(device):
     for dim, keepdim in ((1, False), (0, True), (-1, True)):
         o = mg.median(T(x, device), dim, keepdim)
         t = torch.median(torch.tensor(x), dim, keepdim)
-        np.testing.assert_array_equal(o.values.numpy(), t.values.numpy())
-        np.testing.assert_array_equal(o[0].numpy(), t[0].numpy())
+        np.testing.assert_array_equal(o.values.cpu().numpy(), t.values.cpu().numpy())
+        np.testing.assert_array_equal(o[0].cpu().numpy(), t[0].cpu().numpy())
         assert o.indices.dtype == mg.int64
         np.testing.assert_array_equal(
-            np.take_along_axis(x, o.indices.numpy() if keepdim else
-                               np.expand_dims(o.indices.numpy(), dim), dim).squeeze(),
-            o.values.numpy().squeeze())
+            np.take_along_axis(x, o.indices.cpu().numpy() if keepdim else
+                               np.expand_dims(o.indices.cpu().numpy(), dim), dim).squeeze(),
+            o.values.cpu().numpy().squeeze())
     # a full median with ties shares the gradient, as torch's does
     v = np.array([1.0, 2.0, 2.0, 3.0, 2.0])
     xt, tt = T(v, device, grad=True), torch.tensor(v, requires_grad=True)
     (g,) = mg.grad(mg.median(xt), [xt])
     torch.median(tt).backward()
-    np.testing.assert_allclose(g.numpy(), tt.grad.numpy())
+    np.testing.assert_allclose(g.cpu().numpy(), tt.grad.cpu().numpy())
     # with dim, the gradient goes to the selected element
     xt = T(x, device, grad=True)
     r = mg.median(xt, 1)
     (g,) = mg.grad(r.values.sum(), [xt])
     expect = np.zeros_like(x)
-    expect[np.arange(3), r.indices.numpy()] = 1.0
-    np.testing.assert_array_equal(g.numpy(), expect)
+    expect[np.arange(3), r.indices.cpu().numpy()] = 1.0
+    np.testing.assert_array_equal(g.cpu().numpy(), expect)
     # NaN propagates; ints keep their dtype; an empty dim is an error
     assert np.isnan(mg.median(T([1.0, np.nan, 0.0], device)).item())
-    assert np.isnan(mg.median(T([[1.0, np.nan, 0.0]], device), 1).values.numpy()).all()
+    assert np.isnan(mg.median(T([[1.0, np.nan, 0.0]], device), 1).values.cpu().numpy()).all()
     mi = mg.median(T(np.array([5, 1, 3, 2]), device))
     assert mi.dtype == mg.int64 and mi.item() == 2
     with pytest.raises(IndexError, match="median"):
@@ -497,12 +497,12 @@ def test_aminmax_matches_torch(device):
     x = np.array([[3.0, 3.0, 2.0], [-1.0, 5.0, 0.0]])
     for kw in ({}, {"dim": 1}, {"dim": 0, "keepdim": True}):
         o, t = mg.aminmax(T(x, device), **kw), torch.aminmax(torch.tensor(x), **kw)
-        np.testing.assert_array_equal(o.min.numpy(), t.min.numpy())
-        np.testing.assert_array_equal(o.max.numpy(), t.max.numpy())
+        np.testing.assert_array_equal(o.min.cpu().numpy(), t.min.cpu().numpy())
+        np.testing.assert_array_equal(o.max.cpu().numpy(), t.max.cpu().numpy())
     xt, tt = T(x, device, grad=True), torch.tensor(x, requires_grad=True)
     (g,) = mg.grad(mg.aminmax(xt).max, [xt])
     torch.aminmax(tt).max.backward()
-    np.testing.assert_allclose(g.numpy(), tt.grad.numpy())
+    np.testing.assert_allclose(g.cpu().numpy(), tt.grad.cpu().numpy())
 
 
 # ----------------------------------------------------------------------------- products
@@ -510,25 +510,25 @@ def test_mv_addmm_cdist_forward_match_numpy_and_torch(device):
     torch = _torch()
     r = np.random.default_rng(16)
     m, v = r.standard_normal((3, 4)), r.standard_normal(4)
-    np.testing.assert_allclose(mg.mv(T(m, device), T(v, device)).numpy(), m @ v, rtol=1e-12)
-    np.testing.assert_allclose(T(m, device).mv(T(v, device)).numpy(), m @ v, rtol=1e-12)
+    np.testing.assert_allclose(mg.mv(T(m, device), T(v, device)).cpu().numpy(), m @ v, rtol=1e-12)
+    np.testing.assert_allclose(T(m, device).mv(T(v, device)).cpu().numpy(), m @ v, rtol=1e-12)
     i, a, b = r.standard_normal((1, 2)), r.standard_normal((3, 4)), r.standard_normal((4, 2))
     for kw in ({}, {"beta": 0.5, "alpha": -2.0}, {"beta": 0}):
-        ours = mg.addmm(T(i, device), T(a, device), T(b, device), **kw).numpy()
-        theirs = torch.addmm(torch.tensor(i), torch.tensor(a), torch.tensor(b), **kw).numpy()
+        ours = mg.addmm(T(i, device), T(a, device), T(b, device), **kw).cpu().numpy()
+        theirs = torch.addmm(torch.tensor(i), torch.tensor(a), torch.tensor(b), **kw).cpu().numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
     nan_in = np.full((3, 2), np.nan)
     assert not np.isnan(mg.addmm(T(nan_in, device), T(a, device), T(b, device),
-                                 beta=0).numpy()).any()
+                                 beta=0).cpu().numpy()).any()
     x1, x2 = r.standard_normal((2, 5, 3)), r.standard_normal((1, 4, 3))
     for p in (2.0, 1.0, 0.5, 3.0, float("inf"), 0.0):
-        ours = mg.cdist(T(x1, device), T(x2, device), p=p).numpy()
+        ours = mg.cdist(T(x1, device), T(x2, device), p=p).cpu().numpy()
         ref = np.abs(x1[..., :, None, :] - x2[..., None, :, :])
         ref = (ref.max(-1) if p == np.inf else (ref != 0).sum(-1) if p == 0 else
                (ref ** p).sum(-1) ** (1 / p))
         np.testing.assert_allclose(ours, ref, rtol=1e-12)
         np.testing.assert_allclose(
-            ours, torch.cdist(torch.tensor(x1), torch.tensor(x2), p=p).numpy(), rtol=1e-10)
+            ours, torch.cdist(torch.tensor(x1), torch.tensor(x2), p=p).cpu().numpy(), rtol=1e-10)
 
 
 def test_products_gradcheck_and_cdist_zero_distance(device):
@@ -542,7 +542,7 @@ def test_products_gradcheck_and_cdist_zero_distance(device):
            r.standard_normal((2, 2, 2)), device=device)
     x = T(np.array([[1.0, 2.0], [0.0, 0.0]]), device, grad=True)
     (g,) = mg.grad(mg.cdist(x, x).sum(), [x])
-    assert np.isfinite(g.numpy()).all()
+    assert np.isfinite(g.cpu().numpy()).all()
 
 
 def test_product_errors_name_the_op_and_shapes(device):

@@ -18,8 +18,8 @@ def gelu_tanh(u):
 
 def moe_reference(moe, x):
     """One token at a time in NumPy float64: softmax router, top-k, gates, experts, aux."""
-    Wr = moe.router.weight.numpy()
-    ex = [(e.c_fc.weight.numpy(), e.c_fc.bias.numpy(), e.c_proj.weight.numpy(), e.c_proj.bias.numpy())
+    Wr = moe.router.weight.cpu().numpy()
+    ex = [(e.c_fc.weight.cpu().numpy(), e.c_fc.bias.cpu().numpy(), e.c_proj.weight.cpu().numpy(), e.c_proj.bias.cpu().numpy())
           for e in moe.experts]
     N, k = moe.n_experts, moe.top_k
     xs = x.reshape(-1, x.shape[-1])
@@ -47,7 +47,7 @@ def test_matches_a_per_token_loop_in_float64(device, n_experts, top_k, renormali
     y_ref, counts_ref, aux_ref = moe_reference(moe, x)
     moe = moe.to(device)
     y = moe(minigen.tensor(x, device=device))
-    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), y_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(moe.counts, counts_ref)
     assert moe.counts.sum() == 21 * top_k
     assert moe.aux_loss.item() == pytest.approx(aux_ref, rel=1e-12)
@@ -60,7 +60,7 @@ def test_gradcheck_away_from_ties():
     minigen.manual_seed(1)
     moe = MoE(4, 6, 4, 2).to(dtype=minigen.float64)
     x = np.random.randn(5, 4)
-    p = np.exp(x @ moe.router.weight.numpy().T)
+    p = np.exp(x @ moe.router.weight.cpu().numpy().T)
     p /= p.sum(1, keepdims=True)
     srt = np.sort(p, 1)[:, ::-1]
     assert np.min(srt[:, 1] - srt[:, 2]) > 1e-4          # the k-th and (k+1)-th apart
@@ -72,7 +72,7 @@ def test_gradcheck_away_from_ties():
     # the router's weight gets a gradient from both the gates and the aux loss
     moe.zero_grad()
     (moe(minigen.tensor(x)).sum() + moe.aux_loss).backward()
-    assert np.abs(W.grad.numpy()).max() > 0
+    assert np.abs(W.grad.cpu().numpy()).max() > 0
 
 
 def test_load_balancing_loss_is_one_under_uniform_routing():
@@ -92,7 +92,7 @@ def test_load_balancing_loss_is_one_under_uniform_routing():
     # its gradient pushes probability away from the over-used expert: dL/dP_i = N f_i
     p = minigen.tensor(np.full((12, N), 1.0 / N), requires_grad=True)
     load_balancing_loss(p, [9, 1, 1, 1], 1).backward()
-    np.testing.assert_allclose(p.grad.numpy()[0], N * np.array([9, 1, 1, 1]) / 12 / 12)
+    np.testing.assert_allclose(p.grad.cpu().numpy()[0], N * np.array([9, 1, 1, 1]) / 12 / 12)
 
 
 def test_errors_name_the_arguments():
@@ -140,10 +140,10 @@ def test_moe_gpt_overfits_a_tiny_batch_and_its_cache_matches(device):
     m = small_moe_gpt(device)
     x = minigen.randint(0, 11, (4, 12), device=device)
     y = minigen.randint(0, 11, (4, 12), device=device)
-    full = m(x)[0].numpy()
+    full = m(x)[0].cpu().numpy()
     logits, cache = m(x[:, :5])
     rest, _ = m(x[:, 5:], cache)
-    np.testing.assert_allclose(np.concatenate([logits.numpy(), rest.numpy()], 1), full, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([logits.cpu().numpy(), rest.cpu().numpy()], 1), full, rtol=1e-4, atol=1e-5)
     opt = optim.Adam(m.parameters(), lr=1e-2)
     first = m.loss(x, y).item()
     for _ in range(150):
@@ -163,7 +163,7 @@ def test_moe_gpt_seed_and_checkpoint_round_trip(tmp_path):
     save_checkpoint(str(tmp_path / "c.npz"), a, None, meta={"model": "gpt", "config": a.config()})
     c = small_moe_gpt(seed=5)
     load_checkpoint(str(tmp_path / "c.npz"), c)
-    np.testing.assert_array_equal(c(x)[0].numpy(), a(x)[0].numpy())
+    np.testing.assert_array_equal(c(x)[0].cpu().numpy(), a(x)[0].cpu().numpy())
     assert "blocks.1.moe.experts.3.c_proj.weight" in c.state_dict()
 
 
@@ -179,8 +179,8 @@ def test_the_pytorch_twin_computes_the_same_logits_and_aux():
     from minigen.bench.torch_twins import torch_gpt_mechanisms
     m = small_moe_gpt().to(dtype=minigen.float64)
     t = torch_gpt_mechanisms(m.config()).double()
-    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
+    t.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in m.state_dict().items()})
     x = np.random.randint(0, 11, (3, 12))
-    np.testing.assert_allclose(t(torch.tensor(x)).detach().numpy(), m(minigen.tensor(x))[0].numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t(torch.tensor(x)).detach().cpu().numpy(), m(minigen.tensor(x))[0].cpu().numpy(), rtol=1e-10, atol=1e-12)
     assert t.aux_loss().item() == pytest.approx(m.aux_loss().item(), rel=1e-12)
     np.testing.assert_array_equal(t.expert_counts(), m.expert_counts())

@@ -106,7 +106,7 @@ def test_float32_forward_keeps_dtype(name, device):
     x = np.random.default_rng(2).normal(0, 3, (64,)).astype(np.float32)
     y = fn(T(x, device))
     assert y.dtype == minigen.float32 and y.device == device
-    np.testing.assert_allclose(y.numpy(), ref(x.astype(np.float64)), rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(y.cpu().numpy(), ref(x.astype(np.float64)), rtol=2e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize("name", sorted(c for c in CASES if CASES[c][4] is not None))
@@ -118,7 +118,7 @@ def test_first_derivative_against_closed_form(name, device):
     x = np.concatenate([np.linspace(-8, 8, 41), np.array(kinks)])
     xt = T(x, device, grad=True)
     fn(xt).sum().backward()
-    np.testing.assert_allclose(xt.grad.numpy(), dref(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xt.grad.cpu().numpy(), dref(x), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -134,11 +134,11 @@ def test_against_torch_to_second_order(name, device):
     xm = T(x, device, grad=True)
     ym = fn(xm)
     (g1m,) = minigen.grad(ym.sum(), xm, create_graph=True)
-    np.testing.assert_allclose(ym.numpy(), yt.detach().numpy(), rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(g1m.numpy(), g1t.detach().numpy(), rtol=1e-12, atol=1e-15)
-    want2 = np.zeros_like(x) if g2t is None else g2t.numpy()
+    np.testing.assert_allclose(ym.cpu().numpy(), yt.detach().cpu().numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(g1m.cpu().numpy(), g1t.detach().cpu().numpy(), rtol=1e-12, atol=1e-15)
+    want2 = np.zeros_like(x) if g2t is None else g2t.cpu().numpy()
     g2m = minigen.grad(g1m.sum(), xm, allow_unused=True)[0] if g1m.requires_grad else None
-    got2 = np.zeros_like(x) if g2m is None else g2m.numpy()
+    got2 = np.zeros_like(x) if g2m is None else g2m.cpu().numpy()
     np.testing.assert_allclose(got2, want2, rtol=1e-11, atol=1e-14)
 
 
@@ -181,7 +181,7 @@ def test_function_matches_composite_twin_to_second_order(name, device):
         y = f(x)
         (g,) = minigen.grad(y, x, grad_outputs=v, create_graph=True)
         (h,) = minigen.grad((g * g).sum(), x, allow_unused=True) if g.requires_grad else (None,)
-        results.append((y.numpy(), g.numpy(), np.zeros_like(x_np) if h is None else h.numpy()))
+        results.append((y.cpu().numpy(), g.cpu().numpy(), np.zeros_like(x_np) if h is None else h.cpu().numpy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
 
@@ -205,7 +205,7 @@ def test_gelu_twin_series(device):
         y = f(x)
         (g,) = minigen.grad(y.sum(), x, create_graph=True)
         (h,) = minigen.grad(g.sum(), x)
-        outs.append((y.numpy(), g.numpy(), h.numpy()))
+        outs.append((y.cpu().numpy(), g.cpu().numpy(), h.cpu().numpy()))
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
@@ -233,7 +233,7 @@ def test_normal_cdf_accuracy_against_math_erfc():
 @pytest.mark.filterwarnings("ignore:invalid value")
 def test_gelu_special_values(device):
     x = T([float("inf"), -float("inf"), float("nan"), 0.0, -40.0, 40.0], device)
-    y = F.gelu(x).numpy()
+    y = F.gelu(x).cpu().numpy()
     # as PyTorch: gelu(-inf) = -inf * Phi(-inf) = -inf * 0 is NaN
     assert y[0] == np.inf and np.isnan(y[1]) and np.isnan(y[2]) and y[3] == 0
     assert -1e-300 < y[4] <= 0 and y[5] == 40.0
@@ -251,14 +251,14 @@ def test_no_overflow_or_nan_in_discarded_branches(device, dtype):
         x = T(x_np, device, dtype=dtype, grad=True)
         y = fn(x)
         y.sum().backward()
-        assert np.isfinite(y.numpy()).all() and np.isfinite(x.grad.numpy()).all()
+        assert np.isfinite(y.cpu().numpy()).all() and np.isfinite(x.grad.cpu().numpy()).all()
         if want is not None:
-            np.testing.assert_allclose(y.numpy(), want, rtol=1e-6, atol=1e-30)
+            np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-6, atol=1e-30)
 
 
 def test_softplus_tail_keeps_precision(device):
     """log(1 + e^z) for z = -40 is e^-40 ~ 4e-18, not 0 (log1p, not log of 1 + tiny)."""
-    y = F.softplus(T([-40.0], device, dtype="float64")).numpy()
+    y = F.softplus(T([-40.0], device, dtype="float64")).cpu().numpy()
     np.testing.assert_allclose(y, [math.exp(-40.0)], rtol=1e-14)
 
 
@@ -274,7 +274,7 @@ def test_inplace_flag_changes_nothing(make, device):
     y = m(x)
     y.sum().backward()
     assert y is not x
-    np.testing.assert_array_equal(x.numpy(), x_np)
+    np.testing.assert_array_equal(x.cpu().numpy(), x_np)
     assert x.grad is not None
 
 
@@ -283,7 +283,7 @@ def test_functional_inplace_flag_changes_nothing(device):
     for fn in (F.relu, F.leaky_relu, F.elu, F.silu, F.hardtanh, F.relu6):
         x = T(x_np, device)
         fn(x, inplace=True)
-        np.testing.assert_array_equal(x.numpy(), x_np)
+        np.testing.assert_array_equal(x.cpu().numpy(), x_np)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -306,17 +306,17 @@ def test_module_equals_functional(i, device):
     x = T(np.random.default_rng(i).normal(0, 3, (4, 5)), device)
     m = make()
     assert list(m.parameters()) == []
-    np.testing.assert_array_equal(m(x).numpy(), fn(x).numpy())
+    np.testing.assert_array_equal(m(x).cpu().numpy(), fn(x).cpu().numpy())
 
 
 def test_softmax_modules_against_numpy(device):
     x_np = np.random.default_rng(5).normal(0, 2, (3, 4, 5))
     x = T(x_np, device)
-    np.testing.assert_allclose(nn.Softmax(dim=-1)(x).numpy(), np_softmax(x_np, -1), rtol=1e-13)
-    np.testing.assert_allclose(nn.LogSoftmax(dim=1)(x).numpy(), np.log(np_softmax(x_np, 1)),
+    np.testing.assert_allclose(nn.Softmax(dim=-1)(x).cpu().numpy(), np_softmax(x_np, -1), rtol=1e-13)
+    np.testing.assert_allclose(nn.LogSoftmax(dim=1)(x).cpu().numpy(), np.log(np_softmax(x_np, 1)),
                                rtol=1e-12, atol=1e-14)
     # dim=None: PyTorch's legacy implicit dim, 0 for a 3-d input
-    np.testing.assert_allclose(nn.Softmax()(x).numpy(), np_softmax(x_np, 0), rtol=1e-13)
+    np.testing.assert_allclose(nn.Softmax()(x).cpu().numpy(), np_softmax(x_np, 0), rtol=1e-13)
 
 
 REPRS = [
@@ -374,9 +374,9 @@ def test_leaky_relu_any_slope_and_special_values(device, slope, dtype):
         want = np.where(x > 0, x, x * dtype(slope))
     xt = minigen.tensor(x, device=device, requires_grad=True)
     y = F.leaky_relu(xt, slope)
-    np.testing.assert_array_equal(y.detach().numpy(), want)
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), want)
     y.backward(minigen.ones_like(y))
-    np.testing.assert_array_equal(xt.grad.numpy(), np.where(x > 0, 1.0, dtype(slope)).astype(dtype))
+    np.testing.assert_array_equal(xt.grad.cpu().numpy(), np.where(x > 0, 1.0, dtype(slope)).astype(dtype))
 
 
 def test_gelu_tanh_is_one_node_whose_slope_matches_the_composite(device):
@@ -396,6 +396,6 @@ def test_gelu_tanh_is_one_node_whose_slope_matches_the_composite(device):
     yr = xr * 0.5 * (u.tanh() + 1.0)
     (gr,) = minigen.grad(yr.sum(), xr, create_graph=True)
     (gr2,) = minigen.grad(gr.sum(), xr)
-    np.testing.assert_allclose(y.numpy(), yr.numpy(), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(g.numpy(), gr.numpy(), rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(g2.numpy(), gr2.numpy(), rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(y.cpu().numpy(), yr.cpu().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g.cpu().numpy(), gr.cpu().numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(g2.cpu().numpy(), gr2.cpu().numpy(), rtol=1e-9, atol=1e-13)

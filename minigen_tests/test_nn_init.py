@@ -18,7 +18,7 @@ from minigen.nn import init
 
 
 def host(t):
-    return t.numpy().astype(np.float64).ravel()
+    return t.cpu().numpy().astype(np.float64).ravel()
 
 
 def check_normal(a, mean, std):
@@ -84,17 +84,17 @@ def test_uniform_normal_constant(device):
     init.normal_(t, 1.5, 0.25)
     check_normal(host(t), 1.5, 0.25)
     init.constant_(t, 0.3)
-    np.testing.assert_array_equal(t.numpy(), np.full((200, 100), 0.3, dtype=np.float32))
+    np.testing.assert_array_equal(t.cpu().numpy(), np.full((200, 100), 0.3, dtype=np.float32))
     init.zeros_(t)
-    assert not t.numpy().any()
+    assert not t.cpu().numpy().any()
     init.ones_(t)
-    assert (t.numpy() == 1).all()
+    assert (t.cpu().numpy() == 1).all()
 
 
 def test_eye(device):
     t = minigen.empty(3, 5, device=device)
     init.eye_(t)
-    np.testing.assert_array_equal(t.numpy(), np.eye(3, 5))
+    np.testing.assert_array_equal(t.cpu().numpy(), np.eye(3, 5))
     with pytest.raises(ValueError, match="2 dimensions"):
         init.eye_(minigen.empty(2, 2, 2))
 
@@ -168,7 +168,7 @@ def test_trunc_normal_refuses_a_far_tail():
 def test_orthogonal(shape, device):
     t = minigen.empty(*shape, device=device, dtype=minigen.float64)
     init.orthogonal_(t, gain=2.0)
-    q = t.numpy().reshape(shape[0], -1) / 2.0
+    q = t.cpu().numpy().reshape(shape[0], -1) / 2.0
     r, c = q.shape
     gram = q.T @ q if r >= c else q @ q.T
     np.testing.assert_allclose(gram, np.eye(min(r, c)), atol=1e-12)
@@ -189,11 +189,11 @@ def test_in_place_on_a_parameter_off_the_graph(i, device):
     """A Parameter that requires grad is filled in place: same object, same array, same dtype
     and device, still a leaf that requires grad, and nothing recorded."""
     p = nn.Parameter(minigen.empty(4, 5, device=device, dtype=minigen.float64))
-    arr = p.data
+    arr = p.array
     assert ALL[i](p) is p
-    assert p.data is arr and p.dtype == minigen.float64 and p.device == device
+    assert p.array is arr and p.dtype == minigen.float64 and p.device == device
     assert p.requires_grad and p.is_leaf and p.grad is None
-    assert np.isfinite(p.numpy()).all()
+    assert np.isfinite(p.cpu().numpy()).all()
 
 
 @pytest.mark.parametrize("i", [0, 1, 6, 7, 8, 9, 10, 11])
@@ -204,9 +204,9 @@ def test_seeded_repeatability(i, device):
     ALL[i](a)
     minigen.manual_seed(123)
     ALL[i](b)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     ALL[i](b)
-    assert not np.array_equal(a.numpy(), b.numpy())
+    assert not np.array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 def test_generator_argument(device):
@@ -216,7 +216,7 @@ def test_generator_argument(device):
     a, b = minigen.empty(50, device=device), minigen.empty(50, device=device)
     init.normal_(a, generator=g1)
     init.normal_(b, generator=g2)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 def test_float_only():

@@ -110,7 +110,7 @@ def test_assignment_rules():
     with pytest.raises(TypeError, match="as child module 'fc1'"):
         m.fc1 = minigen.ones(1)
     m.running = minigen.ones(4)  # a buffer can be replaced by a tensor
-    assert m.state_dict()["running"].numpy().tolist() == [1, 1, 1, 1]
+    assert m.state_dict()["running"].cpu().numpy().tolist() == [1, 1, 1, 1]
     # re-assigning a registered name keeps its place in the order, as in PyTorch
     new_fc = nn.Linear(3, 4)
     m.fc1 = new_fc
@@ -239,7 +239,7 @@ def test_zero_grad(device):
     assert all(p.grad is not None for p in m.parameters())
     m.zero_grad(set_to_none=False)
     for p in m.parameters():
-        assert p.grad.shape == p.shape and not p.grad.numpy().any() and p.grad.device == device
+        assert p.grad.shape == p.shape and not p.grad.cpu().numpy().any() and p.grad.device == device
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
 
@@ -257,7 +257,7 @@ def test_apply_visits_children_first():
                 nn.init.zeros_(mod.bias)
     build(nn).apply(init_weights)
     model = build(nn).apply(init_weights)
-    assert (model.blocks[1].weight.numpy() == 0.5).all() and not model.enc[0].bias.numpy().any()
+    assert (model.blocks[1].weight.cpu().numpy() == 0.5).all() and not model.enc[0].bias.cpu().numpy().any()
 
 
 def test_deepcopy_is_independent(device):
@@ -266,10 +266,10 @@ def test_deepcopy_is_independent(device):
     assert repr(c) == repr(m)
     for (n, p), (n2, q) in zip(m.named_parameters(), c.named_parameters()):
         assert n == n2 and p is not q and isinstance(q, nn.Parameter) and q.requires_grad
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
+        np.testing.assert_array_equal(p.cpu().numpy(), q.cpu().numpy())
     with minigen.no_grad():
         c.enc[0].weight.fill_(0.0)
-    assert m.enc[0].weight.numpy().any()
+    assert m.enc[0].weight.cpu().numpy().any()
 
 
 # ----------------------------------------------------------------------------- state dict
@@ -288,7 +288,7 @@ def test_state_dict_keys_equal_torchs():
 
 
 def snapshot(model):
-    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def test_load_state_dict_round_trip_and_copies(device):
@@ -300,11 +300,11 @@ def test_load_state_dict_round_trip_and_copies(device):
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
     for ya, yb in zip(run(a, idx), run(b, idx)):
-        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+        np.testing.assert_array_equal(ya.cpu().numpy(), yb.cpu().numpy())
     # the loaded values are copies: changing the source changes nothing in b
     with minigen.no_grad():
         a.enc[0].weight.fill_(3.0)
-    assert not (b.enc[0].weight.numpy() == 3.0).all()
+    assert not (b.enc[0].weight.cpu().numpy() == 3.0).all()
 
 
 def test_load_state_dict_casts_and_moves(device):
@@ -314,15 +314,15 @@ def test_load_state_dict_casts_and_moves(device):
     m.load_state_dict({"weight": w, "bias": T([1.0, 2.0], other, dtype="float64")})
     assert m.weight.dtype == minigen.float32 and m.weight.device == device
     assert m.bias.device == device
-    np.testing.assert_array_equal(m.weight.numpy(), w)
-    np.testing.assert_array_equal(m.bias.numpy(), [1, 2])
+    np.testing.assert_array_equal(m.weight.cpu().numpy(), w)
+    np.testing.assert_array_equal(m.bias.cpu().numpy(), [1, 2])
 
 
 def test_load_state_dict_size_mismatch_names_key_and_shapes_and_changes_nothing(device):
     model = build(nn).to(device)
     before = snapshot(model)
-    params_before = [p.data for p in model.parameters()]
-    sd = {k: v.numpy() for k, v in build(nn).state_dict().items()}
+    params_before = [p.array for p in model.parameters()]
+    sd = {k: v.cpu().numpy() for k, v in build(nn).state_dict().items()}
     sd["blocks.1.weight"] = np.zeros((16, 15), dtype=np.float32)
     for strict in (True, False):
         with pytest.raises(RuntimeError) as e:
@@ -333,7 +333,7 @@ def test_load_state_dict_size_mismatch_names_key_and_shapes_and_changes_nothing(
         assert "Sequential" in msg
     after = snapshot(model)
     assert all(np.array_equal(before[k], after[k]) for k in before)
-    assert all(p.data is d for p, d in zip(model.parameters(), params_before))
+    assert all(p.array is d for p, d in zip(model.parameters(), params_before))
 
 
 def test_load_state_dict_missing_and_unexpected(device):
@@ -352,8 +352,8 @@ def test_load_state_dict_missing_and_unexpected(device):
     result = model.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["heads.mu.bias"]
     assert result.unexpected_keys == ["heads.sigma.weight"]
-    np.testing.assert_array_equal(model.enc[0].weight.numpy(), sd["enc.0.weight"].numpy())
-    np.testing.assert_array_equal(model.heads["mu"].bias.numpy(), before["heads.mu.bias"])
+    np.testing.assert_array_equal(model.enc[0].weight.cpu().numpy(), sd["enc.0.weight"].cpu().numpy())
+    np.testing.assert_array_equal(model.heads["mu"].bias.cpu().numpy(), before["heads.mu.bias"])
 
 
 def test_load_pytorch_state_dict_gives_identical_outputs(device):
@@ -366,8 +366,8 @@ def test_load_pytorch_state_dict_gives_identical_outputs(device):
     model.load_state_dict(tmodel.state_dict())
     idx_np = np.random.default_rng(1).integers(0, 11, (7, 3))
     with torch.no_grad():
-        want = [t.numpy() for t in run(tmodel, torch.tensor(idx_np))]
-    got = [t.numpy() for t in run(model, T(idx_np, device))]
+        want = [t.cpu().numpy() for t in run(tmodel, torch.tensor(idx_np))]
+    got = [t.cpu().numpy() for t in run(model, T(idx_np, device))]
     for g, w in zip(got, want):
         assert g.dtype == np.float32
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
@@ -375,8 +375,8 @@ def test_load_pytorch_state_dict_gives_identical_outputs(device):
     model.double()
     model.load_state_dict(tmodel.state_dict())
     with torch.no_grad():
-        want = [t.numpy() for t in run(tmodel, torch.tensor(idx_np))]
-    got = [t.numpy() for t in run(model, T(idx_np, device))]
+        want = [t.cpu().numpy() for t in run(tmodel, torch.tensor(idx_np))]
+    got = [t.cpu().numpy() for t in run(model, T(idx_np, device))]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
 
@@ -392,9 +392,9 @@ def test_gradients_match_pytorch_after_loading(device):
     (mu.square().sum() + lv.exp().sum()).backward()
     mu, lv = run(model, T(idx_np, device))
     (mu.square().sum() + lv.exp().sum()).backward()
-    tgrads = {n: p.grad.numpy() for n, p in tmodel.named_parameters()}
+    tgrads = {n: p.grad.cpu().numpy() for n, p in tmodel.named_parameters()}
     for n, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tgrads[n], rtol=1e-10, atol=1e-12, err_msg=n)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), tgrads[n], rtol=1e-10, atol=1e-12, err_msg=n)
 
 
 # ----------------------------------------------------------------------------- printing
@@ -436,7 +436,7 @@ def test_sequential_indexing_and_slicing(device):
     assert list(s[::2]) == [a, c]
     x = T(np.ones((4, 2)), device, dtype="float32")
     s.to(device)
-    np.testing.assert_array_equal(s(x).numpy(), c(b(a(x))).numpy())
+    np.testing.assert_array_equal(s(x).cpu().numpy(), c(b(a(x))).cpu().numpy())
     s[1] = nn.Tanh()
     assert isinstance(s[1], nn.Tanh)
 

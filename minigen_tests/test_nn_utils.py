@@ -43,9 +43,9 @@ def test_clip_grad_norm(device, norm_type, max_norm):
     # g <- g min(1, max_norm / (total + 1e-6))
     scale = min(1.0, max_norm / (ref + 1e-6))
     for p, g in zip(ps, grads):
-        np.testing.assert_allclose(p.grad.numpy(), g * scale, rtol=1e-12)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), g * scale, rtol=1e-12)
     if max_norm < ref:
-        after = np_total_norm([p.grad.numpy() for p in ps], norm_type)
+        after = np_total_norm([p.grad.cpu().numpy() for p in ps], norm_type)
         np.testing.assert_allclose(after, max_norm, rtol=1e-5)
 
 
@@ -62,7 +62,7 @@ def test_clip_grad_norm_matches_torch(norm_type):
     ttotal = torch.nn.utils.clip_grad_norm_(tps, 1.5, norm_type)
     np.testing.assert_allclose(total.item(), ttotal.item(), rtol=1e-14)
     for p, tp in zip(ps, tps):
-        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-14)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), tp.grad.cpu().numpy(), rtol=1e-14)
 
 
 def test_clip_grad_norm_float32_single_tensor_and_no_grads(device):
@@ -70,7 +70,7 @@ def test_clip_grad_norm_float32_single_tensor_and_no_grads(device):
     total = clip_grad_norm_(ps[0], 0.1)
     assert total.dtype == minigen.float32
     np.testing.assert_allclose(total.item(), np.linalg.norm(grads[0].astype(np.float64)), rtol=1e-6)
-    np.testing.assert_array_equal(ps[1].grad.numpy(), grads[1])  # only ps[0] was clipped
+    np.testing.assert_array_equal(ps[1].grad.cpu().numpy(), grads[1])  # only ps[0] was clipped
     bare = nn.Parameter(minigen.randn(3, device=device))
     assert clip_grad_norm_([bare], 1.0).item() == 0.0
     assert bare.grad is None
@@ -84,26 +84,26 @@ def test_clip_grad_norm_nonfinite(device):
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
     for p, g in zip(ps, [grads[0], bad, grads[2]]):  # nothing changed
-        np.testing.assert_array_equal(p.grad.numpy(), g)
+        np.testing.assert_array_equal(p.grad.cpu().numpy(), g)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # inf * 0 in the bad gradient
         total = clip_grad_norm_(ps, 1.0)  # scales by max_norm / inf = 0, as PyTorch
     assert math.isinf(total.item())
-    np.testing.assert_array_equal(ps[0].grad.numpy(), np.zeros(SHAPES[0]))
+    np.testing.assert_array_equal(ps[0].grad.cpu().numpy(), np.zeros(SHAPES[0]))
 
 
 def test_clip_grad_value(device):
     ps, grads = params_with_grads(device, scale=2.0)
     assert clip_grad_value_(ps, 0.7) is None
     for p, g in zip(ps, grads):
-        np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -0.7, 0.7))
+        np.testing.assert_array_equal(p.grad.cpu().numpy(), np.clip(g, -0.7, 0.7))
 
 
 def test_parameters_to_vector_and_back(device):
     ps, _ = params_with_grads(device)
-    values = [p.numpy().copy() for p in ps]
+    values = [p.cpu().numpy().copy() for p in ps]
     vec = parameters_to_vector(ps)
-    np.testing.assert_array_equal(vec.numpy(), np.concatenate([v.ravel() for v in values]))
+    np.testing.assert_array_equal(vec.cpu().numpy(), np.concatenate([v.ravel() for v in values]))
     assert vec.device == device
     # differentiable, as PyTorch's: the gradient flows back to every parameter
     for p in ps:
@@ -112,26 +112,26 @@ def test_parameters_to_vector_and_back(device):
     start = 0
     for p in ps:
         n = p.numel()
-        np.testing.assert_array_equal(p.grad.numpy().ravel(), np.arange(start, start + n))
+        np.testing.assert_array_equal(p.grad.cpu().numpy().ravel(), np.arange(start, start + n))
         start += n
     new = np.arange(vec.shape[0], dtype=np.float64) * 0.5
-    datas = [p.data for p in ps]
+    datas = [p.array for p in ps]
     vector_to_parameters(minigen.tensor(new, device=device), ps)
-    np.testing.assert_array_equal(parameters_to_vector(ps).numpy(), new)
-    assert all(p.data is d for p, d in zip(ps, datas))  # in place
+    np.testing.assert_array_equal(parameters_to_vector(ps).cpu().numpy(), new)
+    assert all(p.array is d for p, d in zip(ps, datas))  # in place
 
 
 def test_parameters_to_vector_matches_torch():
     torch = pytest.importorskip("torch")
     ps, _ = params_with_grads("cpu")
-    tps = [torch.tensor(p.numpy()) for p in ps]
-    np.testing.assert_array_equal(parameters_to_vector(ps).numpy(),
-                                  torch.nn.utils.parameters_to_vector(tps).numpy())
+    tps = [torch.tensor(p.cpu().numpy()) for p in ps]
+    np.testing.assert_array_equal(parameters_to_vector(ps).cpu().numpy(),
+                                  torch.nn.utils.parameters_to_vector(tps).cpu().numpy())
 
 
 def test_vector_errors(device):
     ps, _ = params_with_grads(device)
-    before = [p.numpy().copy() for p in ps]
+    before = [p.cpu().numpy().copy() for p in ps]
     with pytest.raises(TypeError, match="expected vec to be a Tensor"):
         vector_to_parameters(np.zeros(21), ps)
     with pytest.raises(ValueError, match="vector has 20 elements, the parameters have 21"):
@@ -139,7 +139,7 @@ def test_vector_errors(device):
     with pytest.raises(ValueError, match="1-d"):
         vector_to_parameters(minigen.zeros(3, 7, device=device), ps)
     for p, b in zip(ps, before):
-        np.testing.assert_array_equal(p.numpy(), b)
+        np.testing.assert_array_equal(p.cpu().numpy(), b)
     if device == "cuda":
         with pytest.raises(RuntimeError, match="two devices"):
             parameters_to_vector([ps[0], nn.Parameter(minigen.zeros(2))])
@@ -157,10 +157,10 @@ def test_forward_hooks_and_their_handles():
     h2 = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape) or out + 1)
     y = lin(minigen.ones(4, 3))
     # the pre-hook zeroed the input, the hook added one: y = b + 1
-    np.testing.assert_allclose(y.numpy(), np.broadcast_to(lin.bias.detach().numpy() + 1, (4, 2)), rtol=1e-6)
+    np.testing.assert_allclose(y.cpu().numpy(), np.broadcast_to(lin.bias.detach().cpu().numpy() + 1, (4, 2)), rtol=1e-6)
     assert seen == [(4, 2)]
     h1.remove(), h2.remove()
-    np.testing.assert_allclose(lin(minigen.ones(4, 3)).numpy(), (minigen.ones(4, 3) @ lin.weight.T + lin.bias).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(lin(minigen.ones(4, 3)).cpu().numpy(), (minigen.ones(4, 3) @ lin.weight.T + lin.bias).detach().cpu().numpy(), rtol=1e-6)
     with pytest.raises(TypeError, match="hook must be callable"):
         lin.register_forward_hook(3)
     seq = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Linear(2, 1)))
@@ -181,16 +181,16 @@ def test_register_parametrization_and_its_removal():
     lin = nn.Linear(3, 3)
     parametrize.register_parametrization(lin, "weight", Symmetric())
     W = lin.weight
-    np.testing.assert_allclose(W.detach().numpy(), W.detach().numpy().T)
+    np.testing.assert_allclose(W.detach().cpu().numpy(), W.detach().cpu().numpy().T)
     assert parametrize.is_parametrized(lin, "weight") and "weight" not in dict(lin.named_parameters())
     assert "parametrizations.weight.original" in lin.state_dict()
     # gradients reach the original through the parametrization
     lin(minigen.ones(1, 3)).sum().backward()
-    g = lin.parametrizations.weight.original.grad.numpy()
+    g = lin.parametrizations.weight.original.grad.cpu().numpy()
     assert np.all(np.tril(g, -1) == 0) and np.all(g[np.triu_indices(3)] != 0)
     parametrize.remove_parametrizations(lin, "weight")
     assert not parametrize.is_parametrized(lin) and isinstance(lin.weight, nn.Parameter)
-    np.testing.assert_allclose(lin.weight.detach().numpy(), W.detach().numpy())
+    np.testing.assert_allclose(lin.weight.detach().cpu().numpy(), W.detach().cpu().numpy())
     with pytest.raises(ValueError, match="no parameter or buffer with name 'nope'"):
         parametrize.register_parametrization(lin, "nope", Symmetric())
 
@@ -207,19 +207,19 @@ def test_spectral_norm_matches_torch(style):
                               (torch.nn.Conv2d(2, 3, 3), nn.Conv2d(2, 3, 3), (2, 2, 5, 5))):
         tm, mm = tsn(tmod.double()), msn(mmod.double())
         assert sorted(tm.state_dict()) == sorted(mm.state_dict())
-        mm.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+        mm.load_state_dict({k: minigen.tensor(v.cpu().numpy()) for k, v in tm.state_dict().items()})
         x = np.random.RandomState(0).randn(*shape)
         for mode in ("train", "train", "eval"):
             getattr(tm, mode)(), getattr(mm, mode)()
             to, mo = tm(torch.tensor(x)), mm(minigen.tensor(x))
-            np.testing.assert_allclose(mo.numpy(), to.detach().numpy(), atol=1e-12)
+            np.testing.assert_allclose(mo.cpu().numpy(), to.detach().cpu().numpy(), atol=1e-12)
         (to ** 2).sum().backward()
         (mo ** 2).sum().backward()
         tp = dict(tm.named_parameters())
         for name, p in mm.named_parameters():
-            np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), atol=1e-11, err_msg=name)
+            np.testing.assert_allclose(p.grad.cpu().numpy(), tp[name].grad.cpu().numpy(), atol=1e-11, err_msg=name)
         for name, b in mm.named_buffers():
-            np.testing.assert_allclose(b.numpy(), dict(tm.named_buffers())[name].numpy(), atol=1e-12)
+            np.testing.assert_allclose(b.cpu().numpy(), dict(tm.named_buffers())[name].cpu().numpy(), atol=1e-12)
 
 
 def test_spectral_norm_gives_unit_largest_singular_value(device):
@@ -249,7 +249,7 @@ def test_pad_sequence_matches_torch(batch_first, side, device):
     rs = np.random.RandomState(0)
     seqs = [rs.randn(3, 2), rs.randn(5, 2), rs.randn(1, 2)]
     want = torch.nn.utils.rnn.pad_sequence([torch.tensor(x) for x in seqs], batch_first=batch_first,
-                                           padding_value=-1.0, padding_side=side).numpy()
+                                           padding_value=-1.0, padding_side=side).cpu().numpy()
     ts = [minigen.tensor(x, device=device, requires_grad=True) for x in seqs]
     got = nn.utils.rnn.pad_sequence(ts, batch_first=batch_first, padding_value=-1.0, padding_side=side)
     np.testing.assert_array_equal(got.cpu().numpy(), want)

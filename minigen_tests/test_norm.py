@@ -82,7 +82,7 @@ def test_batch_norm_train_forward_matches_numpy(device, shape, affine):
     y = batch_norm(xt, None, None, None if w is None else T(w, device, dtype=np.float32),
                    None if b is None else T(b, device, dtype=np.float32), training=True)
     assert y.dtype == minigen.float32 and y.device.type == device
-    np.testing.assert_allclose(y.numpy(), ref_batch_norm(x, w, b), atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_batch_norm(x, w, b), atol=2e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (2, 3, 4, 5)])
@@ -96,7 +96,7 @@ def test_batch_norm_eval_forward_uses_running_stats(device, shape):
                    training=False, eps=1e-3)
     s = (1, C) + (1,) * (len(shape) - 2)
     ref = (x - rm.reshape(s)) / np.sqrt(rv.reshape(s) + 1e-3) * w.reshape(s) + b.reshape(s)
-    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("ns", [(5,), (4, 5)])
@@ -110,7 +110,7 @@ def test_layer_norm_forward_matches_numpy(device, ns, affine):
     ref = ref_normalize(x, tuple(range(3 - len(ns), 3)), 1e-4)
     if affine:
         ref = ref * w + b
-    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("G", [1, 2, 6])
@@ -119,9 +119,9 @@ def test_group_norm_forward_matches_numpy(device, G):
     x = rng.standard_normal((2, 6, 3, 2))
     w, b = rng.standard_normal(6), rng.standard_normal(6)
     y = group_norm(T(x, device), G, T(w, device), T(b, device))
-    np.testing.assert_allclose(y.numpy(), ref_group_norm(x, G, w, b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_group_norm(x, G, w, b), rtol=1e-10, atol=1e-12)
     y0 = group_norm(T(x, device), G)
-    np.testing.assert_allclose(y0.numpy(), ref_group_norm(x, G, None, None), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y0.cpu().numpy(), ref_group_norm(x, G, None, None), rtol=1e-10, atol=1e-12)
 
 
 def test_forward_and_grads_match_torch(device):
@@ -143,11 +143,11 @@ def test_forward_and_grads_match_torch(device):
         xs = [T(a, device, True) for a in (x, wa, ba)]
         ts = [torch.tensor(a, requires_grad=True) for a in (x, wa, ba)]
         y, ty = ours(*xs), theirs(*ts)
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(y.cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-5, rtol=1e-5)
         y.backward(T(g, device))
         ty.backward(torch.tensor(g))
         for a, t in zip(xs, ts):
-            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), atol=1e-4, rtol=1e-4)
+            np.testing.assert_allclose(a.grad.cpu().numpy(), t.grad.cpu().numpy(), atol=1e-4, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -195,8 +195,8 @@ def test_gradients_only_for_what_requires_grad(device):
     y.sum().backward()
     assert x.grad is None and w.grad is not None and b.grad is not None
     # dL/dbeta = sum(dL/dy) = N for a sum loss; dL/dgamma = sum(x_hat) = 0
-    np.testing.assert_allclose(b.grad.numpy(), np.full(3, 4.0))
-    np.testing.assert_allclose(w.grad.numpy(), np.zeros(3), atol=1e-12)
+    np.testing.assert_allclose(b.grad.cpu().numpy(), np.full(3, 4.0))
+    np.testing.assert_allclose(w.grad.cpu().numpy(), np.zeros(3), atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["batch_norm", "layer_norm", "group_norm"])
@@ -221,8 +221,8 @@ def test_composite_twin_agrees_to_second_order(device, name):
         # second order: d/d(x, w, b) of <grads, v>
         s = sum((gi * vi).sum() for gi, vi in zip(grads, v))
         grads2 = minigen.grad(s, (x, w, b), allow_unused=True)
-        results.append((y.numpy(), [t.numpy() for t in grads],
-                        [None if t is None else t.numpy() for t in grads2]))
+        results.append((y.cpu().numpy(), [t.cpu().numpy() for t in grads],
+                        [None if t is None else t.cpu().numpy() for t in grads2]))
     (y1, g1, h1), (y2, g2, h2) = results
     np.testing.assert_allclose(y1, y2, rtol=1e-10, atol=1e-12)
     for a, c in zip(g1, g2):
@@ -236,12 +236,12 @@ def test_composite_twin_agrees_to_second_order(device, name):
 
 def test_inputs_not_mutated(device):
     x, w, b = _params(device, (4, 3, 2), (3,), 11)
-    before = [t.numpy().copy() for t in (x, w, b)]
+    before = [t.cpu().numpy().copy() for t in (x, w, b)]
     for y in (batch_norm(x, None, None, w, b, training=True), layer_norm(x, (2,)),
               group_norm(x, 3, w, b)):
         y.sum().backward()
     for t, a in zip((x, w, b), before):
-        np.testing.assert_array_equal(t.numpy(), a)
+        np.testing.assert_array_equal(t.cpu().numpy(), a)
 
 
 # ----------------------------------------------------------------------------- running stats
@@ -267,8 +267,8 @@ def test_running_stats_trajectory_matches_numpy(device, momentum):
     bn = nn.BatchNorm2d(4, momentum=momentum).to(device).double()
     for (rm, rv), x in zip(_ref_trajectory(batches, momentum), batches):
         bn(T(x, device))
-        np.testing.assert_allclose(bn.running_mean.numpy(), rm, rtol=1e-12)
-        np.testing.assert_allclose(bn.running_var.numpy(), rv, rtol=1e-12)
+        np.testing.assert_allclose(bn.running_mean.cpu().numpy(), rm, rtol=1e-12)
+        np.testing.assert_allclose(bn.running_var.cpu().numpy(), rv, rtol=1e-12)
     assert bn.num_batches_tracked.dtype == minigen.int64 and bn.num_batches_tracked.item() == 5
 
 
@@ -283,12 +283,12 @@ def test_running_stats_and_eval_match_torch(device, momentum, cls):
     for i in range(4):
         x = (rng.standard_normal(shape) * (i + 2) - i).astype(np.float32)
         y, ty = ours(T(x, device)), theirs(torch.tensor(x))
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(y.cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-5, rtol=1e-5)
         for k, v in theirs.state_dict().items():
-            np.testing.assert_allclose(ours.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(ours.state_dict()[k].cpu().numpy(), v.cpu().numpy(), rtol=1e-5, atol=1e-6)
     ours.eval(), theirs.eval()
     x = rng.standard_normal(shape).astype(np.float32)
-    np.testing.assert_allclose(ours(T(x, device)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(ours(T(x, device)).cpu().numpy(), theirs(torch.tensor(x)).detach().cpu().numpy(),
                                atol=1e-5, rtol=1e-5)
     assert ours.num_batches_tracked.item() == 4  # eval does not count
 
@@ -299,10 +299,10 @@ def test_batch_norm_1d_two_dim_input_and_track_false(device):
     bn = nn.BatchNorm1d(3, track_running_stats=False).double().to(device)
     assert bn.running_mean is None and list(bn.state_dict()) == ["weight", "bias"]
     bn.eval()  # no running stats: batch statistics in eval too
-    np.testing.assert_allclose(bn(T(x, device)).numpy(), ref_batch_norm(x, None, None), rtol=1e-10)
+    np.testing.assert_allclose(bn(T(x, device)).cpu().numpy(), ref_batch_norm(x, None, None), rtol=1e-10)
     bn2 = nn.BatchNorm1d(3, affine=False).double().to(device)
     assert list(bn2.state_dict()) == ["running_mean", "running_var", "num_batches_tracked"]
-    np.testing.assert_allclose(bn2(T(x, device)).numpy(), ref_batch_norm(x, None, None), rtol=1e-10)
+    np.testing.assert_allclose(bn2(T(x, device)).cpu().numpy(), ref_batch_norm(x, None, None), rtol=1e-10)
 
 
 def test_module_state_dicts_load_from_torch(device):
@@ -319,8 +319,8 @@ def test_module_state_dicts_load_from_torch(device):
         ours.load_state_dict(theirs.state_dict())
         ours.to(device)
         x = rng.standard_normal((2, 4, 3, 4)).astype(np.float32)
-        np.testing.assert_allclose(ours(T(x, device)).numpy(),
-                                   theirs(torch.tensor(x)).detach().numpy(), atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(ours(T(x, device)).cpu().numpy(),
+                                   theirs(torch.tensor(x)).detach().cpu().numpy(), atol=1e-5, rtol=1e-5)
 
 
 def test_layer_norm_module_and_group_norm_module(device):
@@ -328,12 +328,12 @@ def test_layer_norm_module_and_group_norm_module(device):
     x = rng.standard_normal((2, 4, 6)).astype(np.float32)
     ln = nn.LayerNorm(6).to(device)
     assert ln.weight.shape == (6,) and ln.bias.shape == (6,)
-    np.testing.assert_allclose(ln(T(x, device)).numpy(), ref_normalize(x, (2,), 1e-5), atol=1e-5)
+    np.testing.assert_allclose(ln(T(x, device)).cpu().numpy(), ref_normalize(x, (2,), 1e-5), atol=1e-5)
     assert nn.LayerNorm(6, bias=False).bias is None
     assert nn.LayerNorm(6, elementwise_affine=False).weight is None
     gn = nn.GroupNorm(2, 4, affine=False).to(device)
     assert list(gn.state_dict()) == []
-    np.testing.assert_allclose(gn(T(x, device)).numpy(), ref_group_norm(x, 2, None, None), atol=1e-5)
+    np.testing.assert_allclose(gn(T(x, device)).cpu().numpy(), ref_group_norm(x, 2, None, None), atol=1e-5)
     assert F.layer_norm is layer_norm and F.batch_norm is batch_norm and F.group_norm is group_norm
 
 
@@ -369,7 +369,7 @@ def test_one_value_per_channel_in_training_raises_and_changes_nothing(device):
     with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, "
                                          r"got input size \[1, 4\]"):
         bn(T(np.ones((1, 4)), device, dtype=np.float32))
-    np.testing.assert_array_equal(bn.running_mean.numpy(), np.full(4, 0.5))
+    np.testing.assert_array_equal(bn.running_mean.cpu().numpy(), np.full(4, 0.5))
     assert bn.num_batches_tracked.item() == 0
     bn.eval()  # a single sample is fine in eval
     assert bn(T(np.ones((1, 4)), device, dtype=np.float32)).shape == (1, 4)
@@ -433,7 +433,7 @@ def test_layer_norm_first_order_fast_path_equals_twin(device, affine, needs):
         w = T(w_np, device, needs in ("all", "params")) if affine in ("both", "weight") else None
         b = T(b_np, device, needs in ("all", "params")) if affine in ("both", "bias") else None
         fn(x, w, b).backward(T(g_np, device))
-        results.append([None if t is None or t.grad is None else t.grad.numpy() for t in (x, w, b)])
+        results.append([None if t is None or t.grad is None else t.grad.cpu().numpy() for t in (x, w, b)])
     for ours, want in zip(*results):
         assert (ours is None) == (want is None)
         if ours is not None:
@@ -476,7 +476,7 @@ def test_batch_norm_first_order_path_equals_composite_twin(device, shape, affine
     # the twin: plain minigen ops, autograd's backward
     xt, w, b = T(x, device, True), T(wv, device, True), T(bv, device, True)
     twin_batch_norm(xt, w, b).backward(T(g, device))
-    want = [ref_batch_norm(x, wv, bv), xt.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    want = [ref_batch_norm(x, wv, bv), xt.grad.cpu().numpy(), w.grad.cpu().numpy(), b.grad.cpu().numpy()]
     m = x.size // C
     want_running = [0.7 * 0 + 0.3 * x.mean(axis=(0, *range(2, x.ndim))),
                     0.7 * 1 + 0.3 * x.var(axis=(0, *range(2, x.ndim))) * m / (m - 1)]
@@ -488,12 +488,12 @@ def test_batch_norm_first_order_path_equals_composite_twin(device, shape, affine
         y = batch_norm(xt, rm, rv, w, b, training=True, momentum=0.3)
         pixels = x.size // (shape[0] * C)
         keeps = layout == "channels_last" or pixels < 64  # short rows are taken channels-last
-        assert (_to_last(y.data) if keeps else y.data).flags.c_contiguous
+        assert (_to_last(y.array) if keeps else y.array).flags.c_contiguous
         y.backward(_channels_last(g, device, False) if gy_layout == "channels_last" else T(g, device))
-        got = [y.numpy(), xt.grad.numpy()] + ([w.grad.numpy(), b.grad.numpy()] if affine else [])
+        got = [y.cpu().numpy(), xt.grad.cpu().numpy()] + ([w.grad.cpu().numpy(), b.grad.cpu().numpy()] if affine else [])
         for a, c in zip(got, want):
             np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-10)
-        for a, c in zip((rm.numpy(), rv.numpy()), want_running):
+        for a, c in zip((rm.cpu().numpy(), rv.cpu().numpy()), want_running):
             np.testing.assert_allclose(a, c, rtol=1e-12)
 
 

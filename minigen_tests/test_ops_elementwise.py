@@ -63,8 +63,8 @@ def test_dtype_promotion_matches_torch(case):
     make, want = PROMOTION[case]
     ours, theirs = make(minigen), make(torch)
     assert str(theirs.dtype) == "torch." + want  # the table itself is right
-    np.testing.assert_allclose(ours.numpy().astype(np.float64),
-                               theirs.numpy().astype(np.float64), rtol=1e-3)
+    np.testing.assert_allclose(ours.cpu().numpy().astype(np.float64),
+                               theirs.cpu().numpy().astype(np.float64), rtol=1e-3)
 
 
 def test_promotion_keeps_the_device(device):
@@ -80,15 +80,15 @@ def test_gradient_flows_through_promotion(device):
     assert z.dtype == minigen.float64
     z.backward()
     assert x.grad.dtype == minigen.float32 and y.grad.dtype == minigen.float64
-    np.testing.assert_allclose(x.grad.numpy(), [3.0, 4.0])
-    np.testing.assert_allclose(y.grad.numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(y.grad.cpu().numpy(), [1.0, 2.0])
 
 
 # ----------------------------------------------------------------------------- conventions
 def _grad_of(fn, values, device, *others):
     x = T(np.asarray(values, np.float64), device, dtype=minigen.float64, grad=True)
     fn(x, *others).sum().backward()
-    return x.grad.numpy()
+    return x.grad.cpu().numpy()
 
 
 def test_relu_and_abs_gradient_at_zero_is_zero(device):
@@ -100,12 +100,12 @@ def test_maximum_minimum_ties_split_the_gradient(device):
     a = T([1.0, 2.0, 3.0], device, dtype=minigen.float64, grad=True)
     b = T([1.0, 5.0, 0.0], device, dtype=minigen.float64, grad=True)
     minigen.maximum(a, b).sum().backward()
-    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 0.0, 1.0])
-    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.cpu().numpy(), [0.5, 1.0, 0.0])
     a.grad = b.grad = None
     minigen.minimum(a, b).sum().backward()
-    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 1.0, 0.0])
-    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(b.grad.cpu().numpy(), [0.5, 0.0, 1.0])
 
 
 def test_clamp_gradient_passes_at_the_bounds(device):
@@ -125,7 +125,7 @@ def test_conventions_match_torch(device):
                           lambda x: torch.maximum(x, x * 0 + 1.0))]:
         tx = torch.tensor(v, dtype=torch.float64, requires_grad=True)
         theirs(tx).sum().backward()
-        np.testing.assert_array_equal(_grad_of(ours, v, device), tx.grad.numpy())
+        np.testing.assert_array_equal(_grad_of(ours, v, device), tx.grad.cpu().numpy())
 
 
 def test_pow_gradient_at_zero_base(device):
@@ -134,21 +134,21 @@ def test_pow_gradient_at_zero_base(device):
     with np.errstate(divide="ignore", invalid="ignore"):  # 0^-1 inside, masked out
         (a ** b).sum().backward()
     # d(a^b)/db = a^b log a, defined as 0 at a == 0 (b >= 0), as in PyTorch
-    np.testing.assert_allclose(b.grad.numpy(), [0.0, 0.0, 8.0 * np.log(2.0)])
-    np.testing.assert_allclose(a.grad.numpy(), [0.0, 0.0, 12.0])
+    np.testing.assert_allclose(b.grad.cpu().numpy(), [0.0, 0.0, 8.0 * np.log(2.0)])
+    np.testing.assert_allclose(a.grad.cpu().numpy(), [0.0, 0.0, 12.0])
     x = T([0.0, 3.0], device, dtype=minigen.float64, grad=True)
     (x ** 0).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [0.0, 0.0])
 
 
 def test_reflected_operators(device):
     x = T([1.0, 2.0, 4.0], device, dtype=minigen.float64, grad=True)
     y = (3.0 - x) + (8.0 / x) + (2.0 ** x) + (2 * x)
-    np.testing.assert_allclose(y.numpy(), 3 - np.array([1, 2, 4.0]) + 8 / np.array([1, 2, 4.0])
+    np.testing.assert_allclose(y.cpu().numpy(), 3 - np.array([1, 2, 4.0]) + 8 / np.array([1, 2, 4.0])
                                + 2.0 ** np.array([1, 2, 4.0]) + 2 * np.array([1, 2, 4.0]))
     y.sum().backward()
     xs = np.array([1.0, 2.0, 4.0])
-    np.testing.assert_allclose(x.grad.numpy(), -1 - 8 / xs ** 2 + np.log(2) * 2 ** xs + 2)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), -1 - 8 / xs ** 2 + np.log(2) * 2 ** xs + 2)
     assert minigen.gradgradcheck(lambda t: 3.0 - t + 8.0 / t + 2.0 ** t, [x])
 
 
@@ -163,15 +163,15 @@ def test_sigmoid_is_stable_for_large_inputs(device):
     with np.errstate(over="raise", invalid="raise"):  # no overflow anywhere (underflow is fine)
         y = minigen.sigmoid(x)
         y.sum().backward()
-    np.testing.assert_allclose(y.numpy(), [0.0, 1 / (1 + np.exp(50.0)), 0.5,
+    np.testing.assert_allclose(y.cpu().numpy(), [0.0, 1 / (1 + np.exp(50.0)), 0.5,
                                            1 / (1 + np.exp(-50.0)), 1.0], rtol=1e-12)
-    assert np.isfinite(x.grad.numpy()).all()
+    assert np.isfinite(x.grad.cpu().numpy()).all()
 
 
 def test_division_by_zero_gives_inf_not_an_error(device):
     with np.errstate(all="ignore"):
         y = T([1.0, -1.0, 0.0], device) / T([0.0, 0.0, 0.0], device)
-    out = y.numpy()
+    out = y.cpu().numpy()
     assert out[0] == np.inf and out[1] == -np.inf and np.isnan(out[2])
 
 
@@ -190,7 +190,7 @@ def test_integer_floor_divide_and_mod_stay_integer(device):
                      (minigen.div(a, 4, rounding_mode="trunc"), np.trunc(a_np / 4)),
                      (minigen.div(a, minigen.tensor(-4, device=device), rounding_mode="trunc"), np.trunc(a_np / -4))):
         assert out.dtype == minigen.int64 and out.device == device
-        np.testing.assert_array_equal(out.numpy(), ref)
+        np.testing.assert_array_equal(out.cpu().numpy(), ref)
     assert (a.float() % 2.5).dtype == minigen.float32 and (a // 2.5).dtype == minigen.float32
     with pytest.raises(ZeroDivisionError, match="integer division by zero"):
         a // 0
@@ -206,7 +206,7 @@ def test_piecewise_constant_ops_have_no_gradient(name, device):
     y = getattr(minigen, name)(x)
     assert not y.requires_grad
     ref = {"sign": np.sign, "floor": np.floor, "ceil": np.ceil, "round": np.round}[name]
-    np.testing.assert_array_equal(y.numpy(), ref(np.array([-1.5, 0.4, 2.6])))
+    np.testing.assert_array_equal(y.cpu().numpy(), ref(np.array([-1.5, 0.4, 2.6])))
 
 
 def test_comparisons_return_bool_without_graph(device):
@@ -229,9 +229,9 @@ def test_where_with_scalar_operands_and_gradient(device):
     x = T([1.0, -2.0, 3.0], device, dtype=minigen.float64, grad=True)
     y = minigen.where(x > 0, x * 2.0, 0.0)
     assert y.dtype == minigen.float64
-    np.testing.assert_array_equal(y.numpy(), [2.0, 0.0, 6.0])
+    np.testing.assert_array_equal(y.cpu().numpy(), [2.0, 0.0, 6.0])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 2.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 0.0, 2.0])
 
 
 def test_masked_fill_keeps_dtype_and_blocks_gradient(device):
@@ -239,9 +239,9 @@ def test_masked_fill_keeps_dtype_and_blocks_gradient(device):
     m = T([True, False], device)
     y = x.masked_fill(m, -1.0)
     assert y.dtype == minigen.float64
-    np.testing.assert_array_equal(y.numpy(), [[-1.0, 2.0], [-1.0, 4.0]])
+    np.testing.assert_array_equal(y.cpu().numpy(), [[-1.0, 2.0], [-1.0, 4.0]])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [[0.0, 1.0], [0.0, 1.0]])
     with pytest.raises(RuntimeError, match="bool"):
         x.masked_fill(T([1, 0], device), 0.0)
 
@@ -249,7 +249,7 @@ def test_masked_fill_keeps_dtype_and_blocks_gradient(device):
 def test_inplace_methods_off_the_graph(device):
     x = T([1.0, -2.0, 3.0], device)
     x.mul_(2.0).add_(1.0).clamp_(-1.0, 5.0)
-    np.testing.assert_array_equal(x.numpy(), [3.0, -1.0, 5.0])
+    np.testing.assert_array_equal(x.cpu().numpy(), [3.0, -1.0, 5.0])
     i = T([1, 2], device)
     with pytest.raises(RuntimeError, match="can't be cast"):
         i.mul_(0.5)

@@ -64,12 +64,12 @@ def test_getitem_forms_and_scatter_add_gradients(key, device):
     y = x[ours(device)]
     want = A[theirs()]
     assert y.shape == want.shape and y.device == device
-    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(y.cpu().numpy(), want)
     w = np.random.default_rng(0).standard_normal(want.shape)
     (y * T(w, device)).sum().backward()
     expect = np.zeros_like(A)
     np.add.at(expect, theirs(), w)  # repeated indices add up
-    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), expect, rtol=1e-12)
 
 
 @pytest.mark.parametrize("key", sorted(KEYS))
@@ -81,14 +81,14 @@ def test_getitem_matches_torch(key):
         if isinstance(k, tuple):
             return tuple(to_torch(v) for v in k)
         if isinstance(k, minigen.Tensor):
-            return torch.tensor(k.numpy())
+            return torch.tensor(k.cpu().numpy())
         if isinstance(k, np.ndarray):
             return torch.tensor(k)
         return k
     y = T(A, "cpu")[ours("cpu")]
     ty = torch.tensor(A)[to_torch(ours("cpu"))]
     assert tuple(y.shape) == tuple(ty.shape)
-    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    np.testing.assert_array_equal(y.cpu().numpy(), ty.cpu().numpy())
 
 
 def test_second_order_through_indexing(device):
@@ -108,7 +108,7 @@ def test_random_repeated_indices_scatter_add(device):
         (x[I(idx, device)] * T(w, device)).sum().backward()
         expect = np.zeros_like(base)
         np.add.at(expect, idx, w)
-        np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-12)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), expect, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- named ops
@@ -132,11 +132,11 @@ def test_index_select_gather_with_repeats_match_torch(device):
         x = T(a, device, grad=True)
         tx = torch.tensor(a, requires_grad=True)
         y, ty = ours(x, device), theirs(tx)
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy())
+        np.testing.assert_allclose(y.cpu().numpy(), ty.detach().cpu().numpy())
         w = np.arange(1.0, 1.0 + ty.numel()).reshape(ty.shape)
         (y * T(w, device)).sum().backward()
         (ty * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+        np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy())
 
 
 def test_gather_errors(device):
@@ -153,12 +153,12 @@ def test_masked_fill_broadcasting_and_tensor_value(device):
     x = T(np.arange(6.0).reshape(2, 3), device, grad=True)
     m = B([[True], [False]], device)
     y = x.masked_fill(m, T(-1.0, device))
-    np.testing.assert_array_equal(y.numpy(), [[-1, -1, -1], [3, 4, 5]])
+    np.testing.assert_array_equal(y.cpu().numpy(), [[-1, -1, -1], [3, 4, 5]])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [1, 1, 1]])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [[0, 0, 0], [1, 1, 1]])
     x2 = T(np.zeros((2, 2)), device)
     x2.masked_fill_(B([True, False], device), 7.0)
-    np.testing.assert_array_equal(x2.numpy(), [[7, 0], [7, 0]])
+    np.testing.assert_array_equal(x2.cpu().numpy(), [[7, 0], [7, 0]])
 
 
 # ----------------------------------------------------------------------------- setitem
@@ -170,15 +170,15 @@ def test_setitem_forms(device):
     x[I([2], device), I([0], device)] = 5.0
     x[x == 3.0] = -3.0
     want = np.array([[1, 1, 1, 7], [0, 2, -3, 8], [5, 0, 0, 9]], np.float64)
-    np.testing.assert_array_equal(x.numpy(), want)
+    np.testing.assert_array_equal(x.cpu().numpy(), want)
     x[...] = 0.5  # everything
-    assert set(x.numpy().ravel()) == {0.5}
+    assert set(x.cpu().numpy().ravel()) == {0.5}
 
 
 def test_setitem_broadcasts_value(device):
     x = T(np.zeros((2, 3)), device)
     x[:] = T([1.0, 2.0, 3.0], device)
-    np.testing.assert_array_equal(x.numpy(), [[1, 2, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(x.cpu().numpy(), [[1, 2, 3], [1, 2, 3]])
 
 
 def test_setitem_on_graph_tensors(device):
@@ -208,7 +208,7 @@ def test_indexing_errors(device):
         x[:, I([3], device)]
     with pytest.raises(IndexError, match="out of bounds for dimension 2 with size 4"):
         x[..., I([-5], device)]
-    np.testing.assert_array_equal(x.numpy(), A)
+    np.testing.assert_array_equal(x.cpu().numpy(), A)
 
 
 def test_index_with_tensor_from_another_device_raises(device):

@@ -27,7 +27,7 @@ def test_matmul_shapes_values_and_gradients(sa, sb, device):
     z = x @ y
     want = a @ b
     assert z.shape == want.shape and z.device == device
-    np.testing.assert_allclose(z.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(z.cpu().numpy(), want, rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(want.shape)
     z.backward(T(g, device))
     assert x.grad.shape == sa and y.grad.shape == sb
@@ -35,8 +35,8 @@ def test_matmul_shapes_values_and_gradients(sa, sb, device):
     ta = torch.tensor(a, requires_grad=True)
     tb = torch.tensor(b, requires_grad=True)
     (ta @ tb).backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(y.grad.numpy(), tb.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), ta.grad.cpu().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.grad.cpu().numpy(), tb.grad.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("sa, sb", [((2, 3), (4, 2)), ((3,), (4,)), ((2, 2, 3), (2, 4))],
@@ -57,12 +57,12 @@ def test_matmul_batch_error_and_0d(device):
 
 def test_mm_bmm_dot_outer(device):
     a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
-    np.testing.assert_allclose(minigen.mm(T(a, device), T(b, device)).numpy(), a @ b)
+    np.testing.assert_allclose(minigen.mm(T(a, device), T(b, device)).cpu().numpy(), a @ b)
     p, q = RNG.standard_normal((2, 2, 3)), RNG.standard_normal((2, 3, 2))
-    np.testing.assert_allclose(minigen.bmm(T(p, device), T(q, device)).numpy(), p @ q)
+    np.testing.assert_allclose(minigen.bmm(T(p, device), T(q, device)).cpu().numpy(), p @ q)
     u, v = RNG.standard_normal(3), RNG.standard_normal(4)
     assert minigen.dot(T(u, device), T(u, device)).shape == ()
-    np.testing.assert_allclose(minigen.outer(T(u, device), T(v, device)).numpy(), np.outer(u, v))
+    np.testing.assert_allclose(minigen.outer(T(u, device), T(v, device)).cpu().numpy(), np.outer(u, v))
     with pytest.raises(RuntimeError, match=r"mm: expected 2D.*\[3\]"):
         minigen.mm(T(u, device), T(b, device))
     with pytest.raises(RuntimeError, match=r"bmm: batch sizes differ"):
@@ -96,16 +96,16 @@ def test_einsum_against_numpy_and_torch(eq, shapes, device):
     y = minigen.einsum(eq, *xs)
     want = np.einsum(eq.replace(" ", ""), *arrays)
     assert y.shape == want.shape
-    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-12, atol=1e-12)
     y_list = minigen.einsum(eq, xs)  # the operand-list form
-    np.testing.assert_allclose(y_list.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y_list.cpu().numpy(), want, rtol=1e-12, atol=1e-12)
     g = RNG.standard_normal(want.shape)
     y.backward(T(g, device))
     torch = pytest.importorskip("torch")
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     torch.einsum(eq, *ts).backward(torch.tensor(g))
     for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), t.grad.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_einsum_second_order(device):
@@ -140,11 +140,11 @@ def test_diagonal_matches_torch(shape, offset, d1, d2, device):
     y = x.diagonal(offset, d1, d2)
     tx = torch.tensor(a, requires_grad=True)
     ty = torch.diagonal(tx, offset, d1, d2)
-    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(y.cpu().numpy(), ty.detach().cpu().numpy())
     w = RNG.standard_normal(ty.shape)
     (y * T(w, device)).sum().backward()
     (ty * torch.tensor(w)).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), tx.grad.cpu().numpy())
     with pytest.raises(RuntimeError, match="identical"):
         x.diagonal(0, 1, 1)
 
@@ -163,8 +163,8 @@ def _twin(hand, composite, arrays, device):
         gu = sum((g * u).sum() for g, u in zip(gs, us))
         # a linear f has constant gradients: its second derivative is zero
         hs = minigen.grad(gu, xs, allow_unused=True) if gu.requires_grad else [None] * len(xs)
-        out.append([y.numpy()] + [g.numpy() for g in gs]
-                   + [np.zeros(a.shape) if h is None else h.numpy() for h, a in zip(hs, arrays)])
+        out.append([y.cpu().numpy()] + [g.cpu().numpy() for g in gs]
+                   + [np.zeros(a.shape) if h is None else h.cpu().numpy() for h, a in zip(hs, arrays)])
     for p, q in zip(*out):
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
 

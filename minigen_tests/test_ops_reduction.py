@@ -26,12 +26,12 @@ def test_var_std_are_unbiased_by_default(device):
 
 def test_var_std_with_dims(device):
     x = T(X, device)
-    np.testing.assert_allclose(x.var(dim=1).numpy(), X.var(axis=1, ddof=1))
-    np.testing.assert_allclose(x.std(0, keepdim=True).numpy(), X.std(axis=0, ddof=1, keepdims=True))
-    np.testing.assert_allclose(minigen.var(x, dim=(0, 1)).numpy(), X.var(ddof=1))
+    np.testing.assert_allclose(x.var(dim=1).cpu().numpy(), X.var(axis=1, ddof=1))
+    np.testing.assert_allclose(x.std(0, keepdim=True).cpu().numpy(), X.std(axis=0, ddof=1, keepdims=True))
+    np.testing.assert_allclose(minigen.var(x, dim=(0, 1)).cpu().numpy(), X.var(ddof=1))
     v, m = minigen.var_mean(x, dim=1)
-    np.testing.assert_allclose(v.numpy(), X.var(axis=1, ddof=1))
-    np.testing.assert_allclose(m.numpy(), X.mean(axis=1))
+    np.testing.assert_allclose(v.cpu().numpy(), X.var(axis=1, ddof=1))
+    np.testing.assert_allclose(m.cpu().numpy(), X.mean(axis=1))
 
 
 def test_var_std_match_torch(device):
@@ -40,8 +40,8 @@ def test_var_std_match_torch(device):
     x = T(X, device)
     for kw in [{}, {"dim": 1}, {"dim": 0, "unbiased": False}, {"dim": 1, "correction": 2},
                {"dim": (0, 1), "keepdim": True}]:
-        np.testing.assert_allclose(x.var(**kw).numpy(), tx.var(**kw).numpy(), rtol=1e-12)
-        np.testing.assert_allclose(x.std(**kw).numpy(), tx.std(**kw).numpy(), rtol=1e-12)
+        np.testing.assert_allclose(x.var(**kw).cpu().numpy(), tx.var(**kw).cpu().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(x.std(**kw).cpu().numpy(), tx.std(**kw).cpu().numpy(), rtol=1e-12)
 
 
 def test_var_of_one_element_is_nan_like_torch(device):
@@ -56,12 +56,12 @@ def test_max_with_dim_returns_values_and_indices(device):
     out = minigen.max(x, dim=1)
     values, indices = out  # unpacks like a tuple
     assert out.values is values and out.indices is indices and out[0] is values
-    np.testing.assert_array_equal(values.numpy(), X.max(axis=1))
-    np.testing.assert_array_equal(indices.numpy(), X.argmax(axis=1))
+    np.testing.assert_array_equal(values.cpu().numpy(), X.max(axis=1))
+    np.testing.assert_array_equal(indices.cpu().numpy(), X.argmax(axis=1))
     assert indices.dtype == minigen.int64 and indices.device == device
     k = x.min(0, keepdim=True)
     assert k.values.shape == (1, 4) and k.indices.shape == (1, 4)
-    np.testing.assert_array_equal(k.indices.numpy(), X.argmin(axis=0)[None])
+    np.testing.assert_array_equal(k.indices.cpu().numpy(), X.argmin(axis=0)[None])
 
 
 def test_max_forms(device):
@@ -70,14 +70,14 @@ def test_max_forms(device):
     assert full.shape == () and full.item() == 7.0
     assert x.min().item() == -3.0
     other = T(np.zeros_like(X), device)
-    np.testing.assert_array_equal(minigen.max(x, other).numpy(), np.maximum(X, 0))
-    np.testing.assert_array_equal(x.min(other).numpy(), np.minimum(X, 0))
+    np.testing.assert_array_equal(minigen.max(x, other).cpu().numpy(), np.maximum(X, 0))
+    np.testing.assert_array_equal(x.min(other).cpu().numpy(), np.minimum(X, 0))
 
 
 def test_max_with_dim_gradient_goes_to_the_selected_element(device):
     x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], device, grad=True)
     x.max(dim=1).values.sum().backward()
-    g = x.grad.numpy()
+    g = x.grad.cpu().numpy()
     assert g.sum() == 2.0 and g[1].tolist() == [1.0, 0.0, 0.0]
     assert g[0, 0] == 0.0 and sorted(g[0].tolist()) == [0.0, 0.0, 1.0]
 
@@ -91,13 +91,13 @@ def test_full_max_and_amax_split_ties_evenly_like_torch(device):
                           (w, lambda t: t.amin(dim=1).sum(), [[0.5, 0.5, 0], [0, 0.5, 0.5]])]:
         x = T(vals, device, grad=True)
         fn(x).backward()
-        np.testing.assert_allclose(x.grad.numpy(), ref)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), ref)
     torch = pytest.importorskip("torch")
     tx = torch.tensor(v, dtype=torch.float64, requires_grad=True)
     tx.max().backward()
     x = T(v, device, grad=True)
     x.max().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy())
 
 
 def test_argmax_argmin(device):
@@ -105,7 +105,7 @@ def test_argmax_argmin(device):
     assert minigen.argmax(x).item() == int(X.argmax()) and x.argmin().item() == int(X.argmin())
     a = x.argmax(dim=1)
     assert a.dtype == minigen.int64 and a.device == device and not a.requires_grad
-    np.testing.assert_array_equal(a.numpy(), X.argmax(axis=1))
+    np.testing.assert_array_equal(a.cpu().numpy(), X.argmax(axis=1))
     assert x.argmin(dim=0, keepdim=True).shape == (1, 4)
     assert x.argmax(keepdim=True).shape == (1, 1)
 
@@ -145,9 +145,9 @@ def test_mean_of_integers_raises(device):
 
 def test_sum_mean_dims(device):
     x = T(np.arange(24.0).reshape(2, 3, 4), device)
-    np.testing.assert_array_equal(x.sum(dim=-1).numpy(), np.arange(24.0).reshape(2, 3, 4).sum(-1))
+    np.testing.assert_array_equal(x.sum(dim=-1).cpu().numpy(), np.arange(24.0).reshape(2, 3, 4).sum(-1))
     np.testing.assert_array_equal(x.sum(dim=(0, 2), keepdim=True).shape, (1, 3, 1))
-    np.testing.assert_allclose(x.mean(dim=[0, 1]).numpy(),
+    np.testing.assert_allclose(x.mean(dim=[0, 1]).cpu().numpy(),
                                np.arange(24.0).reshape(2, 3, 4).mean(axis=(0, 1)))
 
 
@@ -159,16 +159,16 @@ def test_reduction_dim_errors(device):
         x.max(dim=-3)
     with pytest.raises(RuntimeError, match="multiple times"):
         x.sum(dim=(1, -1))
-    assert x.numpy().tolist() == X.tolist()
+    assert x.cpu().numpy().tolist() == X.tolist()
 
 
 # ----------------------------------------------------------------------------- softmax family
 def test_softmax_family_is_stable(device):
     big = T([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]], device)
     with np.errstate(over="raise", invalid="raise"):
-        s = minigen.softmax(big, dim=1).numpy()
-        ls = minigen.log_softmax(big, dim=1).numpy()
-        lse = minigen.logsumexp(big, dim=1).numpy()
+        s = minigen.softmax(big, dim=1).cpu().numpy()
+        ls = minigen.log_softmax(big, dim=1).cpu().numpy()
+        lse = minigen.logsumexp(big, dim=1).cpu().numpy()
     e = np.exp([0.0, 1.0, 2.0])
     np.testing.assert_allclose(s[0], e / e.sum())
     np.testing.assert_allclose(s.sum(axis=1), [1.0, 1.0])
@@ -179,14 +179,14 @@ def test_softmax_family_is_stable(device):
 def test_logsumexp_of_all_minus_inf_is_minus_inf(device):
     x = T([[-np.inf, -np.inf], [0.0, -np.inf]], device)
     with np.errstate(all="ignore"):
-        out = minigen.logsumexp(x, dim=1).numpy()
+        out = minigen.logsumexp(x, dim=1).cpu().numpy()
     assert out[0] == -np.inf and out[1] == 0.0
 
 
 def test_softmax_of_0d_and_default_dim(device):
     assert minigen.softmax(T(3.0, device), dim=0).item() == 1.0
     x = T(X, device)
-    np.testing.assert_allclose(minigen.softmax(x, -1).numpy().sum(-1), np.ones(3))
+    np.testing.assert_allclose(minigen.softmax(x, -1).cpu().numpy().sum(-1), np.ones(3))
 
 
 def test_cumsum_cumprod_prod_match_torch(device):
@@ -199,11 +199,11 @@ def test_cumsum_cumprod_prod_match_torch(device):
         x = T(v, device, grad=True)
         tx = torch.tensor(v, dtype=torch.float64, requires_grad=True)
         y, ty = ours(x), theirs(tx)
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy())
+        np.testing.assert_allclose(y.cpu().numpy(), ty.detach().cpu().numpy())
         w = np.arange(1.0, 1.0 + ty.numel()).reshape(ty.shape)
         (y * T(w, device)).sum().backward()
         (ty * torch.tensor(w)).sum().backward()
-        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- composite twins
@@ -220,7 +220,7 @@ def _twin(hand, composite, x_np, device, dtype=minigen.float64):
         # a linear f has a constant gradient: its second derivative is zero
         (h,) = minigen.grad((g * u).sum(), x, allow_unused=True) if g.requires_grad else (None,)
         h = minigen.zeros_like(x) if h is None else h
-        results.append((y.numpy(), g.numpy(), h.numpy()))
+        results.append((y.cpu().numpy(), g.cpu().numpy(), h.cpu().numpy()))
         rng = np.random.default_rng(1)
     for a, b, what in zip(results[0], results[1], ("value", "gradient", "second derivative")):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=what)
@@ -290,5 +290,5 @@ def test_softmax_of_integers_needs_a_dtype(device):
         with pytest.raises(RuntimeError, match=rf"{name}: expected a floating point input, got int64"):
             fn(x, dim=-1)
     want = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
-    np.testing.assert_allclose(minigen.softmax(x, dim=-1, dtype=minigen.float64).numpy()[0], want)
+    np.testing.assert_allclose(minigen.softmax(x, dim=-1, dtype=minigen.float64).cpu().numpy()[0], want)
     assert x.dtype == minigen.int64

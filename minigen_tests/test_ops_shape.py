@@ -39,9 +39,9 @@ def test_split_with_sizes_and_errors(device):
     x = T(np.arange(12.0).reshape(6, 2), device, grad=True)
     a, b, c = x.split([1, 3, 2])
     assert sizes((a, b, c)) == [1, 3, 2]
-    np.testing.assert_array_equal(c.numpy(), np.arange(12.0).reshape(6, 2)[4:])
+    np.testing.assert_array_equal(c.cpu().numpy(), np.arange(12.0).reshape(6, 2)[4:])
     (a.sum() + 2 * c.sum()).backward()  # b unused: its gradient is zero
-    np.testing.assert_array_equal(x.grad.numpy()[:, 0], [1, 0, 0, 0, 2, 2])
+    np.testing.assert_array_equal(x.grad.cpu().numpy()[:, 0], [1, 0, 0, 0, 2, 2])
     with pytest.raises(RuntimeError, match=r"sum exactly to 6.*\[1, 2\]"):
         x.split([1, 2])
     with pytest.raises(RuntimeError, match="chunks must be greater than 0"):
@@ -64,7 +64,7 @@ def test_reshape_and_view_forms(device):
     assert x.reshape(2, 3, 4).view_as(minigen.zeros(6, 4)).shape == (6, 4)
     assert minigen.zeros(0, 3, device=device).reshape(-1, 3).shape == (0, 3)
     assert T(5.0, device).reshape(1, 1).shape == (1, 1)
-    np.testing.assert_array_equal(x.reshape(4, 6).numpy(), np.arange(24.0).reshape(4, 6))
+    np.testing.assert_array_equal(x.reshape(4, 6).cpu().numpy(), np.arange(24.0).reshape(4, 6))
 
 
 @pytest.mark.parametrize("shape", [(5, 5), (-1, -1), (7, -1), (0, -1)])
@@ -107,11 +107,11 @@ def test_squeeze_unsqueeze(device):
 def test_permute_transpose_movedim(device):
     a = np.arange(24.0).reshape(2, 3, 4)
     x = T(a, device)
-    np.testing.assert_array_equal(x.permute(2, 0, 1).numpy(), a.transpose(2, 0, 1))
-    np.testing.assert_array_equal(x.permute((-1, 0, 1)).numpy(), a.transpose(2, 0, 1))
-    np.testing.assert_array_equal(x.transpose(-1, 0).numpy(), a.swapaxes(-1, 0))
-    np.testing.assert_array_equal(x.movedim(2, 0).numpy(), np.moveaxis(a, 2, 0))
-    np.testing.assert_array_equal(x.mT.numpy(), a.swapaxes(-1, -2))
+    np.testing.assert_array_equal(x.permute(2, 0, 1).cpu().numpy(), a.transpose(2, 0, 1))
+    np.testing.assert_array_equal(x.permute((-1, 0, 1)).cpu().numpy(), a.transpose(2, 0, 1))
+    np.testing.assert_array_equal(x.transpose(-1, 0).cpu().numpy(), a.swapaxes(-1, 0))
+    np.testing.assert_array_equal(x.movedim(2, 0).cpu().numpy(), np.moveaxis(a, 2, 0))
+    np.testing.assert_array_equal(x.mT.cpu().numpy(), a.swapaxes(-1, -2))
     with pytest.raises(RuntimeError, match=r"permute.*\[2, 3, 4\]"):
         x.permute(0, 1)
     with pytest.raises(RuntimeError, match="repeated dim"):
@@ -125,7 +125,7 @@ def test_expand_and_broadcast_to(device):
     y = x.expand(3, -1, 4)
     assert y.shape == (3, 2, 4)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[12.0], [12.0]])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [[12.0], [12.0]])
     assert minigen.broadcast_to(x, (2, 5)).shape == (2, 5)
     assert x.expand_as(minigen.zeros(2, 2)).shape == (2, 2)
     with pytest.raises(RuntimeError, match=r"expand.*\[3, 4\].*\[2, 1\]"):
@@ -137,8 +137,8 @@ def test_expand_and_broadcast_to(device):
 def test_repeat(device):
     a = np.arange(6.0).reshape(2, 3)
     x = T(a, device)
-    np.testing.assert_array_equal(x.repeat(2, 2).numpy(), np.tile(a, (2, 2)))
-    np.testing.assert_array_equal(x.repeat(3, 1, 1).numpy(), np.tile(a, (3, 1, 1)))
+    np.testing.assert_array_equal(x.repeat(2, 2).cpu().numpy(), np.tile(a, (2, 2)))
+    np.testing.assert_array_equal(x.repeat(3, 1, 1).cpu().numpy(), np.tile(a, (3, 1, 1)))
     with pytest.raises(RuntimeError, match="can not be smaller"):
         x.repeat(2)
 
@@ -159,7 +159,7 @@ def test_cat_of_one_tensor_is_a_copy_with_gradient(device):
     a = T([1.0, 2.0], device, grad=True)
     c = minigen.cat([a])
     (c * 3.0).sum().backward()
-    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), [3.0, 3.0])
     d = minigen.cat([T([1.0], device)])
     with minigen.no_grad():
         d.fill_(5.0)
@@ -195,11 +195,11 @@ def test_pad_matches_torch(mode, pad, shape, device):
     y = minigen.pad(x, pad, mode=mode)
     tx = torch.tensor(a, requires_grad=True)
     ty = torch.nn.functional.pad(tx, pad, mode=mode)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(y.cpu().numpy(), ty.detach().cpu().numpy())
     w = np.random.default_rng(1).standard_normal(ty.shape)
     (y * T(w, device)).sum().backward()
     (ty * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), atol=1e-12)
 
 
 def test_pad_constant_value_and_errors(device):
@@ -218,17 +218,17 @@ def test_tril_triu_diagonal_argument(device):
     a = np.arange(1.0, 13.0).reshape(3, 4)
     x = T(a, device)
     for k in (-2, -1, 0, 1, 3):
-        np.testing.assert_array_equal(x.tril(k).numpy(), np.tril(a, k))
-        np.testing.assert_array_equal(minigen.triu(x, k).numpy(), np.triu(a, k))
+        np.testing.assert_array_equal(x.tril(k).cpu().numpy(), np.tril(a, k))
+        np.testing.assert_array_equal(minigen.triu(x, k).cpu().numpy(), np.triu(a, k))
     with pytest.raises(RuntimeError, match="at least 2 dimensions"):
         T([1.0, 2.0], device).tril()
 
 
 def test_flip_roundtrip_and_gradient(device):
     x = T(np.arange(6.0).reshape(2, 3), device, grad=True)
-    np.testing.assert_array_equal(x.flip(1).flip(1).numpy(), x.numpy())
+    np.testing.assert_array_equal(x.flip(1).flip(1).cpu().numpy(), x.cpu().numpy())
     (x.flip(0) * T([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], device)).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [1, 2, 3]])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [[0, 0, 0], [1, 2, 3]])
 
 
 def test_shape_ops_keep_device_and_dtype(device):

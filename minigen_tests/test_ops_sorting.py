@@ -21,15 +21,15 @@ def test_sort_matches_numpy(device, dim, descending):
     a = _distinct(np.random.default_rng(1), (4, 5))
     v, i = mg.sort(_t(a, device), dim=dim, descending=descending)
     ref_i = np.argsort(-a if descending else a, axis=dim, kind="stable")
-    np.testing.assert_array_equal(i.numpy(), ref_i)
-    np.testing.assert_array_equal(v.numpy(), np.take_along_axis(a, ref_i, axis=dim))
+    np.testing.assert_array_equal(i.cpu().numpy(), ref_i)
+    np.testing.assert_array_equal(v.cpu().numpy(), np.take_along_axis(a, ref_i, axis=dim))
     assert i.dtype == mg.int64
 
 
 def test_sort_is_stable_for_ties(device):
     x = _t([2.0, 1.0, 2.0, 1.0], device)
-    np.testing.assert_array_equal(mg.argsort(x).numpy(), [1, 3, 0, 2])
-    np.testing.assert_array_equal(mg.argsort(x, descending=True).numpy(), [0, 2, 1, 3])
+    np.testing.assert_array_equal(mg.argsort(x).cpu().numpy(), [1, 3, 0, 2])
+    np.testing.assert_array_equal(mg.argsort(x, descending=True).cpu().numpy(), [0, 2, 1, 3])
 
 
 @pytest.mark.parametrize("largest", [True, False])
@@ -38,8 +38,8 @@ def test_topk_values_indices_and_gradients(device, largest):
     x = _t(a, device, grad=True)
     v, i = x.topk(3, dim=1, largest=largest)
     order = np.argsort(-a if largest else a, axis=1, kind="stable")[:, :3]
-    np.testing.assert_array_equal(i.numpy(), order)
-    np.testing.assert_allclose(v.numpy(), np.take_along_axis(a, order, axis=1))
+    np.testing.assert_array_equal(i.cpu().numpy(), order)
+    np.testing.assert_allclose(v.cpu().numpy(), np.take_along_axis(a, order, axis=1))
     assert mg.gradcheck(lambda x: x.topk(3, 1, largest=largest).values, (x,))
     assert mg.gradgradcheck(lambda x: x.topk(3, 1, largest=largest).values, (x,))
 
@@ -59,17 +59,17 @@ def test_topk_k_out_of_range(device):
 def test_log1p_expm1(device, fn, ref, lo):
     a = np.random.default_rng(4).uniform(lo, 2.0, (3, 4))
     x = _t(a, device, grad=True)
-    np.testing.assert_allclose(fn(x).numpy(), ref(a), rtol=1e-12)
-    before = x.numpy()
+    np.testing.assert_allclose(fn(x).cpu().numpy(), ref(a), rtol=1e-12)
+    before = x.cpu().numpy()
     assert mg.gradcheck(fn, (x,))
     assert mg.gradgradcheck(fn, (x,))
-    np.testing.assert_array_equal(x.numpy(), before)
+    np.testing.assert_array_equal(x.cpu().numpy(), before)
 
 
 def test_multinomial_frequencies(device):
     mg.manual_seed(0)
     p = _t([0.1, 0.2, 0.7], device)
-    s = mg.multinomial(p, 20000, replacement=True).numpy()
+    s = mg.multinomial(p, 20000, replacement=True).cpu().numpy()
     freq = np.bincount(s, minlength=3) / s.size
     # 20,000 draws: standard error of each frequency is below 0.0033; 5 sigma is 0.017
     np.testing.assert_allclose(freq, [0.1, 0.2, 0.7], atol=0.017)
@@ -78,14 +78,14 @@ def test_multinomial_frequencies(device):
 def test_multinomial_without_replacement_never_repeats(device):
     mg.manual_seed(1)
     w = mg.rand(50, 8, device=device) + 0.01
-    s = mg.multinomial(w, 8).numpy()
+    s = mg.multinomial(w, 8).cpu().numpy()
     assert s.shape == (50, 8)
     for row in s:
         assert sorted(row.tolist()) == list(range(8))
 
 
 def test_multinomial_zero_weight_never_drawn(device):
-    s = mg.multinomial(_t([[0.0, 1.0, 0.0, 3.0]], device), 500, replacement=True).numpy()
+    s = mg.multinomial(_t([[0.0, 1.0, 0.0, 3.0]], device), 500, replacement=True).cpu().numpy()
     assert set(np.unique(s).tolist()) <= {1, 3}
 
 
@@ -101,9 +101,9 @@ def test_multinomial_errors(device):
 def test_multinomial_repeats_with_seed():
     w = mg.tensor([0.2, 0.3, 0.5])
     mg.manual_seed(5)
-    a = mg.multinomial(w, 30, replacement=True).numpy()
+    a = mg.multinomial(w, 30, replacement=True).cpu().numpy()
     mg.manual_seed(5)
-    b = mg.multinomial(w, 30, replacement=True).numpy()
+    b = mg.multinomial(w, 30, replacement=True).cpu().numpy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -112,7 +112,7 @@ def test_bernoulli(device):
     p = mg.full((20000,), 0.3, device=device)
     s = mg.bernoulli(p)
     assert s.dtype == mg.float32 and s.device == device
-    vals = s.numpy()
+    vals = s.cpu().numpy()
     assert set(np.unique(vals).tolist()) <= {0.0, 1.0}
     # standard error sqrt(0.21 / 20000) = 0.0032; 5 sigma
     assert abs(vals.mean() - 0.3) < 0.017

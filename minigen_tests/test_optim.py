@@ -64,9 +64,9 @@ def run_minigen(name, kw, device, steps, params=None, opt=None, start=0):
     traj = []
     for t in range(start, start + steps):
         for k, p in enumerate(params):
-            p.grad = minigen.tensor(grad_of(k, p.numpy(), t, sign), device=device)
+            p.grad = minigen.tensor(grad_of(k, p.cpu().numpy(), t, sign), device=device)
         opt.step()
-        traj.append([p.numpy().copy() for p in params])
+        traj.append([p.cpu().numpy().copy() for p in params])
     return traj, params, opt
 
 
@@ -79,10 +79,10 @@ def test_trajectory_matches_torch(device, name, kw):
     sign = -1.0 if kw.get("maximize") else 1.0
     for t in range(20):
         for k, p in enumerate(tparams):
-            p.grad = torch.tensor(grad_of(k, p.detach().numpy(), t, sign))
+            p.grad = torch.tensor(grad_of(k, p.detach().cpu().numpy(), t, sign))
         topt.step()
         for k in range(2):
-            np.testing.assert_allclose(traj[t][k], tparams[k].detach().numpy(), rtol=1e-6,
+            np.testing.assert_allclose(traj[t][k], tparams[k].detach().cpu().numpy(), rtol=1e-6,
                                        atol=1e-9, err_msg=f"step {t + 1}, parameter {k}")
     # the same state keys as PyTorch, and the group hyperparameters PyTorch has
     for p, tp in zip(opt.param_groups[0]["params"] + opt.param_groups[1]["params"], tparams):
@@ -105,7 +105,7 @@ def test_sgd_and_adam_first_steps_by_hand(device):
         d = g + 0.01 * x
         b = d if b is None else 0.9 * b + 0.5 * d  # dampening acts from the second step on
         x = x - 0.1 * b
-        np.testing.assert_allclose(p.numpy(), x, rtol=1e-14)
+        np.testing.assert_allclose(p.cpu().numpy(), x, rtol=1e-14)
     p = nn.Parameter(minigen.tensor(x0, device=device))
     opt = optim.Adam([p], lr=0.1, betas=(0.9, 0.99), eps=1e-8)
     x, m, v = x0.copy(), 0.0, 0.0
@@ -114,7 +114,7 @@ def test_sgd_and_adam_first_steps_by_hand(device):
         opt.step()
         m, v = 0.9 * m + 0.1 * g, 0.99 * v + 0.01 * g * g
         x = x - 0.1 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.99 ** t)) + 1e-8)
-        np.testing.assert_allclose(p.numpy(), x, rtol=1e-12)
+        np.testing.assert_allclose(p.cpu().numpy(), x, rtol=1e-12)
     assert opt.state[p]["step"] == 2
 
 
@@ -127,7 +127,7 @@ def test_adamw_decouples_weight_decay(device):
         for _ in range(3):
             p.grad = minigen.zeros(2, dtype=minigen.float64, device=device)
             opt.step()
-        np.testing.assert_allclose(p.numpy(), np.array([2.0, -4.0]) * expected, rtol=1e-14)
+        np.testing.assert_allclose(p.cpu().numpy(), np.array([2.0, -4.0]) * expected, rtol=1e-14)
 
 
 def test_mlp_trajectory_with_autograd_matches_torch(device):
@@ -151,16 +151,16 @@ def test_mlp_trajectory_with_autograd_matches_torch(device):
         topt.step()
         np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-10)
     for p, tp in zip(ps, tps):
-        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(p.cpu().numpy(), tp.detach().cpu().numpy(), rtol=1e-8, atol=1e-12)
 
 
 def test_float32_params_stay_float32_in_place(device):
     p = nn.Parameter(minigen.randn(4, device=device))
-    data = p.data
+    data = p.array
     opt = optim.Adam([p], lr=0.1, weight_decay=0.1)
     p.grad = minigen.ones(4, device=device)
     opt.step()
-    assert p.data is data and p.dtype == minigen.float32
+    assert p.array is data and p.dtype == minigen.float32
     assert opt.state[p]["exp_avg"].dtype == minigen.float32
     assert opt.state[p]["exp_avg"].device == device
 
@@ -172,7 +172,7 @@ def test_state_dict_round_trip(device, name, kw, tmp_path):
     """Save after 5 steps; continuing and resuming (in memory, and through a file) from the
     saved state give bit-identical trajectories."""
     _, params, opt = run_minigen(name, kw, device, 5)
-    saved_values = [p.numpy().copy() for p in params]
+    saved_values = [p.cpu().numpy().copy() for p in params]
     sd = opt.state_dict()
     minigen.save(sd, tmp_path / "opt.npz")
     cont, _, _ = run_minigen(name, kw, device, 5, params=params, opt=opt, start=5)
@@ -200,9 +200,9 @@ def test_state_dict_format(device):
     assert [g["params"] for g in sd["param_groups"]] == [[0], [1]]
     assert sd["param_groups"][1]["lr"] == 0.05 and sd["param_groups"][0]["betas"] == (0.9, 0.999)
     # a snapshot: further steps do not change it
-    before = sd["state"][0]["exp_avg"].numpy().copy()
+    before = sd["state"][0]["exp_avg"].cpu().numpy().copy()
     opt.step()
-    np.testing.assert_array_equal(sd["state"][0]["exp_avg"].numpy(), before)
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"].cpu().numpy(), before)
 
 
 def test_load_torch_state_dict_and_continue():
@@ -213,19 +213,19 @@ def test_load_torch_state_dict_and_continue():
     topt = torch.optim.Adam(groups(tparams, kw), **kw)
     for t in range(5):
         for k, p in enumerate(tparams):
-            p.grad = torch.tensor(grad_of(k, p.detach().numpy(), t))
+            p.grad = torch.tensor(grad_of(k, p.detach().cpu().numpy(), t))
         topt.step()
-    params = [nn.Parameter(minigen.tensor(p.detach().numpy().copy())) for p in tparams]
+    params = [nn.Parameter(minigen.tensor(p.detach().cpu().numpy().copy())) for p in tparams]
     opt = optim.Adam(groups(params, kw), **kw)
     opt.load_state_dict(topt.state_dict())
     assert opt.state[params[0]]["step"] == 5
     traj, _, _ = run_minigen("Adam", kw, "cpu", 5, params=params, opt=opt, start=5)
     for t in range(5, 10):
         for k, p in enumerate(tparams):
-            p.grad = torch.tensor(grad_of(k, p.detach().numpy(), t))
+            p.grad = torch.tensor(grad_of(k, p.detach().cpu().numpy(), t))
         topt.step()
     for k in range(2):
-        np.testing.assert_allclose(traj[-1][k], tparams[k].detach().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(traj[-1][k], tparams[k].detach().cpu().numpy(), rtol=1e-10)
 
 
 def test_load_state_dict_validates_before_changing_anything(device):
@@ -292,7 +292,7 @@ def test_param_groups_defaults_and_add_param_group():
 def test_zero_grad_closure_and_missing_grads(device):
     a, b = nn.Parameter(minigen.randn(3, device=device)), nn.Parameter(minigen.randn(2, device=device))
     opt = optim.SGD([a, b], lr=0.5)
-    b_before = b.numpy().copy()
+    b_before = b.cpu().numpy().copy()
 
     def closure():
         opt.zero_grad()
@@ -300,15 +300,15 @@ def test_zero_grad_closure_and_missing_grads(device):
         loss.backward()
         return loss
 
-    a_before = a.numpy().copy()
+    a_before = a.cpu().numpy().copy()
     loss = opt.step(closure)
     np.testing.assert_allclose(loss.item(), (a_before ** 2).sum(), rtol=1e-6)
-    np.testing.assert_allclose(a.numpy(), a_before - 0.5 * 2 * a_before, rtol=1e-6, atol=1e-7)
-    np.testing.assert_array_equal(b.numpy(), b_before)  # no grad: untouched, no state
+    np.testing.assert_allclose(a.cpu().numpy(), a_before - 0.5 * 2 * a_before, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(b.cpu().numpy(), b_before)  # no grad: untouched, no state
     assert b not in opt.state
     g = a.grad
     opt.zero_grad(set_to_none=False)
-    assert a.grad is g and not a.grad.numpy().any()
+    assert a.grad is g and not a.grad.cpu().numpy().any()
     opt.zero_grad()
     assert a.grad is None
 
@@ -352,26 +352,26 @@ def test_ema_update_matches_reference(device):
     m = Tiny(device)
     ema = optim.EMA(m, decay=0.9)
     rng = np.random.default_rng(2)
-    sw, sb = m.w.numpy().copy(), m.b.numpy().copy()
+    sw, sb = m.w.cpu().numpy().copy(), m.b.cpu().numpy().copy()
     for _ in range(5):
         with minigen.no_grad():
-            m.w.data[...] = minigen.tensor(rng.standard_normal(2), device=device).data
-            m.b.data[...] = minigen.tensor(rng.standard_normal(1), device=device).data
+            m.w.array[...] = minigen.tensor(rng.standard_normal(2), device=device).array
+            m.b.array[...] = minigen.tensor(rng.standard_normal(1), device=device).array
         ema.update()
         # shadow <- decay shadow + (1 - decay) theta
-        sw, sb = 0.9 * sw + 0.1 * m.w.numpy(), 0.9 * sb + 0.1 * m.b.numpy()
-    np.testing.assert_allclose(ema.shadow_params[0].numpy(), sw, rtol=1e-14)
-    np.testing.assert_allclose(ema.shadow_params[1].numpy(), sb, rtol=1e-14)
-    live = m.w.numpy().copy()
+        sw, sb = 0.9 * sw + 0.1 * m.w.cpu().numpy(), 0.9 * sb + 0.1 * m.b.cpu().numpy()
+    np.testing.assert_allclose(ema.shadow_params[0].cpu().numpy(), sw, rtol=1e-14)
+    np.testing.assert_allclose(ema.shadow_params[1].cpu().numpy(), sb, rtol=1e-14)
+    live = m.w.cpu().numpy().copy()
     with ema.average_parameters():
-        np.testing.assert_allclose(m.w.numpy(), sw, rtol=1e-14)
-    np.testing.assert_array_equal(m.w.numpy(), live)
+        np.testing.assert_allclose(m.w.cpu().numpy(), sw, rtol=1e-14)
+    np.testing.assert_array_equal(m.w.cpu().numpy(), live)
     with pytest.raises(KeyError):
         with ema.average_parameters():
             raise KeyError("boom")
-    np.testing.assert_array_equal(m.w.numpy(), live)  # restored even after an exception
+    np.testing.assert_array_equal(m.w.cpu().numpy(), live)  # restored even after an exception
     ema.copy_to(m)
-    np.testing.assert_allclose(m.w.numpy(), sw, rtol=1e-14)
+    np.testing.assert_allclose(m.w.cpu().numpy(), sw, rtol=1e-14)
 
 
 def test_ema_num_updates_state_dict_and_errors(device):
@@ -380,16 +380,16 @@ def test_ema_num_updates_state_dict_and_errors(device):
     ref = 0.0
     for n in range(1, 4):
         with minigen.no_grad():
-            p.data[...] = float(n)
+            p.array[...] = float(n)
         ema.update()
         d = min(0.999, (1 + n) / (10 + n))
         ref = d * ref + (1 - d) * n
-    np.testing.assert_allclose(ema.shadow_params[0].numpy(), np.full(3, ref), rtol=1e-14)
+    np.testing.assert_allclose(ema.shadow_params[0].cpu().numpy(), np.full(3, ref), rtol=1e-14)
     sd = ema.state_dict()
     other = optim.EMA([nn.Parameter(minigen.tensor(np.ones(3), device=device))], decay=0.5)
     other.load_state_dict(sd)
     assert other.decay == 0.999 and other.num_updates == 3
-    np.testing.assert_array_equal(other.shadow_params[0].numpy(), np.full(3, ref))
+    np.testing.assert_array_equal(other.shadow_params[0].cpu().numpy(), np.full(3, ref))
     with pytest.raises(ValueError, match="1 averages for 2 parameters"):
         optim.EMA([p, p]).load_state_dict(sd)
     with pytest.raises(ValueError, match="shape"):
@@ -404,7 +404,7 @@ def test_ema_device_mismatch_and_to():
     p = nn.Parameter(minigen.tensor(np.ones(2)))
     ema = optim.EMA([p])
     with minigen.no_grad():
-        p.data = p.to("cuda").data  # as Module.to('cuda') does
+        p.array = p.to("cuda").array  # as Module.to('cuda') does
     with pytest.raises(RuntimeError, match=r"ema.to\('cuda'\)"):
         ema.update()
     ema.to("cuda")

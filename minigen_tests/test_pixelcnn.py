@@ -33,11 +33,11 @@ def test_masked_taps_get_no_gradient_and_fan_in_counts_them(device):
     conv = MaskedConv2d(2, 3, 5, "A").to(device)
     # PyTorch's default init: U(-1/sqrt(fan_in), ..) with fan_in = C k k over the full kernel
     bound = 1 / math.sqrt(2 * 25)
-    w = conv.weight.numpy()
+    w = conv.weight.cpu().numpy()
     assert numpy.abs(w).max() <= bound and numpy.abs(w).max() > 0.8 * bound
     x = minigen.randn(2, 2, 6, 6, device=device)
     conv(x).sum().backward()
-    g = conv.weight.grad.numpy()
+    g = conv.weight.grad.cpu().numpy()
     assert (g[:, :, causal_mask(5, "A") == 0] == 0).all()
     assert (numpy.abs(g[:, :, causal_mask(5, "A") == 1]) > 0).all()
 
@@ -74,11 +74,11 @@ def test_nll_is_the_summed_per_pixel_cross_entropy(levels):
     minigen.manual_seed(1)
     model = PixelCNN((1, 8, 8), 8, 5, 2, levels)
     x = load_digits("test")[0][:3]
-    got = model.nll(x).numpy()
-    v = (x.numpy() > 0.5).astype(numpy.float64) if levels == 2 else numpy.round(x.numpy() * 16)
+    got = model.nll(x).cpu().numpy()
+    v = (x.cpu().numpy() > 0.5).astype(numpy.float64) if levels == 2 else numpy.round(x.cpu().numpy() * 16)
     inp = v if levels == 2 else v / 16
     with minigen.no_grad():
-        logits = model(minigen.tensor(inp.astype(numpy.float32))).numpy().astype(numpy.float64)
+        logits = model(minigen.tensor(inp.astype(numpy.float32))).cpu().numpy().astype(numpy.float64)
     if levels == 2:
         ref = numpy.maximum(logits, 0) - logits * v + numpy.log1p(numpy.exp(-numpy.abs(logits)))
         ref = ref.reshape(3, -1).sum(1)
@@ -100,19 +100,19 @@ def test_tiny_batch_overfits_and_samples(device):
     minigen.manual_seed(3)
     s = model.sample(4)
     assert s.shape == (4, 1, 8, 8) and s.device == device
-    a = s.numpy() * 16
+    a = s.cpu().numpy() * 16
     numpy.testing.assert_allclose(a, numpy.round(a), atol=1e-4)
     assert a.min() >= 0 and a.max() <= 16
     minigen.manual_seed(3)
-    numpy.testing.assert_array_equal(model.sample(4).numpy(), s.numpy())
+    numpy.testing.assert_array_equal(model.sample(4).cpu().numpy(), s.cpu().numpy())
 
 
 def test_completion_keeps_the_given_rows_and_binary_samples():
     minigen.manual_seed(0)
     model = PixelCNN((1, 28, 28), 8, 7, 1, 2)
     x = load_mnist("test")[0][:2]
-    out = model.complete(x, 14).numpy()
-    numpy.testing.assert_array_equal(out[:, :, :14], (x.numpy()[:, :, :14] > 0.5).astype(numpy.float32))
+    out = model.complete(x, 14).cpu().numpy()
+    numpy.testing.assert_array_equal(out[:, :, :14], (x.cpu().numpy()[:, :, :14] > 0.5).astype(numpy.float32))
     assert set(numpy.unique(out)) <= {0.0, 1.0}
 
 
@@ -122,8 +122,8 @@ def test_gated_conditioning_and_its_errors(device):
     for layer in model.layers:
         minigen.nn.init.normal_(layer.cond.weight, 0, 1.0)
     x = load_digits("test")[0][:2].to(device)
-    a = model.nll(x, minigen.tensor([1, 2], device=device)).numpy()
-    b = model.nll(x, minigen.tensor([7, 7], device=device)).numpy()
+    a = model.nll(x, minigen.tensor([1, 2], device=device)).cpu().numpy()
+    b = model.nll(x, minigen.tensor([7, 7], device=device)).cpu().numpy()
     assert not numpy.allclose(a, b)
     s = model.sample(2, labels=[3, 4])
     assert s.shape == (2, 1, 8, 8)
@@ -152,7 +152,7 @@ def test_checkpoint_round_trip(tmp_path, device):
     other = build_pixelcnn("digits", "gated").to(device)
     load_checkpoint(path, other)
     xs, ys = x[:4].to(device), y[:4].to(device)
-    numpy.testing.assert_array_equal(model.nll(xs, ys).numpy(), other.nll(xs, ys).numpy())
+    numpy.testing.assert_array_equal(model.nll(xs, ys).cpu().numpy(), other.nll(xs, ys).cpu().numpy())
 
 
 @pytest.mark.parametrize("variant,data", [("plain", "digits"), ("gated", "digits"), ("plain", "mnist")])
@@ -187,10 +187,10 @@ def test_row_lstm_matches_a_numpy_reference():
     minigen.manual_seed(0)
     layer = RowLSTM(3, 2)
     x = numpy.random.default_rng(0).standard_normal((1, 3, 3, 4)).astype(numpy.float64)
-    got = layer.double()(minigen.tensor(x)).numpy()
-    W_is = (layer.input_to_state.weight * layer.input_to_state.mask).numpy()        # [8, 3, 1, 3]
-    b_is = layer.input_to_state.bias.numpy()
-    W_ss, b_ss = layer.state_to_state.weight.numpy(), layer.state_to_state.bias.numpy()  # [8, 2, 3]
+    got = layer.double()(minigen.tensor(x)).cpu().numpy()
+    W_is = (layer.input_to_state.weight * layer.input_to_state.mask).cpu().numpy()        # [8, 3, 1, 3]
+    b_is = layer.input_to_state.bias.cpu().numpy()
+    W_ss, b_ss = layer.state_to_state.weight.cpu().numpy(), layer.state_to_state.bias.cpu().numpy()  # [8, 2, 3]
 
     def conv_row(w, b, v):        # v [Cin, W], w [Cout, Cin, 3], 'same' with zero padding
         vp = numpy.pad(v, ((0, 0), (1, 1)))

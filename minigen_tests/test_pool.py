@@ -135,8 +135,8 @@ def test_max_pool2d_forward_and_indices(device, kw):
     x = np.random.default_rng(0).permutation(2 * 3 * 7 * 8).reshape(2, 3, 7, 8) / 10.0
     y, idx = F.max_pool2d(minigen.tensor(x, device=device), return_indices=True, **kw)
     ry, ridx = ref_max_pool2d(x, **kw)
-    np.testing.assert_array_equal(y.numpy(), ry)
-    np.testing.assert_array_equal(idx.numpy(), ridx)
+    np.testing.assert_array_equal(y.cpu().numpy(), ry)
+    np.testing.assert_array_equal(idx.cpu().numpy(), ridx)
     assert idx.dtype == minigen.int64 and y.device == device
 
 
@@ -144,22 +144,22 @@ def test_max_pool_ties_first_wins_and_nan_propagates(device):
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, 1, 1] = np.nan
     y, idx = F.max_pool2d(minigen.tensor(x, device=device), 2, return_indices=True)
-    assert np.isnan(y.numpy()[0, 0, 0, 0]) and y.numpy()[0, 0, 0, 1] == 0
-    assert idx.numpy().tolist() == [[[[5, 2]]]]  # the NaN; the first of four equal zeros
+    assert np.isnan(y.cpu().numpy()[0, 0, 0, 0]) and y.cpu().numpy()[0, 0, 0, 1] == 0
+    assert idx.cpu().numpy().tolist() == [[[[5, 2]]]]  # the NaN; the first of four equal zeros
 
 
 @pytest.mark.parametrize("kw", AVG_CASES)
 def test_avg_pool2d_forward(device, kw):
     x = np.random.default_rng(1).standard_normal((2, 3, 7, 8))
     y = F.avg_pool2d(minigen.tensor(x, device=device), **kw)
-    np.testing.assert_allclose(y.numpy(), ref_avg_pool2d(x, **kw), atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_avg_pool2d(x, **kw), atol=1e-12)
 
 
 @pytest.mark.parametrize("size", [1, (3, 4), (5, None), (7, 8), (4, 6)])
 def test_adaptive_avg_pool2d_forward(device, size):
     x = np.random.default_rng(2).standard_normal((2, 3, 7, 8))
     y = F.adaptive_avg_pool2d(minigen.tensor(x, device=device), size)
-    np.testing.assert_allclose(y.numpy(), ref_adaptive_avg_pool2d(x, size), atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_adaptive_avg_pool2d(x, size), atol=1e-12)
 
 
 @pytest.mark.parametrize("kw,out", [(dict(scale_factor=2), (10, 12)), (dict(size=(7, 3)), (7, 3)),
@@ -167,33 +167,33 @@ def test_adaptive_avg_pool2d_forward(device, size):
 def test_interpolate_nearest_forward(device, kw, out):
     x = np.random.default_rng(3).standard_normal((2, 3, 5, 6))
     y = F.interpolate(minigen.tensor(x, device=device), **kw)
-    np.testing.assert_array_equal(y.numpy(), ref_nearest(x, out))
+    np.testing.assert_array_equal(y.cpu().numpy(), ref_nearest(x, out))
 
 
 @pytest.mark.parametrize("out,align", [((10, 12), False), ((7, 3), False), ((9, 13), True), ((1, 4), True)])
 def test_interpolate_bilinear_forward(device, out, align):
     x = np.random.default_rng(4).standard_normal((2, 3, 5, 6))
     y = F.interpolate(minigen.tensor(x, device=device), size=out, mode="bilinear", align_corners=align)
-    np.testing.assert_allclose(y.numpy(), ref_bilinear(x, out, align), atol=1e-12)
+    np.testing.assert_allclose(y.cpu().numpy(), ref_bilinear(x, out, align), atol=1e-12)
 
 
 def test_1d_and_unbatched_variants(device):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 11))
     t = minigen.tensor(x, device=device)
-    np.testing.assert_array_equal(F.max_pool1d(t, 3, 2, 1).numpy(),
+    np.testing.assert_array_equal(F.max_pool1d(t, 3, 2, 1).cpu().numpy(),
                                   ref_max_pool2d(x[:, :, None], (1, 3), (1, 2), (0, 1))[0][:, :, 0])
-    np.testing.assert_allclose(F.avg_pool1d(t, 3, 2, 1, count_include_pad=False).numpy(),
+    np.testing.assert_allclose(F.avg_pool1d(t, 3, 2, 1, count_include_pad=False).cpu().numpy(),
                                ref_avg_pool2d(x[:, :, None], (1, 3), (1, 2), (0, 1),
                                               count_include_pad=False)[:, :, 0], atol=1e-12)
-    np.testing.assert_allclose(F.adaptive_avg_pool1d(t, 4).numpy(),
+    np.testing.assert_allclose(F.adaptive_avg_pool1d(t, 4).cpu().numpy(),
                                ref_adaptive_avg_pool2d(x[:, :, None], (1, 4))[:, :, 0], atol=1e-12)
-    np.testing.assert_allclose(F.interpolate(t, size=7, mode="linear", align_corners=True).numpy(),
+    np.testing.assert_allclose(F.interpolate(t, size=7, mode="linear", align_corners=True).cpu().numpy(),
                                ref_bilinear(x[:, :, None], (1, 7), True)[:, :, 0], atol=1e-12)
     x3 = rng.standard_normal((3, 6, 6)).astype(np.float32)
     y = F.max_pool2d(minigen.tensor(x3, device=device), 2)
     assert y.shape == (3, 3, 3) and y.dtype == minigen.float32
-    np.testing.assert_array_equal(y.numpy(), ref_max_pool2d(x3[None], 2)[0][0].astype(np.float32))
+    np.testing.assert_array_equal(y.cpu().numpy(), ref_max_pool2d(x3[None], 2)[0][0].astype(np.float32))
     assert F.avg_pool2d(minigen.tensor(x3, device=device), 3).shape == (3, 2, 2)
     assert F.adaptive_avg_pool2d(minigen.tensor(x3, device=device), 1).shape == (3, 1, 1)
 
@@ -223,8 +223,8 @@ def test_matches_torch():
         mx = minigen.tensor(x, requires_grad=True)
         my = f(F, mx)
         my.backward(minigen.tensor(g))
-        np.testing.assert_allclose(my.numpy(), ty.detach().numpy(), atol=1e-12)
-        np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(my.cpu().numpy(), ty.detach().cpu().numpy(), atol=1e-12)
+        np.testing.assert_allclose(mx.grad.cpu().numpy(), tx.grad.cpu().numpy(), atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- derivatives
@@ -300,7 +300,7 @@ def test_hand_derived_matches_composite_twin(device, kind):
                            requires_grad=True)
         (gx,) = minigen.grad((y * y * v).sum(), (x,), create_graph=True)
         hx, hv = minigen.grad((gx * gx).sum(), (x, v))
-        grads[name] = [y.numpy(), gx.numpy(), hx.numpy(), hv.numpy()]
+        grads[name] = [y.cpu().numpy(), gx.cpu().numpy(), hx.cpu().numpy(), hv.cpu().numpy()]
     for k, (a, b) in enumerate(zip(grads["hand"], grads["twin"])):
         np.testing.assert_allclose(a, b, atol=1e-9, err_msg=f"entry {k}")
 
@@ -311,7 +311,7 @@ def test_overlapping_windows_add_gradients(device):
     x[0, 0, 1, 1] = 5.0
     t = minigen.tensor(x, device=device, requires_grad=True)
     F.max_pool2d(t, 2, stride=1).sum().backward()
-    assert t.grad.numpy()[0, 0, 1, 1] == 4.0 and t.grad.numpy().sum() == 4.0
+    assert t.grad.cpu().numpy()[0, 0, 1, 1] == 4.0 and t.grad.cpu().numpy().sum() == 4.0
 
 
 # ----------------------------------------------------------------------------- errors, modules
@@ -347,16 +347,16 @@ def test_no_input_mutation(device):
     for y in (F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 2), F.interpolate(x, scale_factor=2),
               F.adaptive_avg_pool2d(x, 4)):
         y.sum().backward()
-    np.testing.assert_array_equal(x.numpy(), arr)
+    np.testing.assert_array_equal(x.cpu().numpy(), arr)
 
 
 def test_modules(device):
     x = minigen.tensor(np.random.default_rng(15).standard_normal((2, 3, 8, 8)), device=device)
-    np.testing.assert_array_equal(nn.MaxPool2d(2)(x).numpy(), F.max_pool2d(x, 2).numpy())
+    np.testing.assert_array_equal(nn.MaxPool2d(2)(x).cpu().numpy(), F.max_pool2d(x, 2).cpu().numpy())
     y, idx = nn.MaxPool2d(3, 2, 1, return_indices=True)(x)
     assert y.shape == idx.shape == (2, 3, 4, 4)
-    np.testing.assert_array_equal(nn.AvgPool2d(3, 2, 1, count_include_pad=False)(x).numpy(),
-                                  F.avg_pool2d(x, 3, 2, 1, count_include_pad=False).numpy())
+    np.testing.assert_array_equal(nn.AvgPool2d(3, 2, 1, count_include_pad=False)(x).cpu().numpy(),
+                                  F.avg_pool2d(x, 3, 2, 1, count_include_pad=False).cpu().numpy())
     assert nn.AdaptiveAvgPool2d((2, None))(x).shape == (2, 3, 2, 8)
     assert nn.Upsample(scale_factor=2)(x).shape == (2, 3, 16, 16)
     assert nn.Upsample(size=(5, 7), mode="bilinear", align_corners=False)(x).shape == (2, 3, 5, 7)

@@ -33,19 +33,19 @@ def test_per_channel_scales_and_range_match_numpy(device):
     assert W_q.dtype == minigen.int8 and s.dtype == minigen.float32
     assert W_q.device.type == device and tuple(W_q.shape) == (6, 10) and tuple(s.shape) == (6,)
     ref_q, ref_s = np_quantize(W.astype(np.float32))
-    np.testing.assert_allclose(s.numpy(), ref_s, rtol=1e-6)
+    np.testing.assert_allclose(s.cpu().numpy(), ref_s, rtol=1e-6)
     # the same integers (a value exactly at a rounding boundary may differ in float32: none here)
-    assert (np.abs(W_q.numpy().astype(int) - ref_q.astype(int)) <= 1).all()
-    assert (W_q.numpy() == ref_q).mean() > 0.99
-    q = W_q.numpy().astype(int)
+    assert (np.abs(W_q.cpu().numpy().astype(int) - ref_q.astype(int)) <= 1).all()
+    assert (W_q.cpu().numpy() == ref_q).mean() > 0.99
+    q = W_q.cpu().numpy().astype(int)
     assert q.min() >= -127 and q.max() <= 127
     # every non-zero row uses its full range: its largest entry maps to +-127
     nz = [0, 1, 3, 4, 5]
     np.testing.assert_array_equal(np.abs(q[nz]).max(axis=1), 127)
-    assert (q[2] == 0).all() and s.numpy()[2] == 0
+    assert (q[2] == 0).all() and s.cpu().numpy()[2] == 0
     # the error is at most half a step per entry
-    err = np.abs(q * s.numpy()[:, None] - W.astype(np.float32))
-    assert (err <= s.numpy()[:, None] / 2 * (1 + 1e-5) + 1e-12).all()
+    err = np.abs(q * s.cpu().numpy()[:, None] - W.astype(np.float32))
+    assert (err <= s.cpu().numpy()[:, None] / 2 * (1 + 1e-5) + 1e-12).all()
 
 
 def test_int8_linear_forward_equals_dequantised_float_layer(device):
@@ -56,10 +56,10 @@ def test_int8_linear_forward_equals_dequantised_float_layer(device):
     x = minigen.randn(4, 3, 12, device=device)
     # y = (x W_q^T) * s + b  ==  x (s W_q)^T + b
     W_hat = q.dequantize()
-    want = x.numpy().astype(np.float64) @ W_hat.numpy().astype(np.float64).T + lin.bias.numpy()
-    np.testing.assert_allclose(q(x).numpy(), want, rtol=1e-5, atol=1e-6)
+    want = x.cpu().numpy().astype(np.float64) @ W_hat.cpu().numpy().astype(np.float64).T + lin.bias.cpu().numpy()
+    np.testing.assert_allclose(q(x).cpu().numpy(), want, rtol=1e-5, atol=1e-6)
     # and close to the float layer (the weight error is at most s/2 an entry)
-    np.testing.assert_allclose(q(x).numpy(), lin(x).detach().numpy(), atol=0.03)
+    np.testing.assert_allclose(q(x).cpu().numpy(), lin(x).detach().cpu().numpy(), atol=0.03)
     assert list(q.parameters()) == []
 
 
@@ -71,7 +71,7 @@ def test_int8_linear_float64_input_and_grad_flows_to_input(device):
     assert y.dtype == minigen.float64
     y.sum().backward()
     # d(sum y)/dx_i = sum_o s_o W_q[o, i]
-    np.testing.assert_allclose(x.grad.numpy()[0], q.dequantize().numpy().astype(np.float64).sum(0),
+    np.testing.assert_allclose(x.grad.cpu().numpy()[0], q.dequantize().cpu().numpy().astype(np.float64).sum(0),
                                rtol=1e-6)
 
 
@@ -86,7 +86,7 @@ def test_quantised_gpt_logits_close_to_float(device):
     assert not any(isinstance(m, nn.Linear) for m in qmodel.modules())
     idx = minigen.tensor(np.random.default_rng(0).integers(0, 20, (3, 16)), device=device)
     with minigen.no_grad():
-        a, b = model(idx)[0].numpy(), qmodel(idx)[0].numpy()
+        a, b = model(idx)[0].cpu().numpy(), qmodel(idx)[0].cpu().numpy()
     assert np.abs(a - b).max() < 0.02 * np.abs(a).max() + 1e-3
     assert (a.argmax(-1) == b.argmax(-1)).mean() > 0.9
 
@@ -110,14 +110,14 @@ def test_checkpoint_round_trip_and_file_size(tmp_path, device):
     fresh = quantize_int8(GPT(**{k: v for k, v in model.config().items() if k != "class"})).to(device)
     fresh.load_state_dict(sd)
     for k, v in qmodel.state_dict().items():
-        np.testing.assert_array_equal(fresh.state_dict()[k].numpy(), v.numpy())
+        np.testing.assert_array_equal(fresh.state_dict()[k].cpu().numpy(), v.cpu().numpy())
     idx = minigen.tensor(np.arange(16).reshape(1, 16) % 20, device=device)
     with minigen.no_grad():
-        np.testing.assert_array_equal(fresh(idx)[0].numpy(), qmodel(idx)[0].numpy())
+        np.testing.assert_array_equal(fresh(idx)[0].cpu().numpy(), qmodel(idx)[0].cpu().numpy())
     # the Linear weights and the embedding tables are 4x smaller (plus one scale a row); the
     # norms and biases stay float: the file shrinks by the ratio of the arrays' bytes, less for
     # the few hundred bytes of .npy and zip headers each array costs (the int8 file has more)
-    bytes_of = lambda sd: sum(v.numpy().nbytes for v in sd.values())  # noqa: E731
+    bytes_of = lambda sd: sum(v.cpu().numpy().nbytes for v in sd.values())  # noqa: E731
     lin = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Embedding))]
     n_lin, rows = sum(m.weight.numel() for m in lin), sum(m.weight.shape[0] for m in lin)
     assert bytes_of(model.state_dict()) - bytes_of(qmodel.state_dict()) == 3 * n_lin - 4 * rows

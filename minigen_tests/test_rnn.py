@@ -81,8 +81,8 @@ def test_lstm_cell_matches_numpy(device):
     for dt, tol in ((F64, 1e-12), (minigen.float32, 1e-5)):
         got_h, got_c = lstm_cell(*[_t(a, device, dtype=dt) for a in [x, h, c] + ps])
         assert got_h.dtype == dt and got_h.device == device
-        np.testing.assert_allclose(got_h.numpy(), want_h, rtol=tol, atol=tol)
-        np.testing.assert_allclose(got_c.numpy(), want_c, rtol=tol, atol=tol)
+        np.testing.assert_allclose(got_h.cpu().numpy(), want_h, rtol=tol, atol=tol)
+        np.testing.assert_allclose(got_c.cpu().numpy(), want_c, rtol=tol, atol=tol)
 
 
 def test_gru_and_elman_cells_match_numpy(device):
@@ -90,14 +90,14 @@ def test_gru_and_elman_cells_match_numpy(device):
     x, h = _rand(rng, 4, 3), _rand(rng, 4, 5)
     ps = _cell_params(rng, 3, 5, 3)
     got = gru_cell(*[_t(a, device, dtype=F64) for a in [x, h] + ps])
-    np.testing.assert_allclose(got.numpy(), np_gru_cell(x, h, *ps), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got.cpu().numpy(), np_gru_cell(x, h, *ps), rtol=1e-12, atol=1e-12)
     ps = _cell_params(rng, 3, 5, 1)
     pre = x @ ps[0].T + ps[2] + h @ ps[1].T + ps[3]
     args = [_t(a, device, dtype=F64) for a in [x, h] + ps]
-    np.testing.assert_allclose(rnn_tanh_cell(*args).numpy(), np.tanh(pre), atol=1e-12)
-    np.testing.assert_allclose(rnn_relu_cell(*args).numpy(), np.maximum(pre, 0), atol=1e-12)
+    np.testing.assert_allclose(rnn_tanh_cell(*args).cpu().numpy(), np.tanh(pre), atol=1e-12)
+    np.testing.assert_allclose(rnn_relu_cell(*args).cpu().numpy(), np.maximum(pre, 0), atol=1e-12)
     # without biases
-    np.testing.assert_allclose(rnn_tanh_cell(*args[:4]).numpy(),
+    np.testing.assert_allclose(rnn_tanh_cell(*args[:4]).cpu().numpy(),
                                np.tanh(x @ ps[0].T + h @ ps[1].T), atol=1e-12)
 
 
@@ -114,16 +114,16 @@ def test_sequences_match_numpy(device):
             outs[t] = h
         out, hn, cn = lstm_sequence(*[_t(a, device, dtype=F64) for a in [x, h0, c0] + lp],
                                     reverse=reverse)
-        np.testing.assert_allclose(out.numpy(), np.stack(outs), atol=1e-12)
-        np.testing.assert_allclose(hn.numpy(), h, atol=1e-12)
-        np.testing.assert_allclose(cn.numpy(), c, atol=1e-12)
+        np.testing.assert_allclose(out.cpu().numpy(), np.stack(outs), atol=1e-12)
+        np.testing.assert_allclose(hn.cpu().numpy(), h, atol=1e-12)
+        np.testing.assert_allclose(cn.cpu().numpy(), c, atol=1e-12)
         h, outs = h0, [None] * T
         for t in order:
             h = outs[t] = np_gru_cell(x[t], h, *gp)
         out, hn = gru_sequence(*[_t(a, device, dtype=F64) for a in [x, h0] + gp],
                                reverse=reverse)
-        np.testing.assert_allclose(out.numpy(), np.stack(outs), atol=1e-12)
-        np.testing.assert_allclose(hn.numpy(), h, atol=1e-12)
+        np.testing.assert_allclose(out.cpu().numpy(), np.stack(outs), atol=1e-12)
+        np.testing.assert_allclose(hn.cpu().numpy(), h, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- cells: gradients
@@ -163,7 +163,7 @@ def _first_and_second(fn, args, seeds):
     loss = sum((o * _t(s, o.device, dtype=F64)).sum() for o, s in zip(outs, seeds))
     g1 = minigen.grad(loss, args, create_graph=True)
     g2 = minigen.grad(sum((g * g).sum() for g in g1), args)
-    return [o.numpy() for o in outs], [g.numpy() for g in g1], [g.numpy() for g in g2]
+    return [o.cpu().numpy() for o in outs], [g.cpu().numpy() for g in g1], [g.cpu().numpy() for g in g2]
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -193,7 +193,7 @@ def test_cell_twins_also_agree_in_float32(device):
         h, c = fn(*args)
         ((h * 1.5).sum() + (c * c).sum()).backward()
         assert all(a.grad.dtype == minigen.float32 for a in args)
-        res.append([h.numpy(), c.numpy()] + [a.grad.numpy() for a in args])
+        res.append([h.cpu().numpy(), c.cpu().numpy()] + [a.grad.cpu().numpy() for a in args])
     for g, w in zip(*res):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
@@ -235,8 +235,8 @@ def test_sequence_function_matches_chain_of_cells(device, kind, reverse, T, zero
                     for k, v in enumerate(arrays)]
             outs = fn(*args)
             sum((o * _t(s, device, dtype=dt)).sum() for o, s in zip(outs, seeds)).backward()
-            res.append([o.numpy() for o in outs]
-                       + [a.grad.numpy() for a in args if a.requires_grad])
+            res.append([o.cpu().numpy() for o in outs]
+                       + [a.grad.cpu().numpy() for a in args if a.requires_grad])
         for g, w in zip(*res):
             np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
@@ -270,7 +270,7 @@ def test_two_layer_module_gradcheck_and_gradgradcheck(device, cls):
     x = _t(_rand(rng, 3, 2, 3), device, True, F64)
     h0 = _t(_rand(rng, 4, 2, 2), device, True, F64)
     extra = [_t(_rand(rng, 4, 2, 2), device, True, F64)] if cls == "LSTM" else []
-    params = [_t(p.numpy(), device, True, F64) for p in m.parameters()]
+    params = [_t(p.cpu().numpy(), device, True, F64) for p in m.parameters()]
 
     def fn(x, h0, *rest):
         st, ps = rest[:len(extra)], rest[len(extra):]
@@ -289,14 +289,14 @@ def test_backward_does_not_mutate_inputs(device):
     T, B, I, H = 4, 2, 3, 5
     arrays = [_rand(rng, T, B, I), _rand(rng, B, H), _rand(rng, B, H)] + _cell_params(rng, I, H, 4)
     args = [_t(a, device, True) for a in arrays]
-    before = [a.numpy().copy() for a in args]
+    before = [a.cpu().numpy().copy() for a in args]
     out, hn, cn = lstm_sequence(*args)
     (out.sum() + hn.sum() + cn.sum()).backward()
     out, hn = gru_sequence(args[0], args[1], *[_t(a, device, True) for a in
                                                _cell_params(rng, I, H, 3)])
     (out.sum() + hn.sum()).backward()
     for a, b in zip(args, before):
-        np.testing.assert_array_equal(a.numpy(), b)
+        np.testing.assert_array_equal(a.cpu().numpy(), b)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -319,26 +319,26 @@ def test_reused_scratch_buffers_do_not_leak_between_calls(device, kind):
         return outs, args, loss
 
     first, args_a, _ = run(inputs[0])
-    want = [o.numpy() for o in first] + [a.grad.numpy() for a in args_a]
+    want = [o.cpu().numpy() for o in first] + [a.grad.cpu().numpy() for a in args_a]
     kept, args_k, loss_k = run(inputs[1], retain=True)  # keeps its buffers alive
     again, args_b, _ = run(inputs[0])                    # runs while `kept` holds its graph
-    got = [o.numpy() for o in again] + [a.grad.numpy() for a in args_b]
+    got = [o.cpu().numpy() for o in again] + [a.grad.cpu().numpy() for a in args_b]
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
-    np.testing.assert_array_equal(first[0].numpy(), want[0])  # outputs are never reused
-    g1 = [a.grad.numpy().copy() for a in args_k]
+    np.testing.assert_array_equal(first[0].cpu().numpy(), want[0])  # outputs are never reused
+    g1 = [a.grad.cpu().numpy().copy() for a in args_k]
     loss_k.backward()                                        # the retained graph still works
     for a, g in zip(args_k, g1):
-        np.testing.assert_allclose(a.grad.numpy(), 2 * g, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), 2 * g, rtol=1e-6, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- against PyTorch
 def _copy_state(torch_module, ours):
-    ours.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
+    ours.load_state_dict({k: v.detach().cpu().numpy() for k, v in torch_module.state_dict().items()})
 
 
 def _close(ours, theirs, tol):
-    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.cpu().numpy(), theirs.detach().cpu().numpy(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("cls,kw", [
@@ -450,7 +450,7 @@ def test_parameter_names_shapes_and_init(device):
     assert m.weight_hh_l1_reverse.shape == (16, 4) and m.bias_hh_l0.shape == (16,)
     assert all(p.device == device and p.dtype == minigen.float32 for p in m.parameters())
     # U(-1/sqrt(H), 1/sqrt(H)) = U(-0.5, 0.5): within the bounds and not all one value
-    big = nn.GRU(8, 4, device=device).weight_hh_l0.numpy()
+    big = nn.GRU(8, 4, device=device).weight_hh_l0.cpu().numpy()
     assert np.abs(big).max() <= 0.5 and big.std() > 0.2
     assert [n for n, _ in nn.GRU(3, 4, bias=False).named_parameters()] == \
         ["weight_ih_l0", "weight_hh_l0"]
@@ -478,11 +478,11 @@ def test_batch_first_and_unbatched_agree_with_batched(device):
     out, hn = m(x)
     out_b, hn_b = mb(x.transpose(0, 1).contiguous())
     assert out.shape == (5, 2, 8) and out_b.shape == (2, 5, 8) and hn.shape == (4, 2, 4)
-    np.testing.assert_allclose(out_b.numpy().transpose(1, 0, 2), out.numpy(), atol=1e-6)
-    np.testing.assert_allclose(hn_b.numpy(), hn.numpy(), atol=1e-6)
+    np.testing.assert_allclose(out_b.cpu().numpy().transpose(1, 0, 2), out.cpu().numpy(), atol=1e-6)
+    np.testing.assert_allclose(hn_b.cpu().numpy(), hn.cpu().numpy(), atol=1e-6)
     out1, hn1 = m(x[:, 1])
-    np.testing.assert_allclose(out1.numpy(), out.numpy()[:, 1], atol=1e-6)
-    np.testing.assert_allclose(hn1.numpy(), hn.numpy()[:, 1], atol=1e-6)
+    np.testing.assert_allclose(out1.cpu().numpy(), out.cpu().numpy()[:, 1], atol=1e-6)
+    np.testing.assert_allclose(hn1.cpu().numpy(), hn.cpu().numpy()[:, 1], atol=1e-6)
 
 
 def test_dropout_between_layers(device):
@@ -493,16 +493,16 @@ def test_dropout_between_layers(device):
     x = minigen.randn(4, 2, 3, device=device)
     m.eval()
     out_eval, (h_eval, _) = m(x)
-    np.testing.assert_array_equal(out_eval.numpy(), ref(x)[0].numpy())  # eval: no dropout
+    np.testing.assert_array_equal(out_eval.cpu().numpy(), ref(x)[0].cpu().numpy())  # eval: no dropout
     m.train()
     minigen.manual_seed(1)
     out_a, (h_a, _) = m(x)
     minigen.manual_seed(1)
     out_b, _ = m(x)
-    np.testing.assert_array_equal(out_a.numpy(), out_b.numpy())  # seeded: repeatable
-    assert not np.allclose(out_a.numpy(), out_eval.numpy())    # training: dropped
+    np.testing.assert_array_equal(out_a.cpu().numpy(), out_b.cpu().numpy())  # seeded: repeatable
+    assert not np.allclose(out_a.cpu().numpy(), out_eval.cpu().numpy())    # training: dropped
     # the first layer's final state is before any dropout
-    np.testing.assert_allclose(h_a.numpy()[0], h_eval.numpy()[0], atol=1e-6)
+    np.testing.assert_allclose(h_a.cpu().numpy()[0], h_eval.cpu().numpy()[0], atol=1e-6)
     with pytest.warns(UserWarning, match="num_layers greater than 1"):
         nn.GRU(3, 4, dropout=0.2)
 

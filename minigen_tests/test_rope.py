@@ -27,16 +27,16 @@ def rope_reference(x, offset=0, base=10000.0):
 @pytest.mark.parametrize("offset", [0, 5, 1000])
 def test_rotary_matches_the_numpy_reference(device, offset):
     x = np.random.randn(2, 3, 7, 8)
-    got = apply_rotary(minigen.tensor(x, device=device), offset=offset).numpy()
+    got = apply_rotary(minigen.tensor(x, device=device), offset=offset).cpu().numpy()
     np.testing.assert_allclose(got, rope_reference(x, offset), rtol=1e-12, atol=1e-12)
     got32 = apply_rotary(minigen.tensor(x, dtype=minigen.float32, device=device), offset=offset)
     assert got32.dtype == minigen.float32
-    np.testing.assert_allclose(got32.numpy(), rope_reference(x, offset), atol=2e-5)
+    np.testing.assert_allclose(got32.cpu().numpy(), rope_reference(x, offset), atol=2e-5)
 
 
 def test_rotation_keeps_norms_and_position_zero_is_identity():
     x = np.random.randn(4, 6, 16)
-    y = apply_rotary(minigen.tensor(x)).numpy()
+    y = apply_rotary(minigen.tensor(x)).cpu().numpy()
     np.testing.assert_allclose(np.linalg.norm(y, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-12)
     np.testing.assert_allclose(y[:, 0], x[:, 0], rtol=0, atol=0)
 
@@ -51,7 +51,7 @@ def test_scores_depend_only_on_the_offset(device):
     rope = RotaryEmbedding(d)
     for s in (0, 3, 250):
         qr, kr = rope(minigen.tensor(q, device=device), minigen.tensor(k, device=device), offset=s)
-        scores = (qr @ kr.transpose(0, 1)).numpy()
+        scores = (qr @ kr.transpose(0, 1)).cpu().numpy()
         ref = rope_reference(q, s) @ rope_reference(k, s).T
         np.testing.assert_allclose(scores, ref, rtol=1e-10, atol=1e-10)
         if s == 0:
@@ -61,7 +61,7 @@ def test_scores_depend_only_on_the_offset(device):
     # the same q and k at every position: S[m, n] = f(m - n)
     one_q, one_k = np.tile(np.random.randn(1, d), (T, 1)), np.tile(np.random.randn(1, d), (T, 1))
     qr, kr = rope(minigen.tensor(one_q), minigen.tensor(one_k))
-    S = (qr @ kr.transpose(0, 1)).numpy()
+    S = (qr @ kr.transpose(0, 1)).cpu().numpy()
     for m in range(1, T):
         for n in range(1, T):
             assert S[m, n] == pytest.approx(S[m - 1, n - 1], abs=1e-10)
@@ -77,7 +77,7 @@ def test_gradcheck_and_gradgradcheck():
 
 def test_angles_and_errors():
     cos, sin = rotary_angles(3, 4, offset=1, base=100.0)
-    np.testing.assert_allclose(cos.numpy(), np.cos(np.arange(1, 4)[:, None] * 100.0 ** (-np.arange(0, 4, 2) / 4)), rtol=1e-6)
+    np.testing.assert_allclose(cos.cpu().numpy(), np.cos(np.arange(1, 4)[:, None] * 100.0 ** (-np.arange(0, 4, 2) / 4)), rtol=1e-6)
     assert sin.shape == (3, 2)
     with pytest.raises(ValueError, match="must be even"):
         apply_rotary(minigen.randn(2, 5))
@@ -105,15 +105,15 @@ def test_rope_gpt_has_no_position_table_and_its_cache_matches_the_full_pass(devi
     assert m.config()["pos"] == "rope"
     assert "pos" not in GPT(11, 12, n_layer=1, n_head=2, n_embd=16).config()   # the default unchanged
     x = minigen.randint(0, 11, (2, 10), device=device)
-    full = m(x)[0].numpy()
+    full = m(x)[0].cpu().numpy()
     # 4 tokens, then 3, then one at a time: each piece rotated at positions P..P+T-1
     logits, cache = m(x[:, :4])
-    pieces = [logits.numpy()]
+    pieces = [logits.cpu().numpy()]
     logits, cache = m(x[:, 4:7], cache)
-    pieces.append(logits.numpy())
+    pieces.append(logits.cpu().numpy())
     for t in range(7, 10):
         logits, cache = m(x[:, t:t + 1], cache)
-        pieces.append(logits.numpy())
+        pieces.append(logits.cpu().numpy())
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="exceed block_size 12"):
         m(minigen.randint(0, 11, (1, 3), device=device), cache)
@@ -143,7 +143,7 @@ def test_rope_gpt_seed_and_checkpoint_round_trip(tmp_path):
     save_checkpoint(str(tmp_path / "c.npz"), a, None, meta={"model": "gpt", "config": a.config()})
     c = small_rope_gpt(seed=5)
     load_checkpoint(str(tmp_path / "c.npz"), c)
-    np.testing.assert_array_equal(c(x)[0].numpy(), a(x)[0].numpy())
+    np.testing.assert_array_equal(c(x)[0].cpu().numpy(), a(x)[0].cpu().numpy())
     # the registry's builder makes the same architecture
     assert build_gpt("shakespeare", "rope", n_layer=2, n_head=2, n_embd=16, block_size=12).config() == \
         {**a.config(), "vocab_size": 80}
@@ -162,7 +162,7 @@ def test_the_pytorch_twin_computes_the_same_logits():
     m = small_rope_gpt().to(dtype=minigen.float64)
     t = torch_gpt_mechanisms(m.config()).double()
     sd = {k.replace(".c_fc.", ".mlp.c_fc.").replace("blocks.0.c_proj", "blocks.0.mlp.c_proj")
-          .replace("blocks.1.c_proj", "blocks.1.mlp.c_proj"): torch.tensor(v.numpy()) for k, v in m.state_dict().items()}
+          .replace("blocks.1.c_proj", "blocks.1.mlp.c_proj"): torch.tensor(v.cpu().numpy()) for k, v in m.state_dict().items()}
     t.load_state_dict(sd)
     x = np.random.randint(0, 11, (3, 12))
-    np.testing.assert_allclose(t(torch.tensor(x)).detach().numpy(), m(minigen.tensor(x))[0].numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t(torch.tensor(x)).detach().cpu().numpy(), m(minigen.tensor(x))[0].cpu().numpy(), rtol=1e-10, atol=1e-12)

@@ -103,14 +103,14 @@ def test_a_program_written_for_torch_trains_on_minigen():
     with torch_is_minigen():
         mg = run(None)
     a, b = pt["Net"](), mg["Net"]()
-    b.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in a.state_dict().items()})
+    b.load_state_dict({k: minigen.tensor(v.cpu().numpy()) for k, v in a.state_dict().items()})
     a.eval(), b.eval()
     la = pt["step"](a, real.tensor(x), real.tensor(y))
     lb = mg["step"](b, minigen.tensor(x), minigen.tensor(y))
     assert abs(la.item() - lb.item()) < 1e-5
     for (n, p), (m, q) in zip(a.named_parameters(), b.named_parameters()):
         assert n == m
-        np.testing.assert_allclose(q.numpy(), p.detach().numpy(), atol=1e-5)
+        np.testing.assert_allclose(q.cpu().numpy(), p.detach().cpu().numpy(), atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- stand-ins
@@ -136,7 +136,7 @@ def test_cuda_manual_seed_all_seeds_like_manual_seed():
     a = minigen.randn(4)
     minigen.manual_seed(3)
     b = minigen.randn(4)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 def test_tensor_device_queries(device):
@@ -152,14 +152,14 @@ def test_data_parallel_wrappers_run_the_module_and_keep_torch_keys():
     m = nn.Linear(3, 2)
     dp = nn.DataParallel(m, device_ids=[0])
     x = minigen.randn(4, 3)
-    np.testing.assert_array_equal(dp(x).numpy(), m(x).numpy())
+    np.testing.assert_array_equal(dp(x).cpu().numpy(), m(x).cpu().numpy())
     assert dp.module is m
     assert sorted(dp.state_dict()) == ["module.bias", "module.weight"]
     ddp = nn.parallel.DistributedDataParallel(m)
     with ddp.no_sync():
-        np.testing.assert_array_equal(ddp(x).numpy(), m(x).numpy())
+        np.testing.assert_array_equal(ddp(x).cpu().numpy(), m(x).cpu().numpy())
     out = nn.parallel.data_parallel(m, x, range(2))
-    np.testing.assert_array_equal(out.numpy(), m(x).numpy())
+    np.testing.assert_array_equal(out.cpu().numpy(), m(x).cpu().numpy())
     with pytest.raises(TypeError, match="must be an nn.Module"):
         nn.DataParallel(lambda t: t)
     with pytest.raises(RuntimeError, match="no process groups"):
@@ -184,7 +184,7 @@ def test_legacy_constructors_sizes_and_types():
     model = nn.Linear(2, 2)
     assert minigen.compile(model) is model
     assert minigen.compile(mode="max-autotune")(model) is model
-    np.testing.assert_array_equal(minigen.zeros(3, 3).fill_diagonal_(2.0).numpy(), 2 * np.eye(3))
+    np.testing.assert_array_equal(minigen.zeros(3, 3).fill_diagonal_(2.0).cpu().numpy(), 2 * np.eye(3))
 
 
 def test_autocast_and_grad_scaler_pass_through():
@@ -198,25 +198,25 @@ def test_autocast_and_grad_scaler_pass_through():
     scaler.unscale_(opt)
     scaler.step(opt)
     scaler.update()
-    np.testing.assert_allclose(w.detach().numpy(), np.zeros(3))
+    np.testing.assert_allclose(w.detach().cpu().numpy(), np.zeros(3))
 
 
 def test_sparse_programs_run_densely():
     idx = np.array([[0, 1, 1], [2, 0, 0]])
     a = minigen.sparse_coo_tensor(idx, minigen.ones(3), (2, 3))
-    np.testing.assert_array_equal(a.numpy(), [[0, 0, 1], [2, 0, 0]])
+    np.testing.assert_array_equal(a.cpu().numpy(), [[0, 0, 1], [2, 0, 0]])
     assert a.to_sparse() is a and a.to_dense() is a
     b = minigen.ones(3, 2)
-    np.testing.assert_array_equal(minigen.spmm(a, b).numpy(), a.numpy() @ np.ones((3, 2)))
-    np.testing.assert_array_equal(minigen.sparse.mm(a, b).numpy(), a.numpy() @ np.ones((3, 2)))
+    np.testing.assert_array_equal(minigen.spmm(a, b).cpu().numpy(), a.cpu().numpy() @ np.ones((3, 2)))
+    np.testing.assert_array_equal(minigen.sparse.mm(a, b).cpu().numpy(), a.cpu().numpy() @ np.ones((3, 2)))
 
 
 def test_scatter_add_in_place_matches_numpy():
     z = minigen.zeros(3)
     z.scatter_add_(0, minigen.tensor([0, 0, 2]), minigen.ones(3))
-    np.testing.assert_array_equal(z.numpy(), [2, 0, 1])
+    np.testing.assert_array_equal(z.cpu().numpy(), [2, 0, 1])
     y = minigen.zeros(2, 2).scatter_(1, minigen.tensor([[1], [0]]), 5.0)
-    np.testing.assert_array_equal(y.numpy(), [[0, 5], [5, 0]])
+    np.testing.assert_array_equal(y.cpu().numpy(), [[0, 5], [5, 0]])
 
 
 # ----------------------------------------------------------------------------- functions vs torch
@@ -258,10 +258,10 @@ def test_function_and_gradient_agree_with_torch(name):
     b = torch.tensor(x, requires_grad=True)
     ya, yb = fn(minigen, a), fn(torch, b)
     assert tuple(ya.shape) == tuple(yb.shape)
-    np.testing.assert_allclose(ya.numpy(), yb.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ya.cpu().numpy(), yb.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
     (ya * ya).sum().backward()
     (yb * yb).sum().backward()
-    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-7, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["smooth_l1", "huber", "normalize", "selu", "mish", "glu",
@@ -285,7 +285,7 @@ def test_function_errors_name_the_problem():
 
 def test_dropout2d_drops_whole_channels():
     x = minigen.ones(8, 16, 5, 5)
-    y = F.dropout2d(x, 0.5, training=True).numpy()
+    y = F.dropout2d(x, 0.5, training=True).cpu().numpy()
     per_channel = y.reshape(8, 16, -1)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     assert 0.2 < (per_channel[..., 0] == 0).mean() < 0.8
@@ -311,7 +311,7 @@ def test_layer_agrees_with_torch(name, args):
         x = x[:, :, 0]
     a, b = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
     assert sorted(a.state_dict()) == sorted(b.state_dict())
-    np.testing.assert_allclose(a(minigen.tensor(x)).numpy(), b(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(a(minigen.tensor(x)).cpu().numpy(), b(torch.tensor(x)).detach().cpu().numpy(),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -322,10 +322,10 @@ def test_instance_norm_running_stats_agree_with_torch():
     b = torch.nn.InstanceNorm2d(4, affine=True, track_running_stats=True)
     assert sorted(a.state_dict()) == sorted(b.state_dict())
     a(minigen.tensor(x)), b(torch.tensor(x))
-    np.testing.assert_allclose(a.running_mean.numpy(), b.running_mean.numpy(), atol=1e-6)
-    np.testing.assert_allclose(a.running_var.numpy(), b.running_var.numpy(), atol=1e-6)
+    np.testing.assert_allclose(a.running_mean.cpu().numpy(), b.running_mean.cpu().numpy(), atol=1e-6)
+    np.testing.assert_allclose(a.running_var.cpu().numpy(), b.running_var.cpu().numpy(), atol=1e-6)
     a.eval(), b.eval()
-    np.testing.assert_allclose(a(minigen.tensor(x)).numpy(), b(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(a(minigen.tensor(x)).cpu().numpy(), b(torch.tensor(x)).detach().cpu().numpy(),
                                atol=1e-5)
 
 
@@ -336,12 +336,12 @@ def test_losses_and_distance_modules_agree_with_torch():
     for name, args in [("SmoothL1Loss", {"beta": 0.3}), ("HuberLoss", {"delta": 0.4}),
                        ("CosineSimilarity", {}), ("PairwiseDistance", {})]:
         a, b = getattr(nn, name)(**args), getattr(torch.nn, name)(**args)
-        np.testing.assert_allclose(a(minigen.tensor(x), minigen.tensor(y)).numpy(),
-                                   b(torch.tensor(x), torch.tensor(y)).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(a(minigen.tensor(x), minigen.tensor(y)).cpu().numpy(),
+                                   b(torch.tensor(x), torch.tensor(y)).cpu().numpy(), rtol=1e-5)
     t = np.sign(rng.randn(6)).astype(np.float32)
     np.testing.assert_allclose(
-        nn.MarginRankingLoss(0.2)(minigen.tensor(x[:, 0]), minigen.tensor(y[:, 0]), minigen.tensor(t)).numpy(),
-        torch.nn.MarginRankingLoss(0.2)(torch.tensor(x[:, 0]), torch.tensor(y[:, 0]), torch.tensor(t)).numpy(),
+        nn.MarginRankingLoss(0.2)(minigen.tensor(x[:, 0]), minigen.tensor(y[:, 0]), minigen.tensor(t)).cpu().numpy(),
+        torch.nn.MarginRankingLoss(0.2)(torch.tensor(x[:, 0]), torch.tensor(y[:, 0]), torch.tensor(t)).cpu().numpy(),
         rtol=1e-6)
 
 
@@ -389,7 +389,7 @@ def test_optimizer_trajectory_agrees_with_torch(name, kwargs):
             else:
                 closure()
                 opt.step()
-        return w.detach().numpy()
+        return w.detach().cpu().numpy()
     np.testing.assert_allclose(run(minigen), run(torch), rtol=1e-7, atol=1e-9)
 
 
@@ -473,11 +473,11 @@ def _compare(fn, arrays, grad_of=(0,), rtol=1e-9):
     b = [torch.tensor(v, requires_grad=i in grad_of) for i, v in enumerate(arrays)]
     ya, yb = fn(minigen, *a), fn(torch, *b)
     assert tuple(ya.shape) == tuple(yb.shape)
-    np.testing.assert_allclose(ya.numpy(), yb.detach().numpy(), rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(ya.cpu().numpy(), yb.detach().cpu().numpy(), rtol=rtol, atol=1e-12)
     (ya * ya).sum().backward()
     (yb * yb).sum().backward()
     for i in grad_of:
-        np.testing.assert_allclose(a[i].grad.numpy(), b[i].grad.numpy(), rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(a[i].grad.cpu().numpy(), b[i].grad.cpu().numpy(), rtol=rtol, atol=1e-12)
 
 
 _R = np.random.RandomState(7)
@@ -524,14 +524,14 @@ def test_more_modules_agree_with_torch():
     torch = pytest.importorskip("torch")
     x = np.random.RandomState(8).randn(2, 3, 6, 6).astype(np.float32)
     for name, args in [("Unfold", (3,)), ("AdaptiveMaxPool2d", ((2, 3),))]:
-        np.testing.assert_allclose(getattr(nn, name)(*args)(minigen.tensor(x)).numpy(),
-                                   getattr(torch.nn, name)(*args)(torch.tensor(x)).numpy(), atol=1e-6)
+        np.testing.assert_allclose(getattr(nn, name)(*args)(minigen.tensor(x)).cpu().numpy(),
+                                   getattr(torch.nn, name)(*args)(torch.tensor(x)).cpu().numpy(), atol=1e-6)
     b, c = torch.nn.Bilinear(3, 4, 5), nn.Bilinear(3, 4, 5)
     assert sorted(c.state_dict()) == sorted(b.state_dict()) and repr(c) == repr(b)
-    c.load_state_dict({k: minigen.tensor(v.detach().numpy()) for k, v in b.state_dict().items()})
+    c.load_state_dict({k: minigen.tensor(v.detach().cpu().numpy()) for k, v in b.state_dict().items()})
     u, v = x[0, 0, :2, :3], x[0, 1, :2, :4]
-    np.testing.assert_allclose(c(minigen.tensor(u), minigen.tensor(v)).numpy(),
-                               b(torch.tensor(u), torch.tensor(v)).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(c(minigen.tensor(u), minigen.tensor(v)).cpu().numpy(),
+                               b(torch.tensor(u), torch.tensor(v)).detach().cpu().numpy(), atol=1e-6)
 
 
 def test_normal_with_tensor_arguments_is_differentiable():
@@ -539,7 +539,7 @@ def test_normal_with_tensor_arguments_is_differentiable():
     std = minigen.ones(3, requires_grad=True)
     y = minigen.normal(mean, std)
     y.sum().backward()
-    np.testing.assert_array_equal(mean.grad.numpy(), np.ones(3))
+    np.testing.assert_array_equal(mean.grad.cpu().numpy(), np.ones(3))
     assert std.grad is not None
     assert minigen.normal(0.0, 1.0, size=(2, 3)).shape == (2, 3)
     assert minigen.normal(minigen.zeros(4, 1), 2.0).shape == (4, 1)
@@ -557,7 +557,7 @@ def test_in_place_random_fills_have_the_right_laws():
     minigen.manual_seed(1)
     a = minigen.empty(5).exponential_()
     minigen.manual_seed(1)
-    np.testing.assert_array_equal(a.numpy(), minigen.empty(5).exponential_().numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), minigen.empty(5).exponential_().cpu().numpy())
 
 
 # ----------------------------------------------------------------------------- linalg
@@ -593,7 +593,7 @@ def test_linalg_errors_and_names():
     with pytest.raises(NotImplementedError, match="only 'fro'"):
         minigen.linalg.matrix_norm(minigen.ones(2, 2), "nuc")
     assert minigen.linalg.matmul is minigen.matmul
-    np.testing.assert_allclose(minigen.inverse(minigen.eye(2) * 2).numpy(), np.eye(2) / 2)
+    np.testing.assert_allclose(minigen.inverse(minigen.eye(2) * 2).cpu().numpy(), np.eye(2) / 2)
 
 
 # ----------------------------------------------------------------------------- writes with gradients
@@ -622,7 +622,7 @@ def test_writing_into_a_graph_tensor_is_refused_with_the_way_out():
         x[1] = v
     with minigen.no_grad():
         x[1] = v  # without recording, a plain write
-    np.testing.assert_array_equal(x.numpy(), [[1, 2], [1, 2]])
+    np.testing.assert_array_equal(x.cpu().numpy(), [[1, 2], [1, 2]])
 
 
 @pytest.mark.parametrize("accumulate", [False, True])
@@ -661,7 +661,7 @@ def test_in_place_variant_agrees_with_torch(name):
                      else a for a in INPLACE_CASES[name])
         t = L.tensor(x.copy())
         assert getattr(t, name)(*args) is t
-        results.append(t.numpy())
+        results.append(t.cpu().numpy())
     assert results[0].shape == results[1].shape
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
 
@@ -717,8 +717,8 @@ def test_spatial_transformer_agrees_with_torch(mode, padding_mode, align_corners
         y = L.nn.functional.grid_sample(a, g, mode=mode, padding_mode=padding_mode,
                                         align_corners=align_corners)
         (y * y).sum().backward()
-        tg = t.grad.numpy() if t.grad is not None else np.zeros_like(th)
-        res.append([g.detach().numpy(), y.detach().numpy(), a.grad.numpy(), tg])
+        tg = t.grad.cpu().numpy() if t.grad is not None else np.zeros_like(th)
+        res.append([g.detach().cpu().numpy(), y.detach().cpu().numpy(), a.grad.cpu().numpy(), tg])
     for p, q in zip(*res):
         np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
 
@@ -766,7 +766,7 @@ def test_load_accepts_torch_keywords(tmp_path):
     minigen.save({"w": minigen.ones(2)}, path)
     for kwargs in ({"weights_only": True}, {"map_location": lambda storage, loc: storage},
                    {"map_location": minigen.device("cpu")}, {"map_location": "cpu", "mmap": False}):
-        np.testing.assert_array_equal(minigen.load(path, **kwargs)["w"].numpy(), [1, 1])
+        np.testing.assert_array_equal(minigen.load(path, **kwargs)["w"].cpu().numpy(), [1, 1])
 
 
 # ----------------------------------------------------------------------------- torch.* extras
@@ -813,8 +813,8 @@ def test_index_valued_extras_agree_with_torch():
     ]
     for case in cases:
         a, b = case(minigen), case(torch)
-        assert a.dtype == b.numpy().dtype
-        np.testing.assert_allclose(a.numpy(), b.numpy())
+        assert a.dtype == b.cpu().numpy().dtype
+        np.testing.assert_allclose(a.cpu().numpy(), b.cpu().numpy())
 
 
 def test_save_and_load_with_file_objects(tmp_path):
@@ -828,7 +828,7 @@ def test_save_and_load_with_file_objects(tmp_path):
     buf = io.BytesIO()
     minigen.save({"w": minigen.ones(2)}, buf)
     buf.seek(0)
-    np.testing.assert_array_equal(minigen.load(buf)["w"].numpy(), [1, 1])
+    np.testing.assert_array_equal(minigen.load(buf)["w"].cpu().numpy(), [1, 1])
 
 
 def test_torch_keyword_arguments_accepted():

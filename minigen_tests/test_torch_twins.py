@@ -60,7 +60,7 @@ def test_stylegan_r1_penalty_and_its_gradient_match_pytorch():
     m = StyleGAN(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4, r1_gamma=5.0)
     _, D = T.torch_stylegan(z_dim=8, w_dim=8, channels=(8, 8, 4, 4), mapping_layers=2, ndf=4)
     for p in m.D.parameters():          # D's N(0, 0.02) start gives a penalty near 1e-7: scale it up
-        p.data = p.data * 25.0
+        p.array = p.array * 25.0
     copy_into(D, m.D)
     x = np.random.default_rng(2).standard_normal((3, 1, 32, 32)).astype(np.float32)
     loss = m.r1_penalty(minigen.tensor(x))

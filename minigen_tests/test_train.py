@@ -48,7 +48,7 @@ def _setup(device="cpu", seed=0, lr=0.05):
 
 
 def _params(model):
-    return {k: v.numpy() for k, v in model.state_dict().items()}
+    return {k: v.cpu().numpy() for k, v in model.state_dict().items()}
 
 
 def _run(out, epochs=4, resume=False, callback=None, **kw):

@@ -17,7 +17,7 @@ def _torch():
 
 
 def _copy_from_torch(mg, tm):
-    mg.load_state_dict({k: minigen.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    mg.load_state_dict({k: minigen.tensor(v.detach().cpu().numpy()) for k, v in tm.state_dict().items()})
 
 
 # ----------------------------------------------------------------------------- the layers
@@ -45,15 +45,15 @@ def test_transformer_matches_torch_outputs_and_gradients(norm_first, batch_first
             src_key_padding_mask=torch.tensor(pad), memory_key_padding_mask=torch.tensor(pad))
     mo = mm(ms, mt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(T, dtype=minigen.float64),
             src_key_padding_mask=minigen.tensor(pad), memory_key_padding_mask=minigen.tensor(pad))
-    np.testing.assert_allclose(mo.numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(mo.cpu().numpy(), to.detach().cpu().numpy(), rtol=1e-10, atol=1e-10)
     w = rs.randn(*to.shape)
     (to * torch.tensor(w)).sum().backward()
     (mo * minigen.tensor(w)).sum().backward()
-    np.testing.assert_allclose(ms.grad.numpy(), ts.grad.numpy(), rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(mt.grad.numpy(), tt.grad.numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(ms.grad.cpu().numpy(), ts.grad.cpu().numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(mt.grad.cpu().numpy(), tt.grad.cpu().numpy(), rtol=1e-9, atol=1e-10)
     tg = dict(tm.named_parameters())
     for name, p in mm.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tg[name].grad.numpy(), rtol=1e-9, atol=1e-10,
+        np.testing.assert_allclose(p.grad.cpu().numpy(), tg[name].grad.cpu().numpy(), rtol=1e-9, atol=1e-10,
                                    err_msg=name)
 
 
@@ -67,12 +67,12 @@ def test_encoder_layer_alone_with_bool_and_float_masks_and_unbatched_input():
     bool_mask = np.triu(np.ones((5, 5), bool), 1)
     float_mask = np.where(bool_mask, -np.inf, 0.0)
     for mask in (bool_mask, float_mask):
-        np.testing.assert_allclose(ml(minigen.tensor(x), src_mask=minigen.tensor(mask)).numpy(),
-                                   tl(torch.tensor(x), src_mask=torch.tensor(mask)).detach().numpy(),
+        np.testing.assert_allclose(ml(minigen.tensor(x), src_mask=minigen.tensor(mask)).cpu().numpy(),
+                                   tl(torch.tensor(x), src_mask=torch.tensor(mask)).detach().cpu().numpy(),
                                    atol=1e-12)
     # an unbatched sequence (S, E)
-    np.testing.assert_allclose(ml(minigen.tensor(x[:, 0])).numpy(),
-                               tl(torch.tensor(x[:, 0])).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ml(minigen.tensor(x[:, 0])).cpu().numpy(),
+                               tl(torch.tensor(x[:, 0])).detach().cpu().numpy(), atol=1e-12)
 
 
 def test_stacks_copy_the_layer_and_apply_the_final_norm():
@@ -81,18 +81,18 @@ def test_stacks_copy_the_layer_and_apply_the_final_norm():
     assert len(enc.layers) == 3
     # deep copies: same start, separate tensors
     assert enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight
-    np.testing.assert_array_equal(enc.layers[0].linear1.weight.numpy(), enc.layers[2].linear1.weight.numpy())
+    np.testing.assert_array_equal(enc.layers[0].linear1.weight.cpu().numpy(), enc.layers[2].linear1.weight.cpu().numpy())
     y = enc(minigen.randn(4, 2, 8))
     # the final LayerNorm: every position has mean 0 and variance 1 over the features
-    np.testing.assert_allclose(y.numpy().mean(-1), 0.0, atol=1e-5)
-    np.testing.assert_allclose(y.numpy().var(-1), 1.0, atol=1e-3)
+    np.testing.assert_allclose(y.cpu().numpy().mean(-1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.cpu().numpy().var(-1), 1.0, atol=1e-3)
 
 
 def test_square_subsequent_mask_matches_torch():
     torch = _torch()
     for n in (0, 1, 5):
-        np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(n).numpy(),
-                                      torch.nn.Transformer.generate_square_subsequent_mask(n).numpy())
+        np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(n).cpu().numpy(),
+                                      torch.nn.Transformer.generate_square_subsequent_mask(n).cpu().numpy())
 
 
 def test_padding_and_causal_masks_really_block():
@@ -107,20 +107,20 @@ def test_padding_and_causal_masks_really_block():
     src2 = src.clone()
     src2[0, 4:] = 100.0
     y2 = model(src2, tgt, tgt_mask=causal, src_key_padding_mask=pad, memory_key_padding_mask=pad)
-    np.testing.assert_allclose(y.numpy(), y2.numpy(), atol=1e-6)
+    np.testing.assert_allclose(y.cpu().numpy(), y2.cpu().numpy(), atol=1e-6)
     # changing the last target position changes only the last output
     tgt2 = tgt.clone()
     tgt2[0, 3] = 5.0
     y3 = model(src, tgt2, tgt_mask=causal, src_key_padding_mask=pad, memory_key_padding_mask=pad)
-    np.testing.assert_allclose(y.numpy()[0, :3], y3.numpy()[0, :3], atol=1e-6)
-    assert np.abs(y.numpy()[0, 3] - y3.numpy()[0, 3]).max() > 1e-3
+    np.testing.assert_allclose(y.cpu().numpy()[0, :3], y3.cpu().numpy()[0, :3], atol=1e-6)
+    assert np.abs(y.cpu().numpy()[0, 3] - y3.cpu().numpy()[0, 3]).max() > 1e-3
 
 
 def test_transformer_on_the_device(device):
     minigen.manual_seed(0)
     model = nn.Transformer(8, 2, 1, 1, 16, dropout=0.0, batch_first=True)
     src, tgt = minigen.randn(2, 5, 8), minigen.randn(2, 3, 8)
-    ref = model(src, tgt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(3)).numpy()
+    ref = model(src, tgt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(3)).cpu().numpy()
     model.to(device)
     out = model(src.to(device), tgt.to(device),
                 tgt_mask=nn.Transformer.generate_square_subsequent_mask(3, device=device))
@@ -259,7 +259,7 @@ def test_determinism_and_checkpoint_round_trip(tmp_path, device):
     from minigen.train import load_checkpoint, save_checkpoint, training_step
     a, b = _tiny(seed=5).to(device), _tiny(seed=5).to(device)
     src, tgt = (minigen.tensor(x).to(device) for x in words.encode_pairs([12, 345, 6789]))
-    np.testing.assert_array_equal(a(src, tgt[:, :-1]).numpy(), b(src, tgt[:, :-1]).numpy())
+    np.testing.assert_array_equal(a(src, tgt[:, :-1]).cpu().numpy(), b(src, tgt[:, :-1]).cpu().numpy())
     opt = minigen.optim.Adam(a.parameters(), lr=1e-3)
     training_step(a, opt, (src, tgt))
     path = os.path.join(tmp_path, "t.npz")
@@ -267,7 +267,7 @@ def test_determinism_and_checkpoint_round_trip(tmp_path, device):
     c = _tiny(seed=9).to(device)
     load_checkpoint(path, c)
     a.eval(), c.eval()
-    np.testing.assert_array_equal(a(src, tgt[:, :-1]).numpy(), c(src, tgt[:, :-1]).numpy())
+    np.testing.assert_array_equal(a(src, tgt[:, :-1]).cpu().numpy(), c(src, tgt[:, :-1]).cpu().numpy())
 
 
 def test_cross_attention_maps_are_distributions():

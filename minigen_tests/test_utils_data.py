@@ -14,7 +14,7 @@ def _ds(n=10):
 
 def _order(loader):
     """The example order of one epoch, read off the labels (label = 10 * index)."""
-    return numpy.concatenate([y.numpy() // 10 for _, y in loader]).tolist()
+    return numpy.concatenate([y.cpu().numpy() // 10 for _, y in loader]).tolist()
 
 
 def test_tensor_dataset_items_and_errors():
@@ -22,10 +22,10 @@ def test_tensor_dataset_items_and_errors():
     assert len(ds) == 10
     x, y = ds[3]
     assert x.shape == (3,) and y.shape == () and y.dtype == minigen.int64 and int(y) == 30
-    assert x.numpy().tolist() == [9.0, 10.0, 11.0]
+    assert x.cpu().numpy().tolist() == [9.0, 10.0, 11.0]
     assert int(ds[-1][1]) == 90
     xs, ys = ds[2:5]
-    assert xs.shape == (3, 3) and ys.numpy().tolist() == [20, 30, 40]
+    assert xs.shape == (3, 3) and ys.cpu().numpy().tolist() == [20, 30, 40]
     with pytest.raises(IndexError, match="index 10 is out of range for 10"):
         ds[10]
     with pytest.raises(ValueError, match=r"first dimensions \[4, 5\]"):
@@ -44,7 +44,7 @@ def test_loader_in_order_and_len():
     assert [b[0].shape for b in batches] == [(4, 3), (4, 3), (2, 3)]
     assert all(isinstance(b, tuple) and len(b) == 2 for b in batches)
     assert _order(loader) == list(range(10))
-    numpy.testing.assert_array_equal(batches[1][0].numpy(), ds.tensors[0].numpy()[4:8])
+    numpy.testing.assert_array_equal(batches[1][0].cpu().numpy(), ds.tensors[0].cpu().numpy()[4:8])
     dropped = DataLoader(ds, batch_size=4, drop_last=True)
     assert len(dropped) == 2 and [b[0].shape[0] for b in dropped] == [4, 4]
     assert len(DataLoader(ds, batch_size=5, drop_last=True)) == 2
@@ -91,8 +91,8 @@ def test_fast_gather_matches_item_by_item_collate():
     slow = list(DataLoader(ds, batch_size=5, shuffle=True, generator=3, collate_fn=default_collate))
     for (fx, fy), (sx, sy) in zip(fast, slow):
         assert fx.dtype == sx.dtype and fy.dtype == sy.dtype
-        numpy.testing.assert_array_equal(fx.numpy(), sx.numpy())
-        numpy.testing.assert_array_equal(fy.numpy(), sy.numpy())
+        numpy.testing.assert_array_equal(fx.cpu().numpy(), sx.cpu().numpy())
+        numpy.testing.assert_array_equal(fy.cpu().numpy(), sy.cpu().numpy())
 
 
 class Squares(Dataset):
@@ -107,12 +107,12 @@ class Squares(Dataset):
 def test_default_collate_of_a_custom_dataset():
     (b1, b2) = list(DataLoader(Squares(), batch_size=3))
     assert b1["x"].shape == (3, 2) and b1["x"].dtype == minigen.float32
-    assert b1["i"].dtype == minigen.int64 and b1["i"].numpy().tolist() == [0, 1, 2]
-    assert b1["sq"].dtype == minigen.float32 and b1["sq"].numpy().tolist() == [0.0, 1.0, 4.0]
-    assert b1["odd"].dtype == minigen.bool and b1["odd"].numpy().tolist() == [False, True, False]
+    assert b1["i"].dtype == minigen.int64 and b1["i"].cpu().numpy().tolist() == [0, 1, 2]
+    assert b1["sq"].dtype == minigen.float32 and b1["sq"].cpu().numpy().tolist() == [0.0, 1.0, 4.0]
+    assert b1["odd"].dtype == minigen.bool and b1["odd"].cpu().numpy().tolist() == [False, True, False]
     assert b1["name"] == ["n0", "n1", "n2"]
     t, i = b2["pair"]
-    assert t.shape == (2, 2) and t.numpy().tolist() == [[3, 3], [4, 4]] and i.numpy().tolist() == [3, 4]
+    assert t.shape == (2, 2) and t.cpu().numpy().tolist() == [[3, 3], [4, 4]] and i.cpu().numpy().tolist() == [3, 4]
     custom = DataLoader(Squares(), batch_size=2, collate_fn=lambda items: [d["i"] for d in items])
     assert list(custom) == [[0, 1], [2, 3], [4]]
 
@@ -134,11 +134,11 @@ def test_batches_stay_on_the_tensors_device(device):
     x = minigen.tensor(numpy.arange(12, dtype=numpy.float32).reshape(6, 2), device=device)
     y = minigen.tensor(numpy.arange(6), device=device)
     ds = TensorDataset(x, y)
-    assert ds[2][0].device == device and ds[2][0].numpy().tolist() == [4.0, 5.0]
+    assert ds[2][0].device == device and ds[2][0].cpu().numpy().tolist() == [4.0, 5.0]
     for collate in (None, default_collate):
         bx, by = next(iter(DataLoader(ds, batch_size=4, shuffle=True, generator=1, collate_fn=collate)))
         assert bx.device == device and by.device == device and bx.shape == (4, 2)
-        numpy.testing.assert_array_equal(bx.numpy()[:, 0], 2 * by.numpy())
+        numpy.testing.assert_array_equal(bx.cpu().numpy()[:, 0], 2 * by.cpu().numpy())
     with pytest.raises(IndexError):
         ds[6]
 
@@ -178,7 +178,7 @@ def test_loader_takes_a_sampler_or_a_batch_sampler():
     ds = _ds(10)
     assert _order(DataLoader(ds, batch_size=4, sampler=[9, 8, 7, 1])) == [9, 8, 7, 1]
     loader = DataLoader(ds, batch_sampler=BatchSampler([5, 6, 7, 0, 1], 2, False))
-    assert [b[1].numpy().tolist() for b in loader] == [[50, 60], [70, 0], [10]]
+    assert [b[1].cpu().numpy().tolist() for b in loader] == [[50, 60], [70, 0], [10]]
     assert len(loader) == 3
     sub = _order(DataLoader(ds, batch_size=3, sampler=SubsetRandomSampler([1, 3, 5], generator=0)))
     assert sorted(sub) == [1, 3, 5]
@@ -219,9 +219,9 @@ def test_iterable_dataset_is_batched_in_order():
         def __iter__(self):
             return iter(range(7))
 
-    batches = [b.numpy().tolist() for b in DataLoader(Count(), batch_size=3)]
+    batches = [b.cpu().numpy().tolist() for b in DataLoader(Count(), batch_size=3)]
     assert batches == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [b.numpy().tolist() for b in DataLoader(Count(), batch_size=3, drop_last=True)] == batches[:2]
+    assert [b.cpu().numpy().tolist() for b in DataLoader(Count(), batch_size=3, drop_last=True)] == batches[:2]
     with pytest.raises(ValueError, match="expected unspecified shuffle option"):
         DataLoader(Count(), shuffle=True)
 

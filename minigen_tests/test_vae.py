@@ -12,7 +12,7 @@ from minigen.models.vae import build_vae, evaluate
 
 
 def _params64(model):
-    return {k: v.numpy().astype(np.float64) for k, v in model.state_dict().items()}
+    return {k: v.cpu().numpy().astype(np.float64) for k, v in model.state_dict().items()}
 
 
 def _mlp64(p, X, eps):
@@ -37,10 +37,10 @@ def test_negative_elbo_matches_numpy_reference():
     model = build_vae("digits")
     x = _digits(16)
     minigen.manual_seed(3)
-    got = model.negative_elbo(x).numpy()
+    got = model.negative_elbo(x).cpu().numpy()
     minigen.manual_seed(3)
-    eps = minigen.randn(16, model.z_dim).numpy().astype(np.float64)
-    X = x.numpy().reshape(16, -1).astype(np.float64)
+    eps = minigen.randn(16, model.z_dim).cpu().numpy().astype(np.float64)
+    X = x.cpu().numpy().reshape(16, -1).astype(np.float64)
     mu, logvar, z, l = _mlp64(_params64(model), X, eps)
     want = _bce64(l, X).sum(1) - 0.5 * (1 + logvar - mu ** 2 - np.exp(logvar)).sum(1)
     np.testing.assert_allclose(got, want, rtol=1e-5)
@@ -54,14 +54,14 @@ def test_iwae_nll_matches_numpy_reference_in_chunks():
     x = _digits(5)
     k = 4
     minigen.manual_seed(11)
-    got = model.nll(x, k=k, max_rows=2 * k).numpy()       # chunks of 2, 2 and 1 examples
+    got = model.nll(x, k=k, max_rows=2 * k).cpu().numpy()       # chunks of 2, 2 and 1 examples
     minigen.manual_seed(11)
-    p, X = _params64(model), x.numpy().reshape(5, -1).astype(np.float64)
+    p, X = _params64(model), x.cpu().numpy().reshape(5, -1).astype(np.float64)
     want = []
     for s in range(0, 5, 2):
         xs = X[s:s + 2]
         m = len(xs)
-        eps = minigen.randn(k, m, model.z_dim).numpy().astype(np.float64)
+        eps = minigen.randn(k, m, model.z_dim).cpu().numpy().astype(np.float64)
         mu, logvar, z, l = _mlp64(p, np.broadcast_to(xs, (k,) + xs.shape), eps)
         log_px_z = -_bce64(l, xs).sum(-1)
         log_pz = -0.5 * (z ** 2 + math.log(2 * math.pi)).sum(-1)
@@ -87,8 +87,8 @@ def test_iwae_bound_is_tighter_than_the_elbo():
 def test_anomaly_score_matches_reference_and_flags_noise():
     model = build_vae("digits")
     x = load_data("digits", "test")[:20]
-    got = model.anomaly_score(x).numpy()
-    X = x.numpy().reshape(20, -1).astype(np.float64)
+    got = model.anomaly_score(x).cpu().numpy()
+    X = x.cpu().numpy().reshape(20, -1).astype(np.float64)
     mu, logvar, z, l = _mlp64(_params64(model), X, np.zeros((20, model.z_dim)))
     np.testing.assert_allclose(got, _bce64(l, X).sum(1), rtol=1e-5)
     _train(model, _digits(1500), steps=150, batch=64)
@@ -117,7 +117,7 @@ def test_loss_decreases_and_shapes(device, variant):
     losses = _train(model, x, steps=12)
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert model.sample(5).shape == (5, 1, 8, 8) and model.sample(5).device == device
-    s = model.sample(5).numpy()
+    s = model.sample(5).cpu().numpy()
     assert s.min() >= 0 and s.max() <= 1
     assert model.reconstruct(x[:3]).shape == (3, 1, 8, 8)
     assert model.reconstruct(x[:3].reshape(3, 64)).shape == (3, 64)
@@ -126,10 +126,10 @@ def test_loss_decreases_and_shapes(device, variant):
     many = model.interpolate(x[:3], x[3:6], steps=4)
     assert many.shape == (3, 4, 1, 8, 8)
     # the ends of the line are the reconstructions of a and b (t = 0 and t = 1 exactly)
-    np.testing.assert_allclose(many[:, 0].numpy(), model.reconstruct(x[:3]).numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(many[:, -1].numpy(), model.reconstruct(x[3:6]).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(many[:, 0].cpu().numpy(), model.reconstruct(x[:3]).cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(many[:, -1].cpu().numpy(), model.reconstruct(x[3:6]).cpu().numpy(), rtol=1e-5, atol=1e-6)
     nll = model.nll(x[:4], k=8)
-    assert nll.shape == (4,) and np.isfinite(nll.numpy()).all()
+    assert nll.shape == (4,) and np.isfinite(nll.cpu().numpy()).all()
     assert model.anomaly_score(x[:4]).shape == (4,)
 
 
@@ -159,14 +159,14 @@ def test_gradcheck_through_the_whole_elbo():
     w = model.fc4.weight
     minigen.manual_seed(7)
     model.loss(x.detach()).backward()
-    g = w.grad.numpy()[0, 0]
+    g = w.grad.cpu().numpy()[0, 0]
     h = 1e-6
     vals = []
     for d in (h, -h):
-        w.data[0, 0] += d
+        w.array[0, 0] += d
         minigen.manual_seed(7)
         vals.append(model.loss(x.detach()).item())
-        w.data[0, 0] -= d
+        w.array[0, 0] -= d
     assert abs(g - (vals[0] - vals[1]) / (2 * h)) < 1e-6
 
 

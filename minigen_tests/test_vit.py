@@ -25,7 +25,7 @@ def test_patches_are_row_major_against_numpy(device):
     p = 4
     want = numpy.stack([numpy.stack([x[b, :, r * p:(r + 1) * p, c * p:(c + 1) * p].reshape(-1)
                                      for r in range(8 // p) for c in range(12 // p)]) for b in range(2)])
-    got = patchify(minigen.tensor(x, device=device), p).numpy()
+    got = patchify(minigen.tensor(x, device=device), p).cpu().numpy()
     assert got.shape == (2, 6, 3 * 16)
     numpy.testing.assert_array_equal(got, want)
     # patch 1 is the top row's second square, patch 3 the second row's first
@@ -42,19 +42,19 @@ def test_shapes_and_initialisation(device):
     assert m(x).shape == (3, 10) and m.encode(x).shape == (3, 64)
     maps = m.attention_maps(x)
     assert maps.shape == (3, 4, 4, 16)
-    s = maps.numpy().sum(-1)
+    s = maps.cpu().numpy().sum(-1)
     assert (s > 0).all() and (s < 1).all()          # the rest is the class token's own weight
     assert m.predict(x).shape == (3,) and m.predict(x).dtype == minigen.int64
     params = dict(m.named_parameters())
-    assert not params["cls_token"].numpy().any()
+    assert not params["cls_token"].cpu().numpy().any()
     for name in ("pos_embed", "patch_embed.weight", "encoder.layers.0.self_attn.in_proj_weight",
                  "encoder.layers.3.self_attn.out_proj.weight", "encoder.layers.2.linear1.weight", "head.weight"):
-        assert params[name].numpy().std() == pytest.approx(0.02, rel=0.1), name
+        assert params[name].cpu().numpy().std() == pytest.approx(0.02, rel=0.1), name
     for name, p in params.items():
         if name.endswith("bias"):
-            assert not p.numpy().any(), name
-    numpy.testing.assert_array_equal(params["norm.weight"].numpy(), 1.0)
-    numpy.testing.assert_array_equal(params["encoder.layers.1.norm2.weight"].numpy(), 1.0)
+            assert not p.cpu().numpy().any(), name
+    numpy.testing.assert_array_equal(params["norm.weight"].cpu().numpy(), 1.0)
+    numpy.testing.assert_array_equal(params["encoder.layers.1.norm2.weight"].cpu().numpy(), 1.0)
     assert sum(p.numel() for p in m.parameters()) == 139018
     cnn = build_vit("mnist", "cnn").to(device)
     assert cnn(x).shape == (3, 10) and cnn.encode(x).shape == (3, 64)
@@ -65,8 +65,8 @@ def test_class_token_attention_against_numpy_float64():
     minigen.manual_seed(0)
     m = small_vit().double()
     x = minigen.rand(2, 1, 8, 8, dtype=minigen.float64)
-    z = m.embed(x).numpy()
-    sd = {k: v.numpy() for k, v in m.state_dict().items()}
+    z = m.embed(x).cpu().numpy()
+    sd = {k: v.cpu().numpy() for k, v in m.state_dict().items()}
     pre = "encoder.layers.0."
     a = (z - z.mean(-1, keepdims=True)) / numpy.sqrt(z.var(-1, keepdims=True) + 1e-5)
     a = a * sd[pre + "norm1.weight"] + sd[pre + "norm1.bias"]
@@ -80,13 +80,13 @@ def test_class_token_attention_against_numpy_float64():
         s = numpy.einsum("bd,bjd->bj", q[:, 0, h * dh:(h + 1) * dh], k[:, :, h * dh:(h + 1) * dh]) / math.sqrt(dh)
         e = numpy.exp(s - s.max(-1, keepdims=True))
         want.append((e / e.sum(-1, keepdims=True))[:, 1:])
-    got = m.attention_maps(x).numpy()[:, 0]
+    got = m.attention_maps(x).cpu().numpy()[:, 0]
     numpy.testing.assert_allclose(got, numpy.stack(want, axis=1), rtol=1e-10, atol=1e-12)
     # running the layers one at a time for the maps leaves the features as encode computes them
     z_l = m.embed(x)
     for layer in m.encoder.layers:
         z_l = layer(z_l)
-    numpy.testing.assert_allclose(m.norm(z_l[:, 0]).numpy(), m.encode(x).numpy(), rtol=1e-12)
+    numpy.testing.assert_allclose(m.norm(z_l[:, 0]).cpu().numpy(), m.encode(x).cpu().numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("variant", ["vit", "cnn"])
@@ -100,7 +100,7 @@ def test_tiny_batch_overfits(device, variant):
     for _ in range(150):
         loss = training_step(m, opt, (x, y))
     assert first > 2.0 and loss.item() < 0.05
-    assert (m.predict(x).numpy() == y.numpy()).all()
+    assert (m.predict(x).cpu().numpy() == y.cpu().numpy()).all()
 
 
 def test_same_seed_same_run():
@@ -111,13 +111,13 @@ def test_same_seed_same_run():
         m = small_vit()
         opt = minigen.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
         losses = [training_step(m, opt, (x[:16], y[:16])).item() for _ in range(3)]
-        runs.append((losses, m.head.weight.numpy().copy(), m.pos_embed.numpy().copy()))
+        runs.append((losses, m.head.weight.cpu().numpy().copy(), m.pos_embed.cpu().numpy().copy()))
     assert runs[0][0] == runs[1][0]
     numpy.testing.assert_array_equal(runs[0][1], runs[1][1])
     numpy.testing.assert_array_equal(runs[0][2], runs[1][2])
     minigen.manual_seed(4)
     m = small_vit()
-    assert not numpy.array_equal(m.head.weight.numpy(), runs[0][1])
+    assert not numpy.array_equal(m.head.weight.cpu().numpy(), runs[0][1])
 
 
 def test_checkpoint_round_trip(tmp_path, device):
@@ -131,8 +131,8 @@ def test_checkpoint_round_trip(tmp_path, device):
     other = build_vit("digits").to(device)
     load_checkpoint(path, other)
     xs = x[:4].to(device)
-    numpy.testing.assert_array_equal(m(xs).numpy(), other(xs).numpy())
-    numpy.testing.assert_array_equal(m.attention_maps(xs).numpy(), other.attention_maps(xs).numpy())
+    numpy.testing.assert_array_equal(m(xs).cpu().numpy(), other(xs).cpu().numpy())
+    numpy.testing.assert_array_equal(m.attention_maps(xs).cpu().numpy(), other.attention_maps(xs).cpu().numpy())
 
 
 @pytest.mark.parametrize("variant,data", [("vit", "mnist"), ("cnn", "digits")])
@@ -191,18 +191,18 @@ def test_pytorch_twin_computes_the_same_logits_and_gradients(variant):
         for p in m.parameters():
             p.add_(0.05 * minigen.randn(*p.shape))
     net = torch_vit(m.config())
-    net.load_state_dict({k: torch.from_numpy(numpy.array(v.numpy())) for k, v in m.state_dict().items()}, strict=True)
+    net.load_state_dict({k: torch.from_numpy(numpy.array(v.cpu().numpy())) for k, v in m.state_dict().items()}, strict=True)
     x, y = load_digits("test")
     x, y = x[:8], y[:8]
     loss = m.loss(x, y)
     loss.backward()
-    t_loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(x.numpy())), torch.from_numpy(y.numpy()))
+    t_loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(x.cpu().numpy())), torch.from_numpy(y.cpu().numpy()))
     t_loss.backward()
-    numpy.testing.assert_allclose(m(x).numpy(), net(torch.from_numpy(x.numpy())).detach().numpy(), rtol=1e-4, atol=1e-5)
+    numpy.testing.assert_allclose(m(x).cpu().numpy(), net(torch.from_numpy(x.cpu().numpy())).detach().cpu().numpy(), rtol=1e-4, atol=1e-5)
     assert loss.item() == pytest.approx(t_loss.item(), rel=1e-5)
     grads = dict(net.named_parameters())
     for name, p in m.named_parameters():
-        numpy.testing.assert_allclose(p.grad.numpy(), grads[name].grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        numpy.testing.assert_allclose(p.grad.cpu().numpy(), grads[name].grad.cpu().numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
 
 
 def test_bench_steps_run_on_both_sides():

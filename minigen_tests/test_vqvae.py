@@ -16,15 +16,15 @@ def test_nearest_code_lookup_against_numpy(device):
     rng = numpy.random.default_rng(0)
     z, e = rng.normal(size=(50, 4)), rng.normal(size=(9, 4))
     want = ((z[:, None, :] - e[None]) ** 2).sum(-1).argmin(1)
-    got = nearest_codes(minigen.from_numpy(z).to(device), minigen.from_numpy(e).to(device)).numpy()
+    got = nearest_codes(minigen.from_numpy(z).to(device), minigen.from_numpy(e).to(device)).cpu().numpy()
     numpy.testing.assert_array_equal(got, want)
     z_e = minigen.from_numpy(rng.normal(size=(2, 4, 3, 5))).to(device)
     z_st, z_q, codes = quantize(z_e, minigen.from_numpy(e).to(device))
-    flat = z_e.numpy().transpose(0, 2, 3, 1).reshape(-1, 4)
+    flat = z_e.cpu().numpy().transpose(0, 2, 3, 1).reshape(-1, 4)
     k = ((flat[:, None, :] - e[None]) ** 2).sum(-1).argmin(1)
-    numpy.testing.assert_array_equal(codes.numpy().reshape(-1), k)
-    numpy.testing.assert_allclose(z_q.numpy().transpose(0, 2, 3, 1).reshape(-1, 4), e[k])
-    numpy.testing.assert_allclose(z_st.numpy(), z_q.numpy(), atol=1e-12)
+    numpy.testing.assert_array_equal(codes.cpu().numpy().reshape(-1), k)
+    numpy.testing.assert_allclose(z_q.cpu().numpy().transpose(0, 2, 3, 1).reshape(-1, 4), e[k])
+    numpy.testing.assert_allclose(z_st.cpu().numpy(), z_q.cpu().numpy(), atol=1e-12)
 
 
 def test_straight_through_gradient_reaches_the_encoder_unchanged(device):
@@ -35,8 +35,8 @@ def test_straight_through_gradient_reaches_the_encoder_unchanged(device):
     g = rng.normal(size=(2, 3, 2, 2))
     (z_st * minigen.from_numpy(g).to(device)).sum().backward()
     # dL/dz_e = dL/dz_q exactly, and the reconstruction sends nothing to the codebook
-    numpy.testing.assert_array_equal(z_e.grad.numpy(), g)
-    assert e.grad is None or numpy.abs(e.grad.numpy()).max() == 0.0
+    numpy.testing.assert_array_equal(z_e.grad.cpu().numpy(), g)
+    assert e.grad is None or numpy.abs(e.grad.cpu().numpy()).max() == 0.0
 
 
 def test_codebook_and_commitment_gradients_go_where_they_should():
@@ -49,26 +49,26 @@ def test_codebook_and_commitment_gradients_go_where_they_should():
         m.zero_grad()
         m.losses(x)[term].backward()
         for name, p in m.named_parameters():
-            g = 0.0 if p.grad is None else float(numpy.abs(p.grad.numpy()).max())
+            g = 0.0 if p.grad is None else float(numpy.abs(p.grad.cpu().numpy()).max())
             if name.startswith(still):
                 assert g == 0.0, (term, name)
-        assert any(float(numpy.abs(p.grad.numpy()).max()) > 0 for n_, p in m.named_parameters()
+        assert any(float(numpy.abs(p.grad.cpu().numpy()).max()) > 0 for n_, p in m.named_parameters()
                    if n_.startswith(moves) and p.grad is not None), term
     # the reconstruction trains encoder and decoder, never the codebook
     m.zero_grad()
     m.losses(x)["recon"].backward()
-    assert m.codebook.weight.grad is None or numpy.abs(m.codebook.weight.grad.numpy()).max() == 0.0
-    assert numpy.abs(m.encoder[0].weight.grad.numpy()).max() > 0
+    assert m.codebook.weight.grad is None or numpy.abs(m.codebook.weight.grad.cpu().numpy()).max() == 0.0
+    assert numpy.abs(m.encoder[0].weight.grad.cpu().numpy()).max() > 0
     # the codebook loss's gradient is 2 (e_k - z_e) / (N D) summed over the positions choosing k
     m.zero_grad()
     x_hat, z_e, z_q, codes = m(x)
     m.losses(x)["codebook"].backward()
-    flat = z_e.numpy().transpose(0, 2, 3, 1).reshape(-1, m.code_dim)
-    e = m.codebook.weight.numpy()
-    k = codes.numpy().reshape(-1)
+    flat = z_e.cpu().numpy().transpose(0, 2, 3, 1).reshape(-1, m.code_dim)
+    e = m.codebook.weight.cpu().numpy()
+    k = codes.cpu().numpy().reshape(-1)
     want = numpy.zeros_like(e)
     numpy.add.at(want, k, 2 * (e[k] - flat) / flat.size)
-    numpy.testing.assert_allclose(m.codebook.weight.grad.numpy(), want, rtol=1e-4, atol=1e-9)
+    numpy.testing.assert_allclose(m.codebook.weight.grad.cpu().numpy(), want, rtol=1e-4, atol=1e-9)
 
 
 def test_usage_statistics():
@@ -84,18 +84,18 @@ def test_dead_codes_restart_onto_encodings():
     x, _ = load_mnist("test")
     m.train()
     _, z_e, _, codes = m(x[:16])
-    used = set(codes.numpy().reshape(-1).tolist())
+    used = set(codes.cpu().numpy().reshape(-1).tolist())
     # every code unused by that batch now sits on one of its encodings
-    flat = z_e.numpy().transpose(0, 2, 3, 1).reshape(-1, m.code_dim)
-    e = m.codebook.weight.numpy()
+    flat = z_e.cpu().numpy().transpose(0, 2, 3, 1).reshape(-1, m.code_dim)
+    e = m.codebook.weight.cpu().numpy()
     for k in range(m.num_codes):
         if k not in used:
             assert numpy.abs(flat - e[k]).max(1).min() < 1e-6
     # in eval mode nothing moves
     m.eval()
-    before = m.codebook.weight.numpy().copy()
+    before = m.codebook.weight.cpu().numpy().copy()
     m(x[16:20])
-    numpy.testing.assert_array_equal(before, m.codebook.weight.numpy())
+    numpy.testing.assert_array_equal(before, m.codebook.weight.cpu().numpy())
 
 
 def test_tiny_batch_overfits_and_codes_round_trip():
@@ -116,7 +116,7 @@ def test_tiny_batch_overfits_and_codes_round_trip():
     assert tuple(codes.shape) == (16, 7, 7) and codes.dtype == minigen.int64
     r = m.decode_codes(codes)
     assert tuple(r.shape) == (16, 1, 28, 28) and 0.0 <= r.min().item() and r.max().item() <= 1.0
-    numpy.testing.assert_allclose(r.numpy(), m(xb)[0].numpy(), atol=1e-6)
+    numpy.testing.assert_allclose(r.cpu().numpy(), m(xb)[0].cpu().numpy(), atol=1e-6)
 
 
 def test_same_seed_same_run():
@@ -142,8 +142,8 @@ def test_checkpoint_round_trip(tmp_path, device):
     load_checkpoint(path, other)
     m.eval(), other.eval()
     xs = x[:4].to(device)
-    numpy.testing.assert_array_equal(m.encode_codes(xs).numpy(), other.encode_codes(xs).numpy())
-    numpy.testing.assert_array_equal(m.reconstruct(xs).numpy(), other.reconstruct(xs).numpy())
+    numpy.testing.assert_array_equal(m.encode_codes(xs).cpu().numpy(), other.encode_codes(xs).cpu().numpy())
+    numpy.testing.assert_array_equal(m.reconstruct(xs).cpu().numpy(), other.reconstruct(xs).cpu().numpy())
 
 
 def test_cpu_and_cuda_agree():
@@ -153,8 +153,8 @@ def test_cpu_and_cuda_agree():
     a = m(x[:4])
     m = m.to("cuda")
     b = m(x[:4].to("cuda"))
-    numpy.testing.assert_allclose(a[0].numpy(), b[0].numpy(), atol=1e-5)
-    numpy.testing.assert_array_equal(a[3].numpy(), b[3].numpy())
+    numpy.testing.assert_allclose(a[0].cpu().numpy(), b[0].cpu().numpy(), atol=1e-5)
+    numpy.testing.assert_array_equal(a[3].cpu().numpy(), b[3].cpu().numpy())
 
 
 def test_training_step_on_cuda_restarts_codes():
@@ -192,17 +192,17 @@ def test_pytorch_twin_agrees_with_copied_weights():
     minigen.manual_seed(0)
     m = VQVAE(**QUICK, restarts=False).to(minigen.float64)
     t = torch_vqvae(m.config()).double()
-    t.load_state_dict({k: torch.from_numpy(p.numpy()) for k, p in m.state_dict().items()})
+    t.load_state_dict({k: torch.from_numpy(p.cpu().numpy()) for k, p in m.state_dict().items()})
     x, _ = load_mnist("train")
     x = x[:8].to(minigen.float64)
     loss = m.loss(x)
     loss.backward()
-    tl = t.loss(torch.from_numpy(x.numpy()))
+    tl = t.loss(torch.from_numpy(x.cpu().numpy()))
     tl.backward()
     assert abs(loss.item() - tl.item()) < 1e-12
     grads = dict(t.named_parameters())
     for name, p in m.named_parameters():
-        numpy.testing.assert_allclose(p.grad.numpy(), grads[name].grad.numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
+        numpy.testing.assert_allclose(p.grad.cpu().numpy(), grads[name].grad.cpu().numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
 
 
 def test_errors():

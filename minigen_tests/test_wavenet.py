@@ -117,18 +117,18 @@ def test_receptive_field_and_causality():
         sk = layer.skip(u[:, :, -L_out:])
         acc = sk if acc is None else acc + sk
     out = s.head2(minigen.nn.functional.relu(s.head1(minigen.nn.functional.relu(acc))))
-    numpy.testing.assert_allclose(out.numpy(), s(codes, [3]).numpy(), rtol=1e-6)
+    numpy.testing.assert_allclose(out.cpu().numpy(), s(codes, [3]).cpu().numpy(), rtol=1e-6)
     j = 5
     out[0, :, j].sum().backward()
-    seen = numpy.flatnonzero(numpy.abs(x.grad.numpy()[0]).sum(1) > 0)
+    seen = numpy.flatnonzero(numpy.abs(x.grad.cpu().numpy()[0]).sum(1) > 0)
     assert seen.min() == j and seen.max() == j + R - 1
 
 
 def test_loss_is_the_mean_cross_entropy_of_the_next_sample():
     s = _small()
     codes = minigen.randint(0, 256, (2, 30))
-    logits = s(codes[:, :-1], [1, 2]).numpy().astype(numpy.float64)
-    t = codes.numpy()[:, s.receptive_field:]
+    logits = s(codes[:, :-1], [1, 2]).cpu().numpy().astype(numpy.float64)
+    t = codes.cpu().numpy()[:, s.receptive_field:]
     lse = numpy.log(numpy.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
     ref = (lse - numpy.take_along_axis(logits, t[:, None], 1)[:, 0]).mean()
     assert s.loss(codes, [1, 2]).item() == pytest.approx(ref, rel=1e-5)
@@ -146,7 +146,7 @@ def test_fast_generation_equals_naive_sample_for_sample(device):
     minigen.manual_seed(5)
     numpy.testing.assert_array_equal(s.generate(60, 3, seed, fast=True), b)
     w = s.sample(2, labels=[1, 2], seconds=0.005)
-    assert w.shape == (2, 40) and -1 <= w.numpy().min() and w.numpy().max() <= 1
+    assert w.shape == (2, 40) and -1 <= w.cpu().numpy().min() and w.cpu().numpy().max() <= 1
 
 
 def test_overfits_one_clip_and_round_trips(tmp_path, device):
@@ -161,7 +161,7 @@ def test_overfits_one_clip_and_round_trips(tmp_path, device):
     save_checkpoint(path, s, opt, meta={"model": "wavenet"})
     other = _small().to(device)
     load_checkpoint(path, other)
-    numpy.testing.assert_array_equal(other.loss(codes, d).numpy(), s.loss(codes, d).numpy())
+    numpy.testing.assert_array_equal(other.loss(codes, d).cpu().numpy(), s.loss(codes, d).cpu().numpy())
 
 
 def test_wavenet_errors():

@@ -138,8 +138,8 @@ def pictures(out_dir):
     rows = [next(i for i in range(len(d)) if d[i] == k and speakers[i] == first) for k in range(10)]
     x, y = load_mnist("test")
     with minigen.no_grad():
-        a = audio.encode_audio(minigen.from_numpy(f[rows])).numpy()
-        U = model.clip.image_embeddings(x).numpy()
+        a = audio.encode_audio(minigen.from_numpy(f[rows])).cpu().numpy()
+        U = model.clip.image_embeddings(x).cpu().numpy()
     top = numpy.argsort(-(a @ U.T), axis=1, kind="stable")[:, :8]
     grid = x[minigen.from_numpy(top.reshape(-1))]
     path = os.path.join(out_dir, "audio_retrieval.png")

@@ -154,7 +154,7 @@ class Lib:
         if scale != 1.0:
             t = t * scale
         if self.name == "numpy":
-            return t.data
+            return t.array
         return t.detach().requires_grad_(requires_grad)
 
     def randint(self, high, shape):
@@ -162,7 +162,7 @@ class Lib:
             return self.m.randint(0, high, shape, device=self.device)
         import minigen
         t = minigen.randint(0, high, shape, device=self.device)
-        return t.data if self.name == "numpy" else t
+        return t.array if self.name == "numpy" else t
 
     def ones(self, *shape):
         if self.name == "numpy":

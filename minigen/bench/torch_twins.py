@@ -857,7 +857,7 @@ def torch_gpt_mechanisms(config):
                 if len(tok):
                     out = out.index_add(0, tok, g[tok, slot, None] * expert(xf[tok]))
             counts = torch.bincount(idx.reshape(-1), minlength=self.E)
-            self.counts = counts.numpy()
+            self.counts = counts.cpu().numpy()
             f = counts.to(p.dtype) / (self.k * n)
             self.aux = self.E * (f * p.mean(0)).sum()
             return out.reshape(x.shape)

@@ -310,7 +310,7 @@ def _vae_torch_step(mg_step, device):
                                "fc_logvar": lin(h_dim, z_dim), "fc3": lin(z_dim, h_dim),
                                "fc4": lin(h_dim, x_dim)}).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    x = torch.from_numpy(mg_step.batch.numpy()).to(device)
+    x = torch.from_numpy(mg_step.batch.cpu().numpy()).to(device)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -342,7 +342,7 @@ def _lm_torch_step(mg_step, device):
     torch.manual_seed(0)
     net = torch_twin(mg_step.model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
-    x, y = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+    x, y = (torch.from_numpy(t.cpu().numpy()).to(device) for t in mg_step.batch)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -383,7 +383,7 @@ def _gan_torch_step(mg_step, device):
     G, D = G.to(device), D.to(device)
     optG = T.torch_optimizer(mg_step.optimizer["G"], G.parameters())
     optD = T.torch_optimizer(mg_step.optimizer["D"], D.parameters())
-    x = torch.from_numpy(mg_step.batch.numpy()).to(device) * 2 - 1
+    x = torch.from_numpy(mg_step.batch.cpu().numpy()).to(device) * 2 - 1
     h, w = x.shape[-2:]
     # the players' space: [-1, 1], padded with -1 to 32x32 (flat for the MLP GAN)
     x = x.reshape(x.shape[0], -1) if kind == "MLPGAN" else \
@@ -450,8 +450,8 @@ def _diffusion_torch_step(mg_step, device):
     c = model.config()
     torch.manual_seed(0)
     batch = mg_step.batch if isinstance(mg_step.batch, tuple) else (mg_step.batch,)
-    x = torch.from_numpy(batch[0].numpy()).to(device)
-    y = torch.from_numpy(batch[1].numpy()).to(device) if len(batch) > 1 else None
+    x = torch.from_numpy(batch[0].cpu().numpy()).to(device)
+    y = torch.from_numpy(batch[1].cpu().numpy()).to(device) if len(batch) > 1 else None
     kind = c["class"]
     if kind == "RealNVP":
         if c["image_shape"] is not None:
@@ -507,9 +507,9 @@ def _pixelcnn_torch_step(mg_step, device):
     net = torch_pixelcnn(model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
     batch = mg_step.batch if isinstance(mg_step.batch, tuple) else (mg_step.batch,)
-    v = torch.from_numpy(model.targets(batch[0]).numpy()).to(device)
-    inp = torch.from_numpy(model.inputs(model.targets(batch[0])).numpy()).to(device)
-    y = torch.from_numpy(batch[1].numpy()).to(device) if len(batch) > 1 and model.num_classes else None
+    v = torch.from_numpy(model.targets(batch[0]).cpu().numpy()).to(device)
+    inp = torch.from_numpy(model.inputs(model.targets(batch[0])).cpu().numpy()).to(device)
+    y = torch.from_numpy(batch[1].cpu().numpy()).to(device) if len(batch) > 1 and model.num_classes else None
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -538,7 +538,7 @@ def _wavenet_torch_step(mg_step, device):
     torch.manual_seed(0)
     net = torch_wavenet(**model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
-    codes, digits = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+    codes, digits = (torch.from_numpy(t.cpu().numpy()).to(device) for t in mg_step.batch)
     R = model.receptive_field
 
     def step():
@@ -617,7 +617,7 @@ def _vit_torch_step(mg_step, device):
     torch.manual_seed(0)
     net = torch_vit(mg_step.model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
-    x, y = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+    x, y = (torch.from_numpy(t.cpu().numpy()).to(device) for t in mg_step.batch)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -641,7 +641,7 @@ def _transformer_torch_step(mg_step, device):
     torch.manual_seed(0)
     net = torch_number_translator(**mg_step.model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
-    src, tgt = (torch.from_numpy(t.numpy()).to(device) for t in mg_step.batch)
+    src, tgt = (torch.from_numpy(t.cpu().numpy()).to(device) for t in mg_step.batch)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -668,7 +668,7 @@ def _bert_torch_step(mg_step, device):
     torch.manual_seed(0)
     net = torch_bert(model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
-    x = torch.from_numpy(mg_step.batch[0].numpy()).to(device)
+    x = torch.from_numpy(mg_step.batch[0].cpu().numpy()).to(device)
     V = model.vocab_size
 
     def step():
@@ -698,7 +698,7 @@ def _clip_torch_step(mg_step, device):
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
     images, labels = mg_step.batch
     ids, lengths = mg_step.model.draw_captions(labels)
-    x, ids, lengths = (torch.from_numpy(t.numpy()).to(device) for t in (images, ids, lengths))
+    x, ids, lengths = (torch.from_numpy(t.cpu().numpy()).to(device) for t in (images, ids, lengths))
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -723,7 +723,7 @@ def _vqvae_torch_step(mg_step, device):
     torch.manual_seed(0)
     net = torch_vqvae(mg_step.model.config()).to(device)
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
-    x = torch.from_numpy(mg_step.batch.numpy()).to(device)
+    x = torch.from_numpy(mg_step.batch.cpu().numpy()).to(device)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -752,7 +752,7 @@ def _dalle_torch_step(mg_step, device):
     opt = torch_optimizer(mg_step.optimizer, [p for p in net.parameters() if p.requires_grad])
     images, labels = mg_step.batch
     text = m.draw_captions(labels)
-    x, text = (torch.from_numpy(t.numpy()).to(device) for t in (images, text))
+    x, text = (torch.from_numpy(t.cpu().numpy()).to(device) for t in (images, text))
 
     def step():
         opt.zero_grad(set_to_none=True)

@@ -81,7 +81,7 @@ def load_spoken_digits(split="train"):
 
 def write_wav(path, samples, sample_rate=SAMPLE_RATE):
     """Write ``samples`` (floats in [-1, 1], NumPy or tensor) as mono 16-bit PCM at ``sample_rate``."""
-    a = samples.numpy() if hasattr(samples, "numpy") and not isinstance(samples, numpy.ndarray) else numpy.asarray(samples)
+    a = samples.cpu().numpy() if hasattr(samples, "numpy") and not isinstance(samples, numpy.ndarray) else numpy.asarray(samples)
     a = numpy.asarray(a, dtype=numpy.float64).reshape(-1)
     if not numpy.isfinite(a).all():
         raise ValueError("write_wav: the samples hold NaN or infinite values")

@@ -204,4 +204,4 @@ def captioned_mnist(split="train", templates=TRAIN_TEMPLATES, seed=0):
     from .images import load_mnist
     x, y = load_mnist(split)
     t = numpy.random.default_rng(seed).integers(0, len(templates), size=len(y))
-    return x, y, [caption(templates[k], int(d)) for k, d in zip(t, y.numpy())]
+    return x, y, [caption(templates[k], int(d)) for k, d in zip(t, y.cpu().numpy())]

@@ -36,7 +36,7 @@ IGNORE = -1  # the target id of padding: cross_entropy(..., ignore_index=IGNORE)
 
 def as_ids(ids, op):
     """A 1-d int64 NumPy array of token ids from a list, an array or a 1-d tensor."""
-    a = numpy.asarray(ids.numpy() if hasattr(ids, "numpy") else ids)
+    a = numpy.asarray(ids.cpu().numpy() if hasattr(ids, "numpy") else ids)
     if a.ndim != 1 or (a.size and not numpy.issubdtype(a.dtype, numpy.integer)):
         raise ValueError(f"{op}: expected a 1-d sequence of integer token ids, got an array of "
                          f"shape {list(a.shape)} and dtype {a.dtype}")

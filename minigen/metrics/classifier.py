@@ -121,7 +121,7 @@ def train_classifier(epochs=12, seed=0, out=WEIGHTS, log=print, size=28):
     load = load_mnist if size == 28 else load_digits
     x, y = load("train")
     xt, yt = load("test")
-    x, y = x.numpy(), y.numpy()
+    x, y = x.cpu().numpy(), y.cpu().numpy()
     model = DigitClassifier() if size == 28 else SmallDigitClassifier()
     shift = 2 if size == 28 else 0
     opt = minigen.optim.Adam(model.parameters(), lr=1e-3)
@@ -150,9 +150,9 @@ def train_classifier(epochs=12, seed=0, out=WEIGHTS, log=print, size=28):
 def accuracy(model, x, y):
     model.eval()
     with minigen.no_grad():
-        pred = model(x if isinstance(x, minigen.Tensor) else minigen.tensor(x)).argmax(dim=1).numpy()
+        pred = model(x if isinstance(x, minigen.Tensor) else minigen.tensor(x)).argmax(dim=1).cpu().numpy()
     model.train()
-    return float((pred == (y.numpy() if hasattr(y, "numpy") else y)).mean())
+    return float((pred == (y.cpu().numpy() if hasattr(y, "numpy") else y)).mean())
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def as_digit_images(x, name="samples"):
     array of shape [N, 1, 28, 28], [N, 1, 32, 32] (centre-cropped) or [N, 1, 8, 8] (the UCI
     digits, judged by their own classifier); anything else is a ``ValueError`` naming the
     shape or the range."""
-    a = x.numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
+    a = x.cpu().numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
     if a.ndim != 4 or a.shape[1] != 1 or a.shape[2:] not in ((28, 28), (32, 32), (8, 8)):
         raise ValueError(f"{name}: expected images [N, 1, 28, 28], [N, 1, 32, 32] or [N, 1, 8, 8], "
                          f"got shape {list(a.shape)}")
@@ -77,8 +77,8 @@ def _classify(x, batch=500):
     with minigen.no_grad():
         for s in range(0, len(x), batch):
             f = model.features(minigen.tensor(x[s:s + batch]))
-            feats.append(f.numpy().astype(numpy.float64))
-            logits.append(model.fc2(f).numpy())
+            feats.append(f.cpu().numpy().astype(numpy.float64))
+            logits.append(model.fc2(f).cpu().numpy())
     return numpy.concatenate(feats), numpy.concatenate(logits)
 
 
@@ -155,8 +155,8 @@ def score_images(samples, real=None, train=None):
 
     x = as_digit_images(samples)
     load = load_digits if x.shape[-1] == 8 else load_mnist
-    real = as_digit_images(real, "real") if real is not None else load("test")[0].numpy()
-    train = as_digit_images(train, "train") if train is not None else load("train")[0].numpy()
+    real = as_digit_images(real, "real") if real is not None else load("test")[0].cpu().numpy()
+    train = as_digit_images(train, "train") if train is not None else load("train")[0].cpu().numpy()
     if real.shape[-1] != x.shape[-1] or train.shape[-1] != x.shape[-1]:
         raise ValueError(f"score_images: samples of {x.shape[-1]}x{x.shape[-1]} cannot be compared with "
                          f"real images of {real.shape[-1]}x{real.shape[-1]}")

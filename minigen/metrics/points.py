@@ -22,7 +22,7 @@ __all__ = ["as_points", "nearest", "nn_distance", "mode_share", "chamfer_distanc
 
 def as_points(x, name="samples"):
     """``x`` (a tensor or array ``[N, D]``) as float64 NumPy; a ``ValueError`` for anything else."""
-    a = x.numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
+    a = x.cpu().numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
     if a.ndim != 2 or a.shape[0] < 1:
         raise ValueError(f"{name}: expected points [N, D] with N >= 1, got shape {list(a.shape)}")
     a = a.astype(numpy.float64)

@@ -160,7 +160,7 @@ class AudioCLIP(nn.Module):
         self.register_buffer("image_bank", u, persistent=False)
         self.register_buffer("image_labels", labels, persistent=False)
         # rows of the bank by digit, for drawing an image of digit d
-        idx = [numpy.flatnonzero(labels.numpy() == d) for d in range(10)]
+        idx = [numpy.flatnonzero(labels.cpu().numpy() == d) for d in range(10)]
         self._by_digit = idx
 
     def encode_audio(self, a):
@@ -176,8 +176,8 @@ class AudioCLIP(nn.Module):
         if self.image_bank is None:
             raise RuntimeError("AudioCLIP: no image bank; build it with build_audio_clip (it embeds the "
                                "training images with the frozen CLIP)")
-        r = minigen.rand(digits.shape[0]).numpy()
-        rows = [self._by_digit[d][int(q * len(self._by_digit[d]))] for d, q in zip(digits.numpy(), r)]
+        r = minigen.rand(digits.shape[0]).cpu().numpy()
+        rows = [self._by_digit[d][int(q * len(self._by_digit[d]))] for d, q in zip(digits.cpu().numpy(), r)]
         return minigen.from_numpy(numpy.array(rows, dtype=numpy.int64)).to(digits.device)
 
     def loss(self, a, digits):
@@ -194,11 +194,11 @@ def retrieval(model, clip, features, digits, images, labels, k=10):
     """Spoken digit -> image retrieval over ``images`` (the test images) in CLIP's space:
     top-1 accuracy (the nearest image shows the spoken digit), class-level precision@k, and the
     share of clips heard as the right digit through the nearest prompt "a handwritten {w}"."""
-    A = model.encode_audio(minigen.from_numpy(features)).numpy()
-    U = clip.image_embeddings(images).numpy()
-    y = labels.numpy() if hasattr(labels, "numpy") else numpy.asarray(labels)
+    A = model.encode_audio(minigen.from_numpy(features)).cpu().numpy()
+    U = clip.image_embeddings(images).cpu().numpy()
+    y = labels.cpu().numpy() if hasattr(labels, "numpy") else numpy.asarray(labels)
     order = numpy.argsort(-(A @ U.T), axis=1, kind="stable")
-    V = clip.class_embeddings().numpy()
+    V = clip.class_embeddings().cpu().numpy()
     return {"top1_accuracy": float((y[order[:, 0]] == digits).mean()),
             f"precision_at_{k}": float((y[order[:, :k]] == digits[:, None]).mean()),
             "heard_as_prompt_accuracy": float(((A @ V.T).argmax(1) == digits).mean())}

@@ -111,7 +111,7 @@ def fixed_masking(x, vocab_size, seed=FIXED_SEED):
     z = g.integers(0, vocab_size, size=x.shape)
     inputs, targets = mask_tokens(minigen.tensor(x), vocab_size,
                                   draws=tuple(minigen.tensor(a) for a in (u, r, z)))
-    return inputs.numpy(), targets.numpy()
+    return inputs.cpu().numpy(), targets.cpu().numpy()
 
 
 def validation_windows(block_size=32, data="shakespeare"):
@@ -198,7 +198,7 @@ class BERT(nn.Module):
         loss the training loop logs asks the same questions every time."""
         if self.training:
             return mask_tokens(x, self.vocab_size)
-        inputs, targets = fixed_masking(x.numpy(), self.vocab_size)
+        inputs, targets = fixed_masking(x.cpu().numpy(), self.vocab_size)
         return (minigen.tensor(inputs, device=x.device), minigen.tensor(targets, device=x.device))
 
     def loss(self, x, y=None, masking=None):
@@ -232,7 +232,7 @@ class BERT(nn.Module):
         def hook(attn, args, out):
             if not busy[0]:
                 busy[0] = True
-                maps.append(attn(*args, need_weights=True, average_attn_weights=False)[1].numpy())
+                maps.append(attn(*args, need_weights=True, average_attn_weights=False)[1].cpu().numpy())
                 busy[0] = False
 
         handles = [layer.self_attn.register_forward_hook(hook) for layer in self.encoder.layers]
@@ -287,7 +287,7 @@ class BERT(nn.Module):
         logits = self(minigen.tensor([ids], device=device))
         self.train(was)
         # p(c | x~) at each [MASK]
-        p = F.softmax(logits[0, minigen.tensor(where, device=device)], dim=-1).numpy().astype(numpy.float64)
+        p = F.softmax(logits[0, minigen.tensor(where, device=device)], dim=-1).cpu().numpy().astype(numpy.float64)
         candidates = []
         for row in p:
             best = numpy.argsort(-row, kind="stable")[:top_k]

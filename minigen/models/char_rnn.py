@@ -112,9 +112,9 @@ class CharRNN(LanguageModel):
         logits, state = self(x, state)
         # carry h (and c) into the next batch; the gradient stops here
         if self.cell == "lstm":
-            self.carry_h.data, self.carry_c.data = state[0].detach().data, state[1].detach().data
+            self.carry_h.array, self.carry_c.array = state[0].detach().array, state[1].detach().array
         else:
-            self.carry_h.data = state.detach().data
+            self.carry_h.array = state.detach().array
         return nn.functional.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1),
                                            ignore_index=-1)
 

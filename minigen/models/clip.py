@@ -284,10 +284,10 @@ def zero_shot_figures(U, y, encode_texts):
 
 def zero_shot_report(model, images, labels):
     """``zero_shot_figures`` of ``model`` on test ``images`` / ``labels``, and s."""
-    y = labels.numpy() if hasattr(labels, "numpy") else numpy.asarray(labels)
-    U = model.image_embeddings(images).numpy()
+    y = labels.cpu().numpy() if hasattr(labels, "numpy") else numpy.asarray(labels)
+    U = model.image_embeddings(images).cpu().numpy()
     with minigen.no_grad():
-        out = zero_shot_figures(U, y, lambda texts: model.encode_text(texts).numpy())
+        out = zero_shot_figures(U, y, lambda texts: model.encode_text(texts).cpu().numpy())
     out["scale_s"] = float(model.scale().item())
     return out
 
@@ -302,12 +302,12 @@ def evaluate(model, data, k=None):
 def similarity_matrix(model, images, labels, per_class=8, templates=PROMPT):
     """Cosines [10 x 10 per_class]: the prompts ("a handwritten {zero..nine}") against
     ``per_class`` test images of each digit, the images sorted by digit; and those images."""
-    y = labels.numpy()
+    y = labels.cpu().numpy()
     idx = numpy.concatenate([numpy.flatnonzero(y == d)[:per_class] for d in range(10)])
     pick = minigen.from_numpy(idx).to(images.device)
     x = images[pick]
-    U = model.image_embeddings(x).numpy()
-    V = model.class_embeddings(templates).numpy()
+    U = model.image_embeddings(x).cpu().numpy()
+    V = model.class_embeddings(templates).cpu().numpy()
     return V @ U.T, x
 
 
@@ -335,11 +335,11 @@ def sample_retrieval(model, spec, args):
         raise ValueError("clip: give --prompt TEXT (e.g. --prompt \"a handwritten seven\"); CLIP finds "
                          "the test images nearest to it")
     n = args.n or 16
-    x, y = spec.images("test").to(args.device), spec.labels("test").numpy()
+    x, y = spec.images("test").to(args.device), spec.labels("test").cpu().numpy()
     if n > len(x):
         raise ValueError(f"--n: at most {len(x)} test images, got {n}")
     v = model.encode_text(args.prompt)
-    sims = (model.image_embeddings(x) @ v.transpose(0, 1)).numpy()[:, 0]
+    sims = (model.image_embeddings(x) @ v.transpose(0, 1)).cpu().numpy()[:, 0]
     top = numpy.argsort(-sims, kind="stable")[:n]
     images = x[minigen.from_numpy(top).to(x.device)]
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "retrieved.png")
@@ -347,7 +347,7 @@ def sample_retrieval(model, spec, args):
     if ext not in (".png", ".npy"):
         raise ValueError(f"--out: the retrieved images are written as .png (a grid) or .npy, got {out!r}")
     if ext == ".npy":
-        arr = images.numpy().astype(numpy.float32)
+        arr = images.cpu().numpy().astype(numpy.float32)
         atomic_write(out, lambda f: numpy.save(f, arr))
     else:
         plots.save_image_grid(images, out, nrow=max(1, math.isqrt(n)),

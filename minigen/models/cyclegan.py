@@ -166,10 +166,10 @@ def evaluate(model, data, **unused):
     from minigen.metrics import classify
 
     spec = DATASETS["digits2mnist"]
-    a, ya = spec.test_images("A"), spec.test_labels("A").numpy()
-    b, yb = spec.test_images("B"), spec.test_labels("B").numpy()
+    a, ya = spec.test_images("A"), spec.test_labels("A").cpu().numpy()
+    b, yb = spec.test_images("B"), spec.test_labels("B").cpu().numpy()
     dev = next(iter(model.parameters())).device
-    agree = lambda x, y: float((classify(x.numpy())[1].argmax(1) == y).mean())  # noqa: E731
+    agree = lambda x, y: float((classify(x.cpu().numpy())[1].argmax(1) == y).mean())  # noqa: E731
     fake_b = model.translate(a.to(dev))
     return {"agreement_A2B": agree(fake_b, ya),
             "agreement_A_untranslated": agree(a, ya),

@@ -227,7 +227,7 @@ def rank_by_clip(clip, images, v):
     """``images`` [n, ...] sorted by their cosine to the unit vector ``v`` [1, E] in CLIP's
     space, best first: ``(images, scores)`` with scores a NumPy array [n], decreasing."""
     # score_n = u_n . v, u_n = f(x_n) / ||f(x_n)||
-    scores = (clip.encode_image(images) @ v.transpose(0, 1)).numpy()[:, 0]
+    scores = (clip.encode_image(images) @ v.transpose(0, 1)).cpu().numpy()[:, 0]
     order = numpy.argsort(-scores, kind="stable")
     return images[minigen.from_numpy(order).to(images.device)], scores[order]
 
@@ -316,7 +316,7 @@ def sample_dalle(model, spec, args):
     if ext not in (".png", ".npy"):
         raise ValueError(f"--out: the candidates are written as .png (a grid) or .npy, got {out!r}")
     if ext == ".npy":
-        arr = numpy.clip(images.numpy().astype(numpy.float32), 0.0, 1.0)
+        arr = numpy.clip(images.cpu().numpy().astype(numpy.float32), 0.0, 1.0)
         atomic_write(out, lambda f: numpy.save(f, arr))
     else:
         plots.save_image_grid(images, out, nrow=max(1, math.isqrt(n)),

@@ -520,7 +520,7 @@ def evaluate(model, data, k=None, n=2000):
     if not model.images:
         from minigen.data import moons_split
         d = moons_split()
-        x = model.sample(n).numpy()
+        x = model.sample(n).cpu().numpy()
         return {"nn_distance": metrics.nn_distance(x, d["train"]),
                 "fresh_nn_distance": metrics.nn_distance(d["test"], d["train"]),
                 "upper_share": metrics.mode_share(x, d["train"], d["train_upper"])}

@@ -266,7 +266,7 @@ def every_epoch(model, run_dir, data, epoch):
                               title=f"fixed noise after epoch {epoch} ({epoch * steps} steps)")
     z = model.noise(500, numpy.random.default_rng(4321))
     labels = minigen.tensor(numpy.arange(500) % 10) if model.conditional else None
-    x = model.sample(500, labels=labels, z=z).numpy()
+    x = model.sample(500, labels=labels, z=z).cpu().numpy()
     share = metrics.class_coverage(metrics.classify(x)[1])["class_histogram"]
     path = os.path.join(run_dir, "coverage.csv")
     new = not os.path.exists(path)
@@ -304,7 +304,7 @@ def evaluate(model, data, n=1000, **unused):
     kwargs = {}
     if model.conditional:
         kwargs["labels"] = numpy.arange(n) % 10
-    x = model.sample(n, **kwargs).numpy()
+    x = model.sample(n, **kwargs).cpu().numpy()
     scores = score_images(x)
     out = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
     out["class_histogram"] = scores["class_histogram"]

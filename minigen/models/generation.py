@@ -164,7 +164,7 @@ def process_scores(scores, seq, *, do_sample=True, temperature=1.0, top_k=None, 
         penalised = minigen.where(scores > 0, scores / repetition_penalty, scores * repetition_penalty)
         scores = minigen.where(present, penalised, scores)
     if no_repeat_ngram_size > 0:
-        bans = _ngram_bans(seq.numpy().tolist(), no_repeat_ngram_size)
+        bans = _ngram_bans(seq.cpu().numpy().tolist(), no_repeat_ngram_size)
         mask = numpy.zeros((B, V), dtype=bool)
         for b, banned in enumerate(bans):
             mask[b, list(banned)] = True
@@ -242,7 +242,7 @@ def generate(model, idx, max_new_tokens, *, do_sample=True, temperature=1.0, top
             if eos_token_id is not None:
                 # a finished row keeps emitting eos
                 nxt = minigen.where(minigen.tensor(done[:, None]).to(nxt.device), eos_token_id, nxt)
-                done |= nxt.numpy()[:, 0] == eos_token_id
+                done |= nxt.cpu().numpy()[:, 0] == eos_token_id
             seq = minigen.cat([seq, nxt.to(seq.dtype)], dim=1)
             if eos_token_id is not None and done.all():
                 break
@@ -265,12 +265,12 @@ def _beam_search(model, seq, max_new_tokens, K, n_return, eos, use_cache, length
         logits = reader.next_logits(seq).to(minigen.float32)
         logp = minigen.log_softmax(logits.to(minigen.float64), dim=-1)
         logp = process_scores(logp, seq, do_sample=False, repetition_penalty=repetition_penalty,
-                              no_repeat_ngram_size=no_repeat_ngram_size).numpy()
+                              no_repeat_ngram_size=no_repeat_ngram_size).cpu().numpy()
         V = logp.shape[1]
         # score of extending beam k by token v: log p(beam k) + log p(v | beam k)
         total = (beam_logp[:, :, None] + logp.reshape(B, K, V)).reshape(B, K * V)
         order = numpy.argsort(-total, axis=1, kind="stable")[:, :2 * K]
-        rows = seq.numpy()
+        rows = seq.cpu().numpy()
         keep_rows, keep_tokens, new_logp = [], [], numpy.full((B, K), -numpy.inf)
         for b in range(B):
             kept = 0
@@ -304,7 +304,7 @@ def _beam_search(model, seq, max_new_tokens, K, n_return, eos, use_cache, length
                 len(finished[b]) >= K and numpy.max(beam_logp[b]) / t ** length_penalty <= min(s for s, _ in finished[b])
                 for b in range(B)):
             break
-    rows = seq.numpy()
+    rows = seq.cpu().numpy()
     out = []
     steps = rows.shape[1] - T0
     for b in range(B):

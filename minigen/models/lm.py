@@ -102,7 +102,7 @@ def sample_text(model, spec, n=1, prompt=None, max_new_tokens=None, **gen):
         out = generate(model, [ids], max_new_tokens, eos_token_id=spec.end_token, **gen)
     else:
         out = generate(model, [ids] * n, max_new_tokens, eos_token_id=spec.end_token, **gen)
-    return [spec.decode(row) for row in out.numpy().tolist()]
+    return [spec.decode(row) for row in out.cpu().numpy().tolist()]
 
 
 def write_samples(model, run_dir, data, n_names=20, n_chars=1000):

@@ -85,7 +85,7 @@ class SNLinear(nn.Linear):
                 v = W.t() @ self.u
                 v = v / ((v * v).sum().sqrt() + 1e-12)
                 u = W @ v
-                self.u.data = (u / ((u * u).sum().sqrt() + 1e-12)).data
+                self.u.array = (u / ((u * u).sum().sqrt() + 1e-12)).array
         else:
             with minigen.no_grad():
                 v = W.t() @ self.u
@@ -164,7 +164,7 @@ class MLPGAN(GAN):
 
     def train_step(self, batch, optimizers):
         stats = super().train_step(batch, optimizers)
-        self.steps_done.data = self.steps_done.data + 1
+        self.steps_done.array = self.steps_done.array + 1
         return dict(stats, noise_sigma=self.noise_sigma())
 
     def d_loss(self, d_real, d_fake, x_real, x_fake, labels):

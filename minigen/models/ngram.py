@@ -83,7 +83,7 @@ class NGram(LanguageModel):
 
     # -- the tables ----------------------------------------------------------------------
     def _table(self, k):
-        return getattr(self, f"keys{k}").numpy(), getattr(self, f"counts{k}").numpy()
+        return getattr(self, f"keys{k}").cpu().numpy(), getattr(self, f"counts{k}").cpu().numpy()
 
     def _context_stats(self, k):
         """For the contexts c of order k (k - 1 characters): sorted keys, C(c .), T(c)."""
@@ -111,7 +111,7 @@ class NGram(LanguageModel):
 
     def add_counts(self, x, y):
         """Count the n-grams of a batch (x, y) (``y = -1``: no target)."""
-        x, y = numpy.asarray(x.numpy(), numpy.int64), numpy.asarray(y.numpy(), numpy.int64)
+        x, y = numpy.asarray(x.cpu().numpy(), numpy.int64), numpy.asarray(y.cpu().numpy(), numpy.int64)
         full, P = self._with_pad(x)
         for k in range(1, self.n + 1):
             new = self._grams(full, y, P, k)
@@ -180,11 +180,11 @@ class NGram(LanguageModel):
     def forward(self, idx, cache=None):
         """log p(v | context) ``[B, T, V]`` for each of ``idx``'s positions (the logits), and
         the last n - 2 tokens as the cache (the context the next token needs)."""
-        x = numpy.asarray(idx.numpy(), numpy.int64)
+        x = numpy.asarray(idx.cpu().numpy(), numpy.int64)
         if cache is None:
             full, P = self._with_pad(x)
         else:
-            before = numpy.asarray(cache.numpy(), numpy.int64)
+            before = numpy.asarray(cache.cpu().numpy(), numpy.int64)
             full, P = numpy.concatenate([before, x], axis=1), before.shape[1]
         # (the context of position t ends at x_t; t's own index in `full` is P + t)
         p = self._probs(full, P, x.shape[1])

@@ -300,7 +300,7 @@ def receptive_field(model, pixel, image_shape=None, draws=8):
     y = None if getattr(model, "num_classes", None) is None else minigen.tensor([0] * draws)
     x = minigen.randn(draws, 1, H, W, dtype=minigen.float64, requires_grad=True)
     m(x, y)[:, :, r, c].sum().backward()
-    seen |= (numpy.abs(x.grad.numpy()[:, 0]) > 0).any(0)
+    seen |= (numpy.abs(x.grad.cpu().numpy()[:, 0]) > 0).any(0)
     model.float()
     return seen
 

@@ -232,7 +232,7 @@ def evaluate(model, data, k=None, n=2000):
         d = moons_split()
         with minigen.no_grad():
             nll = float(-model.log_prob_flow(x).mean().item())
-        s = model.sample(n).numpy()
+        s = model.sample(n).cpu().numpy()
         return {"test_nll_nats": nll, "nn_distance": metrics.nn_distance(s, d["train"]),
                 "upper_share": metrics.mode_share(s, d["train"], d["train_upper"])}
     plain, iw = model.nll_bound(x)

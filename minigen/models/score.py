@@ -135,7 +135,7 @@ def evaluate(model, data=None, k=None, n=2000):
     from minigen.data import moons_split
     d = moons_split()
     minigen.manual_seed(1234)
-    x = model.sample(n).numpy()
+    x = model.sample(n).cpu().numpy()
     return {"nn_distance": metrics.nn_distance(x, d["train"]),
             "fresh_nn_distance": metrics.nn_distance(d["test"], d["train"]),
             "upper_share": metrics.mode_share(x, d["train"], d["train_upper"])}

@@ -218,7 +218,7 @@ class StyleGAN(GAN):
         if self.training:
             w = G.mapping(z)
             # w_avg <- beta w_avg + (1 - beta) mean(w)   (for the truncation trick)
-            self.w_avg.data = (self.w_avg_decay * self.w_avg + (1 - self.w_avg_decay) * w.detach().mean(dim=0)).data
+            self.w_avg.array = (self.w_avg_decay * self.w_avg + (1 - self.w_avg_decay) * w.detach().mean(dim=0)).array
             ws = w.unsqueeze(1).expand(w.shape[0], G.n_styles, self.w_dim)
             if float(minigen.rand(1).item()) < self.mixing_prob:
                 # mixing regularisation: layers from a random crossover on take a second latent

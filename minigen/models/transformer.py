@@ -166,7 +166,7 @@ class NumberTranslator(nn.Module):
     def _next_log_probs(self, prefix, memory, pad):
         """log p(next | prefix, x) [B, V] as float64 NumPy; PAD and BOS are never chosen."""
         logits = self.decode(prefix, memory, pad)[:, -1].float()
-        logp = F.log_softmax(logits, dim=-1).numpy().astype(numpy.float64)
+        logp = F.log_softmax(logits, dim=-1).cpu().numpy().astype(numpy.float64)
         logp[:, [words.TARGET.pad, words.BOS]] = -numpy.inf
         return logp
 
@@ -294,7 +294,7 @@ class NumberTranslator(nn.Module):
                 layer.keep_cross_attention = True
             memory, pad = self.encode(src)
             self.decode(tgt_in, memory, pad)
-            maps = numpy.stack([layer.cross_attention[0].numpy() for layer in layers])
+            maps = numpy.stack([layer.cross_attention[0].cpu().numpy() for layer in layers])
         finally:
             for layer in self.transformer.decoder.layers:
                 layer.keep_cross_attention, layer.cross_attention = False, None
@@ -317,7 +317,7 @@ def evaluate_translator(model, data, k=None, num_beams=4):
                               ignore_index=words.TARGET.pad, reduction="sum")
         total_nll += float(nll.item())
         total_sym += int((y != words.TARGET.pad).sum().item())
-        want = [words.TARGET.decode(row) for row in tgt.numpy()]
+        want = [words.TARGET.decode(row) for row in tgt.cpu().numpy()]
         got = [words.TARGET.decode(row) for row in model.greedy(src)]
         exact_greedy += sum(a == b for a, b in zip(want, got))
         if num_beams > 1:

@@ -151,9 +151,9 @@ class VQVAE(nn.Module):
         if n:
             flat = z_e.permute(0, 2, 3, 1).reshape(-1, self.code_dim)
             pick = minigen.randint(0, flat.shape[0], (n,), device=flat.device)
-            w = self.codebook.weight.data.copy()
-            w[dead.data] = flat[pick].data
-            self.codebook.weight.data = w
+            w = self.codebook.weight.array.copy()
+            w[dead.array] = flat[pick].array
+            self.codebook.weight.array = w
         return n
 
     def _check(self, x, name="images"):
@@ -236,10 +236,10 @@ def reconstruction_figures(model, x, batch_size=500):
     for s in range(0, len(x), batch_size):
         xb = x[s:s + batch_size]
         x_hat, _, _, c = model(xb)
-        a, b = xb.numpy().astype(numpy.float64), numpy.clip(x_hat.numpy().astype(numpy.float64), 1e-6, 1 - 1e-6)
+        a, b = xb.cpu().numpy().astype(numpy.float64), numpy.clip(x_hat.cpu().numpy().astype(numpy.float64), 1e-6, 1 - 1e-6)
         se += ((a - b) ** 2).sum()
         bce += -(a * numpy.log(b) + (1 - a) * numpy.log(1 - b)).sum()
-        codes.append(c.numpy())
+        codes.append(c.cpu().numpy())
     n = len(x)
     perplexity, dead, counts = code_usage(numpy.concatenate(codes), model.num_codes)
     return {"mse_per_pixel": float(se / (n * numpy.prod(model.image_shape))), "bce_nats_per_image": float(bce / n),
@@ -283,7 +283,7 @@ def sample_reconstructions(model, spec, args):
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "reconstructions.png")
     ext = os.path.splitext(out)[1].lower()
     if ext == ".npy":
-        arr = r.numpy().astype(numpy.float32)
+        arr = r.cpu().numpy().astype(numpy.float32)
         atomic_write(out, lambda f: numpy.save(f, arr))
     elif ext == ".png":
         plots.save_reconstructions(x, r, out)

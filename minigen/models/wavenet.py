@@ -55,7 +55,7 @@ MU = 255
 def mu_law_encode(x, mu=MU):
     """Audio ``x`` in [-1, 1] (NumPy or tensor) -> int64 codes 0 .. mu:
     f = sign(x) ln(1 + mu |x|) / ln(1 + mu), q = floor((f + 1) / 2 mu + 1/2)."""
-    a = x.numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
+    a = x.cpu().numpy() if hasattr(x, "numpy") and not isinstance(x, numpy.ndarray) else numpy.asarray(x)
     a = a.astype(numpy.float64)
     if a.size and (not numpy.isfinite(a).all() or a.min() < -1.0 or a.max() > 1.0):
         bad = a[~numpy.isfinite(a) | (a < -1) | (a > 1)]
@@ -67,7 +67,7 @@ def mu_law_encode(x, mu=MU):
 
 def mu_law_decode(q, mu=MU):
     """Codes 0 .. mu -> audio in [-1, 1]: f = 2 q / mu - 1, x = sign(f) ((1 + mu)^|f| - 1) / mu."""
-    a = q.numpy() if hasattr(q, "numpy") and not isinstance(q, numpy.ndarray) else numpy.asarray(q)
+    a = q.cpu().numpy() if hasattr(q, "numpy") and not isinstance(q, numpy.ndarray) else numpy.asarray(q)
     f = 2.0 * a.astype(numpy.float64) / mu - 1.0
     return (numpy.sign(f) * ((1.0 + mu) ** numpy.abs(f) - 1.0) / mu).astype(numpy.float32)
 

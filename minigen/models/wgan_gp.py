@@ -91,7 +91,7 @@ class WGANGP(GAN):
         loss_D.backward()
         grad_D = grad_norm(self.D)
         optimizers["D"].step()
-        self.critic_steps.data = self.critic_steps.data + 1
+        self.critic_steps.array = self.critic_steps.array + 1
         if int(self.critic_steps.item()) % self.n_critic == 0:
             optimizers["G"].zero_grad()
             # L_G = -E D(G(z))

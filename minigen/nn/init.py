@@ -77,7 +77,7 @@ def _calculate_correct_fan(tensor, mode):
 def _write(tensor, values):
     """tensor[...] = values, in place and off the graph."""
     with no_grad():
-        tensor.data[...] = values.data.astype(tensor.dtype, copy=False)
+        tensor.array[...] = values.array.astype(tensor.dtype, copy=False)
     return tensor
 
 
@@ -132,21 +132,21 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         return tensor
     xp = tensor.xp
     dev, dt = tensor.device, tensor.dtype
-    x = (randn(tensor.shape, dtype=dt, device=dev, generator=generator) * std + mean).data
+    x = (randn(tensor.shape, dtype=dt, device=dev, generator=generator) * std + mean).array
     bad = (x < a) | (x > b)
     while bool(bad.any()):
-        fresh = (randn(tensor.shape, dtype=dt, device=dev, generator=generator) * std + mean).data
+        fresh = (randn(tensor.shape, dtype=dt, device=dev, generator=generator) * std + mean).array
         x = xp.where(bad, fresh, x)
         bad = (x < a) | (x > b)
     with no_grad():
-        tensor.data[...] = x
+        tensor.array[...] = x
     return tensor
 
 
 def constant_(tensor, val):
     """Fill with the value ``val``."""
     with no_grad():
-        tensor.data.fill(val)
+        tensor.array.fill(val)
     return tensor
 
 
@@ -165,7 +165,7 @@ def eye_(tensor):
                          f"{list(tensor.shape)}")
     xp = tensor.xp
     with no_grad():
-        tensor.data[...] = xp.eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype)
+        tensor.array[...] = xp.eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype)
     return tensor
 
 
@@ -233,7 +233,7 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    g = randn((rows, cols), dtype=B.float64, device=tensor.device, generator=generator).numpy()
+    g = randn((rows, cols), dtype=B.float64, device=tensor.device, generator=generator).cpu().numpy()
     if rows < cols:
         g = g.T
     q, r = numpy.linalg.qr(g)

@@ -246,7 +246,7 @@ class Module:
                         continue
                     new = convert(t)
                     if new is not t:
-                        t.data = new.data
+                        t.array = new.array
                     if t.grad is not None:
                         t.grad = convert(t.grad)
         return self
@@ -316,7 +316,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = _wrap(p.grad.xp.zeros_like(p.grad.data))
+                p.grad = _wrap(p.grad.xp.zeros_like(p.grad.array))
 
     # -- state dict ----------------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):
@@ -369,9 +369,9 @@ class Module:
         with no_grad():
             for t, arr in staged:
                 src = arr.to(t.device) if isinstance(arr, Tensor) else arr
-                new = src.data.astype(t.dtype) if isinstance(src, Tensor) else \
+                new = src.array.astype(t.dtype) if isinstance(src, Tensor) else \
                     B.get_backend(t.device).asarray(arr.astype(t.dtype))
-                t.data = new.copy() if isinstance(src, Tensor) and new is src.data else new
+                t.array = new.copy() if isinstance(src, Tensor) and new is src.array else new
         return _IncompatibleKeys(missing, unexpected)
 
     # -- printing -----------------------------------------------------------------------
@@ -441,7 +441,7 @@ def _as_host_or_tensor(v, key):
             v = v.detach()
         if hasattr(v, "cpu"):
             v = v.cpu()
-        return numpy.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        return numpy.asarray(v.numpy() if hasattr(v, "numpy") else v)  # sweep_data: keep (cpu above)
     except Exception:
         raise TypeError(f"load_state_dict: value for key '{key}' is a {type(v).__name__}, "
                         "not a tensor or array") from None

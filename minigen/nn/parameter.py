@@ -12,10 +12,10 @@ class Parameter(Tensor):
         if data is None:
             from ..creation import empty
             data = empty(0)
-        src = data.data if isinstance(data, Tensor) else data
+        src = data.array if isinstance(data, Tensor) else data
         Tensor.__init__(self, src)
         if isinstance(data, Tensor):
-            self.data = data.data  # share storage, as torch.nn.Parameter does
+            self.array = data.array  # share storage, as torch.nn.Parameter does
         if requires_grad:
             self.requires_grad_(True)
 

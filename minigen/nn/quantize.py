@@ -68,7 +68,7 @@ def quantize_per_channel(weight):
     if weight.ndim != 2 or weight.dtype.kind != "f":
         raise ValueError(f"quantize_per_channel: expected a 2-D float weight [out, in], got shape "
                          f"{list(weight.shape)} dtype {weight.dtype}")
-    xp, W = weight.xp, weight.data
+    xp, W = weight.xp, weight.array
     if not bool(xp.isfinite(W).all()):
         raise ValueError(f"quantize_per_channel: the weight {list(weight.shape)} holds NaN or inf; "
                          "it has no finite int8 scale")

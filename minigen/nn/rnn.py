@@ -36,7 +36,7 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 def _uniform_(p, k):
     """Fill p from U(-k, k) (PyTorch's default for every recurrent weight, k = 1/sqrt(H))."""
     u = creation.rand(*p.shape, dtype=p.dtype, device=p.device)
-    p.data = ((u * 2.0 - 1.0) * k).data
+    p.array = ((u * 2.0 - 1.0) * k).array
 
 
 def _new_param(shape, k, device, dtype):

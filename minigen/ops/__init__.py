@@ -76,7 +76,7 @@ def _install():
     T.__or__ = logical_or
     T.__invert__ = logical_not
     T.__xor__ = lambda self, other: \
-        _c._wrap(self.xp.logical_xor(self.data, other.data if isinstance(other, Tensor) else other))
+        _c._wrap(self.xp.logical_xor(self.array, other.array if isinstance(other, Tensor) else other))
     T.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")
     T.__rfloordiv__ = lambda self, other: div(other, self, rounding_mode="floor")
     # a % b = a - floor(a / b) b, with b's sign (Python's and PyTorch's convention)
@@ -95,12 +95,12 @@ def _install():
                 "x.index_put((idx,), v)")
         self._check_inplace("__setitem__")
         nkey, _ = _ix._normalise_key(self, key)
-        self.data[nkey] = value.data if isinstance(value, Tensor) else value
+        self.array[nkey] = value.array if isinstance(value, Tensor) else value
         if recording and isinstance(value, Tensor) and value.requires_grad \
-                and self.data.dtype.kind == "f":
+                and self.array.dtype.kind == "f":
             # a graph value written into a plain tensor: the tensor joins the graph, so that
             # gradients reaching it flow back to the value at the written positions
-            out = _extras.WrittenInto.apply(value, target=self.data, key=key)
+            out = _extras.WrittenInto.apply(value, target=self.array, key=key)
             self.creator, self._idx, self.requires_grad = out.creator, 0, True
     T.__setitem__ = __setitem__
 
@@ -136,7 +136,7 @@ def _install():
     T.type_as = lambda self, other: to(self, other.dtype)
     T.view_as = lambda self, other: reshape(self, other.shape)
     T.reshape_as = lambda self, other: reshape(self, other.shape)
-    T.T = property(lambda self: permute(self, tuple(range(self.data.ndim - 1, -1, -1))))
+    T.T = property(lambda self: permute(self, tuple(range(self.array.ndim - 1, -1, -1))))
     T.mT = property(lambda self: transpose(self, -2, -1))
     T.masked_fill_ = _inplace_from(masked_fill, "masked_fill_")
     T.clamp_ = _inplace_from(clamp, "clamp_")
@@ -153,10 +153,10 @@ def _inplace_from(fn, name):
     def method(self, *args, **kwargs):
         self._check_inplace(name)
         out = fn(self, *args, **kwargs)
-        if out.data.dtype != self.data.dtype:
-            raise RuntimeError(f"{name}: result type {out.data.dtype} can't be cast to the desired "
-                               f"output type {self.data.dtype}")
-        self.data[...] = out.data
+        if out.array.dtype != self.array.dtype:
+            raise RuntimeError(f"{name}: result type {out.array.dtype} can't be cast to the desired "
+                               f"output type {self.array.dtype}")
+        self.array[...] = out.array
         return self
     method.__name__ = name
     return method
@@ -168,7 +168,7 @@ def _fill_random(name):
         self._check_inplace(name)
         r = (creation.randn if name == "normal_" else creation.rand)(
             self.shape, dtype=self.dtype, device=self.device, generator=generator)
-        self.data[...] = (r.data * b + a) if name == "normal_" else (r.data * (b - a) + a)
+        self.array[...] = (r.array * b + a) if name == "normal_" else (r.array * (b - a) + a)
         return self
     method.__name__ = name
     return method

@@ -116,7 +116,7 @@ class LeakyRelu(Function):
     def backward(self, gy):
         (pos,) = self.saved_tensors
         # d = 1 where x > 0, else s: (1 - pos) s + pos, exact (0 + 1 and s + 0)
-        pos = pos.data.astype(gy.dtype)
+        pos = pos.array.astype(gy.dtype)
         d = 1 - pos
         d *= self.slope
         d += pos
@@ -242,7 +242,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1.0:
         return mul(input, 0.0)
     # m_i = 1[u_i >= p] / (1 - p),  u_i ~ U[0, 1)
-    u = rand(input.shape, dtype=input.dtype, device=input.device).data
+    u = rand(input.shape, dtype=input.dtype, device=input.device).array
     m = (u >= p).astype(input.dtype) * (1.0 / (1.0 - p))
     return mul(input, _wrap(m.astype(input.dtype, copy=False)))
 
@@ -292,7 +292,7 @@ def _check_embedding_indices(input, num, op):
         raise RuntimeError(f"{op}: expected indices of an integer dtype (int64 or int32), but "
                            f"got {input.dtype}")
     if input.numel():
-        idx = input.data
+        idx = input.array
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= num:
             bad = lo if lo < 0 else hi
@@ -319,9 +319,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                              f"num_embeddings={num}")
         padding_idx %= num
     _check_embedding_indices(input, num, "embedding")
-    if type(input.data) is not type(weight.data):
+    if type(input.array) is not type(weight.array):
         _device_mismatch("embedding", [input, weight])
-    return EmbeddingGather.apply(weight, idx=input.data, padding_idx=padding_idx)
+    return EmbeddingGather.apply(weight, idx=input.array, padding_idx=padding_idx)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -330,7 +330,7 @@ def one_hot(tensor, num_classes=-1):
     if tensor.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: is only applicable to index tensors of an integer dtype, "
                            f"got {tensor.dtype}")
-    xp, idx = tensor.xp, tensor.data
+    xp, idx = tensor.xp, tensor.array
     if idx.size == 0:
         if num_classes == -1:
             raise RuntimeError("one_hot: can not infer the total number of classes from an "

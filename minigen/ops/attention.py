@@ -149,16 +149,16 @@ class ScaledDotProductAttention(Function):
         if bias is not None:
             s = s + bias
         if self.keep is None and bias is None:
-            m = _wrap(s.data.max(axis=-1, keepdims=True))  # any constant shift: softmax ignores it
+            m = _wrap(s.array.max(axis=-1, keepdims=True))  # any constant shift: softmax ignores it
             e = exp(s - m)
             return e / sum(e, dim=-1, keepdim=True)
         # the entries that take part (bool mask, causal triangle, float mask > -inf)
         xp = self.xp
-        kept_raw = self._raw_scores(q.data, k.data, None if bias is None else bias.data) != -xp.inf
+        kept_raw = self._raw_scores(q.array, k.array, None if bias is None else bias.array) != -xp.inf
         kept = _wrap(kept_raw)
         # masked entries are replaced by 0 before exp (no inf - inf), then zeroed
         s = where(kept, s, 0.0)
-        m = xp.where(kept_raw, s.data, -xp.inf).max(axis=-1, keepdims=True)
+        m = xp.where(kept_raw, s.array, -xp.inf).max(axis=-1, keepdims=True)
         m = _wrap(xp.where(m == -xp.inf, 0.0, m))
         e = where(kept, exp(s - m), 0.0)
         z = sum(e, dim=-1, keepdim=True)
@@ -203,7 +203,7 @@ class ScaledDotProductAttention(Function):
         host threads along the leading axis where they can be (``_leading``): each part
         writes its rows of dQ, dK, dV (and dB)."""
         need = self.needs_input_grad
-        arrays = [t.data if t is not None else None for t in (q, k, v, bias, o, go, gw)]
+        arrays = [t.array if t is not None else None for t in (q, k, v, bias, o, go, gw)]
         arrays.append(self.dropout)
         qa, ka, va, ba = arrays[:4]
         n = self._leading(qa, ka, va, ba)
@@ -357,7 +357,7 @@ def _product(xp, a, b, scale, shape, out):
 
 def _sum_to(a, shape):
     """A raw array summed down to ``shape`` (undoing broadcasting), via ``sum_to``."""
-    return a if a.shape == tuple(shape) else sum_to(_wrap(a), shape).data
+    return a if a.shape == tuple(shape) else sum_to(_wrap(a), shape).array
 
 
 def _wrap_grad(g):
@@ -392,7 +392,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     elif attn_mask is not None:
         # a bool mask says which keys take part; a float one is added to the scores
         if _check_mask(attn_mask, q, s_shape) == "bool":
-            keep = attn_mask.data
+            keep = attn_mask.array
         else:
             bias = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
     scale = 1.0 / math.sqrt(E) if scale is None else float(scale)
@@ -400,7 +400,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dropout = None
     if dropout_p > 0.0:
         from ..creation import rand
-        u = rand(s_shape, dtype=q.dtype, device=q.device).data
+        u = rand(s_shape, dtype=q.dtype, device=q.device).array
         # D = 1{u >= p} / (1 - p): each probability is kept with chance 1 - p, rescaled
         dropout = (u >= dropout_p).astype(q.dtype) * (1.0 / (1.0 - dropout_p)) \
             if dropout_p < 1.0 else xp.zeros(s_shape, dtype=q.dtype)

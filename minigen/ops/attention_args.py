@@ -24,14 +24,14 @@ def _check_inputs(q, k, v, dropout_p):
     for name, t in (("query", q), ("key", k), ("value", v)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
-        if t.data.ndim < 2:
+        if t.array.ndim < 2:
             raise RuntimeError(f"{op}: expected {name} with at least 2 dims (..., seq, dim), "
                                f"got shape {_shape(t)}")
     if not (q.dtype == k.dtype == v.dtype) or q.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected query, key and value to have the same floating "
                            f"dtype, but got query.dtype: {q.dtype}, key.dtype: {k.dtype} and "
                            f"value.dtype: {v.dtype}")
-    if not (type(q.data) is type(k.data) is type(v.data)):
+    if not (type(q.array) is type(k.array) is type(v.array)):
         raise RuntimeError(f"{op}: expected query, key and value on the same device, but got "
                            f"{q.device}, {k.device} and {v.device}")
     E, L, S = q.shape[-1], q.shape[-2], k.shape[-2]
@@ -58,7 +58,7 @@ def _check_mask(m, q, s_shape):
     op = _OP
     if not isinstance(m, Tensor):
         raise TypeError(f"{op}: expected attn_mask to be a Tensor, got {type(m).__name__}")
-    if type(m.data) is not type(q.data):
+    if type(m.array) is not type(q.array):
         raise RuntimeError(f"{op}: expected attn_mask on the same device as query "
                            f"({q.device}), but got {m.device}")
     try:

@@ -68,8 +68,8 @@ class BatchNorm(_Normalize):
         if is_grad_enabled():  # create_graph: the general backward, in minigen ops
             return super().backward(gy)
         xp = self.xp
-        ch = _Channels(self.backend, x.data)
-        X, G, M = ch.view(x.data), ch.view(gy.data), ch.M
+        ch = _Channels(self.backend, x.array)
+        X, G, M = ch.view(x.array), ch.view(gy.array), ch.M
         mu, rstd = self.stats
         need = self.needs_input_grad
         sg = ch.sum(G)
@@ -77,7 +77,7 @@ class BatchNorm(_Normalize):
         dgamma = rstd * (sgx - mu * sg)  # sum over the pixels of dL/dy x_hat
         grads = [None]
         if need[0]:
-            a = rstd * w.data.reshape(-1) if w is not None else rstd
+            a = rstd * w.array.reshape(-1) if w is not None else rstd
             b = a * rstd * dgamma / M
             c = b * mu - a * sg / M
             # dL/dx = a dL/dy - b x + c
@@ -189,18 +189,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     x = input
     _check_channels_input("batch_norm", x, few_dims=ValueError)
-    C = x.data.shape[1]
+    C = x.array.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         if t is not None:
-            if t.data.size != C:
+            if t.array.size != C:
                 raise RuntimeError(f"batch_norm: {name} should contain {C} elements not "
-                                   f"{t.data.size} (input of shape {list(x.shape)})")
-            if type(t.data) is not type(x.data):
+                                   f"{t.array.size} (input of shape {list(x.shape)})")
+            if type(t.array) is not type(x.array):
                 raise RuntimeError(f"batch_norm: expected {name} on the same device as input "
                                    f"({x.device}), but got {t.device}")
     _check_param("batch_norm", "weight", weight, (C,), x)
     _check_param("batch_norm", "bias", bias, (C,), x)
-    param_shape = (1, C) + (1,) * (x.data.ndim - 2)
+    param_shape = (1, C) + (1,) * (x.array.ndim - 2)
     if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var must be defined in "
@@ -211,7 +211,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             scale = scale * weight
         y = (x - running_mean.to(x.dtype).reshape(param_shape)) * scale.reshape(param_shape)
         return y + bias.reshape(param_shape) if bias is not None else y
-    m = x.data.size // C if C else 0
+    m = x.array.size // C if C else 0
     if m <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {list(x.shape)}")
@@ -220,9 +220,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if momentum is None or not isinstance(momentum, numbers.Real):
             raise TypeError(f"batch_norm: momentum must be a float, got {momentum!r} (the "
                             "BatchNorm modules turn momentum=None into 1 / num_batches_tracked)")
-        running = (None if running_mean is None else running_mean.data,
-                   None if running_var is None else running_var.data, float(momentum))
-    axes = (0,) + tuple(range(2, x.data.ndim))
-    return _apply(BatchNorm, x, weight, bias, stat_shape=x.data.shape, stat_axes=axes,
+        running = (None if running_mean is None else running_mean.array,
+                   None if running_var is None else running_var.array, float(momentum))
+    axes = (0,) + tuple(range(2, x.array.ndim))
+    return _apply(BatchNorm, x, weight, bias, stat_shape=x.array.shape, stat_axes=axes,
                   param_shape=param_shape, param_axes=axes, feature_shape=(C,), eps=eps,
                   running=running)

@@ -16,7 +16,7 @@ def _broadcast_error(op, a, b):
 
 def _nondiff(t, fn):
     """An op whose derivative is zero (or undefined) everywhere: its output is a constant."""
-    return _result(t.xp, fn(t.xp, t.data))
+    return _result(t.xp, fn(t.xp, t.array))
 
 
 def _result(xp, r):
@@ -33,12 +33,12 @@ def sign(input):
 def _compare(name):
     def cmp(input, other):
         xp = input.xp
-        o = other.data if isinstance(other, Tensor) else other
-        if isinstance(other, Tensor) and type(o) is not type(input.data):
+        o = other.array if isinstance(other, Tensor) else other
+        if isinstance(other, Tensor) and type(o) is not type(input.array):
             from ..autograd import _device_mismatch
             _device_mismatch(name, [input, other])
         try:
-            return _result(xp, getattr(xp, name)(input.data, o))
+            return _result(xp, getattr(xp, name)(input.array, o))
         except ValueError:
             _broadcast_error(name, input, other)
     cmp.__name__ = name
@@ -58,36 +58,36 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_and(input, other):
-    return _result(input.xp, input.xp.logical_and(input.data, other.data if isinstance(other, Tensor) else other))
+    return _result(input.xp, input.xp.logical_and(input.array, other.array if isinstance(other, Tensor) else other))
 
 
 def logical_or(input, other):
-    return _result(input.xp, input.xp.logical_or(input.data, other.data if isinstance(other, Tensor) else other))
+    return _result(input.xp, input.xp.logical_or(input.array, other.array if isinstance(other, Tensor) else other))
 
 
 def logical_not(input):
-    return _result(input.xp, input.xp.logical_not(input.data))
+    return _result(input.xp, input.xp.logical_not(input.array))
 
 
 def isnan(input):
-    return _result(input.xp, input.xp.isnan(input.data))
+    return _result(input.xp, input.xp.isnan(input.array))
 
 
 def isinf(input):
-    return _result(input.xp, input.xp.isinf(input.data))
+    return _result(input.xp, input.xp.isinf(input.array))
 
 
 def isfinite(input):
-    return _result(input.xp, input.xp.isfinite(input.data))
+    return _result(input.xp, input.xp.isfinite(input.array))
 
 
 def equal(input, other):
     """True if both tensors have the same shape and values."""
-    return input.shape == other.shape and bool((input.data == other.data).all())
+    return input.shape == other.shape and bool((input.array == other.array).all())
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return bool(input.xp.allclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(input.xp.allclose(input.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def floor(input):

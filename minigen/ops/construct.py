@@ -32,10 +32,10 @@ def _index_array(index, input, op):
     """The raw integer array of ``index`` (a Tensor on input's device)."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}: expected index to be a Tensor, got {builtins.type(index).__name__}")
-    if builtins.type(index.data) is not builtins.type(input.data):
+    if builtins.type(index.array) is not builtins.type(input.array):
         from ..autograd import _device_mismatch
         _device_mismatch(op, [input, index])
-    idx = index.data
+    idx = index.array
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected index of dtype int64, got {idx.dtype}")
     return idx
@@ -53,7 +53,7 @@ def _check_nonneg(xp, idx, size, op, dim):
 def nonzero(input, *, as_tuple=False):
     """Indices of the nonzero elements: an int64 tensor [n, ndim] (one row per element), or with
     ``as_tuple=True`` one 1-D tensor per dimension (as NumPy's ``nonzero``)."""
-    a = input.data
+    a = input.array
     if a.ndim == 0:  # torch treats a 0-d tensor as one element with no coordinates
         hit = bool(a != 0)
         if as_tuple:
@@ -77,10 +77,10 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if dim is not None:
         raise NotImplementedError("unique: minigen supports dim=None only")
     xp = input.xp
-    vals, inv, counts = xp.unique(input.data.reshape(-1), return_inverse=True, return_counts=True)
+    vals, inv, counts = xp.unique(input.array.reshape(-1), return_inverse=True, return_counts=True)
     out = [_wrap(vals)]
     if return_inverse:
-        out.append(_wrap(inv.reshape(input.data.shape).astype("int64")))
+        out.append(_wrap(inv.reshape(input.array.shape).astype("int64")))
     if return_counts:
         out.append(_wrap(counts.astype("int64")))
     return out[0] if len(out) == 1 else tuple(out)
@@ -90,17 +90,17 @@ def masked_select(input, mask):
     """The elements of ``input`` where ``mask`` is True, as a 1-D tensor (both broadcast first).
     A boolean ``x[mask]``, so its gradient scatters back into the selected places."""
     from .reduction import broadcast_to
-    m = mask.data if isinstance(mask, Tensor) else None
+    m = mask.array if isinstance(mask, Tensor) else None
     if m is None or m.dtype.kind != "b":
         raise RuntimeError(f"masked_select: expected a bool mask, got "
                            f"{getattr(m, 'dtype', builtins.type(mask).__name__)}")
     xp = input.xp
     try:
-        shape = xp.broadcast_shapes(input.data.shape, m.shape)
+        shape = xp.broadcast_shapes(input.array.shape, m.shape)
     except ValueError:
         raise RuntimeError(f"masked_select: the shape of the mask {list(m.shape)} cannot be "
                            f"broadcast to input {list(input.shape)}") from None
-    x = input if input.data.shape == shape else broadcast_to(input, shape)
+    x = input if input.array.shape == shape else broadcast_to(input, shape)
     if m.shape != shape:
         m = xp.broadcast_to(m, shape)
     return getitem(x, _wrap(m))
@@ -108,8 +108,8 @@ def masked_select(input, mask):
 
 def narrow(input, dim, start, length):
     """``input`` restricted to ``start <= i < start + length`` along ``dim`` (a slice)."""
-    d = _wrap_dim(dim, input.data.ndim, "narrow")
-    n = input.data.shape[d]
+    d = _wrap_dim(dim, input.array.ndim, "narrow")
+    n = input.array.shape[d]
     start = int(start)
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} is out of range for dimension {d} with size {n}")
@@ -124,7 +124,7 @@ def narrow(input, dim, start, length):
 
 def select(input, dim, index):
     """``input`` at position ``index`` of ``dim``; that dimension is removed."""
-    d = _wrap_dim(dim, input.data.ndim, "select")
+    d = _wrap_dim(dim, input.array.ndim, "select")
     return getitem(input, (builtins.slice(None),) * d + (int(index),))
 
 
@@ -145,28 +145,28 @@ def _along_key(xp, idx, dim):
 
 
 def _scatter_args(op, input, dim, index, src):
-    d = _wrap_dim(dim, input.data.ndim, op)
+    d = _wrap_dim(dim, input.array.ndim, op)
     idx = _index_array(index, input, op)
-    if idx.ndim != input.data.ndim:
+    if idx.ndim != input.array.ndim:
         raise RuntimeError(f"{op}: index {list(idx.shape)} and input {list(input.shape)} must "
                            "have the same number of dimensions")
     for k in range(idx.ndim):
-        if k != d and idx.shape[k] > input.data.shape[k]:
+        if k != d and idx.shape[k] > input.array.shape[k]:
             raise RuntimeError(f"{op}: expected index {list(idx.shape)} to be no larger than "
                                f"input {list(input.shape)} in dimension {k}")
-        if src is not None and idx.shape[k] > src.data.shape[k]:
+        if src is not None and idx.shape[k] > src.array.shape[k]:
             raise RuntimeError(f"{op}: expected index {list(idx.shape)} to be no larger than "
                                f"src {list(src.shape)} in dimension {k}")
-    _check_nonneg(input.xp, idx, input.data.shape[d], op, d)
+    _check_nonneg(input.xp, idx, input.array.shape[d], op, d)
     key = _along_key(input.xp, idx, d)
     if src is not None:
-        if src.data.ndim != idx.ndim:
+        if src.array.ndim != idx.ndim:
             raise RuntimeError(f"{op}: src {list(src.shape)} and index {list(idx.shape)} must "
                                "have the same number of dimensions")
-        if src.data.shape != idx.shape:  # only the window src[:index.shape] is read
+        if src.array.shape != idx.shape:  # only the window src[:index.shape] is read
             src = getitem(src, tuple(builtins.slice(0, s) for s in idx.shape))
-        if src.data.dtype != input.data.dtype:
-            src = src.to(input.data.dtype)
+        if src.array.dtype != input.array.dtype:
+            src = src.to(input.array.dtype)
     return key, src
 
 
@@ -188,7 +188,7 @@ class Scatter(Function):
     def backward(self, gy):
         g_in = g_src = None
         if self.needs_input_grad[0]:
-            written = self.xp.zeros(gy.data.shape, bool)
+            written = self.xp.zeros(gy.array.shape, bool)
             written[self.key] = True
             g_in = masked_fill(gy, _wrap(written), 0.0)
         if self.needs_input_grad[1]:
@@ -204,10 +204,10 @@ def scatter(input, dim, index, src=None, *, value=None):
     if not isinstance(src, Tensor):
         value = src if src is not None else value
         key, _ = _scatter_args("scatter", input, dim, index, None)
-        mask = input.xp.zeros(input.data.shape, bool)
+        mask = input.xp.zeros(input.array.shape, bool)
         mask[key] = True
         return masked_fill(input, _wrap(mask), value)
-    if builtins.type(src.data) is not builtins.type(input.data):
+    if builtins.type(src.array) is not builtins.type(input.array):
         from ..autograd import _device_mismatch
         _device_mismatch("scatter", [input, src])
     key, src = _scatter_args("scatter", input, dim, index, src)
@@ -218,28 +218,28 @@ def scatter_add(input, dim, index, src):
     """``out = input`` plus ``out[index[i][j]][j] += src[i][j]`` for dim=0 (and so on); repeated
     indices add up. The scatter is ``IndexAdd``, whose adjoint is the gather g_src = g[key]."""
     key, src = _scatter_args("scatter_add", input, dim, index, src)
-    return input + IndexAdd.apply(src, key=key, shape=input.data.shape)
+    return input + IndexAdd.apply(src, key=key, shape=input.array.shape)
 
 
 def index_add(input, dim, index, source, *, alpha=1):
     """``out = input``; ``out[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim``
     (``index`` is 1-D; repeated indices add up)."""
-    d = _wrap_dim(dim, input.data.ndim, "index_add")
+    d = _wrap_dim(dim, input.array.ndim, "index_add")
     idx = _index_array(index, input, "index_add")
     if idx.ndim > 1:
         raise RuntimeError(f"index_add: index must be 1-D, got shape {list(idx.shape)}")
     idx = idx.reshape(-1)
-    want = list(input.data.shape)
+    want = list(input.array.shape)
     if want:
         want[d] = idx.shape[0]
-    if list(source.data.shape) != want:
+    if list(source.array.shape) != want:
         raise RuntimeError(f"index_add: source {list(source.shape)} must have input's shape "
                            f"{list(input.shape)} with dimension {d} of size {idx.shape[0]}")
-    _check_nonneg(input.xp, idx, input.data.shape[d] if input.data.ndim else 1, "index_add", d)
-    if source.data.dtype != input.data.dtype:
-        source = source.to(input.data.dtype)
+    _check_nonneg(input.xp, idx, input.array.shape[d] if input.array.ndim else 1, "index_add", d)
+    if source.array.dtype != input.array.dtype:
+        source = source.to(input.array.dtype)
     key = (builtins.slice(None),) * d + (idx,)
-    added = IndexAdd.apply(source, key=key, shape=input.data.shape)
+    added = IndexAdd.apply(source, key=key, shape=input.array.shape)
     # out = input + alpha * sum over repeats of source
     return input + (added if alpha == 1 else added * alpha)
 
@@ -247,16 +247,16 @@ def index_add(input, dim, index, source, *, alpha=1):
 def index_fill(input, dim, index, value):
     """``input`` with every position whose coordinate along ``dim`` is in ``index`` set to
     ``value`` (a number or a 0-d tensor); no gradient reaches input there."""
-    d = _wrap_dim(dim, input.data.ndim, "index_fill")
+    d = _wrap_dim(dim, input.array.ndim, "index_fill")
     idx = _index_array(index, input, "index_fill")
     if idx.ndim > 1:
         raise RuntimeError(f"index_fill: index must be 1-D, got shape {list(idx.shape)}")
-    if isinstance(value, Tensor) and value.data.ndim != 0:
+    if isinstance(value, Tensor) and value.array.ndim != 0:
         raise RuntimeError(f"index_fill: value must be a number or a 0-d tensor, got shape "
                            f"{list(value.shape)}")
-    n = input.data.shape[d] if input.data.ndim else 1
+    n = input.array.shape[d] if input.array.ndim else 1
     check_index(input.xp, idx, n, "index_fill", d)
-    mask = input.xp.zeros(input.data.shape, bool)
+    mask = input.xp.zeros(input.array.shape, bool)
     mask[(builtins.slice(None),) * d + (idx.reshape(-1),)] = True
     return masked_fill(input, _wrap(mask), value)
 

@@ -18,7 +18,7 @@ from ..creation import logspace, triu_indices, tril_indices  # noqa: F401  (re-e
 # ----------------------------------------------------------------------------- predicates
 def numel(input):
     """The number of elements of ``input``."""
-    return int(input.data.size)
+    return int(input.array.size)
 
 
 def is_tensor(obj):
@@ -28,12 +28,12 @@ def is_tensor(obj):
 
 def is_floating_point(input):
     """True if ``input`` has a floating dtype (float16/32/64)."""
-    return input.data.dtype.kind == "f"
+    return input.array.dtype.kind == "f"
 
 
 def is_complex(input):
     """True if ``input`` has a complex dtype (minigen makes none, but NumPy data may)."""
-    return input.data.dtype.kind == "c"
+    return input.array.dtype.kind == "c"
 
 
 def inference_mode(mode=True):
@@ -146,7 +146,7 @@ class Generator:
 
 # ----------------------------------------------------------------------------- Tensor methods
 def _new_kw(self, dtype, device):
-    return (B.as_dtype(dtype) or self.data.dtype), (device or self.device)
+    return (B.as_dtype(dtype) or self.array.dtype), (device or self.device)
 
 
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
@@ -179,11 +179,11 @@ def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
 
 def _stride(self, dim=None):
     """Steps (in elements, not bytes) between neighbours along each dim."""
-    st = tuple(builtins.int(s) // self.data.dtype.itemsize for s in self.data.strides)
+    st = tuple(builtins.int(s) // self.array.dtype.itemsize for s in self.array.strides)
     if dim is None:
         return st
     from ..autograd import _wrap_dim
-    return st[_wrap_dim(dim, self.data.ndim, "stride")]
+    return st[_wrap_dim(dim, self.array.ndim, "stride")]
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
@@ -198,7 +198,7 @@ def _type(self, dtype=None, non_blocking=False):
     ``sys.modules['torch']`` is minigen, as a program written for PyTorch expects)."""
     import sys
     if dtype is None:
-        name = _TYPE_NAMES.get(str(self.data.dtype), str(self.data.dtype))
+        name = _TYPE_NAMES.get(str(self.array.dtype), str(self.array.dtype))
         minigen = sys.modules.get(__name__.split(".")[0])
         prefix = "torch." if sys.modules.get("torch") is minigen else "minigen."
         return prefix + ("cuda." if self.device.type == "cuda" else "") + name
@@ -214,8 +214,8 @@ def _type(self, dtype=None, non_blocking=False):
 
 stride = _stride
 type = _type  # noqa: A001  (the Tensor method's name; this module never calls builtins.type)
-nbytes = property(lambda self: int(self.data.nbytes), doc="bytes the elements take")
-itemsize = property(lambda self: int(self.data.dtype.itemsize), doc="bytes one element takes")
+nbytes = property(lambda self: int(self.array.nbytes), doc="bytes the elements take")
+itemsize = property(lambda self: int(self.array.dtype.itemsize), doc="bytes one element takes")
 
 __all__ = ["numel", "is_tensor", "is_floating_point", "is_complex", "inference_mode", "finfo",
            "iinfo", "Generator", "logspace", "triu_indices", "tril_indices"]

@@ -33,17 +33,17 @@ def _tensors(args, op):
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """A tensor whose (dim1, dim2) planes hold the last dim of ``input`` on their ``offset``
     diagonal and zeros elsewhere: out[..., i, i + offset] = input[..., i] (offset >= 0)."""
-    nd = input.data.ndim + 1
+    nd = input.array.ndim + 1
     d1, d2 = _wrap_dim(dim1, nd, "diag_embed"), _wrap_dim(dim2, nd, "diag_embed")
     if d1 == d2:
         raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
-    n = input.data.shape[-1] if input.data.ndim else 1
+    n = input.array.shape[-1] if input.array.ndim else 1
     m = n + abs(offset)
     k = input.xp.arange(n)
     # rows i + max(-offset, 0), columns i + max(offset, 0)
     key = (Ellipsis, k + max(-offset, 0), k + max(offset, 0))
-    x = input.reshape(1) if input.data.ndim == 0 else input
-    plane = IndexAdd.apply(x, key=key, shape=tuple(x.data.shape[:-1]) + (m, m))
+    x = input.reshape(1) if input.array.ndim == 0 else input
+    plane = IndexAdd.apply(x, key=key, shape=tuple(x.array.shape[:-1]) + (m, m))
     # plane's dims are (batch..., row, col): move row to d1 and col to d2
     batch = iter(range(nd - 2))
     order = [nd - 2 if p == d1 else nd - 1 if p == d2 else next(batch) for p in range(nd)]
@@ -52,9 +52,9 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 def diag(input, diagonal=0):
     """1-D input: the square matrix with input on its ``diagonal``; 2-D input: that diagonal."""
-    if input.data.ndim == 1:
+    if input.array.ndim == 1:
         return diag_embed(input, diagonal)
-    if input.data.ndim == 2:
+    if input.array.ndim == 2:
         return _diagonal(input, diagonal)
     raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got shape {list(input.shape)}")
 
@@ -64,7 +64,7 @@ _diagonal = diagonal
 
 def trace(input):
     """The sum of the main diagonal of a matrix."""
-    if input.data.ndim != 2:
+    if input.array.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, got shape {list(input.shape)}")
     return _diagonal(input).sum()
 
@@ -82,10 +82,10 @@ def meshgrid(*tensors, indexing=None):
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     for t in ts:
-        if t.data.ndim > 1:
+        if t.array.ndim > 1:
             raise RuntimeError(f"meshgrid: expected 0-D or 1-D tensors, got shape {list(t.shape)}")
     ts = [t.reshape(-1) for t in ts]
-    sizes = [t.data.shape[0] for t in ts]
+    sizes = [t.array.shape[0] for t in ts]
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
         sizes[0], sizes[1] = sizes[1], sizes[0]
@@ -111,32 +111,32 @@ def broadcast_shapes(*shapes):
 def broadcast_tensors(*tensors):
     """Each tensor broadcast to their common shape (gradients sum back)."""
     ts = _tensors(tensors, "broadcast_tensors")
-    shape = broadcast_shapes(*[t.data.shape for t in ts])
-    return tuple(t if t.data.shape == shape else broadcast_to(t, shape) for t in ts)
+    shape = broadcast_shapes(*[t.array.shape for t in ts])
+    return tuple(t if t.array.shape == shape else broadcast_to(t, shape) for t in ts)
 
 
 # ----------------------------------------------------------------------------- stacks
 def atleast_1d(*tensors):
     ts = _tensors(tensors, "atleast_1d")
-    out = tuple(t.reshape(1) if t.data.ndim == 0 else t for t in ts)
+    out = tuple(t.reshape(1) if t.array.ndim == 0 else t for t in ts)
     return out[0] if len(out) == 1 and isinstance(tensors[0], Tensor) else out
 
 
 def atleast_2d(*tensors):
     ts = _tensors(tensors, "atleast_2d")
-    out = tuple(t.reshape(1, -1) if t.data.ndim < 2 else t for t in ts)
+    out = tuple(t.reshape(1, -1) if t.array.ndim < 2 else t for t in ts)
     return out[0] if len(out) == 1 and isinstance(tensors[0], Tensor) else out
 
 
 def atleast_3d(*tensors):
     """0-D -> [1, 1, 1], 1-D [n] -> [1, n, 1], 2-D [m, n] -> [m, n, 1] (as NumPy)."""
     def lift(t):
-        nd = t.data.ndim
+        nd = t.array.ndim
         if nd == 0:
             return t.reshape(1, 1, 1)
         if nd == 1:
             return t.reshape(1, -1, 1)
-        return t.reshape(tuple(t.data.shape) + (1,)) if nd == 2 else t
+        return t.reshape(tuple(t.array.shape) + (1,)) if nd == 2 else t
     ts = _tensors(tensors, "atleast_3d")
     out = tuple(lift(t) for t in ts)
     return out[0] if len(out) == 1 and isinstance(tensors[0], Tensor) else out
@@ -145,7 +145,7 @@ def atleast_3d(*tensors):
 def hstack(tensors):
     """Join along dim 1 (dim 0 for 1-D tensors)."""
     ts = [atleast_1d(t) for t in _tensors((tensors,), "hstack")]
-    return cat(ts, 0 if ts[0].data.ndim == 1 else 1)
+    return cat(ts, 0 if ts[0].array.ndim == 1 else 1)
 
 
 def vstack(tensors):
@@ -163,7 +163,7 @@ def dstack(tensors):
 
 def column_stack(tensors):
     """Join along dim 1; 0-D and 1-D tensors become columns [n, 1] first."""
-    ts = [t.reshape(-1, 1) if t.data.ndim < 2 else t for t in _tensors((tensors,), "column_stack")]
+    ts = [t.reshape(-1, 1) if t.array.ndim < 2 else t for t in _tensors((tensors,), "column_stack")]
     return cat(ts, 1)
 
 
@@ -171,14 +171,14 @@ def column_stack(tensors):
 def tensor_split(input, indices_or_sections, dim=0):
     """Split along ``dim`` into ``n`` nearly equal pieces (the first ``size % n`` one longer), or
     at the listed indices (``x[:i0], x[i0:i1], ..., x[ik:]``, as NumPy's ``array_split``)."""
-    d = _wrap_dim(dim, input.data.ndim, "tensor_split")
-    size = input.data.shape[d]
+    d = _wrap_dim(dim, input.array.ndim, "tensor_split")
+    size = input.array.shape[d]
     ios = indices_or_sections
     if isinstance(ios, Tensor):
-        if ios.data.dtype.kind not in "iu" or ios.data.ndim > 1:
+        if ios.array.dtype.kind not in "iu" or ios.array.ndim > 1:
             raise RuntimeError("tensor_split: a tensor indices_or_sections must be a 0-D or "
-                               f"1-D integer tensor, got {ios.data.dtype} {list(ios.shape)}")
-        ios = int(ios.item()) if ios.data.ndim == 0 else [int(v) for v in ios.tolist()]
+                               f"1-D integer tensor, got {ios.array.dtype} {list(ios.shape)}")
+        ios = int(ios.item()) if ios.array.ndim == 0 else [int(v) for v in ios.tolist()]
     if isinstance(ios, numbers.Integral):
         n = int(ios)
         if n <= 0:
@@ -199,7 +199,7 @@ def tensor_split(input, indices_or_sections, dim=0):
 def tile(input, dims):
     """Repeat ``input`` ``dims[k]`` times along dim k; missing leading reps count as 1."""
     dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
-    dims = (1,) * (input.data.ndim - len(dims)) + dims
+    dims = (1,) * (input.array.ndim - len(dims)) + dims
     return repeat(input, dims)
 
 
@@ -209,15 +209,15 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     alone repeats 0, 1, 2, ... by ``counts``. The output is an ``index_select``."""
     xp = input.xp
     if repeats is None:  # repeat_interleave(counts): the indices 0..n-1, repeated
-        counts = input.data
+        counts = input.array
         return _wrap(xp.repeat(xp.arange(counts.shape[0]), counts))
     if dim is None:
         input, d = input.reshape(-1), 0
     else:
-        d = _wrap_dim(dim, input.data.ndim, "repeat_interleave")
-    n = input.data.shape[d] if input.data.ndim else 1
+        d = _wrap_dim(dim, input.array.ndim, "repeat_interleave")
+    n = input.array.shape[d] if input.array.ndim else 1
     if isinstance(repeats, Tensor):
-        reps = repeats.data
+        reps = repeats.array
         if reps.ndim > 1 or reps.size not in (1, n):
             raise RuntimeError(f"repeat_interleave: repeats must have the same size as input "
                                f"along dim {d} ({n}) or be a single value, got shape "
@@ -241,14 +241,14 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 # ----------------------------------------------------------------------------- flips
 def fliplr(input):
     """Reverse dim 1 (left/right); needs at least 2 dims."""
-    if input.data.ndim < 2:
+    if input.array.ndim < 2:
         raise RuntimeError(f"fliplr: input must be >= 2-d, got shape {list(input.shape)}")
     return flip(input, 1)
 
 
 def flipud(input):
     """Reverse dim 0 (up/down); needs at least 1 dim."""
-    if input.data.ndim < 1:
+    if input.array.ndim < 1:
         raise RuntimeError("flipud: input must be >= 1-d")
     return flip(input, 0)
 
@@ -257,7 +257,7 @@ def rot90(input, k=1, dims=(0, 1)):
     """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first dim towards the
     second. k=1 is flip(dims[1]) then swap the dims; k=2 flips both; k=3 swaps then flips."""
     dims = tuple(dims)
-    nd = input.data.ndim
+    nd = input.array.ndim
     if len(dims) != 2:
         raise RuntimeError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
     if nd < 2:
@@ -267,7 +267,7 @@ def rot90(input, k=1, dims=(0, 1)):
         raise RuntimeError(f"rot90: expected rotation dims to be different, got {dims}")
     k %= 4
     if k == 0:
-        return input * 1 if input.requires_grad else _wrap(input.data.copy())
+        return input * 1 if input.requires_grad else _wrap(input.array.copy())
     if k == 1:
         return transpose(flip(input, b), a, b)
     if k == 2:

@@ -118,12 +118,12 @@ class Conv2dFunction(Function):
         stride, padding, dilation, groups = self.params
         need = self.needs_input_grad
         if not is_grad_enabled():  # first order: all products in one pass over the images
-            grads = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
+            grads = _fused_backward(self, gy.array, x.array, w.array, need[0], need[1],
                                     len(need) == 3 and need[2], transposed=False)
             return grads[:len(need)]
         # create_graph: the two Functions, so that the gradient is differentiable; both products
         # read gy as a matrix of rows (n, a, b): lay it out once
-        g_rows = _rows(self.xp, gy.data, groups) if need[0] and need[1] else None
+        g_rows = _rows(self.xp, gy.array, groups) if need[0] and need[1] else None
         gx = gw = gb = None
         if need[0]:
             gx = ConvTranspose2dFunction.apply(
@@ -196,12 +196,12 @@ class ConvTranspose2dFunction(Function):
         need = self.needs_input_grad
         kernel = w.shape[2:]
         if not is_grad_enabled():  # first order: all products in one pass over the images
-            grads = _fused_backward(self, gy.data, x.data, w.data, need[0], need[1],
+            grads = _fused_backward(self, gy.array, x.array, w.array, need[0], need[1],
                                     len(need) == 3 and need[2], transposed=True)
             return grads[:len(need)]
         g_p = None
         if need[0] and need[1]:  # both read windows of the padded gy: pad it once
-            g_p = _pad_last(self.xp, gy.data, padding,
+            g_p = _pad_last(self.xp, gy.array, padding,
                             _frame(gy.shape[2:], kernel, stride, padding, dilation, x.shape[2:]))
         gx = gw = gb = None
         if need[0]:

@@ -43,7 +43,7 @@ def _check_tensor(op, name, t, like=None):
     """``t`` must be a Tensor (on the same device as ``like``, the input, when given)."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
-    if like is not None and type(t.data) is not type(like.data):
+    if like is not None and type(t.array) is not type(like.array):
         raise RuntimeError(f"{op}: expected {name} on the input's device ({like.device}), but "
                            f"it is on {t.device}")
 
@@ -114,7 +114,7 @@ def _check_class_target(op, input, target, ignore_index):
         raise ValueError(f"{op}: expected target of shape {list(expected)} for input of shape "
                          f"{list(input.shape)} (class dimension {cdim}), got target of shape "
                          f"{list(target.shape)}")
-    t = target.data.astype(B.int64)
+    t = target.array.astype(B.int64)
     valid = t != ignore_index
     xp = input.xp
     if t.size:
@@ -136,9 +136,9 @@ def _class_weight(op, weight, C, input):
     if tuple(weight.shape) != (C,):
         raise RuntimeError(f"{op}: weight tensor should be defined either for all {C} classes "
                            f"or no classes but got weight tensor of shape: {list(weight.shape)}")
-    if type(weight.data) is not type(input.data):
+    if type(weight.array) is not type(input.array):
         raise RuntimeError(f"{op}: weight is on {weight.device} but input is on {input.device}")
-    return weight.data.astype(input.dtype)  # weights are constants (no gradient)
+    return weight.array.astype(input.dtype)  # weights are constants (no gradient)
 
 
 def _along(a, cdim, ndim):

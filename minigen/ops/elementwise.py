@@ -26,7 +26,7 @@ from .unary import log
 
 def _promote(a, b):
     """Cast two tensors to the dtype PyTorch's promotion gives them."""
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da == db:
         return a, b
     fa, fb = da.kind == "f", db.kind == "f"
@@ -34,8 +34,8 @@ def _promote(a, b):
         target = da
     elif fb and not fa:
         target = db
-    elif fa and fb and (a.data.ndim == 0) != (b.data.ndim == 0):
-        target = da if b.data.ndim == 0 else db  # a dimensioned tensor wins over a 0-d one
+    elif fa and fb and (a.array.ndim == 0) != (b.array.ndim == 0):
+        target = da if b.array.ndim == 0 else db  # a dimensioned tensor wins over a 0-d one
     elif da.kind == "b":
         target = db
     elif db.kind == "b":
@@ -49,7 +49,7 @@ def _scalar_operand(t, c, op):
     """Cast ``t`` so that combining it with the Python scalar ``c`` keeps PyTorch's dtype."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
-    k = t.data.dtype.kind
+    k = t.array.dtype.kind
     if k == "f":
         return t, c
     if isinstance(c, float) or (isinstance(c, numbers.Number) and not isinstance(c, numbers.Integral)):
@@ -60,7 +60,7 @@ def _scalar_operand(t, c, op):
 
 
 def _as_tensor(v, like):
-    return _wrap(like.xp.asarray(v, dtype=like.data.dtype))
+    return _wrap(like.xp.asarray(v, dtype=like.array.dtype))
 
 
 class _Binary(Function):
@@ -184,11 +184,11 @@ def _lean(a, b, op):
     """
     if not isinstance(a, Tensor) or _state["anomaly"]:
         return None
-    x = a.data
+    x = a.array
     if x.dtype.kind != "f":
         return None
     if isinstance(b, Tensor):
-        y = b.data
+        y = b.array
         if type(y) is not type(x) or y.dtype is not x.dtype:
             return None
     elif type(b) is float or type(b) is int:
@@ -218,7 +218,7 @@ def add(input, other, alpha=1):
             if isinstance(other, Tensor):
                 raise TypeError("add: bad operands")
         else:
-            if input.data.dtype is not other.data.dtype:
+            if input.array.dtype is not other.array.dtype:
                 input, other = _promote(input, other)
             return Add.apply(input, other)
     input, other = _scalar_operand(input, other, "add")
@@ -234,7 +234,7 @@ def sub(input, other, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
     if isinstance(input, Tensor) and isinstance(other, Tensor):
-        if input.data.dtype is not other.data.dtype:
+        if input.array.dtype is not other.array.dtype:
             input, other = _promote(input, other)
         return Sub.apply(input, other)
     if isinstance(input, Tensor):
@@ -255,7 +255,7 @@ def mul(input, other):
     if isinstance(other, Tensor):
         if other is input:
             return Square.apply(input)
-        if input.data.dtype is not other.data.dtype:
+        if input.array.dtype is not other.array.dtype:
             input, other = _promote(input, other)
         return Mul.apply(input, other)
     input, other = _scalar_operand(input, other, "mul")
@@ -280,16 +280,16 @@ def div(input, other, rounding_mode=None):
             return _nondiff(q, lambda xp, a: xp.floor(a))
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     if isinstance(input, Tensor) and isinstance(other, Tensor):
-        if input.data.dtype.kind != "f" and other.data.dtype.kind != "f":
+        if input.array.dtype.kind != "f" and other.array.dtype.kind != "f":
             input = input.to(B._default_dtype)
-        if input.data.dtype is not other.data.dtype:
+        if input.array.dtype is not other.array.dtype:
             input, other = _promote(input, other)
         return Div.apply(input, other)
     if isinstance(input, Tensor):
-        if input.data.dtype.kind != "f":
+        if input.array.dtype.kind != "f":
             input = input.to(B._default_dtype)
         return DivScalar.apply(input, c=other)
-    if other.data.dtype.kind != "f":
+    if other.array.dtype.kind != "f":
         other = other.to(B._default_dtype)
     return RDivScalar.apply(other, c=input)
 
@@ -297,7 +297,7 @@ def div(input, other, rounding_mode=None):
 def _integral(v):
     # an integer tensor, or a Python integer (bool counts, as in PyTorch)
     if isinstance(v, Tensor):
-        return v.data.dtype.kind in "iub"
+        return v.array.dtype.kind in "iub"
     return isinstance(v, numbers.Integral)
 
 
@@ -306,8 +306,8 @@ def _int_div(input, other, mode):
     rounding_mode='floor')`` of int64 tensors is int64); dividing by 0 raises."""
     t = input if isinstance(input, Tensor) else other
     xp = t.xp
-    a = input.data if isinstance(input, Tensor) else input
-    b = other.data if isinstance(other, Tensor) else other
+    a = input.array if isinstance(input, Tensor) else input
+    b = other.array if isinstance(other, Tensor) else other
     if bool(xp.any(xp.asarray(b) == 0)):
         raise ZeroDivisionError(f"div: integer division by zero (rounding_mode={mode!r})")
     q = xp.floor_divide(a, b)
@@ -325,7 +325,7 @@ subtract = sub
 def pow(input, exponent):
     """input ** exponent; either may be a Python number."""
     if isinstance(input, Tensor) and isinstance(exponent, Tensor):
-        if input.data.dtype is not exponent.data.dtype:
+        if input.array.dtype is not exponent.array.dtype:
             input, exponent = _promote(input, exponent)
         return Pow.apply(input, exponent)
     if isinstance(input, Tensor):
@@ -352,7 +352,7 @@ def _pair(a, b):
         a = _as_tensor(a, b)
     if not isinstance(b, Tensor):
         b = _as_tensor(b, a)
-    if a.data.dtype is not b.data.dtype:
+    if a.array.dtype is not b.array.dtype:
         a, b = _promote(a, b)
     return a, b
 
@@ -375,7 +375,7 @@ class Where(Function):
 
 
 def zeros_like_t(t):
-    return _wrap(t.xp.zeros_like(t.data))
+    return _wrap(t.xp.zeros_like(t.array))
 
 
 def where(condition, input, other):
@@ -383,10 +383,10 @@ def where(condition, input, other):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("where: at least one of input and other must be a Tensor")
     input, other = _pair(input, other)
-    cond = condition.data if isinstance(condition, Tensor) else input.xp.asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else input.xp.asarray(condition)
     if cond.dtype.kind != "b":
         cond = cond.astype(bool)
-    if type(cond) is not type(input.data):
+    if type(cond) is not type(input.array):
         from ..autograd import _device_mismatch
         _device_mismatch("where", [_wrap(cond), input])
     try:

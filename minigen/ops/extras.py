@@ -318,7 +318,7 @@ def _feature_dropout(input, p, training, batched_ndim, name):
         shape = tuple(input.shape[:1]) + (1,) * (input.ndim - 1)
     if p == 1.0:
         return mul(input, 0.0)
-    u = rand(shape, dtype=input.dtype, device=input.device).data
+    u = rand(shape, dtype=input.dtype, device=input.device).array
     m = (u >= p).astype(input.dtype) * (1.0 / (1.0 - p))
     return mul(input, Tensor(m.astype(input.dtype, copy=False)))
 
@@ -364,7 +364,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
                     dtype=dtype, device=device, generator=generator)
         t = eps * std + mean
         return t.requires_grad_(True) if requires_grad else t
-    if isinstance(std, Tensor) and (std.detach().numpy() < 0).any():
+    if isinstance(std, Tensor) and (std.detach().cpu().numpy() < 0).any():
         raise RuntimeError("normal: std must be >= 0")
     ref = mean if isinstance(mean, Tensor) else std
     shape = tuple(ref.xp.broadcast_shapes(tuple(mean.shape) if isinstance(mean, Tensor) else (),
@@ -376,18 +376,18 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
 
 def _fill(self, name, values):
     self._check_inplace(name)
-    self.data[...] = values.astype(self.dtype, copy=False)
+    self.array[...] = values.astype(self.dtype, copy=False)
     return self
 
 
 def _uniform_like(self, generator=None):
     from ..creation import rand
-    return rand(*self.shape, dtype="float64", device=self.device, generator=generator).data
+    return rand(*self.shape, dtype="float64", device=self.device, generator=generator).array
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
     """In place: 1 with probability ``p`` (a number or a tensor of probabilities), else 0."""
-    pd = p.data if isinstance(p, Tensor) else p
+    pd = p.array if isinstance(p, Tensor) else p
     return _fill(self, "bernoulli_", _uniform_like(self, generator) < pd)
 
 
@@ -405,7 +405,7 @@ def geometric_(self, p, *, generator=None):
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     """In place: exp(mean + std z), z ~ N(0, 1)."""
     from ..creation import randn
-    z = randn(*self.shape, dtype="float64", device=self.device, generator=generator).data
+    z = randn(*self.shape, dtype="float64", device=self.device, generator=generator).array
     return _fill(self, "log_normal_", self.xp.exp(mean + std * z))
 
 
@@ -430,7 +430,7 @@ def random_(self, from_=0, to=None, *, generator=None, **kwargs):
             to = (2 ** (self.xp.finfo(self.dtype).nmant + 1) + 1 if kind == "f"
                   else 2 if kind == "b" else int(self.xp.iinfo(self.dtype).max))
     r = randint(int(from_), int(to), tuple(self.shape), device=self.device, generator=generator)
-    return _fill(self, "random_", r.data)
+    return _fill(self, "random_", r.array)
 
 
 def share_memory_(self):
@@ -525,12 +525,12 @@ def _inplace(name, reshaping):
         with no_grad():
             r = getattr(Tensor, name[:-1])(self, *args, **kwargs)
         if reshaping:
-            self.data = r.data  # the same values seen with another shape
+            self.array = r.array  # the same values seen with another shape
         elif tuple(r.shape) != tuple(self.shape):
             raise RuntimeError(f"{name}: the result's shape {list(r.shape)} doesn't match the "
                                f"tensor's shape {list(self.shape)} it would be written into")
         else:
-            self.data[...] = r.data.astype(self.dtype, copy=False)
+            self.array[...] = r.array.astype(self.dtype, copy=False)
         return self
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name[:-1]}(...)`` written into x (off the graph only)."

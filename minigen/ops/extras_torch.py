@@ -77,7 +77,7 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     from .sorting import sort
     xp = input.xp
     scalar_q = isinstance(q, numbers.Number)
-    qs = xp.asarray([q] if scalar_q else (q.data if isinstance(q, Tensor) else q), dtype="float64")
+    qs = xp.asarray([q] if scalar_q else (q.array if isinstance(q, Tensor) else q), dtype="float64")
     if qs.ndim != 1 or (qs < 0).any() or (qs > 1).any():
         raise ValueError("quantile: q must be a number or a 1-D tensor of values in [0, 1]")
     x = reshape(input, (-1,)) if dim is None else input
@@ -131,7 +131,7 @@ def _cum_extreme(input, dim, op, name):
     from .indexing import gather
     xp = input.xp
     d = dim % max(input.ndim, 1)
-    a = xp.moveaxis(input.data, d, -1)
+    a = xp.moveaxis(input.array, d, -1)
     n = a.shape[-1]
     run = op.accumulate(a, axis=-1)
     # index of the element that holds the running extreme (the last one, on ties, as PyTorch)
@@ -154,8 +154,8 @@ def cummin(input, dim):
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
                  sorter=None):
     xp = sorted_sequence.xp
-    s = sorted_sequence.data
-    v = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    s = sorted_sequence.array
+    v = input.array if isinstance(input, Tensor) else xp.asarray(input)
     side = side or ("right" if right else "left")
     if s.ndim == 1:
         out = xp.searchsorted(s, v, side=side)
@@ -182,8 +182,8 @@ def bincount(input, weights=None, minlength=0):
     if input.ndim != 1 or input.dtype.kind not in "iu":
         raise RuntimeError(f"bincount: expected a 1-D tensor of non-negative integers, got "
                            f"{input.dtype} of shape {list(input.shape)}")
-    if input.numel() and int(input.data.min()) < 0:
+    if input.numel() and int(input.array.min()) < 0:
         raise RuntimeError("bincount: the input must be non-negative")
-    w = None if weights is None else weights.data
-    out = xp.bincount(input.data, weights=w, minlength=minlength)
+    w = None if weights is None else weights.array
+    out = xp.bincount(input.array, weights=w, minlength=minlength)
     return _wrap(out if w is not None else out.astype("int64"))

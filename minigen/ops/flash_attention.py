@@ -128,8 +128,8 @@ class FlashAttention(Function):
                 "so it cannot be differentiated a second time (create_graph=True). Use "
                 "minigen.nn.functional.scaled_dot_product_attention for second derivatives.")
         xp, scale, bq, bk = self.xp, self.scale, self.block_q, self.block_k
-        q, k, v, o, lse = (t.data for t in self.saved_tensors)
-        do = go.data
+        q, k, v, o, lse = (t.array for t in self.saved_tensors)
+        do = go.array
         Tq, Tk = q.shape[-2], k.shape[-2]
         # D_i = rowsum(dO_i * O_i)   (= sum_c P_ic dP_ic)
         D = (do * o).sum(axis=-1)

@@ -16,14 +16,14 @@ from ..autograd import Function, Tensor, _wrap, _wrap_dim
 def _device_index(xp, v, input):
     """Turn an index component into something the array module accepts, on the right device."""
     if isinstance(v, Tensor):
-        if type(v.data) is not type(input.data):
+        if type(v.array) is not type(input.array):
             from ..autograd import _device_mismatch
             _device_mismatch("index", [input, v])
-        return v.data
+        return v.array
     if isinstance(v, (list, tuple)) or type(v).__module__ == "numpy" and hasattr(v, "shape") and v.ndim:
         from ..backend import _by_array_type
         import numpy
-        return _by_array_type[type(input.data)].asarray(numpy.asarray(v))
+        return _by_array_type[type(input.array)].asarray(numpy.asarray(v))
     return v
 
 
@@ -35,7 +35,7 @@ def _normalise_key(input, key):
     if not isinstance(key, tuple):
         key = (key,)
     key = tuple(_device_index(xp, k, input) for k in key)
-    shape = input.data.shape
+    shape = input.array.shape
     # which input dimension each key item addresses
     n_consumed = builtins.sum(
         (k.ndim if hasattr(k, "dtype") and k.dtype.kind == "b" else 1)
@@ -113,7 +113,7 @@ def getitem(input, key):
 
 
 def index_select(input, dim, index):
-    d = _wrap_dim(dim, input.data.ndim, "index_select")
+    d = _wrap_dim(dim, input.array.ndim, "index_select")
     key = (builtins.slice(None),) * d + (index,)
     return getitem(input, key)
 
@@ -122,21 +122,21 @@ def gather(input, dim, index):
     """out[i][j] = input[index[i][j]][j] for dim=0 (and so on): ``torch.gather``."""
     from ..backend import check_index
     from .reduction import GatherAlong
-    d = _wrap_dim(dim, input.data.ndim, "gather")
-    idx = index.data
+    d = _wrap_dim(dim, input.array.ndim, "gather")
+    idx = index.array
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: expected index of dtype int64, got {idx.dtype}")
-    if idx.ndim != input.data.ndim:
+    if idx.ndim != input.array.ndim:
         raise RuntimeError(f"gather: index {list(index.shape)} and input {list(input.shape)} must "
                            "have the same number of dimensions")
-    check_index(input.xp, idx, input.data.shape[d], "gather", d)
-    if any(idx.shape[k] > input.data.shape[k] for k in range(idx.ndim) if k != d):
+    check_index(input.xp, idx, input.array.shape[d], "gather", d)
+    if any(idx.shape[k] > input.array.shape[k] for k in range(idx.ndim) if k != d):
         # take_along_axis broadcasts; torch.gather reads a window: take that window first
         raise RuntimeError(f"gather: index {list(index.shape)} is larger than input "
                            f"{list(input.shape)} outside dimension {d}")
     window = tuple(builtins.slice(0, idx.shape[k]) if k != d else builtins.slice(None)
                    for k in range(idx.ndim))
-    x = input[window] if any(idx.shape[k] != input.data.shape[k] for k in range(idx.ndim) if k != d) else input
+    x = input[window] if any(idx.shape[k] != input.array.shape[k] for k in range(idx.ndim) if k != d) else input
     return GatherAlong.apply(x, index=idx, dim=d)
 
 
@@ -151,10 +151,10 @@ def take_along_dim(input, indices, dim=None):
 def masked_fill(input, mask, value):
     """Put ``value`` where ``mask`` is True (broadcasting the mask); no gradient flows there."""
     from .elementwise import where
-    m = mask.data if isinstance(mask, Tensor) else mask
+    m = mask.array if isinstance(mask, Tensor) else mask
     if getattr(m, "dtype", None) is None or m.dtype.kind != "b":
         raise RuntimeError(f"masked_fill: expected a bool mask, got {getattr(m, 'dtype', type(m).__name__)}")
     if isinstance(value, Tensor):
         value = value.to(input.dtype)
     return where(mask, value, input) if isinstance(value, Tensor) else \
-        where(mask, _wrap(input.xp.asarray(value, dtype=input.data.dtype)), input)
+        where(mask, _wrap(input.xp.asarray(value, dtype=input.array.dtype)), input)

@@ -47,19 +47,19 @@ def cat(tensors, dim=0):
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of Tensors")
     # PyTorch skips 1-D empty tensors, a legacy it keeps for compatibility
-    ref = next((t for t in tensors if not (t.data.ndim == 1 and t.data.shape[0] == 0)), tensors[0])
-    tensors = [t for t in tensors if t is ref or not (t.data.ndim == 1 and t.data.shape[0] == 0)]
-    nd = ref.data.ndim
+    ref = next((t for t in tensors if not (t.array.ndim == 1 and t.array.shape[0] == 0)), tensors[0])
+    tensors = [t for t in tensors if t is ref or not (t.array.ndim == 1 and t.array.shape[0] == 0)]
+    nd = ref.array.ndim
     if nd == 0:
         raise RuntimeError("cat: zero-dimensional tensor cannot be concatenated")
     d = _wrap_dim(dim, nd, "cat")
     for i, x in enumerate(tensors):
-        if x.data.ndim != nd or any(a != b for k, (a, b) in enumerate(zip(x.shape, ref.shape)) if k != d):
+        if x.array.ndim != nd or any(a != b for k, (a, b) in enumerate(zip(x.shape, ref.shape)) if k != d):
             raise RuntimeError(
                 f"cat: sizes of tensors must match except in dimension {d}: expected "
                 f"{list(ref.shape)} but got {list(x.shape)} for tensor number {i} in the list")
     if len(tensors) == 1:
-        return tensors[0] * 1 if tensors[0].requires_grad else _wrap(tensors[0].data.copy())
+        return tensors[0] * 1 if tensors[0].requires_grad else _wrap(tensors[0].array.copy())
     tensors = _common_dtype(tensors)
     return Cat.apply(*tensors, dim=d)
 
@@ -68,12 +68,12 @@ concat = concatenate = cat
 
 
 def _common_dtype(tensors):
-    dt = tensors[0].data.dtype
-    if all(t.data.dtype == dt for t in tensors):
+    dt = tensors[0].array.dtype
+    if all(t.array.dtype == dt for t in tensors):
         return tensors
     import numpy
-    target = numpy.result_type(*[t.data.dtype for t in tensors])
-    return [t if t.data.dtype == target else t.to(target) for t in tensors]
+    target = numpy.result_type(*[t.array.dtype for t in tensors])
+    return [t if t.array.dtype == target else t.to(target) for t in tensors]
 
 
 def stack(tensors, dim=0):
@@ -96,8 +96,8 @@ def stack(tensors, dim=0):
 
 def split(tensor, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of listed sizes."""
-    d = _wrap_dim(dim, tensor.data.ndim, "split")
-    n = tensor.data.shape[d]
+    d = _wrap_dim(dim, tensor.array.ndim, "split")
+    n = tensor.array.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
         s = int(split_size_or_sections)
         if s <= 0 and n > 0:
@@ -118,15 +118,15 @@ def chunk(input, chunks, dim=0):
     """``chunks`` pieces of equal size (the last smaller), as torch.chunk."""
     if chunks <= 0:
         raise RuntimeError(f"chunk: number of chunks must be greater than 0, got {chunks}")
-    d = _wrap_dim(dim, input.data.ndim, "chunk")
-    n = input.data.shape[d]
+    d = _wrap_dim(dim, input.array.ndim, "chunk")
+    n = input.array.shape[d]
     if n == 0:  # torch gives `chunks` empty pieces
         return split(input, [0] * chunks, d)
     return split(input, -(-n // chunks), d)
 
 
 def unbind(input, dim=0):
-    d = _wrap_dim(dim, input.data.ndim, "unbind")
+    d = _wrap_dim(dim, input.array.ndim, "unbind")
     return tuple(squeeze(p, d) for p in split(input, 1, d))
 
 
@@ -143,12 +143,12 @@ def roll(input, shifts, dims=None):
         raise RuntimeError(f"roll: shifts ({len(shifts)}) and dims ({len(dims)}) must align")
     out = input
     for sh, d in zip(shifts, dims):
-        d = _wrap_dim(d, input.data.ndim, "roll")
-        n = input.data.shape[d]
+        d = _wrap_dim(d, input.array.ndim, "roll")
+        n = input.array.shape[d]
         if n == 0 or sh % n == 0:
             continue
         k = sh % n
-        head = [builtins.slice(None)] * input.data.ndim
+        head = [builtins.slice(None)] * input.array.ndim
         tail = list(head)
         head[d], tail[d] = builtins.slice(n - k, None), builtins.slice(0, n - k)
         out = cat([out[tuple(head)], out[tuple(tail)]], d)

@@ -32,20 +32,20 @@ def matmul(input, other):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError("matmul: both arguments must be Tensors")
     a, b = input, other
-    if a.data.ndim == 0 or b.data.ndim == 0:
+    if a.array.ndim == 0 or b.array.ndim == 0:
         raise RuntimeError(f"matmul: both arguments to matmul need to be at least 1D, but they are "
-                           f"{a.data.ndim}D and {b.data.ndim}D")
-    if a.data.dtype != b.data.dtype:
+                           f"{a.array.ndim}D and {b.array.ndim}D")
+    if a.array.dtype != b.array.dtype:
         from .elementwise import _promote
         a, b = _promote(a, b)
-    ka = a.data.shape[-1]
-    kb = b.data.shape[-2] if b.data.ndim > 1 else b.data.shape[0]
+    ka = a.array.shape[-1]
+    kb = b.array.shape[-2] if b.array.ndim > 1 else b.array.shape[0]
     if ka != kb:
         raise RuntimeError(
             f"matmul: mat1 and mat2 shapes cannot be multiplied ({_fmt(a.shape)} and "
             f"{_fmt(b.shape)}): {ka} != {kb}")
-    squeeze_a = a.data.ndim == 1
-    squeeze_b = b.data.ndim == 1
+    squeeze_a = a.array.ndim == 1
+    squeeze_b = b.array.ndim == 1
     if squeeze_a:
         a = a.reshape(1, -1)
     if squeeze_b:
@@ -64,22 +64,22 @@ def matmul(input, other):
 
 
 def mm(input, mat2):
-    if input.data.ndim != 2 or mat2.data.ndim != 2:
+    if input.array.ndim != 2 or mat2.array.ndim != 2:
         raise RuntimeError(f"mm: expected 2D tensors, got {list(input.shape)} and {list(mat2.shape)}")
     return matmul(input, mat2)
 
 
 def bmm(input, mat2):
-    if input.data.ndim != 3 or mat2.data.ndim != 3:
+    if input.array.ndim != 3 or mat2.array.ndim != 3:
         raise RuntimeError(f"bmm: expected 3D tensors, got {list(input.shape)} and {list(mat2.shape)}")
-    if input.data.shape[0] != mat2.data.shape[0]:
+    if input.array.shape[0] != mat2.array.shape[0]:
         raise RuntimeError(f"bmm: batch sizes differ: {list(input.shape)} and {list(mat2.shape)}")
     return matmul(input, mat2)
 
 
 def dot(input, other):
-    if input.data.ndim != 1 or other.data.ndim != 1:
-        raise RuntimeError(f"dot: 1D tensors expected, but got {input.data.ndim}D and {other.data.ndim}D")
+    if input.array.ndim != 1 or other.array.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {input.array.ndim}D and {other.array.ndim}D")
     return matmul(input, other)
 
 
@@ -148,28 +148,28 @@ def einsum(equation, *operands):
     used = set(c for c in eq if c.isalpha())
     fresh = (c for c in _LETTERS if c not in used)
     # '...' becomes explicit letters, right-aligned, broadcast across operands
-    n_ell = max((o.data.ndim - (len(s) - 3) for s, o in zip(subs, operands) if "..." in s), default=0)
+    n_ell = max((o.array.ndim - (len(s) - 3) for s, o in zip(subs, operands) if "..." in s), default=0)
     ell = "".join(next(fresh) for _ in range(n_ell))
     new_subs, new_ops = [], []
     ell_shape = [1] * n_ell
     for s, o in zip(subs, operands):
         if "..." in s:
-            k = o.data.ndim - (len(s) - 3)
+            k = o.array.ndim - (len(s) - 3)
             s = s.replace("...", ell[n_ell - k:] if k else "")
             for i in range(k):
-                n = o.data.shape[s.index(ell[n_ell - k + i]) if k else 0]
+                n = o.array.shape[s.index(ell[n_ell - k + i]) if k else 0]
                 j = n_ell - k + i
                 if n != 1:
                     ell_shape[j] = n
-        if len(s) != o.data.ndim:
+        if len(s) != o.array.ndim:
             raise RuntimeError(f"einsum: operand subscripts {s!r} do not match an operand of "
                                f"shape {list(o.shape)}")
         new_subs.append(s)
         new_ops.append(o)
     # broadcast size-1 '...' dims explicitly, so every letter has one size
     for i, (s, o) in enumerate(zip(new_subs, new_ops)):
-        want = tuple(ell_shape[ell.index(c)] if c in ell else o.data.shape[p] for p, c in enumerate(s))
-        if want != o.data.shape:
+        want = tuple(ell_shape[ell.index(c)] if c in ell else o.array.shape[p] for p, c in enumerate(s))
+        if want != o.array.shape:
             new_ops[i] = o.expand(want)
     # repeated letters in one operand: take the diagonal first ('ii' -> 'i')
     for i, s in enumerate(new_subs):
@@ -188,15 +188,15 @@ def einsum(equation, *operands):
         out = out.replace("...", ell)
     sizes = {}
     for s, o in zip(new_subs, new_ops):
-        for c, n in zip(s, o.data.shape):
+        for c, n in zip(s, o.array.shape):
             if sizes.setdefault(c, n) != n:
                 raise RuntimeError(f"einsum: subscript {c!r} has size {sizes[c]} in one operand "
                                    f"and {n} in another (equation {equation!r})")
     for c in out:
         if c not in sizes:
             raise RuntimeError(f"einsum: output subscript {c!r} does not appear in any input")
-    dt = new_ops[0].data.dtype
-    if any(o.data.dtype != dt for o in new_ops):
+    dt = new_ops[0].array.dtype
+    if any(o.array.dtype != dt for o in new_ops):
         from .elementwise import _promote
         for i in range(1, len(new_ops)):
             new_ops[0], new_ops[i] = _promote(new_ops[0], new_ops[i])
@@ -209,13 +209,13 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     Built from ``permute`` and integer indexing, so its gradient is their scatter-add.
     """
     from ..autograd import _wrap_dim
-    nd = input.data.ndim
+    nd = input.array.ndim
     d1, d2 = _wrap_dim(dim1, nd, "diagonal"), _wrap_dim(dim2, nd, "diagonal")
     if d1 == d2:
         raise RuntimeError("diagonal: dimensions cannot be identical")
     rest = [a for a in range(nd) if a not in (d1, d2)]
     x = input.permute(rest + [d1, d2])
-    n1, n2 = input.data.shape[d1], input.data.shape[d2]
+    n1, n2 = input.array.shape[d1], input.array.shape[d2]
     m = max(0, min(n1 - max(-offset, 0), n2 - max(offset, 0)))
     k = input.xp.arange(m)
     return x[..., _wrap(k + max(-offset, 0)), _wrap(k + max(offset, 0))]

@@ -93,7 +93,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
             raise ValueError(f"{op}: var has negative entry/entries (var={var})")
         var = _wrap(input.xp.full(input.shape, var, dtype=input.dtype))
     _check_tensor(op, "var", var, like=input)
-    if bool((var.data < 0).any()):
+    if bool((var.array < 0).any()):
         raise ValueError(f"{op}: var has negative entry/entries")
     vs, xs = tuple(var.shape), tuple(input.shape)
     if vs != xs:
@@ -201,7 +201,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"the input size ({list(input.shape)}) is not supported; please ensure "
                          "they have the same size")
     for name, t in (("input", input), ("target", target)):
-        if t.numel() and not bool(((t.data >= 0) & (t.data <= 1)).all()):
+        if t.numel() and not bool(((t.array >= 0) & (t.array <= 1)).all()):
             raise RuntimeError(f"{op}: all elements of {name} should be between 0 and 1")
     if input.dtype != target.dtype:
         target = target.to(input.dtype)

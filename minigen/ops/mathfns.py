@@ -259,7 +259,7 @@ def negative(input):
 
 def positive(input):
     """Returns ``input`` itself, as torch.positive does."""
-    if input.data.dtype.kind == "b":
+    if input.array.dtype.kind == "b":
         raise TypeError("positive: the positive operator, on a bool tensor, is not supported.")
     return input
 
@@ -267,12 +267,12 @@ def positive(input):
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN to ``nan``, +inf to ``posinf`` and -inf to ``neginf`` (by default the largest and
     the smallest finite value of the dtype). The gradient passes where x was finite."""
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         return input.clone()
-    info = B.numpy.finfo(input.data.dtype)
+    info = B.numpy.finfo(input.array.dtype)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
-    xp, a = input.xp, input.data
+    xp, a = input.xp, input.array
     out = where(_wrap(xp.isnan(a)), nan, input)
     out = where(_wrap(xp.isposinf(a)), posinf, out)
     return where(_wrap(xp.isneginf(a)), neginf, out)

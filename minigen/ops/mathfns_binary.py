@@ -87,14 +87,14 @@ def _operands(a, b, op):
     if not isinstance(b, Tensor):
         a, b = _scalar_operand(a, b, op)
         return a, _as_tensor(b, a)
-    if a.data.dtype != b.data.dtype:
+    if a.array.dtype != b.array.dtype:
         a, b = _promote(a, b)
     return a, b
 
 
 def _float_operands(a, b, op):
     a, b = _operands(a, b, op)
-    if a.data.dtype.kind != "f":
+    if a.array.dtype.kind != "f":
         a, b = a.to(B._default_dtype), b.to(B._default_dtype)
     return a, b
 
@@ -102,8 +102,8 @@ def _float_operands(a, b, op):
 def _require_float(t, op):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
-    if t.data.dtype.kind != "f":
-        raise RuntimeError(f"{op}: expected a floating point tensor, got {t.data.dtype} "
+    if t.array.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point tensor, got {t.array.dtype} "
                            f"of shape {list(t.shape)}")
 
 
@@ -112,7 +112,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     a, b = _operands(input, other, "isclose")
     xp = a.xp
     try:
-        return _wrap(xp.asarray(xp.isclose(a.data, b.data, rtol=rtol, atol=atol,
+        return _wrap(xp.asarray(xp.isclose(a.array, b.array, rtol=rtol, atol=atol,
                                            equal_nan=equal_nan)))
     except ValueError:
         raise RuntimeError(f"isclose: the shapes {list(a.shape)} and {list(b.shape)} cannot be "
@@ -131,13 +131,13 @@ arctan2 = atan2
 
 def _rem(fn_cls, input, other, op):
     a, b = _operands(input, other, op)
-    if a.data.dtype.kind != "f":
+    if a.array.dtype.kind != "f":
         # integers: exact and without gradient (division by zero is an error, as in PyTorch)
-        if bool((b.data == 0).any()):
+        if bool((b.array == 0).any()):
             raise ZeroDivisionError(f"{op}: integer division by zero (divisor shape "
                                     f"{list(b.shape)})")
         xp = a.xp
-        return _wrap(xp.asarray(getattr(xp, fn_cls.__name__.lower())(a.data, b.data)))
+        return _wrap(xp.asarray(getattr(xp, fn_cls.__name__.lower())(a.array, b.array)))
     return fn_cls.apply(a, b)
 
 
@@ -174,7 +174,7 @@ def logaddexp(input, other):
     result does not depend on it, so neither does the gradient)."""
     a, b = _float_operands(input, other, "logaddexp")
     xp = a.xp
-    m = xp.maximum(a.data, b.data)
+    m = xp.maximum(a.array, b.array)
     m = xp.where(xp.isfinite(m), m, 0.0).astype(m.dtype, copy=False)
     m = _wrap(m)
     return m + log(exp(a - m) + exp(b - m))
@@ -188,7 +188,7 @@ def xlogy(input, other):
     # where x == 0 and y <= 0, log(y) is -inf or NaN: use y = 1 there, so no inf * 0 enters
     # the graph (its gradient would be NaN), and return 0. Elsewhere x log(y) is exact,
     # including x == 0 with y > 0 (0 * finite = 0, and d/dx = log y as in PyTorch).
-    bad = _wrap(xp.logical_and(x.data == 0, y.data <= 0))
+    bad = _wrap(xp.logical_and(x.array == 0, y.array <= 0))
     y_safe = where(bad, 1.0, y)
     return where(bad, 0.0, x * log(y_safe))
 

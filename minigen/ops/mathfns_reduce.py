@@ -39,7 +39,7 @@ def _check_tensor(t, op):
 # ----------------------------------------------------------------------------- boolean
 def _logical_reduce(input, dim, keepdim, fn):
     _check_tensor(input, fn)
-    xp, a = input.xp, input.data
+    xp, a = input.xp, input.array
     axes = _dims(dim, a.ndim, fn)
     r = getattr(xp, fn)(a.astype(bool), axis=axes, keepdims=keepdim)
     # uint8 in, uint8 out (as in PyTorch); every other dtype gives bool
@@ -59,7 +59,7 @@ def all(input, dim=None, keepdim=False):
 def count_nonzero(input, dim=None):
     """The number of nonzero elements over ``dim`` (int64)."""
     _check_tensor(input, "count_nonzero")
-    xp, a = input.xp, input.data
+    xp, a = input.xp, input.array
     axes = _dims(dim, a.ndim, "count_nonzero")
     return _wrap(xp.asarray((a != 0).sum(axis=axes)).astype("int64"))
 
@@ -88,9 +88,9 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         raise TypeError("norm: the out= argument is not supported by minigen")
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(f"norm: expected a floating point tensor as input, got "
-                           f"{input.data.dtype} of shape {list(input.shape)}")
+                           f"{input.array.dtype} of shape {list(input.shape)}")
     if isinstance(p, str):
         if p == "nuc":
             raise NotImplementedError("norm: p='nuc' (the nuclear norm) is not supported")
@@ -102,7 +102,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         p = 2
     if p is None:
         p = 2
-    axes = _dims(dim, input.data.ndim, "norm")
+    axes = _dims(dim, input.array.ndim, "norm")
     red = axes if axes is not None else ()
     if p == math.inf:
         return _r.amax(_abs(input), dim=red, keepdim=keepdim)        # max_i |x_i|
@@ -125,7 +125,7 @@ def median(input, dim=None, keepdim=False):
     """``median(x)``: the lower median of all elements (the ((n-1)//2)-th smallest; NaN if any
     is NaN). ``median(x, dim)``: (values, indices) of the lower median along ``dim``."""
     _check_tensor(input, "median")
-    xp, a = input.xp, input.data
+    xp, a = input.xp, input.array
     if dim is None:
         if a.size == 0:
             return _wrap(xp.asarray(float("nan"), dtype=a.dtype if a.dtype.kind == "f"
@@ -176,7 +176,7 @@ def mv(input, vec):
     """Matrix (n, m) times vector (m,) -> (n,)."""
     _check_tensor(input, "mv")
     _check_tensor(vec, "mv")
-    if input.data.ndim != 2 or vec.data.ndim != 1 or input.shape[1] != vec.shape[0]:
+    if input.array.ndim != 2 or vec.array.ndim != 1 or input.shape[1] != vec.shape[0]:
         raise RuntimeError(f"mv: expected a matrix (n, m) and a vector (m,), got input "
                            f"{list(input.shape)} and vec {list(vec.shape)}")
     return matmul(input, vec)
@@ -187,7 +187,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     is ignored (NaNs in it do not propagate), as in PyTorch."""
     for t in (input, mat1, mat2):
         _check_tensor(t, "addmm")
-    if mat1.data.ndim != 2 or mat2.data.ndim != 2:
+    if mat1.array.ndim != 2 or mat2.array.ndim != 2:
         raise RuntimeError(f"addmm: mat1 and mat2 must be matrices, got mat1 "
                            f"{list(mat1.shape)} and mat2 {list(mat2.shape)}")
     if mat1.shape[1] != mat2.shape[0]:
@@ -219,7 +219,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     a zero distance is 0, as in PyTorch."""
     _check_tensor(x1, "cdist")
     _check_tensor(x2, "cdist")
-    if x1.data.ndim < 2 or x2.data.ndim < 2:
+    if x1.array.ndim < 2 or x2.array.ndim < 2:
         raise RuntimeError(f"cdist: x1 and x2 must have at least 2 dimensions, got x1 "
                            f"{list(x1.shape)} and x2 {list(x2.shape)}")
     if x1.shape[-1] != x2.shape[-1]:

@@ -170,11 +170,11 @@ class LayerNorm(_Normalize):
     def backward(self, gy):
         if is_grad_enabled():  # create_graph: the general backward, in minigen ops
             return super().backward(gy)
-        x, w = (t.data if t is not None else None for t in self.saved_tensors)
+        x, w = (t.array if t is not None else None for t in self.saved_tensors)
         xp = self.xp
         mu, rstd = self.stats
         R, F = mu.shape[0], x.size // max(mu.shape[0], 1)
-        x2, g2 = x.reshape(R, F), xp.ascontiguousarray(gy.data).reshape(R, F)
+        x2, g2 = x.reshape(R, F), xp.ascontiguousarray(gy.array).reshape(R, F)
         need = self.needs_input_grad
         need_w = self.has_weight and need[1]
         gyx = g2 * x2 if need[0] or need_w else None
@@ -227,10 +227,10 @@ def _apply(cls, x, weight, bias, **geometry):
 def _check_channels_input(op, x, few_dims=RuntimeError):
     """x is a floating (N, C, *) input; ``few_dims`` is the error PyTorch raises for fewer
     than 2 dims (batch_norm: ValueError, group_norm: RuntimeError)."""
-    if x.data.ndim < 2:
+    if x.array.ndim < 2:
         raise few_dims(f"{op}: expected input with at least 2 dims (N, C, *), got input of "
                        f"shape {list(x.shape)}")
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype}")
 
 
@@ -240,7 +240,7 @@ def _check_param(op, name, p, shape, x):
     if tuple(p.shape) != tuple(shape):
         raise RuntimeError(f"{op}: expected {name} of shape {list(shape)} for input "
                            f"{list(x.shape)}, but got {name} of shape {list(p.shape)}")
-    if type(p.data) is not type(x.data):
+    if type(p.array) is not type(x.array):
         raise RuntimeError(f"{op}: expected {name} on the same device as input "
                            f"({x.device}), but got {p.device}")
 
@@ -252,18 +252,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         normalized_shape = (int(normalized_shape),)
     ns = tuple(int(n) for n in normalized_shape)
     k = len(ns)
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise RuntimeError(f"layer_norm: expected a floating point input, got {x.dtype}")
-    if k == 0 or x.data.ndim < k or tuple(x.data.shape[-k:]) != ns:
+    if k == 0 or x.array.ndim < k or tuple(x.array.shape[-k:]) != ns:
         raise RuntimeError(f"layer_norm: given normalized_shape={list(ns)}, expected input with "
                            f"shape [*, {', '.join(str(n) for n in ns)}], but got input of size "
                            f"{list(x.shape)}")
     _check_param("layer_norm", "weight", weight, ns, x)
     _check_param("layer_norm", "bias", bias, ns, x)
-    nd = x.data.ndim
-    if x.data.size == 0:
+    nd = x.array.ndim
+    if x.array.size == 0:
         return x * 1
-    return _apply(LayerNorm, x, weight, bias, stat_shape=x.data.shape,
+    return _apply(LayerNorm, x, weight, bias, stat_shape=x.array.shape,
                   stat_axes=tuple(range(nd - k, nd)), param_shape=ns,
                   param_axes=tuple(range(nd - k)), feature_shape=ns, eps=eps)
 
@@ -272,7 +272,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Group normalisation of ``input`` (N, C, *): C split into ``num_groups`` groups."""
     x = input
     _check_channels_input("group_norm", x)
-    N, C = x.data.shape[:2]
+    N, C = x.array.shape[:2]
     G = int(num_groups)
     if G <= 0 or C % G != 0:
         raise RuntimeError(f"group_norm: expected the number of channels in input ({C}) to be "
@@ -280,10 +280,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"{list(x.shape)}")
     _check_param("group_norm", "weight", weight, (C,), x)
     _check_param("group_norm", "bias", bias, (C,), x)
-    param_shape = (1, C) + (1,) * (x.data.ndim - 2)
-    if x.data.size == 0:
+    param_shape = (1, C) + (1,) * (x.array.ndim - 2)
+    if x.array.size == 0:
         return x * 1
-    return _apply(GroupNorm, x, weight, bias, stat_shape=(N, G, x.data.size // (N * G)),
+    return _apply(GroupNorm, x, weight, bias, stat_shape=(N, G, x.array.size // (N * G)),
                   stat_axes=(2,), param_shape=param_shape,
-                  param_axes=(0,) + tuple(range(2, x.data.ndim)), feature_shape=(C,), eps=eps)
+                  param_axes=(0,) + tuple(range(2, x.array.ndim)), feature_shape=(C,), eps=eps)
 

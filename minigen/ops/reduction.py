@@ -46,22 +46,22 @@ class BroadcastTo(Function):
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the reverse of broadcasting ``shape`` up to ``x.shape``)."""
     shape = tuple(shape)
-    if x.data.shape == shape:
+    if x.array.shape == shape:
         return x
     return SumTo.apply(x, shape=shape)
 
 
 def broadcast_to(input, size):
     size = tuple(size)
-    if input.data.shape == size:
+    if input.array.shape == size:
         return input
     # -1 keeps the existing size, as in Tensor.expand
-    lead = len(size) - input.data.ndim
+    lead = len(size) - input.array.ndim
     if lead < 0:
         raise RuntimeError(
             f"expand: the number of sizes provided ({len(size)}) must be greater or equal to "
-            f"the number of dimensions in the tensor ({input.data.ndim})")
-    size = tuple(input.data.shape[i - lead] if s == -1 else s for i, s in enumerate(size))
+            f"the number of dimensions in the tensor ({input.array.ndim})")
+    size = tuple(input.array.shape[i - lead] if s == -1 else s for i, s in enumerate(size))
     try:
         return BroadcastTo.apply(input, shape=size)
     except ValueError:
@@ -115,9 +115,9 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     """Sum over ``dim`` (an int, a tuple, or None for all). Bool and int tensors sum to int64."""
     if dtype is not None:
         input = input.to(dtype)
-    elif input.data.dtype.kind in "biu" and input.data.dtype != "int64":
+    elif input.array.dtype.kind in "biu" and input.array.dtype != "int64":
         input = input.to("int64")  # as PyTorch: integer and bool sums are int64
-    axes = _dims(dim, input.data.ndim, "sum")
+    axes = _dims(dim, input.array.ndim, "sum")
     return Sum.apply(input, axes=axes, keepdim=keepdim)
 
 
@@ -125,12 +125,12 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     """Arithmetic mean over ``dim``; floating tensors only (as in PyTorch)."""
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {input.data.dtype}")
-    axes = _dims(dim, input.data.ndim, "mean")
-    n = _count(input.data.shape, axes)
+            f"or complex dtype. Got: {input.array.dtype}")
+    axes = _dims(dim, input.array.ndim, "mean")
+    n = _count(input.array.shape, axes)
     s = Sum.apply(input, axes=axes, keepdim=keepdim)
     return s / n if n else s * float("nan")
 
@@ -153,8 +153,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, correction=None):
         unbiased, dim = dim, None
     if correction is None:
         correction = 0 if unbiased is False else 1
-    axes = _dims(dim, input.data.ndim, "var")
-    n = _count(input.data.shape, axes)
+    axes = _dims(dim, input.array.ndim, "var")
+    n = _count(input.array.shape, axes)
     mu = mean(input, dim=axes, keepdim=True)
     d = input - mu
     return sum(d * d, dim=axes, keepdim=keepdim) / builtins.max(n - correction, 0)
@@ -224,16 +224,16 @@ class AMax(Function):
 
 def _reduce_extreme(input, dim, keepdim, fn, arg_fn, op):
     if dim is None:
-        if input.data.size == 0:
+        if input.array.size == 0:
             raise RuntimeError(
                 f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
         return AMax.apply(input, axes=None, keepdim=False, fn=fn)
-    d = _wrap_dim(dim, input.data.ndim, op)
-    if input.data.ndim == 0:
+    d = _wrap_dim(dim, input.array.ndim, op)
+    if input.array.ndim == 0:
         return return_types(input, _wrap(input.xp.zeros((), "int64")))
-    if input.data.shape[d] == 0:
+    if input.array.shape[d] == 0:
         raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
-    idx = getattr(input.xp, arg_fn)(input.data, axis=d)
+    idx = getattr(input.xp, arg_fn)(input.array, axis=d)
     idx_k = input.xp.expand_dims(idx, d)
     values = GatherAlong.apply(input, index=idx_k, dim=d)
     if not keepdim:
@@ -258,12 +258,12 @@ def min(input, dim=None, keepdim=False):
 
 
 def amax(input, dim=(), keepdim=False):
-    axes = _dims(dim, input.data.ndim, "amax")
+    axes = _dims(dim, input.array.ndim, "amax")
     return AMax.apply(input, axes=axes, keepdim=keepdim, fn="max")
 
 
 def amin(input, dim=(), keepdim=False):
-    axes = _dims(dim, input.data.ndim, "amin")
+    axes = _dims(dim, input.array.ndim, "amin")
     return AMax.apply(input, axes=axes, keepdim=keepdim, fn="min")
 
 
@@ -278,16 +278,16 @@ def argmin(input, dim=None, keepdim=False):
 
 def _arg(input, dim, keepdim, fn):
     xp = input.xp
-    if input.data.size == 0:
+    if input.array.size == 0:
         raise RuntimeError(f"{fn}(): Expected reduction dim to be specified for input.numel() == 0.")
     if dim is None:
-        i = getattr(xp, fn)(input.data.reshape(-1))
+        i = getattr(xp, fn)(input.array.reshape(-1))
         out = xp.asarray(i, dtype="int64")
-        return _wrap(out.reshape((1,) * input.data.ndim) if keepdim else out)
-    d = _wrap_dim(dim, input.data.ndim, fn)
-    if input.data.ndim == 0:
+        return _wrap(out.reshape((1,) * input.array.ndim) if keepdim else out)
+    d = _wrap_dim(dim, input.array.ndim, fn)
+    if input.array.ndim == 0:
         return _wrap(xp.zeros((), "int64"))
-    i = getattr(xp, fn)(input.data, axis=d).astype("int64")
+    i = getattr(xp, fn)(input.array, axis=d).astype("int64")
     return _wrap(xp.expand_dims(i, d) if keepdim else i)
 
 
@@ -306,11 +306,11 @@ class Cumsum(Function):
 def cumsum(input, dim, dtype=None):
     if dtype is not None:
         input = input.to(dtype)
-    elif input.data.dtype.kind in "bi":
+    elif input.array.dtype.kind in "bi":
         input = input.to("int64")
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return input * 1
-    return Cumsum.apply(input, dim=_wrap_dim(dim, input.data.ndim, "cumsum"))
+    return Cumsum.apply(input, dim=_wrap_dim(dim, input.array.ndim, "cumsum"))
 
 
 def cumprod(input, dim, dtype=None):
@@ -320,10 +320,10 @@ def cumprod(input, dim, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return input * 1
-    d = _wrap_dim(dim, input.data.ndim, "cumprod")
-    n = input.data.shape[d]
+    d = _wrap_dim(dim, input.array.ndim, "cumprod")
+    n = input.array.shape[d]
     x = input.movedim(d, -1).unsqueeze(-2)                          # [..., 1, n]
     keep = _wrap(input.xp.tril(input.xp.ones((n, n), dtype=bool)))  # row i keeps j <= i
     from .elementwise import where
@@ -338,9 +338,9 @@ def prod(input, dim=None, keepdim=False, dtype=None):
         input = input.to(dtype)
     if dim is None:
         out = prod(input.reshape(-1), 0)
-        return out.reshape((1,) * input.data.ndim) if keepdim else out
-    d = _wrap_dim(dim, input.data.ndim, "prod")
-    if input.data.ndim == 0:
+        return out.reshape((1,) * input.array.ndim) if keepdim else out
+    d = _wrap_dim(dim, input.array.ndim, "prod")
+    if input.array.ndim == 0:
         return input * 1
     return Prod.apply(input, dim=d, keepdim=keepdim)
 

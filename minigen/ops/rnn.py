@@ -73,7 +73,7 @@ TENSOR_MATH = _TensorMath()
 
 
 def _raw(ts):
-    return [None if t is None else t.data for t in ts]
+    return [None if t is None else t.array for t in ts]
 
 
 def _wrap_all(arrays):

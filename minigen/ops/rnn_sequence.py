@@ -312,7 +312,7 @@ def _check_sequence(op, input, hs, w_ih, w_hh, b_ih, b_hh, gates):
     if input.ndim != 3 or input.shape[0] == 0:
         raise RuntimeError(f"{op}: expected input of shape [seq_len >= 1, batch, input_size], "
                            f"got input{list(input.shape)}")
-    step = _wrap(input.data[0])  # shape/dtype/device of one step, for the shared checks
+    step = _wrap(input.array[0])  # shape/dtype/device of one step, for the shared checks
     return check_cell_args(op, step, hs, w_ih, w_hh, b_ih, b_hh, gates)
 
 

@@ -29,9 +29,9 @@ class Reshape(Function):
 def reshape(input, *shape):
     """A tensor with the same elements in a new shape; one dimension may be -1 (inferred)."""
     shape = _sizes(shape)
-    if shape == input.data.shape:
+    if shape == input.array.shape:
         return input
-    n = input.data.size
+    n = input.array.size
     known = 1
     for s in shape:
         if s != -1:
@@ -51,21 +51,21 @@ def view(input, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
         from .. import backend as B
         dt = B.as_dtype(shape[0])
-        if dt.itemsize != input.data.dtype.itemsize:
-            raise RuntimeError(f"view: cannot view a tensor of dtype {input.data.dtype} as "
-                               f"{dt} (element sizes {input.data.dtype.itemsize} and {dt.itemsize} differ)")
-        return _wrap(input.data.view(dt))
+        if dt.itemsize != input.array.dtype.itemsize:
+            raise RuntimeError(f"view: cannot view a tensor of dtype {input.array.dtype} as "
+                               f"{dt} (element sizes {input.array.dtype.itemsize} and {dt.itemsize} differ)")
+        return _wrap(input.array.view(dt))
     return reshape(input, *shape)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    nd = input.data.ndim
+    nd = input.array.ndim
     if nd == 0:
         return reshape(input, 1)
     s, e = _wrap_dim(start_dim, nd, "flatten"), _wrap_dim(end_dim, nd, "flatten")
     if s > e:
         raise RuntimeError("flatten: start_dim cannot come after end_dim")
-    shp = input.data.shape
+    shp = input.array.shape
     n = 1
     for k in shp[s:e + 1]:
         n *= k
@@ -73,8 +73,8 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def unflatten(input, dim, sizes):
-    d = _wrap_dim(dim, input.data.ndim, "unflatten")
-    shp = input.data.shape
+    d = _wrap_dim(dim, input.array.ndim, "unflatten")
+    shp = input.array.shape
     sizes = tuple(sizes)
     if -1 in sizes:
         known = 1
@@ -86,7 +86,7 @@ def unflatten(input, dim, sizes):
 
 
 def squeeze(input, dim=None):
-    shp = input.data.shape
+    shp = input.array.shape
     if dim is None:
         return reshape(input, tuple(n for n in shp if n != 1))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
@@ -95,12 +95,12 @@ def squeeze(input, dim=None):
 
 
 def unsqueeze(input, dim):
-    nd = input.data.ndim
+    nd = input.array.ndim
     if not -nd - 1 <= dim <= nd:
         raise IndexError(f"unsqueeze: dimension out of range (expected to be in range of "
                          f"[{-nd - 1}, {nd}], but got {dim})")
     d = dim % (nd + 1)
-    shp = input.data.shape
+    shp = input.array.shape
     return reshape(input, shp[:d] + (1,) + shp[d:])
 
 
@@ -118,7 +118,7 @@ class Transpose(Function):
 
 def permute(input, *dims):
     dims = _sizes(dims)
-    nd = input.data.ndim
+    nd = input.array.ndim
     if len(dims) != nd:
         raise RuntimeError(f"permute: number of dims don't match in permute: got {len(dims)} "
                            f"dims for a tensor of shape {list(input.shape)}")
@@ -131,7 +131,7 @@ def permute(input, *dims):
 
 
 def transpose(input, dim0, dim1):
-    nd = input.data.ndim
+    nd = input.array.ndim
     if nd == 0:
         return input
     d0, d1 = _wrap_dim(dim0, nd, "transpose"), _wrap_dim(dim1, nd, "transpose")
@@ -144,13 +144,13 @@ swapaxes = swapdims = transpose
 
 
 def t(input):
-    if input.data.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.data.ndim}D")
-    return transpose(input, 0, 1) if input.data.ndim == 2 else input
+    if input.array.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.array.ndim}D")
+    return transpose(input, 0, 1) if input.array.ndim == 2 else input
 
 
 def movedim(input, source, destination):
-    nd = input.data.ndim
+    nd = input.array.ndim
     s, d = _wrap_dim(source, nd, "movedim"), _wrap_dim(destination, nd, "movedim")
     order = [i for i in range(nd) if i != s]
     order.insert(d, s)
@@ -176,10 +176,10 @@ class Repeat(Function):
 
 def repeat(input, *sizes):
     reps = _sizes(sizes)
-    if len(reps) < input.data.ndim:
+    if len(reps) < input.array.ndim:
         raise RuntimeError(
             f"repeat: number of repeat dims ({len(reps)}) can not be smaller than number of "
-            f"dimensions of tensor ({input.data.ndim})")
+            f"dimensions of tensor ({input.array.ndim})")
     return Repeat.apply(input, reps=reps)
 
 
@@ -197,7 +197,7 @@ class Flip(Function):
 def flip(input, dims):
     if isinstance(dims, numbers.Integral):
         dims = (dims,)
-    axes = tuple(_wrap_dim(d, input.data.ndim, "flip") for d in dims)
+    axes = tuple(_wrap_dim(d, input.array.ndim, "flip") for d in dims)
     return Flip.apply(input, axes=axes)
 
 
@@ -220,10 +220,10 @@ def pad(input, pad, mode="constant", value=None):
 
     Negative padding crops. Modes: 'constant', 'reflect', 'replicate', 'circular'.
     """
-    if len(pad) % 2 or len(pad) // 2 > input.data.ndim:
+    if len(pad) % 2 or len(pad) // 2 > input.array.ndim:
         raise RuntimeError(f"pad: padding length must be even and at most 2 * ndim; got {len(pad)} "
                            f"for input of shape {list(input.shape)}")
-    nd = input.data.ndim
+    nd = input.array.ndim
     width = [[0, 0] for _ in range(nd)]
     for i in range(len(pad) // 2):
         width[nd - 1 - i] = [int(pad[2 * i]), int(pad[2 * i + 1])]
@@ -243,7 +243,7 @@ def pad(input, pad, mode="constant", value=None):
     for d, (lo, hi) in enumerate(width):
         if lo == 0 and hi == 0:
             continue
-        n = x.data.shape[d]
+        n = x.array.shape[d]
         idx = xp.arange(-lo, n + hi)
         if mode == "reflect":
             if lo >= n or hi >= n:
@@ -272,13 +272,13 @@ class Tril(Function):
 
 def tril(input, diagonal=0):
     """Keep the lower triangle (on and below ``diagonal``) of the last two dims; zero the rest."""
-    if input.data.ndim < 2:
+    if input.array.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     return Tril.apply(input, diagonal=diagonal, upper=False)
 
 
 def triu(input, diagonal=0):
-    if input.data.ndim < 2:
+    if input.array.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     return Tril.apply(input, diagonal=diagonal, upper=True)
 
@@ -332,9 +332,9 @@ def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False):
             out = ToDevice.apply(out, target=target.type)
     if dtype is not None:
         dt = B.as_dtype(dtype)
-        if dt != out.data.dtype:
+        if dt != out.array.dtype:
             if input.requires_grad and dt.kind not in "fc":
-                out = _wrap(out.data.astype(dt))
+                out = _wrap(out.array.astype(dt))
             else:
                 out = Cast.apply(out, dtype=dt)
     if copy and out is input:

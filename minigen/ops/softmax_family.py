@@ -71,8 +71,8 @@ def _logsumexp_keep(x, axes):
 
 def _softmax_dim(dim, input, op):
     if dim is None:  # PyTorch's implicit choice, which it warns about
-        dim = 0 if input.data.ndim in (0, 1, 3) else 1
-    return _wrap_dim(dim, input.data.ndim, op)
+        dim = 0 if input.array.ndim in (0, 1, 3) else 1
+    return _wrap_dim(dim, input.array.ndim, op)
 
 
 def _float_input(input, dtype, op):
@@ -80,7 +80,7 @@ def _float_input(input, dtype, op):
     which has no integer softmax)."""
     if dtype is not None:
         return input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype} (pass "
                            f"dtype=minigen.float32 to convert it)")
     return input
@@ -88,22 +88,22 @@ def _float_input(input, dtype, op):
 
 def softmax(input, dim=None, dtype=None):
     input = _float_input(input, dtype, "softmax")
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return input * 0 + 1
     return Softmax.apply(input, dim=_softmax_dim(dim, input, "softmax"))
 
 
 def log_softmax(input, dim=None, dtype=None):
     input = _float_input(input, dtype, "log_softmax")
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return input * 0
     return LogSoftmax.apply(input, dim=_softmax_dim(dim, input, "log_softmax"))
 
 
 def logsumexp(input, dim, keepdim=False):
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return input * 1
-    axes = _dims(dim, input.data.ndim, "logsumexp")
+    axes = _dims(dim, input.array.ndim, "logsumexp")
     if axes is None:
-        axes = tuple(range(input.data.ndim))
+        axes = tuple(range(input.array.ndim))
     return LogSumExp.apply(input, axes=axes, keepdim=keepdim)

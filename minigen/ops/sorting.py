@@ -19,10 +19,10 @@ topk_result = namedtuple("topk_result", ["values", "indices"])
 def argsort(input, dim=-1, descending=False, stable=False):
     """Indices that sort ``input`` along ``dim`` (int64). Ties keep their order when stable."""
     xp = input.xp
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return _wrap(xp.zeros((), "int64"))
-    d = _wrap_dim(dim, input.data.ndim, "argsort")
-    a = input.data
+    d = _wrap_dim(dim, input.array.ndim, "argsort")
+    a = input.array
     if descending:
         # sort the negation so equal elements keep their original order (a stable descending sort)
         a = -a if a.dtype.kind != "b" else ~a
@@ -32,20 +32,20 @@ def argsort(input, dim=-1, descending=False, stable=False):
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) of ``input`` sorted along ``dim``."""
     idx = argsort(input, dim, descending, stable)
-    if input.data.ndim == 0:
+    if input.array.ndim == 0:
         return sort_result(input * 1 if input.requires_grad else input.clone(), idx)
-    d = _wrap_dim(dim, input.data.ndim, "sort")
-    return sort_result(GatherAlong.apply(input, index=idx.data, dim=d), idx)
+    d = _wrap_dim(dim, input.array.ndim, "sort")
+    return sort_result(GatherAlong.apply(input, index=idx.array, dim=d), idx)
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
-    d = _wrap_dim(dim, input.data.ndim, "topk")
-    n = input.data.shape[d] if input.data.ndim else 1
+    d = _wrap_dim(dim, input.array.ndim, "topk")
+    n = input.array.shape[d] if input.array.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {n} "
                            f"(input shape {list(input.shape)})")
-    idx = argsort(input, d, descending=largest).data
+    idx = argsort(input, d, descending=largest).array
     index = [slice(None)] * idx.ndim
     index[d] = slice(0, k)
     idx = idx[tuple(index)]
@@ -58,10 +58,10 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     ``input`` is (C,) or (N, C) of non-negative weights; returns int64 (num_samples,) or
     (N, num_samples). Without replacement, each draw removes the chosen category.
     """
-    if input.data.ndim not in (1, 2):
+    if input.array.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {list(input.shape)}")
     xp = input.xp
-    w = input.data.astype("float64")
+    w = input.array.astype("float64")
     if bool((w < 0).any()) or not bool(xp.isfinite(w).all()):
         raise RuntimeError("multinomial: probability tensor contains either inf, nan or element < 0")
     rows = w.reshape(-1, w.shape[-1])
@@ -83,15 +83,15 @@ def multinomial(input, num_samples, replacement=False, generator=None):
         out[:, s] = pick
         if not replacement:
             rows[xp.arange(rows.shape[0]), pick] = 0.0
-    return _wrap(out if input.data.ndim == 2 else out[0])
+    return _wrap(out if input.array.ndim == 2 else out[0])
 
 
 def bernoulli(input, p=None, generator=None):
     """0/1 samples with probability ``input`` (or the scalar ``p``), in input's dtype."""
     g = generator or B.generator_for(input.device.type)
-    prob = input.data if p is None else p
-    u = g.random(input.data.shape)
-    return _wrap((u < prob).astype(input.data.dtype))
+    prob = input.array if p is None else p
+    u = g.random(input.array.shape)
+    return _wrap((u < prob).astype(input.array.dtype))
 
 
 __all__ = ["sort", "argsort", "topk", "multinomial", "bernoulli"]

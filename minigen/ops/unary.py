@@ -113,7 +113,7 @@ class Tanh(Function):
     def backward(self, gy):
         (y,) = self.saved_tensors
         if not _state["grad"]:  # no graph recorded: the same formula, without an op call
-            return _wrap(_tanh_grad(self.xp, gy.data, y.data))
+            return _wrap(_tanh_grad(self.xp, gy.array, y.array))
         return TanhBackward.apply(gy, y)
 
 
@@ -161,7 +161,7 @@ class Sigmoid(Function):
     def backward(self, gy):
         (y,) = self.saved_tensors
         if not _state["grad"]:  # no graph recorded: the same formula, without an op call
-            return _wrap(_sigmoid_grad(self.xp, gy.data, y.data))
+            return _wrap(_sigmoid_grad(self.xp, gy.array, y.array))
         return SigmoidBackward.apply(gy, y)
 
 
@@ -246,7 +246,7 @@ def rsqrt(input):
 
 
 def abs(input):
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         return _nondiff(input, lambda xp, a: xp.abs(a))
     return Abs.apply(input)
 
@@ -304,4 +304,4 @@ def clamp_max(input, max):
 def _float(t):
     if not isinstance(t, Tensor):
         raise TypeError(f"expected a Tensor, got {type(t).__name__}")
-    return t if t.data.dtype.kind == "f" else t.to(B._default_dtype)
+    return t if t.array.dtype.kind == "f" else t.to(B._default_dtype)

@@ -55,10 +55,10 @@ class Adam(Optimizer):
     def _init_state(amsgrad):
         def init(p):
             xp = p.xp
-            st = {"step": 0, "exp_avg": _wrap(xp.zeros_like(p.data)),
-                  "exp_avg_sq": _wrap(xp.zeros_like(p.data))}
+            st = {"step": 0, "exp_avg": _wrap(xp.zeros_like(p.array)),
+                  "exp_avg_sq": _wrap(xp.zeros_like(p.array))}
             if amsgrad:
-                st["max_exp_avg_sq"] = _wrap(xp.zeros_like(p.data))
+                st["max_exp_avg_sq"] = _wrap(xp.zeros_like(p.array))
             return st
         return init
 
@@ -73,8 +73,8 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                xp, theta = p.xp, p.data
-                g = -p.grad.data if group["maximize"] else p.grad.data
+                xp, theta = p.xp, p.array
+                g = -p.grad.array if group["maximize"] else p.grad.array
                 state = self._state_for(p, self._init_state(amsgrad))
                 state["step"] += 1
                 t = state["step"]
@@ -85,7 +85,7 @@ class Adam(Optimizer):
                     else:
                         # g <- g + lambda theta
                         g = g + lam * theta
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                m, v = state["exp_avg"].array, state["exp_avg_sq"].array
                 buf = xp.empty_like(theta)  # one scratch array: every step below works in place
                 # m_t = beta1 m_{t-1} + (1 - beta1) g
                 m *= beta1
@@ -100,7 +100,7 @@ class Adam(Optimizer):
                 bias_correction2 = 1 - beta2 ** t
                 if amsgrad:
                     # v_max = max(v_max, v_t)
-                    v_max = state["max_exp_avg_sq"].data
+                    v_max = state["max_exp_avg_sq"].array
                     xp.maximum(v_max, v, out=v_max)
                     v = v_max
                 # denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps

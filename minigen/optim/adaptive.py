@@ -47,15 +47,15 @@ def _check(name, value, low=0.0, high=None, what="value"):
 
 
 def _zeros(p):
-    return _wrap(p.xp.zeros_like(p.data))
+    return _wrap(p.xp.zeros_like(p.array))
 
 
 def _grad(p, group):
     """g, with maximize and (L2) weight decay applied (a new array; p.grad is left alone)."""
-    g = -p.grad.data if group.get("maximize") else p.grad.data
+    g = -p.grad.array if group.get("maximize") else p.grad.array
     lam = group.get("weight_decay", 0)
     if lam != 0 and not group.get("decoupled_weight_decay", False):
-        g = g + lam * p.data
+        g = g + lam * p.array
     return g
 
 
@@ -83,7 +83,7 @@ class Adadelta(Optimizer):
                 st = self._state_for(p, lambda p: {"step": 0, "square_avg": _zeros(p),
                                                    "acc_delta": _zeros(p)})
                 st["step"] += 1
-                v, u = st["square_avg"].data, st["acc_delta"].data
+                v, u = st["square_avg"].array, st["acc_delta"].array
                 # v_t = rho v + (1 - rho) g^2
                 v *= rho
                 v += (1 - rho) * g * g
@@ -93,7 +93,7 @@ class Adadelta(Optimizer):
                 u *= rho
                 u += (1 - rho) * delta * delta
                 # theta <- theta - lr delta
-                p.data -= lr * delta
+                p.array -= lr * delta
         return loss
 
 
@@ -123,15 +123,15 @@ class Adagrad(Optimizer):
                     continue
                 xp, g = p.xp, _grad(p, group)
                 st = self._state_for(p, lambda p: {
-                    "step": 0, "sum": _wrap(p.xp.full_like(p.data, init))})
+                    "step": 0, "sum": _wrap(p.xp.full_like(p.array, init))})
                 st["step"] += 1
                 # lr_t = lr / (1 + (t - 1) lr_decay)
                 clr = lr / (1 + (st["step"] - 1) * decay)
-                s = st["sum"].data
+                s = st["sum"].array
                 # s_t = s + g^2
                 s += g * g
                 # theta <- theta - lr_t g / (sqrt(s_t) + eps)
-                p.data -= clr * g / (xp.sqrt(s) + eps)
+                p.array -= clr * g / (xp.sqrt(s) + eps)
         return loss
 
 
@@ -160,13 +160,13 @@ class Adamax(Optimizer):
                 st = self._state_for(p, lambda p: {"step": 0, "exp_avg": _zeros(p),
                                                    "exp_inf": _zeros(p)})
                 st["step"] += 1
-                m, u = st["exp_avg"].data, st["exp_inf"].data
+                m, u = st["exp_avg"].array, st["exp_inf"].array
                 # m_t = beta1 m + (1 - beta1) g
                 m += (1 - b1) * (g - m)
                 # u_t = max(beta2 u, |g| + eps)
                 xp.maximum(u * b2, xp.abs(g) + eps, out=u)
                 # theta <- theta - lr / (1 - beta1^t) m_t / u_t
-                p.data -= (lr / (1 - b1 ** st["step"])) * (m / u)
+                p.array -= (lr / (1 - b1 ** st["step"])) * (m / u)
         return loss
 
 
@@ -202,20 +202,20 @@ class NAdam(Optimizer):
                 st["step"] += 1
                 t = st["step"]
                 if group["weight_decay"] and group["decoupled_weight_decay"]:
-                    p.data *= 1 - lr * group["weight_decay"]
+                    p.array *= 1 - lr * group["weight_decay"]
                 # mu_t = beta1 (1 - 0.5 * 0.96^(t psi))
                 mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
                 st["mu_product"] *= mu
                 P = st["mu_product"]
-                m, v = st["exp_avg"].data, st["exp_avg_sq"].data
+                m, v = st["exp_avg"].array, st["exp_avg_sq"].array
                 m += (1 - b1) * (g - m)
                 v *= b2
                 v += (1 - b2) * g * g
                 # d = sqrt(v_t / (1 - beta2^t)) + eps
                 d = xp.sqrt(v / (1 - b2 ** t)) + eps
-                p.data -= (lr * (1 - mu) / (1 - P)) * (g / d)
-                p.data -= (lr * mu_next / (1 - P * mu_next)) * (m / d)
+                p.array -= (lr * (1 - mu) / (1 - P)) * (g / d)
+                p.array -= (lr * mu_next / (1 - P * mu_next)) * (m / d)
         return loss
 
 
@@ -250,8 +250,8 @@ class RAdam(Optimizer):
                 st["step"] += 1
                 t = st["step"]
                 if group["weight_decay"] and group["decoupled_weight_decay"]:
-                    p.data *= 1 - lr * group["weight_decay"]
-                m, v = st["exp_avg"].data, st["exp_avg_sq"].data
+                    p.array *= 1 - lr * group["weight_decay"]
+                m, v = st["exp_avg"].array, st["exp_avg_sq"].array
                 m += (1 - b1) * (g - m)
                 v *= b2
                 v += (1 - b2) * g * g
@@ -263,7 +263,7 @@ class RAdam(Optimizer):
                     r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
                                   / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
                     adaptive = math.sqrt(bc2) / (xp.sqrt(v) + eps)
-                    p.data -= m_hat * lr * adaptive * r
+                    p.array -= m_hat * lr * adaptive * r
                 else:
-                    p.data -= m_hat * lr
+                    p.array -= m_hat * lr
         return loss

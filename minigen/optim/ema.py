@@ -50,7 +50,7 @@ class EMA:
         self.params = [p for p in _params_of(model_or_params) if p.dtype.kind == "f"]
         self.decay = decay
         self.num_updates = 0 if use_num_updates else None
-        self.shadow_params = [_wrap(p.data.copy()) for p in self.params]
+        self.shadow_params = [_wrap(p.array.copy()) for p in self.params]
         self.collected_params = None
 
     def _targets(self, model_or_params, op):
@@ -63,7 +63,7 @@ class EMA:
             if tuple(p.shape) != tuple(s.shape):
                 raise ValueError(f"EMA.{op}: parameter {i} has shape {list(p.shape)}, its average "
                                  f"has shape {list(s.shape)}")
-            if type(p.data) is not type(s.data):
+            if type(p.array) is not type(s.array):
                 raise RuntimeError(f"EMA.{op}: parameter {i} is on {p.device} but its average is "
                                    f"on {s.device}; call ema.to({str(p.device)!r})")
         return params
@@ -78,24 +78,24 @@ class EMA:
             decay = min(decay, (1 + self.num_updates) / (10 + self.num_updates))
         for p, s in zip(params, self.shadow_params):
             # shadow <- decay shadow + (1 - decay) theta
-            s.data *= decay
-            s.data += (1 - decay) * p.data.astype(s.dtype, copy=False)
+            s.array *= decay
+            s.array += (1 - decay) * p.array.astype(s.dtype, copy=False)
 
     def copy_to(self, model_or_params=None):
         """Write the averaged values into the parameters (in place)."""
         for p, s in zip(self._targets(model_or_params, "copy_to"), self.shadow_params):
-            p.data[...] = s.data
+            p.array[...] = s.array
 
     def store(self, model_or_params=None):
         """Keep a copy of the parameters' current values, for ``restore``."""
-        self.collected_params = [p.data.copy() for p in self._targets(model_or_params, "store")]
+        self.collected_params = [p.array.copy() for p in self._targets(model_or_params, "store")]
 
     def restore(self, model_or_params=None):
         """Put back the values saved by ``store``."""
         if self.collected_params is None:
             raise RuntimeError("EMA.restore: no stored parameters; call store() first")
         for p, c in zip(self._targets(model_or_params, "restore"), self.collected_params):
-            p.data[...] = c
+            p.array[...] = c
         self.collected_params = None
 
     @contextlib.contextmanager
@@ -117,7 +117,7 @@ class EMA:
 
     def state_dict(self):
         return {"decay": self.decay, "num_updates": self.num_updates,
-                "shadow_params": [_wrap(s.data.copy()) for s in self.shadow_params]}
+                "shadow_params": [_wrap(s.array.copy()) for s in self.shadow_params]}
 
     def load_state_dict(self, state_dict):
         """Restore from ``state_dict()``; count and shapes are checked before anything changes."""
@@ -131,7 +131,7 @@ class EMA:
                 raise ValueError(f"EMA.load_state_dict: average {i} has shape {list(v.shape)}, "
                                  f"expected {list(mine.shape)}")
             t = v if isinstance(v, Tensor) else Tensor(v)
-            new.append(_wrap(t.to(device=mine.device, dtype=mine.dtype).data.copy()))
+            new.append(_wrap(t.to(device=mine.device, dtype=mine.dtype).array.copy()))
         self.decay = state_dict["decay"]
         self.num_updates = state_dict["num_updates"]
         self.shadow_params = new

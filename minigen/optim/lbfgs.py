@@ -52,7 +52,7 @@ class LBFGS(Optimizer):
 
     def _flat_grad(self):
         xp = self._params[0].xp
-        parts = [p.grad.data.reshape(-1) if p.grad is not None else xp.zeros(p.data.size, p.dtype)
+        parts = [p.grad.array.reshape(-1) if p.grad is not None else xp.zeros(p.array.size, p.dtype)
                  for p in self._params]
         return xp.concatenate(parts)
 
@@ -60,8 +60,8 @@ class LBFGS(Optimizer):
         """x <- x + t d, d cut back into the parameters' shapes."""
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (t * d[offset:offset + n]).reshape(p.data.shape).astype(p.dtype, copy=False)
+            n = p.array.size
+            p.array += (t * d[offset:offset + n]).reshape(p.array.shape).astype(p.dtype, copy=False)
             offset += n
 
     @no_grad()

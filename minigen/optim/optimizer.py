@@ -5,7 +5,7 @@ and the hyperparameters for them (``'lr'``, ``'momentum'``, ...), filled from ``
 where the group does not say. Per-parameter state (Adam's moving averages, SGD's momentum
 buffer) lives in ``state[param]``, a dict created on the first ``step``.
 
-``step()`` runs under ``no_grad`` and changes ``p.data`` in place with the array module of the
+``step()`` runs under ``no_grad`` and changes ``p.array`` in place with the array module of the
 parameter's device (``xp``), so the same code steps on CPU and GPU, and anything that holds the
 parameter (a Module, a tied weight) sees the new values.
 
@@ -105,9 +105,9 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad.creator is not None:  # a grad recorded with create_graph
-                    p.grad = _wrap(p.grad.xp.zeros_like(p.grad.data))
+                    p.grad = _wrap(p.grad.xp.zeros_like(p.grad.array))
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -189,7 +189,7 @@ class Optimizer:
 
 def _snapshot(v):
     if isinstance(v, Tensor):
-        return _wrap(v.data.copy())
+        return _wrap(v.array.copy())
     return v
 
 
@@ -212,7 +212,7 @@ def _load_value(name, i, key, v, p):
 def _to_host(v):
     """A NumPy copy of a minigen Tensor, a NumPy array or a PyTorch tensor."""
     if isinstance(v, Tensor):
-        return v.numpy()
+        return v.cpu().numpy()
     if isinstance(v, numpy.ndarray):
         return v.copy()
     if hasattr(v, "detach") and hasattr(v, "cpu"):  # a torch.Tensor

@@ -45,11 +45,11 @@ class RMSprop(Optimizer):
     def _init_state(momentum, centered):
         def init(p):
             zeros = p.xp.zeros_like
-            st = {"step": 0, "square_avg": _wrap(zeros(p.data))}
+            st = {"step": 0, "square_avg": _wrap(zeros(p.array))}
             if momentum > 0:
-                st["momentum_buffer"] = _wrap(zeros(p.data))
+                st["momentum_buffer"] = _wrap(zeros(p.array))
             if centered:
-                st["grad_avg"] = _wrap(zeros(p.data))
+                st["grad_avg"] = _wrap(zeros(p.array))
             return st
         return init
 
@@ -63,20 +63,20 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                xp, theta = p.xp, p.data
-                g = -p.grad.data if group["maximize"] else p.grad.data
+                xp, theta = p.xp, p.array
+                g = -p.grad.array if group["maximize"] else p.grad.array
                 state = self._state_for(p, self._init_state(mu, centered))
                 state["step"] += 1
                 if lam != 0:
                     # g <- g + lambda theta
                     g = g + lam * theta
                 # v = alpha v + (1 - alpha) g^2
-                v = state["square_avg"].data
+                v = state["square_avg"].array
                 v *= alpha
                 v += (1 - alpha) * (g * g)
                 if centered:
                     # g_avg = alpha g_avg + (1 - alpha) g;  v~ = v - g_avg^2
-                    g_avg = state["grad_avg"].data
+                    g_avg = state["grad_avg"].array
                     g_avg *= alpha
                     g_avg += (1 - alpha) * g
                     avg = xp.sqrt(v - g_avg * g_avg) + eps
@@ -84,7 +84,7 @@ class RMSprop(Optimizer):
                     avg = xp.sqrt(v) + eps
                 if mu > 0:
                     # b = mu b + g / (sqrt(v~) + eps);  theta <- theta - lr b
-                    b = state["momentum_buffer"].data
+                    b = state["momentum_buffer"].array
                     b *= mu
                     b += g / avg
                     theta -= lr * b

@@ -49,8 +49,8 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                theta = p.data
-                g = -p.grad.data if group["maximize"] else p.grad.data
+                theta = p.array
+                g = -p.grad.array if group["maximize"] else p.grad.array
                 if lam != 0:
                     # g <- g + lambda theta
                     g = g + lam * theta
@@ -62,11 +62,11 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = _wrap(g.copy())
                     else:
                         # b_t = mu b_{t-1} + (1 - tau) g
-                        b = buf.data
+                        b = buf.array
                         b *= mu
                         b += (1 - tau) * g
                     # g <- g + mu b_t (Nesterov) or g <- b_t
-                    g = g + mu * buf.data if nesterov else buf.data
+                    g = g + mu * buf.array if nesterov else buf.array
                 # theta <- theta - lr g   (in place: everything holding p sees the new values)
                 theta -= lr * g
         return loss

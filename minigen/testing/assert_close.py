@@ -15,7 +15,7 @@ _TOLERANCES = {"float16": (1e-3, 1e-5), "float32": (1.3e-6, 1e-5), "float64": (1
 def _as_array(x):
     from ..autograd import Tensor
     if isinstance(x, Tensor):
-        return x.numpy(), x.dtype, x.device.type
+        return x.cpu().numpy(), x.dtype, x.device.type
     arr = numpy.asarray(x)
     return arr, arr.dtype, "cpu"
 

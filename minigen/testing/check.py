@@ -62,7 +62,7 @@ def as_device_tensors(inputs, device):
     for x in inputs:
         if _is_tensor(x):
             if x.device != device:
-                t = mg.tensor(x.numpy(), dtype=x.dtype, device=device)
+                t = mg.tensor(x.cpu().numpy(), dtype=x.dtype, device=device)
                 if x.requires_grad:
                     t.requires_grad_(True)
                 x = t
@@ -145,7 +145,7 @@ def check_op(fn, reference, inputs, device="cpu", second_order=True, atol=1e-5, 
 
     # 1. forward against the reference ------------------------------------------------------
     t0 = time.perf_counter()
-    before = [t.numpy() for t in tensors]
+    before = [t.cpu().numpy() for t in tensors]
     outs = _flatten(fn(*tensors))
     ref_args = [a.astype(numpy.float64) if a.dtype.kind == "f" else a.copy() for a in before]
     refs = [numpy.asarray(r) for r in _flatten(reference(*ref_args))]
@@ -163,7 +163,7 @@ def check_op(fn, reference, inputs, device="cpu", second_order=True, atol=1e-5, 
             problems.append(f"{label}: dtype {o.dtype} but the reference gives {r.dtype}")
         elif o.dtype.kind == "f" and all_f64 and o.dtype != numpy.float64:
             problems.append(f"{label}: float64 inputs gave a {o.dtype} output")
-        msg = _compare(label, o.numpy(), r, forward_atol, forward_rtol)
+        msg = _compare(label, o.cpu().numpy(), r, forward_atol, forward_rtol)
         if msg:
             problems.append(msg)
     timings["forward"] = time.perf_counter() - t0
@@ -174,7 +174,7 @@ def check_op(fn, reference, inputs, device="cpu", second_order=True, atol=1e-5, 
     if diff and live:
         rng = numpy.random.default_rng(0)
         vs = [mg.tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=device) for o in live]
-        vs_before = [v.numpy() for v in vs]
+        vs_before = [v.cpu().numpy() for v in vs]
         gs = mg.grad(live, diff, grad_outputs=vs, allow_unused=True)
         for k, (t, g) in enumerate(zip(diff, gs)):
             if g is None:
@@ -185,13 +185,13 @@ def check_op(fn, reference, inputs, device="cpu", second_order=True, atol=1e-5, 
                     f"{list(g.shape)}, dtype {g.dtype}, device '{g.device}'; the input has "
                     f"{list(t.shape)}, {t.dtype}, '{t.device}'")
         for k, (v, b) in enumerate(zip(vs, vs_before)):
-            if not numpy.array_equal(v.numpy(), b, equal_nan=True):
+            if not numpy.array_equal(v.cpu().numpy(), b, equal_nan=True):
                 problems.append(f"mutation: backward changed the upstream gradient of output {k}")
     elif diff and not live:
         problems.append("backward: inputs require grad but no floating output requires grad "
                         "(is the op cut off from the graph?)")
     for k, (t, b) in enumerate(zip(tensors, before)):
-        if not numpy.array_equal(t.numpy(), b, equal_nan=True):
+        if not numpy.array_equal(t.cpu().numpy(), b, equal_nan=True):
             problems.append(f"mutation: input {k} (shape {list(t.shape)}) was changed by the "
                             "forward or backward pass")
 
@@ -261,7 +261,7 @@ def check_broadcasting(fn, reference, shape_a, shape_b, device="cpu", grad_refer
     want = numpy.asarray(reference(a_np.copy(), b_np.copy()))
     if tuple(y.shape) != out_shape:
         raise AssertionError(f"{where}: result shape {list(y.shape)}, expected {list(out_shape)}")
-    msg = _compare(f"{where}: forward", y.numpy(), want, atol, rtol)
+    msg = _compare(f"{where}: forward", y.cpu().numpy(), want, atol, rtol)
     if msg:
         raise AssertionError(msg)
     if not differentiable:
@@ -278,7 +278,7 @@ def check_broadcasting(fn, reference, shape_a, shape_b, device="cpu", grad_refer
         da, db = grad_reference(a_np.copy(), b_np.copy(), g_np.copy())
         for label, t, g, full in (("a", a, ga, da), ("b", b, gb, db)):
             expect = sum_to_reference(numpy.broadcast_to(full, out_shape), t.shape)
-            got = numpy.zeros(t.shape) if g is None else g.numpy()
+            got = numpy.zeros(t.shape) if g is None else g.cpu().numpy()
             msg = _compare(f"{where}: gradient of {label}", got, expect, 1e-7, 1e-7)
             if msg:
                 raise AssertionError(msg)
@@ -306,7 +306,7 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
     mg = _minigen()
     xs = []
     for t in inputs:  # private copies: perturbing them never touches the caller's tensors
-        c = mg.tensor(t.numpy(), dtype=t.dtype, device=t.device)
+        c = mg.tensor(t.cpu().numpy(), dtype=t.dtype, device=t.device)
         c.requires_grad = t.requires_grad
         xs.append(c)
     diff = [k for k, t in enumerate(xs) if t.requires_grad]
@@ -336,7 +336,7 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
     worst = 0.0
     for k in diff:
         x = xs[k]
-        host = x.numpy()
+        host = x.cpu().numpy()
         flat = host.reshape(-1)
         numeric = numpy.zeros((sum(sizes), flat.size))
         for j in range(flat.size):
@@ -344,12 +344,12 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
             for sgn in (1.0, -1.0):
                 p = flat.copy()
                 p[j] += sgn * eps
-                x.data = mg.tensor(p.reshape(host.shape), dtype=x.dtype, device=x.device).data
+                x.array = mg.tensor(p.reshape(host.shape), dtype=x.dtype, device=x.device).array
                 cols.append(numpy.concatenate(
-                    [o.numpy().astype(numpy.float64).ravel() for o in _float_outputs(fn, xs)]
+                    [o.cpu().numpy().astype(numpy.float64).ravel() for o in _float_outputs(fn, xs)]
                     or [numpy.zeros(0)]))
             numeric[:, j] = (cols[0] - cols[1]) / (2 * eps)
-        x.data = mg.tensor(host, dtype=x.dtype, device=x.device).data
+        x.array = mg.tensor(host, dtype=x.dtype, device=x.device).array
         analytic = numpy.zeros_like(numeric)
         outs = _float_outputs(fn, xs)
         row = 0
@@ -362,7 +362,7 @@ def jacobian_error(fn, inputs, order=1, eps=1e-6, seed=0):
                         onehot.reshape(o.shape), dtype=o.dtype, device=o.device),
                         retain_graph=True, allow_unused=True)
                     if g is not None:
-                        analytic[row] = g.numpy().astype(numpy.float64).ravel()
+                        analytic[row] = g.cpu().numpy().astype(numpy.float64).ravel()
                 row += 1
         if numeric.size:
             worst = max(worst, float(numpy.abs(numeric - analytic).max()))

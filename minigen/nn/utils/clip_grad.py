@@ -27,7 +27,7 @@ def _as_list(parameters):
 
 def _check_same_device(op, tensors):
     for t in tensors[1:]:
-        if type(t.data) is not type(tensors[0].data):
+        if type(t.array) is not type(tensors[0].array):
             raise RuntimeError(f"{op}: found tensors on two devices, {tensors[0].device} and "
                                f"{t.device}; move them to one device first")
 
@@ -68,7 +68,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     for g in grads[1:]:
         dtype = numpy.promote_types(dtype, g.dtype)  # dtypes, not arrays
     # total = || (||g_1||_p, ||g_2||_p, ...) ||_p
-    norms = xp.stack([_vector_norm(xp, g.data, p).astype(dtype) for g in grads])
+    norms = xp.stack([_vector_norm(xp, g.array, p).astype(dtype) for g in grads])
     total = _vector_norm(xp, norms, p)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
@@ -78,7 +78,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     # scale = min(1, max_norm / (total + 1e-6))
     scale = xp.minimum(max_norm / (total + 1e-6), 1.0)
     for g in grads:
-        g.data *= scale.astype(g.dtype)
+        g.array *= scale.astype(g.dtype)
     return _wrap(xp.asarray(total))
 
 
@@ -87,7 +87,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     c = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            g = p.grad.data
+            g = p.grad.array
             g[...] = p.grad.xp.clip(g, -c, c)
 
 
@@ -115,11 +115,11 @@ def vector_to_parameters(vec, parameters):
         raise ValueError(f"vector_to_parameters: vector has {vec.shape[0]} elements, the "
                          f"parameters have {n}")
     for q in params:
-        if type(q.data) is not type(vec.data):
+        if type(q.array) is not type(vec.array):
             raise RuntimeError(f"vector_to_parameters: vec is on {vec.device} but a parameter "
                                f"is on {q.device}")
     start = 0
     for q in params:
         k = q.numel()
-        q.data[...] = vec.data[start:start + k].reshape(q.shape).astype(q.dtype)
+        q.array[...] = vec.array[start:start + k].reshape(q.shape).astype(q.dtype)
         start += k

@@ -46,14 +46,14 @@ def default_collate(batch):
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        kinds = {type(b.data) for b in batch if isinstance(b, Tensor)}
+        kinds = {type(b.array) for b in batch if isinstance(b, Tensor)}
         if len(kinds) != 1 or not all(isinstance(b, Tensor) for b in batch):
             raise TypeError("default_collate: a batch mixes tensors of different devices (or tensors and other types)")
         shapes = {tuple(b.shape) for b in batch}
         if len(shapes) != 1:
             raise RuntimeError(f"default_collate: cannot stack examples of different shapes {sorted(shapes)}")
-        xp = B.backend_of(elem.data).xp
-        return _wrap(xp.stack([b.data for b in batch]))
+        xp = B.backend_of(elem.array).xp
+        return _wrap(xp.stack([b.array for b in batch]))
     if isinstance(elem, numpy.ndarray):
         return _wrap(numpy.stack(batch))
     if isinstance(elem, (bool, numpy.bool_)):

@@ -71,15 +71,15 @@ class TensorDataset(Dataset):
             if not -n <= index < n:  # CuPy would wrap an out-of-range index silently
                 raise IndexError(f"TensorDataset: index {index} is out of range for {n} examples")
             # a[i, ...] is a 0-d array (not a NumPy scalar) even for a 1-d tensor
-            return tuple(_wrap(t.data[index, ...]) for t in self.tensors)
+            return tuple(_wrap(t.array[index, ...]) for t in self.tensors)
         return self._gather(numpy.arange(len(self))[index])
 
     def _gather(self, idx):
         """One batch: every tensor indexed by the integer array ``idx`` (host NumPy)."""
         out = []
         for t in self.tensors:
-            b = B.backend_of(t.data)
-            out.append(_wrap(t.data[idx if b is B.CPU else b.asarray(idx)]))
+            b = B.backend_of(t.array)
+            out.append(_wrap(t.array[idx if b is B.CPU else b.asarray(idx)]))
         return tuple(out)
 
 

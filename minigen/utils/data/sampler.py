@@ -152,7 +152,7 @@ class WeightedRandomSampler(Sampler):
     """``num_samples`` indices drawn with probabilities proportional to ``weights``."""
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
-        w = numpy.asarray(weights.numpy() if hasattr(weights, "numpy") else weights, dtype=numpy.float64)
+        w = numpy.asarray(weights.cpu().numpy() if hasattr(weights, "numpy") else weights, dtype=numpy.float64)
         if w.ndim != 1 or (w < 0).any() or not numpy.isfinite(w).all() or w.sum() <= 0:
             raise ValueError(f"WeightedRandomSampler: weights must be a 1-d sequence of "
                              f"non-negative finite numbers with a positive sum, got shape "
