@@ -36,7 +36,7 @@ def test_recipe_per_data_overrides():
                per_variant={"conv": {"epochs": 2, "lr": 0.5}})
     c = r.resolve("digits", "conv")
     assert (c.data, c.epochs, c.lr, c.variants) == ("digits", 2, 0.5, ("conv", "mlp"))
-    assert r.resolve().epochs == 10 and r.resolve(variant="conv").data == "mnist"  # sweep_data: keep (a Recipe)
+    assert r.resolve().epochs == 10 and r.resolve(variant="conv").data == "mnist"  # (a Recipe field)
 
 
 def test_load_data():

@@ -2,7 +2,7 @@
 
 ``t.data`` is a new Tensor over the very same array, cut off from the graph; ``t.data = other``
 replaces the array; the raw NumPy/CuPy array is ``t.array``. This file means PyTorch's ``.data``
-everywhere, so the sweep of tools/sweep_data.py leaves it alone (sweep_data: skip).
+everywhere.
 """
 import numpy as np
 import pytest

@@ -441,7 +441,7 @@ def _as_host_or_tensor(v, key):
             v = v.detach()
         if hasattr(v, "cpu"):
             v = v.cpu()
-        return numpy.asarray(v.numpy() if hasattr(v, "numpy") else v)  # sweep_data: keep (cpu above)
+        return numpy.asarray(v.numpy() if hasattr(v, "numpy") else v)  # (a host tensor: moved to the cpu above)
     except Exception:
         raise TypeError(f"load_state_dict: value for key '{key}' is a {type(v).__name__}, "
                         "not a tensor or array") from None
