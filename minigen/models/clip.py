@@ -56,6 +56,7 @@ from minigen.nn import functional as F
 from minigen.data import captions as C
 
 from .registry import Recipe, register
+from .vit import _check_images
 
 __all__ = ["CLIP", "ImageTower", "TextTower", "clip_loss", "build_clip", "evaluate", "MAX_LOG_SCALE"]
 
@@ -77,16 +78,6 @@ def clip_loss(u, v, scale):
     target = minigen.arange(S.shape[0], device=S.device)
     # L = (CE over rows: image -> caption + CE over columns: caption -> image) / 2
     return (F.cross_entropy(S, target) + F.cross_entropy(S.transpose(0, 1), target)) / 2
-
-
-def _check_images(images, image_shape):
-    shape = tuple(getattr(images, "shape", ()))
-    if not isinstance(images, minigen.Tensor) or len(shape) != 4 or shape[1:] != tuple(image_shape):
-        got = list(shape) if isinstance(images, minigen.Tensor) else type(images).__name__
-        raise ValueError(f"CLIP: expected images [B, {', '.join(map(str, image_shape))}] "
-                         f"(batch, channels, height, width) in [0, 1], got {got}")
-    if not images.is_floating_point():
-        raise TypeError(f"CLIP: expected float images in [0, 1], got dtype {images.dtype}")
 
 
 class ImageTower(nn.Module):
@@ -181,7 +172,7 @@ class CLIP(nn.Module):
 
     def encode_image(self, images):
         """u = f(x) / ||f(x)||: unit vectors [B, embed_dim]."""
-        _check_images(images, self.image_shape)
+        _check_images("CLIP", images, self.image_shape)
         return l2_normalize(self.visual(images))
 
     def encode_ids(self, ids, lengths):

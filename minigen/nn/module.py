@@ -156,11 +156,18 @@ class Module:
 
     def get_parameter(self, target):
         """The parameter at the dotted path ``target``."""
+        return self._get_tensor(target, "_parameters", "parameter")
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target``."""
+        return self._get_tensor(target, "_buffers", "buffer")
+
+    def _get_tensor(self, target, store, kind):
         mod, _, name = target.rpartition(".")
         m = self.get_submodule(mod)
-        if name not in m._parameters:
-            raise AttributeError(f"{type(m).__name__} has no parameter `{name}`")
-        return m._parameters[name]
+        if name not in getattr(m, store):
+            raise AttributeError(f"{type(m).__name__} has no {kind} `{name}`")
+        return getattr(m, store)[name]
 
     # -- traversal -----------------------------------------------------------------------
     def named_modules(self, memo=None, prefix=""):
@@ -301,13 +308,6 @@ class Module:
         minigen trains in one process, so the module is returned unchanged."""
         return self
 
-    def get_buffer(self, target):
-        """The buffer at the dotted path ``target``."""
-        mod, _, name = target.rpartition(".")
-        m = self.get_submodule(mod)
-        if name not in m._buffers:
-            raise AttributeError(f"{type(m).__name__} has no buffer `{name}`")
-        return m._buffers[name]
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
