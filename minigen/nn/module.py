@@ -308,7 +308,6 @@ class Module:
         minigen trains in one process, so the module is returned unchanged."""
         return self
 
-
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if p.grad is None:
