@@ -385,10 +385,9 @@ def _set_blas_threads(spec):
             raise CommandError(f"--threads: expected a number or 'auto', got {spec!r}") from None
         if n < 1:
             raise CommandError(f"--threads: expected a positive number, got {n}")
-    import minigen
-    before = minigen.get_num_threads()
-    minigen.set_num_threads(n)  # minigen's own host threads (minigen/threads.py)
-    _limits.append(_Restore(lambda: minigen.set_num_threads(before)))
+    from . import threads
+    # minigen's own host threads (minigen/threads.py); BLAS's are pinned just below
+    _limits.append(_Restore(threads.pin_host_threads(n)))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

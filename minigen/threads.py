@@ -128,6 +128,18 @@ def set_num_threads(n):
             _state["blas_before"] = [n] * len(_state.get("blas_before", []))
 
 
+def pin_host_threads(n):
+    """Set minigen's own thread count to ``n`` and stop the busy-machine adaptation, without
+    touching BLAS (for callers that pin BLAS themselves, e.g. with threadpoolctl's context).
+    Returns ``restore()``, which puts both back."""
+    before = (_state["threads"], _state["auto_blas"])
+    _state["threads"], _state["auto_blas"] = n, False
+
+    def restore():
+        _state["threads"], _state["auto_blas"] = before
+    return restore
+
+
 # ----------------------------------------------------------------------------- a busy machine
 _state.update(auto_blas=True, last_check=0.0, blas_default=None, others=None, auto_now=None)
 CHECK_SECONDS = 1.0

@@ -130,12 +130,12 @@ class _Pins:
 
     def __init__(self):
         self.limiter = None
-        self.minigen_threads = None  # minigen's thread count before the pin
+        self.minigen_threads = None  # restore(): minigen's thread settings before the pin
         self.notes = []
 
     def release(self):
         if self.minigen_threads is not None:
-            minigen.set_num_threads(self.minigen_threads)
+            self.minigen_threads()      # minigen's host threads and its BLAS adaptation as before
             self.minigen_threads = None
         if self.limiter is not None:
             self.limiter.restore_original_limits()
@@ -148,8 +148,9 @@ def pin_threads(n, with_torch=False):
     pins = _Pins()
     if n is None:
         return pins
-    pins.minigen_threads = minigen.get_num_threads()
-    minigen.set_num_threads(int(n))
+    from minigen.threads import pin_host_threads
+    # minigen's own threads here; BLAS's by threadpoolctl below (which puts them back itself)
+    pins.minigen_threads = pin_host_threads(int(n))
     try:
         from threadpoolctl import threadpool_limits
         pins.limiter = threadpool_limits(limits=int(n))
