@@ -11,6 +11,10 @@ from .attention import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .pixelshuffle import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
+from .fold import *  # noqa: F401,F403
 from .quantize import Int8Linear, quantize_int8  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .rope import RotaryEmbedding, apply_rotary  # noqa: F401,E402
@@ -18,4 +22,3 @@ from .lora import LoRALinear, add_lora, merge_lora, trainable_parameters  # noqa
 from .moe import MoE  # noqa: F401,E402
 from . import parallel  # noqa: F401,E402
 from .parallel import DataParallel, DistributedDataParallel  # noqa: F401,E402
-from .more_layers import *  # noqa: F401,F403,E402

@@ -11,7 +11,10 @@ from __future__ import annotations
 from ..ops import activation as F
 from ..ops import unary as E
 from ..ops import softmax_family as S
+from ..ops import extras as X
+
 from .module import Module
+from .parameter import Parameter
 
 __all__ = [
     "ReLU", "LeakyReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Softplus", "ELU", "Hardtanh",
@@ -180,3 +183,75 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+def _act(name, fn, doc, **defaults):
+    keys = list(defaults)
+
+    def __init__(self, *args, **kwargs):
+        Module.__init__(self)
+        values = dict(defaults)
+        if len(args) > len(keys):
+            raise TypeError(f"{name}: takes at most {len(keys)} positional arguments ({keys})")
+        values.update(zip(keys, args))
+        for k in kwargs:
+            if k not in values:
+                raise TypeError(f"{name}: unexpected keyword argument {k!r}; it takes {keys}")
+        values.update(kwargs)
+        for k, v in values.items():
+            setattr(self, k, v)
+
+    def forward(self, input):
+        return fn(input, *[getattr(self, k) for k in keys if k != "inplace"])
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={getattr(self, k)}" for k in keys)
+    return type(name, (Module,), {"__init__": __init__, "forward": forward,
+                                  "extra_repr": extra_repr, "__doc__": doc})
+
+
+SELU = _act("SELU", X.selu, "scale (max(0, x) + min(0, alpha (e^x - 1))) (``F.selu``)", inplace=False)
+CELU = _act("CELU", lambda x, alpha: X.celu(x, alpha), "max(0, x) + min(0, alpha (e^(x/alpha) - 1))",
+            alpha=1.0, inplace=False)
+LogSigmoid = _act("LogSigmoid", X.logsigmoid, "log sigmoid(x) (``F.logsigmoid``)")
+GLU = _act("GLU", X.glu, "a * sigmoid(b), the two halves of ``dim`` (``F.glu``)", dim=-1)
+Mish = _act("Mish", X.mish, "x tanh(softplus(x)) (``F.mish``)", inplace=False)
+Hardswish = _act("Hardswish", X.hardswish, "x relu6(x + 3) / 6 (``F.hardswish``)", inplace=False)
+Hardsigmoid = _act("Hardsigmoid", X.hardsigmoid, "relu6(x + 3) / 6 (``F.hardsigmoid``)", inplace=False)
+Softsign = _act("Softsign", X.softsign, "x / (1 + |x|) (``F.softsign``)")
+Tanhshrink = _act("Tanhshrink", X.tanhshrink, "x - tanh(x) (``F.tanhshrink``)")
+Threshold = _act("Threshold", X.threshold, "x if x > threshold else value (``F.threshold``)",
+                 threshold=None, value=None, inplace=False)
+Softmin = _act("Softmin", lambda x, dim: X.softmin(x, dim=dim), "softmax(-x) along ``dim``", dim=None)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected 3-D or 4-D input, got shape {list(input.shape)}")
+        return input.softmax(-3)
+
+
+class PReLU(Module):
+    """max(0, x) + a min(0, x) with a learned slope ``weight`` (one, or one per channel)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        from ..creation import full
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(full((num_parameters,), init, dtype=dtype, device=device))
+
+    def forward(self, input):
+        return X.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+__all__ += [
+    "SELU", "CELU", "LogSigmoid", "GLU", "Mish", "Hardswish", "Hardsigmoid", "Softsign",
+    "Tanhshrink", "Threshold", "Softmin", "Softmax2d", "PReLU",
+]

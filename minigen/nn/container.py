@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from .module import Module
+from .parameter import Parameter
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
@@ -272,3 +273,104 @@ class ModuleDict(Module):
                 raise ValueError(f"ModuleDict.update: element #{j} of the iterable should be a "
                                  f"(key, module) pair, got {pair!r}")
             self[pair[0]] = pair[1]
+
+
+class ParameterList(Module):
+    """A list of Parameters registered under '0', '1', ... (state dict keys as PyTorch's)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        self._size = 0
+        if values is not None:
+            self.extend(values)
+
+    def _as_param(self, value):
+        from ..autograd import Tensor
+        if isinstance(value, Tensor) and not isinstance(value, Parameter):
+            value = Parameter(value)
+        return value
+
+    def __len__(self):
+        return self._size
+
+    def __iter__(self):
+        return (self._parameters[str(i)] for i in range(self._size))
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList(list(self)[idx])
+        i = idx + self._size if idx < 0 else idx
+        if not 0 <= i < self._size:
+            raise IndexError(f"ParameterList: index {idx} is out of range for {self._size} parameters")
+        return self._parameters[str(i)]
+
+    def __setitem__(self, idx, value):
+        i = idx + self._size if idx < 0 else idx
+        self.register_parameter(str(i), self._as_param(value))
+
+    def append(self, value):
+        self.register_parameter(str(self._size), self._as_param(value))
+        self._size += 1
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
+        return self
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def extra_repr(self):
+        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of Parameters registered under their keys."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        from ..autograd import Tensor
+        if isinstance(value, Tensor) and not isinstance(value, Parameter):
+            value = Parameter(value)
+        self.register_parameter(key, value)
+
+    def __delitem__(self, key):
+        del self._parameters[key]
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def update(self, parameters):
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for k, v in items:
+            self[k] = v
+
+
+__all__ += ["ParameterList", "ParameterDict"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from .. import creation
 from ..ops import activation as F
 from ..ops import shape as S
+from ..ops import extras as X
+from ..ops import extras_more as XM
+
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -157,3 +160,59 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class _DropoutNd(Module):
+    fn = None
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input):
+        return type(self).fn(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of (N, C, L) input with probability p (``F.dropout1d``)."""
+    fn = staticmethod(X.dropout1d)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels of (N, C, H, W) input with probability p (``F.dropout2d``)."""
+    fn = staticmethod(X.dropout2d)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) input with probability p (``F.dropout3d``)."""
+    fn = staticmethod(X.dropout3d)
+
+class Bilinear(Module):
+    """y_k = x1^T A_k x2 + b_k; A and b start uniform on +-1/sqrt(in1_features), as PyTorch's."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        import math
+        from ..creation import empty
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        bound = 1.0 / math.sqrt(in1_features)
+        self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype,
+                                      device=device).uniform_(-bound, bound))
+        self.bias = (Parameter(empty(out_features, dtype=dtype, device=device).uniform_(-bound, bound))
+                     if bias else None)
+
+    def forward(self, input1, input2):
+        return XM.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+__all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "Bilinear"]

@@ -18,6 +18,8 @@ from ..autograd import no_grad
 from ..creation import ones, zeros, tensor
 from ..ops.batch_norm import batch_norm
 from ..ops.norm import layer_norm, group_norm
+from ..ops import extras as X
+
 from .module import Module
 from .parameter import Parameter
 
@@ -163,3 +165,90 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={bool(self.affine and self.use_bias)}")
+
+
+class _InstanceNorm(Module):
+    """Normalise each (sample, channel) over its positions; ``affine`` adds a per-channel
+    weight and bias; ``track_running_stats`` keeps running mean/var used in eval mode.
+    PyTorch's defaults: affine=False, track_running_stats=False."""
+    n = 2
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        from ..creation import ones, zeros
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device)) if bias else None
+        else:
+            self.weight = None
+            self.bias = None
+        if track_running_stats:
+            from ..creation import tensor
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked", tensor(0, device=device))
+        else:
+            self.running_mean = None
+            self.running_var = None
+
+    def forward(self, input):
+        if input.ndim not in (self.n + 1, self.n + 2):
+            raise ValueError(f"{type(self).__name__}: expected {self.n + 1}-D or {self.n + 2}-D "
+                             f"input, got shape {list(input.shape)}")
+        unbatched = input.ndim == self.n + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
+                             f"(dim 1), got input of shape {list(input.shape)}")
+        use_input_stats = self.training or not self.track_running_stats
+        y = X.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            use_input_stats, self.momentum if self.momentum is not None else 0.1,
+                            self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self):
+        bias = "" if not self.affine or self.bias is not None else ", bias=False"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}{bias}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    n = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    n = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    n = 3
+
+
+class RMSNorm(Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` dims."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        from ..creation import ones
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = (Parameter(ones(self.normalized_shape, dtype=dtype, device=device))
+                       if elementwise_affine else None)
+
+    def forward(self, x):
+        return X.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+__all__ += ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm"]

@@ -6,6 +6,8 @@ math is in ``minigen/ops/pool.py`` and ``minigen/ops/upsample.py``.
 from __future__ import annotations
 
 from ..ops import pool as P
+from ..ops import extras_more as XM
+
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -149,3 +151,23 @@ class UpsamplingNearest2d(Upsample):
 class UpsamplingBilinear2d(Upsample):
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class AdaptiveMaxPool1d(Module):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return XM.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    def forward(self, input):
+        return XM.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+__all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
