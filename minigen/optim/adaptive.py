@@ -37,6 +37,7 @@ import math
 
 from ..autograd import _wrap, no_grad
 from .optimizer import Optimizer
+from .adam import check_adam_args
 
 __all__ = ["Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam"]
 
@@ -140,11 +141,7 @@ class Adamax(Optimizer):
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
-        _check("Adamax", lr, what="learning rate")
-        _check("Adamax", eps, what="epsilon value")
-        _check("Adamax", betas[0], 0.0, 1.0, what="beta parameter at index 0")
-        _check("Adamax", betas[1], 0.0, 1.0, what="beta parameter at index 1")
-        _check("Adamax", weight_decay, what="weight_decay value")
+        check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, maximize=maximize))
 
@@ -177,11 +174,7 @@ class NAdam(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
-        _check("NAdam", lr, what="learning rate")
-        _check("NAdam", eps, what="epsilon value")
-        _check("NAdam", betas[0], 0.0, 1.0, what="beta parameter at index 0")
-        _check("NAdam", betas[1], 0.0, 1.0, what="beta parameter at index 1")
-        _check("NAdam", weight_decay, what="weight_decay value")
+        check_adam_args(lr, betas, eps, weight_decay)
         _check("NAdam", momentum_decay, what="momentum_decay value")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, momentum_decay=momentum_decay,
@@ -226,11 +219,7 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
-        _check("RAdam", lr, what="learning rate")
-        _check("RAdam", eps, what="epsilon value")
-        _check("RAdam", betas[0], 0.0, 1.0, what="beta parameter at index 0")
-        _check("RAdam", betas[1], 0.0, 1.0, what="beta parameter at index 1")
-        _check("RAdam", weight_decay, what="weight_decay value")
+        check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
