@@ -606,6 +606,18 @@ def model_workloads(quick=False):
     return W + registered_workloads(quick)
 
 
+def _twin_step(opt, loss_fn):
+    """One training step of a PyTorch twin: zero_grad, ``loss_fn()``, backward, the optimizer's
+    step; the loss is returned without being read (no device sync)."""
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _vit_torch_step(mg_step, device):
     """PyTorch twin of the registered ViT (or its small CNN): the network from ``config()``, the
     same images and labels, the mean cross-entropy, the same AdamW."""
@@ -619,13 +631,7 @@ def _vit_torch_step(mg_step, device):
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
     x, y = (torch.from_numpy(t.cpu().numpy()).to(device) for t in mg_step.batch)
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _twin_step(opt, lambda: F.cross_entropy(net(x), y))
 
 
 TORCH_TWINS["vit"] = _vit_torch_step
@@ -643,13 +649,7 @@ def _transformer_torch_step(mg_step, device):
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
     src, tgt = (torch.from_numpy(t.cpu().numpy()).to(device) for t in mg_step.batch)
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = net.loss(src, tgt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _twin_step(opt, lambda: net.loss(src, tgt))
 
 
 TORCH_TWINS["transformer"] = _transformer_torch_step
@@ -671,15 +671,11 @@ def _bert_torch_step(mg_step, device):
     x = torch.from_numpy(mg_step.batch[0].cpu().numpy()).to(device)
     V = model.vocab_size
 
-    def step():
-        opt.zero_grad(set_to_none=True)
+    def loss():
         inputs, targets = torch_mask_tokens(x, V)
         # L = -(1/|M|) sum_{t in M} log p(x_t | x~)
-        loss = F.cross_entropy(net(inputs).reshape(-1, V), targets.reshape(-1), ignore_index=-1)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+        return F.cross_entropy(net(inputs).reshape(-1, V), targets.reshape(-1), ignore_index=-1)
+    return _twin_step(opt, loss)
 
 
 TORCH_TWINS["bert"] = _bert_torch_step
@@ -700,13 +696,7 @@ def _clip_torch_step(mg_step, device):
     ids, lengths = mg_step.model.draw_captions(labels)
     x, ids, lengths = (torch.from_numpy(t.cpu().numpy()).to(device) for t in (images, ids, lengths))
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = net.loss(x, ids, lengths)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _twin_step(opt, lambda: net.loss(x, ids, lengths))
 
 
 TORCH_TWINS["clip"] = _clip_torch_step
@@ -725,13 +715,7 @@ def _vqvae_torch_step(mg_step, device):
     opt = torch_optimizer(mg_step.optimizer, net.parameters())
     x = torch.from_numpy(mg_step.batch.cpu().numpy()).to(device)
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = net.loss(x)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _twin_step(opt, lambda: net.loss(x))
 
 
 TORCH_TWINS["vqvae"] = _vqvae_torch_step
@@ -754,13 +738,7 @@ def _dalle_torch_step(mg_step, device):
     text = m.draw_captions(labels)
     x, text = (torch.from_numpy(t.cpu().numpy()).to(device) for t in (images, text))
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = net.loss(x, text)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _twin_step(opt, lambda: net.loss(x, text))
 
 
 TORCH_TWINS["dalle"] = _dalle_torch_step
