@@ -28,7 +28,7 @@ from .linear import Linear
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["MultiheadAttention"]
+__all__ = ["MultiheadAttention", "multi_head_attention_forward"]
 
 
 def _linear(x, w, b):
@@ -125,98 +125,168 @@ class MultiheadAttention(Module):
                                f"{list(key.shape)} and value {list(value.shape)}")
         if batched and self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        if not batched:
-            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        L, N, E = query.shape
-        S = key.shape[0]
-        H, hd = self.num_heads, self.head_dim
-        self._check_shapes(op, query, key, value)
-        if is_causal and attn_mask is None:
-            raise RuntimeError(f"{op}: need attn_mask if specifying the is_causal hint (the "
-                               "mask is what is applied; is_causal only says it is causal)")
-
-        # Q W_q^T + b_q, K W_k^T + b_k, V W_v^T + b_v           (L or S, N, E)
-        if self._qkv_same_embed_dim:
-            w_q, w_k, w_v = self.in_proj_weight[:E], self.in_proj_weight[E:2 * E], \
-                self.in_proj_weight[2 * E:]
-        else:
-            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        b = self.in_proj_bias
-        b_q, b_k, b_v = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        q, k, v = _linear(query, w_q, b_q), _linear(key, w_k, b_k), _linear(value, w_v, b_v)
-
-        # masks, shaped to broadcast against the scores (N, H, L, S)
-        masks = []
-        if attn_mask is not None:
-            masks.append(self._attn_mask(op, attn_mask, N, L, S))
-        if key_padding_mask is not None:
-            if tuple(key_padding_mask.shape) != (N, S):
-                raise RuntimeError(f"{op}: expected key_padding_mask of shape {[N, S]} (N, S), "
-                                   f"but got {list(key_padding_mask.shape)}")
-            masks.append(_check_mask(op, "key_padding_mask", key_padding_mask).reshape(N, 1, 1, S))
-
-        if self.bias_k is not None:
-            # one more key and value per sequence: the learned bias_k, bias_v (always attended)
-            k = cat([k, self.bias_k.expand(1, N, E)], dim=0)
-            v = cat([v, self.bias_v.expand(1, N, E)], dim=0)
-            masks = [_pad_key(m) for m in masks]
-        # split heads: (L, N, E) -> (N, H, L, head_dim)
-        q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
-        k = k.reshape(k.shape[0], N, H, hd).permute(1, 2, 0, 3)
-        v = v.reshape(v.shape[0], N, H, hd).permute(1, 2, 0, 3)
-        if self.add_zero_attn:
-            # one more key and value of zeros per head (always attended)
-            z = zeros((N, H, 1, hd), dtype=q.dtype, device=q.device)
-            k, v = cat([k, z], dim=2), cat([v, z], dim=2)
-            masks = [_pad_key(m) for m in masks]
-
-        mask = _combine(masks)
-        dropout_p = self.dropout if self.training else 0.0
-        # head_h = softmax(q_h k_h^T / sqrt(head_dim) + mask) v_h
-        res = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p,
-                                           _need_weights=need_weights)
-        o, weights = res if need_weights else (res, None)
-        # concat(head_1..head_H) W_o^T + b_o: (N, H, L, hd) -> (L, N, E)
-        o = self.out_proj(o.permute(2, 0, 1, 3).reshape(L, N, E))
-        if batched and self.batch_first:
-            o = o.transpose(0, 1)
-        if not batched:
-            o = o.squeeze(1)
-        if weights is not None:
-            if average_attn_weights:
-                weights = weights.mean(dim=1)
-            if not batched:
-                weights = weights.squeeze(0)
-        return o, weights
-
-    def _check_shapes(self, op, query, key, value):
-        L, N, E = query.shape
-        if E != self.embed_dim:
-            raise RuntimeError(f"{op}: expected query with embed_dim {self.embed_dim} in its last "
-                               f"dim, but got query of shape {list(query.shape)}")
         if key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
             raise RuntimeError(f"{op}: expected key [..., {self.kdim}] and value "
                                f"[..., {self.vdim}] (kdim, vdim), but got key "
                                f"{list(key.shape)} and value {list(value.shape)}")
-        if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
-            raise RuntimeError(f"{op}: key {list(key.shape)} and value {list(value.shape)} must "
-                               f"share (S, N) with N matching query {list(query.shape)}")
+        o, weights = multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, training=self.training,
+            key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+            use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
+            is_causal=is_causal, _op=op)
+        if batched and self.batch_first:
+            o = o.transpose(0, 1)
+        return o, weights
 
-    def _attn_mask(self, op, attn_mask, N, L, S):
-        m = _check_mask(op, "attn_mask", attn_mask)
-        if m.ndim == 2:
-            if tuple(m.shape) != (L, S):
-                raise RuntimeError(f"{op}: the shape of the 2D attn_mask is {list(m.shape)}, but "
-                                   f"should be {[L, S]}")
-            return m.reshape(1, 1, L, S)
-        if m.ndim == 3:
-            if tuple(m.shape) != (N * self.num_heads, L, S):
-                raise RuntimeError(f"{op}: the shape of the 3D attn_mask is {list(m.shape)}, but "
-                                   f"should be {[N * self.num_heads, L, S]}")
-            return m.reshape(N, self.num_heads, L, S)
-        raise RuntimeError(f"{op}: attn_mask must be 2-D or 3-D, got {m.ndim}-D")
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False,
+                                 _op="multi_head_attention_forward"):
+    """``torch.nn.functional.multi_head_attention_forward``: MultiheadAttention with every
+    weight passed in (CLIP's AttentionPool2d calls it directly).
+
+    query (L, N, E), key (S, N, kdim), value (S, N, vdim), or unbatched (L, E), (S, kdim),
+    (S, vdim); always sequence-first (the functional form has no batch_first).
+    Projections: ``in_proj_weight`` (3E, E) stacks W_q, W_k, W_v, or with
+    ``use_separate_proj_weight=True`` they come as ``q_proj_weight`` (E, E), ``k_proj_weight``
+    (E, kdim), ``v_proj_weight`` (E, vdim); ``in_proj_bias`` (3E) stacks b_q, b_k, b_v.
+
+        q = Q W_q^T + b_q, k = K W_k^T + b_k, v = V W_v^T + b_v
+        head_h = softmax(q_h k_h^T / sqrt(E/H) + mask) v_h          h = 1..H
+        out = concat(head_1..head_H) W_o^T + b_o
+
+    ``bias_k``/``bias_v`` (1, 1, E) append one learned key/value per sequence and
+    ``add_zero_attn`` one of zeros (masks get an unmasked column for each); ``static_k`` /
+    ``static_v`` (N*H, S, E/H) replace the projected, head-split keys / values. Masks as in
+    MultiheadAttention: bool True = may NOT attend, a float mask is added; attn_mask (L, S) or
+    (N*H, L, S), key_padding_mask (N, S). Dropout on the attention weights only when
+    ``training``. Returns (out, weights): weights (N, L, S) averaged over heads, (N, H, L, S)
+    with ``average_attn_weights=False``, or None with ``need_weights=False``.
+    """
+    op = _op
+    batched = query.ndim == 3
+    if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+        raise RuntimeError(f"{op}: query, key and value must all be 3-D (batched) or all 2-D "
+                           f"(unbatched), but got query {list(query.shape)}, key "
+                           f"{list(key.shape)} and value {list(value.shape)}")
+    if not batched:
+        query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    S = key.shape[0]
+    H = num_heads
+    if E != embed_dim_to_check:
+        raise RuntimeError(f"{op}: expected query with embed_dim {embed_dim_to_check} in its "
+                           f"last dim, but got query of shape {list(query.shape)}")
+    hd = E // H
+    if hd * H != E:
+        raise RuntimeError(f"{op}: embed_dim {E} not divisible by num_heads {H}")
+    if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
+        raise RuntimeError(f"{op}: key {list(key.shape)} and value {list(value.shape)} must "
+                           f"share (S, N) with N matching query {list(query.shape)}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError(f"{op}: need attn_mask if specifying the is_causal hint (the "
+                           "mask is what is applied; is_causal only says it is causal)")
+
+    # Q W_q^T + b_q, K W_k^T + b_k, V W_v^T + b_v           (L or S, N, E)
+    if use_separate_proj_weight:
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise RuntimeError(f"{op}: use_separate_proj_weight is True but q_proj_weight, "
+                               "k_proj_weight or v_proj_weight is None")
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        if in_proj_weight is None:
+            raise RuntimeError(f"{op}: use_separate_proj_weight is False but in_proj_weight "
+                               "is None")
+        w_q, w_k, w_v = in_proj_weight[:E], in_proj_weight[E:2 * E], in_proj_weight[2 * E:]
+    for name, w, x in (("q", w_q, query), ("k", w_k, key), ("v", w_v, value)):
+        if tuple(w.shape) != (E, x.shape[-1]):
+            raise RuntimeError(f"{op}: expected the {name} projection weight of shape "
+                               f"{[E, x.shape[-1]]}, but got {list(w.shape)}")
+    b = in_proj_bias
+    b_q, b_k, b_v = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+    q, k, v = _linear(query, w_q, b_q), _linear(key, w_k, b_k), _linear(value, w_v, b_v)
+
+    # masks, shaped to broadcast against the scores (N, H, L, S)
+    masks = []
+    if attn_mask is not None:
+        masks.append(_shape_attn_mask(op, attn_mask, N, H, L, S))
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (N, S):
+            raise RuntimeError(f"{op}: expected key_padding_mask of shape {[N, S]} (N, S), "
+                               f"but got {list(key_padding_mask.shape)}")
+        masks.append(_check_mask(op, "key_padding_mask", key_padding_mask).reshape(N, 1, 1, S))
+
+    if bias_k is not None or bias_v is not None:
+        if bias_k is None or bias_v is None:
+            raise RuntimeError(f"{op}: bias_k and bias_v must be given together")
+        if static_k is not None or static_v is not None:
+            raise RuntimeError(f"{op}: bias cannot be added to static key / value")
+        # one more key and value per sequence: the learned bias_k, bias_v (always attended)
+        k = cat([k, bias_k.expand(1, N, E)], dim=0)
+        v = cat([v, bias_v.expand(1, N, E)], dim=0)
+        masks = [_pad_key(m) for m in masks]
+    # split heads: (L, N, E) -> (N, H, L, head_dim)
+    q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
+    k = _heads(op, "static_k", static_k, N, H, hd) if static_k is not None else \
+        k.reshape(k.shape[0], N, H, hd).permute(1, 2, 0, 3)
+    v = _heads(op, "static_v", static_v, N, H, hd) if static_v is not None else \
+        v.reshape(v.shape[0], N, H, hd).permute(1, 2, 0, 3)
+    if add_zero_attn:
+        # one more key and value of zeros per head (always attended)
+        z = zeros((N, H, 1, hd), dtype=q.dtype, device=q.device)
+        k, v = cat([k, z], dim=2), cat([v, z], dim=2)
+        masks = [_pad_key(m) for m in masks]
+
+    mask = _combine(masks)
+    p = dropout_p if training else 0.0
+    # head_h = softmax(q_h k_h^T / sqrt(head_dim) + mask) v_h
+    res = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
+                                       _need_weights=need_weights)
+    o, weights = res if need_weights else (res, None)
+    # concat(head_1..head_H) W_o^T + b_o: (N, H, L, hd) -> (L, N, E)
+    o = _linear(o.permute(2, 0, 1, 3).reshape(L, N, E), out_proj_weight, out_proj_bias)
+    if not batched:
+        o = o.squeeze(1)
+    if weights is not None:
+        if average_attn_weights:
+            weights = weights.mean(dim=1)
+        if not batched:
+            weights = weights.squeeze(0)
+    return o, weights
+
+
+def _heads(op, name, t, N, H, hd):
+    """static_k / static_v (N*H, S, head_dim) -> (N, H, S, head_dim)."""
+    if t.ndim != 3 or t.shape[0] != N * H or t.shape[2] != hd:
+        raise RuntimeError(f"{op}: expected {name} of shape [{N * H}, S, {hd}] "
+                           f"(N*num_heads, S, head_dim), but got {list(t.shape)}")
+    return t.reshape(N, H, t.shape[1], hd)
+
+
+def _shape_attn_mask(op, attn_mask, N, H, L, S):
+    m = _check_mask(op, "attn_mask", attn_mask)
+    if m.ndim == 2:
+        if tuple(m.shape) != (L, S):
+            raise RuntimeError(f"{op}: the shape of the 2D attn_mask is {list(m.shape)}, but "
+                               f"should be {[L, S]}")
+        return m.reshape(1, 1, L, S)
+    if m.ndim == 3:
+        if tuple(m.shape) != (N * H, L, S):
+            raise RuntimeError(f"{op}: the shape of the 3D attn_mask is {list(m.shape)}, but "
+                               f"should be {[N * H, L, S]}")
+        return m.reshape(N, H, L, S)
+    raise RuntimeError(f"{op}: attn_mask must be 2-D or 3-D, got {m.ndim}-D")
 
 
 def _check_mask(op, name, m):

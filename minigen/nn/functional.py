@@ -17,3 +17,15 @@ from ..ops.flash_attention import *  # noqa: F401,F403
 from ..ops.rnn import *  # noqa: F401,F403
 from ..ops.extras import *  # noqa: F401,F403,E402
 from ..ops.extras_more import *  # noqa: F401,F403,E402
+from .attention import multi_head_attention_forward  # noqa: F401,E402
+from ..ops.extras import functional_inplace as _fi  # noqa: E402
+
+# F.relu_(x) and friends: the activation written into x, in place
+relu_ = _fi(relu, "relu_")
+elu_ = _fi(elu, "elu_")  # noqa: F405
+leaky_relu_ = _fi(leaky_relu, "leaky_relu_")  # noqa: F405
+hardtanh_ = _fi(hardtanh, "hardtanh_")  # noqa: F405
+threshold_ = _fi(threshold, "threshold_")  # noqa: F405
+celu_ = _fi(celu, "celu_")  # noqa: F405
+selu_ = _fi(selu, "selu_")  # noqa: F405
+rrelu_ = _fi(rrelu, "rrelu_")  # noqa: F405

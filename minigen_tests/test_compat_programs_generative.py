@@ -1,0 +1,130 @@
+"""What well-known generative / language-model PyTorch programs need from minigen.
+
+Each test pins one behaviour such a program relies on (CLIP, llama2.c, makemore, the Annotated
+Transformer, ...), compared with real PyTorch on forward values and gradients from the same
+inputs, or checked with minigen.gradcheck in float64.
+"""
+import numpy as np
+import pytest
+
+import minigen
+
+torch = pytest.importorskip("torch")
+
+
+def _mg(a, requires_grad=False):
+    return minigen.tensor(np.array(a), requires_grad=requires_grad)
+
+
+def _pt(a, requires_grad=False):
+    return torch.tensor(np.array(a), requires_grad=requires_grad)
+
+
+def _close(a, b, atol=1e-10):
+    a = a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
+    b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, atol=atol, rtol=1e-7)
+
+
+# ---- F.multi_head_attention_forward (CLIP's AttentionPool2d) ---------------------------------
+
+def _mha_args(lib, arrs):
+    t = _mg if lib is minigen else _pt
+    return {k: t(v, requires_grad=True) for k, v in arrs.items()}
+
+
+@pytest.mark.parametrize("separate", [False, True])
+@pytest.mark.parametrize("need_weights", [False, True])
+@pytest.mark.parametrize("masks", ["none", "float", "bool+pad"])
+def test_multi_head_attention_forward_matches_torch(separate, need_weights, masks):
+    R = np.random.RandomState(0)
+    L, S, N, E, H, kd = 3, 4, 2, 8, 2, 6
+    arrs = dict(q=R.randn(L, N, E), k=R.randn(S, N, kd if separate else E),
+                v=R.randn(S, N, kd if separate else E), bias=R.randn(3 * E),
+                ow=R.randn(E, E), ob=R.randn(E))
+    if separate:
+        arrs.update(wq=R.randn(E, E), wk=R.randn(E, kd), wv=R.randn(E, kd))
+    else:
+        arrs.update(w=R.randn(3 * E, E))
+    am = R.randn(L, S) if masks == "float" else (R.rand(L, S) < 0.3)
+    if masks != "float":
+        am[:, 0] = False  # every query keeps a key (PyTorch gives NaN where all are masked)
+    kpm = np.zeros((N, S), bool); kpm[1, -1] = True
+    res = []
+    for lib in (torch, minigen):
+        a = _mha_args(lib, arrs)
+        t = _mg if lib is minigen else _pt
+        kw = dict(need_weights=need_weights, training=False)
+        if masks != "none":
+            kw["attn_mask"] = t(am)
+        if masks == "bool+pad":
+            kw["key_padding_mask"] = t(kpm)
+        if separate:
+            kw.update(use_separate_proj_weight=True, q_proj_weight=a["wq"], k_proj_weight=a["wk"],
+                      v_proj_weight=a["wv"])
+        o, w = lib.nn.functional.multi_head_attention_forward(
+            a["q"], a["k"], a["v"], E, H, None if separate else a["w"], a["bias"], None, None,
+            False, 0.0, a["ow"], a["ob"], **kw)
+        loss = (o * o).sum() + (w.sum() * 0.5 if w is not None else 0)
+        loss.backward()
+        res.append((o, w, {k: v.grad for k, v in a.items()}))
+    (to, tw, tg), (mo, mw, mg) = res
+    _close(to, mo)
+    if need_weights:
+        _close(tw, mw)
+    else:
+        assert mw is None
+    for k in tg:
+        _close(tg[k], mg[k])
+
+
+def test_multi_head_attention_forward_bias_kv_zero_attn_unbatched():
+    R = np.random.RandomState(1)
+    L, E, H = 3, 4, 2
+    arrs = dict(q=R.randn(L, E), w=R.randn(3 * E, E), b=R.randn(3 * E), bk=R.randn(1, 1, E),
+                bv=R.randn(1, 1, E), ow=R.randn(E, E))
+    res = []
+    for lib in (torch, minigen):
+        t = _mg if lib is minigen else _pt
+        a = {k: t(v, requires_grad=True) for k, v in arrs.items()}
+        o, w = lib.nn.functional.multi_head_attention_forward(
+            a["q"], a["q"], a["q"], E, H, a["w"], a["b"], a["bk"], a["bv"], True, 0.0, a["ow"],
+            None, training=True, average_attn_weights=False)
+        (o.sum() + (w * w).sum()).backward()
+        res.append((o, w, {k: v.grad for k, v in a.items()}))
+    (to, tw, tg), (mo, mw, mg) = res
+    _close(to, mo)
+    _close(tw, mw)
+    for k in tg:
+        _close(tg[k], mg[k])
+
+
+def test_multi_head_attention_forward_clear_errors():
+    F = minigen.nn.functional
+    q = minigen.randn(3, 2, 8)
+    with pytest.raises(RuntimeError, match="expected query with embed_dim 6"):
+        F.multi_head_attention_forward(q, q, q, 6, 2, minigen.randn(24, 8), None, None, None,
+                                       False, 0.0, minigen.randn(8, 8), None)
+    with pytest.raises(RuntimeError, match="q_proj_weight"):
+        F.multi_head_attention_forward(q, q, q, 8, 2, None, None, None, None, False, 0.0,
+                                       minigen.randn(8, 8), None, use_separate_proj_weight=True)
+    with pytest.raises(RuntimeError, match="k projection weight of shape"):
+        F.multi_head_attention_forward(q, q, q, 8, 2, None, None, None, None, False, 0.0,
+                                       minigen.randn(8, 8), None, use_separate_proj_weight=True,
+                                       q_proj_weight=minigen.randn(8, 8),
+                                       k_proj_weight=minigen.randn(8, 5),
+                                       v_proj_weight=minigen.randn(8, 8))
+
+
+def test_multi_head_attention_forward_gradcheck():
+    R = np.random.RandomState(2)
+    q = _mg(R.randn(3, 2, 4), True)
+    w = _mg(R.randn(12, 4), True)
+    ow = _mg(R.randn(4, 4), True)
+    F = minigen.nn.functional
+
+    def f(q, w, ow):
+        return F.multi_head_attention_forward(q, q, q, 4, 2, w, None, None, None, False, 0.0,
+                                              ow, None, need_weights=False)[0]
+    assert minigen.gradcheck(f, (q, w, ow))
