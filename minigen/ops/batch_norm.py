@@ -32,10 +32,12 @@ class BatchNorm(_Normalize):
     vector products with ones, BLAS), and every per-channel factor is one broadcast. y comes
     out in x's layout.
     With sg = sum_r dL/dy and sgx = sum_r dL/dy * x per channel (a = gamma rstd):
-        dL/dbeta  = sg,    dL/dgamma = sum_r dL/dy x_hat = rstd (sgx - mu sg)
+        dL/dbeta  = sg,    dL/dgamma = sum_r dL/dy x_hat = rstd sum_r dL/dy (x - mu)
         dL/dx     = rstd (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma
-                  = a dL/dy - b x + c,   b = a rstd dL/dgamma / M,   c = b mu - a sg / M
+                  = a dL/dy - b (x - mu) + c,   b = a rstd dL/dgamma / M,   c = -a sg / M
     (the ``_Normalize`` formula with mean(g) = gamma sg / M, mean(g x_hat) = gamma dL/dgamma / M).
+    Both use the centred x - mu, as PyTorch does: expanding them into sums of dL/dy x minus mu
+    times sums of dL/dy cancels in float32 when a channel's |mu| is large against its spread.
     Measured on a DCGAN's 64 x 64 x 16 x 16 activations (channels-last), 1 thread, against
     the general path's reductions over strided axes: forward 3.7 -> 1.0 ms, backward 9.9 ->
     2.6 ms (PyTorch 0.7 and 6.3 ms).
@@ -72,17 +74,18 @@ class BatchNorm(_Normalize):
         X, G, M = ch.view(x.array), ch.view(gy.array), ch.M
         mu, rstd = self.stats
         need = self.needs_input_grad
+        # centred first: sum(dL/dy x) - mu sum(dL/dy) would cancel when |mu| >> std
+        Xc = ch.apply(xp.subtract, X, mu)
         sg = ch.sum(G)
-        sgx = ch.sum(G * X)
-        dgamma = rstd * (sgx - mu * sg)  # sum over the pixels of dL/dy x_hat
+        dgamma = rstd * ch.sum(G * Xc)  # sum over the pixels of dL/dy x_hat
         grads = [None]
         if need[0]:
             a = rstd * w.array.reshape(-1) if w is not None else rstd
             b = a * rstd * dgamma / M
-            c = b * mu - a * sg / M
-            # dL/dx = a dL/dy - b x + c
+            c = -a * sg / M
+            # dL/dx = a dL/dy - b (x - mu) + c
             gx = ch.apply(xp.multiply, G, a)
-            gx -= ch.apply(xp.multiply, X, b)
+            gx -= ch.apply(xp.multiply, Xc, b, out=Xc)
             ch.apply(xp.add, gx, c, out=gx)
             grads[0] = _wrap(ch.back(gx))
         if self.has_weight:

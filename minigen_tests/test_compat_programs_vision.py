@@ -1,0 +1,35 @@
+"""Behaviours that well-known vision and GAN programs (torchvision's ResNet / VGG / MobileNet /
+DenseNet, CycleGAN's networks, PyTorch-GAN's implementations, VAEs) rely on, each checked
+against PyTorch itself on the forward and the backward.
+"""
+import numpy as np
+import pytest
+
+import minigen
+
+torch = pytest.importorskip("torch")
+
+
+def _np(t):
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def test_batch_norm_backward_is_centred_in_float32():
+    """A channel whose mean is far from zero (300 against a spread of 1): the gradients must
+    stay as accurate as PyTorch's, which computes them from x - mean, not from sums of x."""
+    R = np.random.RandomState(0)
+    x = (300 + R.randn(8, 16, 10, 10)).astype(np.float32)
+    g = R.randn(8, 16, 10, 10).astype(np.float32)
+    w = R.randn(16).astype(np.float32)
+
+    def run(lib, dt):
+        xt = lib.tensor(x).to(dt).requires_grad_()
+        wt = lib.tensor(w).to(dt).requires_grad_()
+        y = lib.nn.functional.batch_norm(xt, None, None, wt, None, training=True)
+        y.backward(lib.tensor(g).to(dt))
+        return _np(xt.grad), _np(wt.grad)
+
+    ref = run(torch, torch.float64)
+    got = run(minigen, minigen.float32)
+    assert np.abs(got[0] - ref[0]).max() < 1.5e-5   # PyTorch float32: 5e-6; sums of x: 3e-5
+    assert np.abs(got[1] - ref[1]).max() < 2e-3     # PyTorch float32: 5e-4; sums of x: 3e-3
