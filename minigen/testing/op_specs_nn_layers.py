@@ -325,6 +325,25 @@ _spec("sdpa_need_weights",  # the path nn.MultiheadAttention takes: weights are 
       lambda q, k, v: _np_sdpa(q, k, v, keep=np.tril(np.ones((3, 4), bool)), weights=True),
       _qkv(1))
 
+
+def _np_mha(q, kv, w, b, ow, ob, H=2):
+    """Sequence-first (L, N, E) multi-head attention: project, split heads, sdpa, out-project."""
+    E = q.shape[-1]
+    pq, pk, pv = q @ w[:E].T + b[:E], kv @ w[E:2 * E].T + b[E:2 * E], kv @ w[2 * E:].T + b[2 * E:]
+
+    def heads(x):  # (L, N, E) -> (N, H, L, E/H)
+        return x.reshape(x.shape[0], x.shape[1], H, E // H).transpose(1, 2, 0, 3)
+    o = _np_sdpa(heads(pq), heads(pk), heads(pv))  # (N, H, L, E/H)
+    return o.transpose(2, 0, 1, 3).reshape(q.shape) @ ow.T + ob
+
+
+_spec("multi_head_attention_forward",
+      lambda q, kv, w, b, ow, ob: F.multi_head_attention_forward(
+          q, kv, kv, 4, 2, w, b, None, None, False, 0.0, ow, ob, need_weights=False)[0],
+      _np_mha,
+      lambda r, d: _ins(d, _n(r, 3, 2, 4), _n(r, 5, 2, 4), _n(r, 12, 4), _n(r, 12), _n(r, 4, 4),
+                        _n(r, 4)))
+
 # ============================================================================= recurrent
 
 
