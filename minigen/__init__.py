@@ -45,6 +45,8 @@ from . import hub, jit, onnx  # noqa: E402,F401  (stand-ins: no downloads, no To
 from . import special, linalg  # noqa: E402,F401  (linalg: ops/linalg.py's products + norms, inv, det)
 from .linalg import inv as inverse, det, slogdet  # noqa: E402,F401
 from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)
+from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
+_iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()
 spmm = sparse.mm
 from . import _torch_alias  # noqa: E402
 _torch_alias.install()  # `sys.modules["torch"] = minigen` makes `import torch.nn...` give minigen's modules

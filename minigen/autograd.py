@@ -34,6 +34,23 @@ from .tensor import Tensor, _wrap, _wrap_dim  # noqa: F401  (re-exported: ops im
 # ----------------------------------------------------------------------------- grad mode
 _state = {"grad": True, "anomaly": False}
 
+# How many in-place writes have been recorded so far. Every node notes the count when it is
+# recorded (``f.r``); a tensor written in place keeps its earlier states, each tagged with the
+# count at its write, so a node always reads its inputs as they were when it was recorded
+# (``as_recorded``). See Tensor._rebase in minigen/tensor.py.
+_rebinds = 0
+
+
+def as_recorded(t, f):
+    """Input ``t`` of node ``f`` as it was when ``f`` was recorded: a tensor written in place
+    since then (``t._hist``) hands back the state ``f`` read."""
+    h = t._hist
+    r = f.r
+    while h is not None and h[0] > r:
+        t = h[1]
+        h = h[2]
+    return t
+
 
 class _GradMode:
     """Context manager (and decorator) that sets whether new ops record a graph."""
@@ -121,8 +138,9 @@ class Function:
     """
 
     # set on every node by apply: xp (array module), backend; when recorded also
-    # inputs, generation, needs_input_grad, n_out.
+    # inputs, generation, needs_input_grad, n_out, r (the in-place write count then).
     saved = ()
+    r = 0
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -137,7 +155,8 @@ class Function:
         out = []
         for s in self.saved:
             if type(s) is int:
-                out.append(self.inputs[s])
+                t = self.inputs[s]
+                out.append(t if t._hist is None else as_recorded(t, self))
             elif type(s) is _Out:
                 out.append(_wrap(s.array, self, s.index))
             elif s is None:
@@ -186,7 +205,12 @@ class Function:
                     raise
                 raise RuntimeError(_broadcast_message(cls, inputs)) from None
         if type(y) is tuple:
-            return f._finish_many(inputs, y, req)
+            outs = f._finish_many(inputs, y, req)
+            if n_in == 1:
+                for i, o in enumerate(outs):
+                    if o.array.base is not None:
+                        o._view = (inputs[0], cls, params, i, True)
+            return outs
         # the common case, one output: no loops, no generator expressions
         raw = y
         if type(y) is not b.array_type and type(y) not in _by_array_type:  # (ToDevice: another device's array)
@@ -195,8 +219,12 @@ class Function:
             _check_finite(f, (y,), "forward")
         if not (req and _state["grad"]) or y.dtype.kind != "f":
             f.saved = ()
-            return _wrap(y)
+            out = _wrap(y)
+            if n_in == 1 and (y.base is not None or y is x0):
+                out._view = (inputs[0], cls, params, 0, False)  # a view: see Tensor._rebase
+            return out
         f.inputs = inputs
+        f.r = _rebinds
         f.n_out = 1
         f._retained = ()
         if n_in == 1:
@@ -230,6 +258,11 @@ class Function:
         out.creator = f
         out._idx = 0
         out._retain = False
+        out._hist = None
+        # an output on its input's memory is a view (PyTorch's views, and only those, share
+        # memory here): an in-place write into it also writes into its base (Tensor._rebase)
+        out._view = (inputs[0], cls, params, 0, False) if n_in == 1 and (
+            y.base is not None or y is x0) else None
         out.requires_grad = True
         return out
 
@@ -244,6 +277,7 @@ class Function:
             f.saved = ()
             return tuple([_wrap(y) for y in ys])
         f.inputs = inputs
+        f.r = _rebinds
         f.needs_input_grad = tuple([t.requires_grad for t in inputs])
         f.generation = 1 + max([t.creator.generation for t in inputs if t.creator is not None],
                                default=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from .autograd import _Out, _check_finite, _device_mismatch, _state
+from .autograd import _Out, _check_finite, _device_mismatch, _state, as_recorded
 from .tensor import Tensor, _wrap
 
 _counter = itertools.count()
@@ -92,6 +92,8 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
             for t, gx, need in zip(f.inputs, gxs, f.needs_input_grad):
                 if not need or gx is None:
                     continue
+                if t._hist is not None:  # written in place after f read it
+                    t = as_recorded(t, f)
                 c = t.creator
                 if c is None or captured is not None:
                     if wanted is not None and c is not None and c not in wanted:
@@ -188,6 +190,10 @@ def _output_like(f, i):
     return f.xp.empty(shape, dtype)
 
 
+def _inputs_as_recorded(f):
+    return [t if t._hist is None else as_recorded(t, f) for t in f.inputs]
+
+
 def _nodes_leading_to(roots, targets):
     """The set of nodes from which some target can be reached (the part of the graph
     minigen.grad must walk)."""
@@ -199,7 +205,8 @@ def _nodes_leading_to(roots, targets):
         if f in seen:
             stack.pop()
             continue
-        children = [t.creator for t in f.inputs if t.creator is not None and t.creator not in seen]
+        ins = _inputs_as_recorded(f)
+        children = [t.creator for t in ins if t.creator is not None and t.creator not in seen]
         if children:
             stack.extend(children)
             continue
@@ -210,7 +217,7 @@ def _nodes_leading_to(roots, targets):
     for f in order:  # children come before parents
         if f in target_nodes or any(
                 (t.creator is None and id(t) in target_leaves) or t.creator in good
-                for t in f.inputs):
+                for t in _inputs_as_recorded(f)):
             good.add(f)
     return good
 

@@ -31,7 +31,8 @@ class Tensor:
     ``creator`` (the Function that made it; PyTorch calls it ``grad_fn``).
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "creator", "_idx", "_retain", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "creator", "_idx", "_retain", "_hist",
+                 "_view", "__weakref__")
     __array_priority__ = 1000  # numpy_scalar * tensor -> Tensor.__rmul__, not numpy
 
     def __init__(self, data=None, *sizes, requires_grad=False, dtype=None, device=None):
@@ -53,6 +54,8 @@ class Tensor:
         self.creator = None
         self._idx = 0
         self._retain = False
+        self._hist = None
+        self._view = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -148,7 +151,11 @@ class Tensor:
 
     def fill_diagonal_(self, fill_value, wrap=False):
         """In place: the main diagonal (all indices equal) set to ``fill_value``."""
-        self._check_inplace("fill_diagonal_")
+        if self._check_inplace("fill_diagonal_"):
+            with _autograd.no_grad():
+                mask = self.detach().clone().zero_().fill_diagonal_(1, wrap).to("bool")
+            from .ops import masked_fill
+            return self._rebase(masked_fill(self, mask, fill_value), "fill_diagonal_")
         if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
             raise RuntimeError(f"fill_diagonal_: needs a 2-D tensor or all dims equal, got shape "
                                f"{list(self.shape)}")
@@ -172,19 +179,21 @@ class Tensor:
     def scatter_add_(self, dim, index, src):
         """In place: self[index[i][j]][j] += src[i][j] (dim 0), off the graph."""
         from .ops.construct import scatter_add
-        self._check_inplace("scatter_add_")
+        if self._check_inplace("scatter_add_", src):
+            return self._rebase(scatter_add(self, dim, index, src), "scatter_add_")
         self.array[...] = scatter_add(self.detach(), dim, index, src.detach()).array
         return self
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         """In place: self[index[i][j]][j] = src[i][j] (dim 0), off the graph."""
         from .ops.construct import scatter
-        self._check_inplace("scatter_")
         if reduce is not None:
             raise NotImplementedError("scatter_: reduce= is not supported in minigen; use "
                                       "scatter_add_ for reduce='add'")
         if src is not None and not isinstance(src, Tensor):
             src, value = None, src
+        if self._check_inplace("scatter_", src):
+            return self._rebase(scatter(self, dim, index, src, value=value), "scatter_")
         out = scatter(self.detach(), dim, index, None if src is None else src.detach(), value=value)
         self.array[...] = out.array
         return self
@@ -303,27 +312,110 @@ class Tensor:
             self.creator._retained = tuple(self.creator._retained) + (self,)
         return self
 
-    # -- in-place (only off the graph) -------------------------------------------------
-    def _check_inplace(self, op):
-        if self.requires_grad and _autograd._state["grad"]:
-            kind = "a leaf Variable" if self.creator is None else "a tensor in the graph"
-            raise RuntimeError(
-                f"{op}: {kind} that requires grad is being used in an in-place operation; "
-                "wrap it in `with minigen.no_grad():` or use .detach()")
+    # -- in-place ----------------------------------------------------------------------
+    # An in-place op off the graph writes into the array itself, as PyTorch does. On the graph
+    # (recording, and this tensor or a source requires grad) it is recorded as its out-of-place
+    # twin, and the tensor takes on the result (``_rebase``): nodes recorded before the write
+    # still read the old values and pass their gradients to the old history, later ones see the
+    # new tensor. That is PyTorch's meaning of ``y.mul_(2)``, ``y[0] = v``, ``h += x`` inside a
+    # forward, without its version-counter errors: a backward that needs the old values has them.
+    def _check_inplace(self, op, *sources):
+        """True when the in-place op ``op`` must be recorded (grad mode on and this tensor or
+        one of ``sources`` requires grad); a leaf that requires grad is refused, as in PyTorch."""
+        if not _autograd._state["grad"]:
+            return False
+        if self.requires_grad:
+            if self.creator is None:
+                raise RuntimeError(
+                    f"{op}: a leaf Variable that requires grad is being used in an in-place "
+                    "operation; wrap it in `with torch.no_grad():` (as optimizers do) or work on "
+                    "a clone()")
+            return True
+        for t in sources:
+            if isinstance(t, Tensor) and t.requires_grad:
+                return True
+        return False
+
+    def _rebase(self, new, op, reshaping=False):
+        """Make this tensor the recorded result ``new`` of in-place op ``op`` (same dtype and
+        shape, except for the reshaping ops ``unsqueeze_``, ``t_``, ...). Its earlier state is kept
+        in ``_hist``, tagged with the write count, for the nodes that read it before. A view
+        (``_view``: made by an op whose output lies on its input's memory, as PyTorch's views)
+        writes through to its base first, as in PyTorch: base' = base with the view's elements
+        replaced (recorded as IndexPut at the view's positions), and the view is then re-read
+        from base'."""
+        if new.array.dtype != self.array.dtype:
+            if self.array.dtype.kind not in "fc" and new.array.dtype.kind in "fc":
+                raise RuntimeError(f"{op}: result type {new.array.dtype} can't be cast to the "
+                                   f"desired output type {self.array.dtype}")
+            new = new.to(self.array.dtype)
+        link = self._view
+        if reshaping:
+            link = None
+        elif link is not None and _shares_memory(link[0].array, self.array):
+            base = link[0]
+            if link[4]:
+                raise RuntimeError(
+                    f"{op}: output {link[3]} of {link[1].__name__} is a view and is being "
+                    "modified in place; it is one of several views one function returned "
+                    "(split, chunk, unbind), which may not be modified in place on the graph "
+                    "(as in PyTorch): use an out-of-place op, or clone() it first")
+            if base.requires_grad and base.creator is None:
+                raise RuntimeError(
+                    f"{op}: a view of a leaf Variable that requires grad is being used in an "
+                    "in-place operation; wrap it in `with torch.no_grad():` or clone() first")
+            from .ops.extras import IndexPut
+            with _autograd.no_grad():  # where this view's elements sit in its base (flat)
+                pos = _replay(link, _wrap(base.xp.arange(base.array.size).reshape(base.shape)))
+            # base' = base with base'[pos] = new
+            flat = IndexPut.apply(base.reshape(-1), new.reshape(-1), key=(pos.array.reshape(-1),))
+            base._rebase(flat.reshape(base.shape), op)
+            new = _replay(link, base)  # this view, read again from base'
+            link = new._view
+        else:
+            link = None
+        old = _wrap(self.array, self.creator, self._idx)
+        old.requires_grad = self.requires_grad
+        old._hist = self._hist
+        _autograd._rebinds += 1
+        self._hist = (_autograd._rebinds, old, self._hist)
+        self.array = new.array
+        self.creator = new.creator
+        self._idx = new._idx
+        self.requires_grad = new.requires_grad
+        self._view = link
+        return self
+
+    def _write_back(self, new, op):
+        """The end of an in-place op given its out-of-place result ``new``: recorded on the
+        graph (``_rebase``), else written into this tensor's array."""
+        if self._check_inplace(op, new):
+            return self._rebase(new, op)
+        if tuple(new.shape) != tuple(self.shape):
+            raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match the "
+                               f"broadcast shape {list(new.shape)}")
+        if self.array.dtype.kind in "iub" and new.array.dtype.kind in "fc":
+            raise RuntimeError(f"{op}: result type {new.array.dtype} can't be cast to the "
+                               f"desired output type {self.array.dtype}")
+        self.array[...] = new.array
+        return self
 
     def fill_(self, value):
-        self._check_inplace("fill_")
-        self.array.fill(value)
+        if self._check_inplace("fill_", value):
+            from .ops import expand, masked_fill
+            if isinstance(value, Tensor):  # a 0-d tensor: its gradient is the sum over self
+                new = expand(value.to(self.dtype).reshape(()), self.shape).clone()
+            else:  # the gradient reaching the old values is zero everywhere
+                new = masked_fill(self, _wrap(self.xp.ones(self.shape, dtype=bool)), value)
+            return self._rebase(new, "fill_")
+        self.array.fill(value.item() if isinstance(value, Tensor) else value)
         return self
 
     def zero_(self):
-        self._check_inplace("zero_")
-        self.array.fill(0)
-        return self
+        return self.fill_(0)
 
-    def copy_(self, src):
+    def copy_(self, src, non_blocking=False):
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
-        self._check_inplace("copy_")
         if not isinstance(src, Tensor):
             from .creation import tensor as _tensor
             src = _tensor(src, dtype=self.dtype, device=self.device)
@@ -336,6 +428,11 @@ class Tensor:
             raise RuntimeError(
                 f"copy_: source of shape {list(src.shape)} cannot be broadcast to "
                 f"destination of shape {list(self.shape)}") from None
+        if self._check_inplace("copy_", src):
+            from .ops import expand
+            # d(copy)/d(old self) = 0; d(copy)/d(src) = sum over the broadcast dims
+            new = expand(src.to(self.dtype), self.shape)
+            return self._rebase(new.clone() if new.array.base is not None else new, "copy_")
         self.array[...] = b
         return self
 
@@ -388,8 +485,27 @@ def _wrap(data, creator=None, idx=0):
     t.creator = creator
     t._idx = idx
     t._retain = False
+    t._hist = None
+    t._view = None
     t.requires_grad = creator is not None
     return t
+
+
+def _replay(link, base):
+    """The view ``link`` describes (its op and parameters), taken again from ``base``."""
+    _, cls, params, i, _ = link
+    out = cls.apply(base, **params)
+    return out[i] if type(out) is tuple else out
+
+
+def _shares_memory(a, b):
+    """Whether two backend arrays may overlap in memory (a bounds check, as NumPy's)."""
+    if a is b:
+        return True
+    try:
+        return bool(_by_array_type[type(a)].xp.may_share_memory(a, b))
+    except (AttributeError, TypeError):
+        return False
 
 
 def _wrap_dim(dim, ndim, op):

@@ -17,7 +17,7 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = [
-    "ReLU", "LeakyReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Softplus", "ELU", "Hardtanh",
+    "ReLU", "LeakyReLU", "RReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Softplus", "ELU", "Hardtanh",
     "ReLU6", "Softmax", "LogSoftmax",
 ]
 
@@ -38,6 +38,21 @@ class ReLU(Module):
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: slope a ~ U(lower, upper) per element in training, the mean
+    slope (lower + upper) / 2 in evaluation (``F.rrelu``)."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
 
 class LeakyReLU(Module):

@@ -84,24 +84,18 @@ def _install():
     T.__rmod__ = lambda self, other: _mathfns_binary.remainder(other, self)
 
     def __setitem__(self, key, value):
-        from .. import autograd as _ag
-        recording = _ag._state["grad"]
-        if recording and self.requires_grad and self.creator is not None:
-            raise RuntimeError(
-                "__setitem__: an in-place write into a tensor that is already part of the "
-                "autograd graph is not supported in minigen (earlier ops that read it would get "
-                "the wrong gradients); build the new tensor out of place instead: "
-                "torch.where(mask, new, x), torch.cat / torch.stack of the pieces, or "
-                "x.index_put((idx,), v)")
-        self._check_inplace("__setitem__")
         nkey, _ = _ix._normalise_key(self, key)
+        if self._check_inplace("__setitem__", value):
+            # recorded as out = x with out[key] = v (IndexPut), which this tensor becomes
+            if not isinstance(value, Tensor):
+                value = Tensor(self.xp.asarray(value, dtype=self.array.dtype))
+            elif type(value.array) is not type(self.array):
+                from ..autograd import _device_mismatch
+                _device_mismatch("__setitem__", [self, value])
+            self._rebase(_extras.IndexPut.apply(self, value.to(self.array.dtype), key=nkey),
+                         "__setitem__")
+            return
         self.array[nkey] = value.array if isinstance(value, Tensor) else value
-        if recording and isinstance(value, Tensor) and value.requires_grad \
-                and self.array.dtype.kind == "f":
-            # a graph value written into a plain tensor: the tensor joins the graph, so that
-            # gradients reaching it flow back to the value at the written positions
-            out = _extras.WrittenInto.apply(value, target=self.array, key=key)
-            self.creator, self._idx, self.requires_grad = out.creator, 0, True
     T.__setitem__ = __setitem__
 
     # methods with the same name as the function
@@ -144,18 +138,27 @@ def _install():
     T.add_ = _inplace_from(add, "add_")
     T.sub_ = _inplace_from(sub, "sub_")
     T.div_ = _inplace_from(div, "div_")
+    # x += y and friends are in place, as in PyTorch (an alias of x sees the change)
+    T.__iadd__, T.__isub__, T.__imul__, T.__itruediv__ = T.add_, T.sub_, T.mul_, T.div_
     T.normal_ = _fill_random("normal_")
     T.uniform_ = _fill_random("uniform_")
 
 
 def _inplace_from(fn, name):
-    """``x.op_(...)``: compute ``op`` and write the result into x (only off the graph)."""
+    """``x.op_(...)``: compute ``op`` and write the result into x (recorded on the graph, see
+    Tensor._rebase)."""
     def method(self, *args, **kwargs):
-        self._check_inplace(name)
+        if self._check_inplace(name, *args, *kwargs.values()):
+            return self._rebase(fn(self, *args, **kwargs), name)
         out = fn(self, *args, **kwargs)
-        if out.array.dtype != self.array.dtype:
+        if out.array.dtype != self.array.dtype and (
+                self.array.dtype.kind not in "fc" and out.array.dtype.kind in "fc"
+                or self.array.dtype.kind == "b" and out.array.dtype.kind != "b"):
             raise RuntimeError(f"{name}: result type {out.array.dtype} can't be cast to the desired "
                                f"output type {self.array.dtype}")
+        if tuple(out.shape) != tuple(self.shape):
+            raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the "
+                               f"broadcast shape {list(out.shape)}")
         self.array[...] = out.array
         return self
     method.__name__ = name
@@ -165,7 +168,10 @@ def _inplace_from(fn, name):
 def _fill_random(name):
     def method(self, a=0.0, b=1.0, generator=None):
         from .. import creation
-        self._check_inplace(name)
+        if self._check_inplace(name):
+            raise RuntimeError(f"{name}: a tensor in the autograd graph cannot be refilled with "
+                               "random numbers; do it under `with torch.no_grad():` or on a "
+                               "detached tensor")
         r = (creation.randn if name == "normal_" else creation.rand)(
             self.shape, dtype=self.dtype, device=self.device, generator=generator)
         self.array[...] = (r.array * b + a) if name == "normal_" else (r.array * (b - a) + a)
@@ -179,8 +185,8 @@ _install()
 from . import extras as _extras  # noqa: E402  (composites PyTorch programs use: losses, activations, x.unfold)
 for _name, _fn in _extras.TENSOR_METHODS.items():
     setattr(Tensor, _name, getattr(_extras, _fn))
-_extras.install_inplace(Tensor)
 
 from . import extras_torch as _extras_torch  # noqa: E402  (diff, kron, quantile, searchsorted, ...)
 for _name in _extras_torch.TENSOR_METHODS:
     setattr(Tensor, _name, getattr(_extras_torch, _name))
+_extras.install_inplace(Tensor)  # (last: x.op_() for every x.op() installed above)

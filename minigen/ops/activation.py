@@ -25,7 +25,7 @@ from .unary import sigmoid
 from .unary import relu as _relu
 
 __all__ = [
-    "linear", "relu", "leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",
+    "linear", "relu", "leaky_relu", "rrelu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",
     "dropout", "embedding", "one_hot",
 ]
 
@@ -126,6 +126,18 @@ class LeakyRelu(Function):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x. ``inplace`` changes nothing."""
     return LeakyRelu.apply(input, negative_slope=negative_slope)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU (Xu et al. 2015): x if x >= 0 else a x, with a ~ U(lower, upper)
+    drawn per element while training, and a = (lower + upper) / 2 in evaluation."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    from ..creation import rand
+    # a ~ U(lower, upper), one per element
+    a = rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+    from .elementwise import where
+    return where(input >= 0, input, input * a)
 
 
 class Hardtanh(Function):

@@ -375,7 +375,10 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
 
 
 def _fill(self, name, values):
-    self._check_inplace(name)
+    if self._check_inplace(name):
+        raise RuntimeError(f"{name}: a tensor in the autograd graph cannot be refilled with "
+                           "random numbers; do it under `with torch.no_grad():` or on a detached "
+                           "tensor")
     self.array[...] = values.astype(self.dtype, copy=False)
     return self
 
@@ -449,23 +452,6 @@ def is_shared(self):
 from ..autograd import Function  # noqa: E402
 
 
-class WrittenInto(Function):
-    """``x[key] = v`` where ``x`` is a plain tensor and ``v`` needs gradients: the written
-    tensor (already holding v at ``key``) becomes this node's output, and
-
-        dL/dv = sum_to(dL/dx [key], v.shape)
-
-    (the other positions of x are constants). Used by ``Tensor.__setitem__``."""
-
-    def forward(self, v, target=None, key=None):
-        self.key, self.shape = key, v.shape
-        return target
-
-    def backward(self, gx):
-        from .reduction import sum_to
-        return sum_to(gx[self.key], self.shape)
-
-
 class IndexPut(Function):
     """out = x with out[key] = v (or += v with ``accumulate``), out of place:
 
@@ -506,22 +492,59 @@ def index_put(input, indices, values, accumulate=False):
 
 
 # ----------------------------------------------------------------------------- in-place variants
-# PyTorch's ``x.op_(...)``: the out-of-place ``x.op(...)`` written back into x. As every in-place
-# op in minigen, only off the graph (a tensor that requires grad raises, naming the op).
+# PyTorch's ``x.op_(...)``: the out-of-place ``x.op(...)`` written back into x; on the graph it is
+# recorded and x takes on the result (Tensor._rebase).
 INPLACE_ELEMENTWISE = (
     "abs_ acos_ addcdiv_ addcmul_ arccos_ arcsin_ arctan_ asin_ atan_ atan2_ arctan2_ ceil_ "
     "clamp_max_ clamp_min_ clip_ cos_ cosh_ cumprod_ cumsum_ divide_ eq_ erf_ erfc_ exp2_ exp_ "
     "expm1_ fix_ floor_ fmod_ frac_ ge_ gt_ index_add_ index_fill_ index_put_ le_ lerp_ log10_ "
     "log1p_ log2_ log_ logical_and_ logical_not_ logical_or_ logit_ lt_ multiply_ nan_to_num_ "
     "ne_ neg_ negative_ pow_ reciprocal_ relu_ remainder_ round_ rsqrt_ sgn_ sigmoid_ sign_ "
-    "sin_ sinh_ sqrt_ square_ subtract_ tan_ tanh_ tril_ triu_ true_divide_ trunc_ xlogy_").split()
-INPLACE_RESHAPING = "squeeze_ unsqueeze_ t_ transpose_ swapaxes_".split()
+    "sin_ sinh_ sqrt_ square_ subtract_ tan_ tanh_ tril_ triu_ true_divide_ trunc_ xlogy_ "
+    "absolute_ acosh_ addbmm_ addmm_ addmv_ addr_ arccosh_ arcsinh_ arctanh_ asinh_ atanh_ "
+    "baddbmm_ bitwise_and_ bitwise_not_ bitwise_or_ bitwise_xor_ bitwise_left_shift_ "
+    "bitwise_right_shift_ copysign_ deg2rad_ digamma_ erfinv_ float_power_ floor_divide_ gcd_ "
+    "greater_ greater_equal_ heaviside_ hypot_ i0_ igamma_ igammac_ index_copy_ lcm_ ldexp_ "
+    "less_ less_equal_ lgamma_ logical_xor_ masked_scatter_ mvlgamma_ nextafter_ not_equal_ "
+    "polygamma_ rad2deg_ renorm_ sinc_ scatter_reduce_").split()
+INPLACE_RESHAPING = "squeeze_ unsqueeze_ t_ transpose_ swapaxes_ swapdims_".split()
+
+
+def install_torch_inplace_functions(namespace):
+    """``torch.relu_(x)``, ``torch.exp_(x)``, ...: the module-level spelling of ``x.op_()``."""
+    from ..tensor import Tensor as T
+    for name in INPLACE_ELEMENTWISE + ("relu_ sigmoid_ tanh_ clamp_ clamp_min_ clamp_max_ "
+                                       "fill_ zero_ index_put_ detach_ exp_").split():
+        if name not in namespace and hasattr(T, name):
+            namespace[name] = _method_as_function(name)
+
+
+def _method_as_function(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"``torch.{name}(x, ...)``: ``x.{name}(...)``, in place."
+    return fn
+
+
+def functional_inplace(fn, name):
+    """``F.relu_(x)``, ``F.elu_(x, alpha)``, ...: ``fn`` computed, then written into x (on
+    the graph, recorded: Tensor._rebase)."""
+    def inplace(input, *args, **kwargs):
+        kwargs.pop("inplace", None)
+        return input._write_back(fn(input, *args, **kwargs), name)
+    inplace.__name__ = name
+    inplace.__doc__ = f"``F.{name}``: ``F.{name[:-1]}`` written into its input, in place."
+    return inplace
 
 
 def _inplace(name, reshaping):
     def method(self, *args, **kwargs):
         from ..autograd import no_grad
-        self._check_inplace(name)
+        if self._check_inplace(name, *args, *kwargs.values()):
+            # on the graph: the out-of-place op, recorded, which this tensor becomes
+            return self._rebase(getattr(Tensor, name[:-1])(self, *args, **kwargs), name,
+                                reshaping)
         with no_grad():
             r = getattr(Tensor, name[:-1])(self, *args, **kwargs)
         if reshaping:
@@ -530,10 +553,13 @@ def _inplace(name, reshaping):
             raise RuntimeError(f"{name}: the result's shape {list(r.shape)} doesn't match the "
                                f"tensor's shape {list(self.shape)} it would be written into")
         else:
+            if self.array.dtype.kind in "iub" and r.array.dtype.kind in "fc":
+                raise RuntimeError(f"{name}: result type {r.array.dtype} can't be cast to the "
+                                   f"desired output type {self.array.dtype}")
             self.array[...] = r.array.astype(self.dtype, copy=False)
         return self
     method.__name__ = name
-    method.__doc__ = f"In place: ``x.{name[:-1]}(...)`` written into x (off the graph only)."
+    method.__doc__ = f"In place: ``x.{name[:-1]}(...)`` written into x (recorded on the graph)."
     return method
 
 

@@ -215,7 +215,7 @@ _spec("index_put_accumulate",
 
 def _written(v):
     x = mg.zeros(3, 2, dtype=v.dtype, device=v.device)
-    x[1:] = v * 2.0   # a graph value written into a plain tensor (WrittenInto)
+    x[1:] = v * 2.0   # a graph value written into a plain tensor (recorded as IndexPut)
     return x
 
 
