@@ -41,7 +41,7 @@ from .legacy import *  # noqa: E402,F401,F403  (FloatTensor, Size, Variable, com
 from .amp import autocast  # noqa: E402,F401
 from .sparse import sparse_coo_tensor  # noqa: E402,F401
 from .ops.extras_torch import *  # noqa: E402,F401,F403  (diff, kron, quantile, searchsorted, ...)
-from . import hub, jit, onnx  # noqa: E402,F401  (stand-ins: no downloads, no TorchScript, no ONNX)
+from . import hub, jit, onnx, distributed  # noqa: E402,F401  (stand-ins: no downloads, no TorchScript, no ONNX, one process)
 from . import special, linalg  # noqa: E402,F401  (linalg: ops/linalg.py's products + norms, inv, det)
 from .linalg import inv as inverse, det, slogdet  # noqa: E402,F401
 from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)

@@ -13,9 +13,9 @@ and handing Python that very module object, so ``torch.nn.Module is minigen.nn.M
 state lives in one place. It answers only while ``sys.modules["torch"]`` is minigen; with the
 real PyTorch imported it says nothing, and PyTorch's own import runs untouched.
 
-Names PyTorch has that minigen has not (``torch.distributed``, ``torch._dynamo``, ...) are
-not invented: importing them raises ModuleNotFoundError naming the minigen module that is
-missing, as a missing module would.
+Names PyTorch has that minigen has not (``torch._dynamo``, ...) are not invented: importing
+them raises ModuleNotFoundError naming the minigen module that is missing, as a missing module
+would. (``torch.distributed`` is minigen/distributed.py: one process, never a process group.)
 """
 import importlib
 import importlib.abc

@@ -128,3 +128,29 @@ def test_multi_head_attention_forward_gradcheck():
         return F.multi_head_attention_forward(q, q, q, 4, 2, w, None, None, None, False, 0.0,
                                               ow, None, need_weights=False)[0]
     assert minigen.gradcheck(f, (q, w, ow))
+
+
+# ---- torch.distributed (nanoGPT's and llama2.c's train.py import it at the top) ---------------
+
+def test_distributed_imports_and_says_one_process():
+    import subprocess
+    import sys
+    code = (
+        "import sys, minigen; sys.modules['torch'] = minigen\n"
+        "from torch.distributed import init_process_group, destroy_process_group\n"
+        "import torch.distributed as dist, torch\n"
+        "assert dist is minigen.distributed and torch.distributed is dist\n"
+        "assert not dist.is_available() and not dist.is_initialized()\n"
+        "for f in (dist.get_rank, dist.get_world_size, dist.barrier, destroy_process_group):\n"
+        "    try: f()\n"
+        "    except ValueError as e: assert 'not been initialized' in str(e)\n"
+        "    else: raise SystemExit(f.__name__ + ' did not raise')\n"
+        "try: init_process_group(backend='nccl')\n"
+        "except RuntimeError as e: assert 'single process' in str(e) and 'nccl' in str(e)\n"
+        "else: raise SystemExit('init_process_group did not raise')\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    # PyTorch's own message when no group exists is the one minigen repeats
+    with pytest.raises(ValueError, match="not been initialized"):
+        torch.distributed.get_rank()
