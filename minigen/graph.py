@@ -67,6 +67,8 @@ def run_backward(roots, grad_roots, retain_graph=None, create_graph=False, input
         while heap:
             f = heappop(heap)[2]
             gys = pending.pop(f)
+            if f._out_hooks is not None:
+                _run_hooks(f._out_hooks, gys)
             if f.saved is None:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time (node "
@@ -164,7 +166,67 @@ def _push(t, g, pending, heap, captured, create_graph, shared):
     slots[i] = g if slots[i] is None else slots[i] + g
 
 
+# ----------------------------------------------------------------------------- tensor hooks
+# A hook on a non-leaf lives on the node that made it (``f._out_hooks``: output index -> hooks)
+# and runs when the walk reaches that node, all of its outputs' gradients summed; a hook on a
+# leaf lives here (id -> [weakref, hooks]) and runs before its gradient is accumulated.
+_leaf_hooks = {}
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def add_hook(t, hook):
+    import weakref
+    if t.creator is not None:
+        f = t.creator
+        if f._out_hooks is None:
+            f._out_hooks = {}
+        hooks = f._out_hooks.setdefault(t._idx, [])
+    else:
+        key = id(t)
+        entry = _leaf_hooks.get(key)
+        if entry is None or entry[0]() is not t:
+            entry = _leaf_hooks[key] = [weakref.ref(t, lambda _, k=key: _leaf_hooks.pop(k, None)), []]
+        hooks = entry[1]
+    hooks.append(hook)
+    return _HookHandle(hooks, hook)
+
+
+def _run_hooks(by_index, gys):
+    for i, hooks in by_index.items():
+        for h in list(hooks):
+            if gys[i] is None:
+                continue
+            r = h(gys[i])
+            if r is not None:
+                gys[i] = r
+
+
+def _leaf_hooked(t, g):
+    entry = _leaf_hooks.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return g
+    box = [g]
+    _run_hooks({0: entry[1]}, box)
+    return box[0]
+
+
 def _accumulate_leaf(t, g, create_graph, shared):
+    if _leaf_hooks:
+        g = _leaf_hooked(t, g)
     if g.array.dtype != t.array.dtype:
         g = g.to(t.array.dtype)
     if t.grad is None:

@@ -460,7 +460,14 @@ class Tensor:
         run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
-        raise NotImplementedError("register_hook: hooks are not supported in minigen")
+        """``hook(grad)`` runs when this tensor's gradient has been computed, before it moves on
+        (into a leaf's ``.grad``, or to the op that made this tensor); a tensor it returns
+        replaces the gradient. Returns a handle whose ``remove()`` takes the hook off."""
+        from .graph import add_hook
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        return add_hook(self, hook)
 
     def __repr__(self):
         body = numpy.array2string(self.cpu().numpy(), separator=", ", precision=4,

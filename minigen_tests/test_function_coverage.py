@@ -70,7 +70,7 @@ EXPECTED_FUNCTIONS = [
     "LSTMCellFunction", "GRUCellFunction", "_SequenceFunction", "LSTMSequenceFunction",
     "GRUSequenceFunction",
     # minigen/ops/extras.py, minigen/linalg.py (what PyTorch programs use)
-    "WrittenInto", "IndexPut", "Inv", "Det", "_LogAbsDet",
+    "IndexPut", "Inv", "Det", "_LogAbsDet",
 ]
 
 # minigen.nn.functional names whose specs are named otherwise, and those with no gradient

@@ -28,8 +28,8 @@ arrays are freed as soon as the last tensor that reaches them goes away.
 """
 from __future__ import annotations
 
-from .backend import _by_array_type
-from .tensor import Tensor, _wrap, _wrap_dim  # noqa: F401  (re-exported: ops import them from here)
+from ..backend import _by_array_type
+from ..tensor import Tensor, _wrap, _wrap_dim  # noqa: F401  (re-exported: ops import them from here)
 
 # ----------------------------------------------------------------------------- grad mode
 _state = {"grad": True, "anomaly": False}
@@ -141,6 +141,14 @@ class Function:
     # inputs, generation, needs_input_grad, n_out, r (the in-place write count then).
     saved = ()
     r = 0
+    _out_hooks = None  # Tensor.register_hook on an output of this node: index -> hooks
+
+    def __init_subclass__(cls, **kwargs):
+        # a subclass written PyTorch's way (staticmethod forward(ctx, ...)) gets PyTorch's apply
+        super().__init_subclass__(**kwargs)
+        from .function import is_torch_style, torch_style_apply
+        if is_torch_style(cls):
+            cls.apply = classmethod(torch_style_apply)
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -339,7 +347,11 @@ def _device_mismatch(op, inputs):
 
 
 # the graph walk, re-exported: minigen.grad and Tensor.backward's walk live in graph.py
-from .graph import grad, run_backward  # noqa: E402,F401
+from ..graph import grad, run_backward  # noqa: E402,F401
+# PyTorch's custom Functions (torch.autograd.function) and jacobian/hessian (.functional)
+from . import function, functional, grad_mode  # noqa: E402,F401
+from .function import FunctionCtx, once_differentiable  # noqa: E402,F401
+from .functional import jacobian, hessian, vjp, jvp, hvp, vhp  # noqa: E402,F401
 
 
 def Variable(data, requires_grad=False, volatile=False):

@@ -1,0 +1,202 @@
+"""PyTorch's autograd extension points on minigen's graph: custom Functions written PyTorch's way
+(staticmethod forward(ctx, ...) / backward(ctx, ...), and the setup_context form), tensor hooks
+(Tensor.register_hook), and torch.autograd.functional (jacobian, hessian, vjp, jvp, hvp, vhp).
+Each checked against finite differences or closed forms, and against PyTorch when installed."""
+import numpy as np
+import pytest
+
+import minigen
+from minigen.autograd import Function, once_differentiable
+from minigen.autograd import functional as AF
+
+
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        ctx.save_for_backward(x)
+        return x ** 3 * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x ** 2 * ctx.scale, None   # written with tensor ops: differentiable again
+
+
+class GradReverse(Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.neg() * ctx.alpha, None
+
+
+class SplitTwo(Function):
+    """Two outputs, and an output saved for backward."""
+
+    @staticmethod
+    def forward(x):
+        e = x.exp()
+        return e, x * 2
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output[0])
+
+    @staticmethod
+    def backward(ctx, ge, gd):
+        (e,) = ctx.saved_tensors
+        return ge * e + gd * 2
+
+
+class StraightThrough(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.round()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        return g
+
+
+def _x(device, values=(0.3, -1.2, 2.0)):
+    return minigen.tensor(list(values), dtype=minigen.float64, device=device, requires_grad=True)
+
+
+def test_custom_function_gradients_match_finite_differences(device):
+    x = _x(device)
+    assert minigen.gradcheck(lambda t: Cube.apply(t, 1.5), (x,))
+    assert minigen.gradgradcheck(lambda t: Cube.apply(t, 1.5), (x,))
+    assert minigen.gradcheck(lambda t: sum(o.sum() for o in SplitTwo.apply(t)), (x,))
+
+
+def test_custom_function_values_and_pytorch_agreement(device):
+    x = _x(device)
+    y = GradReverse.apply(x, 0.5) * 3 + Cube.apply(x, 2.0)
+    y.sum().backward()
+    xv = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), -1.5 + 6 * xv ** 2)
+    assert "CubeBackward" in repr(Cube.apply(x, 1.0).grad_fn)
+
+
+def test_custom_function_without_grad_records_nothing(device):
+    x = _x(device)
+    with minigen.no_grad():
+        y = Cube.apply(x, 1.0)
+    assert y.grad_fn is None and not y.requires_grad
+    r = StraightThrough.apply(_x(device) * 1)
+    assert r.requires_grad
+    r.sum().backward()
+
+
+def test_custom_function_wrong_gradient_count_is_named(device):
+    class Bad(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    with pytest.raises(RuntimeError, match="BadBackward returned an incorrect number of gradients"):
+        Bad.apply(_x(device)).sum().backward()
+
+
+def test_tensor_hooks_see_and_replace_gradients(device):
+    x = _x(device, (1.0, 2.0))
+    z = x * 2
+    seen = []
+    handle = z.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
+    (z * z).sum().backward()
+    assert seen == [[4.0, 8.0]] and x.grad.tolist() == [80.0, 160.0]
+    handle.remove()
+    leaf = _x(device, (1.0, 2.0))
+    leaf.register_hook(lambda g: g * 0.5)
+    (leaf * 3).sum().backward()
+    assert leaf.grad.tolist() == [1.5, 1.5]
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        minigen.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_tensor_hooks_match_pytorch(device):
+    torch = pytest.importorskip("torch")
+
+    def run(lib, x):
+        h = x.sin()
+        h.register_hook(lambda g: g.clamp(-0.5, 0.5))
+        return (h * h.cos()).sum()
+
+    xt = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64, requires_grad=True)
+    run(torch, xt).backward()
+    x = _x(device)
+    run(minigen, x).backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def f_vec(x):
+    return minigen.stack([x[0] * x[1], x[1].sin(), x[0] ** 3]) if isinstance(x, minigen.Tensor) \
+        else None
+
+
+def test_jacobian_and_products(device):
+    xv = np.array([0.7, -0.4])
+    x = minigen.tensor(xv, device=device)
+    J = AF.jacobian(f_vec, x)
+    want = np.array([[xv[1], xv[0]], [0, np.cos(xv[1])], [3 * xv[0] ** 2, 0]])
+    np.testing.assert_allclose(J.cpu().numpy(), want, rtol=1e-12)
+    v = minigen.tensor([1.0, 2.0, -1.0], device=device)
+    u = minigen.tensor([0.5, -2.0], device=device)
+    out, vj = AF.vjp(f_vec, x, v)
+    np.testing.assert_allclose(vj.cpu().numpy(), np.array([1.0, 2.0, -1.0]) @ want, rtol=1e-12)
+    out, ju = AF.jvp(f_vec, x, u)
+    np.testing.assert_allclose(ju.cpu().numpy(), want @ np.array([0.5, -2.0]), rtol=1e-12)
+
+
+def test_hessian_and_hvp(device):
+    def f(x):
+        return (x[0] ** 2 * x[1] + x[1].exp()).sum()
+    xv = np.array([0.7, -0.4])
+    x = minigen.tensor(xv, device=device)
+    H = AF.hessian(f, x)
+    want = np.array([[2 * xv[1], 2 * xv[0]], [2 * xv[0], np.exp(xv[1])]])
+    np.testing.assert_allclose(H.cpu().numpy(), want, rtol=1e-12)
+    _, hv = AF.hvp(f, x, minigen.tensor([1.0, 3.0], device=device))
+    np.testing.assert_allclose(hv.cpu().numpy(), want @ np.array([1.0, 3.0]), rtol=1e-12)
+
+
+def test_functional_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    from torch.autograd import functional as TF
+
+    def g(lib, a, b):
+        return (a * b.unsqueeze(1)).tanh()
+    a0 = np.random.default_rng(0).normal(size=(2, 3))
+    b0 = np.array([0.5, -1.0])
+    Jt = TF.jacobian(lambda a, b: g(torch, a, b), (torch.tensor(a0), torch.tensor(b0)))
+    Jm = AF.jacobian(lambda a, b: g(minigen, a, b), (minigen.tensor(a0), minigen.tensor(b0)))
+    for p, q in zip(Jt, Jm):
+        assert tuple(p.shape) == tuple(q.shape)
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_torch_import_paths():
+    import importlib
+    import sys
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules)
+             if k == "torch" or k.startswith("torch.")}
+    sys.modules["torch"] = minigen
+    try:
+        fn = importlib.import_module("torch.autograd.function")
+        fl = importlib.import_module("torch.autograd.functional")
+        gm = importlib.import_module("torch.autograd.grad_mode")
+        assert fn.once_differentiable is once_differentiable and fl.jacobian is AF.jacobian
+        assert gm.no_grad is minigen.no_grad
+    finally:
+        for k in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
