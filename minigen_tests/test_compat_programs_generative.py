@@ -154,3 +154,34 @@ def test_distributed_imports_and_says_one_process():
     # PyTorch's own message when no group exists is the one minigen repeats
     with pytest.raises(ValueError, match="not been initialized"):
         torch.distributed.get_rank()
+
+
+# ---- torch.utils.data.distributed.DistributedSampler (the Annotated Transformer imports it) --
+
+@pytest.mark.parametrize("n,replicas,drop_last", [(10, 3, False), (10, 3, True), (2, 5, False),
+                                                   (9, 3, True), (7, 1, False)])
+def test_distributed_sampler_matches_torch_unshuffled(n, replicas, drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TS
+    from minigen.utils.data.distributed import DistributedSampler as MS
+    data = list(range(n))
+    for rank in range(replicas):
+        t = TS(data, num_replicas=replicas, rank=rank, shuffle=False, drop_last=drop_last)
+        m = MS(data, num_replicas=replicas, rank=rank, shuffle=False, drop_last=drop_last)
+        assert list(m) == list(t) and len(m) == len(t)
+
+
+def test_distributed_sampler_shuffle_partitions_and_errors():
+    from minigen.utils.data import DataLoader, DistributedSampler
+    data = list(range(11))
+    parts = [list(DistributedSampler(data, num_replicas=3, rank=r, seed=5)) for r in range(3)]
+    assert set(sum(parts, [])) == set(data) and all(len(p) == 4 for p in parts)
+    s = DistributedSampler(data, num_replicas=1, rank=0, seed=5)
+    first = list(s)
+    s.set_epoch(1)
+    assert sorted(first) == data and list(s) != first
+    loader = DataLoader(data, batch_size=4, sampler=DistributedSampler(data, 2, 1, shuffle=False))
+    assert [b.tolist() for b in loader] == [[1, 3, 5, 7], [9, 0]]
+    with pytest.raises(RuntimeError, match="num_replicas and rank not given"):
+        DistributedSampler(data)
+    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
+        DistributedSampler(data, num_replicas=2, rank=2)

@@ -4,18 +4,19 @@
 ``Subset``, ``random_split``. ``sampler.py``: ``Sampler``, ``SequentialSampler``,
 ``RandomSampler``, ``SubsetRandomSampler``, ``WeightedRandomSampler``, ``BatchSampler``.
 ``dataloader.py``: ``DataLoader``, ``default_collate``, ``default_convert``,
-``get_worker_info``. The three modules have PyTorch's names, so
-``from torch.utils.data.dataloader import default_collate`` works under ``import minigen as
-torch`` too.
+``get_worker_info``. ``distributed.py``: ``DistributedSampler`` (one replica's share). The
+modules have PyTorch's names, so ``from torch.utils.data.dataloader import default_collate``
+works under ``import minigen as torch`` too.
 """
-from . import dataloader, dataset, sampler
+from . import dataloader, dataset, sampler, distributed
 from .dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                       SubsetRandomSampler, WeightedRandomSampler)
 from .dataloader import DataLoader, default_collate, default_convert, get_worker_info
+from .distributed import DistributedSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subset",
            "random_split", "Sampler", "SequentialSampler", "RandomSampler",
            "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
            "default_collate", "default_convert", "get_worker_info", "dataloader", "dataset",
-           "sampler"]
+           "sampler", "distributed", "DistributedSampler"]
