@@ -120,6 +120,11 @@ def _check_finite(fn, arrays, phase):
 
 
 # ----------------------------------------------------------------------------- Function
+def _torch_style_apply(cls, *args, **kwargs):
+    from . import function  # (looked up at each call: minigen/autograd/function.py)
+    return function.torch_style_apply(cls, *args, **kwargs)
+
+
 class _Out:
     """Marker for a saved array that is the op's own output ``index``."""
 
@@ -146,9 +151,9 @@ class Function:
     def __init_subclass__(cls, **kwargs):
         # a subclass written PyTorch's way (staticmethod forward(ctx, ...)) gets PyTorch's apply
         super().__init_subclass__(**kwargs)
-        from .function import is_torch_style, torch_style_apply
+        from .function import is_torch_style
         if is_torch_style(cls):
-            cls.apply = classmethod(torch_style_apply)
+            cls.apply = classmethod(_torch_style_apply)
 
     def save_for_backward(self, *arrays):
         self.saved = arrays

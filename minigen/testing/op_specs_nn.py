@@ -87,6 +87,28 @@ _spec("linear_no_bias", F.linear, lambda x, w: x @ w.T,
       lambda r, d: _ins(d, _n(r, 3), _n(r, 2, 3)))
 _unary("leaky_relu", lambda x: F.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x),
        draw=_nonzero, domain="nonzero")
+_unary("rrelu_eval", lambda x: F.rrelu(x, 0.1, 0.3, training=False),
+       lambda x: np.where(x >= 0, x, 0.2 * x), draw=_nonzero, domain="nonzero")
+_unary("relu_inplace_on_graph", lambda x: F.relu_(x * 1.0), lambda x: np.maximum(x, 0.0),
+       draw=_nonzero, domain="nonzero")
+
+
+class _TorchStyleCube(mg.autograd.Function):
+    """A custom Function written PyTorch's way (minigen/autograd/function.py), as an op."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return x ** 3 * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x ** 2 * ctx.scale, None
+
+
+_unary("custom_function_cube", lambda x: _TorchStyleCube.apply(x, 0.5), lambda x: 0.5 * x ** 3)
 _erf = np.vectorize(math.erf)
 _unary("gelu", F.gelu, lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))), shape=(2, 4))
 _unary("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"),
