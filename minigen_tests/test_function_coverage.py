@@ -48,6 +48,9 @@ EXPECTED_FUNCTIONS = [
     "Erf", "Erfc", "Atan2", "Fmod", "Remainder",
     # minigen/ops/construct.py
     "Scatter",
+    # minigen/ops/extras_torch_special.py, extras_torch_elementwise.py, extras_torch_index.py
+    "Lgamma", "Polygamma", "Erfinv", "BesselI0", "BesselI1", "Acosh", "Asinh", "Atanh", "Hypot",
+    "Copysign", "LogCumSumExp", "ScatterProd",
     # minigen/ops/linalg.py
     "MatMul", "Einsum",
     # minigen/ops/activation.py, gelu.py

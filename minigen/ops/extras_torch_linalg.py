@@ -1,0 +1,290 @@
+"""Products and matrix functions PyTorch programs call, as compositions of minigen's
+differentiable ops (so their gradients, of any order, come from the ops they are made of):
+
+    baddbmm(M, B1, B2) = beta M + alpha B1 @ B2                 (batched; M broadcast)
+    addbmm(M, B1, B2)  = beta M + alpha sum_b B1[b] @ B2[b]
+    addmv(v, A, x)     = beta v + alpha A x,   addr(M, u, w) = beta M + alpha u w^T
+    ger(u, w) = outer(u, w),   inner(a, b)[..i, ..j] = sum_k a[..i, k] b[..j, k]
+    cross(a, b, dim)   = (a2 b3 - a3 b2, a3 b1 - a1 b3, a1 b2 - a2 b1) along a dim of size 3
+    matrix_power(A, n) = A A ... A (n >= 0, by repeated squaring; n < 0: inv(A)^|n|)
+    logdet(A) = log det A (NaN where det A < 0),   dist(a, b, p) = ||a - b||_p
+    renorm(x, p, dim, maxnorm): each slice x.select(dim, i) whose p-norm exceeds maxnorm is
+        scaled by maxnorm / (norm + 1e-7)
+    diagflat(x, offset) = diag(x.flatten(), offset)
+    cov(X) = sum_i w_i (x_i - xbar)(x_i - xbar)^T / (sum w - correction ...), the rows of X
+        the variables and its columns the observations (fweights, aweights as PyTorch's)
+    corrcoef(X) = cov_ij / sqrt(cov_ii cov_jj), clipped to [-1, 1]
+
+With beta = 0 the added tensor is ignored (its NaNs do not propagate), as in PyTorch.
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+
+from ..autograd import Tensor, _wrap
+from .elementwise import mul, sub, where
+from .join import stack
+from .linalg import matmul, outer
+from .reduction import broadcast_to, sum
+from .shape import reshape
+from .unary import sqrt
+
+__all__ = ["baddbmm", "addbmm", "addmv", "addr", "ger", "inner", "cross", "matrix_power",
+           "logdet", "dist", "renorm", "diagflat", "cov", "corrcoef"]
+TENSOR_METHODS = list(__all__)
+
+
+def _check(t, op, name="input"):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+
+
+def _fits(shape, target):
+    lead = len(target) - len(shape)
+    return lead >= 0 and builtins.all(s in (1, t) for s, t in zip(shape, target[lead:]))
+
+
+def _beta_alpha(input, prod, beta, alpha, op):
+    """beta input + alpha prod (input ignored when beta == 0)."""
+    if not _fits(tuple(input.shape), tuple(prod.shape)):
+        raise RuntimeError(f"{op}: input {list(input.shape)} cannot be broadcast to the "
+                           f"product's shape {list(prod.shape)}")
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod
+    return prod + (input if beta == 1 else input * beta)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta input + alpha (batch1 @ batch2), batch1 (b, n, m), batch2 (b, m, p)."""
+    for name, t in (("input", input), ("batch1", batch1), ("batch2", batch2)):
+        _check(t, "baddbmm", name)
+    if batch1.ndim != 3 or batch2.ndim != 3:
+        raise RuntimeError(f"baddbmm: batch1 and batch2 must be 3-D tensors, got "
+                           f"{list(batch1.shape)} and {list(batch2.shape)}")
+    if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"baddbmm: batch1 {list(batch1.shape)} and batch2 "
+                           f"{list(batch2.shape)} cannot be multiplied")
+    return _beta_alpha(input, matmul(batch1, batch2), beta, alpha, "baddbmm")
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta input + alpha sum_b batch1[b] @ batch2[b]."""
+    for name, t in (("input", input), ("batch1", batch1), ("batch2", batch2)):
+        _check(t, "addbmm", name)
+    if batch1.ndim != 3 or batch2.ndim != 3:
+        raise RuntimeError(f"addbmm: batch1 and batch2 must be 3-D tensors, got "
+                           f"{list(batch1.shape)} and {list(batch2.shape)}")
+    if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"addbmm: batch1 {list(batch1.shape)} and batch2 "
+                           f"{list(batch2.shape)} cannot be multiplied")
+    b, n, m = batch1.shape
+    p = batch2.shape[2]
+    # sum_b B1[b] @ B2[b] = [B1[0] B1[1] ...] (n, b m) @ [B2[0]; B2[1]; ...] (b m, p)
+    left = reshape(batch1.permute(1, 0, 2), (n, b * m))
+    right = reshape(batch2, (b * m, p))
+    return _beta_alpha(input, matmul(left, right), beta, alpha, "addbmm")
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta input + alpha (mat @ vec), mat (n, m), vec (m,)."""
+    for name, t in (("input", input), ("mat", mat), ("vec", vec)):
+        _check(t, "addmv", name)
+    if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"addmv: expected a matrix (n, m) and a vector (m,), got mat "
+                           f"{list(mat.shape)} and vec {list(vec.shape)}")
+    return _beta_alpha(input, matmul(mat, vec), beta, alpha, "addmv")
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta input + alpha outer(vec1, vec2)."""
+    for name, t in (("input", input), ("vec1", vec1), ("vec2", vec2)):
+        _check(t, "addr", name)
+    if vec1.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"addr: expected 1-D vectors, got vec1 {list(vec1.shape)} and vec2 "
+                           f"{list(vec2.shape)}")
+    return _beta_alpha(input, outer(vec1, vec2), beta, alpha, "addr")
+
+
+def ger(input, vec2):
+    """The outer product (the old name of torch.outer)."""
+    return outer(input, vec2)
+
+
+def inner(input, other):
+    """The inner product over the last dimension: out[..i, ..j] = sum_k a[..i, k] b[..j, k]
+    (for a 0-d operand, the product a * b)."""
+    _check(input, "inner")
+    _check(other, "inner", "other")
+    if input.ndim == 0 or other.ndim == 0:
+        return mul(input, other)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner: the last dimensions of input {list(input.shape)} and other "
+                           f"{list(other.shape)} must match")
+    k = input.shape[-1]
+    a = reshape(input, (-1, k))
+    b = reshape(other, (-1, k))
+    out = matmul(a, b.transpose(0, 1))
+    return reshape(out, tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
+
+
+def cross(input, other, dim=None):
+    """The cross product of 3-vectors along ``dim`` (default: the first dim of size 3, as
+    torch.cross; torch.linalg.cross uses dim=-1); the operands broadcast."""
+    _check(input, "cross")
+    _check(other, "cross", "other")
+    from .construct_shape import broadcast_tensors
+    if input.ndim != other.ndim:
+        raise RuntimeError(f"cross: input {list(input.shape)} and other {list(other.shape)} "
+                           "must have the same number of dimensions")
+    a, b = broadcast_tensors(input, other)
+    if dim is None:
+        dims = [i for i, s in enumerate(a.shape) if s == 3]
+        if not dims:
+            raise RuntimeError(f"cross: no dimension of size 3 in input {list(input.shape)}")
+        dim = dims[0]
+    if not -a.ndim <= dim < a.ndim:
+        raise IndexError(f"cross: dim {dim} out of range for a tensor of {a.ndim} dims")
+    d = dim % a.ndim
+    if a.shape[d] != 3:
+        raise RuntimeError(f"cross: inputs dimension {dim} must have length 3, got input "
+                           f"{list(input.shape)} and other {list(other.shape)}")
+    a1, a2, a3 = a.unbind(d)
+    b1, b2, b3 = b.unbind(d)
+    return stack([a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1], dim=d)
+
+
+def matrix_power(input, n):
+    """input^n for a square matrix (or a batch): n = 0 the identity, n < 0 the inverse's power."""
+    _check(input, "matrix_power")
+    if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(f"matrix_power: expected a square matrix or a batch of them, got "
+                           f"shape {list(input.shape)}")
+    if not isinstance(n, numbers.Integral):
+        raise TypeError(f"matrix_power: n must be an int, got {type(n).__name__}")
+    n = int(n)
+    if n == 0:
+        xp = input.xp
+        eye = xp.broadcast_to(xp.eye(input.shape[-1], dtype=input.array.dtype), input.shape)
+        return _wrap(eye.copy())
+    a = input
+    if n < 0:
+        from ..linalg import inv
+        a, n = inv(input), -n
+    out = None
+    while n:  # repeated squaring: a^n = prod of a^(2^k) over the set bits of n
+        if n & 1:
+            out = a if out is None else matmul(out, a)
+        n >>= 1
+        if n:
+            a = matmul(a, a)
+    return out
+
+
+def logdet(input):
+    """log det A: -inf where det A = 0, NaN where det A < 0."""
+    from ..linalg import slogdet
+    sign, logabs = slogdet(input)
+    return where(sign < 0, float("nan"), logabs)
+
+
+def dist(input, other, p=2):
+    """||input - other||_p over all elements (broadcasting): p = 0 counts the non-zeros,
+    p = inf / -inf the largest / smallest |difference|."""
+    from ..linalg import vector_norm
+    return vector_norm(sub(input, other), ord=p)
+
+
+def renorm(input, p, dim, maxnorm):
+    """Each slice along ``dim`` whose p-norm is above ``maxnorm`` is scaled down to it:
+    x_i * maxnorm / (||x_i||_p + 1e-7)."""
+    from ..linalg import vector_norm
+    _check(input, "renorm")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive norm not supported, got p={p}")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} "
+                           "dimensions")
+    d = dim % input.ndim
+    others = tuple(i for i in range(input.ndim) if i != d)
+    norm = vector_norm(input, ord=p, dim=others, keepdim=True)
+    big = norm > maxnorm
+    safe = where(big, norm, 1.0)
+    scale = where(big, maxnorm / (safe + 1e-7), 1.0)
+    return input * scale
+
+
+def diagflat(input, offset=0):
+    """A 2-D tensor with input's elements (flattened) on diagonal ``offset``."""
+    from .construct_shape import diag
+    return diag(reshape(input, (-1,)), offset)
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance of the variables in input's rows (observations in its columns); a
+    1-D input is one variable. With frequency weights f and observation weights a,
+    w = f a, xbar = sum w x / sum w and
+    cov = (x - xbar) diag(w) (x - xbar)^T / (sum w - correction sum(w a) / sum w)
+    (without aweights the denominator is sum w - correction), clamped at 0."""
+    _check(input, "cov")
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input.ndim} dimensions")
+    x = reshape(input, (1, -1)) if input.ndim < 2 else input
+    if x.array.dtype.kind != "f":
+        from .. import backend as B
+        x = x.to(B._default_dtype)
+    n_obs = x.shape[1]
+    w = None
+    if fweights is not None:
+        if fweights.ndim > 1 or fweights.numel() != n_obs:
+            raise RuntimeError(f"cov(): expected fweights to have one dimension with "
+                               f"{n_obs} elements, got shape {list(fweights.shape)}")
+        if fweights.array.dtype.kind not in "iu":
+            raise RuntimeError("cov(): expected fweights to have integral dtype")
+        if bool((fweights.array < 0).any()):
+            raise RuntimeError("cov(): fweights cannot be negative")
+        w = fweights.to(x.dtype)
+    if aweights is not None:
+        if aweights.ndim > 1 or aweights.numel() != n_obs:
+            raise RuntimeError(f"cov(): expected aweights to have one dimension with "
+                               f"{n_obs} elements, got shape {list(aweights.shape)}")
+        if aweights.array.dtype.kind != "f":
+            raise RuntimeError("cov(): expected aweights to have floating point dtype")
+        if bool((aweights.array < 0).any()):
+            raise RuntimeError("cov(): aweights cannot be negative")
+        aw = aweights.to(x.dtype)
+        w = aw if w is None else w * aw
+    if w is None:
+        w_sum = float(n_obs)
+        avg = x.mean(dim=1, keepdim=True)
+        norm = w_sum - correction
+    else:
+        w_sum = sum(w)
+        avg = sum(x * w, dim=1, keepdim=True) / w_sum
+        if aweights is None:
+            norm = w_sum - correction
+        else:
+            norm = w_sum - correction * sum(w * aweights.to(x.dtype)) / w_sum
+    if isinstance(norm, Tensor):
+        norm = where(norm < 0, 0.0, norm)
+    else:
+        norm = builtins.max(norm, 0.0)
+    xm = x - avg
+    c = matmul(xm * w if w is not None else xm, xm.transpose(0, 1)) / norm
+    return reshape(c, ()) if input.ndim < 2 else c
+
+
+def corrcoef(input):
+    """Pearson correlation coefficients of input's rows: cov_ij / sqrt(cov_ii cov_jj),
+    clipped to [-1, 1]."""
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    d = sqrt(c.diagonal())
+    c = c / d.unsqueeze(1) / d.unsqueeze(0)
+    return c.clamp(-1.0, 1.0)

@@ -1,0 +1,165 @@
+"""Tensor methods and properties PyTorch programs use that are facts about the tensor (or
+aliases), not new math:
+
+    x.real (x itself: minigen's tensors are real), x.imag (an error, as PyTorch's for real x)
+    x.ndimension(), x.is_nonzero(), x.is_same_size(y), x.is_signed()
+    x.retains_grad    True after x.retain_grad() on a non-leaf
+    x.data_ptr()      the address of the first element (equal for x and a view at offset 0)
+    x.storage_offset()  how many elements into its base array x starts
+    x.new(...)        the legacy constructor: x.new(2, 3) / x.new(size) an uninitialised
+                      tensor, x.new(data) a copy of data, both with x's dtype and device
+    x.swapdims, x.greater / greater_equal / less / less_equal / not_equal, x.det(),
+    x.inverse(), x.slogdet(), x.multinomial(...), x.bernoulli(...), x.take_along_dim(...),
+    x.polygamma(n)
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend as B
+from ..autograd import Tensor, _wrap
+
+__all__ = ["real", "imag", "is_nonzero", "is_same_size", "is_signed"]
+
+
+def real(input):
+    """The real part: the tensor itself, for minigen's real tensors."""
+    return input
+
+
+def imag(input):
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+def is_nonzero(input):
+    """True if the single element of input is not zero."""
+    n = input.numel()
+    if n == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if n > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input.array.reshape(()) != 0)
+
+
+def is_same_size(input, other):
+    return tuple(input.shape) == tuple(other.shape)
+
+
+def is_signed(input):
+    """True for signed integer and floating dtypes (False for uint8 and bool)."""
+    return input.array.dtype.kind in "ifc"
+
+
+def _address(a):
+    """The memory address of array ``a``'s first element, on any backend."""
+    if isinstance(a, B.numpy.ndarray):
+        return int(a.__array_interface__["data"][0])
+    data = getattr(type(a), "data", None)
+    if data is not None:
+        try:
+            return int(a.data.ptr)  # CuPy: a MemoryPointer
+        except AttributeError:
+            pass
+    inner = getattr(a, "_a", None)  # the simulated CUDA device wraps a NumPy array
+    if isinstance(inner, B.numpy.ndarray):
+        return int(inner.__array_interface__["data"][0])
+    raise RuntimeError(f"data_ptr: cannot find the address of a {type(a).__name__}")
+
+
+def _root(a):
+    while getattr(a, "base", None) is not None and hasattr(a.base, "shape"):
+        a = a.base
+    return a
+
+
+def data_ptr(self):
+    """The address of the tensor's first element (an int)."""
+    return _address(self.array)
+
+
+def storage_offset(self):
+    """How many elements into its base memory the tensor starts (0 for a fresh tensor)."""
+    a = self.array
+    return (_address(a) - _address(_root(a))) // a.dtype.itemsize
+
+
+def new(self, *args, device=None):
+    """The legacy constructor: ``x.new()`` an empty tensor, ``x.new(2, 3)`` or
+    ``x.new(torch.Size([2, 3]))`` an uninitialised one of that shape, ``x.new(data)`` (a list,
+    tuple or tensor) a copy of the data; all with x's dtype and device."""
+    from .. import creation
+    dev = self.device if device is None else device
+    if not args:
+        return creation.empty(0, dtype=self.dtype, device=dev)
+    if len(args) == 1 and type(args[0]).__name__ == "Size":
+        return creation.empty(tuple(args[0]), dtype=self.dtype, device=dev)
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
+        return creation.empty(tuple(int(a) for a in args), dtype=self.dtype, device=dev)
+    if len(args) == 1:
+        data = args[0]
+        if isinstance(data, Tensor):
+            return data.detach().to(dev).to(self.dtype).clone()
+        if isinstance(data, (list, tuple)) or hasattr(data, "__array__"):
+            return creation.tensor(data, dtype=self.dtype, device=dev)
+        raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+    raise TypeError("new(): expected sizes (ints), a torch.Size, or one sequence of data")
+
+
+def _retains_grad(self):
+    return bool(self._retain) and self.creator is not None
+
+
+def install(T):
+    """Put the methods and properties on Tensor ``T``."""
+    from . import compare as c
+    from .shape import swapdims
+    from .indexing import take_along_dim
+    from .sorting import multinomial, bernoulli
+    T.real = property(real)
+    T.imag = property(imag)
+    T.ndimension = lambda self: self.array.ndim
+    T.is_nonzero = is_nonzero
+    T.is_same_size = is_same_size
+    T.is_signed = is_signed
+    T.retains_grad = property(_retains_grad)
+    T.data_ptr = data_ptr
+    T.storage_offset = storage_offset
+    T.new = new
+    T.swapdims = swapdims
+    T.greater, T.greater_equal, T.less, T.less_equal, T.not_equal = (
+        c.greater, c.greater_equal, c.less, c.less_equal, c.not_equal)
+    T.multinomial = multinomial
+    T.bernoulli = bernoulli
+    T.take_along_dim = take_along_dim
+
+    def det(self):
+        from ..linalg import det as f
+        return f(self)
+
+    def inverse(self):
+        from ..linalg import inv as f
+        return f(self)
+
+    def slogdet(self):
+        from ..linalg import slogdet as f
+        return f(self)
+
+    def polygamma(self, n):
+        from .extras_torch_special import polygamma as f
+        return f(n, self)
+
+    T.det, T.inverse, T.slogdet, T.polygamma = det, inverse, slogdet, polygamma
+
+    # & | ^ ~ << >> are bitwise, as in PyTorch: logical on bool tensors, bitwise on integer
+    # ones, an error on floating ones
+    from . import extras_torch_elementwise as e
+
+    def _r(fn):
+        return lambda self, other: fn(other, self)
+
+    T.__and__, T.__rand__ = e.bitwise_and, _r(e.bitwise_and)
+    T.__or__, T.__ror__ = e.bitwise_or, _r(e.bitwise_or)
+    T.__xor__, T.__rxor__ = e.bitwise_xor, _r(e.bitwise_xor)
+    T.__invert__ = e.bitwise_not
+    T.__lshift__, T.__rlshift__ = e.bitwise_left_shift, _r(e.bitwise_left_shift)
+    T.__rshift__, T.__rrshift__ = e.bitwise_right_shift, _r(e.bitwise_right_shift)
