@@ -3,7 +3,8 @@
     RNN, LSTM, GRU              a whole sequence, any number of layers, one or two directions
     RNNCell, LSTMCell, GRUCell  one time step
 
-Shapes (as in PyTorch): input (L, N, H_in), or (N, L, H_in) with ``batch_first=True``, or an
+Shapes (as in PyTorch): input (L, N, H_in) or a ``PackedSequence`` (``nn.utils.rnn``; then
+the output is one too, and h_n holds each sequence's state at its own length), or (N, L, H_in) with ``batch_first=True``, or an
 unbatched (L, H_in); states (num_layers * num_directions, N, H_out), or without N for an
 unbatched input. Parameters are named ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
 ``bias_hh_l{k}`` (with ``_reverse`` for the backward direction), the gate rows stacked in
@@ -29,6 +30,7 @@ from ..ops.rnn import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_relu
 from ..ops.join import cat, stack
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -169,6 +171,8 @@ class RNNBase(Module):
         return h if batched else h.unsqueeze(1)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
@@ -209,6 +213,98 @@ class RNNBase(Module):
         """One layer, one direction: (output (T, B, H), final state(s))."""
         raise NotImplementedError
 
+    def _step(self, x, states, weights):
+        """One time step of one layer and direction: the new state(s), as a tuple."""
+        raise NotImplementedError
+
+    # -- packed sequences ----------------------------------------------------------------
+    def _forward_packed(self, input, hx):
+        """PyTorch's recurrence over a PackedSequence: returns (PackedSequence output, h_n),
+        h_n holding each sequence's state at its own last step, in the original batch order.
+
+        With the batch sorted by decreasing length, step t of a direction updates only the first
+        b_t = batch_sizes[t] states (the sequences still running); the others keep theirs:
+
+            forward  (t = 0 .. T-1): rows b_t.. are final once they stop (b_t only shrinks)
+            backward (t = T-1 .. 0): rows join as b_t grows, each from its initial state, so
+                                     every sequence starts at its own last step
+
+        Each step is the layer's cell op (``rnn_*_cell``, ``lstm_cell``, ``gru_cell``), so the
+        gradient is the cells' and the slices' and concatenations' between them.
+        """
+        name = type(self).__name__
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if not isinstance(data, Tensor) or data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise RuntimeError(f"{name}: packed input data must be [sum of lengths, input_size="
+                               f"{self.input_size}], got "
+                               f"{list(data.shape) if isinstance(data, Tensor) else data!r}")
+        self._check_input(data)
+        bs = [int(b) for b in batch_sizes.tolist()]
+        B, D, H = bs[0], (2 if self.bidirectional else 1), self.hidden_size
+        if hx is None:
+            zero = creation.zeros(B, H, dtype=data.dtype, device=data.device)
+            states = [[zero] * (self.num_layers * D) for _ in range(self._n_states)]
+        else:
+            if self._n_states > 1 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise RuntimeError(f"{name}: expected hx to be a tuple (h_0, c_0), "
+                                   f"got {type(hx).__name__}")
+            hs = tuple(hx) if self._n_states > 1 else (hx,)
+            hs = [self._check_hidden(h, k, True, B) for k, h in enumerate(hs)]
+            if sorted_indices is not None:  # hx is in the batch's order: sort it like the data
+                hs = [h.index_select(1, sorted_indices) for h in hs]
+            states = [list(h) for h in hs]
+        offsets = [0]
+        for b in bs:
+            offsets.append(offsets[-1] + b)
+        x = data
+        finals = [[] for _ in range(self._n_states)]
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                idx = layer * D + d
+                out, last = self._run_packed(x, bs, offsets, [s[idx] for s in states],
+                                             self._weights(layer, d), bool(d))
+                outs.append(out)
+                for f, s in zip(finals, last):
+                    f.append(s)
+            x = outs[0] if D == 1 else cat(outs, dim=1)
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                x = _dropout(x, self.dropout)
+        finals = [stack(f) for f in finals]
+        if unsorted_indices is not None:
+            finals = [f.index_select(1, unsorted_indices) for f in finals]
+        out = PackedSequence(x, batch_sizes, sorted_indices, unsorted_indices)
+        return out, (finals[0] if self._n_states == 1 else tuple(finals))
+
+    def _run_packed(self, x, bs, offsets, states, weights, reverse):
+        """One layer, one direction over packed rows x: (output rows, final states (B, H))."""
+        T = len(bs)
+        outs = [None] * T
+        if not reverse:
+            h, done = list(states), []
+            for t in range(T):
+                n = bs[t]
+                if n < h[0].shape[0]:  # sequences that ended at t - 1: their states are final
+                    done.append([s[n:] for s in h])
+                    h = [s[:n] for s in h]
+                h = self._step(x[offsets[t]:offsets[t + 1]], h, weights)
+                outs[t] = h[0]
+            done.append(h)
+            last = [cat([p[k] for p in reversed(done)], 0) if len(done) > 1 else done[0][k]
+                    for k in range(len(h))]
+        else:
+            cur = bs[-1]
+            h = [s[:cur] if cur < s.shape[0] else s for s in states]
+            for t in range(T - 1, -1, -1):
+                n = bs[t]
+                if n > cur:  # sequences whose last step is t join from their initial states
+                    h = [cat([a, s0[cur:n]], 0) for a, s0 in zip(h, states)]
+                    cur = n
+                h = self._step(x[offsets[t]:offsets[t + 1]], h, weights)
+                outs[t] = h[0]
+            last = h
+        return cat(outs, 0), last
+
 
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
@@ -243,6 +339,10 @@ class RNN(RNNBase):
             outs[t] = h
         return stack(outs), h
 
+    def _step(self, x, states, weights):
+        cell = rnn_tanh_cell if self.nonlinearity == "tanh" else rnn_relu_cell
+        return (cell(x, states[0], *weights),)
+
 
 class LSTM(RNNBase):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997), PyTorch's formulation:
@@ -267,6 +367,9 @@ class LSTM(RNNBase):
     def _run(self, x, states, weights, reverse):
         return lstm_sequence(x, states[0], states[1], *weights, reverse=reverse)
 
+    def _step(self, x, states, weights):
+        return lstm_cell(x, states[0], states[1], *weights)
+
 
 class GRU(RNNBase):
     """Gated recurrent unit (Cho et al., 2014), PyTorch's formulation:
@@ -281,6 +384,9 @@ class GRU(RNNBase):
 
     def _run(self, x, states, weights, reverse):
         return gru_sequence(x, states[0], *weights, reverse=reverse)
+
+    def _step(self, x, states, weights):
+        return (gru_cell(x, states[0], *weights),)
 
 
 # ----------------------------------------------------------------------------- cells
