@@ -30,6 +30,8 @@ from .ops import __all__ as _ops_all
 
 float = float32
 double = float64
+complex64 = cfloat = backend.complex64
+complex128 = cdouble = backend.complex128
 long = int64
 half = float16
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError

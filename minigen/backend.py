@@ -30,6 +30,8 @@ int32 = numpy.dtype("int32")
 int8 = numpy.dtype("int8")
 uint8 = numpy.dtype("uint8")
 bool_ = numpy.dtype("bool")
+complex64 = numpy.dtype("complex64")
+complex128 = numpy.dtype("complex128")
 
 _default_dtype = float32
 
@@ -37,6 +39,7 @@ _DTYPE_NAMES = {
     "float32": float32, "float": float32, "float64": float64, "double": float64,
     "float16": float16, "half": float16, "int64": int64, "long": int64, "int32": int32,
     "int": int32, "int8": int8, "uint8": uint8, "bool": bool_,
+    "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
 }
 
 
@@ -52,6 +55,8 @@ def as_dtype(dtype):
         return int64
     if dtype is bool:
         return bool_
+    if dtype is complex:
+        return complex64 if _default_dtype == float32 else complex128
     if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
         return _DTYPE_NAMES[dtype]
     try:

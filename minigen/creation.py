@@ -35,9 +35,11 @@ def _to_array(data, dtype=None, device=None):
             # Python floats become float32, as in PyTorch (with a dtype asked for, they go
             # straight to it: tensor([0.1], dtype=float64) must not round through float32)
             arr = arr.astype(B._default_dtype)
+        elif arr.dtype.kind == "c" and dtype is None:  # Python complex: complex64, as PyTorch
+            arr = arr.astype(B.complex64 if B._default_dtype != B.float64 else B.complex128)
         elif arr.dtype.kind in "iu":
             arr = arr.astype(B.int64)
-    if arr.dtype.kind not in "fiub":
+    if arr.dtype.kind not in "fiubc":
         raise TypeError(
             f"tensor: could not make a tensor of dtype {arr.dtype} from {type(data).__name__} "
             "(a ragged nested list, strings or objects?)")
@@ -61,8 +63,15 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing its memory where it can (as ``torch.as_tensor``): a tensor
+    with the dtype and device asked for is returned as it is, a NumPy array of that dtype headed
+    for the cpu is wrapped without a copy; anything else is copied, as ``tensor`` does."""
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
+    if isinstance(data, numpy.ndarray) and data.dtype.kind in "biufc" \
+            and (device is None or str(device) == "cpu") \
+            and (dtype is None or numpy.dtype(B.as_dtype(dtype)) == data.dtype):
+        return _wrap(data)
     return tensor(data, dtype=dtype, device=device)
 
 

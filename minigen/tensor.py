@@ -234,10 +234,13 @@ class Tensor:
 
     # -- conversions -------------------------------------------------------------------
     def numpy(self, *, force=False):
-        """The values as a NumPy array, for a tensor on the cpu; on a GPU it is an error, as in
-        PyTorch (``t.cpu().numpy()`` copies to host memory first). ``force=True`` copies from
-        any device."""
-        if not force and type(self.array) is not numpy.ndarray:
+        """The values as a NumPy array. On the cpu it is the tensor's own memory, as in PyTorch
+        (a write into either shows in the other; ``.copy()`` it to keep a snapshot); on a GPU it
+        is an error (``t.cpu().numpy()`` copies to host memory first), or with ``force=True`` a
+        host copy."""
+        if type(self.array) is numpy.ndarray:
+            return self.array
+        if not force:
             dev = self.device
             if dev.type != "cpu":
                 raise TypeError(

@@ -230,7 +230,7 @@ class Function:
             y = b.xp.asarray(y)  # NumPy turns 0-d results into scalars; make them arrays again
         if _state["anomaly"]:
             _check_finite(f, (y,), "forward")
-        if not (req and _state["grad"]) or y.dtype.kind != "f":
+        if not (req and _state["grad"]) or y.dtype.kind not in "fc":
             f.saved = ()
             out = _wrap(y)
             if n_in == 1 and (y.base is not None or y is x0):

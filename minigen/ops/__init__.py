@@ -37,6 +37,11 @@ from .sorting import sort, argsort, topk, multinomial, bernoulli
 from . import mathfns as _mathfns, construct as _construct
 from .mathfns import *  # noqa: F401,F403
 from .construct import *  # noqa: F401,F403
+from . import complex as _complex
+from .complex import (  # noqa: F401  (complex tensors: minigen/ops/complex.py)
+    view_as_real, view_as_complex, real, imag, conj, conj_physical, resolve_conj, resolve_neg,
+    polar, complex, angle,
+)
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor", "TENSOR_METHODS")]
 
@@ -114,7 +119,9 @@ def _install():
     ]:
         setattr(T, name, globals()[name])
     # modules that list their own Tensor methods
-    for mod in (_mathfns, _construct):
+    for name, fn in _complex.TENSOR_PROPERTIES.items():
+        setattr(T, name, property(fn))
+    for mod in (_mathfns, _construct, _complex):
         for name in mod.TENSOR_METHODS:
             setattr(T, name, getattr(mod, name))
     T.where = lambda self, condition, other: where(condition, self, other)

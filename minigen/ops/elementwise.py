@@ -30,7 +30,12 @@ def _promote(a, b):
     if da == db:
         return a, b
     fa, fb = da.kind == "f", db.kind == "f"
-    if fa and not fb:
+    if (da.kind == "c") != (db.kind == "c"):  # complex wins over every real kind
+        target = B.numpy.promote_types(da, db)
+        if target == B.numpy.complex128 and (da == B.numpy.complex64 or db == B.numpy.complex64) \
+                and B.numpy.float64 not in (da, db):
+            target = B.numpy.dtype("complex64")  # complex64 with an integer stays complex64
+    elif fa and not fb:
         target = da
     elif fb and not fa:
         target = db
@@ -50,7 +55,7 @@ def _scalar_operand(t, c, op):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
     k = t.array.dtype.kind
-    if k == "f":
+    if k in "fc":
         return t, c
     if isinstance(c, float) or (isinstance(c, numbers.Number) and not isinstance(c, numbers.Integral)):
         return t.to(B._default_dtype), c
@@ -104,6 +109,8 @@ class Mul(_Binary):
 
     def backward(self, gy):
         a, b = self.saved_tensors
+        if gy.array.dtype.kind == "c":  # complex: PyTorch's conjugate convention
+            return _complex_grads(self, gy, a, b, "mul")
         ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -118,10 +125,29 @@ class Div(_Binary):
 
     def backward(self, gy):
         a, b = self.saved_tensors
+        if gy.array.dtype.kind == "c":  # complex: PyTorch's conjugate convention
+            return _complex_grads(self, gy, a, b, "div")
         ga = sum_to(gy / b, a.shape) if self.needs_input_grad[0] else None
         # d(a/b)/db = -a / b^2
         gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+
+
+def _complex_grads(f, gy, a, b, op):
+    """Gradients of a * b or a / b when complex numbers are involved. PyTorch's gradient of a
+    real loss L with respect to z = x + iy is dL/dx + i dL/dy, which for a holomorphic
+    y = h(z) is g * conj(h'(z)): a * b gives g conj(b) and g conj(a); a / b gives g / conj(b)
+    and -g conj(a / b^2). A real input receives the real part."""
+    from .complex import conj, real_part_for
+    if op == "mul":
+        ga = gy * conj(b)
+        gb = gy * conj(a)
+    else:
+        ga = gy / conj(b)
+        gb = -gy * conj(a / (b * b))
+    ga = real_part_for(sum_to(ga, a.shape), a) if f.needs_input_grad[0] else None
+    gb = real_part_for(sum_to(gb, b.shape), b) if f.needs_input_grad[1] else None
+    return ga, gb
 
 
 class Pow(_Binary):
@@ -280,16 +306,16 @@ def div(input, other, rounding_mode=None):
             return _nondiff(q, lambda xp, a: xp.floor(a))
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
     if isinstance(input, Tensor) and isinstance(other, Tensor):
-        if input.array.dtype.kind != "f" and other.array.dtype.kind != "f":
+        if input.array.dtype.kind not in "fc" and other.array.dtype.kind not in "fc":
             input = input.to(B._default_dtype)
         if input.array.dtype is not other.array.dtype:
             input, other = _promote(input, other)
         return Div.apply(input, other)
     if isinstance(input, Tensor):
-        if input.array.dtype.kind != "f":
+        if input.array.dtype.kind not in "fc":
             input = input.to(B._default_dtype)
         return DivScalar.apply(input, c=other)
-    if other.array.dtype.kind != "f":
+    if other.array.dtype.kind not in "fc":
         other = other.to(B._default_dtype)
     return RDivScalar.apply(other, c=input)
 

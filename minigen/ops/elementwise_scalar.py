@@ -39,6 +39,9 @@ class Square(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
+        if x.array.dtype.kind == "c":  # PyTorch's complex convention: g conj(2 x)
+            from .complex import conj
+            x = conj(x)
         return gy * x * 2.0
 
 

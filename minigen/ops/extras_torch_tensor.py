@@ -1,7 +1,7 @@
 """Tensor methods and properties PyTorch programs use that are facts about the tensor (or
 aliases), not new math:
 
-    x.real (x itself: minigen's tensors are real), x.imag (an error, as PyTorch's for real x)
+    (x.real and x.imag live with the complex tensors, in minigen/ops/complex.py)
     x.ndimension(), x.is_nonzero(), x.is_same_size(y), x.is_signed()
     x.retains_grad    True after x.retain_grad() on a non-leaf
     x.data_ptr()      the address of the first element (equal for x and a view at offset 0)
@@ -19,16 +19,7 @@ import numbers
 from .. import backend as B
 from ..autograd import Tensor, _wrap
 
-__all__ = ["real", "imag", "is_nonzero", "is_same_size", "is_signed"]
-
-
-def real(input):
-    """The real part: the tensor itself, for minigen's real tensors."""
-    return input
-
-
-def imag(input):
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+__all__ = ["is_nonzero", "is_same_size", "is_signed"]
 
 
 def is_nonzero(input):
@@ -115,8 +106,6 @@ def install(T):
     from .shape import swapdims
     from .indexing import take_along_dim
     from .sorting import multinomial, bernoulli
-    T.real = property(real)
-    T.imag = property(imag)
     T.ndimension = lambda self: self.array.ndim
     T.is_nonzero = is_nonzero
     T.is_same_size = is_same_size

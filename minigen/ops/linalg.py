@@ -18,6 +18,11 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.saved_tensors
+        if gy.array.dtype.kind == "c":  # complex: conjugate transposes (PyTorch's convention)
+            from .complex import conj, real_part_for
+            ga = real_part_for(sum_to(gy @ conj(b).mT, a.shape), a) if self.needs_input_grad[0] else None
+            gb = real_part_for(sum_to(conj(a).mT @ gy, b.shape), b) if self.needs_input_grad[1] else None
+            return ga, gb
         ga = sum_to(gy @ b.mT, a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(a.mT @ gy, b.shape) if self.needs_input_grad[1] else None
         return ga, gb

@@ -125,7 +125,7 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     """Arithmetic mean over ``dim``; floating tensors only (as in PyTorch)."""
     if dtype is not None:
         input = input.to(dtype)
-    if input.array.dtype.kind != "f":
+    if input.array.dtype.kind not in "fc":
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {input.array.dtype}")

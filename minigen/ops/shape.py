@@ -150,10 +150,21 @@ def t(input):
 
 
 def movedim(input, source, destination):
+    """Move dim(s) ``source`` to position(s) ``destination`` (ints, or sequences of ints of
+    the same length, as torch.movedim); the other dims keep their order."""
     nd = input.array.ndim
-    s, d = _wrap_dim(source, nd, "movedim"), _wrap_dim(destination, nd, "movedim")
-    order = [i for i in range(nd) if i != s]
-    order.insert(d, s)
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} dims)")
+    s = [_wrap_dim(i, nd, "movedim") for i in src]
+    d = [_wrap_dim(i, nd, "movedim") for i in dst]
+    if len(set(s)) != len(s) or len(set(d)) != len(d):
+        raise RuntimeError(f"movedim: repeated dim in source ({src}) or destination ({dst})")
+    order = [i for i in range(nd) if i not in s]
+    for dd, ss in sorted(zip(d, s)):
+        order.insert(dd, ss)
     return permute(input, order)
 
 
@@ -287,9 +298,14 @@ def triu(input, diagonal=0):
 class Cast(Function):
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
+        if x.dtype.kind == "c" and dtype.kind != "c":
+            x = x.real  # complex -> real keeps the real part (PyTorch warns that it does)
         return x.astype(dtype)
 
     def backward(self, gy):
+        if gy.array.dtype.kind == "c" and self.in_dtype.kind != "c":
+            from .complex import real  # real -> complex: the real part goes back
+            gy = real(gy)
         return Cast.apply(gy, dtype=self.in_dtype)
 
 

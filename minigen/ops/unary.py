@@ -81,6 +81,10 @@ class Abs(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
+        if x.array.dtype.kind == "c":
+            # |z| = sqrt(x^2 + y^2): dL/dx + i dL/dy = g z / |z| (0 at z = 0), differentiable
+            r = abs(x)
+            return gy * x / (r + (r == 0).to(r.dtype))
         return gy * sign(x)  # sign(0) = 0: the subgradient PyTorch picks
 
 
@@ -246,7 +250,7 @@ def rsqrt(input):
 
 
 def abs(input):
-    if input.array.dtype.kind != "f":
+    if input.array.dtype.kind not in "fc":
         return _nondiff(input, lambda xp, a: xp.abs(a))
     return Abs.apply(input)
 
