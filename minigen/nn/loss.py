@@ -214,3 +214,20 @@ __all__ += [
     "SmoothL1Loss", "HuberLoss", "MarginRankingLoss", "TripletMarginLoss", "CosineEmbeddingLoss",
     "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
 ]
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification (``F.ctc_loss``; the math is in
+    ``minigen/ops/ctc.py``). ``CTCLoss(blank=0, reduction='mean', zero_infinity=False)``;
+    ``forward(log_probs, targets, input_lengths, target_lengths)``."""
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return L.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                          self.reduction, self.zero_infinity)
+
+
+__all__ += ["CTCLoss"]

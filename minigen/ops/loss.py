@@ -26,12 +26,13 @@ from ..autograd import Function, _wrap
 from .cross_entropy import (  # noqa: F401  (cross_entropy and nll_loss are re-exported here)
     _REDUCTIONS, _check_tensor, _reduce, _reduction, cross_entropy, nll_loss,
 )
+from .ctc import ctc_loss  # noqa: F401  (the CTC loss lives in ctc.py beside this file)
 from .elementwise import where
 from .unary import exp, log
 
 __all__ = [
     "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "cross_entropy", "nll_loss", "kl_div", "gaussian_nll_loss", "gaussian_kl",
+    "cross_entropy", "nll_loss", "ctc_loss", "kl_div", "gaussian_nll_loss", "gaussian_kl",
 ]
 
 

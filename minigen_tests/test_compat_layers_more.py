@@ -1,0 +1,249 @@
+"""PyTorch features checked against real PyTorch (float64, same weights and inputs): packed
+sequences through RNN/LSTM/GRU, EmbeddingBag, CTC loss, gumbel_softmax, local response norm,
+bicubic interpolation, weight normalisation (hook and parametrization)."""
+import numpy as np
+import pytest
+
+import minigen as mg
+import minigen.nn as mnn
+import minigen.nn.functional as MF
+from minigen.nn.utils import rnn as mrnn
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+trnn = torch.nn.utils.rnn
+
+
+def _np(t):
+    """A minigen or torch tensor as a NumPy array (from any device)."""
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t.detach().cpu().tolist() if t.device != "cpu" else t.detach().numpy())
+
+
+def _pair(a, device, grad=True):
+    """The same float64 array as (torch tensor, minigen tensor on ``device``)."""
+    a = np.asarray(a, dtype=np.float64)
+    return (torch.tensor(a, requires_grad=grad),
+            mg.tensor(a, device=device, requires_grad=grad))
+
+
+def _close(t, m, tol=1e-10):
+    a, b = _np(t), _np(m)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+
+
+def _copy_weights(tm, mm, device):
+    mm.load_state_dict({k: mg.tensor(v.detach().numpy(), device=device)
+                        for k, v in tm.state_dict().items()})
+
+
+def _grads_close(tm, mm, tol=1e-10):
+    tp, mp = dict(tm.named_parameters()), dict(mm.named_parameters())
+    assert tp.keys() == mp.keys()
+    for k in tp:
+        _close(tp[k].grad, mp[k].grad, tol)
+
+
+# ----------------------------------------------------------------------------- packed sequences
+@pytest.mark.parametrize("cls,num_layers,bidirectional,batch_first,enforce_sorted", [
+    ("RNN", 1, False, False, True), ("RNN", 2, True, True, False),
+    ("LSTM", 1, False, False, True), ("LSTM", 2, True, True, False), ("LSTM", 3, True, False, False),
+    ("GRU", 1, True, False, True), ("GRU", 2, False, True, False),
+])
+def test_rnn_packed_sequence_matches_torch(cls, num_layers, bidirectional, batch_first,
+                                           enforce_sorted, device):
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, cls)(3, 4, num_layers=num_layers, bidirectional=bidirectional,
+                                batch_first=batch_first).double()
+    mm = getattr(mnn, cls)(3, 4, num_layers=num_layers, bidirectional=bidirectional,
+                           batch_first=batch_first).to(device).double()
+    _copy_weights(tm, mm, device)
+    rng = np.random.default_rng(1)
+    lens = [5, 4, 2, 2] if enforce_sorted else [3, 5, 1, 5]
+    xt, xm = _pair(rng.standard_normal((4, 5, 3) if batch_first else (5, 4, 3)), device)
+    D = 2 if bidirectional else 1
+    ht, hm = _pair(rng.standard_normal((num_layers * D, 4, 4)), device)
+    ct, cm = _pair(rng.standard_normal((num_layers * D, 4, 4)), device)
+    pt = trnn.pack_padded_sequence(xt, lens, batch_first=batch_first, enforce_sorted=enforce_sorted)
+    pm = mrnn.pack_padded_sequence(xm, lens, batch_first=batch_first, enforce_sorted=enforce_sorted)
+    _close(pt.data, pm.data)
+    assert pt.batch_sizes.tolist() == pm.batch_sizes.tolist()
+    if enforce_sorted:
+        assert pm.sorted_indices is None and pm.unsorted_indices is None
+    else:
+        assert pt.sorted_indices.tolist() == pm.sorted_indices.tolist()
+        assert pt.unsorted_indices.tolist() == pm.unsorted_indices.tolist()
+    lstm = cls == "LSTM"
+    ot, hnt = tm(pt, (ht, ct) if lstm else ht)
+    om, hnm = mm(pm, (hm, cm) if lstm else hm)
+    assert isinstance(om, mrnn.PackedSequence)
+    _close(ot.data, om.data)
+    yt, lt = trnn.pad_packed_sequence(ot, batch_first=batch_first, padding_value=-2.0,
+                                      total_length=7)
+    ym, lm = mrnn.pad_packed_sequence(om, batch_first=batch_first, padding_value=-2.0,
+                                      total_length=7)
+    _close(yt, ym)
+    assert lt.tolist() == lm.tolist() == lens
+    hs_t = list(hnt) if lstm else [hnt]
+    hs_m = list(hnm) if lstm else [hnm]
+    for a, b in zip(hs_t, hs_m):
+        _close(a, b)
+    w = rng.standard_normal(tuple(yt.shape))
+    loss_t = (yt * torch.tensor(w)).sum() + sum((h ** 2).sum() for h in hs_t)
+    loss_m = (ym * mg.tensor(w, device=device)).sum() + sum((h ** 2).sum() for h in hs_m)
+    loss_t.backward()
+    loss_m.backward()
+    _grads_close(tm, mm)
+    _close(xt.grad, xm.grad)
+    _close(ht.grad, hm.grad)
+    if lstm:
+        _close(ct.grad, cm.grad)
+
+
+def test_rnn_packed_without_hx_and_final_state_at_own_length(device):
+    torch.manual_seed(0)
+    tm, mm = torch.nn.GRU(2, 3).double(), mnn.GRU(2, 3).to(device).double()
+    _copy_weights(tm, mm, device)
+    seqs = [np.random.randn(n, 2) for n in (2, 4, 3)]
+    pt = trnn.pack_sequence([torch.tensor(s) for s in seqs], enforce_sorted=False)
+    pm = mrnn.pack_sequence([mg.tensor(s, device=device) for s in seqs], enforce_sorted=False)
+    _, ht = tm(pt)
+    _, hm = mm(pm)
+    _close(ht, hm)
+    # sequence 0 alone: its final state is the batch's h_n[:, 0]
+    _, h0 = mm(mg.tensor(seqs[0], device=device).unsqueeze(1))
+    _close(h0[:, 0], hm[:, 0])
+
+
+def test_pack_sequence_unpack_and_unpad(device):
+    seqs = [np.random.randn(n, 2) for n in (3, 1, 4)]
+    ts = [torch.tensor(s, requires_grad=True) for s in seqs]
+    ms = [mg.tensor(s, device=device, requires_grad=True) for s in seqs]
+    pt, pm = trnn.pack_sequence(ts, enforce_sorted=False), mrnn.pack_sequence(ms, enforce_sorted=False)
+    _close(pt.data, pm.data)
+    w = np.random.randn(*pt.data.shape)
+    (pt.data * torch.tensor(w)).sum().backward()
+    (pm.data * mg.tensor(w, device=device)).sum().backward()
+    for a, b in zip(ts, ms):
+        _close(a.grad, b.grad)
+    for a, b in zip(trnn.unpack_sequence(pt), mrnn.unpack_sequence(pm)):
+        _close(a, b)
+    padded = np.random.randn(4, 3, 2)
+    for bf in (False, True):
+        x = padded if not bf else padded.transpose(1, 0, 2)
+        ut = trnn.unpad_sequence(torch.tensor(x), torch.tensor([4, 2, 3]), batch_first=bf)
+        um = mrnn.unpad_sequence(mg.tensor(x, device=device), mg.tensor([4, 2, 3]), batch_first=bf)
+        for a, b in zip(ut, um):
+            _close(a, b)
+    # a namedtuple, as PyTorch's
+    data, batch_sizes, sorted_indices, unsorted_indices = pm
+    assert batch_sizes.tolist() == [3, 2, 2, 1] and sorted_indices.tolist() == [2, 0, 1]
+    assert pm.to(mg.float32).data.dtype == mg.float32
+    assert pm.double().data.dtype == mg.float64
+
+
+def test_pack_padded_sequence_errors():
+    x = mg.zeros(5, 4, 2)
+    with pytest.raises(RuntimeError, match="sorted in decreasing order"):
+        mrnn.pack_padded_sequence(x, [5, 3, 4, 3])
+    with pytest.raises(RuntimeError, match="greater than 0"):
+        mrnn.pack_padded_sequence(x, [5, 3, 1, 0])
+    with pytest.raises(RuntimeError, match="equal to batch_size"):
+        mrnn.pack_padded_sequence(x, [5, 3, 2])
+    with pytest.raises(RuntimeError, match="larger than the padded"):
+        mrnn.pack_padded_sequence(x, [6, 3, 2, 1])
+    with pytest.raises(RuntimeError, match="empty list"):
+        mrnn.pack_sequence([])
+    p = mrnn.pack_padded_sequence(x, [5, 3, 2, 1])
+    with pytest.raises(ValueError, match="total_length"):
+        mrnn.pad_packed_sequence(p, total_length=3)
+    with pytest.raises(RuntimeError, match="hidden"):
+        mnn.LSTM(2, 3)(p, (mg.zeros(1, 3, 3), mg.zeros(1, 3, 3)))
+
+
+def test_torch_alias_reaches_packed_sequences():
+    import minigen._torch_alias  # noqa: F401
+    import importlib
+    mod = importlib.import_module("minigen.nn.utils.rnn")
+    for name in ("PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence",
+                 "unpack_sequence", "unpad_sequence", "pad_sequence", "invert_permutation"):
+        assert hasattr(mod, name), name
+
+
+# ----------------------------------------------------------------------------- CTC
+CTC_CASES = [
+    ([[1, 2, 2], [3, 1, 0], [4, 4, 4]], [7, 5, 7], [3, 2, 2]),       # padded, repeats
+    ([1, 2, 2, 3, 1, 4], [7, 5, 6], [3, 2, 1]),                      # concatenated
+    ([[1, 1, 1], [2, 2, 0], [1, 0, 0]], [3, 7, 2], [3, 2, 0]),       # impossible, empty target
+]
+
+
+@pytest.mark.parametrize("case", range(len(CTC_CASES)))
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("normalized", [True, False])
+def test_ctc_loss_matches_torch(case, reduction, normalized, device):
+    tg, il, tl = CTC_CASES[case]
+    rng = np.random.default_rng(case)
+    z = rng.standard_normal((7, 3, 5))
+    if normalized:
+        z = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    for zero_infinity in (False, True):
+        at, am = _pair(z, device)
+        lt = F.ctc_loss(at, torch.tensor(tg), torch.tensor(il), torch.tensor(tl),
+                        reduction=reduction, zero_infinity=zero_infinity)
+        lm = MF.ctc_loss(am, mg.tensor(tg, device=device), mg.tensor(il), tl,
+                         reduction=reduction, zero_infinity=zero_infinity)
+        a, b = _np(lt), _np(lm)
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10)  # inf where torch's is inf
+        w = rng.standard_normal(tuple(lt.shape))
+        (lt * torch.tensor(w)).sum().backward()
+        (lm * mg.tensor(w, device=device)).sum().backward()
+        ga, gb = _np(at.grad), _np(am.grad)
+        assert np.array_equal(np.isnan(ga), np.isnan(gb))  # NaN for an impossible alignment
+        np.testing.assert_allclose(np.nan_to_num(gb), np.nan_to_num(ga), rtol=1e-10, atol=1e-10)
+
+
+def test_ctc_loss_blank_module_unbatched_and_gradcheck(device):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, 2, 4))
+    at, am = _pair(z, device)
+    lt = torch.nn.CTCLoss(blank=3)(at.log_softmax(2), torch.tensor([[0, 1], [2, 2]]),
+                                   (6, 5), (2, 2))
+    lm = mnn.CTCLoss(blank=3)(am.log_softmax(2), mg.tensor([[0, 1], [2, 2]], device=device),
+                              (6, 5), (2, 2))
+    _close(lt, lm)
+    lt.backward()
+    lm.backward()
+    _close(at.grad, am.grad)
+    # unbatched: (T, C), targets (S,)
+    ut = F.ctc_loss(torch.tensor(z[:, 0]).log_softmax(1), torch.tensor([1, 2]), torch.tensor(6),
+                    torch.tensor(2))
+    um = MF.ctc_loss(mg.tensor(z[:, 0], device=device).log_softmax(1), mg.tensor([1, 2]), 6, 2)
+    _close(ut, um)
+    # through log_softmax the gradient is the exact one
+    x = mg.tensor(z[:5], device=device, requires_grad=True)
+    assert mg.gradcheck(lambda v: MF.ctc_loss(v.log_softmax(2), mg.tensor([[1, 2], [3, 3]]),
+                                              [5, 4], [2, 2]), [x])
+
+
+def test_ctc_loss_errors():
+    lp = mg.zeros(6, 2, 4)
+    tg = mg.tensor([[1, 2, 2], [3, 1, 0]])
+    with pytest.raises(RuntimeError, match="input_lengths to have value at most 6"):
+        MF.ctc_loss(lp, tg, [7, 4], [3, 2])
+    with pytest.raises(RuntimeError, match="input_lengths must be of size batch_size"):
+        MF.ctc_loss(lp, tg, [6, 4, 3], [3, 2])
+    with pytest.raises(RuntimeError, match="target_lengths must be of size batch_size"):
+        MF.ctc_loss(lp, tg, [6, 4], [3, 2, 1])
+    with pytest.raises(RuntimeError, match="size at least 4 at dimension 1"):
+        MF.ctc_loss(lp, tg, [6, 4], [4, 2])
+    with pytest.raises(RuntimeError, match="blank must be in label range"):
+        MF.ctc_loss(lp, tg, [6, 4], [3, 2], blank=4)
+    with pytest.raises(RuntimeError, match="target_lengths to have value at least 0"):
+        MF.ctc_loss(lp, tg, [6, 4], [3, -1])
+    with pytest.raises(RuntimeError, match="size 6 at dimension 0"):
+        MF.ctc_loss(lp, mg.tensor([1, 2, 2, 3, 1]), [6, 4], [3, 3])
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        MF.ctc_loss(lp, tg, [6, 4], [3, 2], reduction="foo")
