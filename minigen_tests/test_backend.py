@@ -64,14 +64,17 @@ def test_gradient_flows_across_to(device):
     assert minigen.gradgradcheck(lambda t: t.to(other(device)).sin().to(device), [x])
 
 
-def test_numpy_is_a_copy(device):
+def test_numpy_shares_memory_on_the_cpu_as_pytorch(device):
     x = minigen.tensor([1.0, 2.0, 3.0], device=device)
     a = x.cpu().numpy()
     assert isinstance(a, np.ndarray)
     a[0] = 99.0
-    np.testing.assert_array_equal(x.cpu().numpy(), [1.0, 2.0, 3.0])
-    b = x.cpu().numpy()
-    assert not np.shares_memory(a, b)
+    # on the cpu .cpu() is the tensor itself and .numpy() its memory (PyTorch's); from a GPU,
+    # .cpu() is a host copy
+    want = [99.0, 2.0, 3.0] if device == "cpu" else [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(x.cpu().numpy(), want)
+    assert np.shares_memory(a, x.cpu().numpy()) == (device == "cpu")
+    assert not np.shares_memory(a, x.cpu().numpy().copy())
 
 
 def test_cuda_tensor_refuses_implicit_numpy_conversion():

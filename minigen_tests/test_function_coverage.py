@@ -77,6 +77,8 @@ EXPECTED_FUNCTIONS = [
     # minigen/autograd/function.py: the node of a PyTorch-style custom Function, and the one
     # minigen/testing/op_specs_nn.py runs as a spec
     "_CustomNode", "_TorchStyleCube",
+    # minigen/ops/complex.py
+    "ViewAsReal", "ViewAsComplex", "Real", "Imag", "Conj", "Complex", "Polar", "Angle",
 ]
 
 # minigen.nn.functional names whose specs are named otherwise, and those with no gradient

@@ -145,7 +145,7 @@ def check_op(fn, reference, inputs, device="cpu", second_order=True, atol=1e-5, 
 
     # 1. forward against the reference ------------------------------------------------------
     t0 = time.perf_counter()
-    before = [t.cpu().numpy() for t in tensors]
+    before = [t.cpu().numpy().copy() for t in tensors]  # (snapshots: numpy() shares memory)
     outs = _flatten(fn(*tensors))
     ref_args = [a.astype(numpy.float64) if a.dtype.kind == "f" else a.copy() for a in before]
     refs = [numpy.asarray(r) for r in _flatten(reference(*ref_args))]
@@ -174,7 +174,7 @@ def check_op(fn, reference, inputs, device="cpu", second_order=True, atol=1e-5, 
     if diff and live:
         rng = numpy.random.default_rng(0)
         vs = [mg.tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=device) for o in live]
-        vs_before = [v.cpu().numpy() for v in vs]
+        vs_before = [v.cpu().numpy().copy() for v in vs]
         gs = mg.grad(live, diff, grad_outputs=vs, allow_unused=True)
         for k, (t, g) in enumerate(zip(diff, gs)):
             if g is None:

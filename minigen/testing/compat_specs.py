@@ -225,6 +225,30 @@ _spec("setitem_graph_value", _written,
 _spec("special_ndtr", mg.special.ndtr, lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))),
       lambda r, d: _ins(d, _n(r, 2, 3)))
 
+# ----------------------------------------------------------------------------- complex
+def _c(a):
+    return a[..., 0] + 1j * a[..., 1]
+
+
+def _re_im(z):
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+_spec("complex_view_mul", lambda x, y: mg.view_as_real(mg.view_as_complex(x) * mg.view_as_complex(y)),
+      lambda x, y: _re_im(_c(x) * _c(y)), lambda r, d: _ins(d, _n(r, 3, 2), _n(r, 3, 2)))
+
+
+def _complex_parts(r_, th):
+    z = mg.polar(r_, th)
+    w = mg.complex(r_, th)
+    return mg.stack([z.real, z.imag, w.angle(), w.conj().abs()])
+
+
+_spec("complex_polar_parts", _complex_parts,
+      lambda r_, th: np.stack([r_ * np.cos(th), r_ * np.sin(th), np.arctan2(th, r_),
+                               np.hypot(r_, th)]),
+      lambda r, d: _ins(d, np.abs(_n(r, 4)) + 0.5, _n(r, 4)))
+
 # ----------------------------------------------------------------------------- linalg
 _A = lambda r: _n(r, 2, 3, 3) + 3 * np.eye(3)  # noqa: E731  (well conditioned)
 _spec("linalg_inv", mg.linalg.inv, np.linalg.inv, lambda r, d: _ins(d, _A(r)))
