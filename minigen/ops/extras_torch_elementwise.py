@@ -155,7 +155,11 @@ def logaddexp2(input, other):
 def _fextreme(input, other, op):
     a, b = _operands(input, other, op)
     xp = a.xp
-    pick = getattr(xp, op)(a.array, b.array)
+    try:
+        pick = getattr(xp, op)(a.array, b.array)
+    except ValueError:
+        raise RuntimeError(f"{op}: the shapes {list(a.shape)} and {list(b.shape)} cannot be "
+                           "broadcast together") from None
     if a.array.dtype.kind not in "fc":
         return _wrap(xp.asarray(pick))
     cmp = (a.array >= b.array) if op == "fmax" else (a.array <= b.array)

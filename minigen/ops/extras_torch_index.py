@@ -115,11 +115,16 @@ def nanmedian(input, dim=None, keepdim=False):
         from .mathfns_reduce import median
         return median(input, dim, keepdim) if dim is not None else median(input)
     if dim is None:
-        flat = reshape(input, (-1,))
-        r = nanmedian(flat, 0) if flat.shape[0] else None
-        if r is None:
-            return _wrap(xp.asarray(float("nan"), dtype=input.array.dtype))
-        return r.values
+        a = input.array
+        if a.size == 0:
+            return _wrap(xp.asarray(float("nan"), dtype=a.dtype))
+        flat = xp.sort(a.reshape(-1))  # NaNs last
+        k = builtins.max((int((~xp.isnan(flat)).sum()) - 1) // 2, 0)
+        m = flat[k:k + 1].reshape(())
+        # every element equal to the median (or every NaN, if all are) shares its gradient
+        tie = (a == m) | (xp.isnan(a) & xp.isnan(m))
+        from .reduction import amax
+        return amax(where(_wrap(tie), input, -float("inf")))
     d = _reduce_dim(input, dim, "nanmedian")
     if input.ndim == 0:
         return _pick(input, None, 0, keepdim)
@@ -294,14 +299,21 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         op.at(res, key, src.array)
         if a.dtype.kind not in "f":
             return _wrap(res)
-        # every contributor equal to the result shares its gradient evenly
-        self_eq = xp.logical_and(keep_self, a == res)
+        # every contributor equal to the result shares its gradient evenly; as in PyTorch, an
+        # input value left out (include_self=False) but equal to the result counts in the share
+        # (and gets none of it)
+        self_all = a == res
+        self_eq = xp.logical_and(keep_self, self_all)
         src_eq = src.array == res[key]
-        n_eq = self_eq.astype(a.dtype)
+        n_eq = self_all.astype(a.dtype)
         _scatter_into(n_eq, key, src_eq)
         tot = where(_wrap(self_eq), input, 0.0) + IndexAdd.apply(
             where(_wrap(src_eq), src, 0.0), key=key, shape=a.shape)
-        return tot / _wrap(n_eq)
+        out = tot / _wrap(n_eq)
+        left_out = xp.logical_and(~keep_self, self_all)
+        if bool(left_out.any()):  # there the share of the left-out value is added as a constant
+            out = out + _wrap(xp.where(left_out, res / n_eq, 0).astype(a.dtype))
+        return out
     # prod
     if a.dtype.kind not in "f":
         res = xp.where(keep_self, a, 1).astype(a.dtype)

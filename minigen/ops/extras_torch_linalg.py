@@ -167,8 +167,9 @@ def matrix_power(input, n):
     n = int(n)
     if n == 0:
         xp = input.xp
-        eye = xp.broadcast_to(xp.eye(input.shape[-1], dtype=input.array.dtype), input.shape)
-        return _wrap(eye.copy())
+        eye = _wrap(xp.broadcast_to(xp.eye(input.shape[-1], dtype=input.array.dtype),
+                                    input.shape).copy())
+        return eye + input * 0 if input.requires_grad else eye  # (a zero gradient, as PyTorch)
     a = input
     if n < 0:
         from ..linalg import inv
