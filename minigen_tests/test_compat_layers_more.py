@@ -247,3 +247,85 @@ def test_ctc_loss_errors():
         MF.ctc_loss(lp, mg.tensor([1, 2, 2, 3, 1]), [6, 4], [3, 3])
     with pytest.raises(ValueError, match="not a valid value for reduction"):
         MF.ctc_loss(lp, tg, [6, 4], [3, 2], reduction="foo")
+
+
+# ----------------------------------------------------------------------------- EmbeddingBag
+BAG_IDX = [1, 2, 4, 5, 4, 3, 2, 9, 2]
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("layout", ["offsets", "last_offset", "2d", "empty_bag"])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_bag_matches_torch(mode, layout, padding_idx, device):
+    rng = np.random.default_rng(3)
+    wt, wm = _pair(rng.standard_normal((10, 3)), device)
+    idx = BAG_IDX[:8] if layout == "2d" else BAG_IDX
+    kw = dict(mode=mode, padding_idx=padding_idx)
+    if layout == "offsets":
+        offs = [0, 3, 5]
+    elif layout == "last_offset":
+        offs, kw["include_last_offset"] = [0, 3, 6, 9], True
+    elif layout == "empty_bag":
+        offs = [0, 4, 4, 8]
+    psw = None
+    if mode == "sum":
+        psw = rng.standard_normal(len(idx))
+    it = torch.tensor(idx).view(2, 4) if layout == "2d" else torch.tensor(idx)
+    im = mg.tensor(idx, device=device).reshape(2, 4) if layout == "2d" else mg.tensor(idx, device=device)
+    ot_, om_ = (None, None) if layout == "2d" else (torch.tensor(offs), mg.tensor(offs, device=device))
+    pt = pm = None
+    if psw is not None:
+        pt, pm = _pair(psw.reshape(tuple(it.shape)), device)
+    yt = F.embedding_bag(it, wt, ot_, per_sample_weights=pt, **kw)
+    ym = MF.embedding_bag(im, wm, om_, per_sample_weights=pm, **kw)
+    _close(yt, ym)
+    g = rng.standard_normal(tuple(yt.shape))
+    (yt * torch.tensor(g)).sum().backward()
+    (ym * mg.tensor(g, device=device)).sum().backward()
+    _close(wt.grad, wm.grad)
+    if psw is not None:
+        _close(pt.grad, pm.grad)
+
+
+def test_embedding_bag_module_and_gradcheck(device):
+    torch.manual_seed(0)
+    tm = torch.nn.EmbeddingBag(10, 4, mode="max", padding_idx=-1).double()
+    mm = mnn.EmbeddingBag(10, 4, mode="max", padding_idx=-1).to(device).double()
+    assert mm.padding_idx == 9 and float(abs(mm.weight[9]).sum()) == 0.0
+    _copy_weights(tm, mm, device)
+    x = [[1, 2, 9], [3, 3, 0]]
+    yt, ym = tm(torch.tensor(x)), mm(mg.tensor(x, device=device))
+    _close(yt, ym)
+    yt.sum().backward()
+    ym.sum().backward()
+    _grads_close(tm, mm)
+    assert repr(mm) == repr(tm)
+    pre = mnn.EmbeddingBag.from_pretrained(mg.ones(4, 2, device=device), mode="sum")
+    assert not pre.weight.requires_grad
+    _close(torch.ones(1, 2) * 2, pre(mg.tensor([[0, 1]], device=device)))
+    w = mg.tensor(np.random.randn(6, 3), device=device, requires_grad=True)
+    p = mg.tensor(np.random.randn(5), device=device, requires_grad=True)
+    i, o = mg.tensor([0, 2, 2, 5, 1], device=device), mg.tensor([0, 2], device=device)
+    assert mg.gradcheck(lambda w, p: MF.embedding_bag(i, w, o, mode="sum", per_sample_weights=p),
+                        [w, p])
+    assert mg.gradcheck(lambda w: MF.embedding_bag(i, w, o, mode="mean", padding_idx=2), [w])
+
+
+def test_embedding_bag_errors():
+    w, i = mg.zeros(10, 3), mg.tensor(BAG_IDX[:8])
+    with pytest.raises(RuntimeError, match=r"offsets\[0\] has to be 0"):
+        MF.embedding_bag(i, w, mg.tensor([1, 4]))
+    with pytest.raises(RuntimeError, match="can not be greater than input's length 8"):
+        MF.embedding_bag(i, w, mg.tensor([0, 4, 9]))
+    with pytest.raises(ValueError, match="offsets has to be None"):
+        MF.embedding_bag(i.reshape(2, 4), w, mg.tensor([0, 4]))
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
+        MF.embedding_bag(i, w)
+    with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
+        MF.embedding_bag(i, w, mg.tensor([0, 4]), mode="foo")
+    with pytest.raises(NotImplementedError, match="only supported for mode='sum'"):
+        MF.embedding_bag(i, w, mg.tensor([0, 4]), per_sample_weights=mg.ones(8))
+    with pytest.raises(ValueError, match="same shape as the input"):
+        MF.embedding_bag(i, w, mg.tensor([0, 4]), mode="sum", per_sample_weights=mg.ones(7))
+    with pytest.raises(RuntimeError, match="integer dtype"):
+        MF.embedding_bag(i.float(), w, mg.tensor([0, 4]))

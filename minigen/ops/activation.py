@@ -26,7 +26,7 @@ from .unary import relu as _relu
 
 __all__ = [
     "linear", "relu", "leaky_relu", "rrelu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",
-    "dropout", "embedding", "one_hot",
+    "dropout", "embedding", "embedding_bag", "one_hot",
 ]
 
 
@@ -334,6 +334,123 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if type(input.array) is not type(weight.array):
         _device_mismatch("embedding", [input, weight])
     return EmbeddingGather.apply(weight, idx=input.array, padding_idx=padding_idx)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sums, means or maxima of bags of embeddings, without building the (n, D) rows per bag.
+
+    ``input``: 1-D indices split into bags by ``offsets`` (bag b is input[offsets[b]:
+    offsets[b+1]], the last one to the end; with ``include_last_offset`` offsets has B + 1
+    entries and the last bag still runs to the end of input, as PyTorch's), or 2-D (B, n):
+    B bags of n indices (``offsets`` must then be None). Output (B, D):
+
+        'sum'   out[b] = sum_{i in bag b} w_i e[input_i]     (w = per_sample_weights, else 1)
+        'mean'  out[b] = (1 / |bag b|) sum_{i in bag b} e[input_i]
+        'max'   out[b] = max_{i in bag b} e[input_i]          (elementwise)
+
+    Entries equal to ``padding_idx`` are left out of their bag (not counted by 'mean'); an
+    empty bag gives zeros. ``per_sample_weights`` (same shape as input) only with 'sum'.
+    Built from differentiable ops: the rows are ``embedding``'s gather, the bags a gather of
+    those rows into a padded (B, longest bag, D) block, reduced over its middle dimension; so
+    the gradient reaches each picked row of ``weight`` (for 'max' only the row that gave the
+    maximum) and ``per_sample_weights``. ``max_norm``, ``scale_grad_by_freq`` and ``sparse``
+    are not supported (NotImplementedError)."""
+    import numpy
+    from ..creation import full, tensor as _tensor, zeros
+    from .join import cat
+    op = "embedding_bag"
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are "
+                                  "not supported in minigen")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding_bag: weight must be 2-D (num_embeddings, embedding_dim), "
+                           f"got shape {list(weight.shape)}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"embedding_bag: expected the indices as a Tensor, got "
+                        f"{type(input).__name__}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(
+                "embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+                "on GitHub.")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(f"embedding_bag: If per_sample_weights ({list(per_sample_weights.shape)}) "
+                             f"is not None, then it must have the same shape as the input "
+                             f"({list(input.shape)})")
+    num, D = weight.shape
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding_bag: padding_idx {padding_idx} must be within "
+                             f"num_embeddings={num}")
+        padding_idx %= num
+    _check_embedding_indices(input, num, op)
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is "
+                             "a mini-batch of fixed length sequences. However, found offsets of "
+                             f"type {type(offsets)}")
+        nb, per = input.shape
+        starts = [b * per for b in range(nb)]
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        offs = offsets.tolist() if isinstance(offsets, Tensor) else list(offsets)
+        if isinstance(offsets, Tensor) and offsets.ndim != 1 or \
+                any(isinstance(o, list) for o in offs):
+            raise ValueError("offsets has to be a 1D Tensor")
+        offs = [int(o) for o in offs]
+        starts = offs[:-1] if include_last_offset else offs
+        if offs and offs[0] != 0:
+            raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the "
+                               "mini-batch has to start from position 0. However, got "
+                               f"{offs[0]}")
+        if offs and offs[-1] > input.shape[0]:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length "
+                               f"{input.shape[0]} but got offsets[-1] of {offs[-1]}")
+        if any(b < a for a, b in zip(offs, offs[1:])):
+            raise RuntimeError(f"embedding_bag: offsets must be non-decreasing, got {offs}")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.ndim}")
+    n, nbags = input.shape[0], len(starts)
+    idx = numpy.asarray(input.tolist(), dtype=numpy.int64).reshape(-1)
+    ends = list(starts[1:]) + [n]
+    # the padded bag block: position (b, j) holds row k of the bag's members, or row n (padding)
+    members = [[k for k in range(a, e) if padding_idx is None or idx[k] != padding_idx]
+               for a, e in zip(starts, ends)]
+    counts = numpy.array([len(m) for m in members], dtype=numpy.float64)
+    width = max(1, int(counts.max()) if nbags else 1)
+    gather = numpy.full((nbags, width), n, dtype=numpy.int64)
+    for b, m in enumerate(members):
+        gather[b, :len(m)] = m
+    rows = embedding(input, weight)                                         # (n, D)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(1)
+    fill = float("-inf") if mode == "max" else 0.0
+    block = cat([rows, full((1, D), fill, dtype=weight.dtype, device=weight.device)], 0)
+    block = block.index_select(0, _tensor(gather.reshape(-1), device=weight.device))
+    block = block.reshape(nbags, width, D)
+    if mode == "sum":
+        return block.sum(1)
+    if mode == "mean":
+        # an empty bag: 0 / 1
+        inv = _tensor((1.0 / numpy.maximum(counts, 1.0))[:, None], dtype=weight.dtype,
+                      device=weight.device)
+        return block.sum(1) * inv
+    out = block.max(1)[0]
+    if (counts == 0).any():
+        from .elementwise import where
+        has = _tensor((counts > 0)[:, None], device=weight.device)
+        out = where(has, out, zeros(1, dtype=weight.dtype, device=weight.device))
+    return out
 
 
 def one_hot(tensor, num_classes=-1):
