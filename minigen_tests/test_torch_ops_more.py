@@ -155,6 +155,10 @@ def test_unary_errors():
         minigen.mvlgamma(minigen.tensor([2.0]), 0)
     with pytest.raises(IndexError, match="logcumsumexp"):
         minigen.logcumsumexp(minigen.tensor([[1.0]]), 2)
+    with pytest.raises(NotImplementedError):  # as PyTorch: floating tensors only
+        minigen.logcumsumexp(minigen.tensor([1, 2]), 0)
+    with pytest.raises(NotImplementedError):
+        minigen.logaddexp2(minigen.tensor([1, 2]), minigen.tensor([1, 2]))
 
 
 # ============================================================================= binary math
@@ -241,6 +245,8 @@ def test_floor_divide_heaviside_nextafter(device):
     x = np.array([-1.0, 0.0, 2.0, -0.0])
     close(minigen.heaviside(mg(x, device), mg([0.5], device)), torch.heaviside(th(x), th([0.5])))
     close(mg(x, device).heaviside(mg(x * 3, device)), th(x).heaviside(th(x * 3)))
+    i = np.array([1, 0, -2])
+    close(minigen.heaviside(mg(i, device), mg([7], device)), torch.heaviside(th(i), th([7])))
     with pytest.raises(RuntimeError, match="different dtypes"):
         minigen.heaviside(mg(x, device), mg(np.array([0.5], np.float32), device))
     for dt in (np.float32, np.float64):
@@ -452,6 +458,7 @@ def test_cov_corrcoef(device):
         for dt in (np.float64, np.float32):
             check_fwd_grad(fm, ft, [x], device, dt)
     check_fwd_grad(minigen.cov, torch.cov, [_mat(5)], device)  # one variable: a 0-d result
+    check_fwd_grad(minigen.cov, torch.cov, [_mat(1, 5)], device)
     check_fwd_grad(minigen.corrcoef, torch.corrcoef, [_mat(5)], device)
     close(minigen.cov(mg(np.arange(12).reshape(2, 6), device)),
           torch.cov(th(np.arange(12).reshape(2, 6))))

@@ -145,7 +145,10 @@ def copysign(input, other):
 
 def logaddexp2(input, other):
     """log2(2^a + 2^b) = m + log2(2^(a-m) + 2^(b-m)), m = max(a, b) a constant shift."""
-    a, b = _float_operands(input, other, "logaddexp2")
+    a, b = _operands(input, other, "logaddexp2")
+    if a.array.dtype.kind != "f":
+        raise NotImplementedError(f"logaddexp2: not implemented for integer or bool tensors "
+                                  f"(got {a.array.dtype}), as in PyTorch")
     xp = a.xp
     m = xp.maximum(a.array, b.array)
     m = _wrap(xp.where(xp.isfinite(m), m, 0.0).astype(m.dtype, copy=False))
@@ -269,7 +272,10 @@ _LCSE_DENSE_MAX = 1 << 22
 
 def logcumsumexp(input, dim):
     """log(cumsum(exp(input), dim)), computed without overflow."""
-    x = _float(input)
+    if input.array.dtype.kind != "f":
+        raise NotImplementedError(f"logcumsumexp: not implemented for integer or bool tensors "
+                                  f"(got {input.array.dtype}), as in PyTorch")
+    x = input
     nd = max(x.ndim, 1)
     if not -nd <= dim < nd:
         raise IndexError(f"logcumsumexp: dim {dim} out of range for a tensor of {x.ndim} dims")
@@ -291,7 +297,12 @@ def heaviside(input, values):
     if input.array.dtype != values.array.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     xp = input.xp
-    return _wrap(xp.asarray(xp.heaviside(input.array, values.array)))
+    try:
+        out = xp.heaviside(input.array, values.array)
+    except ValueError:
+        raise RuntimeError(f"heaviside: the shapes {list(input.shape)} and {list(values.shape)} "
+                           "cannot be broadcast together") from None
+    return _wrap(xp.asarray(out).astype(input.array.dtype, copy=False))
 
 
 def nextafter(input, other):

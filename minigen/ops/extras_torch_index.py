@@ -289,14 +289,13 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
             return _wrap(xp.floor_divide(total.array, n).astype(a.dtype))
         return total / _wrap(n.astype(a.dtype))
     if reduce in ("amax", "amin"):
-        op = xp.maximum if reduce == "amax" else xp.minimum
         if a.dtype.kind == "f":
             ident = _IDENTITY[reduce]
         else:
             info = B.numpy.iinfo(a.dtype) if a.dtype.kind != "b" else None
             ident = (info.min if reduce == "amax" else info.max) if info else reduce == "amin"
         res = xp.where(keep_self, a, ident).astype(a.dtype)
-        op.at(res, key, src.array)
+        _ufunc_at(xp, "maximum" if reduce == "amax" else "minimum", res, key, src.array)
         if a.dtype.kind not in "f":
             return _wrap(res)
         # every contributor equal to the result shares its gradient evenly; as in PyTorch, an
@@ -317,9 +316,26 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     # prod
     if a.dtype.kind not in "f":
         res = xp.where(keep_self, a, 1).astype(a.dtype)
-        xp.multiply.at(res, key, src.array)
+        _ufunc_at(xp, "multiply", res, key, src.array)
         return _wrap(res)
     return ScatterProd.apply(input, src, key=key, keep_self=keep_self)
+
+
+def _ufunc_at(xp, name, target, key, values):
+    """target[key] = name(target[key], values), repeated keys applied one after another
+    (``numpy.multiply.at``); where the array module has no such ``ufunc.at``, on a host copy."""
+    try:
+        getattr(xp, name).at(target, key, values)
+        return
+    except (AttributeError, NotImplementedError, TypeError):
+        if type(target) is B.numpy.ndarray:
+            raise
+    from ..backend import _by_array_type
+    be = _by_array_type[type(target)]
+    host = be.to_numpy(target)
+    hkey = tuple(be.to_numpy(k) if type(k) is type(target) else k for k in key)
+    getattr(B.numpy, name).at(host, hkey, be.to_numpy(values))
+    target[...] = be.asarray(host)
 
 
 def _scatter_into(target, key, values):
@@ -338,7 +354,7 @@ class ScatterProd(Function):
         xp = self.xp
         self.key, self.keep_self = key, keep_self
         res = xp.where(keep_self, x, 1).astype(x.dtype)
-        xp.multiply.at(res, key, src)
+        _ufunc_at(xp, "multiply", res, key, src)
         self.save_for_backward(x, src, res)
         return res
 
@@ -355,7 +371,7 @@ class ScatterProd(Function):
             return gx, gs
         # product of the non-zero contributors, and how many zeros each place has
         nz = xp.where(keep & (xa != 0), xa, 1).astype(xa.dtype)
-        xp.multiply.at(nz, key, xp.where(sa != 0, sa, 1).astype(sa.dtype))
+        _ufunc_at(xp, "multiply", nz, key, xp.where(sa != 0, sa, 1).astype(sa.dtype))
         zx = zeros
         others_x = xp.where(xa != 0, xp.where(zx == 0, nz / xp.where(xa != 0, xa, 1), 0),
                             xp.where(zx == 1, nz, 0))

@@ -277,7 +277,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         norm = builtins.max(norm, 0.0)
     xm = x - avg
     c = matmul(xm * w if w is not None else xm, xm.transpose(0, 1)) / norm
-    return reshape(c, ()) if input.ndim < 2 else c
+    return reshape(c, ()) if c.shape[0] == 1 else c  # one variable: a 0-d result, as PyTorch
 
 
 def corrcoef(input):
