@@ -1,18 +1,44 @@
 """``minigen.distributions`` (``torch.distributions``): the distributions generative models use.
 
 ``Normal`` (with ``rsample``, the reparameterisation trick), ``Bernoulli``, ``Categorical``,
-``Independent`` (batch dimensions read as one event), and ``kl_divergence`` in closed form for
-the pairs among them. ``log_prob``, ``entropy``, ``rsample`` and ``kl_divergence`` are
-differentiable with respect to the parameters. Parameters and values are checked as PyTorch
+``Independent`` (batch dimensions read as one event), ``Uniform``, ``Laplace``, ``Exponential``,
+``Gamma``/``Chi2``, ``Beta``, ``Dirichlet`` (their rsample by implicit reparameterisation),
+``LogNormal``, ``Poisson``, ``Binomial``, ``OneHotCategorical`` (and its straight-through
+variant), ``MultivariateNormal``, the relaxed (Concrete / Gumbel-softmax) ``RelaxedBernoulli``
+and ``RelaxedOneHotCategorical``, ``TransformedDistribution`` with the transforms of
+``transforms`` (Affine, Exp, Sigmoid, Tanh, Power, Softmax, Compose), ``MixtureSameFamily``,
+``constraints``, and ``kl_divergence`` in closed form for the pairs PyTorch registers among them.
+``log_prob``, ``entropy``, ``rsample`` and ``kl_divergence`` are differentiable with respect to the parameters. Parameters and values are checked as PyTorch
 checks them (``validate_args``; ``Distribution.set_default_validate_args(False)`` turns it off).
 """
-from . import bernoulli, categorical, distribution, independent, kl, normal
+from . import bernoulli, categorical, constraints, distribution, independent, kl, normal
+from . import transforms
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .normal import Normal
+from .uniform import Uniform
+from .laplace import Laplace
+from .exponential import Exponential
+from .gamma import Chi2, Gamma
+from .dirichlet import Beta, Dirichlet
+from .poisson import Binomial, Poisson
+from .one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from .multivariate_normal import MultivariateNormal
+from .transformed_distribution import LogNormal, TransformedDistribution
+from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
+                      RelaxedOneHotCategorical)
+from .mixture_same_family import MixtureSameFamily
+from .transforms import (AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
+                         SigmoidTransform, SoftmaxTransform, TanhTransform, Transform)
 
 __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
-           "kl_divergence", "register_kl"]
+           "kl_divergence", "register_kl", "Uniform", "Laplace", "Exponential", "Gamma", "Chi2",
+           "Beta", "Dirichlet", "Poisson", "Binomial", "OneHotCategorical",
+           "OneHotCategoricalStraightThrough", "MultivariateNormal", "LogNormal",
+           "TransformedDistribution", "ExpRelaxedCategorical", "LogitRelaxedBernoulli",
+           "RelaxedBernoulli", "RelaxedOneHotCategorical", "MixtureSameFamily", "constraints",
+           "transforms", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform",
+           "SigmoidTransform", "SoftmaxTransform", "TanhTransform", "Transform"]

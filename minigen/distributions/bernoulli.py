@@ -8,6 +8,7 @@ from __future__ import annotations
 import minigen
 from minigen.nn import functional as F
 
+from . import constraints
 from .distribution import Distribution, _as_param, _shape
 
 __all__ = ["Bernoulli"]
@@ -19,6 +20,7 @@ def _probs_or_logits(name, probs, logits):
 
 
 class Bernoulli(Distribution):
+    support = constraints.boolean
     arg_constraints = {"probs": "unit_interval", "logits": "real"}
     has_enumerate_support = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import minigen
 
+from . import constraints
 from .distribution import Distribution, _as_param, _shape
 
 __all__ = ["Categorical"]
@@ -42,6 +43,10 @@ class Categorical(Distribution):
             self.probs = self.logits.exp()
         self._num_events = self.logits.shape[-1]
         super().__init__(tuple(self.logits.shape[:-1]), (), validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self._num_events - 1)
 
     @property
     def param_shape(self):

@@ -112,6 +112,42 @@ class Distribution:
                              f"shape {tuple(value.shape)}) to be within the support ({rule}) of "
                              f"the distribution {self!r}, but found invalid values")
 
+    # -- checks with constraint objects (constraints.py) ----------------------------------
+    def _check_params(self, **params):
+        """Check each ``name=tensor`` against ``arg_constraints[name]`` (when validating)."""
+        if not self._validate_args:
+            return
+        for name, value in params.items():
+            c = self.arg_constraints.get(name)
+            if c is None or isinstance(c, str) or value is None:
+                continue
+            self._check_param(name, value, c.check, repr(c))
+
+    def _check_support(self, value, support=None):
+        """log_prob's value checked against ``support`` (a constraint object)."""
+        support = self.support if support is None else support
+        self._check_value(value, support.check, repr(support))
+
+    @property
+    def support(self):
+        raise NotImplementedError(f"{type(self).__name__} does not define support")
+
+    @property
+    def mode(self):
+        raise NotImplementedError(f"{type(self).__name__} does not implement mode")
+
+    def cdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} does not define cdf")
+
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} does not define icdf")
+
+    def expand(self, batch_shape, _instance=None):
+        raise NotImplementedError(f"{type(self).__name__} does not define expand")
+
+    def enumerate_support(self, expand=True):
+        raise NotImplementedError(f"{type(self).__name__} does not define enumerate_support")
+
     def __repr__(self):
         parts = ", ".join(f"{k}: {tuple(getattr(self, k).shape) if getattr(self, k).ndim else getattr(self, k).item()}"
                           for k in self.arg_constraints if k in self.__dict__)

@@ -41,6 +41,20 @@ class Independent(Distribution):
         return False if self.reinterpreted_batch_ndims else self.base_dist.has_enumerate_support
 
     @property
+    def support(self):
+        from . import constraints
+        s = self.base_dist.support
+        return constraints.independent(s, self.reinterpreted_batch_ndims) \
+            if self.reinterpreted_batch_ndims else s
+
+    def expand(self, batch_shape, _instance=None):
+        from .distribution import _shape
+        shape = _shape(batch_shape)
+        return Independent(self.base_dist.expand(shape + self.event_shape[
+            :self.reinterpreted_batch_ndims]), self.reinterpreted_batch_ndims,
+            validate_args=False)
+
+    @property
     def mean(self):
         return self.base_dist.mean
 

@@ -5,6 +5,20 @@ registered here (``register_kl`` adds more):
     Bernoulli-Bernoulli: p log(p / q) + (1 - p) log((1 - p) / (1 - q))
     Categorical:         sum_k p_k (log p_k - log q_k)
     Independent:         the base pair's KL summed over the reinterpreted dimensions
+    MVN-MVN:             log|L_q| - log|L_p| + (|L_q^-1 L_p|_F^2 + |L_q^-1 (m_q - m_p)|^2 - k) / 2
+    Uniform-Uniform:     log((h_q - l_q) / (h_p - l_p)), inf unless [l_p, h_p] lies in [l_q, h_q]
+    Beta-Beta:           lbeta(a_q, b_q) - lbeta(a_p, b_p) + (a_p - a_q) psi(a_p)
+                         + (b_p - b_q) psi(b_p) + (a_q - a_p + b_q - b_p) psi(a_p + b_p)
+    Dirichlet-Dirichlet: lgamma(s_p) - lgamma(s_q) - sum (lgamma(a_p) - lgamma(a_q))
+                         + sum (a_p - a_q)(psi(a_p) - psi(s_p))          (s = sum of a)
+    Gamma-Gamma:         a_q log(b_p / b_q) + lgamma(a_q) - lgamma(a_p) + (a_p - a_q) psi(a_p)
+                         + (b_q - b_p) a_p / b_p
+    Laplace-Laplace:     log(s_q / s_p) + |m_p - m_q| / s_q + (s_p / s_q) e^(-|m_p - m_q| / s_p) - 1
+    Exponential:         log(r_p / r_q) + r_q / r_p - 1
+    Poisson-Poisson:     r_p (log r_p - log r_q) - (r_p - r_q)
+    OneHotCategorical:   the Categorical pair's
+    TransformedDistribution pair with the same transforms: the base pair's (KL is invariant
+                         under a common bijection)
 """
 from __future__ import annotations
 
@@ -14,6 +28,17 @@ from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .independent import Independent, _sum_rightmost
 from .normal import Normal
+from .uniform import Uniform
+from .laplace import Laplace
+from .exponential import Exponential
+from .gamma import Gamma
+from .dirichlet import Beta, Dirichlet
+from .poisson import Poisson
+from .one_hot_categorical import OneHotCategorical
+from .multivariate_normal import MultivariateNormal
+from .transformed_distribution import TransformedDistribution
+
+import minigen
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -71,3 +96,90 @@ def _kl_independent_independent(p, q):
                                   f"reinterpreted_batch_ndims ({p.reinterpreted_batch_ndims} vs "
                                   f"{q.reinterpreted_batch_ndims})")
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event "
+                         "shapes cannot be computed")
+    Lp, Lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    k = p.event_shape[0]
+    batch = minigen.broadcast_shapes(tuple(p.batch_shape), tuple(q.batch_shape))
+    Lp_, Lq_ = Lp.expand(batch + (k, k)), Lq.expand(batch + (k, k))
+    # |L_q^-1 L_p|_F^2 = tr(Sigma_q^-1 Sigma_p)
+    tr = minigen.linalg.solve_triangular(Lq_, Lp_, upper=False).pow(2).sum((-2, -1))
+    diff = (q.loc - p.loc).expand(batch + (k,))
+    maha = minigen.linalg.solve_triangular(Lq_, diff.unsqueeze(-1), upper=False).pow(2).sum((-2, -1))
+    half_log_det = (Lq.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+                    - Lp.diagonal(dim1=-2, dim2=-1).log().sum(-1))
+    return half_log_det + 0.5 * (tr + maha - k)
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    outside = (q.low > p.low) | (q.high < p.high)
+    return result.masked_fill(outside, float("inf"))
+
+
+def _lbeta(a, b):
+    return minigen.lgamma(a) + minigen.lgamma(b) - minigen.lgamma(a + b)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    ap, bp, aq, bq = p.concentration1, p.concentration0, q.concentration1, q.concentration0
+    dg = minigen.digamma
+    return (_lbeta(aq, bq) - _lbeta(ap, bp) + (ap - aq) * dg(ap) + (bp - bq) * dg(bp)
+            + (aq - ap + bq - bp) * dg(ap + bp))
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    ap, aq = p.concentration, q.concentration
+    sp, sq = ap.sum(-1), aq.sum(-1)
+    lg, dg = minigen.lgamma, minigen.digamma
+    return (lg(sp) - lg(sq) - (lg(ap) - lg(aq)).sum(-1)
+            + ((ap - aq) * (dg(ap) - dg(sp).unsqueeze(-1))).sum(-1))
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    ap, bp, aq, bq = p.concentration, p.rate, q.concentration, q.rate
+    return (aq * (bp / bq).log() + minigen.lgamma(aq) - minigen.lgamma(ap)
+            + (ap - aq) * minigen.digamma(ap) + (bq - bp) * (ap / bp))
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    ratio = p.scale / q.scale
+    d = (p.loc - q.loc).abs()
+    return -ratio.log() + d / q.scale + ratio * (-d / p.scale).exp() - 1
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    ratio = q.rate / p.rate
+    return -ratio.log() + ratio - 1
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehot_onehot(p, q):
+    return kl_divergence(p._categorical, q._categorical)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    if p.transforms != q.transforms:
+        raise NotImplementedError("kl_divergence: TransformedDistributions with different "
+                                  "transforms")
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError("kl_divergence: TransformedDistributions with different "
+                                  "event shapes")
+    return kl_divergence(p.base_dist, q.base_dist)

@@ -10,12 +10,14 @@ import math
 
 import minigen
 
+from . import constraints
 from .distribution import Distribution, _as_param, _shape
 
 __all__ = ["Normal"]
 
 
 class Normal(Distribution):
+    support = constraints.real
     arg_constraints = {"loc": "real", "scale": "positive"}
     has_rsample = True
 
@@ -62,6 +64,10 @@ class Normal(Distribution):
         # Phi((x - mu) / sigma) = (1 + erf((x - mu) / (sigma sqrt 2))) / 2
         return 0.5 * (1 + minigen.erf((value - self.loc) / (self.scale * math.sqrt(2))))
 
-    def expand(self, batch_shape):
+    def icdf(self, value):
+        # mu + sigma sqrt 2 erfinv(2 q - 1)
+        return self.loc + self.scale * minigen.erfinv(2 * value - 1) * math.sqrt(2)
+
+    def expand(self, batch_shape, _instance=None):
         shape = _shape(batch_shape)
         return Normal(self.loc.expand(shape), self.scale.expand(shape), self._validate_args)

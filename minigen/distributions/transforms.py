@@ -1,0 +1,404 @@
+"""``torch.distributions.transforms``: invertible maps y = f(x) with log |det df/dx|.
+
+A ``TransformedDistribution`` pushes a base distribution through them; its density is the
+change of variables
+
+    log p_Y(y) = log p_X(f^-1(y)) - log |det J_f(f^-1(y))|
+
+    AffineTransform(loc, scale):  y = loc + scale x,         log|J| = log |scale|
+    ExpTransform:                 y = exp x,                 log|J| = x
+    SigmoidTransform:             y = 1 / (1 + e^-x),        log|J| = -softplus(-x) - softplus(x)
+    TanhTransform:                y = tanh x,                log|J| = 2 (log 2 - x - softplus(-2x))
+    PowerTransform(exponent):     y = x^e,                   log|J| = log |e y / x|
+    SoftmaxTransform:             y = softmax(x) (not bijective; no log|J|)
+    ComposeTransform([f1, f2]):   y = f2(f1(x)),             log|J| = sum of the parts'
+
+``t.inv`` is the inverse transform; ``t(x)``, ``t.inv(y)``, ``t.log_abs_det_jacobian(x, y)``.
+``event_dim`` says how many rightmost dimensions form one event (log|J| is summed over them).
+"""
+from __future__ import annotations
+
+import math
+
+import minigen
+from minigen.nn import functional as F
+
+from . import constraints
+from ._util import sum_rightmost
+
+__all__ = ["Transform", "AffineTransform", "ExpTransform", "SigmoidTransform", "TanhTransform",
+           "PowerTransform", "SoftmaxTransform", "ComposeTransform", "identity_transform"]
+
+
+class Transform:
+    bijective = False
+    domain = constraints.real
+    codomain = constraints.real
+    sign = 1
+
+    def __init__(self, cache_size=0):
+        if cache_size not in (0, 1):
+            raise ValueError(f"cache_size must be 0 or 1, got {cache_size}")
+        self._cache_size = cache_size
+        self._cached = None
+        self._inv = None
+
+    @property
+    def event_dim(self):
+        return self.domain.event_dim
+
+    @property
+    def inv(self):
+        if self._inv is None:
+            self._inv = _InverseTransform(self)
+        return self._inv
+
+    def __call__(self, x):
+        if self._cache_size == 1 and self._cached is not None and self._cached[0] is x:
+            return self._cached[1]
+        y = self._call(x)
+        if self._cache_size == 1:
+            self._cached = (x, y)
+        return y
+
+    def _inv_call(self, y):
+        if self._cache_size == 1 and self._cached is not None and self._cached[1] is y:
+            return self._cached[0]
+        x = self._inverse(y)
+        if self._cache_size == 1:
+            self._cached = (x, y)
+        return x
+
+    def _call(self, x):
+        raise NotImplementedError
+
+    def _inverse(self, y):
+        raise NotImplementedError(f"{type(self).__name__} has no inverse")
+
+    def log_abs_det_jacobian(self, x, y):
+        raise NotImplementedError(f"{type(self).__name__} has no log_abs_det_jacobian")
+
+    def forward_shape(self, shape):
+        return shape
+
+    def inverse_shape(self, shape):
+        return shape
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        return type(self).__name__ + "()"
+
+
+class _InverseTransform(Transform):
+    def __init__(self, transform):
+        super().__init__(transform._cache_size)
+        self._inv = transform
+
+    @property
+    def bijective(self):
+        return self._inv.bijective
+
+    @property
+    def domain(self):
+        return self._inv.codomain
+
+    @property
+    def codomain(self):
+        return self._inv.domain
+
+    @property
+    def sign(self):
+        return self._inv.sign
+
+    @property
+    def inv(self):
+        return self._inv
+
+    def __call__(self, x):
+        return self._inv._inv_call(x)
+
+    def log_abs_det_jacobian(self, x, y):
+        return -self._inv.log_abs_det_jacobian(y, x)
+
+    def __eq__(self, other):
+        return isinstance(other, _InverseTransform) and self._inv == other._inv
+
+    def __hash__(self):
+        return hash(("inv", self._inv))
+
+    def __repr__(self):
+        return f"_InverseTransform({self._inv!r})"
+
+
+class _Identity(Transform):
+    bijective = True
+
+    def _call(self, x):
+        return x
+
+    def _inverse(self, y):
+        return y
+
+    def log_abs_det_jacobian(self, x, y):
+        return minigen.zeros_like(x)
+
+
+identity_transform = _Identity()
+
+
+class ComposeTransform(Transform):
+    def __init__(self, parts, cache_size=0):
+        super().__init__(cache_size)
+        self.parts = list(parts)
+
+    @property
+    def bijective(self):
+        return all(p.bijective for p in self.parts)
+
+    @property
+    def sign(self):
+        s = 1
+        for p in self.parts:
+            s = s * p.sign
+        return s
+
+    @property
+    def domain(self):
+        if not self.parts:
+            return constraints.real
+        d = self.parts[0].domain
+        # the domain's event_dim must cover what later parts need
+        need = self.parts[-1].codomain.event_dim
+        for p in reversed(self.parts):
+            need += p.domain.event_dim - p.codomain.event_dim
+            need = max(need, p.domain.event_dim)
+        return d if need <= d.event_dim else constraints.independent(d, need - d.event_dim)
+
+    @property
+    def codomain(self):
+        if not self.parts:
+            return constraints.real
+        c = self.parts[-1].codomain
+        need = self.parts[0].domain.event_dim
+        for p in self.parts:
+            need += p.codomain.event_dim - p.domain.event_dim
+            need = max(need, p.codomain.event_dim)
+        return c if need <= c.event_dim else constraints.independent(c, need - c.event_dim)
+
+    def _call(self, x):
+        for p in self.parts:
+            x = p(x)
+        return x
+
+    def _inverse(self, y):
+        for p in reversed(self.parts):
+            y = p.inv(y)
+        return y
+
+    def __call__(self, x):
+        return self._call(x)
+
+    @property
+    def inv(self):
+        return ComposeTransform([p.inv for p in reversed(self.parts)])
+
+    def log_abs_det_jacobian(self, x, y):
+        if not self.parts:
+            return minigen.zeros_like(x)
+        xs = [x]
+        for p in self.parts[:-1]:
+            xs.append(p(xs[-1]))
+        xs.append(y)
+        total = 0
+        event_dim = self.domain.event_dim
+        for p, a, b in zip(self.parts, xs[:-1], xs[1:]):
+            term = p.log_abs_det_jacobian(a, b)
+            total = total + sum_rightmost(term, event_dim - p.domain.event_dim)
+            event_dim += p.codomain.event_dim - p.domain.event_dim
+        return total
+
+    def forward_shape(self, shape):
+        for p in self.parts:
+            shape = p.forward_shape(shape)
+        return shape
+
+    def inverse_shape(self, shape):
+        for p in reversed(self.parts):
+            shape = p.inverse_shape(shape)
+        return shape
+
+    def __eq__(self, other):
+        return isinstance(other, ComposeTransform) and self.parts == other.parts
+
+    def __hash__(self):
+        return hash(tuple(self.parts))
+
+    def __repr__(self):
+        return "ComposeTransform(\n    " + ",\n    ".join(repr(p) for p in self.parts) + "\n)"
+
+
+class ExpTransform(Transform):
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = 1
+
+    def _call(self, x):
+        return x.exp()
+
+    def _inverse(self, y):
+        return y.log()
+
+    def log_abs_det_jacobian(self, x, y):
+        return x
+
+    def __eq__(self, other):
+        return isinstance(other, ExpTransform)
+
+    def __hash__(self):
+        return hash(ExpTransform)
+
+
+class SigmoidTransform(Transform):
+    domain = constraints.real
+    codomain = constraints.unit_interval
+    bijective = True
+    sign = 1
+
+    def _call(self, x):
+        # clamped to [tiny, 1 - eps] so that the inverse stays finite, as PyTorch does
+        fi = minigen.finfo(x.dtype)
+        return x.sigmoid().clamp(fi.tiny, 1.0 - fi.eps)
+
+    def _inverse(self, y):
+        fi = minigen.finfo(y.dtype)
+        y = y.clamp(fi.tiny, 1.0 - fi.eps)
+        return y.log() - (-y).log1p()
+
+    def log_abs_det_jacobian(self, x, y):
+        return -F.softplus(-x) - F.softplus(x)
+
+    def __eq__(self, other):
+        return isinstance(other, SigmoidTransform)
+
+    def __hash__(self):
+        return hash(SigmoidTransform)
+
+
+class TanhTransform(Transform):
+    domain = constraints.real
+    codomain = constraints.interval(-1.0, 1.0)
+    bijective = True
+    sign = 1
+
+    def _call(self, x):
+        return x.tanh()
+
+    def _inverse(self, y):
+        return y.atanh()
+
+    def log_abs_det_jacobian(self, x, y):
+        # log(1 - tanh(x)^2), in a form that stays accurate for large |x|
+        return 2.0 * (math.log(2.0) - x - F.softplus(-2.0 * x))
+
+    def __eq__(self, other):
+        return isinstance(other, TanhTransform)
+
+    def __hash__(self):
+        return hash(TanhTransform)
+
+
+class AffineTransform(Transform):
+    bijective = True
+
+    def __init__(self, loc, scale, event_dim=0, cache_size=0):
+        super().__init__(cache_size)
+        self.loc, self.scale, self._event_dim = loc, scale, event_dim
+
+    @property
+    def event_dim(self):
+        return self._event_dim
+
+    @property
+    def domain(self):
+        return constraints.real if self._event_dim == 0 else \
+            constraints.independent(constraints.real, self._event_dim)
+
+    @property
+    def codomain(self):
+        return self.domain
+
+    @property
+    def sign(self):
+        if isinstance(self.scale, (int, float)):
+            return 1 if self.scale >= 0 else -1
+        return self.scale.sign()
+
+    def _call(self, x):
+        return self.loc + self.scale * x
+
+    def _inverse(self, y):
+        return (y - self.loc) / self.scale
+
+    def log_abs_det_jacobian(self, x, y):
+        scale = self.scale
+        if isinstance(scale, (int, float)):
+            out = minigen.full_like(x, math.log(abs(scale)))
+        else:
+            out = scale.abs().log()
+            out = out.expand(minigen.broadcast_shapes(tuple(out.shape), tuple(x.shape)))
+        if self._event_dim:
+            out = out.reshape(tuple(out.shape[:out.ndim - self._event_dim]) + (-1,)).sum(-1)
+        return out
+
+    def forward_shape(self, shape):
+        return minigen.broadcast_shapes(tuple(shape), tuple(getattr(self.loc, "shape", ())),
+                                        tuple(getattr(self.scale, "shape", ())))
+
+    inverse_shape = forward_shape
+
+    def __repr__(self):
+        return "AffineTransform()"
+
+
+class PowerTransform(Transform):
+    domain = constraints.positive
+    codomain = constraints.positive
+    bijective = True
+
+    def __init__(self, exponent, cache_size=0):
+        super().__init__(cache_size)
+        self.exponent = exponent
+
+    def _call(self, x):
+        return x.pow(self.exponent)
+
+    def _inverse(self, y):
+        return y.pow(1 / self.exponent)
+
+    def log_abs_det_jacobian(self, x, y):
+        return (self.exponent * y / x).abs().log()
+
+
+class SoftmaxTransform(Transform):
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+
+    def _call(self, x):
+        logprobs = x - x.max(-1, keepdim=True)[0]
+        probs = logprobs.exp()
+        return probs / probs.sum(-1, keepdim=True)
+
+    def _inverse(self, y):
+        return y.log()
+
+    def __eq__(self, other):
+        return isinstance(other, SoftmaxTransform)
+
+    def __hash__(self):
+        return hash(SoftmaxTransform)
