@@ -44,8 +44,11 @@ from .amp import autocast  # noqa: E402,F401
 from .sparse import sparse_coo_tensor  # noqa: E402,F401
 from .ops.extras_torch import *  # noqa: E402,F401,F403  (diff, kron, quantile, searchsorted, ...)
 from . import hub, jit, onnx, distributed  # noqa: E402,F401  (stand-ins: no downloads, no TorchScript, no ONNX, one process)
-from . import special, linalg  # noqa: E402,F401  (linalg: ops/linalg.py's products + norms, inv, det)
-from .linalg import inv as inverse, det, slogdet  # noqa: E402,F401
+from . import special, linalg, fft  # noqa: E402,F401  (linalg: ops/linalg.py's products + norms, inv, det)
+# torch.stft / torch.istft and the signal windows (torch.fft is minigen/fft.py)
+from .fft import (stft, istft, hann_window, hamming_window, blackman_window,  # noqa: E402,F401
+                  bartlett_window, kaiser_window)
+from .linalg import inv as inverse, det, slogdet, lu_unpack, _lu_deprecated as lu  # noqa: E402,F401
 from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)
 from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
 _iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()

@@ -69,16 +69,20 @@ EXPECTED_FUNCTIONS = [
     "ScaledDotProductAttention",
     # minigen/ops/flash_attention.py
     "FlashAttention",
+    # minigen/ops/ctc.py
+    "CTCLossFunction",
     # minigen/ops/rnn.py, rnn_sequence.py, gru_sequence.py
     "LSTMCellFunction", "GRUCellFunction", "_SequenceFunction", "LSTMSequenceFunction",
     "GRUSequenceFunction",
     # minigen/ops/extras.py, minigen/linalg.py (what PyTorch programs use)
-    "IndexPut", "Inv", "Det", "_LogAbsDet",
+    "IndexPut", "Inv", "Det", "_LogAbsDet", "_LUFactor",
     # minigen/autograd/function.py: the node of a PyTorch-style custom Function, and the one
     # minigen/testing/op_specs_nn.py runs as a spec
     "_CustomNode", "_TorchStyleCube",
     # minigen/ops/complex.py
     "ViewAsReal", "ViewAsComplex", "Real", "Imag", "Conj", "Complex", "Polar", "Angle",
+    # minigen/fft.py
+    "_FFT", "_RFFT", "_IRFFT",
 ]
 
 # minigen.nn.functional names whose specs are named otherwise, and those with no gradient

@@ -249,6 +249,11 @@ _spec("complex_polar_parts", _complex_parts,
                                np.hypot(r_, th)]),
       lambda r, d: _ins(d, np.abs(_n(r, 4)) + 0.5, _n(r, 4)))
 
+_spec("fft_rfft_irfft", lambda x: mg.view_as_real(mg.fft.fft(x, n=6, norm="ortho"))
+      + mg.fft.irfft(mg.fft.rfft(x * x), n=6).unsqueeze(-1),
+      lambda x: _re_im(np.fft.fft(x, n=6, norm="ortho")) + np.fft.irfft(np.fft.rfft(x * x), n=6)[..., None],
+      lambda r, d: _ins(d, _n(r, 2, 5)))
+
 # ----------------------------------------------------------------------------- linalg
 _A = lambda r: _n(r, 2, 3, 3) + 3 * np.eye(3)  # noqa: E731  (well conditioned)
 _spec("linalg_inv", mg.linalg.inv, np.linalg.inv, lambda r, d: _ins(d, _A(r)))
