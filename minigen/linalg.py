@@ -13,6 +13,8 @@ The rest are built so that their gradients are themselves minigen ops:
               S = L^-T P L^-1,  dL/dA = (S + S^T) / 2
     solve_triangular(A, B): X = A^-1 B with A triangular,
               dL/dB = A^-T dL/dX,  dL/dA = -(dL/dB) X^T restricted to A's triangle
+    lu_factor: A = P L U (partial pivoting, L unit lower, U upper, packed into one matrix);
+              with G = tril(L^T dL/dL, -1) + triu(dL/dU U^T),  dL/dA = P L^-T G U^-T
 """
 from .autograd import Function
 from .ops.linalg import *  # noqa: F401,F403
@@ -20,7 +22,8 @@ from .ops.linalg import matmul, diagonal, einsum  # noqa: F401
 from .ops import abs as _abs, sum as _sum, sqrt as _sqrt, pow as _pow, mul as _mul, amax as _amax
 
 __all__ = ["matmul", "einsum", "diagonal", "vector_norm", "matrix_norm", "norm", "inv", "det",
-           "slogdet", "solve", "cholesky", "cholesky_ex", "solve_triangular", "LinAlgError"]
+           "slogdet", "solve", "cholesky", "cholesky_ex", "solve_triangular", "lu_factor",
+           "lu_factor_ex", "lu", "lu_unpack", "LinAlgError"]
 
 
 class LinAlgError(RuntimeError):
@@ -271,3 +274,173 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
 def _broadcast_batch(a, b):
     import numpy
     return tuple(numpy.broadcast_shapes(tuple(a), tuple(b)))
+
+
+# ----------------------------------------------------------------------------- LU
+
+def _getrf(xp, a):
+    """LU with partial pivoting, as LAPACK's getrf: at step k the row with the largest |a[i, k]|
+    (i >= k, the first one on ties) is swapped into row k, then the column below the pivot is
+    divided by it and the trailing block updated. Batched over the leading dims. Returns the
+    packed LU (L's strict lower triangle, U's upper), 1-based int32 pivots (row k was swapped
+    with row pivots[k] - 1) and info: 0, or the 1-based index of the first zero on U's
+    diagonal."""
+    a = a.copy()
+    m, n = a.shape[-2], a.shape[-1]
+    k_max = min(m, n)
+    batch = a.shape[:-2]
+    piv = xp.zeros(batch + (k_max,), dtype=xp.int32)
+    info = xp.zeros(batch, dtype=xp.int32)
+    rows = xp.broadcast_to(xp.arange(m), batch + (m,))
+    for k in range(k_max):
+        p = xp.argmax(xp.abs(a[..., k:, k]), axis=-1) + k            # batch
+        piv[..., k] = p + 1
+        pk = xp.expand_dims(p, -1)
+        perm = xp.where(rows == k, pk, xp.where(rows == pk, k, rows))    # swap rows k and p
+        a = xp.take_along_axis(a, perm[..., None], axis=-2)
+        pivot = a[..., k, k]
+        zero = pivot == 0
+        info = xp.where((info == 0) & zero, k + 1, info).astype(xp.int32)
+        safe = xp.where(zero, 1, pivot)
+        a[..., k + 1:, k] = xp.where(zero[..., None], a[..., k + 1:, k], a[..., k + 1:, k] /
+                                     safe[..., None])
+        a[..., k + 1:, k + 1:] -= a[..., k + 1:, k:k + 1] * a[..., k:k + 1, k + 1:]
+    return a, piv, info
+
+
+def _perm_from_pivots(xp, piv, m, dtype):
+    """The permutation matrix P of A = P L U from getrf's 1-based pivots: replay the row swaps
+    on 0..m-1 (perm[i] = the row of A that became row i of L U), then P[perm[i], i] = 1."""
+    batch = piv.shape[:-1]
+    rows = xp.broadcast_to(xp.arange(m), batch + (m,))
+    perm = rows
+    for k in range(piv.shape[-1]):
+        j = xp.expand_dims(piv[..., k].astype(xp.int64) - 1, -1)
+        at_k = perm[..., k:k + 1]
+        at_j = xp.take_along_axis(perm, j, axis=-1)
+        perm = xp.where(rows == k, at_j, xp.where(rows == j, at_k, perm))
+    return (perm[..., None, :] == xp.arange(m)[:, None]).astype(dtype)
+
+
+class _LUFactor(Function):
+    def forward(self, a, *, lu, piv):
+        self.m, self.n = a.shape[-2], a.shape[-1]
+        self.save_for_backward(lu, _perm_from_pivots(self.xp, piv, self.m, a.dtype))
+        return lu
+
+    def backward(self, g):
+        if self.m != self.n:
+            raise NotImplementedError(f"linalg.lu_factor: the gradient of a non-square LU "
+                                      f"({self.m}x{self.n}) is not implemented in minigen")
+        lu, P = self.saved_tensors
+        L = lu.tril(-1) + _eye_like(lu, self.n)
+        U = lu.triu()
+        # G = tril(L^T gL, -1) + triu(gU U^T);  dL/dA = P L^-T G U^-T
+        G = (L.transpose(-2, -1) @ g.tril(-1)).tril(-1) + (g.triu() @ U.transpose(-2, -1)).triu()
+        y = solve_triangular(L.transpose(-2, -1), G, upper=True, unitriangular=True)
+        return P @ solve_triangular(U.transpose(-2, -1), y, upper=False, left=False)
+
+
+def _lu_checked(A, pivot, name):
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: Expected tensor with 2 or more dimensions. Got size: "
+                           f"{list(A.shape)} instead")
+    if not pivot:
+        raise RuntimeError(f"{name}: LU without pivoting is not implemented on the CPU "
+                           "(minigen pivots always; pass pivot=True)")
+    if A.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point tensor, got {A.dtype}")
+    from .autograd import _wrap
+    lu_arr, piv, info = _getrf(A.xp, A.array)
+    return _LUFactor.apply(A, lu=lu_arr, piv=piv), _wrap(piv), _wrap(info)
+
+
+def _raise_singular(info, name):
+    import numpy
+    bad = numpy.asarray(info.cpu().numpy() if hasattr(info, "cpu") else info).reshape(-1)
+    for b, i in enumerate(bad):
+        if i > 0:
+            where = f" (Batch element {b})" if info.ndim else ""
+            raise LinAlgError(f"{name}{where}: U[{i},{i}] is zero and using it on lu_solve would "
+                              "result in a division by zero. If you still want to perform the "
+                              "factorization, consider calling linalg.lu(A, pivot) or "
+                              "linalg.lu_factor_ex(A, pivot)")
+
+
+from collections import namedtuple as _nt  # noqa: E402
+lu_factor_result = _nt("linalg_lu_factor", ["LU", "pivots"])
+lu_factor_ex_result = _nt("linalg_lu_factor_ex", ["LU", "pivots", "info"])
+lu_result = _nt("linalg_lu", ["P", "L", "U"])
+lu_unpack_result = _nt("lu_unpack", ["P", "L", "U"])
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    """``torch.linalg.lu_factor_ex``: (LU, pivots, info) of A = P L U; ``info`` is 0, or the
+    1-based index of the first zero on U's diagonal (no error unless ``check_errors``)."""
+    if out is not None:
+        raise NotImplementedError("linalg.lu_factor_ex: out= is not supported in minigen")
+    LU, piv, info = _lu_checked(A, pivot, "torch.linalg.lu_factor_ex")
+    if check_errors:
+        _raise_singular(info, "torch.linalg.lu_factor_ex")
+    return lu_factor_ex_result(LU, piv, info)
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    """``torch.linalg.lu_factor``: the LU decomposition with partial pivoting, A = P L U,
+    packed as PyTorch (and LAPACK) pack it: ``LU`` holds U on and above the diagonal and L's
+    strict lower triangle (L's diagonal is ones); ``pivots`` (int32, 1-based) says row k was
+    swapped with row pivots[k]. Raises LinAlgError when U has a zero on its diagonal.
+    Differentiable for square A (see the module doc)."""
+    if out is not None:
+        raise NotImplementedError("linalg.lu_factor: out= is not supported in minigen")
+    LU, piv, info = _lu_checked(A, pivot, "torch.linalg.lu_factor")
+    _raise_singular(info, "torch.linalg.lu_factor")
+    return lu_factor_result(LU, piv)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
+    """``torch.lu_unpack``: (P, L, U) from ``lu_factor``'s packed LU and pivots, so that
+    A = P @ L @ U; L is m x k unit lower triangular, U k x n upper (k = min(m, n)). L and U
+    are differentiable in LU_data. With ``unpack_data=False`` L and U are empty, with
+    ``unpack_pivots=False`` P is."""
+    if out is not None:
+        raise NotImplementedError("lu_unpack: out= is not supported in minigen")
+    from .autograd import _wrap
+    from .creation import empty
+    m, n = LU_data.shape[-2], LU_data.shape[-1]
+    k = min(m, n)
+    if tuple(LU_pivots.shape) != tuple(LU_data.shape[:-2]) + (k,):
+        raise RuntimeError(f"lu_unpack: LU_pivots of shape {list(LU_pivots.shape)} does not "
+                           f"match LU_data of shape {list(LU_data.shape)} (expected "
+                           f"{list(LU_data.shape[:-2]) + [k]})")
+    if unpack_data:
+        eye = _wrap(LU_data.xp.eye(m, k, dtype=LU_data.array.dtype))
+        L = LU_data[..., :, :k].tril(-1) + eye
+        U = LU_data[..., :k, :].triu()
+    else:
+        L = U = empty(0, dtype=LU_data.dtype, device=LU_data.device)
+    if unpack_pivots:
+        P = _wrap(_perm_from_pivots(LU_data.xp, LU_pivots.array, m, LU_data.array.dtype))
+    else:
+        P = empty(0, dtype=LU_data.dtype, device=LU_data.device)
+    return lu_unpack_result(P, L, U)
+
+
+def lu(A, *, pivot=True, out=None):
+    """``torch.linalg.lu``: (P, L, U) with A = P @ L @ U (no error for singular A)."""
+    if out is not None:
+        raise NotImplementedError("linalg.lu: out= is not supported in minigen")
+    LU, piv, _ = _lu_checked(A, pivot, "torch.linalg.lu")
+    return lu_result(*lu_unpack(LU, piv))
+
+
+def _lu_deprecated(A, pivot=True, get_infos=False, out=None):
+    """``torch.lu`` / ``Tensor.lu`` (PyTorch's older name): (LU, pivots), or (LU, pivots,
+    infos) with ``get_infos=True``; without it a singular A raises, as in PyTorch."""
+    if out is not None:
+        raise NotImplementedError("lu: out= is not supported in minigen")
+    LU, piv, info = _lu_checked(A, pivot, "torch.lu")
+    if get_infos:
+        return LU, piv, info
+    _raise_singular(info, "torch.lu")
+    return LU, piv

@@ -185,3 +185,54 @@ def test_distributed_sampler_shuffle_partitions_and_errors():
         DistributedSampler(data)
     with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
         DistributedSampler(data, num_replicas=2, rank=2)
+
+
+# ---- LU: torch.lu / Tensor.lu, torch.lu_unpack, linalg.lu_factor(_ex), linalg.lu (Glow's
+# Invertible1x1Conv: P, L, U = torch.lu_unpack(*Q.lu())) ----------------------------------------
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (5, 3), (3, 5), (2, 1, 3, 3)])
+def test_lu_factor_and_unpack_match_torch(shape):
+    A = np.random.RandomState(3).randn(*shape)
+    t = torch.linalg.lu_factor(torch.tensor(A))
+    m = minigen.linalg.lu_factor(minigen.tensor(A))
+    _close(t.LU, m.LU)
+    assert m.pivots.dtype == minigen.int32 and (m.pivots.numpy() == t.pivots.numpy()).all()
+    for a, b in zip(torch.lu_unpack(*t), minigen.lu_unpack(*m)):
+        _close(a, b)
+    P, L, U = minigen.linalg.lu(minigen.tensor(A))
+    _close(P @ L @ U, A)
+    LU, piv = minigen.tensor(A).lu()  # Tensor.lu / torch.lu: the older name
+    _close(LU, t.LU)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (2, 3, 3)])
+def test_lu_gradients_match_torch(shape):
+    R = np.random.RandomState(4)
+    A, W = R.randn(*shape), R.randn(*shape)
+    grads = []
+    for lib in (torch, minigen):
+        a = lib.tensor(A, requires_grad=True)
+        LU, piv = lib.linalg.lu_factor(a)
+        P, L, U = lib.lu_unpack(LU, piv)
+        ((LU * lib.tensor(W)).sum() + (L * L).sum() + (U ** 3).sum()).backward()
+        grads.append(a.grad)
+    _close(grads[0], grads[1], atol=1e-9)
+    a = minigen.tensor(R.randn(3, 3), requires_grad=True)
+    assert minigen.gradcheck(lambda a: minigen.linalg.lu_factor(a).LU, (a,))
+
+
+def test_lu_singular_and_errors():
+    S = np.array([[1.0, 2, 3], [2, 4, 6], [1, 1, 1]])
+    t = torch.linalg.lu_factor_ex(torch.tensor(S))
+    m = minigen.linalg.lu_factor_ex(minigen.tensor(S))
+    assert int(m.info) == int(t.info) == 3
+    _close(t.LU, m.LU)
+    with pytest.raises(RuntimeError, match=r"U\[3,3\] is zero"):
+        minigen.linalg.lu_factor(minigen.tensor(S))
+    assert int(minigen.lu(minigen.tensor(S), get_infos=True)[2]) == 3
+    with pytest.raises(RuntimeError, match="LU without pivoting"):
+        minigen.linalg.lu_factor(minigen.tensor(S), pivot=False)
+    with pytest.raises(RuntimeError, match="2 or more dimensions"):
+        minigen.linalg.lu_factor(minigen.tensor([1.0, 2.0]))
+    P, L, U = minigen.lu_unpack(*minigen.linalg.lu_factor(minigen.eye(3)), unpack_data=False)
+    assert tuple(L.shape) == tuple(U.shape) == (0,) and tuple(P.shape) == (3, 3)

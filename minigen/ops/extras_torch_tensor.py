@@ -9,7 +9,7 @@ aliases), not new math:
     x.new(...)        the legacy constructor: x.new(2, 3) / x.new(size) an uninitialised
                       tensor, x.new(data) a copy of data, both with x's dtype and device
     x.swapdims, x.greater / greater_equal / less / less_equal / not_equal, x.det(),
-    x.inverse(), x.slogdet(), x.multinomial(...), x.bernoulli(...), x.take_along_dim(...),
+    x.inverse(), x.slogdet(), x.lu(), x.multinomial(...), x.bernoulli(...), x.take_along_dim(...),
     x.polygamma(n)
 """
 from __future__ import annotations
@@ -137,7 +137,11 @@ def install(T):
         from .extras_torch_special import polygamma as f
         return f(n, self)
 
-    T.det, T.inverse, T.slogdet, T.polygamma = det, inverse, slogdet, polygamma
+    def lu(self, pivot=True, get_infos=False):
+        from ..linalg import _lu_deprecated as f
+        return f(self, pivot, get_infos)
+
+    T.det, T.inverse, T.slogdet, T.polygamma, T.lu = det, inverse, slogdet, polygamma, lu
 
     # & | ^ ~ << >> are bitwise, as in PyTorch: logical on bool tensors, bitwise on integer
     # ones, an error on floating ones
