@@ -33,3 +33,14 @@ def test_batch_norm_backward_is_centred_in_float32():
     got = run(minigen, minigen.float32)
     assert np.abs(got[0] - ref[0]).max() < 1.5e-5   # PyTorch float32: 5e-6; sums of x: 3e-5
     assert np.abs(got[1] - ref[1]).max() < 2e-3     # PyTorch float32: 5e-4; sums of x: 3e-3
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64", "float32"])
+def test_type_torch_tensor_is_the_default_tensor_type(dtype):
+    """PyTorch-GAN's cyclegan.py: ``Tensor = torch.Tensor`` then ``batch["A"].type(Tensor)``."""
+    a = np.arange(6).reshape(2, 3).astype(dtype)
+    want = torch.tensor(a).type(torch.Tensor)
+    got = minigen.tensor(a).type(minigen.Tensor)
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert got.type() == "minigen.FloatTensor"

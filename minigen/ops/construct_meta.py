@@ -193,7 +193,8 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
 
 def _type(self, dtype=None, non_blocking=False):
     """``x.type(minigen.float64)``: cast (as ``x.to(dtype)``); also PyTorch's type forms,
-    ``x.type(minigen.DoubleTensor)`` and ``x.type('torch.DoubleTensor')``. ``x.type()``: the
+    ``x.type(minigen.DoubleTensor)``, ``x.type('torch.DoubleTensor')`` and ``x.type(minigen.Tensor)``
+    (the default dtype, as ``torch.Tensor`` is the default tensor type). ``x.type()``: the
     type's name, e.g. 'minigen.FloatTensor' (or 'minigen.cuda.FloatTensor'; 'torch.' while
     ``sys.modules['torch']`` is minigen, as a program written for PyTorch expects)."""
     import sys
@@ -204,6 +205,8 @@ def _type(self, dtype=None, non_blocking=False):
         return prefix + ("cuda." if self.device.type == "cuda" else "") + name
     if hasattr(dtype, "_dtype"):  # minigen.FloatTensor and friends (minigen/legacy.py)
         return self.to(dtype._dtype)
+    if dtype is Tensor:  # x.type(torch.Tensor): the default tensor type (float32 unless changed)
+        return self.to(B.get_default_dtype())
     if isinstance(dtype, str) and dtype.rsplit(".", 1)[-1] in _TYPE_NAMES.values():
         short = dtype.rsplit(".", 1)[-1]
         target = {v: k for k, v in _TYPE_NAMES.items()}[short]
