@@ -200,3 +200,46 @@ def test_torch_import_paths():
         for k in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
             del sys.modules[k]
         sys.modules.update(saved)
+
+
+def test_module_backward_hooks(device):
+    lin = minigen.nn.Linear(3, 2).double().to(device)
+    with minigen.no_grad():
+        lin.weight.copy_(minigen.tensor([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]]))
+    log = []
+
+    def full(m, gi, go):
+        log.append(("full", [None if g is None else g.tolist() for g in gi], [g.tolist() for g in go]))
+        return (gi[0] * 2,) if gi[0] is not None else None
+
+    h1 = lin.register_full_backward_hook(full)
+    h2 = lin.register_full_backward_pre_hook(lambda m, go: log.append(("pre", [g.tolist() for g in go])))
+    x = minigen.tensor([[1.0, 2.0, 3.0]], dtype=minigen.float64, device=device, requires_grad=True)
+    (lin(x) * minigen.tensor([[1.0, -1.0]], device=device)).sum().backward()
+    assert log[0] == ("pre", [[[1.0, -1.0]]])
+    assert log[1][0] == "full" and np.allclose(log[1][1], [[[-0.3, -0.7, 0.9]]])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[-0.6, -1.4, 1.8]])   # doubled by the hook
+    np.testing.assert_allclose(lin.weight.grad.cpu().numpy(), [[1, 2, 3], [-1, -2, -3]])
+    log.clear()
+    lin(x.detach()).sum().backward()           # no input needs a gradient: grad_input is None
+    assert [e[0] for e in log] == ["pre", "full"] and log[1][1] == [None]
+    h1.remove()
+    h2.remove()
+    log.clear()
+    lin(x).sum().backward()
+    assert log == []
+
+
+def test_forward_hook_options():
+    m = minigen.nn.Sequential(minigen.nn.Linear(3, 3), minigen.nn.ReLU())
+    seen = []
+
+    def pre(mod, args, kwargs):
+        seen.append("kw")
+        return (args[0] * 0,), kwargs
+    m.register_forward_pre_hook(pre, with_kwargs=True)
+    m.register_forward_hook(lambda mod, a, o: seen.append("b"), prepend=True)
+    m.register_forward_hook(lambda mod, a, kw, o: seen.append("a") or o + 1, with_kwargs=True)
+    out = m(minigen.ones(1, 3))
+    assert seen == ["kw", "b", "a"]
+    np.testing.assert_allclose(out.detach().numpy(), (m[1](m[0](minigen.zeros(1, 3))) + 1).detach().numpy())

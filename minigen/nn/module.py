@@ -120,29 +120,62 @@ class Module:
     def __call__(self, *args, **kwargs):
         d = self.__dict__
         pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
-        if not pre and not post:
+        bpre, bpost = d.get("_backward_pre_hooks"), d.get("_backward_hooks")
+        if not pre and not post and not bpre and not bpost:
             return self.forward(*args, **kwargs)
         # hook(module, args) may return new args; hook(module, args, output) a new output
-        for hook in list(pre.values()):
-            r = hook(self, args)
-            if r is not None:
-                args = r if isinstance(r, tuple) else (r,)
+        # (registered with_kwargs=True: hook(module, args, kwargs) -> (args, kwargs) and
+        # hook(module, args, kwargs, output))
+        kw = d.get("_hooks_with_kwargs", ())
+        for key, hook in list((pre or {}).items()):
+            if key in kw:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        backward_hooks = None
+        if (bpre or bpost) and _grad_enabled():
+            from .hooks import BackwardHooks
+            backward_hooks = BackwardHooks(self, bpre, bpost)
+            args = backward_hooks.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
-        for hook in list(post.values()):
-            r = hook(self, args, out)
+        if backward_hooks is not None:
+            out = backward_hooks.wrap_outputs(out)
+        for key, hook in list((post or {}).items()):
+            r = hook(self, args, kwargs, out) if key in kw else hook(self, args, out)
             if r is not None:
                 out = r
         return out
 
-    def register_forward_pre_hook(self, hook):
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Call ``hook(module, args)`` before every forward; a non-None result replaces the
-        positional arguments. Returns a handle whose ``remove()`` unregisters it."""
-        return _add_hook(self, "_forward_pre_hooks", hook)
+        positional arguments (``with_kwargs=True``: ``hook(module, args, kwargs)`` returning
+        ``(args, kwargs)``). ``prepend=True`` runs it before the hooks already there. Returns a
+        handle whose ``remove()`` unregisters it."""
+        return _add_hook(self, "_forward_pre_hooks", hook, prepend, with_kwargs)
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """Call ``hook(module, args, output)`` after every forward; a non-None result replaces
-        the output. Returns a handle whose ``remove()`` unregisters it."""
-        return _add_hook(self, "_forward_hooks", hook)
+        the output (``with_kwargs=True``: ``hook(module, args, kwargs, output)``). Returns a
+        handle whose ``remove()`` unregisters it."""
+        return _add_hook(self, "_forward_hooks", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        this module's tensor inputs have been computed (tuples, one entry per positional tensor
+        argument / output; None where none flows); a non-None result replaces grad_input.
+        See minigen/nn/hooks.py."""
+        return _add_hook(self, "_backward_hooks", hook, prepend)
+
+    register_backward_hook = register_full_backward_hook  # (PyTorch's older name)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients with respect to this module's
+        outputs have been computed, before they flow into it; a non-None result replaces them."""
+        return _add_hook(self, "_backward_pre_hooks", hook, prepend)
 
     def get_submodule(self, target):
         """The submodule at the dotted path ``target`` ('' is the module itself)."""
@@ -417,16 +450,29 @@ class RemovableHandle:
         self.remove()
 
 
-def _add_hook(module, store_name, hook):
+def _add_hook(module, store_name, hook, prepend=False, with_kwargs=False):
     if not callable(hook):
         raise TypeError(f"{store_name.strip('_')}: hook must be callable, got {type(hook).__name__}")
     store = module.__dict__.get(store_name)
-    if store is None:  # a module made before hooks existed (unpickled)
+    if store is None:  # a module made before these hooks existed (or unpickled)
         store = OrderedDict()
         object.__setattr__(module, store_name, store)
     handle = RemovableHandle(store)
     store[handle.id] = hook
+    if prepend:
+        store.move_to_end(handle.id, last=False)
+    if with_kwargs:
+        kw = module.__dict__.get("_hooks_with_kwargs")
+        if kw is None:
+            kw = set()
+            object.__setattr__(module, "_hooks_with_kwargs", kw)
+        kw.add(handle.id)
     return handle
+
+
+def _grad_enabled():
+    from ..autograd import is_grad_enabled
+    return is_grad_enabled()
 
 
 def _as_host_or_tensor(v, key):
