@@ -620,6 +620,112 @@ def test_scatter_reduce_ties_zeros_and_gradcheck(device):
         minigen.scatter_reduce(mg(xg, device), 0, mg(ig, device), mg(sg, device), "max")
 
 
+# ============================================================================= scatters into views
+VIEW_SCATTERS = {
+    "diagonal_scatter": (lambda x, s: minigen.diagonal_scatter(x, s, 1),
+                         lambda x, s: torch.diagonal_scatter(x, s, 1), (3, 4), (3,)),
+    "diagonal_scatter_3d": (lambda x, s: x.diagonal_scatter(s, -1, 1, 2),
+                            lambda x, s: x.diagonal_scatter(s, -1, 1, 2), (2, 3, 4), (2, 2)),
+    "select_scatter": (lambda x, s: minigen.select_scatter(x, s, 1, -1),
+                       lambda x, s: torch.select_scatter(x, s, 1, -1), (3, 4), (3,)),
+    "slice_scatter": (lambda x, s: x.slice_scatter(s, 1, 0, 4, 2),
+                      lambda x, s: x.slice_scatter(s, 1, 0, 4, 2), (3, 4), (3, 2)),
+    "slice_scatter_start": (lambda x, s: minigen.slice_scatter(x, s, start=1),
+                            lambda x, s: torch.slice_scatter(x, s, start=1), (3, 4), (2, 4)),
+    "put": (lambda x, s: x.put(mg(np.array([[0, -1], [3, 4]]), x.device), s),
+            lambda x, s: x.put(th(np.array([[0, -1], [3, 4]])), s), (2, 3), (2, 2)),
+    "put_accumulate": (lambda x, s: minigen.put(x, mg(np.array([0, 5, 0]), x.device), s, True),
+                       lambda x, s: torch.put(x, th(np.array([0, 5, 0])), s, True), (2, 3), (3,)),
+    "index_reduce_prod": (lambda x, s: x.index_reduce(0, mg(np.array([1, 0, 1]), x.device), s,
+                                                      "prod"),
+                          lambda x, s: x.index_reduce(0, th(np.array([1, 0, 1])), s, "prod"),
+                          (2, 3), (3, 3)),
+    "index_reduce_mean": (lambda x, s: minigen.index_reduce(x, 1, mg(np.array([0, 2]), x.device),
+                                                            s, "mean", include_self=False),
+                          lambda x, s: torch.index_reduce(x, 1, th(np.array([0, 2])), s, "mean",
+                                                          include_self=False), (2, 3), (2, 2)),
+    "index_reduce_amax": (lambda x, s: x.index_reduce(0, mg(np.array([1, 1]), x.device), s,
+                                                      "amax"),
+                          lambda x, s: x.index_reduce(0, th(np.array([1, 1])), s, "amax"),
+                          (2, 3), (2, 3)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(VIEW_SCATTERS))
+def test_view_scatters_match_torch(name, dtype, device):
+    fm, ft, sx, ss = VIEW_SCATTERS[name]
+    check_fwd_grad(fm, ft, [_mat(*sx), _mat(*ss)], device, dtype)
+
+
+@pytest.mark.parametrize("name", list(VIEW_SCATTERS))
+def test_view_scatters_gradcheck(name, device):
+    fm, _, sx, ss = VIEW_SCATTERS[name]
+    grad_checks(fm, [_mat(*sx), _mat(*ss)], device, second=name != "index_reduce_amax")
+
+
+def test_view_scatter_errors(device):
+    x = mg(_mat(3, 4), device)
+    with pytest.raises(RuntimeError, match="src size"):
+        minigen.select_scatter(x, mg(_mat(3), device), 0, 1)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        x.put(mg(np.array([0]), device), mg(np.ones(1, np.float32), device))
+    with pytest.raises(IndexError):
+        x.put(mg(np.array([12]), device), mg(np.ones(1), device))
+    with pytest.raises(RuntimeError, match="not divisible"):
+        minigen.hsplit(x, 3)
+    with pytest.raises(RuntimeError, match="at least 2"):
+        minigen.vsplit(mg(_mat(4), device), 2)
+    with pytest.raises(RuntimeError, match="H is only supported on matrices"):
+        mg(_mat(2, 2, 2), device).H
+
+
+def test_more_aliases_match_torch(device):
+    x = _mat(2, 4)
+    for fm, ft in [(lambda t: minigen.hsplit(t, 2)[1], lambda t: torch.hsplit(t, 2)[1]),
+                   (lambda t: t.hsplit([1, 3])[2], lambda t: t.hsplit([1, 3])[2]),
+                   (lambda t: minigen.vsplit(t, [1])[0], lambda t: torch.vsplit(t, [1])[0]),
+                   (lambda t: t.reshape(2, 2, 2).dsplit(2)[1],
+                    lambda t: t.reshape(2, 2, 2).dsplit(2)[1]),
+                   (lambda t: t.unsafe_chunk(2, 1)[0], lambda t: t.unsafe_chunk(2, 1)[0]),
+                   (lambda t: minigen.unsafe_split(t, 3, 1)[1], lambda t: torch.unsafe_split(t, 3, 1)[1]),
+                   (lambda t: t.unsafe_split_with_sizes([1, 3], 1)[1],
+                    lambda t: t.unsafe_split_with_sizes([1, 3], 1)[1]),
+                   (minigen.msort, torch.msort), (lambda t: t.absolute(), lambda t: t.absolute()),
+                   (minigen.absolute, torch.absolute),
+                   (lambda t: t.H, lambda t: t.H), (lambda t: t.reshape(2, 2, 2).mH,
+                                                    lambda t: t.reshape(2, 2, 2).mH),
+                   (minigen.adjoint, torch.adjoint),
+                   (lambda t: minigen.hardshrink(t, 0.7), lambda t: torch.hardshrink(t, 0.7)),
+                   (lambda t: t.hardshrink(), lambda t: t.hardshrink()),
+                   (lambda t: t.prelu(t.new_ones(1) * 0.25), lambda t: t.prelu(t.new_ones(1) * 0.25)),
+                   (lambda t: minigen.vdot(t[0], t[1]), lambda t: torch.vdot(t[0], t[1]))]:
+        for dt in (np.float32, np.float64):
+            check_fwd_grad(fm, ft, [x], device, dt)
+    a, b = np.array([1, 0, 2, 0]), np.array([1.0, 1.0, 0.0, 0.0])
+    close(minigen.logical_xor(mg(a, device), mg(b, device)), torch.logical_xor(th(a), th(b)))
+    close(mg(a, device).logical_xor(mg(a > 0, device)), th(a).logical_xor(th(a > 0)))
+    t = mg(x, device, grad=True)
+    assert (t * 2).output_nr == 0 and t.output_nr == 0
+    assert not t.is_conj() and not t.is_neg() and not t.is_inference()
+    assert t.const_data_ptr() == t.data_ptr()
+    v = RNG.standard_normal(40)
+    for dt in (np.float32, np.float64):
+        for args, kw in [((), dict()), ((5,), dict(range=(-1.0, 1.0))),
+                         ((4,), dict(density=True)),
+                         ((4,), dict(weight=np.abs(v).astype(dt), density=False))]:
+            kw_m = {k: (mg(a_, device) if isinstance(a_, np.ndarray) else a_) for k, a_ in kw.items()}
+            kw_t = {k: (th(a_) if isinstance(a_, np.ndarray) else a_) for k, a_ in kw.items()}
+            for g, w in zip(minigen.histogram(mg(v.astype(dt), device), *args, **kw_m),
+                            torch.histogram(th(v.astype(dt)), *args, **kw_t)):
+                close(g, w, 1e-5, 1e-6)
+    edges = np.array([-2.0, 0.0, 0.5, 3.0])
+    r = mg(v, device).histogram(mg(edges, device))
+    close(r.hist, torch.histogram(th(v), th(edges)).hist)
+    close(r.bin_edges, th(edges))
+
+
 # ============================================================================= shapes
 def test_shape_helpers(device):
     x = _mat(2, 3, 4)
@@ -758,8 +864,13 @@ def test_torch_namespace_has_the_functions():
              "kthvalue", "mode", "nanmedian", "unique_consecutive", "split_with_sizes",
              "matrix_power", "logdet", "histc", "cov", "corrcoef", "masked_scatter", "index_copy",
              "scatter_reduce", "real", "imag", "is_nonzero", "is_same_size", "is_signed",
-             "narrow_copy", "swapdims", "greater", "det", "inverse", "slogdet", "take_along_dim"]
+             "narrow_copy", "swapdims", "greater", "det", "inverse", "slogdet", "take_along_dim",
+             "diagonal_scatter", "select_scatter", "slice_scatter", "put", "index_reduce",
+             "hsplit", "vsplit", "dsplit", "msort", "vdot", "absolute", "logical_xor",
+             "histogram", "adjoint", "hardshrink", "unsafe_chunk", "unsafe_split",
+             "unsafe_split_with_sizes"]
     assert [n for n in names if not hasattr(minigen, n)] == []
     methods = names + ["sum_to_size", "ndimension", "retains_grad", "data_ptr", "storage_offset",
-                       "new", "multinomial", "bernoulli"]
+                       "new", "multinomial", "bernoulli", "H", "mH", "is_conj", "is_neg",
+                       "is_inference", "output_nr", "const_data_ptr", "prelu"]
     assert [n for n in methods if n not in ("ger",) and not hasattr(minigen.Tensor, n)] == []

@@ -29,17 +29,19 @@ TENSOR_METHODS = ["diff", "kron", "nansum", "nanmean", "quantile", "nanquantile"
 # about a tensor). Each lists its names and its Tensor methods; all are exported here.
 from . import (extras_torch_special as _special, extras_torch_elementwise as _elementwise,  # noqa: E402
                extras_torch_linalg as _linalg, extras_torch_index as _index,
-               extras_torch_tensor as _tensor)
+               extras_torch_tensor as _tensor, extras_torch_misc as _misc)
 from .extras_torch_special import *  # noqa: E402,F401,F403
 from .extras_torch_elementwise import *  # noqa: E402,F401,F403
 from .extras_torch_linalg import *  # noqa: E402,F401,F403
 from .extras_torch_index import *  # noqa: E402,F401,F403
 from .extras_torch_index import sum_to_size  # noqa: E402,F401  (a method only)
 from .extras_torch_tensor import *  # noqa: E402,F401,F403
-for _m in (_special, _elementwise, _linalg, _index, _tensor):
+from .extras_torch_misc import *  # noqa: E402,F401,F403
+for _m in (_special, _elementwise, _linalg, _index, _tensor, _misc):
     __all__ += [n for n in _m.__all__ if n not in __all__]
     TENSOR_METHODS += [n for n in getattr(_m, "TENSOR_METHODS", ()) if n not in TENSOR_METHODS]
-_tensor.install(Tensor)  # x.real, x.new(...), x.data_ptr(), x.det(), x.polygamma(n), ...
+_tensor.install(Tensor)  # x.new(...), x.data_ptr(), x.det(), x.polygamma(n), & | ^ ~, ...
+_misc.install(Tensor)  # x.H, x.mH, x.is_conj(), x.output_nr, x.hardshrink(), ...
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
