@@ -271,7 +271,8 @@ def test_param_groups_defaults_and_add_param_group():
     a, b, c = (nn.Parameter(minigen.randn(2)) for _ in range(3))
     opt = optim.SGD([a], lr=0.1, momentum=0.9)
     assert opt.param_groups[0] == {"params": [a], "lr": 0.1, "momentum": 0.9, "dampening": 0,
-                                   "weight_decay": 0, "nesterov": False, "maximize": False}
+                                   "weight_decay": 0, "nesterov": False, "maximize": False,
+                                   "foreach": None, "differentiable": False, "fused": None}
     opt.add_param_group({"params": b, "lr": 0.01})
     assert opt.param_groups[1]["lr"] == 0.01 and opt.param_groups[1]["momentum"] == 0.9
     with pytest.raises(ValueError, match="more than one parameter group"):

@@ -44,16 +44,21 @@ def check_adam_args(lr, betas, eps, weight_decay):
 
 class Adam(Optimizer):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-    maximize=False, decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW.
+    foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+    decoupled_weight_decay=False)``; ``decoupled_weight_decay=True`` is AdamW. ``foreach``,
+    ``fused`` (PyTorch's kernel choices), ``capturable`` (CUDA-graph capture) and
+    ``differentiable`` are accepted and kept in the groups, and change nothing here.
     State: ``'step'`` (an int), ``'exp_avg'``, ``'exp_avg_sq'`` and, with amsgrad,
     ``'max_exp_avg_sq'``."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     @staticmethod
@@ -124,6 +129,8 @@ class AdamW(Adam):
     eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False)``."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         foreach=foreach, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

@@ -1,6 +1,10 @@
 """Adadelta, Adagrad, Adamax, NAdam and RAdam: the per-coordinate adaptive optimizers PyTorch
 ships beside Adam, each step as PyTorch computes it (so trajectories match PyTorch's).
 
+Each takes PyTorch's full signature; ``foreach``, ``fused`` (kernel choices, speed only),
+``capturable`` (CUDA-graph capture) and ``differentiable`` are accepted and kept in the parameter
+groups (so state dicts carry PyTorch's keys) and have no effect here.
+
 For a parameter theta with gradient g at step t = 1, 2, ... (after g <- -g if ``maximize``,
 and g <- g + lambda theta for ``weight_decay`` lambda):
 
@@ -63,14 +67,15 @@ def _grad(p, group):
 class Adadelta(Optimizer):
     """``Adadelta(params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False)``."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False,
-                 foreach=None, capturable=False, differentiable=False):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
         _check("Adadelta", lr, what="learning rate")
         _check("Adadelta", rho, 0.0, 1.0 + 1e-12, what="rho value")
         _check("Adadelta", eps, what="epsilon value")
         _check("Adadelta", weight_decay, what="weight_decay value")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable))
 
     @no_grad()
     def step(self, closure=None):
@@ -111,7 +116,8 @@ class Adagrad(Optimizer):
         _check("Adagrad", eps, what="epsilon value")
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+                                      eps=eps, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     @no_grad()
     def step(self, closure=None):
@@ -143,7 +149,9 @@ class Adamax(Optimizer):
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
         check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach, differentiable=differentiable,
+                                      capturable=capturable))
 
     @no_grad()
     def step(self, closure=None):
@@ -179,7 +187,8 @@ class NAdam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      capturable=capturable, differentiable=differentiable))
 
     @no_grad()
     def step(self, closure=None):
@@ -223,7 +232,8 @@ class RAdam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      capturable=capturable, differentiable=differentiable))
 
     @no_grad()
     def step(self, closure=None):

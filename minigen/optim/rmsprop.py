@@ -22,11 +22,13 @@ __all__ = ["RMSprop"]
 
 class RMSprop(Optimizer):
     """``RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-    centered=False, maximize=False)``. State: ``'step'``, ``'square_avg'``, and
+    centered=False, capturable=False, foreach=None, maximize=False, differentiable=False)``
+    (``capturable``, ``foreach``, ``differentiable``: accepted, no effect here). State: ``'step'``, ``'square_avg'``, and
     ``'momentum_buffer'`` (momentum > 0), ``'grad_avg'`` (centered)."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -39,7 +41,8 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid alpha value: {alpha}")
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps,
                                       centered=centered, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize, capturable=capturable,
+                                      foreach=foreach, differentiable=differentiable))
 
     @staticmethod
     def _init_state(momentum, centered):

@@ -23,10 +23,12 @@ __all__ = ["SGD"]
 
 class SGD(Optimizer):
     """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-    maximize=False)``. State: ``'momentum_buffer'`` (only when momentum != 0)."""
+    maximize=False, foreach=None, differentiable=False, fused=None)``. ``foreach``/``fused``
+    choose PyTorch's kernels (speed only) and ``differentiable`` lets autograd see the step;
+    they are accepted, kept in the groups, and change nothing here. State: ``'momentum_buffer'`` (only when momentum != 0)."""
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False):
+                 *, maximize=False, foreach=None, differentiable=False, fused=None):
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -37,7 +39,8 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     @no_grad()
     def step(self, closure=None):

@@ -1,0 +1,373 @@
+"""torch.distributions, linalg.cholesky/solve_triangular and optimizer keywords against real PyTorch."""
+import inspect
+
+import numpy as np
+import pytest
+
+import minigen
+import minigen.distributions as D
+from minigen.gradcheck import gradcheck, gradgradcheck
+
+torch = pytest.importorskip("torch")
+TD = torch.distributions
+
+RNG = np.random.default_rng(0)
+
+
+def _np(t):
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def _close(a, b, tol=1e-10):
+    a, b = _np(a), _np(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------------------ linalg
+def _spd(n=4, batch=(2,)):
+    X = RNG.standard_normal(batch + (n, n))
+    return X @ np.swapaxes(X, -1, -2) + np.eye(n)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_value_and_grad(device, upper):
+    A = _spd()
+    W = RNG.standard_normal(A.shape)
+    a = minigen.tensor(A, device=device, requires_grad=True)
+    ta = torch.tensor(A, requires_grad=True)
+    L = minigen.linalg.cholesky(a, upper=upper)
+    tL = torch.linalg.cholesky(ta, upper=upper)
+    _close(L, tL)
+    (L * minigen.tensor(W, device=device)).sum().backward()
+    (tL * torch.tensor(W)).sum().backward()
+    _close(a.grad, ta.grad)
+
+
+def test_cholesky_gradcheck_and_error():
+    a = minigen.tensor(_spd(3, ()), requires_grad=True)
+    f = lambda a: minigen.linalg.cholesky((a + a.transpose(-2, -1)) / 2)  # noqa: E731
+    assert gradcheck(f, [a]) and gradgradcheck(f, [a])
+    with pytest.raises(minigen.linalg.LinAlgError, match="leading minor of order 2"):
+        minigen.linalg.cholesky(minigen.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    L, info = minigen.linalg.cholesky_ex(minigen.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    assert int(info.item()) == 2
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular_against_torch(device, upper, left, unit):
+    A = RNG.standard_normal((2, 4, 4)) + 3 * np.eye(4)
+    B = RNG.standard_normal((2, 4, 3) if left else (2, 3, 4))
+    a, b = (minigen.tensor(x, device=device, requires_grad=True) for x in (A, B))
+    ta, tb = (torch.tensor(x, requires_grad=True) for x in (A, B))
+    x = minigen.linalg.solve_triangular(a, b, upper=upper, left=left, unitriangular=unit)
+    tx = torch.linalg.solve_triangular(ta, tb, upper=upper, left=left, unitriangular=unit)
+    _close(x, tx, 1e-9)
+    (x * x).sum().backward()
+    (tx * tx).sum().backward()
+    _close(a.grad, ta.grad, 1e-9)
+    _close(b.grad, tb.grad, 1e-9)
+
+
+def test_solve_triangular_gradcheck():
+    a = minigen.tensor(RNG.standard_normal((3, 3)) + 3 * np.eye(3), requires_grad=True)
+    b = minigen.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
+    f = lambda a, b: minigen.linalg.solve_triangular(a, b, upper=True)  # noqa: E731
+    assert gradcheck(f, [a, b]) and gradgradcheck(f, [a, b])
+    with pytest.raises(RuntimeError, match="Incompatible shapes"):
+        minigen.linalg.solve_triangular(a, minigen.zeros(4, 2, dtype=minigen.float64), upper=True)
+
+
+# ------------------------------------------------------------------------------ distributions
+def _pos(*shape):
+    return np.exp(RNG.standard_normal(shape) * 0.5)
+
+
+# name, params (numpy), a value generator (from the torch distribution), properties to compare
+CASES = [
+    ("Normal", lambda: (RNG.standard_normal(3), _pos(3)), ["mean", "variance", "stddev"], True),
+    ("Uniform", lambda: (np.array([0.0, -1, 2]), np.array([1.0, 0.5, 4])), ["mean", "variance", "stddev"], True),
+    ("Laplace", lambda: (RNG.standard_normal(3), _pos(3)), ["mean", "variance", "stddev"], True),
+    ("Exponential", lambda: (_pos(3),), ["mean", "variance", "stddev", "mode"], True),
+    ("Gamma", lambda: (_pos(3) * 2, _pos(3)), ["mean", "variance", "mode"], True),
+    ("Beta", lambda: (_pos(3) * 2, _pos(3) * 2), ["mean", "variance", "mode"], False),
+    ("Dirichlet", lambda: (_pos(2, 4) * 2,), ["mean", "variance", "mode"], False),
+    ("LogNormal", lambda: (RNG.standard_normal(3), _pos(3)), ["mean", "variance", "mode"], True),
+    ("Poisson", lambda: (_pos(3) * 3,), ["mean", "variance", "mode"], False),
+]
+
+
+@pytest.mark.parametrize("name,make,props,has_cdf", CASES, ids=[c[0] for c in CASES])
+def test_distribution_against_torch(name, make, props, has_cdf):
+    params = make()
+    mp = [minigen.tensor(p, requires_grad=True) for p in params]
+    tp = [torch.tensor(p, requires_grad=True) for p in params]
+    dm, dt = getattr(D, name)(*mp), getattr(TD, name)(*tp)
+    assert tuple(dm.batch_shape) == tuple(dt.batch_shape)
+    assert tuple(dm.event_shape) == tuple(dt.event_shape)
+    torch.manual_seed(0)
+    x = dt.sample((5,))
+    lm, lt = dm.log_prob(minigen.tensor(x.numpy())), dt.log_prob(x)
+    _close(lm, lt, 1e-9)
+    for p in props:
+        _close(getattr(dm, p), getattr(dt, p), 1e-9)
+    if name != "Poisson":
+        _close(dm.entropy(), dt.entropy(), 1e-9)
+    # gradients of log_prob (and entropy) with respect to the parameters
+    total_m = lm.sum() + (dm.entropy().sum() if name != "Poisson" else 0)
+    total_t = lt.sum() + (dt.entropy().sum() if name != "Poisson" else 0)
+    total_m.backward()
+    total_t.backward()
+    for a, b in zip(mp, tp):
+        _close(a.grad, b.grad, 1e-8)
+    if has_cdf:
+        _close(dm.cdf(minigen.tensor(x.numpy())), dt.cdf(x), 1e-9)
+        if name not in ("Gamma",):
+            q = torch.tensor([[0.1], [0.5], [0.9]], dtype=torch.float64).expand(3, 3)
+            _close(dm.icdf(minigen.tensor(q.numpy())), dt.icdf(q), 1e-9)
+    s = dm.sample((4, 2))
+    assert tuple(s.shape) == (4, 2) + tuple(dt.batch_shape) + tuple(dt.event_shape)
+    e = dm.expand((5,) + tuple(dm.batch_shape))
+    assert tuple(e.batch_shape) == (5,) + tuple(dm.batch_shape)
+
+
+def test_binomial_onehot_relaxed_against_torch():
+    n, p = np.array([5.0, 10, 20]), np.array([0.2, 0.5, 0.9])
+    bm, bt = D.Binomial(minigen.tensor(n), minigen.tensor(p)), TD.Binomial(torch.tensor(n), torch.tensor(p))
+    k = np.array([0.0, 3, 20])
+    _close(bm.log_prob(minigen.tensor(k)), bt.log_prob(torch.tensor(k)))
+    for a in ("mean", "variance", "mode"):
+        _close(getattr(bm, a), getattr(bt, a))
+    L = RNG.standard_normal((2, 4))
+    om, ot = D.OneHotCategorical(logits=minigen.tensor(L)), TD.OneHotCategorical(logits=torch.tensor(L))
+    v = np.eye(4)[[1, 3]]
+    _close(om.log_prob(minigen.tensor(v)), ot.log_prob(torch.tensor(v)))
+    _close(om.entropy(), ot.entropy())
+    assert tuple(om.sample((3,)).shape) == (3, 2, 4)
+    rm = D.RelaxedOneHotCategorical(0.7, logits=minigen.tensor(L))
+    rt = TD.RelaxedOneHotCategorical(torch.tensor(0.7, dtype=torch.float64), logits=torch.tensor(L))
+    y = rt.sample((3,))
+    _close(rm.log_prob(minigen.tensor(y.numpy())), rt.log_prob(y), 1e-9)
+    rb = D.RelaxedBernoulli(0.5, probs=minigen.tensor([0.2, 0.7], dtype=minigen.float64))
+    tb = TD.RelaxedBernoulli(torch.tensor(0.5, dtype=torch.float64), probs=torch.tensor([0.2, 0.7], dtype=torch.float64))
+    y = tb.sample((4,))
+    _close(rb.log_prob(minigen.tensor(y.numpy())), tb.log_prob(y), 1e-9)
+
+
+def _fixed_noise(monkeypatch, noise, fn="rand"):
+    """Make minigen's noise draws return ``noise`` (so rsample is comparable with torch)."""
+    def fake(*shape, dtype=None, device=None, **kw):
+        return minigen.tensor(noise, dtype=dtype)
+    monkeypatch.setattr(minigen, fn, fake)
+
+
+def test_rsample_gradients_with_the_same_noise(monkeypatch):
+    # Laplace and Uniform: x = f(params, u) with u ~ U(0, 1); torch through the same formula
+    u = RNG.uniform(size=(4, 3))
+    lo, sc = RNG.standard_normal(3), _pos(3)
+    _fixed_noise(monkeypatch, u)
+    mloc, msc = minigen.tensor(lo, requires_grad=True), minigen.tensor(sc, requires_grad=True)
+    x = D.Uniform(mloc, mloc + msc).rsample((4,))
+    tloc, tsc = torch.tensor(lo, requires_grad=True), torch.tensor(sc, requires_grad=True)
+    tx = tloc + torch.tensor(u) * tsc
+    _close(x, tx)
+    (x ** 2).sum().backward()
+    (tx ** 2).sum().backward()
+    _close(mloc.grad, tloc.grad)
+    _close(msc.grad, tsc.grad)
+    # MultivariateNormal: x = mu + L eps
+    eps = RNG.standard_normal((5, 3))
+    _fixed_noise(monkeypatch, eps, "randn")
+    S = _spd(3, ())
+    mS, tS = minigen.tensor(S, requires_grad=True), torch.tensor(S, requires_grad=True)
+    x = D.MultivariateNormal(minigen.zeros(3, dtype=minigen.float64), mS).rsample((5,))
+    tx = torch.tensor(eps) @ torch.linalg.cholesky(tS).T
+    _close(x, tx)
+    (x ** 3).sum().backward()
+    (tx ** 3).sum().backward()
+    _close(mS.grad, tS.grad)
+
+
+def test_gamma_implicit_reparameterisation_matches_torch_grad():
+    from minigen.distributions.gamma import _gammainc_raw, _lgamma
+    a = np.array([0.3, 1.0, 2.5, 7.0, 30.0])
+    z = np.array([0.05, 0.8, 2.0, 9.0, 25.0])
+    h = 1e-5 * np.maximum(a, 1)
+    dp = (_gammainc_raw(np, a + h, z) - _gammainc_raw(np, a - h, z)) / (2 * h)
+    mine = -dp / np.exp((a - 1) * np.log(z) - z - _lgamma(np, a))
+    ref = torch._standard_gamma_grad(torch.tensor(a), torch.tensor(z)).numpy()
+    np.testing.assert_allclose(mine, ref, rtol=1e-4)
+    # a pathwise gradient exists and has the right sign (larger a -> larger draws)
+    ma = minigen.tensor(a, requires_grad=True)
+    D.Gamma(ma, 1.0).rsample((50,)).sum().backward()
+    assert (_np(ma.grad) > 0).all()
+    mc = minigen.tensor(_pos(2, 3), requires_grad=True)
+    x = D.Dirichlet(mc).rsample((3,))
+    np.testing.assert_allclose(_np(x.sum(-1)), 1.0, rtol=1e-6)
+    x[..., 0].sum().backward()
+    assert mc.grad is not None
+
+
+@pytest.mark.parametrize("kw", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_multivariate_normal_against_torch(kw):
+    S = _spd(3)
+    M = np.linalg.cholesky(S) if kw == "scale_tril" else S
+    mu = RNG.standard_normal((2, 3))
+    mM, mloc = minigen.tensor(M, requires_grad=True), minigen.tensor(mu, requires_grad=True)
+    tM, tloc = torch.tensor(M, requires_grad=True), torch.tensor(mu, requires_grad=True)
+    dm, dt = D.MultivariateNormal(mloc, **{kw: mM}), TD.MultivariateNormal(tloc, **{kw: tM})
+    x = RNG.standard_normal((4, 2, 3))
+    lm, lt = dm.log_prob(minigen.tensor(x)), dt.log_prob(torch.tensor(x))
+    _close(lm, lt, 1e-9)
+    (lm.sum() + dm.entropy().sum()).backward()
+    (lt.sum() + dt.entropy().sum()).backward()
+    _close(mM.grad, tM.grad, 1e-9)
+    _close(mloc.grad, tloc.grad, 1e-9)
+    for a in ("scale_tril", "covariance_matrix", "precision_matrix", "variance", "mean"):
+        _close(getattr(dm, a), getattr(dt, a), 1e-9)
+    assert tuple(dm.rsample((5,)).shape) == (5, 2, 3)
+    with pytest.raises(ValueError, match="Exactly one of"):
+        D.MultivariateNormal(mloc, mM, scale_tril=mM)
+    with pytest.raises(ValueError, match="PositiveDefinite"):
+        D.MultivariateNormal(minigen.zeros(2), minigen.tensor([[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_transformed_and_mixture_against_torch():
+    T, TT = D.transforms, TD.transforms
+    mu, sd = RNG.standard_normal(2), _pos(2)
+    for mk, tk in [
+        (lambda: [T.AffineTransform(minigen.tensor(0.3, dtype=minigen.float64), minigen.tensor(-2.0, dtype=minigen.float64)), T.TanhTransform()],
+         lambda: [TT.AffineTransform(torch.tensor(0.3, dtype=torch.float64), torch.tensor(-2.0, dtype=torch.float64)), TT.TanhTransform()]),
+        (lambda: [T.SigmoidTransform(), T.AffineTransform(1.0, 3.0)], lambda: [TT.SigmoidTransform(), TT.AffineTransform(1.0, 3.0)]),
+        (lambda: [T.ComposeTransform([T.ExpTransform(), T.AffineTransform(1.0, 2.0)])],
+         lambda: [TT.ComposeTransform([TT.ExpTransform(), TT.AffineTransform(1.0, 2.0)])]),
+    ]:
+        dm = D.TransformedDistribution(D.Normal(minigen.tensor(mu), minigen.tensor(sd)), mk())
+        dt = TD.TransformedDistribution(TD.Normal(torch.tensor(mu), torch.tensor(sd)), tk())
+        y = dt.sample((3,))
+        _close(dm.log_prob(minigen.tensor(y.numpy())), dt.log_prob(y), 1e-9)
+        _close(dm.cdf(minigen.tensor(y.numpy())), dt.cdf(y), 1e-9)
+    L, m2 = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3, 4))
+    dm = D.MixtureSameFamily(D.Categorical(logits=minigen.tensor(L)),
+                             D.Independent(D.Normal(minigen.tensor(m2), minigen.tensor(_pos(2, 3, 4))), 1))
+    dt = TD.MixtureSameFamily(TD.Categorical(logits=torch.tensor(L)),
+                              TD.Independent(TD.Normal(torch.tensor(m2), torch.tensor(_np(dm.component_distribution.base_dist.scale))), 1))
+    x = RNG.standard_normal((5, 2, 4))
+    _close(dm.log_prob(minigen.tensor(x)), dt.log_prob(torch.tensor(x)))
+    _close(dm.mean, dt.mean)
+    _close(dm.variance, dt.variance)
+    assert tuple(dm.sample((5,)).shape) == (5, 2, 4)
+
+
+def test_kl_pairs_against_torch():
+    a, b, c, d = (_pos(3) for _ in range(4))
+    pairs = [("Beta", (a, b), (c, d)), ("Gamma", (a, b), (c, d)), ("Laplace", (a, b), (c, d)),
+             ("Exponential", (a,), (c,)), ("Poisson", (a,), (c,)), ("Normal", (a, b), (c, d)),
+             ("Dirichlet", (np.stack([a, b]),), (np.stack([c, d]),)),
+             ("Uniform", (a, a + b), (a - 0.1, a + b + c)), ("LogNormal", (a, b), (c, d))]
+    for name, pa, qa in pairs:
+        pm = getattr(D, name)(*[minigen.tensor(x, requires_grad=True) for x in pa])
+        qm = getattr(D, name)(*[minigen.tensor(x) for x in qa])
+        tpa = [torch.tensor(x, requires_grad=True) for x in pa]
+        pt, qt = getattr(TD, name)(*tpa), getattr(TD, name)(*[torch.tensor(x) for x in qa])
+        km, kt = D.kl_divergence(pm, qm), TD.kl_divergence(pt, qt)
+        _close(km, kt, 1e-9)
+    S1, S2 = _spd(3, ()), _spd(3, ())
+    pm = D.MultivariateNormal(minigen.tensor(a), minigen.tensor(S1))
+    qm = D.MultivariateNormal(minigen.tensor(c), scale_tril=minigen.tensor(np.linalg.cholesky(S2)))
+    pt = TD.MultivariateNormal(torch.tensor(a), torch.tensor(S1))
+    qt = TD.MultivariateNormal(torch.tensor(c), scale_tril=torch.tensor(np.linalg.cholesky(S2)))
+    _close(D.kl_divergence(pm, qm), TD.kl_divergence(pt, qt), 1e-9)
+    # outside the support: inf, as PyTorch
+    km = D.kl_divergence(D.Uniform(0.0, 2.0), D.Uniform(0.5, 1.0))
+    assert np.isinf(_np(km)).all()
+    with pytest.raises(NotImplementedError):
+        D.kl_divergence(D.Beta(1.0, 1.0), D.Gamma(1.0, 1.0))
+
+
+def test_constraints_and_validation():
+    C = D.constraints
+    assert repr(C.positive) == repr(TD.constraints.positive)
+    assert repr(C.unit_interval) == repr(TD.constraints.unit_interval)
+    assert repr(C.simplex) == repr(TD.constraints.simplex)
+    with pytest.raises(ValueError, match="GreaterThan"):
+        D.Gamma(minigen.tensor([-1.0]), 1.0)
+    with pytest.raises(ValueError, match="support"):
+        D.Beta(2.0, 2.0).log_prob(minigen.tensor(1.5))
+    with pytest.raises(ValueError, match="support"):
+        D.Exponential(1.0).log_prob(minigen.tensor(-1.0))
+
+
+def test_torch_alias_imports():
+    import importlib
+    import sys
+    saved = {k: v for k, v in sys.modules.items() if k == "torch" or k.startswith("torch.")}
+    try:
+        from minigen import _torch_alias  # noqa: F401
+        sys.modules["torch"] = minigen
+        for k in [k for k in sys.modules if k.startswith("torch.")]:
+            del sys.modules[k]
+        mod = importlib.import_module("torch.distributions")
+        assert mod.MultivariateNormal is D.MultivariateNormal
+        assert importlib.import_module("torch.distributions.constraints").positive is D.constraints.positive
+    except ImportError as e:  # the alias hook may not cover submodules of distributions
+        pytest.skip(f"alias: {e}")
+    finally:
+        for k in [k for k in sys.modules if k == "torch" or k.startswith("torch.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+# ------------------------------------------------------------------------------ optimizers
+def _optimizer_classes():
+    out = []
+    for n in dir(torch.optim):
+        c = getattr(torch.optim, n)
+        if isinstance(c, type) and issubclass(c, torch.optim.Optimizer) and c is not torch.optim.Optimizer \
+                and hasattr(minigen.optim, n):
+            out.append(n)
+    return out
+
+
+@pytest.mark.parametrize("name", _optimizer_classes())
+def test_optimizer_signature_matches_torch(name):
+    ts = inspect.signature(getattr(torch.optim, name).__init__)
+    ms = inspect.signature(getattr(minigen.optim, name).__init__)
+    tp = [(p.name, p.kind, p.default) for p in ts.parameters.values()]
+    mp = [(p.name, p.kind, p.default) for p in ms.parameters.values()]
+    assert tp == mp
+    if name != "LBFGS":
+        tpar, mpar = torch.nn.Parameter(torch.zeros(2)), minigen.nn.Parameter(minigen.zeros(2))
+        assert set(getattr(torch.optim, name)([tpar]).param_groups[0]) == \
+            set(getattr(minigen.optim, name)([mpar]).param_groups[0])
+
+
+OPT_CASES = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("SGD", dict(lr=0.1, momentum=0.5, dampening=0.1)),
+    ("Adam", dict(lr=0.05, amsgrad=True)), ("AdamW", dict(lr=0.05)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adadelta", dict(lr=1.0)), ("Adamax", dict(lr=0.05)),
+    ("NAdam", dict(lr=0.05)), ("RAdam", dict(lr=0.05)), ("NAdam", dict(lr=0.05, decoupled_weight_decay=True)),
+]
+
+
+@pytest.mark.parametrize("variant", [{}, {"maximize": True}, {"weight_decay": 0.1},
+                                     {"maximize": True, "weight_decay": 0.1, "foreach": False}])
+@pytest.mark.parametrize("name,kw", OPT_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPT_CASES)])
+def test_optimizer_trajectory_against_torch(device, name, kw, variant):
+    w0 = RNG.standard_normal((3, 4))
+    x = RNG.standard_normal((5, 3))
+    kw = dict(kw, **variant)
+    pm = minigen.nn.Parameter(minigen.tensor(w0, device=device))
+    pt = torch.nn.Parameter(torch.tensor(w0))
+    om, ot = getattr(minigen.optim, name)([pm], **kw), getattr(torch.optim, name)([pt], **kw)
+    xm, xt = minigen.tensor(x, device=device), torch.tensor(x)
+    for _ in range(4):
+        om.zero_grad()
+        ot.zero_grad()
+        (xm @ pm).tanh().pow(2).sum().backward()
+        (xt @ pt).tanh().pow(2).sum().backward()
+        om.step()
+        ot.step()
+    _close(pm.detach().cpu(), pt, 1e-9)
