@@ -1,0 +1,55 @@
+"""``torch.distributions.utils``: the helpers PyTorch's distributions share, public there.
+
+    logits_to_probs(l) = sigmoid(l) (binary) or softmax(l) over the last dimension
+    probs_to_logits(p) = log p - log(1 - p) (binary) or log p, with p clamped to [eps, 1 - eps]
+    clamp_probs(p)     = p clamped to [eps, 1 - eps] of its dtype
+    broadcast_all(*v)  = the values as tensors broadcast to one shape (numbers take the
+                         tensors' dtype)
+"""
+from __future__ import annotations
+
+import minigen
+
+from ._util import clamp_probs
+from .distribution import Distribution  # noqa: F401
+
+__all__ = ["broadcast_all", "clamp_probs", "logits_to_probs", "probs_to_logits",
+           "lazy_property", "euler_constant"]
+
+euler_constant = 0.57721566490153286060
+
+
+def broadcast_all(*values):
+    if not all(isinstance(v, (minigen.Tensor, int, float)) for v in values):
+        raise ValueError("Input arguments must all be instances of numbers.Number, "
+                         "torch.Tensor or objects implementing __torch_function__.")
+    ref = next((v for v in values if isinstance(v, minigen.Tensor)), None)
+    if ref is None:
+        return tuple(minigen.tensor(float(v), dtype=minigen.get_default_dtype()) for v in values)
+    ts = [v if isinstance(v, minigen.Tensor)
+          else minigen.tensor(float(v), dtype=ref.dtype, device=ref.device) for v in values]
+    return tuple(minigen.broadcast_tensors(*ts))
+
+
+def logits_to_probs(logits, is_binary=False):
+    return logits.sigmoid() if is_binary else logits.softmax(-1)
+
+
+def probs_to_logits(probs, is_binary=False):
+    p = clamp_probs(probs)
+    return p.log() - (-p).log1p() if is_binary else p.log()
+
+
+class lazy_property:
+    """A property computed on first access and then stored on the instance."""
+
+    def __init__(self, fn):
+        self.wrapped = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = self.wrapped(instance)
+        setattr(instance, self.wrapped.__name__, value)
+        return value
