@@ -24,7 +24,7 @@ import minigen
 from minigen.autograd import Function, _wrap
 
 from . import constraints
-from ._util import broadcast_params, generator
+from ._util import broadcast_params
 from .distribution import Distribution, _shape
 
 __all__ = ["Gamma", "standard_gamma", "gammainc"]

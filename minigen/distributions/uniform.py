@@ -7,8 +7,6 @@
 """
 from __future__ import annotations
 
-import minigen
-
 from . import constraints
 from ._util import broadcast_params, rand_like_shape
 from .distribution import Distribution, _shape

@@ -11,7 +11,6 @@ from __future__ import annotations
 import minigen
 
 from ._util import clamp_probs
-from .distribution import Distribution  # noqa: F401
 
 __all__ = ["broadcast_all", "clamp_probs", "logits_to_probs", "probs_to_logits",
            "lazy_property", "euler_constant"]
