@@ -262,3 +262,9 @@ def test_bad_operands_raise_type_error(device):
         x + "a"
     with pytest.raises(TypeError):
         minigen.exp([1.0, 2.0])
+
+
+def test_where_with_the_condition_alone_is_nonzero(device):
+    c = minigen.tensor([[True, False], [False, True]], device=device)
+    rows, cols = minigen.where(c)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1]

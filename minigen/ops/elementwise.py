@@ -404,8 +404,12 @@ def zeros_like_t(t):
     return _wrap(t.xp.zeros_like(t.array))
 
 
-def where(condition, input, other):
-    """Elementwise ``input if condition else other``, broadcasting all three."""
+def where(condition, input=None, other=None):
+    """Elementwise ``input if condition else other``, broadcasting all three. With the
+    condition alone, ``torch.where(c)`` is ``nonzero(c, as_tuple=True)``, as in PyTorch."""
+    if input is None and other is None:
+        from .construct import nonzero
+        return nonzero(condition, as_tuple=True)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("where: at least one of input and other must be a Tensor")
     input, other = _pair(input, other)
