@@ -44,3 +44,33 @@ def test_type_torch_tensor_is_the_default_tensor_type(dtype):
     assert str(got.dtype) == str(want.dtype).replace("torch.", "")
     np.testing.assert_array_equal(got.numpy(), want.numpy())
     assert got.type() == "minigen.FloatTensor"
+
+
+def test_jit_overload_method_and_annotate_as_torchvision_uses_them():
+    """torchvision's DenseNet declares forward's typed overloads with torch.jit._overload_method;
+    the last, undecorated definition is the one that runs. annotate(type, value) is value."""
+    from typing import List
+
+    def make(lib):
+        class Layer(lib.nn.Module):
+            @lib.jit._overload_method  # noqa: F811
+            def forward(self, input: List[lib.Tensor]) -> lib.Tensor:
+                pass
+
+            @lib.jit._overload_method  # noqa: F811
+            def forward(self, input: lib.Tensor) -> lib.Tensor:
+                pass
+
+            def forward(self, input):  # noqa: F811
+                xs = [input] if isinstance(input, lib.Tensor) else input
+                acc = lib.jit.annotate(List[lib.Tensor], [])
+                for x in xs:
+                    acc.append(x * 2)
+                return lib.cat(acc, 1)
+        return Layer()
+
+    a = np.arange(6.0).reshape(2, 3)
+    for arg in (lambda lib: lib.tensor(a), lambda lib: [lib.tensor(a), lib.tensor(a + 1)]):
+        want = make(torch)(arg(torch))
+        got = make(minigen)(arg(minigen))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
