@@ -72,7 +72,28 @@ BoolTensor = _typed("BoolTensor", "bool")
 
 
 class Size(tuple):
-    """A tensor's shape: a tuple of ints (``Size([2, 3]) == (2, 3)``)."""
+    """A tensor's shape: a tuple of ints (``Size([2, 3]) == (2, 3)``). As ``torch.Size``, it
+    stays a Size through ``+`` (either side), ``*`` and slicing, so ``FloatTensor(s + (n,))``
+    still reads it as a shape, not as data."""
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
+    def __getitem__(self, key):
+        out = tuple.__getitem__(self, key)
+        return Size(out) if isinstance(key, slice) else out
 
     def numel(self):
         n = 1

@@ -236,3 +236,16 @@ def test_lu_singular_and_errors():
         minigen.linalg.lu_factor(minigen.tensor([1.0, 2.0]))
     P, L, U = minigen.lu_unpack(*minigen.linalg.lu_factor(minigen.eye(3)), unpack_data=False)
     assert tuple(L.shape) == tuple(U.shape) == (0,) and tuple(P.shape) == (3, 3)
+
+
+# ---- torch.Size arithmetic (PixelCNN++'s to_one_hot: FloatTensor(t.size() + (n,))) ----------
+
+def test_size_stays_a_size_through_add_mul_and_slices():
+    for lib in (torch, minigen):
+        s = lib.Size([2, 3])
+        for out in (s + (4,), (4,) + s, s[1:], s * 2, 2 * s):
+            assert type(out) is lib.Size, (lib.__name__, out)
+        assert type(s[0]) is int and s + (4,) == (2, 3, 4) and (1,) + s == (1, 2, 3)
+        assert tuple(lib.FloatTensor(s + (4,)).shape) == (2, 3, 4)  # a shape, not data
+        with pytest.raises(TypeError):
+            s + [1]
