@@ -50,6 +50,7 @@ from .fft import (stft, istft, hann_window, hamming_window, blackman_window,  # 
                   bartlett_window, kaiser_window)
 from .linalg import inv as inverse, det, slogdet, lu_unpack, _lu_deprecated as lu  # noqa: E402,F401
 from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)
+from .torch_functional import *  # noqa: E402,F401,F403  (torch.dropout, torch.layer_norm, ...: ATen's signatures)
 from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
 _iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()
 spmm = sparse.mm

@@ -14,6 +14,10 @@ from . import backend as B
 from .autograd import Tensor, _wrap
 
 
+# torch.set_default_device: where tensors are made when no device= is given
+_DEFAULT_DEVICE = ["cpu"]
+
+
 def _to_array(data, dtype=None, device=None):
     """A fresh device array from ``data`` (a Tensor, a device array, NumPy data or Python data)."""
     dtype = B.as_dtype(dtype)
@@ -47,7 +51,7 @@ def _to_array(data, dtype=None, device=None):
         arr = arr.astype(dtype)
     if arr is data:
         arr = arr.copy()
-    return B.get_backend(device or "cpu").asarray(arr)
+    return B.get_backend(device or _DEFAULT_DEVICE[0]).asarray(arr)
 
 
 def _finish(arr, requires_grad):
@@ -98,7 +102,7 @@ def _float_dtype(dtype):
 
 
 def _xp(device):
-    return B.get_backend(device or "cpu").xp
+    return B.get_backend(device or _DEFAULT_DEVICE[0]).xp
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
@@ -181,7 +185,7 @@ def seed():
 
 
 def _gen(device):
-    return B.generator_for(B.device(device or "cpu").type)
+    return B.generator_for(B.device(device or _DEFAULT_DEVICE[0]).type)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
@@ -257,7 +261,7 @@ def _tri_indices(row, col, offset, keep, dtype, device, op):
     i, j = numpy.indices((int(row), int(col))).reshape(2, -1)
     k = keep(j - i, offset)
     idx = numpy.stack([i[k], j[k]]).astype(B.as_dtype(dtype) or B.int64)
-    return _wrap(B.get_backend(device or "cpu").asarray(idx))
+    return _wrap(B.get_backend(device or _DEFAULT_DEVICE[0]).asarray(idx))
 
 
 def tril_indices(row, col, offset=0, dtype=None, device=None):

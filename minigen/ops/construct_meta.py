@@ -36,11 +36,41 @@ def is_complex(input):
     return input.array.dtype.kind == "c"
 
 
+_INFERENCE = [False]  # torch.is_inference_mode_enabled()
+
+
+class _InferenceMode(_GradMode):
+    __slots__ = ("mode", "prev_mode")
+
+    def __init__(self, enabled, mode):
+        super().__init__(enabled)
+        self.mode = mode
+
+    def __enter__(self):
+        self.prev_mode = _INFERENCE[0]
+        _INFERENCE[0] = self.mode
+        super().__enter__()
+
+    def __exit__(self, *exc):
+        _INFERENCE[0] = self.prev_mode
+        super().__exit__(*exc)
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _InferenceMode(self.enabled, self.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
 def inference_mode(mode=True):
     """As ``no_grad`` (minigen has no separate inference tensors): ops inside record no graph.
-    ``inference_mode(False)`` leaves recording as it is set by an enclosing block."""
+    ``inference_mode(False)`` leaves recording as it is set by an enclosing block.
+    ``torch.is_inference_mode_enabled()`` tells whether the innermost block is on."""
     from ..autograd import _state
-    return _GradMode(False if mode else _state["grad"])
+    return _InferenceMode(False if mode else _state["grad"], bool(mode))
 
 
 # ----------------------------------------------------------------------------- dtype facts
