@@ -17,6 +17,8 @@ from ..ops.flash_attention import *  # noqa: F401,F403
 from ..ops.rnn import *  # noqa: F401,F403
 from ..ops.extras import *  # noqa: F401,F403,E402
 from ..ops.extras_more import *  # noqa: F401,F403,E402
+from ..ops.conv3d import *  # noqa: F401,F403,E402
+from ..ops.pool_more import *  # noqa: F401,F403,E402
 from .attention import multi_head_attention_forward  # noqa: F401,E402
 from ..ops.extras import functional_inplace as _fi  # noqa: E402
 

@@ -21,9 +21,8 @@ import numbers
 
 from .elementwise import add, sub, mul, where
 from .unary import exp, log, relu, clamp
-from .reduction import mean, amax
+from .reduction import mean
 from .shape import pad as _pad, permute, reshape
-from .join import stack
 from .extras import _reduce, cosine_similarity, pairwise_distance, logsigmoid
 from .linalg import einsum
 
@@ -59,34 +58,20 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return cols.squeeze(0) if unbatched else cols
 
 
-def _adaptive_max(input, output_size, n, name):
-    out = (output_size,) * n if isinstance(output_size, numbers.Integral) or output_size is None \
-        else tuple(output_size)
-    sizes = input.shape[-n:]
-    out = tuple(s if o is None else int(o) for o, s in zip(out, sizes))
-    x = input
-    for d in range(n):  # pool one spatial dim at a time: max is separable
-        axis = x.ndim - n + d
-        L, O = sizes[d], out[d]
-        cells = []
-        for i in range(O):
-            lo, hi = (i * L) // O, -((-(i + 1) * L) // O)
-            index = (slice(None),) * axis + (slice(lo, hi),)
-            cells.append(amax(x[index], dim=axis))
-        x = stack(cells, dim=axis)
-    return x
-
-
 def adaptive_max_pool1d(input, output_size, return_indices=False):
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool1d: return_indices is not supported in minigen")
-    return _adaptive_max(input, output_size, 1, "adaptive_max_pool1d")
+    """Max over windows that tile L into ``output_size`` cells; with ``return_indices`` also
+    the argmaxes. The gradient goes, whole, to each cell's first argmax, as PyTorch's (the
+    gather in ``pool_more._adaptive_max``)."""
+    from .pool_more import adaptive_max_pool1d_with_indices
+    y, idx = adaptive_max_pool1d_with_indices(input, output_size)
+    return (y, idx) if return_indices else y
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    if return_indices:
-        raise NotImplementedError("adaptive_max_pool2d: return_indices is not supported in minigen")
-    return _adaptive_max(input, output_size, 2, "adaptive_max_pool2d")
+    """Max over windows that tile (H, W) into ``output_size`` cells (``pool_more``)."""
+    from .pool_more import adaptive_max_pool2d_with_indices
+    y, idx = adaptive_max_pool2d_with_indices(input, output_size)
+    return (y, idx) if return_indices else y
 
 
 def bilinear(input1, input2, weight, bias=None):
