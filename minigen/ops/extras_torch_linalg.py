@@ -14,6 +14,10 @@ differentiable ops (so their gradients, of any order, come from the ops they are
     cov(X) = sum_i w_i (x_i - xbar)(x_i - xbar)^T / (sum w - correction ...), the rows of X
         the variables and its columns the observations (fweights, aweights as PyTorch's)
     corrcoef(X) = cov_ij / sqrt(cov_ii cov_jj), clipped to [-1, 1]
+    tensordot(a, b, dims): sum over the paired dims = a matrix product after moving them
+        together (a's to the end, b's to the front) and flattening
+    block_diag(A, B, ...): the tensors (as matrices) along the diagonal, zeros elsewhere
+    chain_matmul(A, B, ...) = A @ B @ ...,  vander(x, N) = [x^(N-1), ..., x, 1] (as columns)
 
 With beta = 0 the added tensor is ignored (its NaNs do not propagate), as in PyTorch.
 """
@@ -31,8 +35,10 @@ from .shape import reshape
 from .unary import sqrt
 
 __all__ = ["baddbmm", "addbmm", "addmv", "addr", "ger", "inner", "cross", "matrix_power",
-           "logdet", "dist", "renorm", "diagflat", "cov", "corrcoef"]
-TENSOR_METHODS = list(__all__)
+           "logdet", "dist", "renorm", "diagflat", "cov", "corrcoef", "tensordot", "block_diag",
+           "chain_matmul", "vander"]
+TENSOR_METHODS = [n for n in __all__ if n not in ("tensordot", "block_diag", "chain_matmul",
+                                                  "vander")]
 
 
 def _check(t, op, name="input"):
@@ -289,3 +295,106 @@ def corrcoef(input):
     d = sqrt(c.diagonal())
     c = c / d.unsqueeze(1) / d.unsqueeze(0)
     return c.clamp(-1.0, 1.0)
+
+
+def tensordot(a, b, dims=2):
+    """Sum over dims of a and b paired by ``dims``: an int n (a's last n with b's first n), a
+    pair of lists ([a dims], [b dims]), or a 2-row tensor of them."""
+    _check(a, "tensordot", "a")
+    _check(b, "tensordot", "b")
+    if a.array.dtype != b.array.dtype:
+        raise RuntimeError(f"tensordot: both inputs should have same dtype, got {a.array.dtype} "
+                           f"and {b.array.dtype}")
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+        if isinstance(dims, int):
+            dims = int(dims)
+    if isinstance(dims, numbers.Integral):
+        n = int(dims)
+        if n < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={n}")
+        if n > a.ndim or n > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={n}")
+        da, db = list(range(a.ndim - n, a.ndim)), list(range(n))
+    else:
+        da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    da = [d % builtins.max(a.ndim, 1) for d in da]
+    db = [d % builtins.max(b.ndim, 1) for d in db]
+    if len(da) != len(db):
+        raise RuntimeError(f"both dimension lists should have same length, got {da} and {db}")
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in "
+                               f"dim {j}")
+    fa = [i for i in range(a.ndim) if i not in da]
+    fb = [j for j in range(b.ndim) if j not in db]
+    k = 1
+    for i in da:
+        k *= a.shape[i]
+    am = reshape(a.permute(*(fa + da)), (-1, k))
+    bm = reshape(b.permute(*(db + fb)), (k, -1))
+    return reshape(matmul(am, bm), tuple(a.shape[i] for i in fa) + tuple(b.shape[j] for j in fb))
+
+
+def block_diag(*tensors):
+    """The tensors along the diagonal of one matrix (a 0-d tensor is 1 x 1, a 1-D one 1 x n),
+    zeros elsewhere; the dtype is the tensors' promoted one."""
+    from .elementwise import _promote
+    from .join import cat
+    from .shape import pad
+    if not tensors:
+        from .. import creation
+        return creation.empty(1, 0)
+    mats = []
+    for t in tensors:
+        _check(t, "block_diag", "each argument")
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. "
+                               f"Input has {t.ndim} dimensions")
+        mats.append(reshape(t, (1, 1)) if t.ndim == 0 else reshape(t, (1, -1)) if t.ndim == 1
+                    else t)
+    xp = mats[0].xp
+    probe = _wrap(xp.zeros(1, mats[0].array.dtype))
+    for m in mats[1:]:  # PyTorch's promotion of all the dtypes
+        probe = _promote(probe, _wrap(xp.zeros(1, m.array.dtype)))[0]
+    target = probe.array.dtype
+    mats = [m if m.array.dtype == target else m.to(target) for m in mats]
+    width = builtins.sum(m.shape[1] for m in mats)
+    rows, left = [], 0
+    for m in mats:
+        rows.append(pad(m, (left, width - left - m.shape[1])))
+        left += m.shape[1]
+    return cat(rows, 0)
+
+
+def chain_matmul(*matrices):
+    """The product of the matrices, left to right (deprecated in PyTorch for linalg.multi_dot)."""
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"chain_matmul(): Tensor dimension is {m.ndim}, expected 2 instead.")
+    out = matrices[0]
+    for m in matrices[1:]:
+        out = matmul(out, m)
+    return out if len(matrices) > 1 else out.clone()
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of 1-D x: columns x^(N-1), ..., x, 1 (reversed if increasing)."""
+    _check(x, "vander", "x")
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else int(N)
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    xv = x if x.array.dtype.kind in "fc" else x.to("int64")
+    if n == 0:
+        return _wrap(x.xp.zeros((x.shape[0], 0), dtype=xv.array.dtype))
+    cols = [xv * 0 + 1]
+    for _ in range(1, n):
+        cols.append(cols[-1] * xv)
+    if not increasing:
+        cols = cols[::-1]
+    return stack(cols, dim=1)

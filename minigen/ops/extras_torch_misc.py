@@ -9,6 +9,10 @@
     msort(x) = sort(x, dim=0).values,  vdot(a, b) = sum conj(a) b,  absolute = abs,
     logical_xor,  histogram(x, bins, range, weight, density) -> (hist, bin_edges)
     x.H (2-D), x.mH, x.adjoint(): the conjugate transpose
+    isin(elements, test_elements) (no gradient), combinations(x, r) (rows of x's elements),
+    unravel_index(indices, shape), rsub(a, b, alpha) = b - alpha a,
+    trapezoid(y, x or dx, dim) = sum_i (x_{i+1} - x_i) (y_i + y_{i+1}) / 2 (trapz: the same),
+    cumulative_trapezoid: its running sums
 
 The scatters into a view are ``where(place, gather(src), x)``: the places of the view get src's
 elements (gradient to src through the gather), the others keep x's (gradient to x there).
@@ -26,8 +30,11 @@ from .shape import reshape
 __all__ = ["diagonal_scatter", "select_scatter", "slice_scatter", "index_reduce", "hsplit",
            "vsplit", "dsplit", "msort", "vdot", "absolute", "logical_xor", "histogram",
            "adjoint", "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes", "put",
-           "hardshrink"]
-TENSOR_METHODS = list(__all__)
+           "hardshrink", "isin", "combinations", "unravel_index", "trapezoid", "trapz",
+           "cumulative_trapezoid", "rsub"]
+TENSOR_METHODS = [n for n in __all__ if n not in (
+    "isin", "combinations", "unravel_index", "trapezoid", "trapz", "cumulative_trapezoid",
+    "rsub")]
 
 
 def _scatter_into_view(input, src, view, op, what):
@@ -256,3 +263,103 @@ def install(T):
         return f(self, weight)
 
     T.prelu = prelu
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """True where an element of ``elements`` is in ``test_elements`` (either may be a number)."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin: expected at least one Tensor")
+    like = elements if isinstance(elements, Tensor) else test_elements
+    xp = like.xp
+    e = elements.array if isinstance(elements, Tensor) else xp.asarray(elements)
+    t = test_elements.array if isinstance(test_elements, Tensor) else xp.asarray(test_elements)
+    return _wrap(xp.asarray(xp.isin(e, t, invert=invert)))
+
+
+def combinations(input, r=2, with_replacement=False):
+    """The length-r combinations of the elements of 1-D input, one per row (as
+    itertools.combinations / combinations_with_replacement), differentiable through indexing."""
+    import itertools
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return _wrap(input.xp.zeros((0,), dtype=input.array.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    rows = list(pick(range(input.shape[0]), r))
+    if not rows:
+        return _wrap(input.xp.zeros((0, r), dtype=input.array.dtype))
+    idx = input.xp.asarray(rows, dtype="int64")
+    return GetItem.apply(input, key=(idx,))
+
+
+def unravel_index(indices, shape):
+    """The coordinates in ``shape`` of flat ``indices``: a tuple of int64 tensors."""
+    xp = indices.xp if isinstance(indices, Tensor) else B_numpy()
+    idx = indices.array if isinstance(indices, Tensor) else xp.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {idx.dtype}")
+    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
+    out = []  # (floor division and modulo, so out-of-range indices wrap, as in PyTorch)
+    for s in reversed(shape):
+        out.append(_wrap(xp.asarray(idx % s).astype("int64")))
+        idx = idx // s
+    return tuple(reversed(out))
+
+
+def B_numpy():
+    from .. import backend as B
+    return B.numpy
+
+
+def _trapezoid_parts(y, x, dx, dim, op):
+    d = _wrap_dim(dim, y.ndim, op)
+    n = y.shape[d]
+    hi = y.narrow(d, 1, n - 1) if n > 1 else None
+    lo = y.narrow(d, 0, n - 1) if n > 1 else None
+    if x is None:
+        spacing = 1.0 if dx is None else dx
+    else:
+        if x.ndim == 1:
+            if x.shape[0] != n:
+                raise RuntimeError(f"{op}: There must be one `x` value for each sample point")
+            shape = [1] * y.ndim
+            shape[d] = n
+            x = reshape(x, tuple(shape))
+        xd = _wrap_dim(d - y.ndim + x.ndim, x.ndim, op) if x.ndim != y.ndim else d
+        spacing = x.narrow(xd, 1, n - 1) - x.narrow(xd, 0, n - 1) if n > 1 else None
+    return d, n, hi, lo, spacing
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The integral of y by the trapezoid rule along dim, on the sample points x (or a spacing
+    dx, default 1)."""
+    if isinstance(x, numbers.Number) and dx is None:
+        x, dx = None, x
+    d, n, hi, lo, spacing = _trapezoid_parts(y, x, dx, dim, "trapezoid")
+    if n <= 1:
+        return (y * 0).sum(d)
+    return ((hi + lo) * spacing).sum(d) / 2.0
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """The old name of trapezoid."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoid-rule integrals of y along dim (one fewer than y's samples)."""
+    if isinstance(x, numbers.Number) and dx is None:
+        x, dx = None, x
+    d, n, hi, lo, spacing = _trapezoid_parts(y, x, dx, dim, "cumulative_trapezoid")
+    if n <= 1:
+        return y.narrow(d, 0, 0) * 1.0
+    return ((hi + lo) * spacing / 2.0).cumsum(d)
+
+
+def rsub(input, other, alpha=1):
+    """other - alpha input (either may be a number)."""
+    from .elementwise import sub, mul
+    return sub(other, input if alpha == 1 else mul(input, alpha))

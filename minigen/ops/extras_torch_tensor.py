@@ -19,7 +19,71 @@ import numbers
 from .. import backend as B
 from ..autograd import Tensor, _wrap
 
-__all__ = ["is_nonzero", "is_same_size", "is_signed"]
+__all__ = ["is_nonzero", "is_same_size", "is_signed", "promote_types", "result_type", "can_cast",
+           "scalar_tensor"]
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _dt(d):
+    return B.as_dtype(d) if not isinstance(d, B.numpy.dtype) else d
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both cast to, by PyTorch's rules (bool < integers < floats <
+    complex by category; within one, the wider; int with float: the float)."""
+    a, b = _dt(type1), _dt(type2)
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb and {ca, cb} != {1}:
+        hi, lo = (a, b) if ca > cb else (b, a)
+        if hi.kind == "c" and lo.kind == "f" and lo.itemsize * 2 > hi.itemsize:
+            return B.numpy.dtype("complex128")
+        return hi
+    return B.numpy.promote_types(a, b)
+
+
+def result_type(tensor1, tensor2):
+    """The dtype of an arithmetic op on the two (tensors or numbers), by PyTorch's rules: a
+    dimensioned tensor over a 0-d one over a Python number, unless the lower one is of a higher
+    category (bool < integer < float < complex)."""
+    def rank(v):
+        if isinstance(v, Tensor):
+            return (2 if v.ndim else 1), v.array.dtype
+        if isinstance(v, bool):
+            return 0, B.numpy.dtype("bool")
+        if isinstance(v, numbers.Integral):
+            return 0, B.numpy.dtype("int64")
+        if isinstance(v, numbers.Real):
+            return 0, B.get_default_dtype()
+        return 0, B.numpy.dtype("complex64") if B.get_default_dtype() == B.float32 else \
+            B.numpy.dtype("complex128")
+    (ra, da), (rb, db) = rank(tensor1), rank(tensor2)
+    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
+    if ra == rb:
+        return promote_types(da, db)
+    (rh, dh, ch), (rl, dl, cl) = sorted([(ra, da, ca), (rb, db, cb)], key=lambda t: -t[0])
+    if cl <= ch:
+        return dh
+    if rl == 0:  # a number of a higher category: the default dtype of that category
+        if cl == 2:
+            return B.get_default_dtype()
+        if cl == 3:
+            return B.numpy.dtype("complex128" if dh == B.float64 else "complex64")
+        return B.numpy.dtype("int64")
+    return dl if cl > ch else promote_types(dh, dl)
+
+
+def can_cast(from_, to):
+    """True unless the cast lowers the category (float to integer, complex to float, any to
+    bool), as torch.can_cast."""
+    return _CATEGORY[_dt(from_).kind] <= _CATEGORY[_dt(to).kind]
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False, **_):
+    """A 0-d tensor holding the number s (float32 by default, as PyTorch)."""
+    from .. import creation
+    return creation.tensor(s, dtype=dtype or B.get_default_dtype(), device=device,
+                           requires_grad=requires_grad)
 
 
 def is_nonzero(input):
