@@ -329,3 +329,70 @@ def test_embedding_bag_errors():
         MF.embedding_bag(i, w, mg.tensor([0, 4]), mode="sum", per_sample_weights=mg.ones(7))
     with pytest.raises(RuntimeError, match="integer dtype"):
         MF.embedding_bag(i.float(), w, mg.tensor([0, 4]))
+
+
+# ----------------------------------------------------------------------------- weight norm
+@pytest.mark.parametrize("dim", [0, 1, None, -1, -2, 2])
+@pytest.mark.parametrize("kind", ["hook", "parametrization"])
+def test_weight_norm_matches_torch(dim, kind, device):
+    torch.manual_seed(0)
+    tm = torch.nn.Conv1d(3, 4, 5).double()
+    mm = mnn.Conv1d(3, 4, 5).to(device).double()
+    _copy_weights(tm, mm, device)
+    if kind == "hook":
+        with pytest.warns(FutureWarning):
+            torch.nn.utils.weight_norm(tm, dim=dim)
+        with pytest.warns(FutureWarning, match="deprecated"):
+            mnn.utils.weight_norm(mm, dim=dim)
+    else:
+        torch.nn.utils.parametrizations.weight_norm(tm, dim=dim)
+        mnn.utils.parametrizations.weight_norm(mm, dim=dim)
+    assert list(tm.state_dict()) == list(mm.state_dict())
+    assert [n for n, _ in tm.named_parameters()] == [n for n, _ in mm.named_parameters()]
+    for k, v in tm.state_dict().items():
+        _close(v, mm.state_dict()[k])
+    # move g and v away from their initial values, the same way in both
+    sd = {k: v * 1.3 + 0.1 for k, v in tm.state_dict().items()}
+    tm.load_state_dict(sd)
+    mm.load_state_dict({k: mg.tensor(v.numpy(), device=device) for k, v in sd.items()})
+    xt, xm = _pair(np.random.randn(2, 3, 7), device)
+    yt, ym = tm(xt), mm(xm)
+    _close(yt, ym)
+    w = np.random.randn(*yt.shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _grads_close(tm, mm)
+    _close(xt.grad, xm.grad)
+    _close(tm.weight, mm.weight)
+
+
+def test_weight_norm_remove_and_errors(device):
+    import warnings
+    m = mnn.Linear(3, 4).to(device).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        mnn.utils.weight_norm(m)
+        assert tuple(m.weight_g.shape) == (4, 1)
+        with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks"):
+            mnn.utils.weight_norm(m)
+    m.weight_g.data = m.weight_g.data * 2.0
+    x = mg.randn(2, 3, device=device, dtype=mg.float64)
+    y = m(x)
+    mnn.utils.remove_weight_norm(m)
+    assert [n for n, _ in m.named_parameters()] == ["bias", "weight"]
+    _close(y, m(x))
+    with pytest.raises(ValueError, match="weight_norm of 'weight' not found"):
+        mnn.utils.remove_weight_norm(m)
+    p = mnn.utils.parametrizations.weight_norm(mnn.Linear(3, 4).to(device).double())
+    with pytest.raises(ValueError, match="sequence of tensors"):
+        mnn.utils.parametrize.remove_parametrizations(p, "weight", leave_parametrized=False)
+    w = p.weight
+    mnn.utils.parametrize.remove_parametrizations(p, "weight")
+    _close(w, p.weight)
+    with pytest.raises(ValueError, match="does not have a parameter"):
+        mnn.utils.parametrizations.weight_norm(mnn.Linear(3, 4), name="foo")
+    from minigen.nn.utils.weight_norm import _weight_norm
+    g = mg.tensor(np.random.rand(4, 1) + 0.5, device=device, requires_grad=True)
+    v = mg.tensor(np.random.randn(4, 3), device=device, requires_grad=True)
+    assert mg.gradcheck(lambda g, v: _weight_norm(v, g, 0), [g, v])
+    assert mg.gradgradcheck(lambda g, v: _weight_norm(v, g, 0), [g, v])

@@ -27,15 +27,45 @@ class ParametrizationList(ModuleList):
 
     def __init__(self, modules, original):
         super().__init__(modules)
-        if isinstance(original, Parameter):
-            self.original = original
+        # the stored tensor(s): right_inverse of each parametrization, last to first (PyTorch's
+        # rule); one tensor keeps the original object (so an optimizer holding it still works),
+        # a tuple (weight_norm's (g, v)) becomes original0, original1, ...
+        from ...autograd import Tensor, no_grad
+        new = original
+        with no_grad():
+            for f in reversed(list(self)):
+                if hasattr(f, "right_inverse"):
+                    new = f.right_inverse(new)
+        if not isinstance(new, (Tensor, tuple, list)):
+            raise ValueError(f"'right_inverse' must return a Tensor or a Sequence of tensors "
+                             f"(list, tuple...). Got {type(new).__name__}")
+        self.is_tensor = isinstance(new, Tensor)
+        self.ntensors = 1 if self.is_tensor else len(new)
+        if self.is_tensor:
+            if new is not original:
+                with no_grad():
+                    original.copy_(new)
+            self._keep("original", original, original)
         else:
-            self.register_buffer("original", original)
+            for i, t in enumerate(new):
+                t = t.detach()
+                if isinstance(original, Parameter):
+                    t = Parameter(t, requires_grad=original.requires_grad)
+                self._keep(f"original{i}", t, original)
+
+    def _keep(self, name, t, original):
+        if isinstance(original, Parameter):
+            self.register_parameter(name, t if isinstance(t, Parameter) else Parameter(t))
+        else:
+            self.register_buffer(name, t)
 
     def forward(self):
-        # f_k( ... f_1(original))
-        x = self.original
-        for f in self:
+        # f_k( ... f_1(original))   (f_1(original0, original1, ...) for several originals)
+        if self.is_tensor:
+            x = self[0](self.original)
+        else:
+            x = self[0](*(getattr(self, f"original{i}") for i in range(self.ntensors)))
+        for f in list(self)[1:]:
             x = f(x)
         return x
 
@@ -60,15 +90,21 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
     if original is None:
         raise ValueError(f"register_parametrization: '{tensor_name}' of {type(module).__name__} "
                          "is None; there is nothing to parametrize")
+    shape, dtype = tuple(original.shape), original.dtype
+    plist = ParametrizationList([parametrization], original)
     if not unsafe:
-        y = parametrization(original)
-        if tuple(y.shape) != tuple(original.shape) or y.dtype != original.dtype:
+        from ...autograd import no_grad
+        with no_grad():
+            y = plist()
+        if tuple(y.shape) != shape or y.dtype != dtype:
+            module.register_parameter(tensor_name, original) if isinstance(original, Parameter) \
+                else module.register_buffer(tensor_name, original)
             raise ValueError(f"register_parametrization: the parametrization changes the tensor "
-                             f"'{tensor_name}' from {original.dtype} {list(original.shape)} to "
+                             f"'{tensor_name}' from {dtype} {list(shape)} to "
                              f"{y.dtype} {list(y.shape)} (pass unsafe=True to allow it)")
     if "parametrizations" not in module._modules:
         module.parametrizations = ModuleDict()
-    module.parametrizations[tensor_name] = ParametrizationList([parametrization], original)
+    module.parametrizations[tensor_name] = plist
     return module
 
 
@@ -88,7 +124,13 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
         raise ValueError(f"remove_parametrizations: module {type(module).__name__} does not have "
                          f"a parametrization on {tensor_name}")
     plist = module.parametrizations[tensor_name]
-    original = plist.original
+    if not plist.is_tensor:
+        if not leave_parametrized:
+            raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor "
+                             "that is parametrized in terms of a sequence of tensors.")
+        original = plist.original0
+    else:
+        original = plist.original
     if leave_parametrized:
         with no_grad():
             value = plist()
