@@ -443,3 +443,49 @@ def test_lbfgs_strong_wolfe_rosenbrock_iterates_match_torch(x0, kw):
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         minigen.optim.LBFGS([minigen.nn.Parameter(minigen.zeros(2))], line_search_fn="armijo")
+
+
+# ------------------------------------------------------------------------------ swa_utils
+@pytest.mark.parametrize("kind", ["swa", "ema_multi", "ema_avg", "buffers"])
+def test_swa_utils_against_torch(kind):
+    import copy
+
+    def build(mod):
+        mod.manual_seed(0)
+        return mod.nn.Sequential(mod.nn.Linear(4, 8), mod.nn.BatchNorm1d(8), mod.nn.ReLU(),
+                                 mod.nn.Linear(8, 2)).double()
+    tm, mm = build(torch), build(minigen)
+    mm.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    X = RNG.standard_normal((6, 16, 4))
+    res = []
+    for mod, model in ((torch, tm), (minigen, mm)):
+        su = mod.optim.swa_utils
+        kw = dict(swa={}, ema_multi=dict(multi_avg_fn=su.get_ema_multi_avg_fn(0.9)),
+                  ema_avg=dict(avg_fn=su.get_ema_avg_fn(0.8)),
+                  buffers=dict(use_buffers=True, multi_avg_fn=su.get_ema_multi_avg_fn(0.7)))[kind]
+        m = copy.deepcopy(model)
+        avg = su.AveragedModel(m, **kw)
+        opt = mod.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        sched = su.SWALR(opt, swa_lr=0.05, anneal_epochs=3,
+                         anneal_strategy="linear" if kind == "ema_avg" else "cos")
+        lrs = []
+        for i in range(6):
+            opt.zero_grad()
+            m(mod.tensor(X[i])).pow(2).mean().backward()
+            opt.step()
+            sched.step()
+            avg.update_parameters(m)
+            lrs.append(opt.param_groups[0]["lr"])
+        su.update_bn([(mod.tensor(X[j]),) for j in range(6)], avg)
+        avg.eval()
+        out = avg(mod.tensor(X[0]))
+        res.append((_np(out), {k: _np(v) for k, v in avg.state_dict().items()}, lrs))
+    (a, sa, la), (b, sb, lb) = res
+    _close(a, b, 1e-9)
+    assert sorted(sa) == sorted(sb)
+    for k in sa:
+        _close(sa[k].astype(float), sb[k].astype(float), 1e-9)
+    np.testing.assert_allclose(la, lb, rtol=1e-12)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        minigen.optim.swa_utils.SWALR(minigen.optim.SGD([minigen.nn.Parameter(minigen.zeros(1))]), 0.1,
+                                      anneal_strategy="step")

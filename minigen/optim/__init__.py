@@ -15,7 +15,7 @@ from .rmsprop import RMSprop
 from .ema import EMA
 from .adaptive import Adadelta, Adagrad, Adamax, NAdam, RAdam
 from .lbfgs import LBFGS
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "EMA", "lr_scheduler", "Adadelta",
-           "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS"]
+           "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS", "swa_utils"]
