@@ -138,6 +138,18 @@ def test_special_values_match_torch(device):
     close(minigen.mvlgamma(mg([0.5, 3.0], device), 3), torch.mvlgamma(th([0.5, 3.0]), 3))
 
 
+def test_torch_special_names(device):
+    x = RNG.uniform(0.2, 4.0, (2, 3))
+    for name in ("gammaln", "digamma", "psi", "i0", "i1", "sinc"):
+        check_fwd_grad(getattr(minigen.special, name), getattr(torch.special, name), [x], device)
+    check_fwd_grad(minigen.special.erfinv, torch.special.erfinv, [x / 5], device)
+    check_fwd_grad(lambda t: minigen.special.polygamma(2, t), lambda t: torch.special.polygamma(2, t),
+                   [x], device)
+    check_fwd_grad(lambda t: minigen.special.multigammaln(t, 2),
+                   lambda t: torch.special.multigammaln(t, 2), [x + 1], device)
+    grad_checks(minigen.special.i1, [x[0] - 2], device)
+
+
 def test_integer_inputs_give_float32(device):
     i = np.array([1, 2, 3, 4])
     for fm, ft in [(minigen.lgamma, torch.lgamma), (minigen.digamma, torch.digamma),
