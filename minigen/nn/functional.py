@@ -19,6 +19,7 @@ from ..ops.extras import *  # noqa: F401,F403,E402
 from ..ops.extras_more import *  # noqa: F401,F403,E402
 from ..ops.conv3d import *  # noqa: F401,F403,E402
 from ..ops.pool_more import *  # noqa: F401,F403,E402
+from ..ops.extras_nn import *  # noqa: F401,F403,E402
 from .attention import multi_head_attention_forward  # noqa: F401,E402
 from ..ops.extras import functional_inplace as _fi  # noqa: E402
 
