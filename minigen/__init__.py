@@ -27,6 +27,8 @@ from . import cuda
 from . import autograd
 from .ops import *  # noqa: F401,F403  (the differentiable ops, and Tensor's methods)
 from .ops import __all__ as _ops_all
+from .ops.shape import (memory_format, contiguous_format, channels_last,  # noqa: E402,F401
+                        channels_last_3d, preserve_format)
 
 float = float32
 double = float64
@@ -50,9 +52,13 @@ from .fft import (stft, istft, hann_window, hamming_window, blackman_window,  # 
                   bartlett_window, kaiser_window)
 from .linalg import inv as inverse, det, slogdet, lu_unpack, _lu_deprecated as lu  # noqa: E402,F401
 from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)
+from .linalg_decomp import TORCH_LEVEL as _tl  # noqa: E402  (torch.svd, torch.qr, torch.pinverse, ...)
+globals().update({_k: _v for _k, _v in _tl.items() if _k not in globals()})
 from .torch_functional import *  # noqa: E402,F401,F403  (torch.dropout, torch.layer_norm, ...: ATen's signatures)
 from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
 _iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()
 spmm = sparse.mm
+# torch.version, torch.random, torch.profiler (a stand-in), torch.types
+from . import version, random, profiler, types  # noqa: E402,F401
 from . import _torch_alias  # noqa: E402
 _torch_alias.install()  # `sys.modules["torch"] = minigen` makes `import torch.nn...` give minigen's modules

@@ -444,3 +444,9 @@ def _lu_deprecated(A, pivot=True, get_infos=False, out=None):
         return LU, piv, info
     _raise_singular(info, "torch.lu")
     return LU, piv
+
+
+# svd, qr, eigh, matrix_exp, pinv, lstsq, matrix_rank, the spectral / nuclear norms, ...
+from .linalg_decomp import *  # noqa: E402,F401,F403
+from .linalg_decomp import __all__ as _decomp_all  # noqa: E402
+__all__ = __all__ + [n for n in _decomp_all if n not in __all__]
