@@ -1,5 +1,5 @@
 """``minigen.cuda``: is a GPU there, and wait for it. (The seam itself is minigen/backend.py.)"""
-from . import backend as _backend
+from .. import backend as _backend
 
 
 def is_available():
@@ -35,7 +35,7 @@ def manual_seed_all(seed):
 
 def seed_all():
     """A fresh non-deterministic seed for the GPU generators (as ``minigen.seed``)."""
-    from .creation import seed as _seed
+    from ..creation import seed as _seed
     _seed()
 
 
@@ -66,4 +66,4 @@ def get_device_name(device=None):
     return "CUDA GPU (through CuPy)"
 
 
-from . import amp  # noqa: E402,F401  (torch.cuda.amp.GradScaler / autocast: full-precision stand-ins)
+from . import amp  # noqa: E402,F401  (torch.cuda.amp: minigen/cuda/amp.py)

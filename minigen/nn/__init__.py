@@ -22,3 +22,4 @@ from .lora import LoRALinear, add_lora, merge_lora, trainable_parameters  # noqa
 from .moe import MoE  # noqa: F401,E402
 from . import parallel  # noqa: F401,E402
 from .parallel import DataParallel, DistributedDataParallel  # noqa: F401,E402
+from . import modules  # noqa: F401,E402  (torch.nn.modules.*: PyTorch's file layout; keep last)

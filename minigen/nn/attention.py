@@ -28,7 +28,29 @@ from .linear import Linear
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["MultiheadAttention", "multi_head_attention_forward"]
+__all__ = ["MultiheadAttention", "multi_head_attention_forward", "SDPBackend", "sdpa_kernel"]
+
+
+class SDPBackend:
+    """``torch.nn.attention.SDPBackend``: the attention kernels PyTorch can choose among.
+    minigen has one (the math path, minigen/ops/attention.py), so a choice changes nothing."""
+    ERROR, MATH, FLASH_ATTENTION, EFFICIENT_ATTENTION, CUDNN_ATTENTION, OVERRIDEABLE = range(-1, 5)
+
+
+class sdpa_kernel:
+    """``with sdpa_kernel(SDPBackend.FLASH_ATTENTION):``: accepted; the block runs as it is."""
+
+    def __init__(self, backends=None, set_priority=False):
+        self.backends = backends
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __call__(self, fn):
+        return fn
 
 
 def _linear(x, w, b):

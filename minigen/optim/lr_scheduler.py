@@ -110,6 +110,9 @@ class LRScheduler:
             setattr(self, k, list(v) if isinstance(v, (list, tuple)) else v)
 
 
+_LRScheduler = LRScheduler  # PyTorch's older name for the base class (custom schedules subclass it)
+
+
 class StepLR(LRScheduler):
     """lr_t = base gamma^floor(t / step_size): decay by ``gamma`` every ``step_size`` steps."""
 

@@ -20,3 +20,13 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Subs
            "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
            "default_collate", "default_convert", "get_worker_info", "dataloader", "dataset",
            "sampler", "distributed", "DistributedSampler"]
+
+
+# torch.utils.data._utils.collate.default_collate: the path some programs import it from
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
+_utils = _types.ModuleType(__name__ + "._utils", "torch.utils.data._utils")
+_utils.__path__ = []
+_utils.collate = _types.ModuleType(__name__ + "._utils.collate", "torch.utils.data._utils.collate")
+_utils.collate.default_collate, _utils.collate.default_convert = default_collate, default_convert
+_sys.modules[_utils.__name__], _sys.modules[_utils.collate.__name__] = _utils, _utils.collate
