@@ -12,6 +12,7 @@ from ..ops import activation as F
 from ..ops import unary as E
 from ..ops import softmax_family as S
 from ..ops import extras as X
+from ..ops import extras_nn as XN
 
 from .module import Module
 from .parameter import Parameter
@@ -270,3 +271,29 @@ __all__ += [
     "SELU", "CELU", "LogSigmoid", "GLU", "Mish", "Hardswish", "Hardsigmoid", "Softsign",
     "Tanhshrink", "Threshold", "Softmin", "Softmax2d", "PReLU",
 ]
+
+
+class _Shrink(Module):
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """x where |x| > lambd, else 0 (``F.hardshrink``)."""
+
+    def forward(self, input):
+        return XN.hardshrink(input, self.lambd)
+
+
+class Softshrink(_Shrink):
+    """x - lambd above lambd, x + lambd below -lambd, else 0 (``F.softshrink``)."""
+
+    def forward(self, input):
+        return XN.softshrink(input, self.lambd)
+
+
+__all__ += ["Hardshrink", "Softshrink"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 from .. import creation
 from ..ops import conv as C
 from ..ops import shape as S
+from ..ops.conv3d import conv3d, conv_transpose3d
 from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -100,7 +101,7 @@ class _Conv(_ConvNd):
                          bias, padding_mode, device, dtype)
 
     def forward(self, input):
-        f = C.conv2d if self._nd == 2 else C.conv1d
+        f = {1: C.conv1d, 2: C.conv2d, 3: conv3d}[self._nd]
         if self.padding_mode == "zeros":
             return f(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                      self.groups)
@@ -160,7 +161,7 @@ class _ConvTranspose(_ConvNd):
         return tuple(o - a for o, a in zip(size, lo))
 
     def forward(self, input, output_size=None):
-        f = C.conv_transpose2d if self._nd == 2 else C.conv_transpose1d
+        f = {1: C.conv_transpose1d, 2: C.conv_transpose2d, 3: conv_transpose3d}[self._nd]
         return f(input, self.weight, self.bias, self.stride, self.padding,
                  self._output_padding(input, output_size), self.groups, self.dilation)
 
@@ -174,3 +175,13 @@ class ConvTranspose2d(_ConvTranspose):
     """2-d transposed convolution over (N, C_in, H, W) (the adjoint of Conv2d; upsamples with
     stride > 1, as in DCGAN's generator)."""
     _nd = 2
+
+
+class Conv3d(_Conv):
+    """3-d convolution over (N, C_in, D, H, W): y = conv3d(x, weight, bias) (``ops/conv3d.py``)."""
+    _nd = 3
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-d transposed convolution over (N, C_in, D, H, W) (the adjoint of Conv3d)."""
+    _nd = 3

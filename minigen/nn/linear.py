@@ -7,6 +7,7 @@ from ..ops import activation as F
 from ..ops import shape as S
 from ..ops import extras as X
 from ..ops import extras_more as XM
+from ..ops import extras_nn as XN
 
 from . import init
 from .module import Module
@@ -288,3 +289,16 @@ class Bilinear(Module):
 
 
 __all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "Bilinear"]
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for SELU networks, keeping zero mean and unit variance (``F.alpha_dropout``)."""
+    fn = staticmethod(XN.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels (``F.feature_alpha_dropout``)."""
+    fn = staticmethod(XN.feature_alpha_dropout)
+
+
+__all__ += ["AlphaDropout", "FeatureAlphaDropout"]

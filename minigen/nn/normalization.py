@@ -23,7 +23,7 @@ from ..ops import extras as X
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm"]
 
 
 def _factory(device, dtype):
@@ -114,6 +114,61 @@ class BatchNorm2d(_BatchNorm):
     """Batch normalisation of (N, C, H, W) inputs over N, H and W, per channel C."""
 
     _expected_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of (N, C, D, H, W) inputs over N, D, H and W, per channel C."""
+
+    _expected_dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """PyTorch's batch normalisation with statistics shared across the processes of a
+    ``process_group``. minigen runs one process, so the statistics are this process's batch
+    statistics and it computes exactly what BatchNorm does, on inputs of any rank >= 2
+    (N, C, *). ``convert_sync_batchnorm`` swaps every BatchNorm of a model for one."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
+        self.process_group = process_group
+
+    class _AtLeast2D:
+        def __contains__(self, ndim):
+            return ndim >= 2
+
+    _expected_dims = _AtLeast2D()
+
+    def forward(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+        return super().forward(input)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm layer in it (itself included) replaced by a
+        SyncBatchNorm that holds the same parameters and buffers (the same tensor objects) and
+        the same training flag; other layers are kept and returned as they are."""
+        out = module
+        if isinstance(module, _BatchNorm):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats, process_group, bias=module.use_bias)
+            if module.affine:
+                with no_grad():
+                    out.weight = module.weight
+                    out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+            if hasattr(module, "qconfig"):
+                out.qconfig = module.qconfig
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        del module
+        return out
 
 
 class LayerNorm(Module):
@@ -252,3 +307,22 @@ class RMSNorm(Module):
 
 
 __all__ += ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm"]
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across channels (``F.local_response_norm``):
+    b_c = a_c / (k + alpha / size * sum of a^2 over the ``size`` channels around c)^beta."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        from ..ops.norm import local_response_norm
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+__all__ += ["LocalResponseNorm"]

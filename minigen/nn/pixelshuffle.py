@@ -33,3 +33,22 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleave ``groups`` groups of channels: (N, g, C/g, *) -> (N, C/g, g, *) (ShuffleNet;
+    ``F.channel_shuffle``)."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        from ..ops.extras_nn import channel_shuffle
+        return channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+
+__all__ += ["ChannelShuffle"]

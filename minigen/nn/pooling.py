@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..ops import pool as P
 from ..ops import extras_more as XM
+from ..ops import pool_more as PM
 
 from .module import Module
 
@@ -171,3 +172,105 @@ class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
 
 
 __all__ += ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+
+
+# ----------------------------------------------------------------------------- 3-d, unpool, Lp
+class MaxPool3d(_MaxPoolNd):
+    """Max over kernel_size windows of (N, C, D, H, W) (``F.max_pool3d``)."""
+
+    def forward(self, input):
+        return PM.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over kernel_size windows of (N, C, D, H, W) (``F.avg_pool3d``)."""
+
+    def forward(self, input):
+        return PM.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                             self.count_include_pad, self.divisor_override)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Average (N, C, D, H, W) down to output_size (an int or a triple; None keeps that size)."""
+
+    def forward(self, input):
+        return PM.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    """Max of (N, C, D, H, W) over windows that tile it into output_size cells."""
+
+    def forward(self, input):
+        return PM.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+
+class _MaxUnpoolNd(Module):
+    _nd = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        nd, name = self._nd, type(self).__name__
+        self.kernel_size = P._tuple(kernel_size, nd, "kernel_size", name)
+        self.stride = P._tuple(stride if stride is not None else kernel_size, nd, "stride", name)
+        self.padding = P._tuple(padding, nd, "padding", name)
+
+    def forward(self, input, indices, output_size=None):
+        f = (PM.max_unpool1d, PM.max_unpool2d, PM.max_unpool3d)[self._nd - 1]
+        return f(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool1d: values back at their argmax indices, zeros elsewhere."""
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool2d (``F.max_unpool2d``)."""
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """The partial inverse of MaxPool3d (``F.max_unpool3d``)."""
+    _nd = 3
+
+
+class _LPPoolNd(Module):
+    _nd = 2
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input):
+        f = (PM.lp_pool1d, PM.lp_pool2d, PM.lp_pool3d)[self._nd - 1]
+        return f(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling (sum over the window of x^p)^(1/p) of (N, C, L)."""
+    _nd = 1
+
+
+class LPPool2d(_LPPoolNd):
+    """Power-average pooling of (N, C, H, W) (``F.lp_pool2d``)."""
+    _nd = 2
+
+
+class LPPool3d(_LPPoolNd):
+    """Power-average pooling of (N, C, D, H, W) (``F.lp_pool3d``)."""
+    _nd = 3
+
+
+__all__ += ["MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "MaxUnpool1d",
+            "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
