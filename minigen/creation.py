@@ -125,26 +125,41 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     return _finish(_xp(device).full(shape, fill_value, B.as_dtype(dtype)), requires_grad)
 
 
+def _check_format(t, memory_format, op):
+    """``memory_format=`` is accepted and checked; minigen keeps its own layout."""
+    if memory_format is not None:
+        from .ops.shape import check_memory_format
+        check_memory_format(t, memory_format, op)
+
+
 def _like(t, dtype, device):
     return (B.as_dtype(dtype) or t.dtype), (device or t.device)
 
 
-def zeros_like(input, dtype=None, device=None, requires_grad=False):
+def zeros_like(input, dtype=None, device=None, requires_grad=False, *, memory_format=None,
+              layout=None):
+    _check_format(input, memory_format, "zeros_like")
     dtype, device = _like(input, dtype, device)
     return _finish(_xp(device).zeros(input.shape, dtype), requires_grad)
 
 
-def ones_like(input, dtype=None, device=None, requires_grad=False):
+def ones_like(input, dtype=None, device=None, requires_grad=False, *, memory_format=None,
+              layout=None):
+    _check_format(input, memory_format, "ones_like")
     dtype, device = _like(input, dtype, device)
     return _finish(_xp(device).ones(input.shape, dtype), requires_grad)
 
 
-def empty_like(input, dtype=None, device=None, requires_grad=False):
+def empty_like(input, dtype=None, device=None, requires_grad=False, *, memory_format=None,
+              layout=None):
+    _check_format(input, memory_format, "empty_like")
     dtype, device = _like(input, dtype, device)
     return _finish(_xp(device).empty(input.shape, dtype), requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False, *,
+              memory_format=None, layout=None):
+    _check_format(input, memory_format, "full_like")
     dtype, device = _like(input, dtype, device)
     return _finish(_xp(device).full(input.shape, fill_value, dtype), requires_grad)
 
@@ -224,12 +239,16 @@ def randperm(n, dtype=None, device=None, generator=None):
     return _wrap(g.permutation(int(n)).astype(B.as_dtype(dtype) or B.int64, copy=False))
 
 
-def rand_like(input, dtype=None, device=None, requires_grad=False):
+def rand_like(input, dtype=None, device=None, requires_grad=False, *, memory_format=None,
+              layout=None):
+    _check_format(input, memory_format, "rand_like")
     dtype, device = _like(input, dtype, device)
     return rand(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, device=None, requires_grad=False):
+def randn_like(input, dtype=None, device=None, requires_grad=False, *, memory_format=None,
+              layout=None):
+    _check_format(input, memory_format, "randn_like")
     dtype, device = _like(input, dtype, device)
     return randn(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 

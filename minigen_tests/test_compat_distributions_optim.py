@@ -489,3 +489,47 @@ def test_swa_utils_against_torch(kind):
     with pytest.raises(ValueError, match="anneal_strategy"):
         minigen.optim.swa_utils.SWALR(minigen.optim.SGD([minigen.nn.Parameter(minigen.zeros(1))]), 0.1,
                                       anneal_strategy="step")
+
+
+# ------------------------------------------------------------------------------ memory formats
+def test_memory_formats_accepted_and_checked(device):
+    x = minigen.randn(2, 3, 4, 5, device=device)
+    assert repr(minigen.channels_last) == repr(torch.channels_last) == "torch.channels_last"
+    for fmt in ("contiguous_format", "channels_last", "preserve_format"):
+        f = getattr(minigen, fmt)
+        y = x.to(memory_format=f)
+        np.testing.assert_array_equal(_np(y.cpu()), _np(x.cpu()))
+        assert tuple(x.clone(memory_format=f).shape) == (2, 3, 4, 5)
+        assert tuple(minigen.zeros_like(x, memory_format=f).shape) == (2, 3, 4, 5)
+    assert x.contiguous(memory_format=minigen.channels_last) is x
+    y = x.to(device, minigen.float64, memory_format=minigen.channels_last)
+    assert y.dtype == minigen.float64
+    for mod in (minigen, torch):
+        with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last format"):
+            mod.zeros(2, 3).to(memory_format=mod.channels_last)
+        with pytest.raises(RuntimeError, match="required rank 5 tensor to use channels_last_3d"):
+            mod.zeros(2, 3, 4).contiguous(memory_format=mod.channels_last_3d)
+        with pytest.raises(TypeError, match="memory_format"):
+            mod.zeros(2, 3, 4, 5).to(memory_format="channels_last")
+    conv = minigen.nn.Conv2d(3, 4, 3).to(device).to(memory_format=minigen.channels_last)
+    assert tuple(conv(x).shape) == (2, 4, 2, 3)
+    minigen.nn.Linear(3, 4).to(memory_format=minigen.channels_last)  # as PyTorch: accepted
+
+
+def test_is_contiguous_values_match_torch():
+    from minigen.ops.shape import is_contiguous_as
+    for shape in [(2, 3, 4, 5), (2, 1, 4, 5), (2, 3, 1, 1), (1, 3, 1, 5), (2, 3, 4), (2, 3, 4, 5, 6),
+                  (2, 1, 1, 1, 1)]:
+        for fmt in ("contiguous_format", "channels_last", "channels_last_3d"):
+            assert is_contiguous_as(minigen.zeros(*shape), getattr(minigen, fmt)) == \
+                torch.zeros(*shape).is_contiguous(memory_format=getattr(torch, fmt)), (shape, fmt)
+    t = minigen.zeros(2, 3, 4, 5).transpose(1, 3)
+    assert is_contiguous_as(t, minigen.contiguous_format) == \
+        torch.zeros(2, 3, 4, 5).transpose(1, 3).is_contiguous()
+
+
+@pytest.mark.xfail(strict=False, reason="Tensor.is_contiguous (minigen/tensor.py, the lead's file) "
+                   "ignores memory_format; it should return ops.shape.is_contiguous_as(self, fmt)")
+def test_tensor_is_contiguous_method_with_memory_format():
+    assert minigen.zeros(2, 3, 4, 5).is_contiguous(memory_format=minigen.channels_last) is False
+    assert minigen.zeros(2, 1, 4, 5).is_contiguous(memory_format=minigen.channels_last) is True

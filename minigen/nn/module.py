@@ -293,7 +293,13 @@ class Module:
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)`` or both: moves/casts parameters and buffers in place.
-        Only floating tensors change dtype (integer buffers such as num_batches_tracked stay)."""
+        Only floating tensors change dtype (integer buffers such as num_batches_tracked stay).
+        ``memory_format`` (``torch.channels_last``, ...) is checked and changes nothing: minigen
+        keeps its own layout."""
+        fmt = kwargs.get("memory_format")
+        if fmt is not None:
+            from ..ops.shape import check_memory_format
+            check_memory_format(None, fmt, "to")
         device, dtype = kwargs.get("device"), kwargs.get("dtype")
         for a in args:
             if isinstance(a, B.device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):

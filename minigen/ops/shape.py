@@ -328,8 +328,78 @@ def _dtype_name(name):
         return None
 
 
-def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False):
-    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+class memory_format:
+    """``torch.memory_format``: how PyTorch lays a 4-d (5-d) tensor out in memory.
+
+    ``contiguous_format`` is row-major NCHW; ``channels_last`` keeps the same logical NCHW
+    tensor with strides of NHWC (``channels_last_3d``: NDHWC); ``preserve_format`` keeps the
+    source's. minigen keeps every tensor in its own (C-contiguous) layout: the formats are
+    accepted wherever PyTorch takes them (``Tensor.to``, ``contiguous``, ``clone``, the
+    ``*_like`` constructors, ``Module.to``), checked as PyTorch checks them (channels_last needs
+    a 4-d tensor), and change no value; a tensor does not remember a format (so
+    ``is_contiguous(memory_format=channels_last)`` answers for the NCHW layout)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"torch.{self._name}"
+
+    def __reduce__(self):
+        return (_memory_format_named, (self._name,))
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+_MEMORY_FORMATS = {m._name: m for m in (contiguous_format, channels_last, channels_last_3d,
+                                        preserve_format)}
+_FORMAT_RANK = {"channels_last": 4, "channels_last_3d": 5}
+
+
+def _memory_format_named(name):
+    return _MEMORY_FORMATS[name]
+
+
+def check_memory_format(t, fmt, op):
+    """PyTorch's checks of a ``memory_format=`` argument (the format itself has no effect)."""
+    if fmt is None:
+        return
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{op}(): argument 'memory_format' must be torch.memory_format, not "
+                        f"{type(fmt).__name__}")
+    rank = _FORMAT_RANK.get(fmt._name)
+    if rank is not None and t is not None and t.ndim != rank:
+        raise RuntimeError(f"required rank {rank} tensor to use {fmt._name} format")
+
+
+def is_contiguous_as(t, memory_format=None):
+    """PyTorch's ``t.is_contiguous(memory_format=...)`` for minigen's layout (the array's own
+    strides): contiguous_format asks for row-major strides; channels_last (a 4-d tensor) asks
+    that, visiting dimensions C, W, H, N and skipping those of size 1, each stride equal the
+    product of the sizes visited before it (channels_last_3d: C, W, H, D, N on a 5-d tensor)."""
+    fmt = "contiguous_format" if memory_format is None else memory_format._name
+    arr = t.array
+    if fmt in ("contiguous_format", "preserve_format"):
+        return bool(arr.flags["C_CONTIGUOUS"])
+    order = {"channels_last": (4, (1, 3, 2, 0)), "channels_last_3d": (5, (1, 4, 3, 2, 0))}[fmt]
+    if arr.ndim != order[0]:
+        return False
+    strides = [st // arr.itemsize for st in arr.strides]
+    expected = 1
+    for d in order[1]:
+        if arr.shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= arr.shape[d]
+    return True
+
+
+def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``;
+    ``memory_format`` is checked and has no effect (see ``memory_format``)."""
+    check_memory_format(input, memory_format, "to")
     from .. import backend as B
     for a in args:
         if isinstance(a, Tensor):
@@ -366,10 +436,14 @@ class Clone(Function):
         return gy
 
 
-def clone(input):
+def clone(input, *, memory_format=None):
+    check_memory_format(input, memory_format, "clone")
     return Clone.apply(input)
 
 
-def contiguous(input):
+def contiguous(input, memory_format=None):
+    """The tensor itself (minigen's tensors are always contiguous in their own layout);
+    ``memory_format`` is checked as PyTorch checks it."""
+    check_memory_format(input, memory_format, "contiguous")
     return input
 
