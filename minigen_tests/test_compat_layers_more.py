@@ -396,3 +396,104 @@ def test_weight_norm_remove_and_errors(device):
     v = mg.tensor(np.random.randn(4, 3), device=device, requires_grad=True)
     assert mg.gradcheck(lambda g, v: _weight_norm(v, g, 0), [g, v])
     assert mg.gradgradcheck(lambda g, v: _weight_norm(v, g, 0), [g, v])
+
+
+# ----------------------------------------------------------------------------- gumbel_softmax
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("dim", [-1, 0])
+def test_gumbel_softmax_matches_torch_given_the_same_noise(hard, dim, device):
+    from minigen.ops.activation import _gumbel_noise
+    x = np.random.randn(4, 5)
+    xt, xm = _pair(x, device)
+    mg.manual_seed(3)
+    g = _np(_gumbel_noise(xm.detach()))
+    mg.manual_seed(3)
+    ym = MF.gumbel_softmax(xm, tau=0.6, hard=hard, dim=dim)
+    # PyTorch's function with its exponential noise replaced by the same draw
+    y_soft = ((xt + torch.tensor(g)) / 0.6).softmax(dim)
+    if hard:
+        index = y_soft.max(dim, keepdim=True)[1]
+        yt = torch.zeros_like(xt).scatter_(dim, index, 1.0) - y_soft.detach() + y_soft
+        assert set(np.unique(_np(ym))) <= {0.0, 1.0} and np.allclose(_np(ym).sum(dim), 1.0)
+    else:
+        yt = y_soft
+    _close(yt, ym, 1e-12)
+    w = np.random.randn(4, 5)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _close(xt.grad, xm.grad, 1e-12)
+
+
+def test_gumbel_softmax_samples_the_softmax_and_warns_on_eps():
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    x = mg.tensor(np.tile(np.log(p), (20000, 1)))
+    freq = _np(MF.gumbel_softmax(x, tau=0.5, hard=True)).mean(0)
+    np.testing.assert_allclose(freq, p, atol=0.015)
+    soft = MF.gumbel_softmax(x[:10], tau=2.0)
+    np.testing.assert_allclose(_np(soft).sum(-1), 1.0)
+    with pytest.warns(UserWarning, match="eps"):
+        MF.gumbel_softmax(x[:2], eps=1e-3)
+
+
+# ----------------------------------------------------------------------------- local response norm
+@pytest.mark.parametrize("shape", [(2, 6, 5), (2, 7, 3, 4), (1, 4, 2, 2, 3)])
+@pytest.mark.parametrize("size", [1, 2, 5, 8])
+def test_local_response_norm_matches_torch(shape, size, device):
+    xt, xm = _pair(np.random.randn(*shape), device)
+    yt = torch.nn.LocalResponseNorm(size, alpha=0.3, beta=0.6, k=1.5)(xt)
+    ym = mnn.LocalResponseNorm(size, alpha=0.3, beta=0.6, k=1.5)(xm)
+    _close(yt, ym)
+    w = np.random.randn(*shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _close(xt.grad, xm.grad)
+
+
+def test_local_response_norm_defaults_and_errors():
+    assert repr(mnn.LocalResponseNorm(3)) == repr(torch.nn.LocalResponseNorm(3))
+    x = np.random.randn(2, 5, 3)
+    _close(F.local_response_norm(torch.tensor(x), 2), MF.local_response_norm(mg.tensor(x), 2))
+    with pytest.raises(ValueError, match=r"Expected 3D or higher dimensionality input \(got 2"):
+        MF.local_response_norm(mg.zeros(2, 3), 2)
+
+
+# ----------------------------------------------------------------------------- bicubic / trilinear
+@pytest.mark.parametrize("kw", [dict(size=(7, 9)), dict(size=(3, 2)), dict(scale_factor=2.5),
+                                dict(scale_factor=(0.6, 1.7)),
+                                dict(scale_factor=1.5, recompute_scale_factor=True),
+                                dict(size=(4, 1))])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_interpolate_bicubic_matches_torch(kw, align_corners, device):
+    xt, xm = _pair(np.random.randn(2, 3, 5, 4), device)
+    yt = F.interpolate(xt, mode="bicubic", align_corners=align_corners, **kw)
+    ym = MF.interpolate(xm, mode="bicubic", align_corners=align_corners, **kw)
+    _close(yt, ym)
+    w = np.random.randn(*yt.shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _close(xt.grad, xm.grad)
+
+
+def test_interpolate_bicubic_float32_module_and_gradcheck(device):
+    x = np.random.randn(1, 2, 6, 5).astype(np.float32)
+    yt = torch.nn.Upsample(scale_factor=2, mode="bicubic")(torch.tensor(x))
+    ym = mnn.Upsample(scale_factor=2, mode="bicubic")(mg.tensor(x, device=device))
+    assert ym.dtype == mg.float32
+    _close(yt, ym, 2e-5)
+    v = mg.tensor(np.random.randn(1, 1, 3, 4), device=device, requires_grad=True)
+    assert mg.gradcheck(lambda v: MF.interpolate(v, size=(5, 2), mode="bicubic"), [v])
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        MF.interpolate(mg.zeros(1, 1, 4), size=5, mode="bicubic")
+
+
+@pytest.mark.parametrize("kw", [dict(size=(4, 2, 7)), dict(scale_factor=1.7)])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_interpolate_trilinear_matches_torch(kw, align_corners, device):
+    xt, xm = _pair(np.random.randn(1, 2, 3, 4, 5), device)
+    yt = F.interpolate(xt, mode="trilinear", align_corners=align_corners, **kw)
+    ym = MF.interpolate(xm, mode="trilinear", align_corners=align_corners, **kw)
+    _close(yt, ym)
+    w = np.random.randn(*yt.shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _close(xt.grad, xm.grad)

@@ -26,7 +26,7 @@ from .unary import relu as _relu
 
 __all__ = [
     "linear", "relu", "leaky_relu", "rrelu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",
-    "dropout", "embedding", "embedding_bag", "one_hot",
+    "dropout", "embedding", "embedding_bag", "one_hot", "gumbel_softmax",
 ]
 
 
@@ -475,3 +475,37 @@ def one_hot(tensor, num_classes=-1):
                                f"num_classes={num_classes}, got {hi}")
     classes = xp.arange(num_classes, dtype=idx.dtype)
     return _wrap((idx[..., None] == classes).astype(B.int64))
+
+
+def _gumbel_noise(like):
+    """Standard Gumbel samples g = -log(E), E ~ Exponential(1) = -log(1 - U), U ~ U[0, 1)
+    (E kept above the smallest normal number, so that g stays finite)."""
+    import numpy
+    from ..creation import rand
+    u = rand(*like.shape, dtype=like.dtype, device=like.device)
+    e = (-(1.0 - u).log()).clamp_min(float(numpy.finfo(like.dtype).tiny))
+    return -e.log()
+
+
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax (Concrete) distribution (Jang et al.; Maddison et al.):
+
+        y = softmax((logits + g) / tau, dim),    g_i ~ Gumbel(0, 1) independent
+
+    ``hard=True`` returns the one-hot vector of argmax y in the forward pass but y's gradient in
+    the backward (the straight-through estimator: y_hard - y.detach() + y). ``eps`` is
+    deprecated in PyTorch and has no effect (a warning says so if it is changed)."""
+    import warnings
+    from .softmax_family import softmax
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"gumbel_softmax: expected a Tensor, got {type(logits).__name__}")
+    y_soft = softmax((logits + _gumbel_noise(logits)) / tau, dim)
+    if not hard:
+        return y_soft
+    from ..creation import zeros_like
+    index = y_soft.detach().argmax(dim, keepdim=True)
+    y_hard = zeros_like(logits).scatter(dim, index, 1.0)
+    # forward value y_hard, gradient of y_soft
+    return y_hard - y_soft.detach() + y_soft

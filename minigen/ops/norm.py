@@ -287,3 +287,45 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                   stat_axes=(2,), param_shape=param_shape,
                   param_axes=(0,) + tuple(range(2, x.array.ndim)), feature_shape=(C,), eps=eps)
 
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation across channels (AlexNet's), PyTorch's formula: for an
+    input (N, C, *) each value is divided by a power of the mean square of its neighbours
+    along the channel dimension,
+
+        b_c = a_c / (k + alpha * (1 / size) * sum_{c' = c - size//2}^{c + (size-1)//2} a_c'^2)^beta
+
+    (channels outside [0, C) count as zeros, and the sum is always divided by ``size``, as
+    PyTorch's zero-padded average pooling does). A composite of differentiable ops (squares,
+    a zero-padded window sum of ``size`` shifted slices, pow, division)."""
+    from .join import cat
+    from ..creation import zeros
+    if not isinstance(input, Tensor):
+        raise TypeError(f"local_response_norm: expected a Tensor input, got "
+                        f"{type(input).__name__}")
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
+                         f"dimensions)")
+    if input.numel() == 0:
+        return input
+    C = input.shape[1]
+    before, after = size // 2, (size - 1) // 2
+    sq = input * input
+    rest = tuple(input.shape[2:])
+    parts = []
+    if before:
+        parts.append(zeros(input.shape[0], before, *rest, dtype=input.dtype, device=input.device))
+    parts.append(sq)
+    if after:
+        parts.append(zeros(input.shape[0], after, *rest, dtype=input.dtype, device=input.device))
+    padded = cat(parts, 1) if len(parts) > 1 else sq
+    # window sum over size consecutive channels
+    acc = padded[:, 0:C]
+    for i in range(1, size):
+        acc = acc + padded[:, i:i + C]
+    div = (acc * (alpha / size) + k) ** beta
+    return input / div
+
+
+__all__ += ["local_response_norm"]

@@ -10,6 +10,9 @@ position o along a dimension of input size n and output size m, with scale = n /
         src = (o + 0.5) scale - 0.5, clamped at 0     (align_corners=False)
         src = o (n - 1) / (m - 1)                     (align_corners=True)
         y[o] = (1 - t) x[i0] + t x[i1],   i0 = floor(src), i1 = min(i0 + 1, n - 1), t = src - i0
+    'trilinear'      linear along each of three dimensions
+    'bicubic'        src as for linear but not clamped; i0 = floor(src), t = src - i0,
+        y[o] = sum_{j=-1..2} W(t - j) x[clamp(i0 + j, 0, n - 1)]   (Keys' kernel, a = -0.75)
 
 Nearest is a gather along the dimension (``index_select``: its gradient is the scatter-add of gy
 to the source positions, and that scatter's gradient is the gather again); for an integer
@@ -30,7 +33,11 @@ from ..autograd import Tensor
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
-_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,)}
+_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,),
+          "trilinear": (3,), "bicubic": (2,)}
+
+# PyTorch's (and OpenCV's) cubic convolution kernel parameter
+_CUBIC_A = -0.75
 
 
 def _nearest_index(n_in, n_out, scale, exact):
@@ -61,10 +68,43 @@ def _linear_matrix(n_in, n_out, scale, align_corners):
     return A
 
 
+def _cubic_weights(t, a=_CUBIC_A):
+    """Keys' cubic convolution weights of the taps at offsets -1, 0, 1, 2 from floor(src), for
+    the fraction t = src - floor(src):
+
+        W(x) = (a + 2)|x|^3 - (a + 3)|x|^2 + 1          |x| <= 1
+        W(x) = a|x|^3 - 5a|x|^2 + 8a|x| - 4a            1 < |x| < 2
+
+    at x = t + 1, t, 1 - t, 2 - t (they sum to 1)."""
+    def near(x):
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+
+    def far(x):
+        return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+    return far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)
+
+
+def _cubic_matrix(n_in, n_out, scale, align_corners):
+    """A (n_out, n_in): y = A x is PyTorch's bicubic interpolation along one dimension. The
+    source position is o (n - 1) / (m - 1) (align_corners) or (o + 0.5) scale - 0.5 (not
+    clamped, unlike linear); the four taps around it are clamped to the edge rows."""
+    A = numpy.zeros((n_out, n_in))
+    for o in range(n_out):
+        if align_corners:
+            src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        else:
+            src = scale * (o + 0.5) - 0.5
+        i0 = math.floor(src)
+        for off, w in zip((-1, 0, 1, 2), _cubic_weights(src - i0)):
+            A[o, min(max(i0 + off, 0), n_in - 1)] += w
+    return A
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize to ``size`` or by ``scale_factor`` (exactly one of them), with ``mode`` one of
-    'nearest', 'nearest-exact', 'linear' (3-D input) or 'bilinear' (4-D input)."""
+    'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' or 'bicubic' (4-D input) or
+    'trilinear' (5-D input)."""
     from ..creation import tensor
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: expected a Tensor input, got {type(input).__name__}")
@@ -120,11 +160,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 # y[..., o, ...] = x[..., idx[o], ...]
                 y = y.index_select(dim, tensor(idx, device=input.device))
         else:
-            A = _linear_matrix(n, m, scale, bool(align_corners))
+            if mode == "bicubic":
+                A = _cubic_matrix(n, m, scale, bool(align_corners))
+            else:
+                A = _linear_matrix(n, m, scale, bool(align_corners))
             if A is not None:
                 A = tensor(A, dtype=input.dtype, device=input.device)
                 # y = A x along dim (the last dim as x A^T)
-                y = y.matmul(A.t()) if dim == input.ndim - 1 else A.matmul(y)
+                if dim == input.ndim - 1:
+                    y = y.matmul(A.t())
+                elif dim == input.ndim - 2:
+                    y = A.matmul(y)
+                else:  # (trilinear's depth) through the last dimension and back
+                    y = y.transpose(dim, -1).matmul(A.t()).transpose(dim, -1)
     return y if y is not input else input * 1.0
 
 

@@ -85,3 +85,88 @@ register(OpSpec(
     "embedding_bag_max", _bag_fn("max"),
     lambda w: _np_bag(w, None, "max"), lambda r, d: _ins(d, _n(r, 6, 3)), tags=("nn",),
     domain="N(0, 1) rows: no ties between the rows of a bag"))
+
+
+# ----------------------------------------------------------------------------- local_response_norm
+def _np_lrn(x, size, alpha, beta, k):
+    C = x.shape[1]
+    out = np.empty_like(x)
+    for c in range(C):
+        lo, hi = c - size // 2, c + (size - 1) // 2
+        s = sum(x[:, j] ** 2 for j in range(max(lo, 0), min(hi, C - 1) + 1))
+        out[:, c] = x[:, c] / (k + alpha / size * s) ** beta
+    return out
+
+
+register(OpSpec(
+    "local_response_norm",
+    lambda x: mg.nn.functional.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=1.2),
+    lambda x: _np_lrn(x, 3, 0.5, 0.75, 1.2), lambda r, d: _ins(d, _n(r, 2, 5, 3)), tags=("nn",)))
+register(OpSpec(
+    "local_response_norm_4d_even_size",
+    lambda x: mg.nn.functional.local_response_norm(x, 4, alpha=0.3, beta=0.6, k=2.0),
+    lambda x: _np_lrn(x, 4, 0.3, 0.6, 2.0), lambda r, d: _ins(d, _n(r, 1, 6, 2, 3)),
+    tags=("nn",)))
+
+
+# ----------------------------------------------------------------------------- gumbel_softmax
+_gumbel_seen = {}
+
+
+def _gumbel_fn(x):
+    """gumbel_softmax with a fixed seed; the noise it drew is kept for the reference."""
+    from minigen.ops.activation import _gumbel_noise
+    mg.manual_seed(7)
+    _gumbel_seen["g"] = _gumbel_noise(x.detach()).cpu().numpy()
+    mg.manual_seed(7)
+    return mg.nn.functional.gumbel_softmax(x, tau=0.7, dim=0)
+
+
+def _np_gumbel(x):
+    z = (x + _gumbel_seen["g"]) / 0.7
+    e = np.exp(z - z.max(0, keepdims=True))
+    return e / e.sum(0, keepdims=True)
+
+
+register(OpSpec(
+    "gumbel_softmax", _gumbel_fn, _np_gumbel, lambda r, d: _ins(d, _n(r, 4, 3)), tags=("nn",),
+    domain="soft samples, seeded; the reference reuses the noise the op drew"))
+
+
+# ----------------------------------------------------------------------------- bicubic
+def _np_bicubic(x, out_hw, align_corners, a=-0.75):
+    """Each output pixel from its 4 x 4 source neighbourhood (not separable matrices)."""
+    def w(d):
+        d = abs(d)
+        if d <= 1:
+            return (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1
+        return a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a if d < 2 else 0.0
+
+    def src(o, n, m):
+        if align_corners:
+            return o * (n - 1) / (m - 1) if m > 1 else 0.0
+        return (o + 0.5) * n / m - 0.5
+
+    N, C, H, W = x.shape
+    Ho, Wo = out_hw
+    y = np.zeros((N, C, Ho, Wo))
+    for i in range(Ho):
+        sy = src(i, H, Ho)
+        fy = int(np.floor(sy))
+        for j in range(Wo):
+            sx = src(j, W, Wo)
+            fx = int(np.floor(sx))
+            for p in range(fy - 1, fy + 3):
+                for q in range(fx - 1, fx + 3):
+                    y[:, :, i, j] += (w(sy - p) * w(sx - q)
+                                      * x[:, :, min(max(p, 0), H - 1), min(max(q, 0), W - 1)])
+    return y
+
+
+for _ac in (False, True):
+    register(OpSpec(
+        "interpolate_bicubic" + ("_align_corners" if _ac else ""),
+        lambda x, ac=_ac: mg.nn.functional.interpolate(x, size=(5, 3), mode="bicubic",
+                                                      align_corners=ac),
+        lambda x, ac=_ac: _np_bicubic(x, (5, 3), ac), lambda r, d: _ins(d, _n(r, 1, 2, 3, 4)),
+        tags=("nn",)))
