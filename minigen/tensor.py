@@ -352,6 +352,9 @@ class Tensor:
                 raise RuntimeError(f"{op}: result type {new.array.dtype} can't be cast to the "
                                    f"desired output type {self.array.dtype}")
             new = new.to(self.array.dtype)
+        if not reshaping and tuple(new.shape) != tuple(self.shape):
+            raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match the "
+                               f"broadcast shape {list(new.shape)}")
         link = self._view
         if reshaping:
             link = None

@@ -265,3 +265,24 @@ def test_one_of_several_views_is_not_written_on_the_graph(device):
     with minigen.no_grad():
         a.mul_(2)               # off the graph it is a plain write into y's memory
     np.testing.assert_allclose(y.detach().cpu().numpy()[:, :2], 2 * X0[:, :2])
+
+
+def test_a_write_cannot_grow_the_tensor(device):
+    y = _mg([1.0, 2.0], device) * 1
+    with pytest.raises(RuntimeError, match=r"output with shape \[2\] doesn't match the broadcast shape \[3, 2\]"):
+        y.add_(minigen.ones(3, 2, dtype=minigen.float64, device=device))
+    assert y.tolist() == [1.0, 2.0]
+    z = minigen.ones(2, dtype=minigen.float64, device=device)
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        z.add_(minigen.ones(3, 2, dtype=minigen.float64, device=device))
+
+
+def test_manual_sgd_updates_the_parameters_in_place(device):
+    # the tutorial loop `with torch.no_grad(): w -= w.grad * lr` changes w itself
+    w = _mg([1.0, -2.0], device)
+    (w * w).sum().backward()
+    before = w
+    with minigen.no_grad():
+        w -= w.grad * 0.25
+        w.grad.zero_()
+    assert w is before and w.tolist() == [0.5, -1.0] and w.is_leaf and w.requires_grad
