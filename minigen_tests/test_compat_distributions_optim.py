@@ -533,3 +533,40 @@ def test_is_contiguous_values_match_torch():
 def test_tensor_is_contiguous_method_with_memory_format():
     assert minigen.zeros(2, 3, 4, 5).is_contiguous(memory_format=minigen.channels_last) is False
     assert minigen.zeros(2, 1, 4, 5).is_contiguous(memory_format=minigen.channels_last) is True
+
+
+# ------------------------------------------------------------------------------ on both devices
+DEVICE_CASES = [
+    ("Normal", lambda d: (minigen.tensor([0.1, -0.3], device=d), minigen.tensor([0.5, 2.0], device=d))),
+    ("Uniform", lambda d: (minigen.tensor([0.0, 1.0], device=d), minigen.tensor([2.0, 3.0], device=d))),
+    ("Laplace", lambda d: (minigen.tensor([0.1, -0.3], device=d), minigen.tensor([0.5, 2.0], device=d))),
+    ("Exponential", lambda d: (minigen.tensor([0.5, 2.0], device=d),)),
+    ("Gamma", lambda d: (minigen.tensor([0.5, 2.0], device=d), minigen.tensor([1.5, 0.7], device=d))),
+    ("Beta", lambda d: (minigen.tensor([0.5, 2.0], device=d), minigen.tensor([1.5, 0.7], device=d))),
+    ("Dirichlet", lambda d: (minigen.tensor([[0.5, 2.0, 1.0]], device=d),)),
+    ("LogNormal", lambda d: (minigen.tensor([0.1, -0.3], device=d), minigen.tensor([0.5, 2.0], device=d))),
+    ("Poisson", lambda d: (minigen.tensor([0.5, 4.0], device=d),)),
+    ("MultivariateNormal", lambda d: (minigen.zeros(2, device=d), minigen.tensor([[2.0, 0.5], [0.5, 1.0]], device=d))),
+]
+
+
+@pytest.mark.parametrize("name,make", DEVICE_CASES, ids=[c[0] for c in DEVICE_CASES])
+def test_distributions_sample_log_prob_on_device(device, name, make):
+    params = [p.requires_grad_() for p in make(device)]
+    dist = getattr(D, name)(*params)
+    x = dist.sample((3,))
+    assert x.device.type == device
+    lp = dist.log_prob(x)
+    assert lp.device.type == device and tuple(lp.shape) == (3,) + tuple(dist.batch_shape)
+    if dist.has_rsample:
+        y = dist.rsample((3,))
+        (dist.log_prob(y.detach()).sum() + y.sum()).backward()
+        assert all(p.grad is not None and p.grad.device.type == device for p in params)
+    # the same numbers on the CPU
+    cpu = getattr(D, name)(*[p.detach().cpu() for p in params])
+    _close(lp.detach().cpu(), cpu.log_prob(x.cpu()), 1e-6)
+
+
+def test_cholesky_error_on_device(device):
+    with pytest.raises(minigen.linalg.LinAlgError, match="order 2"):
+        minigen.linalg.cholesky(minigen.tensor([[1.0, 2.0], [2.0, 1.0]], device=device))
