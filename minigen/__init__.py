@@ -54,6 +54,7 @@ from .linalg import inv as inverse, det, slogdet, lu_unpack, _lu_deprecated as l
 from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  (normal with tensor mean/std)
 from .linalg_decomp import TORCH_LEVEL as _tl  # noqa: E402  (torch.svd, torch.qr, torch.pinverse, ...)
 globals().update({_k: _v for _k, _v in _tl.items() if _k not in globals()})
+from .ops.extras_torch_numeric import *  # noqa: E402,F401,F403  (gradient, histogramdd, poisson, binomial)
 from .torch_functional import *  # noqa: E402,F401,F403  (torch.dropout, torch.layer_norm, ...: ATen's signatures)
 from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
 _iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()

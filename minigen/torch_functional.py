@@ -21,11 +21,7 @@ says where PyTorch's behaviour differs:
     torch.poisson_nll_loss(input, target, log_input, full, eps, reduction)  (all required)
     torch.lstm_cell(input, (h, c), w_ih, w_hh, b_ih=None, b_hh=None) -> (h', c')
 
-Alpha dropout (``torch.alpha_dropout``, Klambauer et al. 2017): with keep mask m ~ Bernoulli(1-p)
-and alpha' = 1.7580993408473766 (= scale * alpha of SELU, the value SELU saturates to, negated),
-``out = a (x m + alpha' (m - 1)) + a alpha' p`` with ``a = ((alpha'^2 p + 1)(1 - p))^(-1/2)``,
-which keeps zero mean and unit variance. The ``feature_`` forms draw one mask per (sample,
-channel) and share it over the rest of the dims.
+The dropout variants, channel_shuffle and pdist are ``F``'s (minigen/ops/extras_nn.py).
 """
 from __future__ import annotations
 
@@ -102,28 +98,9 @@ def feature_dropout_(input, p, train):
     return input._write_back(feature_dropout(input, p, train), "feature_dropout_")
 
 
-_ALPHA = 1.7580993408473766  # SELU's scale * alpha: the negative saturation value, negated
-
-
-def _alpha_dropout(input, p, train, feature, op):
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-    if not train or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    from .creation import rand
-    shape = _feature_mask_shape(input, op) if feature else tuple(input.shape)
-    m = (rand(shape, dtype=input.dtype, device=input.device) >= p).to(input.dtype)
-    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1.0) * (1.0 - p))
-    # out = a (x m + alpha' (m - 1)) + a alpha' p
-    return input * (m * a) + ((m - 1.0) * (_ALPHA * a) + _ALPHA * a * p)
-
-
 def alpha_dropout(input, p, train):
-    """Dropout that keeps SELU's self-normalisation (zero mean, unit variance): dropped values
-    are set to SELU's saturation value and the result affinely rescaled (see the module)."""
-    return _alpha_dropout(input, p, train, False, "alpha_dropout")
+    """SELU-preserving dropout (``F.alpha_dropout``; the math is in its docstring)."""
+    return F.alpha_dropout(input, p, train)
 
 
 def alpha_dropout_(input, p, train):
@@ -131,8 +108,8 @@ def alpha_dropout_(input, p, train):
 
 
 def feature_alpha_dropout(input, p, train):
-    """Alpha dropout with one mask per (sample, channel)."""
-    return _alpha_dropout(input, p, train, True, "feature_alpha_dropout")
+    """Alpha dropout with one mask per (sample, channel) (``F.feature_alpha_dropout``)."""
+    return F.feature_alpha_dropout(input, p, train)
 
 
 def feature_alpha_dropout_(input, p, train):
@@ -218,21 +195,7 @@ def adaptive_max_pool1d(input, output_size):
     return values, _wrap(xp.stack(idx, axis=-1).astype(B.int64))
 
 
-def channel_shuffle(input, groups):
-    """(N, C, ...) with C = g k: channel i*k + j goes to j*g + i (ShuffleNet's shuffle), by a
-    reshape to (N, g, k, ...), a swap of g and k and a reshape back."""
-    if input.ndim < 3:
-        raise RuntimeError(f"channel_shuffle: expected an input of at least 3 dims (N, C, *), "
-                           f"got shape {list(input.shape)}")
-    n, c = input.shape[:2]
-    if groups <= 0 or c % groups:
-        raise RuntimeError(f"channel_shuffle: number of channels ({c}) must be divisible by "
-                           f"groups ({groups})")
-    rest = tuple(input.shape[2:])
-    x = input.reshape((n, groups, c // groups) + rest).transpose(1, 2)
-    return x.reshape((n, c) + rest)
-
-
+channel_shuffle = F.channel_shuffle
 native_channel_shuffle = channel_shuffle
 
 
@@ -303,21 +266,7 @@ def poisson_nll_loss(input, target, log_input, full, eps, reduction):
                               reduction=_reduction(reduction, "poisson_nll_loss"))
 
 
-def pdist(input, p=2.0):
-    """The p-norm distances between the rows of an (N, M) input: the upper triangle of
-    ``cdist(input, input)`` read row by row, N (N - 1) / 2 values, each
-    ``(sum_k |x_ik - x_jk|^p)^(1/p)`` (differentiable where rows differ)."""
-    if not isinstance(input, Tensor) or input.ndim != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: "
-                           f"{input.ndim if isinstance(input, Tensor) else type(input).__name__}D")
-    n = input.shape[0]
-    if n < 2:
-        return input.sum(1)[:0]
-    xp = input.xp
-    i, j = xp.triu_indices(n, 1)
-    d = input[_wrap(i)] - input[_wrap(j)]
-    from .linalg import vector_norm
-    return vector_norm(d, p, dim=-1)
+pdist = F.pdist
 
 
 # ----------------------------------------------------------------------------- recurrent cells
