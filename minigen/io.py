@@ -332,6 +332,10 @@ def load(path, map_location=None, expect=None, *, weights_only=None, mmap=None):
         expect: a dict of meta entries that must match what the file was saved with, e.g.
             ``{'model': 'vae'}``; a missing or different entry raises ``CheckpointError``.
 
+    A file written by PyTorch's ``torch.save`` (zip format) is read too, weights only: its
+    tensors become minigen tensors, and any pickled class other than tensors, containers and
+    numbers is refused by name (minigen/io_torch.py).
+
     Raises:
         CheckpointError: the file is truncated, damaged, holds pickled objects, is not a
             minigen checkpoint, or its meta does not match ``expect``.
@@ -346,6 +350,13 @@ def load(path, map_location=None, expect=None, *, weights_only=None, mmap=None):
     if callable(map_location) or isinstance(map_location, dict):
         map_location = None  # PyTorch's storage-remapping forms: keep the tensors on the cpu
     device = B.device(map_location if map_location is not None else "cpu").type
+    from . import io_torch
+    if os.path.isfile(spath) and io_torch.is_torch_file(spath):  # written by PyTorch's torch.save
+        if expect:
+            _fail(spath, f"expected meta {expect!r}, but this is a PyTorch checkpoint (no meta)")
+        return io_torch.load_torch_file(spath, device, _fail)
+    if os.path.isfile(spath) and not zipfile.is_zipfile(spath) and io_torch.is_legacy_torch_file(spath):
+        _fail(spath, io_torch.legacy_message())
     manifest, arrays = _read(spath)
     if expect:
         want = json.loads(json.dumps(expect))  # tuples -> lists, as stored

@@ -249,3 +249,59 @@ def test_size_stays_a_size_through_add_mul_and_slices():
         assert tuple(lib.FloatTensor(s + (4,)).shape) == (2, 3, 4)  # a shape, not data
         with pytest.raises(TypeError):
             s + [1]
+
+
+# ---- torch.load of files PyTorch's torch.save wrote (llama2.c's sample.py / resume) ----------
+
+def test_load_reads_a_pytorch_checkpoint(tmp_path):
+    m = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    m(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    base = torch.arange(10.0)
+    obj = {"model": m.state_dict(), "optimizer": opt.state_dict(), "iter": 7,
+           "loss": torch.tensor(1.5, dtype=torch.float64), "cfg": {"dim": 4, "name": "x"},
+           "view": base[2:8:2], "t": base.reshape(2, 5).t(), "half": torch.ones(2, dtype=torch.float16),
+           "bf16": torch.tensor([1.5, -2.25], dtype=torch.bfloat16), "long": torch.tensor([3, -4]),
+           "param": torch.nn.Parameter(torch.ones(2)), "size": torch.Size([2, 3]),
+           "dtype": torch.float16, "tup": (1, 2.5, None, True)}
+    path = tmp_path / "ckpt.pt"
+    torch.save(obj, path)
+    got = minigen.load(str(path), map_location="cpu")
+    assert list(got) == list(obj) and list(got["model"]) == ["weight", "bias"]
+    for k in ("view", "t", "half", "long"):
+        assert got[k].dtype == np.dtype(str(obj[k].dtype).replace("torch.", ""))
+        _close(got[k].numpy(), obj[k].numpy(), atol=0)
+    _close(got["model"]["weight"], m.weight.detach().numpy(), atol=0)
+    _close(got["bf16"], [1.5, -2.25], atol=0)  # read as float32, exactly
+    assert got["bf16"].dtype == np.float32 and got["loss"].dtype == np.float64
+    assert isinstance(got["param"], minigen.nn.Parameter) and got["param"].requires_grad
+    assert type(got["size"]) is minigen.Size and got["size"] == (2, 3)
+    assert got["iter"] == 7 and got["cfg"] == {"dim": 4, "name": "x"} and got["tup"] == (1, 2.5, None, True)
+    # the optimizer state carries on where PyTorch left it
+    mm = minigen.nn.Linear(3, 2)
+    mm.load_state_dict(got["model"])
+    mo = minigen.optim.AdamW(mm.parameters(), lr=1e-3)
+    mo.load_state_dict(got["optimizer"])
+    x = np.random.RandomState(0).randn(4, 3).astype(np.float32)
+    for lib, mod, o in ((torch, m, opt), (minigen, mm, mo)):
+        o.zero_grad()
+        mod(lib.tensor(x)).sum().backward()
+        o.step()
+    _close(mm.weight, m.weight.detach().numpy(), atol=1e-7)
+
+
+def test_load_refuses_pytorch_files_holding_code(tmp_path):
+    import os
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"x": Evil()}, path)
+    with pytest.raises(minigen.io.CheckpointError, match="holds a pickled .*system.*save a state_dict"):
+        minigen.load(str(path))
+    assert not marker.exists()
