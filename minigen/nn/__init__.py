@@ -1,5 +1,5 @@
 """``minigen.nn``: Module, Parameter, layers and losses, with PyTorch's names and defaults."""
-from .parameter import Parameter
+from .parameter import Parameter, Buffer, UninitializedParameter, UninitializedBuffer
 from .module import Module
 from .container import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403

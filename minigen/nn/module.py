@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from .. import backend as B
 from ..autograd import Tensor, _wrap, no_grad
-from .parameter import Parameter
+from .parameter import Buffer, Parameter, _Uninitialized
 
 
 class Module:
@@ -51,6 +51,8 @@ class Module:
                 raise TypeError(f"cannot assign {type(value).__name__} as {kind} '{name}' "
                                 f"({'Parameter' if name in params else 'Module'} or None expected)")
             (params if name in params else mods)[name] = None
+        elif isinstance(value, Buffer):  # nn.Buffer(t, persistent=...): a buffer by assignment
+            self.register_buffer(name, value, value.persistent)
         elif name in bufs:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
@@ -396,6 +398,8 @@ class Module:
             v = state_dict[k]
             arr = _as_host_or_tensor(v, k)
             shape = tuple(arr.shape)
+            if isinstance(t, _Uninitialized):  # a Lazy module's weight takes the loaded shape
+                t.materialize(shape)
             if shape != tuple(t.shape):
                 errors.append(f"size mismatch for {k}: copying a param with shape {list(shape)} "
                               f"from checkpoint, the shape in current model is {list(t.shape)}.")
