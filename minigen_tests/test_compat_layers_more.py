@@ -497,3 +497,23 @@ def test_interpolate_trilinear_matches_torch(kw, align_corners, device):
     (yt * torch.tensor(w)).sum().backward()
     (ym * mg.tensor(w, device=device)).sum().backward()
     _close(xt.grad, xm.grad)
+
+
+def test_embedding_max_norm_and_sparse_as_torch(device):
+    w = np.random.randn(6, 3) * 3
+    for cls_t, cls_m, kw in [(torch.nn.Embedding, mnn.Embedding, {}),
+                             (torch.nn.EmbeddingBag, mnn.EmbeddingBag, dict(mode="sum"))]:
+        tm = cls_t.from_pretrained(torch.tensor(w), freeze=False, max_norm=1.5, norm_type=1.0,
+                                   sparse=True, **kw)
+        mm = cls_m.from_pretrained(mg.tensor(w, device=device), freeze=False, max_norm=1.5,
+                                   norm_type=1.0, sparse=True, **kw)
+        assert repr(tm) == repr(mm)
+        i = [[0, 2, 2], [5, 1, 0]]
+        yt, ym = tm(torch.tensor(i)), mm(mg.tensor(i, device=device))
+        _close(yt, ym)
+        _close(tm.weight, mm.weight)  # the picked rows were rescaled in place, the others not
+        g = np.random.randn(*yt.shape)
+        (yt * torch.tensor(g)).sum().backward()
+        (ym * mg.tensor(g, device=device)).sum().backward()
+        _close(tm.weight.grad.to_dense(), mm.weight.grad)
+    assert repr(mnn.EmbeddingBag(10, 3)) == repr(torch.nn.EmbeddingBag(10, 3))

@@ -89,16 +89,17 @@ class Embedding(Module):
     """A lookup table: row i of ``weight`` (num_embeddings, embedding_dim) is the vector of
     token i. Initialised N(0, 1), as in PyTorch. The row ``padding_idx`` (if given; negative
     counts from the end) starts at zero and receives no gradient, so it stays as it is.
-    ``max_norm``, ``scale_grad_by_freq`` and ``sparse`` are not supported.
+    ``max_norm`` rescales the rows a forward picks to at most that length (in place, as
+    PyTorch); ``sparse=True`` gives PyTorch's gradient values as a dense tensor;
+    ``scale_grad_by_freq`` is not supported.
     """
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  _freeze=False, device=None, dtype=None):
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are "
-                                      "not supported in minigen")
+        if scale_grad_by_freq:
+            raise NotImplementedError("Embedding: scale_grad_by_freq is not supported in minigen")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
@@ -125,12 +126,21 @@ class Embedding(Module):
             self.weight.array[self.padding_idx] = 0
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        if self.sparse:
+            s += ", sparse=True"
         return s
 
     @classmethod
@@ -149,16 +159,17 @@ class EmbeddingBag(Module):
     rows of each bag. ``weight`` (num_embeddings, embedding_dim) starts N(0, 1), its
     ``padding_idx`` row at zero (that row is left out of every bag and gets no gradient).
     ``forward(input, offsets=None, per_sample_weights=None)``: 1-D indices split at ``offsets``,
-    or a 2-D (B, n) batch of equal bags. ``max_norm``, ``scale_grad_by_freq`` and ``sparse`` are
-    not supported."""
+    or a 2-D (B, n) batch of equal bags. ``max_norm`` rescales the picked rows in place as
+    PyTorch's; ``sparse=True`` gives PyTorch's gradient values as a dense tensor;
+    ``scale_grad_by_freq`` is not supported."""
 
     def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
                  include_last_offset=False, padding_idx=None, device=None, dtype=None):
         super().__init__()
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise NotImplementedError("EmbeddingBag: max_norm, scale_grad_by_freq and sparse are "
-                                      "not supported in minigen")
+        if scale_grad_by_freq:
+            raise NotImplementedError("EmbeddingBag: scale_grad_by_freq is not supported in "
+                                      "minigen")
         if mode not in ("sum", "mean", "max"):
             raise ValueError("mode has to be one of sum, mean or max")
         if padding_idx is not None:
@@ -193,10 +204,13 @@ class EmbeddingBag(Module):
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.mode != "mean":
-            s += f", mode={self.mode!r}"
-        if self.include_last_offset:
-            s += ", include_last_offset=True"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        s += f", mode={self.mode!r}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s

@@ -312,15 +312,33 @@ def _check_embedding_indices(input, num, op):
                              f"(valid indices are 0 to {num - 1})")
 
 
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """PyTorch's ``max_norm``: before the lookup, every row of ``weight`` that ``input`` picks
+    and whose ``norm_type``-norm exceeds ``max_norm`` is scaled in place (outside autograd) by
+    max_norm / (norm + 1e-7)."""
+    xp = weight.xp
+    rows = xp.unique(input.array.reshape(-1))
+    if rows.size == 0:
+        return
+    w = weight.array
+    sel = w[rows]
+    p = float(norm_type)
+    norms = xp.abs(sel).max(-1) if p == float("inf") else (xp.abs(sel) ** p).sum(-1) ** (1.0 / p)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
+    w[rows] = sel * scale[:, None]
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` (num_embeddings, embedding_dim) picked by the integer tensor ``input``:
     output shape ``input.shape + (embedding_dim,)``. The row ``padding_idx`` gets no gradient.
-    ``max_norm``, ``scale_grad_by_freq`` and ``sparse`` are not supported (NotImplementedError).
+    ``max_norm``: the picked rows longer than max_norm are first rescaled in place to that
+    length (as PyTorch). ``sparse=True`` is accepted; the gradient is then the same values as
+    PyTorch's sparse one, held as a dense tensor. ``scale_grad_by_freq`` is not supported
+    (NotImplementedError).
     """
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
-                                  "supported in minigen")
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding: scale_grad_by_freq is not supported in minigen")
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
                            f"got shape {list(weight.shape)}")
@@ -333,6 +351,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     _check_embedding_indices(input, num, "embedding")
     if type(input.array) is not type(weight.array):
         _device_mismatch("embedding", [input, weight])
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
     return EmbeddingGather.apply(weight, idx=input.array, padding_idx=padding_idx)
 
 
@@ -355,15 +375,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     Built from differentiable ops: the rows are ``embedding``'s gather, the bags a gather of
     those rows into a padded (B, longest bag, D) block, reduced over its middle dimension; so
     the gradient reaches each picked row of ``weight`` (for 'max' only the row that gave the
-    maximum) and ``per_sample_weights``. ``max_norm``, ``scale_grad_by_freq`` and ``sparse``
-    are not supported (NotImplementedError)."""
+    maximum) and ``per_sample_weights``. ``max_norm`` rescales the picked rows first, as in
+    ``embedding``; ``sparse=True`` gives the same gradient values, dense;
+    ``scale_grad_by_freq`` is not supported (NotImplementedError)."""
     import numpy
     from ..creation import full, tensor as _tensor, zeros
     from .join import cat
     op = "embedding_bag"
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are "
-                                  "not supported in minigen")
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding_bag: scale_grad_by_freq is not supported in minigen")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
     if weight.ndim != 2:
@@ -431,7 +451,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     gather = numpy.full((nbags, width), n, dtype=numpy.int64)
     for b, m in enumerate(members):
         gather[b, :len(m)] = m
-    rows = embedding(input, weight)                                         # (n, D)
+    rows = embedding(input, weight, max_norm=max_norm, norm_type=norm_type)  # (n, D)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
     fill = float("-inf") if mode == "max" else 0.0
