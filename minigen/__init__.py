@@ -55,11 +55,15 @@ from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  
 from .linalg_decomp import TORCH_LEVEL as _tl  # noqa: E402  (torch.svd, torch.qr, torch.pinverse, ...)
 globals().update({_k: _v for _k, _v in _tl.items() if _k not in globals()})
 from .ops.extras_torch_numeric import *  # noqa: E402,F401,F403  (gradient, histogramdd, poisson, binomial)
+from . import func  # noqa: E402  (torch.func: vmap, grad, jacrev, functional_call, ...)
+vmap = func.vmap
 from .torch_functional import *  # noqa: E402,F401,F403  (torch.dropout, torch.layer_norm, ...: ATen's signatures)
 from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
 _iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()
 spmm = sparse.mm
 # torch.version, torch.random, torch.profiler (a stand-in), torch.types
 from . import version, random, profiler, types  # noqa: E402,F401
+from . import _numpy_aliases  # noqa: E402
+_numpy_aliases.install(globals(), Tensor)  # x.sum(axis=1, keepdims=True): NumPy's names, as PyTorch reads them
 from . import _torch_alias  # noqa: E402
 _torch_alias.install()  # `sys.modules["torch"] = minigen` makes `import torch.nn...` give minigen's modules
