@@ -570,3 +570,27 @@ def test_distributions_sample_log_prob_on_device(device, name, make):
 def test_cholesky_error_on_device(device):
     with pytest.raises(minigen.linalg.LinAlgError, match="order 2"):
         minigen.linalg.cholesky(minigen.tensor([[1.0, 2.0], [2.0, 1.0]], device=device))
+
+
+def test_user_subclass_written_for_pytorch_is_validated():
+    class MyExp(D.Distribution):
+        arg_constraints = {"rate": D.constraints.positive}
+        support = D.constraints.positive
+
+        def __init__(self, rate, validate_args=None):
+            self.rate = rate
+            super().__init__(tuple(rate.shape), validate_args=validate_args)
+
+        def log_prob(self, value):
+            if self._validate_args:
+                self._validate_sample(value)
+            return self.rate.log() - self.rate * value
+    d = MyExp(minigen.tensor([1.0, 2.0]))
+    _close(d.log_prob(minigen.tensor([0.5, 1.0])), [-0.5, np.log(2.0) - 2.0], 1e-6)
+    with pytest.raises(ValueError, match="Expected parameter rate"):
+        MyExp(minigen.tensor([-1.0, 2.0]))
+    with pytest.raises(ValueError, match="within the support"):
+        d.log_prob(minigen.tensor([-0.5, 1.0]))
+    with pytest.raises(ValueError, match="not broadcastable"):
+        d.log_prob(minigen.tensor([0.5, 1.0, 2.0]))
+    MyExp(minigen.tensor([-1.0]), validate_args=False)  # no check when asked

@@ -53,6 +53,39 @@ class Distribution:
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self._batch_shape, self._event_shape = tuple(batch_shape), tuple(event_shape)
         self._validate_args = Distribution._validate_default if validate_args is None else validate_args
+        if self._validate_args:
+            # as PyTorch's base class: every parameter the instance holds is checked against
+            # its constraint object in ``arg_constraints`` (a subclass written for PyTorch
+            # gets its checks; dependent constraints and parameters not held are skipped)
+            from .constraints import Constraint, is_dependent
+            for name, c in self.arg_constraints.items():
+                if not isinstance(c, Constraint) or is_dependent(c) or name not in self.__dict__:
+                    continue
+                value = self.__dict__[name]
+                if isinstance(value, minigen.Tensor):
+                    self._check_param(name, value, c.check, repr(c))
+
+    def _validate_sample(self, value):
+        """PyTorch's check of a ``log_prob`` argument: a Tensor whose rightmost dimensions are
+        ``event_shape``, broadcastable with ``batch_shape``, inside ``support``."""
+        if not isinstance(value, minigen.Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        shape = tuple(value.shape)
+        start = len(shape) - len(self._event_shape)
+        if shape[start:] != self._event_shape:
+            raise ValueError(f"The right-most size of value must match event_shape: {shape} vs "
+                             f"{self._event_shape}.")
+        actual, expected = shape[:start], self._batch_shape
+        for i, j in zip(reversed(actual), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: "
+                                 f"{shape} vs {expected + self._event_shape}.")
+        try:
+            support = self.support
+        except NotImplementedError:
+            return
+        if support is not None and not isinstance(support, str):
+            self._check_value(value, support.check, repr(support))
 
     @property
     def batch_shape(self):
