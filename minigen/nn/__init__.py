@@ -15,6 +15,7 @@ from .padding import *  # noqa: F401,F403
 from .pixelshuffle import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from .fold import *  # noqa: F401,F403
+from .lazy import *  # noqa: F401,F403
 from .quantize import Int8Linear, quantize_int8  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .rope import RotaryEmbedding, apply_rotary  # noqa: F401,E402

@@ -268,9 +268,9 @@ class _InstanceNorm(Module):
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self):
-        bias = "" if not self.affine or self.bias is not None else ", bias=False"
+        bias = bool(self.affine and self.bias is not None)  # printed always, as PyTorch's
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}{bias}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={bias}, track_running_stats={self.track_running_stats}")
 
 
 class InstanceNorm1d(_InstanceNorm):

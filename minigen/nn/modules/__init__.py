@@ -79,6 +79,7 @@ _LAYOUT = {
     "fold": "Fold Unfold",
     "channelshuffle": "ChannelShuffle",
     "adaptive": "AdaptiveLogSoftmaxWithLoss",
+    "lazy": "LazyModuleMixin",
 }
 
 # PyTorch's private base classes, where minigen has the same one
