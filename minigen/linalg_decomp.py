@@ -235,35 +235,28 @@ def _qr_backward(a, q, r, gq, gr):
 def qr(A, mode="reduced", *, out=None):
     """``torch.linalg.qr(A, mode='reduced')``: Q with orthonormal columns and R upper
     triangular, A = Q R. ``mode='complete'`` gives the square Q (m x m) and R (m x n);
-    ``mode='r'`` gives an empty Q and R. Differentiable (not 'complete' with m > n, nor 'r',
-    as PyTorch; see the module docstring)."""
+    ``mode='r'`` gives an empty Q and R. Differentiable (module docstring); with 'complete'
+    and m > n, Q's extra columns (not unique) are constants and R's gradient is the reduced
+    one (PyTorch refuses this backward)."""
     _check_matrix(A, "qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            "'reduced' (default), 'r', or 'complete'")
     m, n = A.shape[-2], A.shape[-1]
     if mode == "complete" and m > n:
+        # Q: the full orthogonal matrix (its extra columns are not unique: a constant here,
+        # where PyTorch refuses the backward); R: the reduced R over zero rows (differentiable)
+        from .ops import cat
         xp = A.xp
-        q, r = (xp.asarray(t) for t in xp.linalg.qr(A.array, mode="complete"))
-        Q, R = _wrap(q), _wrap(r)
-        if A.requires_grad:
-            R = _NotDifferentiable.apply(A, R)
-        return qr_result(Q, R)
+        q = xp.asarray(xp.linalg.qr(A.array, mode="complete")[0])
+        Q1, R1 = _QR.apply(A)
+        zeros = _wrap(xp.zeros(tuple(A.shape[:-2]) + (m - n, n), dtype=A.array.dtype))
+        Q = cat([Q1, _wrap(q[..., :, n:])], -1)
+        return qr_result(Q, cat([R1, zeros], -2))
     Q, R = _QR.apply(A)
     if mode == "r":
         return qr_result(_wrap(A.xp.zeros((0,), dtype=A.array.dtype)), R)
     return qr_result(Q, R)
-
-
-class _NotDifferentiable(Function):
-    """An output that raises PyTorch's error when a gradient reaches it (QR, 'complete')."""
-
-    def forward(self, a, value):
-        return value
-
-    def backward(self, g):
-        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
-                           "and nrows > ncols.")
 
 
 def _torch_qr(input, some=True, *, out=None):

@@ -83,6 +83,8 @@ EXPECTED_FUNCTIONS = [
     "ViewAsReal", "ViewAsComplex", "Real", "Imag", "Conj", "Complex", "Polar", "Angle",
     # minigen/fft.py
     "_FFT", "_RFFT", "_IRFFT",
+    # minigen/linalg_decomp.py
+    "_SVD", "_QR", "_Eigh", "_MatrixExp", "_Pinv",
 ]
 
 # minigen.nn.functional names whose specs are named otherwise, and those with no gradient
