@@ -16,6 +16,7 @@ from .pixelshuffle import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from .fold import *  # noqa: F401,F403
 from .lazy import *  # noqa: F401,F403
+from .adaptive import *  # noqa: F401,F403
 from .quantize import Int8Linear, quantize_int8  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .rope import RotaryEmbedding, apply_rotary  # noqa: F401,E402
