@@ -910,6 +910,29 @@ def test_data_ptr_and_storage_offset(device):
     assert x.storage_offset() == 0
 
 
+def test_as_strided_and_friends(device):
+    x = np.arange(10.0)
+    for fm, ft in [(lambda t: t.as_strided((3, 4), (2, 1)), lambda t: t.as_strided((3, 4), (2, 1))),
+                   (lambda t: minigen.as_strided(t, (2, 2), (1, 1), 3),
+                    lambda t: torch.as_strided(t, (2, 2), (1, 1), 3)),
+                   (lambda t: t[2:].as_strided((2,), (1,)), lambda t: t[2:].as_strided((2,), (1,))),
+                   (lambda t: (t * 2)[1:].as_strided((3,), (2,), 0),
+                    lambda t: (t * 2)[1:].as_strided((3,), (2,), 0)),
+                   (lambda t: t.reshape(5, 2).t().as_strided((2, 3), (1, 2)),
+                    lambda t: t.reshape(5, 2).t().as_strided((2, 3), (1, 2)))]:
+        for dt in (np.float32, np.float64):
+            check_fwd_grad(fm, ft, [x], device, dt)
+    grad_checks(lambda t: t.as_strided((3, 3), (1, 1)), [x[:5]], device)
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        mg(x, device).as_strided((3,), (4,))
+    for a, kw in [(np.array([0, 1, 0, 2]), dict(size=3)),
+                  (np.array([[0, 1], [1, 1]]), dict(size=2, fill_value=-5))]:
+        close(minigen.nonzero_static(mg(a, device), **kw), torch.nonzero_static(th(a), **kw))
+    y = mg(x, device)
+    assert tuple(y.new_empty_strided((2, 3), (3, 1)).shape) == (2, 3)
+    assert y.reshape(2, 5).dim_order() == (0, 1) and y.reshape(2, 5).t().dim_order() == (1, 0)
+
+
 def test_legacy_new(device):
     x = mg(_mat(2, 3).astype(np.float32), device)
     t = th(host(x))
@@ -976,7 +999,7 @@ def test_torch_namespace_has_the_functions():
              "unsafe_split_with_sizes", "tensordot", "block_diag", "chain_matmul", "vander",
              "isin", "combinations", "unravel_index", "trapezoid", "trapz",
              "cumulative_trapezoid", "rsub", "promote_types", "result_type", "can_cast",
-             "scalar_tensor"]
+             "scalar_tensor", "as_strided", "nonzero_static"]
     assert [n for n in names if not hasattr(minigen, n)] == []
     methods = names + ["sum_to_size", "ndimension", "retains_grad", "data_ptr", "storage_offset",
                        "new", "multinomial", "bernoulli", "H", "mH", "is_conj", "is_neg",

@@ -6,6 +6,7 @@ aliases), not new math:
     x.retains_grad    True after x.retain_grad() on a non-leaf
     x.data_ptr()      the address of the first element (equal for x and a view at offset 0)
     x.storage_offset()  how many elements into its base array x starts
+    x.as_strided(size, stride, offset)  a strided window onto x's memory (differentiable)
     x.new(...)        the legacy constructor: x.new(2, 3) / x.new(size) an uninitialised
                       tensor, x.new(data) a copy of data, both with x's dtype and device
     x.swapdims, x.greater / greater_equal / less / less_equal / not_equal, x.det(),
@@ -20,7 +21,7 @@ from .. import backend as B
 from ..autograd import Tensor, _wrap
 
 __all__ = ["is_nonzero", "is_same_size", "is_signed", "promote_types", "result_type", "can_cast",
-           "scalar_tensor"]
+           "scalar_tensor", "as_strided", "nonzero_static"]
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
@@ -160,6 +161,81 @@ def new(self, *args, device=None):
     raise TypeError("new(): expected sizes (ints), a torch.Size, or one sequence of data")
 
 
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of input's memory with the given sizes and strides (in elements) starting
+    ``storage_offset`` elements into it (default: where input starts), as torch.as_strided.
+    Differentiable: each element is a gather from input (overlapping windows add their
+    gradients up); elements of the memory outside input are constants."""
+    from .indexing import GetItem
+    xp = input.xp
+    a = input.array
+    size = tuple(int(s) for s in size)
+    stride = tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape: size {list(size)}, "
+                           f"stride {list(stride)}")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(stride)}")
+    root = _root(a)
+    if not root.flags.c_contiguous:
+        root = xp.ascontiguousarray(a)
+    item = a.dtype.itemsize
+    own = (_address(a) - _address(root)) // item if root is not a else 0
+    off = own if storage_offset is None else int(storage_offset)
+
+    def positions(start, shape, strides):
+        p = xp.asarray(start, dtype="int64")
+        for n, st in zip(shape, strides):
+            p = p[..., None] + xp.arange(n, dtype="int64") * st
+        return p
+
+    want = positions(off, size, stride)
+    if want.size and (int(want.min()) < 0 or int(want.max()) >= root.size):
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                           f"offset {off} are out of bounds for storage of size {root.size}")
+    mine = positions(own, a.shape, tuple(st // item for st in a.strides)) if root is not a \
+        else positions(0, a.shape, tuple(st // item for st in a.strides))
+    owner = xp.full(root.size, -1, dtype="int64")
+    owner[mine.reshape(-1)] = xp.arange(mine.size, dtype="int64")
+    which = owner[want]
+    flat = input.reshape(-1)
+    got = GetItem.apply(flat, key=(xp.maximum(which, 0),)) if flat.shape[0] else None
+    if bool((which >= 0).all()):
+        return got
+    const = _wrap(root.reshape(-1)[want])
+    if got is None:
+        return const
+    from .elementwise import where
+    return where(_wrap(which >= 0), got, const)
+
+
+def nonzero_static(input, *, size, fill_value=-1):
+    """nonzero(input) with exactly ``size`` rows: cut, or padded with ``fill_value``."""
+    from .construct import nonzero
+    nz = nonzero(input).array
+    xp = input.xp
+    out = xp.full((int(size), nz.shape[1]), fill_value, dtype="int64")
+    k = min(int(size), nz.shape[0])
+    out[:k] = nz[:k]
+    return _wrap(out)
+
+
+def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of ``size`` (minigen's tensors are C-ordered; stride is not
+    kept), with self's dtype and device unless given."""
+    from .. import creation
+    out = creation.empty(tuple(size), dtype=dtype or self.dtype,
+                         device=self.device if device is None else device)
+    return out.requires_grad_() if requires_grad else out
+
+
+def dim_order(self):
+    """The dims from outermost to innermost in memory (by decreasing stride)."""
+    st = self.array.strides
+    return tuple(sorted(range(self.array.ndim), key=lambda i: -st[i]))
+
+
 def _retains_grad(self):
     return bool(self._retain) and self.creator is not None
 
@@ -176,6 +252,10 @@ def install(T):
     T.is_signed = is_signed
     T.retains_grad = property(_retains_grad)
     T.data_ptr = data_ptr
+    T.as_strided = as_strided
+    T.nonzero_static = nonzero_static
+    T.new_empty_strided = new_empty_strided
+    T.dim_order = dim_order
     T.storage_offset = storage_offset
     T.new = new
     T.swapdims = swapdims
