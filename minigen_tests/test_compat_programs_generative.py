@@ -305,3 +305,34 @@ def test_load_refuses_pytorch_files_holding_code(tmp_path):
     with pytest.raises(minigen.io.CheckpointError, match="holds a pickled .*system.*save a state_dict"):
         minigen.load(str(path))
     assert not marker.exists()
+
+
+# ---- NumPy's keyword names, as PyTorch reads them (makemore part 4: sum(1, keepdims=True)) --
+
+@pytest.mark.parametrize("call", [
+    lambda lib, t: t.sum(1, keepdims=True), lambda lib, t: t.sum(axis=0),
+    lambda lib, t: t.mean(axis=1, keepdims=True), lambda lib, t: t.max(axis=1, keepdims=True)[0],
+    lambda lib, t: t.var(axis=0, keepdims=True), lambda lib, t: t.std(axis=1),
+    lambda lib, t: t.amax(axis=1), lambda lib, t: t.argmax(axis=1, keepdims=True),
+    lambda lib, t: t.logsumexp(axis=1), lambda lib, t: t.softmax(axis=1),
+    lambda lib, t: t.cumsum(axis=1), lambda lib, t: t.unsqueeze(axis=0),
+    lambda lib, t: lib.cat([t, t], axis=1), lambda lib, t: lib.stack([t, t], axis=0),
+    lambda lib, t: lib.sum(input=t, axis=1), lambda lib, t: lib.maximum(x1=t, x2=t * 0.5),
+])
+def test_numpy_keyword_aliases_match_torch(call):
+    A = np.random.RandomState(5).randn(3, 4)
+    tt = torch.tensor(A, requires_grad=True)
+    mt = minigen.tensor(A, requires_grad=True)
+    a, b = call(torch, tt), call(minigen, mt)
+    _close(a, b)
+    a.sum().backward()
+    b.sum().backward()
+    _close(tt.grad, mt.grad)
+
+
+def test_numpy_keyword_alias_and_name_together_is_an_error():
+    t = minigen.ones(2, 3)
+    with pytest.raises(TypeError, match="'dim' and for its NumPy-style alias 'axis'"):
+        t.sum(dim=1, axis=1)
+    with pytest.raises(TypeError):
+        torch.ones(2, 3).sum(dim=1, axis=1)
