@@ -325,9 +325,10 @@ def test_numpy_keyword_aliases_match_torch(call):
     mt = minigen.tensor(A, requires_grad=True)
     a, b = call(torch, tt), call(minigen, mt)
     _close(a, b)
-    a.sum().backward()
-    b.sum().backward()
-    _close(tt.grad, mt.grad)
+    if a.is_floating_point():  # argmax gives indices: nothing to differentiate
+        a.sum().backward()
+        b.sum().backward()
+        _close(tt.grad, mt.grad)
 
 
 def test_numpy_keyword_alias_and_name_together_is_an_error():
