@@ -49,7 +49,8 @@ def _grads_close(tm, mm, tol=1e-10):
 # ----------------------------------------------------------------------------- packed sequences
 @pytest.mark.parametrize("cls,num_layers,bidirectional,batch_first,enforce_sorted", [
     ("RNN", 1, False, False, True), ("RNN", 2, True, True, False),
-    ("LSTM", 1, False, False, True), ("LSTM", 2, True, True, False), ("LSTM", 3, True, False, False),
+    ("LSTM", 1, False, False, True), ("LSTM", 2, True, True, False),
+    ("LSTM", 3, True, False, False),
     ("GRU", 1, True, False, True), ("GRU", 2, False, True, False),
 ])
 def test_rnn_packed_sequence_matches_torch(cls, num_layers, bidirectional, batch_first,
@@ -121,7 +122,8 @@ def test_pack_sequence_unpack_and_unpad(device):
     seqs = [np.random.randn(n, 2) for n in (3, 1, 4)]
     ts = [torch.tensor(s, requires_grad=True) for s in seqs]
     ms = [mg.tensor(s, device=device, requires_grad=True) for s in seqs]
-    pt, pm = trnn.pack_sequence(ts, enforce_sorted=False), mrnn.pack_sequence(ms, enforce_sorted=False)
+    pt = trnn.pack_sequence(ts, enforce_sorted=False)
+    pm = mrnn.pack_sequence(ms, enforce_sorted=False)
     _close(pt.data, pm.data)
     w = np.random.randn(*pt.data.shape)
     (pt.data * torch.tensor(w)).sum().backward()
@@ -164,9 +166,17 @@ def test_pack_padded_sequence_errors():
 
 
 def test_torch_alias_reaches_packed_sequences():
-    import minigen._torch_alias  # noqa: F401
-    import importlib
-    mod = importlib.import_module("minigen.nn.utils.rnn")
+    import subprocess
+    import sys
+    code = ("import sys, minigen; sys.modules['torch'] = minigen\n"
+            "import torch.nn.utils.rnn as R, torch.nn as nn\n"
+            "from torch.nn.utils.parametrizations import weight_norm\n"
+            "from torch.nn.utils import weight_norm, remove_weight_norm\n"
+            "print(R.PackedSequence.__module__, nn.EmbeddingBag.__name__, nn.CTCLoss.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "minigen.nn.utils.rnn EmbeddingBag CTCLoss" in out.stdout
+    mod = mrnn
     for name in ("PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence",
                  "unpack_sequence", "unpad_sequence", "pad_sequence", "invert_permutation"):
         assert hasattr(mod, name), name
@@ -271,8 +281,10 @@ def test_embedding_bag_matches_torch(mode, layout, padding_idx, device):
     if mode == "sum":
         psw = rng.standard_normal(len(idx))
     it = torch.tensor(idx).view(2, 4) if layout == "2d" else torch.tensor(idx)
-    im = mg.tensor(idx, device=device).reshape(2, 4) if layout == "2d" else mg.tensor(idx, device=device)
-    ot_, om_ = (None, None) if layout == "2d" else (torch.tensor(offs), mg.tensor(offs, device=device))
+    im = mg.tensor(idx, device=device)
+    im = im.reshape(2, 4) if layout == "2d" else im
+    ot_ = None if layout == "2d" else torch.tensor(offs)
+    om_ = None if layout == "2d" else mg.tensor(offs, device=device)
     pt = pm = None
     if psw is not None:
         pt, pm = _pair(psw.reshape(tuple(it.shape)), device)

@@ -3,9 +3,9 @@
     RNN, LSTM, GRU              a whole sequence, any number of layers, one or two directions
     RNNCell, LSTMCell, GRUCell  one time step
 
-Shapes (as in PyTorch): input (L, N, H_in) or a ``PackedSequence`` (``nn.utils.rnn``; then
-the output is one too, and h_n holds each sequence's state at its own length), or (N, L, H_in) with ``batch_first=True``, or an
-unbatched (L, H_in); states (num_layers * num_directions, N, H_out), or without N for an
+Shapes (as in PyTorch): input (L, N, H_in), or (N, L, H_in) with ``batch_first=True``, or an
+unbatched (L, H_in), or a ``PackedSequence`` (``nn.utils.rnn``; the output is then one too,
+and h_n holds each sequence's state at its own length); states (num_layers * num_directions, N, H_out), or without N for an
 unbatched input. Parameters are named ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
 ``bias_hh_l{k}`` (with ``_reverse`` for the backward direction), the gate rows stacked in
 PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so a PyTorch state dict loads as it is.

@@ -399,8 +399,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                 f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
                 "on GitHub.")
         if tuple(per_sample_weights.shape) != tuple(input.shape):
-            raise ValueError(f"embedding_bag: If per_sample_weights ({list(per_sample_weights.shape)}) "
-                             f"is not None, then it must have the same shape as the input "
+            raise ValueError(f"embedding_bag: If per_sample_weights "
+                             f"({list(per_sample_weights.shape)}) is not None, then it must have the same shape as the input "
                              f"({list(input.shape)})")
     num, D = weight.shape
     if padding_idx is not None:

@@ -1,8 +1,8 @@
 """Op specs of ``ctc_loss``, ``embedding_bag``, ``local_response_norm`` and ``gumbel_softmax``,
 loaded by ``all_specs()``.
 
-``ctc_loss`` (minigen/ops/ctc.py, ``CTCLossFunction``): the reference is independent of the alpha-beta recursion: it enumerates every frame-level path
-(C^T of them, small here), collapses each (merge repeats, drop blanks) and adds up the
+``ctc_loss`` (minigen/ops/ctc.py, ``CTCLossFunction``): the reference is independent of the
+alpha-beta recursion: it enumerates every frame-level path (C^T of them, small here), collapses each (merge repeats, drop blanks) and adds up the
 probabilities of those that give the target. The op is applied to log_softmax(x), where its
 gradient (PyTorch's e^lp - gamma, see ops/ctc.py) is the exact derivative, so gradcheck holds.
 Differentiable once (the backward is an explicit array formula), so ``second_order=False``.
