@@ -339,7 +339,7 @@ def test_optimizer_signature_matches_torch(name):
     mp = [(p.name, p.kind, p.default) for p in ms.parameters.values()]
     assert tp == mp
     if name != "LBFGS":
-        tpar, mpar = torch.nn.Parameter(torch.zeros(2)), minigen.nn.Parameter(minigen.zeros(2))
+        tpar, mpar = torch.nn.Parameter(torch.zeros(2, 2)), minigen.nn.Parameter(minigen.zeros(2, 2))
         assert set(getattr(torch.optim, name)([tpar]).param_groups[0]) == \
             set(getattr(minigen.optim, name)([mpar]).param_groups[0])
 
@@ -349,7 +349,52 @@ OPT_CASES = [
     ("Adam", dict(lr=0.05, amsgrad=True)), ("AdamW", dict(lr=0.05)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adadelta", dict(lr=1.0)), ("Adamax", dict(lr=0.05)),
     ("NAdam", dict(lr=0.05)), ("RAdam", dict(lr=0.05)), ("NAdam", dict(lr=0.05, decoupled_weight_decay=True)),
+    ("ASGD", dict(lr=0.05, t0=2)), ("ASGD", dict(lr=0.05, t0=1, lambd=0.01, alpha=0.5)),
+    ("Adafactor", dict(lr=0.05, d=1.5)), ("Adafactor", dict(eps=(1e-20, 1e-3), beta2_decay=-0.5)),
 ]
+
+
+def test_rprop_trajectory_against_torch(device):
+    for kw in [{}, dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2)), dict(maximize=True)]:
+        w0, x = RNG.standard_normal((3, 4)), RNG.standard_normal((5, 3))
+        pm, pt = minigen.nn.Parameter(minigen.tensor(w0, device=device)), torch.nn.Parameter(torch.tensor(w0))
+        om, ot = minigen.optim.Rprop([pm], **kw), torch.optim.Rprop([pt], **kw)
+        for _ in range(8):
+            om.zero_grad()
+            ot.zero_grad()
+            (minigen.tensor(x, device=device) @ pm).tanh().pow(2).sum().backward()
+            (torch.tensor(x) @ pt).tanh().pow(2).sum().backward()
+            om.step()
+            ot.step()
+        _close(pm.detach().cpu(), pt, 1e-12)
+    with pytest.raises(ValueError, match="Invalid eta values"):
+        minigen.optim.Rprop([pm], etas=(1.2, 0.5))
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (6, 3)])
+def test_muon_against_torch(monkeypatch, shape):
+    def run(kw):
+        w0, x = RNG.standard_normal(shape), RNG.standard_normal((5, shape[0]))
+        pm, pt = minigen.nn.Parameter(minigen.tensor(w0)), torch.nn.Parameter(torch.tensor(w0))
+        om, ot = minigen.optim.Muon([pm], **kw), torch.optim.Muon([pt], **kw)
+        for _ in range(5):
+            om.zero_grad()
+            ot.zero_grad()
+            (minigen.tensor(x) @ pm).tanh().pow(2).sum().backward()
+            (torch.tensor(x) @ pt).tanh().pow(2).sum().backward()
+            om.step()
+            ot.step()
+        return _np(pm), _np(pt), w0
+    # PyTorch's Newton-Schulz runs in bfloat16: agreement to its rounding, relative to the move
+    a, b, w0 = run({})
+    assert np.abs(a - b).max() < 0.05 * np.abs(b - w0).max()
+    # with PyTorch's iteration kept in float64 (bfloat16() made a copy), the same numbers
+    monkeypatch.setattr(torch.Tensor, "bfloat16", lambda self: self.clone())
+    for kw in [{}, dict(nesterov=False, adjust_lr_fn="match_rms_adamw", lr=0.01)]:
+        a, b, _ = run(kw)
+        _close(a, b, 1e-12)
+    with pytest.raises(ValueError, match="only supports 2D parameters"):
+        minigen.optim.Muon([minigen.nn.Parameter(minigen.zeros(3))])
 
 
 @pytest.mark.parametrize("variant", [{}, {"maximize": True}, {"weight_decay": 0.1},

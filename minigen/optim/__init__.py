@@ -15,7 +15,11 @@ from .rmsprop import RMSprop
 from .ema import EMA
 from .adaptive import Adadelta, Adagrad, Adamax, NAdam, RAdam
 from .lbfgs import LBFGS
+from .rprop import Rprop
+from .asgd import ASGD
+from .adafactor import Adafactor
+from .muon import Muon
 from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "EMA", "lr_scheduler", "Adadelta",
-           "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS", "swa_utils"]
+           "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS", "Rprop", "ASGD", "Adafactor", "Muon", "swa_utils"]
