@@ -74,3 +74,23 @@ def test_jit_overload_method_and_annotate_as_torchvision_uses_them():
         want = make(torch)(arg(torch))
         got = make(minigen)(arg(minigen))
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("name", ["uniform", "normal", "constant", "eye", "xavier_uniform",
+                                  "xavier_normal", "kaiming_uniform", "kaiming_normal",
+                                  "orthogonal"])
+def test_init_deprecated_spellings_warn_and_initialise(name):
+    """pytorch/examples' siamese_network calls torch.nn.init.xavier_uniform (no underscore)."""
+    args = {"constant": (0.25,)}.get(name, ())
+    w = minigen.empty(4, 5)
+    with pytest.warns(FutureWarning, match=f"nn.init.{name}_"):
+        out = getattr(minigen.nn.init, name)(w, *args)
+    assert out is w
+    with pytest.warns(FutureWarning):
+        getattr(torch.nn.init, name)(torch.empty(4, 5), *args)
+    if name == "constant":
+        assert (w.numpy() == 0.25).all()
+    elif name == "eye":
+        np.testing.assert_array_equal(w.numpy(), np.eye(4, 5))
+    else:
+        assert w.numpy().std() > 0

@@ -243,3 +243,28 @@ def orthogonal_(tensor, gain=1, generator=None):
         q = q.T
     return _write(tensor, _tensor((gain * q).reshape(tensor.shape), dtype=tensor.dtype,
                                   device=tensor.device))
+
+
+def _deprecated(new):
+    """PyTorch's old spellings without the trailing underscore (``nn.init.xavier_uniform``):
+    they still work there, with a FutureWarning naming the new one; so here."""
+    old = new.__name__[:-1]
+
+    def fn(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = old
+    fn.__doc__ = f"Deprecated spelling of ``{new.__name__}`` (warns, then calls it)."
+    return fn
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
