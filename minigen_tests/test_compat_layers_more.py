@@ -529,3 +529,25 @@ def test_embedding_max_norm_and_sparse_as_torch(device):
         (ym * mg.tensor(g, device=device)).sum().backward()
         _close(tm.weight.grad.to_dense(), mm.weight.grad)
     assert repr(mnn.EmbeddingBag(10, 3)) == repr(torch.nn.EmbeddingBag(10, 3))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("kw", [dict(size=(3, 5)), dict(size=(12, 4)), dict(scale_factor=0.37),
+                                dict(size=(20, 30))])
+def test_interpolate_antialias_matches_torch(mode, align_corners, kw, device):
+    xt, xm = _pair(np.random.randn(1, 2, 9, 11), device)
+    yt = F.interpolate(xt, mode=mode, align_corners=align_corners, antialias=True, **kw)
+    ym = MF.interpolate(xm, mode=mode, align_corners=align_corners, antialias=True, **kw)
+    _close(yt, ym)
+    w = np.random.randn(*yt.shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _close(xt.grad, xm.grad)
+
+
+def test_interpolate_antialias_errors():
+    with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear, bicubic"):
+        MF.interpolate(mg.zeros(1, 1, 4, 4), size=2, mode="nearest", antialias=True)
+    with pytest.raises(ValueError, match="requires a 4-D tensor"):
+        MF.interpolate(mg.zeros(1, 1, 4), size=2, mode="linear", antialias=True)

@@ -100,11 +100,43 @@ def _cubic_matrix(n_in, n_out, scale, align_corners):
     return A
 
 
+def _antialias_matrix(n_in, n_out, scale, cubic):
+    """A (n_out, n_in) for ``antialias=True`` (PIL's resampling, as PyTorch's): output o
+    averages the inputs j within ``support`` of its centre c = (o + 0.5) scale, with weights
+    f((j + 0.5 - c) / s) normalised to sum 1, where s = max(scale, 1) widens the filter when
+    downsampling; f is the triangle 1 - |x| (bilinear) or Keys' cubic with a = -0.5 (bicubic),
+    support = s (bilinear) or 2 s (bicubic)."""
+    s = scale if scale >= 1.0 else 1.0
+    support = (2.0 if cubic else 1.0) * s
+
+    def f(x):
+        x = abs(x)
+        if not cubic:
+            return max(1.0 - x, 0.0)
+        a = -0.5
+        if x < 1.0:
+            return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+        if x < 2.0:
+            return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+        return 0.0
+    A = numpy.zeros((n_out, n_in))
+    for o in range(n_out):
+        c = scale * (o + 0.5)
+        lo = max(int(c - support + 0.5), 0)
+        hi = min(int(c + support + 0.5), n_in)
+        w = numpy.array([f((j + 0.5 - c) / s) for j in range(lo, hi)])
+        if w.size and w.sum() != 0.0:
+            w = w / w.sum()
+        A[o, lo:hi] = w
+    return A
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize to ``size`` or by ``scale_factor`` (exactly one of them), with ``mode`` one of
     'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' or 'bicubic' (4-D input) or
-    'trilinear' (5-D input)."""
+    'trilinear' (5-D input). ``antialias=True`` (bilinear, bicubic): PIL's area-aware filter
+    when downsampling (``_antialias_matrix``)."""
     from ..creation import tensor
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: expected a Tensor input, got {type(input).__name__}")
@@ -119,8 +151,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode.startswith("nearest") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes "
+                         "and requires a 4-D tensor as input (minigen has no 'lanczos')")
     if size is not None and scale_factor is not None:
         raise ValueError("interpolate: only one of size or scale_factor should be defined")
     in_sizes = tuple(input.shape[2:])
@@ -160,7 +193,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 # y[..., o, ...] = x[..., idx[o], ...]
                 y = y.index_select(dim, tensor(idx, device=input.device))
         else:
-            if mode == "bicubic":
+            if antialias:
+                if align_corners:
+                    scale = (n - 1) / (m - 1) if m > 1 else 0.0
+                A = _antialias_matrix(n, m, scale, mode == "bicubic")
+            elif mode == "bicubic":
                 A = _cubic_matrix(n, m, scale, bool(align_corners))
             else:
                 A = _linear_matrix(n, m, scale, bool(align_corners))
