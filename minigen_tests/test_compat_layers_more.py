@@ -551,3 +551,23 @@ def test_interpolate_antialias_errors():
         MF.interpolate(mg.zeros(1, 1, 4, 4), size=2, mode="nearest", antialias=True)
     with pytest.raises(ValueError, match="requires a 4-D tensor"):
         MF.interpolate(mg.zeros(1, 1, 4), size=2, mode="linear", antialias=True)
+
+
+@pytest.mark.parametrize("mode,shape,kw", [
+    ("area", (1, 2, 9), dict(size=4)), ("area", (1, 2, 9), dict(size=13)),
+    ("area", (2, 3, 7, 9), dict(size=(3, 4))), ("area", (2, 3, 7, 9), dict(scale_factor=0.5)),
+    ("area", (1, 2, 4, 5, 6), dict(size=(2, 3, 4))),
+    ("nearest", (1, 2, 4, 5, 6), dict(scale_factor=(1.5, 0.5, 3))),
+    ("nearest-exact", (1, 2, 4, 5, 6), dict(size=(2, 7, 4))),
+])
+def test_interpolate_area_and_3d_nearest_match_torch(mode, shape, kw, device):
+    xt, xm = _pair(np.random.randn(*shape), device)
+    yt, ym = F.interpolate(xt, mode=mode, **kw), MF.interpolate(xm, mode=mode, **kw)
+    _close(yt, ym)
+    w = np.random.randn(*yt.shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ym * mg.tensor(w, device=device)).sum().backward()
+    _close(xt.grad, xm.grad)
+    if mode == "area":
+        with pytest.raises(ValueError, match="align_corners option can only be set"):
+            MF.interpolate(xm, mode=mode, align_corners=False, **kw)

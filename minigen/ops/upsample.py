@@ -11,6 +11,7 @@ position o along a dimension of input size n and output size m, with scale = n /
         src = o (n - 1) / (m - 1)                     (align_corners=True)
         y[o] = (1 - t) x[i0] + t x[i1],   i0 = floor(src), i1 = min(i0 + 1, n - 1), t = src - i0
     'trilinear'      linear along each of three dimensions
+    'area'           y[o] = mean of x[floor(o n / m) .. ceil((o + 1) n / m) - 1] (adaptive avg pool)
     'bicubic'        src as for linear but not clamped; i0 = floor(src), t = src - i0,
         y[o] = sum_{j=-1..2} W(t - j) x[clamp(i0 + j, 0, n - 1)]   (Keys' kernel, a = -0.75)
 
@@ -33,8 +34,8 @@ from ..autograd import Tensor
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
-_MODES = {"nearest": (1, 2), "nearest-exact": (1, 2), "linear": (1,), "bilinear": (2,),
-          "trilinear": (3,), "bicubic": (2,)}
+_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,),
+          "trilinear": (3,), "bicubic": (2,), "area": (1, 2, 3)}
 
 # PyTorch's (and OpenCV's) cubic convolution kernel parameter
 _CUBIC_A = -0.75
@@ -100,6 +101,20 @@ def _cubic_matrix(n_in, n_out, scale, align_corners):
     return A
 
 
+def _area_matrix(n_in, n_out):
+    """A (n_out, n_in) for 'area' (PyTorch's adaptive average pooling): output o is the mean of
+    inputs floor(o n / m) .. ceil((o + 1) n / m) - 1. A mean over a rectangle is the product of
+    the means along its sides, so the 2-D and 3-D cases are this matrix along each dimension."""
+    if n_in == n_out:
+        return None
+    A = numpy.zeros((n_out, n_in))
+    for o in range(n_out):
+        lo = (o * n_in) // n_out
+        hi = -((-(o + 1) * n_in) // n_out)
+        A[o, lo:hi] = 1.0 / (hi - lo)
+    return A
+
+
 def _antialias_matrix(n_in, n_out, scale, cubic):
     """A (n_out, n_in) for ``antialias=True`` (PIL's resampling, as PyTorch's): output o
     averages the inputs j within ``support`` of its centre c = (o + 0.5) scale, with weights
@@ -148,7 +163,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         want = " or ".join(f"{d + 2}-D" for d in _MODES[mode])
         raise NotImplementedError(f"interpolate: mode {mode!r} expects {want} input, but got "
                                   f"input of size {list(input.shape)}")
-    if mode.startswith("nearest") and align_corners is not None:
+    if (mode.startswith("nearest") or mode == "area") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
     if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
@@ -193,7 +208,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 # y[..., o, ...] = x[..., idx[o], ...]
                 y = y.index_select(dim, tensor(idx, device=input.device))
         else:
-            if antialias:
+            if mode == "area":
+                A = _area_matrix(n, m)
+            elif antialias:
                 if align_corners:
                     scale = (n - 1) / (m - 1) if m > 1 else 0.0
                 A = _antialias_matrix(n, m, scale, mode == "bicubic")
