@@ -250,11 +250,10 @@ def _max_unpool(op, nd, input, indices, kernel_size, stride, padding, output_siz
         if len(out) != nd:
             raise ValueError(f"{op}: output_size should be a sequence containing {nd} or {nd + 2} "
                              f"elements, but it has a length of '{len(out)}'")
-        for o, dflt, st in zip(out, default, s):
+        for k, (o, dflt, st) in enumerate(zip(out, default, s)):
             if not dflt - st < o < dflt + st:
-                raise ValueError(f"{op}: invalid output_size {list(out)} (dim must be between "
-                                 f"{[d - t for d, t in zip(default, s)]} and "
-                                 f"{[d + t for d, t in zip(default, s)]})")
+                raise ValueError(f'{op}: invalid output_size "{out}" (dim {k} must be between '
+                                 f"{dflt - st} and {dflt + st})")
     N, C = x.shape[:2]
     size = int(numpy.prod(out, dtype=numpy.int64))
     ind = (indices.unsqueeze(0) if squeeze else indices).array.reshape(N, C, -1)
