@@ -31,7 +31,7 @@ from .mathfns import _Elementary, log2, exp2
 from .mathfns_binary import _float_operands, _operands, _require_float
 from .reduction import sum_to
 from .shape import flip
-from .unary import _float, abs, cos, exp, log, rsqrt, sin
+from .unary import _float, exp, log, rsqrt, sin
 
 __all__ = ["acosh", "asinh", "atanh", "arccosh", "arcsinh", "arctanh", "sinc", "hypot",
            "copysign", "logaddexp2", "fmax", "fmin", "deg2rad", "rad2deg", "ldexp", "frexp",

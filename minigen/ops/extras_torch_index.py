@@ -22,11 +22,10 @@ index_copy are ``where`` between x and a gather of src. scatter_reduce:
 from __future__ import annotations
 
 import builtins
-import numbers
 
 from .. import backend as B
 from ..autograd import Function, Tensor, _wrap, _wrap_dim
-from .construct import _along_key, _scatter_args, _index_array
+from .construct import _scatter_args, _index_array
 from .elementwise import where
 from .indexing import GetItem, IndexAdd, getitem, index_select, masked_fill
 from .reduction import GatherAlong, sum_to
@@ -270,7 +269,6 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
                            f"amax or amin, got {reduce}")
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce: src must be a Tensor, got {type(src).__name__}")
-    d = _wrap_dim(dim, builtins.max(input.ndim, 1), "scatter_reduce")
     key, src = _scatter_args("scatter_reduce", input, dim, index, src)
     xp = input.xp
     a = input.array

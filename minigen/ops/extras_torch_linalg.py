@@ -30,7 +30,7 @@ from ..autograd import Tensor, _wrap
 from .elementwise import mul, sub, where
 from .join import stack
 from .linalg import matmul, outer
-from .reduction import broadcast_to, sum
+from .reduction import sum
 from .shape import reshape
 from .unary import sqrt
 

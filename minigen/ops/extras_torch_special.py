@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from ..autograd import Function, Tensor, _wrap
+from ..autograd import Function
 from .mathfns import _erf_raw, _erfc_raw
 from .unary import _float, exp
 
