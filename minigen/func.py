@@ -129,6 +129,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         state = None
         if randomness == "same":
             from . import backend as B
+            kinds = {"cpu"} | {x.device.type for x in leaves if isinstance(x, Tensor)}
+            for k in kinds:
+                B.generator_for(k)
             gens = {k: g.bit_generator.state for k, g in B._generators.items()
                     if hasattr(g, "bit_generator")}
             state = gens

@@ -227,35 +227,38 @@ rrelu_ = F.rrelu_
 
 
 # ----------------------------------------------------------------------------- losses
-def kl_div(input, target, reduction=1, *, log_target=False):
-    """ATen's kl_div: reduction 1 ('mean') is the mean over every element (not 'batchmean')."""
+def kl_div(input, target, reduction=0, *, log_target=False):
+    """ATen's kl_div: reduction 1 ('mean') is the mean over every element (not 'batchmean').
+
+    The losses called as ``torch.*`` default to no reduction (0), as PyTorch's Python
+    bindings do (ATen's schema says 1, but ``torch.kl_div(x, y)`` is elementwise)."""
     return F.kl_div(input, target, reduction=_reduction(reduction, "kl_div"),
                     log_target=log_target)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=0):
     return F.binary_cross_entropy_with_logits(
         input, target, weight, reduction=_reduction(reduction, "binary_cross_entropy_with_logits"),
         pos_weight=pos_weight)
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=0):
     return F.margin_ranking_loss(input1, input2, target, margin,
                                  reduction=_reduction(reduction, "margin_ranking_loss"))
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
-                        reduction=1):
+                        reduction=0):
     return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
                                  reduction=_reduction(reduction, "triplet_margin_loss"))
 
 
-def hinge_embedding_loss(input, target, margin=1.0, reduction=1):
+def hinge_embedding_loss(input, target, margin=1.0, reduction=0):
     return F.hinge_embedding_loss(input, target, margin,
                                   reduction=_reduction(reduction, "hinge_embedding_loss"))
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=0):
     return F.cosine_embedding_loss(input1, input2, target, margin,
                                    reduction=_reduction(reduction, "cosine_embedding_loss"))
 
@@ -301,15 +304,16 @@ def detach(input):
 
 def fill(input, value):
     """A new tensor of ``input``'s shape, dtype and device, every element ``value`` (a number
-    or a 0-d tensor, whose gradient is the sum of the output's); ``input`` is unchanged."""
+    or a 0-d tensor); ``input`` is unchanged. As in PyTorch, the output is on the graph of
+    both: ``input`` gets a zero gradient, a tensor ``value`` the sum of the output's."""
+    from .ops import masked_fill, where
+    mask = _wrap(input.xp.ones(tuple(input.shape), dtype=bool))
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"fill only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions.")
-        return value.to(input.dtype).reshape(()).expand(*input.shape).clone()
-    out = _wrap(input.xp.empty(tuple(input.shape), dtype=input.array.dtype))
-    out.array.fill(value)
-    return out
+        return where(mask, value.to(input.dtype), input)
+    return masked_fill(input, mask, value)
 
 
 def range(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, **_):
@@ -479,19 +483,34 @@ def is_inference(input):
 
 def _removed(name, advice):
     def fn(*args, **kwargs):
-        raise RuntimeError(f"This function was deprecated since version 1.9 and is now removed. "
-                           f"{advice}")
+        raise RuntimeError(_GONE + advice)
     fn.__name__ = name
     fn.__doc__ = f"Removed from PyTorch (1.9+); raises PyTorch's error: {advice}"
     return fn
 
 
-matrix_rank = _removed("matrix_rank", "Please use the `torch.linalg.matrix_rank` function "
+_GONE = "This function was deprecated since version 1.9 and is now removed."
+matrix_rank = _removed("matrix_rank", "\nPlease use the `torch.linalg.matrix_rank` function "
                        "instead. The parameter 'symmetric' was renamed in "
                        "`torch.linalg.matrix_rank()` to 'hermitian'.")
-lstsq = _removed("lstsq", "`torch.linalg.lstsq` has its arguments reversed and does not return "
-                 "the QR decomposition in the returned tuple. X = torch.linalg.lstsq(A, B)."
-                 "solution")
-eig = _removed("eig", "L_complex, V_complex = torch.linalg.eig(A)")
-symeig = _removed("symeig", "L, V = torch.linalg.eigh(A, UPLO='U' if upper else 'L')")
-
+lstsq = _removed("lstsq", " `torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n"
+                 "`torch.linalg.lstsq` has reversed arguments and does not return the QR "
+                 "decomposition in the returned tuple (although it returns other information "
+                 "about the problem).\n\nTo get the QR decomposition consider using "
+                 "`torch.linalg.qr`.\n\nThe returned solution in `torch.lstsq` stored the "
+                 "residuals of the solution in the last m - n columns of the returned value "
+                 "whenever m > n. In torch.linalg.lstsq, the residuals are in the field "
+                 "'residuals' of the returned named tuple.\n\nThe unpacking of the solution, "
+                 "as in\nX, _ = torch.lstsq(B, A).solution[:A.size(1)]\nshould be replaced "
+                 "with:\nX = torch.linalg.lstsq(A, B).solution")
+eig = _removed("eig", " `torch.linalg.eig` returns complex tensors of dtype `cfloat` or "
+               "`cdouble` rather than real tensors mimicking complex tensors.\n\nL, _ = "
+               "torch.eig(A) should be replaced with:\nL_complex = torch.linalg.eigvals(A)\n\n"
+               "and\n\nL, V = torch.eig(A, eigenvectors=True) should be replaced with:\n"
+               "L_complex, V_complex = torch.linalg.eig(A)")
+symeig = _removed("symeig", " The default behavior has changed from using the upper "
+                  "triangular portion of the matrix by default to using the lower triangular "
+                  "portion.\n\nL, _ = torch.symeig(A, upper=upper) should be replaced with:\n"
+                  "L = torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\n\nand\n\nL, V = "
+                  "torch.symeig(A, eigenvectors=True) should be replaced with:\nL, V = "
+                  "torch.linalg.eigh(A, UPLO='U' if upper else 'L')")
