@@ -19,7 +19,8 @@ How they are computed (in float64, the result cast back to the input's dtype):
   until x + k >= 10 + n, then the Euler-Maclaurin tail
   a^(1-s) / (s - 1) + a^-s / 2 + sum_j B_2j / (2j)! s (s + 1) ... (s + 2j - 2) a^(-s-2j+1).
 * erfinv: a rough closed-form start (Winitzki's, about 2e-3 relative), then three Halley steps
-  on erf(y) = x, or on erfc(y) = 1 - |x| for |x| > 1/2 so the tails keep their precision.
+  on erf(y) = x, or on erfc(y) = 1 - |x| for |x| > 1/2 so the tails keep their precision;
+  for |x| < 0.05 its Maclaurin series, sum_k c_k / (2k + 1) (sqrt(pi) x / 2)^(2k+1).
 * i0, i1: the power series for |x| <= 30, the asymptotic series
   I_nu(x) ~ e^x / sqrt(2 pi x) sum_k (-1)^k prod_{j<=k} (4 nu^2 - (2j - 1)^2) / (k! (8x)^k) beyond.
 
