@@ -141,13 +141,18 @@ def storage_offset(self):
 
 def new(self, *args, device=None):
     """The legacy constructor: ``x.new()`` an empty tensor, ``x.new(2, 3)`` or
-    ``x.new(torch.Size([2, 3]))`` an uninitialised one of that shape, ``x.new(data)`` (a list,
-    tuple or tensor) a copy of the data; all with x's dtype and device."""
+    ``x.new(x.size())`` an uninitialised one of that shape, ``x.new(data)`` (a list or a
+    tensor) a copy of the data; all with x's dtype and device. Unlike PyTorch, a tuple of ints
+    is a size (minigen's sizes are plain tuples)."""
     from .. import creation
     dev = self.device if device is None else device
     if not args:
         return creation.empty(0, dtype=self.dtype, device=dev)
-    if len(args) == 1 and type(args[0]).__name__ == "Size":
+    if len(args) == 1 and (type(args[0]).__name__ == "Size" or (
+            isinstance(args[0], tuple) and all(isinstance(a, numbers.Integral)
+                                               and not isinstance(a, bool) for a in args[0]))):
+        # minigen's x.shape and x.size() are plain tuples, so a tuple of ints is read as a size
+        # (x.new(x.size()), the common legacy spelling); pass a list for data
         return creation.empty(tuple(args[0]), dtype=self.dtype, device=dev)
     if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
         return creation.empty(tuple(int(a) for a in args), dtype=self.dtype, device=dev)
