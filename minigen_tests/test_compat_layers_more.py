@@ -571,3 +571,38 @@ def test_interpolate_area_and_3d_nearest_match_torch(mode, shape, kw, device):
     if mode == "area":
         with pytest.raises(ValueError, match="align_corners option can only be set"):
             MF.interpolate(xm, mode=mode, align_corners=False, **kw)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_embedding_scale_grad_by_freq_matches_torch(padding_idx, device):
+    w = np.random.randn(7, 3)
+    wt, wm = _pair(w, device)
+    i = [[1, 2, 2, 0], [5, 2, 0, 6]]
+    yt = F.embedding(torch.tensor(i), wt, padding_idx=padding_idx, scale_grad_by_freq=True)
+    ym = MF.embedding(mg.tensor(i, device=device), wm, padding_idx=padding_idx,
+                      scale_grad_by_freq=True)
+    _close(yt, ym)
+    g = np.random.randn(*yt.shape)
+    (yt * torch.tensor(g)).sum().backward()
+    (ym * mg.tensor(g, device=device)).sum().backward()
+    _close(wt.grad, wm.grad)
+    # second order as PyTorch's (its double backward ignores the frequency scaling)
+    wt, wm = _pair(w, device)
+    yt = F.embedding(torch.tensor(i), wt, scale_grad_by_freq=True)
+    ym = MF.embedding(mg.tensor(i, device=device), wm, scale_grad_by_freq=True)
+    (gt,) = torch.autograd.grad((yt ** 3).sum(), wt, create_graph=True)
+    (gm,) = mg.autograd.grad((ym ** 3).sum(), wm, create_graph=True)
+    _close(gt, gm)
+    (gt ** 2).sum().backward()
+    (gm ** 2).sum().backward()
+    _close(wt.grad, wm.grad)
+
+
+def test_embedding_bag_scale_grad_by_freq_is_one_over_the_count(device):
+    w = mg.tensor(np.random.randn(7, 2), device=device, requires_grad=True)
+    i, o = mg.tensor([1, 2, 2, 5, 2, 0, 5], device=device), mg.tensor([0, 3, 5], device=device)
+    MF.embedding_bag(i, w, o, mode="sum", scale_grad_by_freq=True).sum().backward()
+    # every picked row's gradient: (times picked) / (times picked) = 1
+    np.testing.assert_allclose(_np(w.grad)[:, 0], [1, 1, 1, 0, 0, 1, 0])
+    with pytest.raises(ValueError, match="max mode does not support scaling"):
+        MF.embedding_bag(i, w, o, mode="max", scale_grad_by_freq=True)

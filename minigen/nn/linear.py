@@ -91,15 +91,13 @@ class Embedding(Module):
     counts from the end) starts at zero and receives no gradient, so it stays as it is.
     ``max_norm`` rescales the rows a forward picks to at most that length (in place, as
     PyTorch); ``sparse=True`` gives PyTorch's gradient values as a dense tensor;
-    ``scale_grad_by_freq`` is not supported.
+    ``scale_grad_by_freq`` divides each row's gradient by its count in the input.
     """
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  _freeze=False, device=None, dtype=None):
         super().__init__()
-        if scale_grad_by_freq:
-            raise NotImplementedError("Embedding: scale_grad_by_freq is not supported in minigen")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
@@ -161,15 +159,12 @@ class EmbeddingBag(Module):
     ``forward(input, offsets=None, per_sample_weights=None)``: 1-D indices split at ``offsets``,
     or a 2-D (B, n) batch of equal bags. ``max_norm`` rescales the picked rows in place as
     PyTorch's; ``sparse=True`` gives PyTorch's gradient values as a dense tensor;
-    ``scale_grad_by_freq`` is not supported."""
+    ``scale_grad_by_freq`` divides each row's gradient by its count in the input."""
 
     def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
                  include_last_offset=False, padding_idx=None, device=None, dtype=None):
         super().__init__()
-        if scale_grad_by_freq:
-            raise NotImplementedError("EmbeddingBag: scale_grad_by_freq is not supported in "
-                                      "minigen")
         if mode not in ("sum", "mean", "max"):
             raise ValueError("mode has to be one of sum, mean or max")
         if padding_idx is not None:

@@ -264,30 +264,40 @@ class EmbeddingGather(Function):
     """y[p] = W[idx[p]]: row lookup. Its backward scatters rows back (``EmbeddingScatter``).
 
     With ``zero_padding`` (used only as the adjoint of the scatter) positions whose index is
-    the padding index read 0 instead of their row.
+    the padding index read 0 instead of their row. ``row_scale`` (``scale_grad_by_freq``: one
+    factor per row of W, 1 / its count in idx) scales the rows of the gradient the backward
+    scatters.
     """
 
-    def forward(self, w, idx, padding_idx, zero_padding=False):
+    def forward(self, w, idx, padding_idx, zero_padding=False, row_scale=None):
         self.idx, self.padding_idx, self.num = idx, padding_idx, w.shape[0]
+        self.row_scale = row_scale
         y = w[idx]
         if zero_padding and padding_idx is not None:
             y = y * (idx != padding_idx)[..., None].astype(y.dtype)
         return y
 
     def backward(self, gy):
-        return EmbeddingScatter.apply(gy, idx=self.idx, num=self.num, padding_idx=self.padding_idx)
+        return EmbeddingScatter.apply(gy, idx=self.idx, num=self.num, padding_idx=self.padding_idx,
+                                      row_scale=self.row_scale)
 
 
 class EmbeddingScatter(Function):
     """dL/dW = sum over positions p of e_{idx[p]} dL/dy[p] (repeated indices add up), with the
     padding row set to zero: it receives no gradient, as in PyTorch. This map is linear in
-    dL/dy; its adjoint is the gather that reads 0 at padding positions."""
+    dL/dy; its adjoint is the gather that reads 0 at padding positions. ``row_scale``
+    (``scale_grad_by_freq``) multiplies row i of the result by row_scale[i]; the adjoint stays
+    the plain gather then, as PyTorch's double backward of embedding ignores the scaling (so
+    that, with S G = diag(counts), D S G = S G D and second derivatives agree with finite
+    differences of the scaled gradient)."""
 
-    def forward(self, gy, idx, num, padding_idx):
-        self.idx, self.padding_idx = idx, padding_idx
+    def forward(self, gy, idx, num, padding_idx, row_scale=None):
+        self.idx, self.padding_idx, self.row_scale = idx, padding_idx, row_scale
         d = gy.shape[-1]
         gw = self.xp.zeros((num, d), dtype=gy.dtype)
         self.backend.scatter_add(gw, idx.reshape(-1), gy.reshape(-1, d))
+        if row_scale is not None:
+            gw *= row_scale[:, None]
         if padding_idx is not None:
             gw[padding_idx] = 0
         return gw
@@ -334,11 +344,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     output shape ``input.shape + (embedding_dim,)``. The row ``padding_idx`` gets no gradient.
     ``max_norm``: the picked rows longer than max_norm are first rescaled in place to that
     length (as PyTorch). ``sparse=True`` is accepted; the gradient is then the same values as
-    PyTorch's sparse one, held as a dense tensor. ``scale_grad_by_freq`` is not supported
-    (NotImplementedError).
+    PyTorch's sparse one, held as a dense tensor. ``scale_grad_by_freq=True`` divides the
+    gradient of each row by the number of times ``input`` picks it.
     """
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding: scale_grad_by_freq is not supported in minigen")
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
                            f"got shape {list(weight.shape)}")
@@ -353,7 +361,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         _device_mismatch("embedding", [input, weight])
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
-    return EmbeddingGather.apply(weight, idx=input.array, padding_idx=padding_idx)
+    row_scale = None
+    if scale_grad_by_freq:
+        xp = weight.xp
+        counts = xp.bincount(input.array.reshape(-1), minlength=num)
+        row_scale = (1.0 / xp.maximum(counts, 1)).astype(weight.dtype)
+    return EmbeddingGather.apply(weight, idx=input.array, padding_idx=padding_idx,
+                                 row_scale=row_scale)
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
@@ -377,15 +391,17 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     the gradient reaches each picked row of ``weight`` (for 'max' only the row that gave the
     maximum) and ``per_sample_weights``. ``max_norm`` rescales the picked rows first, as in
     ``embedding``; ``sparse=True`` gives the same gradient values, dense;
-    ``scale_grad_by_freq`` is not supported (NotImplementedError)."""
+    ``scale_grad_by_freq`` divides each row's gradient by its count in ``input`` (PyTorch's
+    documented meaning; its CPU kernel applies some of the counts to the wrong rows, so the
+    two can differ there)."""
     import numpy
     from ..creation import full, tensor as _tensor, zeros
     from .join import cat
     op = "embedding_bag"
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding_bag: scale_grad_by_freq is not supported in minigen")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
     if weight.ndim != 2:
         raise RuntimeError(f"embedding_bag: weight must be 2-D (num_embeddings, embedding_dim), "
                            f"got shape {list(weight.shape)}")
@@ -451,7 +467,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     gather = numpy.full((nbags, width), n, dtype=numpy.int64)
     for b, m in enumerate(members):
         gather[b, :len(m)] = m
-    rows = embedding(input, weight, max_norm=max_norm, norm_type=norm_type)  # (n, D)
+    rows = embedding(input, weight, max_norm=max_norm, norm_type=norm_type,
+                     scale_grad_by_freq=scale_grad_by_freq)                    # (n, D)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
     fill = float("-inf") if mode == "max" else 0.0
