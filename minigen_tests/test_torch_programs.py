@@ -399,8 +399,8 @@ def test_optimizer_arguments_are_checked():
         minigen.optim.Adadelta(p, lr=-1)
     with pytest.raises(ValueError, match="beta parameter at index 1"):
         minigen.optim.NAdam(p, betas=(0.9, 1.5))
-    with pytest.raises(NotImplementedError, match="line_search_fn=None"):
-        minigen.optim.LBFGS(p, line_search_fn="strong_wolfe")
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        minigen.optim.LBFGS(p, line_search_fn="armijo")
     with pytest.raises(RuntimeError, match="closure"):
         minigen.optim.LBFGS(p).step(None)
 
@@ -590,8 +590,8 @@ def test_linalg_gradcheck(name, device):
 def test_linalg_errors_and_names():
     with pytest.raises(RuntimeError, match="square matrices"):
         minigen.linalg.inv(minigen.ones(2, 3))
-    with pytest.raises(NotImplementedError, match="only 'fro'"):
-        minigen.linalg.matrix_norm(minigen.ones(2, 2), "nuc")
+    with pytest.raises(RuntimeError, match="Order 3 not supported"):
+        minigen.linalg.matrix_norm(minigen.ones(2, 2), 3)
     assert minigen.linalg.matmul is minigen.matmul
     np.testing.assert_allclose(minigen.inverse(minigen.eye(2) * 2).cpu().numpy(), np.eye(2) / 2)
 
@@ -679,7 +679,7 @@ def test_bfloat16_can_be_named_but_not_used():
     assert "bfloat16" in repr(table["bfloat16"])
     with pytest.raises(TypeError, match="minigen has no bfloat16"):
         minigen.zeros(2, dtype=minigen.bfloat16)
-    assert minigen.cuda.amp.GradScaler is minigen.amp.GradScaler
+    assert issubclass(minigen.cuda.amp.GradScaler, minigen.amp.GradScaler)
 
 
 def test_random_sampler_with_a_huge_num_samples_draws_lazily():
