@@ -136,12 +136,13 @@ def get_float32_matmul_precision():
     return _matmul_precision[0]
 
 
-_deterministic = [False]
+_deterministic = [False, False]  # (mode, warn_only)
 
 
 def use_deterministic_algorithms(mode, *, warn_only=False):
     """Accepted: minigen's kernels give the same result on every run already."""
     _deterministic[0] = bool(mode)
+    _deterministic[1] = bool(warn_only)
 
 
 def are_deterministic_algorithms_enabled():

@@ -53,7 +53,7 @@ from .linalg import LinAlgError, solve_triangular, vector_norm, inv, _square
 __all__ = ["svd", "svdvals", "qr", "eigh", "eigvalsh", "matrix_exp", "pinv", "matrix_rank",
            "lstsq", "cond", "matrix_power", "multi_dot", "cross", "vecdot", "solve_ex",
            "inv_ex", "cholesky_solve", "cholesky_inverse", "triangular_solve", "vander",
-           "tensorinv", "tensorsolve", "matrix_norm", "norm", "householder_product"]
+           "tensorinv", "tensorsolve", "matrix_norm", "norm", "householder_product", "lu_solve"]
 
 svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
 qr_result = namedtuple("linalg_qr", ["Q", "R"])
@@ -651,6 +651,23 @@ def householder_product(A, tau, *, out=None):
         v = V[..., :, i:i + 1]
         Q = Q - (Q @ v) @ (_mT(v) * tau[..., i:i + 1].unsqueeze(-1))
     return Q[..., :, :n]
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    """``torch.linalg.lu_solve(LU, pivots, B, *, left=True, adjoint=False)``: X with A X = B
+    for A = P L U given packed by ``lu_factor`` (``adjoint``: A^T X = B; ``left=False``:
+    X A = B), by a permutation and two triangular solves (differentiable in LU and B)."""
+    from .linalg import lu_unpack
+    P, L, U = lu_unpack(LU, pivots)
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return _mT(lu_solve(LU, pivots, _mT(B), adjoint=not adjoint))
+    if adjoint:  # A^T X = B:  U^T L^T P^T X = B  =>  X = P L^-T U^-T B
+        y = solve_triangular(_mT(U), B, upper=False)
+        y = solve_triangular(_mT(L), y, upper=True, unitriangular=True)
+        return P @ y
+    # A X = B:  X = U^-1 L^-1 P^T B
+    y = solve_triangular(L, _mT(P) @ B, upper=False, unitriangular=True)
+    return solve_triangular(U, y, upper=True)
 
 
 # ----------------------------------------------------------------------------- torch.* spellings

@@ -47,7 +47,18 @@ __all__ = [
     "fill", "range", "empty_strided", "frombuffer", "asarray", "initial_seed", "typename",
     "set_default_device", "get_default_device", "is_inference_mode_enabled",
     "is_anomaly_enabled", "set_anomaly_enabled", "is_anomaly_check_nan_enabled", "is_conj",
-    "is_neg", "is_inference", "matrix_rank", "lstsq", "eig", "symeig",
+    "is_neg", "is_inference", "matrix_rank", "lstsq", "eig", "symeig", "solve",
+    "ctc_loss", "conv_tbc", "convolution", "native_layer_norm", "native_batch_norm",
+    "native_group_norm", "native_dropout", "norm_except_dim", "lu_solve", "pca_lowrank",
+    "svd_lowrank", "igamma", "igammac", "set_default_tensor_type", "empty_permuted", "cond",
+    "while_loop", "set_warn_always", "is_warn_always_enabled", "get_num_interop_threads",
+    "set_num_interop_threads", "init_num_threads", "set_flush_denormal",
+    "is_deterministic_algorithms_warn_only_enabled", "get_deterministic_debug_mode",
+    "set_deterministic_debug_mode", "get_device", "is_distributed", "from_dlpack", "to_dlpack",
+    "alias_copy", "detach_copy", "diagonal_copy", "expand_copy", "permute_copy", "select_copy",
+    "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy", "t_copy",
+    "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy",
+    "view_as_real_copy", "view_as_complex_copy", "as_strided_copy",
 ]
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
@@ -514,3 +525,308 @@ symeig = _removed("symeig", " The default behavior has changed from using the up
                   "L = torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\n\nand\n\nL, V = "
                   "torch.symeig(A, eigenvectors=True) should be replaced with:\nL, V = "
                   "torch.linalg.eigh(A, UPLO='U' if upper else 'L')")
+solve = _removed("solve", " `torch.solve` is deprecated in favor of `torch.linalg.solve`. "
+                 "`torch.linalg.solve` has its arguments reversed and does not return the LU "
+                 "factorization.\n\nTo get the LU factorization see `torch.lu`, which can be "
+                 "used with `torch.lu_solve` or `torch.lu_unpack`.\nX = torch.solve(B, A)."
+                 "solution should be replaced with:\nX = torch.linalg.solve(A, B)")
+
+
+# ----------------------------------------------------------------------------- more ATen ops
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=0,
+             zero_infinity=False):
+    """``F.ctc_loss`` with an integer reduction (no reduction by default, as PyTorch's Python
+    binding of the ATen op)."""
+    return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank,
+                      _reduction(reduction, "ctc_loss"), zero_infinity)
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """Time-batch-channel 1-D convolution (fairseq's ConvTBC): input (T, B, C_in), weight
+    (K, C_in, C_out), bias (C_out), ``pad`` zeros at both ends of time; output (T', B, C_out).
+    The same numbers as conv1d on (B, C_in, T) with the weight read as (C_out, C_in, K)."""
+    if input.ndim != 3 or weight.ndim != 3:
+        raise RuntimeError(f"conv_tbc: Input must have 3 dims: time, batch, in_channel; weight "
+                           f"must have 3 dims (got {list(input.shape)} and "
+                           f"{list(weight.shape)})")
+    if weight.shape[1] != input.shape[2]:
+        raise RuntimeError(f"conv_tbc: Input dim 2 (input channels) is not == dim 1 in the "
+                           f"weight tensor ({input.shape[2]} vs {weight.shape[1]})")
+    y = F.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, 1, pad)
+    return y.permute(2, 0, 1)
+
+
+def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
+                groups):
+    """ATen's generic convolution: conv1d/2d/3d (or their transposes) by the weight's dims."""
+    n = weight.ndim - 2
+    if n not in (1, 2, 3):
+        raise RuntimeError(f"convolution: expected a weight of 3, 4 or 5 dims, got "
+                           f"{weight.ndim}")
+    names = ("conv_transpose" if transposed else "conv") + f"{n}d"
+    fn = getattr(F, names, None)
+    if fn is None:
+        raise NotImplementedError(f"convolution: F.{names} is not in minigen")
+    if transposed:
+        return fn(input, weight, bias, tuple(stride), tuple(padding), tuple(output_padding),
+                  groups, tuple(dilation))
+    return fn(input, weight, bias, tuple(stride), tuple(padding), tuple(dilation), groups)
+
+
+def native_layer_norm(input, normalized_shape, weight, bias, eps):
+    """(output, mean, rstd): the statistics over the normalized dims, kept as size-1 dims
+    (constants: PyTorch's mean and rstd outputs are not differentiable)."""
+    dims = tuple(builtins.range(input.ndim - len(normalized_shape), input.ndim))
+    x = input.detach()
+    mean = x.mean(dims, keepdim=True)
+    var = ((x - mean) ** 2).mean(dims, keepdim=True)
+    return F.layer_norm(input, normalized_shape, weight, bias, eps), mean, (var + eps).rsqrt()
+
+
+def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum,
+                      eps):
+    """(output, save_mean, save_invstd): the batch's per-channel mean and 1/sqrt(var + eps)
+    when training (empty tensors otherwise, as PyTorch's CPU kernel)."""
+    out = F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if not training:
+        empty = _wrap(input.xp.zeros((0,), dtype=input.array.dtype))
+        return out, empty, empty
+    dims = (0,) + tuple(builtins.range(2, input.ndim))
+    x = input.detach()
+    mean = x.mean(dims)
+    var = ((x - mean.reshape((1, -1) + (1,) * (input.ndim - 2))) ** 2).mean(dims)
+    return out, mean, (var + eps).rsqrt()
+
+
+def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
+    """(output, mean, rstd), the statistics of each (sample, group): (N, group)."""
+    x = input.reshape(N, group, -1)
+    mean = x.mean(-1)
+    var = ((x - mean.unsqueeze(-1)) ** 2).mean(-1)
+    return F.group_norm(input, group, weight, bias, eps), mean, (var + eps).rsqrt()
+
+
+def native_dropout(input, p, train):
+    """(output, keep mask): inverted dropout and the boolean mask of kept elements (all True,
+    the output ``input`` itself... a copy, when not training)."""
+    if not train or p == 0:
+        return input.clone(), _wrap(input.xp.ones(tuple(input.shape), dtype=bool))
+    from .creation import rand
+    keep = rand(tuple(input.shape), dtype=input.dtype, device=input.device) >= p
+    scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
+    return input * (keep.to(input.dtype) * scale), keep
+
+
+def norm_except_dim(v, pow=2, dim=0):
+    """The ``pow``-norm of ``v`` over every dim but ``dim``, shaped to broadcast against v
+    (weight normalisation's ||v||); ``dim=-1``: the norm of all of v, 0-d."""
+    from .linalg import vector_norm
+    if dim == -1:
+        return vector_norm(v, pow)
+    d = dim % v.ndim
+    others = tuple(i for i in builtins.range(v.ndim) if i != d)
+    return vector_norm(v, pow, dim=others, keepdim=True)
+
+
+def lu_solve(b, LU_data, LU_pivots, *, out=None):
+    """Deprecated ``torch.lu_solve(b, LU_data, LU_pivots)``: ``linalg.lu_solve(LU, pivots, b)``."""
+    from .linalg_decomp import lu_solve as ls
+    return ls(LU_data, LU_pivots, b)
+
+
+def svd_lowrank(A, q=6, niter=2, M=None):
+    """(U, S, V) of rank q approximating A - M. PyTorch finds them by a randomized subspace
+    iteration; minigen computes the exact truncated SVD (which that iteration approximates;
+    the numbers agree to its accuracy, and the columns' signs are arbitrary in both)."""
+    from .linalg_decomp import svd as _svd
+    X = A if M is None else A - M
+    q = builtins.min(6 if q is None else q, X.shape[-2], X.shape[-1])
+    U, S, Vh = _svd(X, full_matrices=False)
+    return U[..., :q], S[..., :q], Vh[..., :q, :].transpose(-2, -1)
+
+
+def pca_lowrank(A, q=None, center=True, niter=2):
+    """(U, S, V) of the (column-centred when ``center``) data A, q = min(6, m, n) by default:
+    the principal directions are V's columns (exact truncated SVD, see svd_lowrank)."""
+    X = A - A.mean(-2, keepdim=True) if center else A
+    return svd_lowrank(X, q=q, niter=niter)
+
+
+def igamma(input, other, *, out=None):
+    """The regularized lower incomplete gamma P(a, x) (``torch.special.gammainc``)."""
+    from .distributions.gamma import gammainc
+    return gammainc(input, other)
+
+
+def igammac(input, other, *, out=None):
+    """The regularized upper incomplete gamma Q(a, x) = 1 - P(a, x)."""
+    return 1.0 - igamma(input, other)
+
+
+def set_default_tensor_type(t):
+    """Legacy: ``torch.set_default_tensor_type(torch.DoubleTensor)`` or a name such as
+    ``'torch.cuda.FloatTensor'``: the default float dtype (and, for cuda types, the default
+    device); only floating types are allowed, as in PyTorch."""
+    name = t if isinstance(t, str) else getattr(t, "__name__", str(t))
+    full = t if isinstance(t, str) else f"{getattr(t, '__module__', '')}.{name}"
+    kinds = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16"}
+    base = name.rsplit(".", 1)[-1]
+    if base not in kinds:
+        raise TypeError("only floating-point types are supported as the default type")
+    B.set_default_dtype(B.as_dtype(kinds[base]))
+    set_default_device("cuda" if "cuda" in full else None)
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad=False, pin_memory=False):
+    """An uninitialised tensor of ``size``; ``physical_layout`` (a permutation of the dims,
+    checked) only orders memory in PyTorch, and minigen's arrays are row-major."""
+    if sorted(physical_layout) != list(builtins.range(len(size))):
+        raise RuntimeError(f"empty_permuted: physical_layout {list(physical_layout)} is not a "
+                           f"permutation of the {len(size)} dims")
+    from .creation import empty
+    return empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def cond(pred, true_fn, false_fn, operands=(), *args, **kwargs):
+    """``torch.cond(pred, true_fn, false_fn, operands)``: ``true_fn(*operands)`` if pred
+    (a bool or a one-element tensor) holds, else ``false_fn(*operands)``."""
+    take = bool(pred.item()) if isinstance(pred, Tensor) else bool(pred)
+    return (true_fn if take else false_fn)(*tuple(operands))
+
+
+def while_loop(cond_fn, body_fn, carried_inputs, *args, **kwargs):
+    """``torch.while_loop``: ``carried = body_fn(*carried)`` while ``cond_fn(*carried)``;
+    returns the final carried values (a tuple)."""
+    carried = tuple(carried_inputs)
+    while True:
+        c = cond_fn(*carried)
+        if not (bool(c.item()) if isinstance(c, Tensor) else bool(c)):
+            return carried
+        out = body_fn(*carried)
+        carried = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+_FLAGS = {"warn_always": False, "interop_threads": 1}
+
+
+def set_warn_always(b):
+    _FLAGS["warn_always"] = bool(b)
+
+
+def is_warn_always_enabled():
+    return _FLAGS["warn_always"]
+
+
+def get_num_interop_threads():
+    """minigen runs no inter-op thread pool: one thread."""
+    return _FLAGS["interop_threads"]
+
+
+def set_num_interop_threads(n):
+    if int(n) < 1:
+        raise RuntimeError("Expected positive number of threads")
+    _FLAGS["interop_threads"] = int(n)
+
+
+def init_num_threads():
+    """Nothing to set up: minigen's thread count is NumPy's BLAS pool (minigen/threads.py)."""
+
+
+def set_flush_denormal(mode):
+    """False: NumPy gives no control of the CPU's denormal flushing (PyTorch returns False
+    where it is not supported)."""
+    return False
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    from .legacy import _deterministic
+    return _deterministic[0] and _deterministic[1]
+
+
+def get_deterministic_debug_mode():
+    """0 ('default'), 1 ('warn') or 2 ('error'), from use_deterministic_algorithms."""
+    from .legacy import _deterministic
+    return 0 if not _deterministic[0] else (1 if _deterministic[1] else 2)
+
+
+def set_deterministic_debug_mode(debug_mode):
+    from .legacy import use_deterministic_algorithms
+    modes = {"default": 0, "warn": 1, "error": 2}
+    m = modes.get(debug_mode, debug_mode) if isinstance(debug_mode, str) else int(debug_mode)
+    if m not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected one of `default`, `warn`, "
+                           f"`error`, but got {debug_mode}")
+    use_deterministic_algorithms(m > 0, warn_only=(m == 1))
+
+
+def get_device(input):
+    """-1 for a CPU tensor, else the CUDA device index."""
+    return input.get_device()
+
+
+def is_distributed(input):
+    return False
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing the memory of any object with ``__dlpack__`` (a NumPy array, a PyTorch
+    CPU tensor, a CuPy array, ...)."""
+    from . import backend as _B
+    dev = getattr(ext_tensor, "__dlpack_device__", lambda: (1, 0))()
+    if dev[0] == 1:  # kDLCPU
+        import numpy
+        return _wrap(numpy.from_dlpack(ext_tensor))
+    xp = _B.get_backend("cuda").xp
+    return _wrap(xp.from_dlpack(ext_tensor))
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule of the tensor's memory."""
+    return tensor.array.__dlpack__()
+
+
+# the *_copy forms of the view ops: the view's values in a fresh tensor
+def _copy_of(view):
+    def fn(input, *args, **kwargs):
+        out = view(input, *args, **kwargs)
+        if isinstance(out, (tuple, list)):
+            return type(out)(o.clone() for o in out)
+        return out.clone()
+    return fn
+
+
+def _method(name):
+    return lambda input, *a, **k: getattr(input, name)(*a, **k)
+
+
+alias_copy = _copy_of(lambda x: x)
+detach_copy = _copy_of(lambda x: x.detach())
+for _name in ("diagonal", "expand", "permute", "select", "split", "squeeze", "t", "transpose",
+              "unbind", "unfold", "unsqueeze", "view", "as_strided"):
+    globals()[f"{_name}_copy"] = _copy_of(_method(_name))
+split_with_sizes_copy = _copy_of(lambda x, split_sizes, dim=0: x.split(list(split_sizes), dim))
+
+
+def _slice(x, dim=0, start=None, end=None, step=1):
+    idx = [slice(None)] * x.ndim
+    idx[dim] = slice(start, end, step)
+    return x[tuple(idx)]
+
+
+slice_copy = _copy_of(_slice)
+
+
+def _view_as_real(x):
+    from .ops import view_as_real
+    return view_as_real(x)
+
+
+def _view_as_complex(x):
+    from .ops import view_as_complex
+    return view_as_complex(x)
+
+
+view_as_real_copy = _copy_of(_view_as_real)
+view_as_complex_copy = _copy_of(_view_as_complex)
+del _name

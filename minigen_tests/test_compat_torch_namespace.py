@@ -586,3 +586,91 @@ def test_functional_call_ties_shared_weights():
     out = mg.func.functional_call(net, {"0.weight": w}, (mg.ones(1, 3),))
     np.testing.assert_allclose(_np(out), 4 * np.ones((1, 3)))
     assert net[1].weight is lin.weight and isinstance(lin.weight, mg.nn.Parameter)
+
+
+# ----------------------------------------------------------------------------- more ATen ops
+X263 = R.standard_normal((2, 3, 6))
+MORE = {
+    "conv_tbc": (lambda L, x, w, b: L.conv_tbc(x, w, b, 1), [R.standard_normal((5, 2, 3)),
+                                                           R.standard_normal((3, 3, 4)),
+                                                           R.standard_normal(4)]),
+    "convolution": (lambda L, x, w: L.convolution(x, w, None, [2], [1], [1], False, [0], 1),
+                    [X263, R.standard_normal((4, 3, 2))]),
+    "convolution_t": (lambda L, x, w: L.convolution(x, w, None, [2], [1], [1], True, [1], 1),
+                      [X263, R.standard_normal((3, 4, 2))]),
+    "native_layer_norm": (lambda L, x, w: L.native_layer_norm(x, [6], w, None, 1e-5),
+                          [X263, R.uniform(.5, 2, 6)]),
+    "native_batch_norm": (lambda L, x: L.native_batch_norm(x, None, None, None, None, True,
+                                                           0.1, 1e-5)[0], [X263]),
+    "native_group_norm": (lambda L, x: L.native_group_norm(x, None, None, 2, 3, 6, 3, 1e-5),
+                          [X263]),
+    "norm_except_dim": (lambda L, x: (L.norm_except_dim(x, 2, 1), L.norm_except_dim(x, 3, -1)),
+                        [X263]),
+    "ctc_loss": (lambda L, lp, t: L.ctc_loss(lp.log_softmax(-1), t, [6, 5], [2, 2]),
+                 [R.standard_normal((6, 2, 4)), np.array([[1, 2], [1, 1]])]),
+    "ctc_loss_sum": (lambda L, lp, t: L.ctc_loss(lp.log_softmax(-1), t, [6, 5], [2, 2], 0, 2),
+                     [R.standard_normal((6, 2, 4)), np.array([[1, 2], [1, 1]])]),
+    "igamma": (lambda L, a, x: (L.igamma(a.detach(), x), L.igammac(a.detach(), x)),
+               [np.array([0.5, 2.0, 3.0]), np.array([1.0, 1.5, 4.0])], 1e-7),
+    "slice_copy": (lambda L, x: L.slice_copy(x, 2, 1, 5, 2), [X263]),
+    "transpose_copy": (lambda L, x: L.transpose_copy(x, 0, 2), [X263]),
+    "split_with_sizes_copy": (lambda L, x: L.split_with_sizes_copy(x, [2, 4], 2), [X263]),
+}
+
+
+@pytest.mark.parametrize("name", list(MORE))
+def test_more_aten_ops_match_torch(name):
+    fn, arrays, *tol = MORE[name]
+    _compare(lambda *a: fn(torch, *a), lambda *a: fn(mg, *a), arrays,
+             atol=tol[0] if tol else 1e-10)
+
+
+@pytest.mark.parametrize("kw", [{}, {"adjoint": True}, {"left": False}])
+def test_lu_solve_matches_torch(kw):
+    a, b = R.standard_normal((2, 3, 3)), R.standard_normal((2, 3, 3))
+
+    def run(L, A, B):
+        LU, piv = L.linalg.lu_factor(A)
+        return L.linalg.lu_solve(LU, piv, B, **kw)
+    _compare(lambda A, B: run(torch, A, B), lambda A, B: run(mg, A, B), [a, b])
+    LU, piv = mg.linalg.lu_factor(mg.tensor(a))
+    np.testing.assert_allclose(_np(mg.lu_solve(mg.tensor(b), LU, piv)),
+                               np.linalg.solve(a, b), atol=1e-10)
+
+
+def test_lowrank_control_flow_and_flags():
+    y = R.standard_normal((10, 5))
+    U, S, V = mg.pca_lowrank(mg.tensor(y), q=3)
+    yc = y - y.mean(0)
+    np.testing.assert_allclose(_np(S), np.linalg.svd(yc, compute_uv=False)[:3], atol=1e-10)
+    assert U.shape == (10, 3) and V.shape == (5, 3)
+    U, S, V = mg.svd_lowrank(mg.tensor(y))
+    np.testing.assert_allclose(_np(U * S @ V.mT), y, atol=1e-10)  # rank 5 = full here
+    assert float(mg.cond(mg.tensor(True), lambda a: a + 1, lambda a: a - 1, (mg.tensor(1.),))) == 2
+    assert int(mg.while_loop(lambda i: i < 3, lambda i: (i + 1,), (mg.tensor(0),))[0]) == 3
+    mg.set_default_tensor_type(mg.DoubleTensor)
+    try:
+        assert mg.ones(1).dtype == mg.float64
+    finally:
+        mg.set_default_tensor_type("torch.FloatTensor")
+    assert mg.ones(1).dtype == mg.float32
+    with pytest.raises(TypeError, match="floating-point"):
+        mg.set_default_tensor_type(mg.LongTensor)
+    mg.set_deterministic_debug_mode("warn")
+    assert mg.get_deterministic_debug_mode() == 1
+    assert mg.is_deterministic_algorithms_warn_only_enabled()
+    mg.set_deterministic_debug_mode(0)
+    assert mg.get_deterministic_debug_mode() == 0 and not mg.are_deterministic_algorithms_enabled()
+    mg.set_warn_always(True)
+    assert mg.is_warn_always_enabled()
+    mg.set_warn_always(False)
+    assert mg.get_device(mg.ones(1)) == torch.get_device(torch.ones(1)) == -1
+    np.testing.assert_array_equal(_np(mg.from_dlpack(torch.arange(3))), [0, 1, 2])
+    np.testing.assert_array_equal(_np(torch.from_dlpack(mg.to_dlpack(mg.arange(3)))), [0, 1, 2])
+    with pytest.raises(RuntimeError) as t_err:
+        torch.solve(torch.eye(2), torch.eye(2))
+    with pytest.raises(RuntimeError) as m_err:
+        mg.solve(mg.eye(2), mg.eye(2))
+    assert str(m_err.value) == str(t_err.value)
+    with pytest.raises(RuntimeError, match="input channels"):
+        mg.conv_tbc(mg.ones(4, 2, 3), mg.ones(3, 2, 4), mg.ones(4))
