@@ -532,6 +532,11 @@ def test_lazy_load_state_dict_and_errors():
     assert type(m.weight) is mnn.Parameter and m.weight.shape == (3, 4)
     m(mg.randn(2, 4))
     assert type(m) is mnn.Linear and repr(m) == repr(t)
+    import copy
+    c = copy.deepcopy(mnn.LazyConv2d(3, 2, dtype=mg.float64))  # copies stay lazy, dtype kept
+    assert c.has_uninitialized_params()
+    c(mg.randn(1, 2, 4, 4, dtype=mg.float64))
+    assert type(c) is mnn.Conv2d and c.weight.dtype == mg.float64 and c.weight.shape == (3, 2, 2, 2)
     b = mnn.UninitializedBuffer()
     b.materialize((2, 3))
     assert type(b) is mg.Tensor and b.shape == (2, 3)

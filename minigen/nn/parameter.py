@@ -90,9 +90,6 @@ class _Uninitialized:
     def __repr__(self):
         return f"<{type(self).__name__}>"
 
-    def __reduce_ex__(self, proto):
-        return (type(self), (self.requires_grad,))
-
 
 class UninitializedParameter(_Uninitialized, Parameter):
     """A parameter whose shape is not known yet (the weights of a ``Lazy*`` module): it is
