@@ -26,8 +26,8 @@ import numbers
 
 from .autograd import Tensor
 
-__all__ = ["vmap", "grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian",
-           "functional_call"]
+__all__ = ["vmap", "grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd",
+           "hessian", "functional_call", "stack_module_state"]
 
 
 # ----------------------------------------------------------------------------- pytrees
@@ -294,6 +294,74 @@ def vjp(func, *primals, has_aux=False):
 
     shown = out if record else _detach_tree(out)
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``torch.func.jvp(f, primals, tangents)``: (f(*primals), J t), the Jacobian-vector
+    product computed by reverse mode twice: g(v) = v^T J is linear in v and recorded, so
+    J t = d(g(v) . t)/dv (PyTorch uses forward mode; the numbers agree)."""
+    from .autograd import enable_grad
+    from .graph import grad as autograd_grad
+    from .creation import zeros_like
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise RuntimeError(f"jvp: Expected primals and tangents to have the same python "
+                           f"structure ({len(primals)} and {len(tangents)} entries)")
+    new_args, diff, _, record = _prepare_args(primals, tuple(range(len(primals))))
+    with enable_grad():
+        out = func(*new_args)
+        aux = None
+        if has_aux:
+            out, aux = out
+        out_leaves, out_rebuild = _flatten(out)
+        flat = [x for _, fresh, _ in diff for x in fresh]
+        tan = [t for tt in tangents for t in _flatten(tt)[0]]
+        for x, t in zip(flat, tan):
+            if tuple(x.shape) != tuple(t.shape):
+                raise RuntimeError(f"jvp: Expected primals and tangents to have the same shape, "
+                                   f"got {tuple(x.shape)} and {tuple(t.shape)}")
+        vs = [zeros_like(o).requires_grad_(True) for o in out_leaves]
+        gs = autograd_grad(out_leaves, flat, grad_outputs=vs, create_graph=True,
+                           allow_unused=True)
+        pairs = [(g, t) for g, t in zip(gs, tan) if g is not None and g.requires_grad]
+        if pairs:
+            total = sum((g * t).sum() for g, t in pairs)
+            jv = autograd_grad([total], vs, create_graph=record, allow_unused=True)
+        else:
+            jv = [None] * len(vs)
+    jv = [zeros_like(o) if j is None else j for o, j in zip(out_leaves, jv)]
+    shown = out if record else _detach_tree(out)
+    result = out_rebuild(jv if record else [j.detach() for j in jv])
+    return (shown, result, aux) if has_aux else (shown, result)
+
+
+def linearize(func, *primals):
+    """``torch.func.linearize(f, *primals)``: (f(*primals), jvp_fn) with ``jvp_fn(*tangents)``
+    the Jacobian-vector product at the primals (recomputed by ``jvp`` at each call)."""
+    out = func(*primals)
+
+    def jvp_fn(*tangents):
+        return jvp(func, primals, tangents)[1]
+    return _detach_tree(out), jvp_fn
+
+
+def stack_module_state(models):
+    """``torch.func.stack_module_state(models)``: (params, buffers), dicts of each name's
+    tensors of the models stacked on a new leading dim (for ``vmap`` over an ensemble with
+    ``functional_call``); the stacked parameters are new leaves that require grad."""
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if not (all(m.training for m in models) or not any(m.training for m in models)):
+        raise RuntimeError("stack_module_state: Expected all models to have the same training/"
+                           "eval mode.")
+    from .ops import stack
+    names = [n for n, _ in models[0].named_parameters()]
+    params = {n: stack([dict(m.named_parameters())[n].detach() for m in models])
+              .requires_grad_(True) for n in names}
+    bnames = [n for n, _ in models[0].named_buffers()]
+    buffers = {n: stack([dict(m.named_buffers())[n] for m in models]) for n in bnames}
+    return params, buffers
 
 
 def _detach_tree(tree):

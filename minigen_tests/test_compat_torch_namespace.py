@@ -674,3 +674,30 @@ def test_lowrank_control_flow_and_flags():
     assert str(m_err.value) == str(t_err.value)
     with pytest.raises(RuntimeError, match="input channels"):
         mg.conv_tbc(mg.ones(4, 2, 3), mg.ones(3, 2, 4), mg.ones(4))
+
+
+def test_jvp_linearize_and_ensembles_match_torch():
+    from torch import func as tf
+    x, t, W = R.standard_normal(4), R.standard_normal(4), R.standard_normal((3, 4))
+    a = tf.jvp(lambda v: torch.sin(torch.tensor(W) @ v), (torch.tensor(x),), (torch.tensor(t),))
+    b = mg.func.jvp(lambda v: mg.sin(mg.tensor(W) @ v), (mg.tensor(x),), (mg.tensor(t),))
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(_np(q), _np(p), atol=1e-12)
+    _, f = mg.func.linearize(lambda v: mg.sin(v) * v, mg.tensor(x))
+    np.testing.assert_allclose(_np(f(mg.tensor(t))), (np.cos(x) * x + np.sin(x)) * t, atol=1e-12)
+    with pytest.raises(RuntimeError, match="same shape"):
+        mg.func.jvp(lambda v: v, (mg.tensor(x),), (mg.ones(2),))
+    tms = [torch.nn.Linear(4, 2).double() for _ in range(3)]
+    mms = [mg.nn.Linear(4, 2).double() for _ in range(3)]
+    for tm, mm in zip(tms, mms):
+        mm.load_state_dict({k: mg.tensor(_np(v)) for k, v in tm.state_dict().items()})
+    pt, bt = tf.stack_module_state(tms)
+    pm, bm = mg.func.stack_module_state(mms)
+    yt = tf.vmap(lambda p, b, v: tf.functional_call(tms[0], (p, b), (v,)),
+                 in_dims=(0, 0, None))(pt, bt, torch.tensor(x))
+    ym = mg.vmap(lambda p, b, v: mg.func.functional_call(mms[0], (p, b), (v,)),
+                 in_dims=(0, 0, None))(pm, bm, mg.tensor(x))
+    np.testing.assert_allclose(_np(ym), _np(yt), atol=1e-12)
+    assert pm["weight"].requires_grad and pm["weight"].shape == (3, 2, 4)
+    from minigen.nn.utils.stateless import functional_call
+    assert functional_call is mg.func.functional_call
