@@ -701,3 +701,12 @@ def test_jvp_linearize_and_ensembles_match_torch():
     assert pm["weight"].requires_grad and pm["weight"].shape == (3, 2, 4)
     from minigen.nn.utils.stateless import functional_call
     assert functional_call is mg.func.functional_call
+
+
+def test_torch_norm_nuclear_matches_torch():
+    _compare(lambda a: (torch.norm(a, "nuc", dim=(1, 2)), torch.norm(a[0], "nuc"),
+                        a.norm(p="nuc", dim=(0, 2), keepdim=True)),
+             lambda a: (mg.norm(a, "nuc", dim=(1, 2)), mg.norm(a[0], "nuc"),
+                        a.norm(p="nuc", dim=(0, 2), keepdim=True)), [S244[:, :, :3].copy()])
+    with pytest.raises(RuntimeError, match="2-D"):
+        mg.norm(mg.ones(2, 2, 2), "nuc")

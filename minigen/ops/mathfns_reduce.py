@@ -81,8 +81,8 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """The vector p-norm (sum_i |x_i|^p)^(1/p) over ``dim`` (an int, a tuple, or None for all
     elements); ``p`` is a number, inf, -inf, or 'fro' (the 2-norm of the elements).
 
-    As torch.norm, with two differences: p='nuc' (nuclear norm) is not supported, and a numeric
-    p over two dims is always the vector norm of those elements (as torch.norm computes it)."""
+    As torch.norm: p='nuc' is the nuclear norm (the sum of the singular values) of the matrices
+    over two dims, and a numeric p over two dims is the vector norm of those elements."""
     _check_tensor(input, "norm")
     if out is not None:
         raise TypeError("norm: the out= argument is not supported by minigen")
@@ -92,8 +92,13 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         raise RuntimeError(f"norm: expected a floating point tensor as input, got "
                            f"{input.array.dtype} of shape {list(input.shape)}")
     if isinstance(p, str):
-        if p == "nuc":
-            raise NotImplementedError("norm: p='nuc' (the nuclear norm) is not supported")
+        if p == "nuc":  # the sum of the singular values (minigen/linalg_decomp.py)
+            from ..linalg_decomp import matrix_norm
+            if dim is None and input.ndim != 2:
+                raise RuntimeError(f"norm: p='nuc' with dim=None needs a 2-D input, got shape "
+                                   f"{list(input.shape)}")
+            return matrix_norm(input, "nuc", tuple(dim) if dim is not None else (-2, -1),
+                               keepdim)
         if p != "fro":
             raise RuntimeError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
         if isinstance(dim, (tuple, list)) and len(dim) > 2:
