@@ -606,3 +606,24 @@ def test_embedding_bag_scale_grad_by_freq_is_one_over_the_count(device):
     np.testing.assert_allclose(_np(w.grad)[:, 0], [1, 1, 1, 0, 0, 1, 0])
     with pytest.raises(ValueError, match="max mode does not support scaling"):
         MF.embedding_bag(i, w, o, mode="max", scale_grad_by_freq=True)
+
+
+def test_gradcheck_packed_lstm_lrn_and_gumbel(device):
+    rng = np.random.default_rng(5)
+    lstm = mnn.LSTM(2, 2, bidirectional=True).to(device).double()
+    x = mg.tensor(rng.standard_normal((4, 3, 2)), device=device, requires_grad=True)
+
+    def packed(x):
+        p = mrnn.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+        out, (h, c) = lstm(p)
+        y, _ = mrnn.pad_packed_sequence(out, padding_value=0.5)
+        return y.sum(-1) + h.sum() * c.mean()
+    assert mg.gradcheck(packed, [x])
+    v = mg.tensor(rng.standard_normal((2, 5, 3)), device=device, requires_grad=True)
+    assert mg.gradcheck(lambda v: MF.local_response_norm(v, 3, alpha=0.5, k=1.2), [v])
+    assert mg.gradgradcheck(lambda v: MF.local_response_norm(v, 2, alpha=0.5, k=1.2), [v])
+
+    def gumbel(v):
+        mg.manual_seed(11)
+        return MF.gumbel_softmax(v, tau=0.8, dim=1)
+    assert mg.gradcheck(gumbel, [v])
