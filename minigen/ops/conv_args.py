@@ -37,7 +37,7 @@ def _check_common(op, nd, input, weight, bias, stride, dilation, groups, transpo
     what = "(in_channels, out_channels/groups, " if transposed else "(out_channels, in_channels/groups, "
     if weight.ndim != nd + 2:
         raise RuntimeError(
-            f"{op}: expected a {nd + 2}-D weight {what}{'kH, kW' if nd == 2 else 'kW'}), but got "
+            f"{op}: expected a {nd + 2}-D weight {what}{('kW', 'kH, kW', 'kD, kH, kW')[nd - 1]}), but got "
             f"weight of size {list(weight.shape)}")
     if not isinstance(groups, numbers.Integral) or groups <= 0:
         raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
