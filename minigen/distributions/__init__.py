@@ -7,6 +7,8 @@
 variant), ``MultivariateNormal``, the relaxed (Concrete / Gumbel-softmax) ``RelaxedBernoulli``
 and ``RelaxedOneHotCategorical``, ``TransformedDistribution`` with the transforms of
 ``transforms`` (Affine, Exp, Sigmoid, Tanh, Power, Softmax, Compose), ``MixtureSameFamily``,
+``Cauchy``/``HalfCauchy``, ``HalfNormal``, ``Gumbel``, ``StudentT``, ``Geometric``,
+``NegativeBinomial``, ``Multinomial``, ``LowRankMultivariateNormal``, ``Weibull``, ``Pareto``,
 ``constraints``, and ``kl_divergence`` in closed form for the pairs PyTorch registers among them.
 ``log_prob``, ``entropy``, ``rsample`` and ``kl_divergence`` are differentiable with respect to the parameters. Parameters and values are checked as PyTorch
 checks them (``validate_args``; ``Distribution.set_default_validate_args(False)`` turns it off).
@@ -31,8 +33,19 @@ from .transformed_distribution import LogNormal, TransformedDistribution
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                       RelaxedOneHotCategorical)
 from .mixture_same_family import MixtureSameFamily
-from .transforms import (AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
-                         SigmoidTransform, SoftmaxTransform, TanhTransform, Transform)
+from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform,
+                         PowerTransform, SigmoidTransform, SoftmaxTransform, TanhTransform,
+                         Transform)
+from .cauchy import Cauchy
+from .half_normal import HalfCauchy, HalfNormal
+from .gumbel import Gumbel
+from .studentT import StudentT
+from .geometric import Geometric
+from .negative_binomial import NegativeBinomial
+from .multinomial import Multinomial
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
+from .weibull import Weibull
+from .pareto import Pareto
 
 __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "kl_divergence", "register_kl", "Uniform", "Laplace", "Exponential", "Gamma", "Chi2",
@@ -41,4 +54,6 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "TransformedDistribution", "ExpRelaxedCategorical", "LogitRelaxedBernoulli",
            "RelaxedBernoulli", "RelaxedOneHotCategorical", "MixtureSameFamily", "constraints",
            "transforms", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform",
-           "SigmoidTransform", "SoftmaxTransform", "TanhTransform", "Transform"]
+           "SigmoidTransform", "SoftmaxTransform", "TanhTransform", "Transform", "AbsTransform",
+           "Cauchy", "HalfCauchy", "HalfNormal", "Gumbel", "StudentT", "Geometric",
+           "NegativeBinomial", "Multinomial", "LowRankMultivariateNormal", "Weibull", "Pareto"]

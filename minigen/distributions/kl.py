@@ -17,6 +17,11 @@ registered here (``register_kl`` adds more):
     Exponential:         log(r_p / r_q) + r_q / r_p - 1
     Poisson-Poisson:     r_p (log r_p - log r_q) - (r_p - r_q)
     OneHotCategorical:   the Categorical pair's
+    Geometric-Geometric: -H(p) - log(1 - q) / p - logits_q
+    HalfNormal:          the Normal pair's (same map |x|, both centred at 0)
+    Gumbel-Gumbel:       -log c + gamma (c - 1) - 1 + e^((m_q - m_p) / s_q) Gamma(1 + c),
+                         c = s_p / s_q
+    LowRankMVN / MVN:    through the covariance matrices (as MVN-MVN)
     TransformedDistribution pair with the same transforms: the base pair's (KL is invariant
                          under a common bijection)
 """
@@ -37,6 +42,10 @@ from .poisson import Poisson
 from .one_hot_categorical import OneHotCategorical
 from .multivariate_normal import MultivariateNormal
 from .transformed_distribution import TransformedDistribution
+from .geometric import Geometric
+from .half_normal import HalfNormal
+from .gumbel import Gumbel
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
 
 import minigen
 
@@ -183,3 +192,46 @@ def _kl_transformed_transformed(p, q):
         raise NotImplementedError("kl_divergence: TransformedDistributions with different "
                                   "event shapes")
     return kl_divergence(p.base_dist, q.base_dist)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    # with c = s_p / s_q and d = (m_p - m_q) / s_q:
+    # -log c + gamma (c - 1) - 1 + e^(-d) Gamma(c + 1)
+    _euler = 0.57721566490153286060
+    ct1 = p.scale / q.scale
+    ct2 = q.loc / q.scale
+    ct3 = p.loc / q.scale
+    t1 = -ct1.log() - ct2 + ct3
+    t2 = ct1 * _euler
+    t3 = (ct2 + minigen.lgamma(1 + ct1) - ct3).exp()
+    return t1 + t2 + t3 - (1 + _euler)
+
+
+def _as_mvn(d):
+    return MultivariateNormal(d.loc, covariance_matrix=d.covariance_matrix, validate_args=False)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    return _kl_mvn_mvn(_as_mvn(p), _as_mvn(q))
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    return _kl_mvn_mvn(p, _as_mvn(q))
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    return _kl_mvn_mvn(_as_mvn(p), q)

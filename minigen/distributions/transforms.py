@@ -11,6 +11,7 @@ change of variables
     TanhTransform:                y = tanh x,                log|J| = 2 (log 2 - x - softplus(-2x))
     PowerTransform(exponent):     y = x^e,                   log|J| = log |e y / x|
     SoftmaxTransform:             y = softmax(x) (not bijective; no log|J|)
+    AbsTransform:                 y = |x| (not bijective; inverse x = y)
     ComposeTransform([f1, f2]):   y = f2(f1(x)),             log|J| = sum of the parts'
 
 ``t.inv`` is the inverse transform; ``t(x)``, ``t.inv(y)``, ``t.log_abs_det_jacobian(x, y)``.
@@ -27,7 +28,8 @@ from . import constraints
 from ._util import sum_rightmost
 
 __all__ = ["Transform", "AffineTransform", "ExpTransform", "SigmoidTransform", "TanhTransform",
-           "PowerTransform", "SoftmaxTransform", "ComposeTransform", "identity_transform"]
+           "PowerTransform", "SoftmaxTransform", "AbsTransform", "ComposeTransform",
+           "identity_transform"]
 
 
 class Transform:
@@ -402,3 +404,20 @@ class SoftmaxTransform(Transform):
 
     def __hash__(self):
         return hash(SoftmaxTransform)
+
+
+class AbsTransform(Transform):
+    domain = constraints.real
+    codomain = constraints.positive
+
+    def _call(self, x):
+        return x.abs()
+
+    def _inverse(self, y):
+        return y
+
+    def __eq__(self, other):
+        return isinstance(other, AbsTransform)
+
+    def __hash__(self):
+        return hash(AbsTransform)
