@@ -202,6 +202,11 @@ class Backend:
         have one shape; ``fn`` returns an array of that shape, or a tuple of them. On a GPU
         one launch over the whole array is best, so CupyBackend calls ``fn`` once."""
         xp, blk = self.xp, self.block
+        if xs[0].ndim == 0:
+            # NumPy answers a 0-d array with a scalar, which fn's in-place steps cannot write
+            # into: run fn on one-element arrays and give back 0-d ones
+            out = fn(xp, *[x.reshape(1) for x in xs])
+            return tuple(o.reshape(()) for o in out) if isinstance(out, tuple) else out.reshape(())
         if xs[0].size <= blk and xs[0].nbytes < 2 * threads.MIN_PART_BYTES:  # one small block
             return fn(xp, *xs)
         shape = xs[0].shape

@@ -115,6 +115,8 @@ def _float_dtype(x):
 
 def _normal_cdf(xp, x):
     """Phi(x) on a raw array (float16 is computed in float32)."""
+    if x.ndim == 0:  # NumPy turns 0-d results into scalars, which the in-place steps refuse
+        return _normal_cdf(xp, x.reshape(1)).reshape(())
     xc = x.astype(_float_dtype(x), copy=False)
     q, _ = _tail_and_density(xp, xc)
     return _cdf_from_tail(xp, xc, q).astype(x.dtype, copy=False)

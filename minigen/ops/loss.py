@@ -229,8 +229,8 @@ class BinaryCrossEntropyWithLogits(Function):
     def forward(self, x, y, p=None):
         xp = self.xp
         self.save_for_backward(x, y, p)
-        # softplus(-x) = max(-x, 0) + log1p(e^-|x|)
-        sp = xp.abs(x)
+        # softplus(-x) = max(-x, 0) + log1p(e^-|x|)   (out=: a 0-d x stays an array)
+        sp = xp.abs(x, out=xp.empty_like(x))
         xp.negative(sp, out=sp)
         xp.exp(sp, out=sp)
         xp.log1p(sp, out=sp)

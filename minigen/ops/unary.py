@@ -122,8 +122,8 @@ class Tanh(Function):
 
 
 def _tanh_grad(xp, g, y):
-    """g (1 - y^2) on raw arrays."""
-    out = y * y
+    """g (1 - y^2) on raw arrays (``out=``: an array even when y is 0-d)."""
+    out = xp.multiply(y, y, out=xp.empty_like(y))
     xp.subtract(1.0, out, out=out)
     out *= g
     return out
@@ -154,7 +154,7 @@ class Sigmoid(Function):
         # keeps relative accuracy in both tails and has no per-element branch (np.where is
         # slow on unpredictable masks).
         xp = self.xp
-        y = xp.negative(x)
+        y = xp.negative(x, out=xp.empty_like(x))  # an array even for 0-d x (NumPy: a scalar)
         with numpy.errstate(over="ignore"):
             xp.exp(y, out=y)
         y += 1.0
@@ -171,7 +171,7 @@ class Sigmoid(Function):
 
 def _sigmoid_grad(xp, g, y):
     """g y (1 - y) on raw arrays."""
-    out = xp.subtract(1.0, y)
+    out = xp.subtract(1.0, y, out=xp.empty_like(y))
     out *= y
     out *= g
     return out
