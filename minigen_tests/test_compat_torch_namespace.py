@@ -338,6 +338,10 @@ def test_poisson_binomial_samples(device):
     b = mg.binomial(mg.full((20000,), 10.0, device=device), mg.tensor([0.3], device=device))
     assert abs(float(b.mean()) - 3) < 0.1 and abs(float(b.var()) - 2.1) < 0.15
     assert float(b.max()) <= 10
+    for fn in (lambda g: mg.poisson(mg.full((6,), 3.0), generator=g),
+               lambda g: mg.binomial(mg.full((6,), 9.0), mg.full((6,), 0.4), generator=g)):
+        np.testing.assert_array_equal(_np(fn(mg.Generator().manual_seed(5))),
+                                      _np(fn(mg.Generator().manual_seed(5))))
     with pytest.raises(RuntimeError, match="non-negative"):
         mg.poisson(mg.tensor([-1.0]))
     with pytest.raises(RuntimeError, match=r"\[0, 1\]"):

@@ -239,5 +239,6 @@ def binomial(count, prob, generator=None):
     if bool(((p.array < 0) | (p.array > 1)).any()):
         raise RuntimeError("binomial: expected prob to be in [0, 1]")
     n = c.array.astype("int64")
-    arr = _draw(c, "binomial", n, p.array)
+    arr = (generator.binomial(n, p.array, size=shape) if generator is not None and
+           hasattr(generator, "binomial") else _draw(c, "binomial", n, p.array))
     return _wrap(arr.astype(count.array.dtype))
