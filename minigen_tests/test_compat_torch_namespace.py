@@ -252,6 +252,12 @@ def test_seed_default_device_and_modes(device):
         with mg.inference_mode(False):
             assert not mg.is_inference_mode_enabled()
     assert not mg.is_inference_mode_enabled()
+
+    @mg.inference_mode
+    def f(x):
+        return x * 2, mg.is_inference_mode_enabled()
+    y, on = f(mg.ones(1, requires_grad=True))
+    assert on and not y.requires_grad and not mg.is_inference_mode_enabled()
     assert not mg.is_anomaly_enabled()
     with mg.autograd.detect_anomaly():
         assert mg.is_anomaly_enabled()

@@ -70,6 +70,8 @@ def inference_mode(mode=True):
     ``inference_mode(False)`` leaves recording as it is set by an enclosing block.
     ``torch.is_inference_mode_enabled()`` tells whether the innermost block is on."""
     from ..autograd import _state
+    if callable(mode):  # the bare decorator, @torch.inference_mode
+        return _InferenceMode(False, True)(mode)
     return _InferenceMode(False if mode else _state["grad"], bool(mode))
 
 
