@@ -58,7 +58,8 @@ __all__ = [
     "alias_copy", "detach_copy", "diagonal_copy", "expand_copy", "permute_copy", "select_copy",
     "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy", "t_copy",
     "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy",
-    "view_as_real_copy", "view_as_complex_copy", "as_strided_copy",
+    "view_as_real_copy", "view_as_complex_copy", "as_strided_copy", "dtype", "layout",
+    "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
 ]
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
@@ -830,3 +831,28 @@ def _view_as_complex(x):
 view_as_real_copy = _copy_of(_view_as_real)
 view_as_complex_copy = _copy_of(_view_as_complex)
 del _name
+
+
+# ----------------------------------------------------------------------------- type objects
+import numpy as _numpy  # noqa: E402
+
+# torch.dtype: minigen's dtypes are NumPy dtypes, so isinstance(x, torch.dtype) asks NumPy's
+dtype = _numpy.dtype
+
+
+class layout(str):
+    """``torch.layout``: ``torch.strided`` (every minigen tensor: ``x.layout == torch.strided``)
+    and the sparse layouts' names (minigen stores sparse tensors densely)."""
+
+    def __repr__(self):
+        return f"torch.{str.__str__(self)}"
+
+    __str__ = __repr__
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+sparse_csr = layout("sparse_csr")
+sparse_csc = layout("sparse_csc")
+sparse_bsr = layout("sparse_bsr")
+sparse_bsc = layout("sparse_bsc")

@@ -720,3 +720,12 @@ def test_torch_norm_nuclear_matches_torch():
                         a.norm(p="nuc", dim=(0, 2), keepdim=True)), [S244[:, :, :3].copy()])
     with pytest.raises(RuntimeError, match="2-D"):
         mg.norm(mg.ones(2, 2, 2), "nuc")
+
+
+def test_dtype_and_layout_type_objects():
+    assert isinstance(mg.float32, mg.dtype) and isinstance(mg.ones(1).dtype, mg.dtype)
+    assert isinstance(torch.float32, torch.dtype)
+    assert not isinstance("float32", mg.dtype)
+    assert mg.ones(1).layout == mg.strided and torch.ones(1).layout == torch.strided
+    assert isinstance(mg.strided, mg.layout) and str(mg.strided) == str(torch.strided)
+    assert mg.sparse_coo != mg.strided
