@@ -627,3 +627,58 @@ def test_gradcheck_packed_lstm_lrn_and_gumbel(device):
         mg.manual_seed(11)
         return MF.gumbel_softmax(v, tau=0.8, dim=1)
     assert mg.gradcheck(gumbel, [v])
+
+
+# ----------------------------------------------------------------------------- LSTM proj_size
+@pytest.mark.parametrize("num_layers,bidirectional,batch_first,packed,with_hx", [
+    (1, False, False, False, True), (2, True, True, False, False), (2, True, False, True, True),
+    (3, False, True, True, False)])
+def test_lstm_proj_size_matches_torch(num_layers, bidirectional, batch_first, packed, with_hx,
+                                      device):
+    torch.manual_seed(0)
+    kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
+              proj_size=2)
+    tm = torch.nn.LSTM(3, 5, **kw).double()
+    mm = mnn.LSTM(3, 5, **kw).to(device).double()
+    assert [n for n, _ in tm.named_parameters()] == [n for n, _ in mm.named_parameters()]
+    assert repr(tm) == repr(mm)
+    _copy_weights(tm, mm, device)
+    D = 2 if bidirectional else 1
+    rng = np.random.default_rng(2)
+    xt, xm = _pair(rng.standard_normal((4, 6, 3) if batch_first else (6, 4, 3)), device)
+    ht, hm = _pair(rng.standard_normal((num_layers * D, 4, 2)), device)
+    ct, cm = _pair(rng.standard_normal((num_layers * D, 4, 5)), device)
+    it, im = xt, xm
+    if packed:
+        it = trnn.pack_padded_sequence(xt, [6, 2, 5, 3], batch_first=batch_first,
+                                       enforce_sorted=False)
+        im = mrnn.pack_padded_sequence(xm, [6, 2, 5, 3], batch_first=batch_first,
+                                       enforce_sorted=False)
+    ot, (hnt, cnt) = tm(it, (ht, ct) if with_hx else None)
+    om, (hnm, cnm) = mm(im, (hm, cm) if with_hx else None)
+    if packed:
+        ot = trnn.pad_packed_sequence(ot, batch_first=batch_first)[0]
+        om = mrnn.pad_packed_sequence(om, batch_first=batch_first)[0]
+    for a, b in ((ot, om), (hnt, hnm), (cnt, cnm)):
+        _close(a, b)
+    w = rng.standard_normal(tuple(ot.shape))
+    ((ot * torch.tensor(w)).sum() + (hnt ** 2).sum() + (cnt ** 3).sum()).backward()
+    ((om * mg.tensor(w, device=device)).sum() + (hnm ** 2).sum() + (cnm ** 3).sum()).backward()
+    _grads_close(tm, mm)
+    _close(xt.grad, xm.grad)
+    if with_hx:
+        _close(ht.grad, hm.grad)
+        _close(ct.grad, cm.grad)
+
+
+def test_lstm_proj_size_errors():
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        mnn.LSTM(3, 5, proj_size=5)
+    with pytest.raises(ValueError, match="positive integer or zero"):
+        mnn.LSTM(3, 5, proj_size=-1)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        mnn.GRU(3, 5, proj_size=2)
+    m = mnn.LSTM(3, 5, proj_size=2)
+    assert len(m.all_weights) == 1 and len(m.all_weights[0]) == 5
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 2, 2\)"):
+        m(mg.zeros(4, 2, 3), (mg.zeros(1, 2, 5), mg.zeros(1, 2, 5)))

@@ -544,8 +544,8 @@ def test_layer_errors(device):
         nn.GRU(3, 4, num_layers=2, dropout=1.5)
     with pytest.raises(ValueError, match="hidden_size"):
         nn.LSTM(3, 0)
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
 
 
 def test_device_mismatch_names_both_devices():

@@ -25,8 +25,8 @@ import warnings
 from .. import creation
 from ..autograd import Tensor
 from ..ops.unary import relu, tanh
-from ..ops.rnn import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_relu_cell, \
-    rnn_tanh_cell
+from ..ops.rnn import TENSOR_MATH, _lstm_pointwise, gru_cell, gru_sequence, lstm_cell, \
+    lstm_sequence, rnn_relu_cell, rnn_tanh_cell
 from ..ops.join import cat, stack
 from .module import Module
 from .parameter import Parameter
@@ -69,12 +69,19 @@ class RNNBase(Module):
     _n_states = 1  # 2 for the LSTM: (h, c)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, proj_size=0):
         super().__init__()
         name = type(self).__name__
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
         _check_size("num_layers", num_layers)
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size and self._n_states != 2:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
                 or not 0 <= dropout <= 1:
             raise ValueError("dropout should be a number in range [0, 1] representing the "
@@ -86,17 +93,21 @@ class RNNBase(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        self.proj_size = proj_size
         D = 2 if bidirectional else 1
         G, H = self._gates, hidden_size
+        P = proj_size or H  # the size of h (and of each direction's output)
         k = 1.0 / math.sqrt(hidden_size)
         self._flat_weights_names = []
         for layer in range(num_layers):
-            in_size = input_size if layer == 0 else H * D
+            in_size = input_size if layer == 0 else P * D
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                shapes = [("weight_ih", (G * H, in_size)), ("weight_hh", (G * H, H))]
+                shapes = [("weight_ih", (G * H, in_size)), ("weight_hh", (G * H, P))]
                 if bias:
                     shapes += [("bias_ih", (G * H,)), ("bias_hh", (G * H,))]
+                if proj_size:
+                    shapes += [("weight_hr", (P, H))]
                 for pname, shape in shapes:
                     setattr(self, pname + sfx, _new_param(shape, k, device, dtype))
                     self._flat_weights_names.append(pname + sfx)
@@ -111,7 +122,7 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
-        n = 4 if self.bias else 2
+        n = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         ws = [getattr(self, w) for w in self._flat_weights_names]
         return [ws[i:i + n] for i in range(0, len(ws), n)]
 
@@ -120,10 +131,14 @@ class RNNBase(Module):
         w = (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx))
         if self.bias:
             w += (getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx))
+        if self.proj_size:
+            w += (getattr(self, "weight_hr" + sfx),)
         return w
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -156,8 +171,8 @@ class RNNBase(Module):
     def _check_hidden(self, h, k, batched, B):
         name = type(self).__name__
         D = 2 if self.bidirectional else 1
-        want = (self.num_layers * D, B, self.hidden_size) if batched else \
-            (self.num_layers * D, self.hidden_size)
+        size = self.proj_size if (self.proj_size and k == 0) else self.hidden_size
+        want = (self.num_layers * D, B, size) if batched else (self.num_layers * D, size)
         if not isinstance(h, Tensor):
             raise TypeError(f"{name}: expected hx to be a Tensor, got {type(h).__name__}")
         if h.ndim != len(want):
@@ -181,8 +196,7 @@ class RNNBase(Module):
         B = x.shape[1]
         D = 2 if self.bidirectional else 1
         if hx is None:
-            zero = creation.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)
-            states = [[zero] * (self.num_layers * D) for _ in range(self._n_states)]
+            states = [[z] * (self.num_layers * D) for z in self._zero_states(B, x)]
         else:
             if self._n_states > 1 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
                 raise RuntimeError(f"{type(self).__name__}: expected hx to be a tuple (h_0, c_0), "
@@ -209,9 +223,26 @@ class RNNBase(Module):
             finals = [f.squeeze(1) for f in finals]
         return x, (finals[0] if self._n_states == 1 else tuple(finals))
 
+    def _zero_states(self, B, like):
+        """The default initial state(s) of one layer and direction: zeros (B, H) (h of an LSTM
+        with projections: (B, proj_size))."""
+        sizes = [self.hidden_size] * self._n_states
+        if self.proj_size:
+            sizes[0] = self.proj_size
+        return [creation.zeros(B, n, dtype=like.dtype, device=like.device) for n in sizes]
+
     def _run(self, x, states, weights, reverse):
         """One layer, one direction: (output (T, B, H), final state(s))."""
         raise NotImplementedError
+
+    def _run_steps(self, x, states, weights, reverse):
+        """``_run`` as a loop of ``_step`` over the time steps (T, B, I)."""
+        T = x.shape[0]
+        outs, h = [None] * T, list(states)
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            h = self._step(x[t], h, weights)
+            outs[t] = h[0]
+        return (stack(outs), *h)
 
     def _step(self, x, states, weights):
         """One time step of one layer and direction: the new state(s), as a tuple."""
@@ -240,10 +271,9 @@ class RNNBase(Module):
                                f"{list(data.shape) if isinstance(data, Tensor) else data!r}")
         self._check_input(data)
         bs = [int(b) for b in batch_sizes.tolist()]
-        B, D, H = bs[0], (2 if self.bidirectional else 1), self.hidden_size
+        B, D = bs[0], (2 if self.bidirectional else 1)
         if hx is None:
-            zero = creation.zeros(B, H, dtype=data.dtype, device=data.device)
-            states = [[zero] * (self.num_layers * D) for _ in range(self._n_states)]
+            states = [[z] * (self.num_layers * D) for z in self._zero_states(B, data)]
         else:
             if self._n_states > 1 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
                 raise RuntimeError(f"{name}: expected hx to be a tuple (h_0, c_0), "
@@ -351,24 +381,34 @@ class LSTM(RNNBase):
         g = tanh(W_ig x + b_ig + W_hg h + b_hg)     o = sigma(W_io x + b_io + W_ho h + b_ho)
         c' = f c + i g                              h' = o tanh(c')
 
-    Returns (output, (h_n, c_n)). ``proj_size`` is not supported.
+    Returns (output, (h_n, c_n)). With ``proj_size`` P > 0 (Sak et al., 2014, as PyTorch) the
+    hidden state is projected, h' = (o tanh(c')) W_hr^T with ``weight_hr_l{k}`` (P, H): h, the
+    output and h_n have P features, W_hh is (4H, P), c stays H wide; that case runs as a
+    composite of ops, one step at a time.
     """
 
     _gates, _n_states = 4, 2
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
-        if proj_size:
-            raise NotImplementedError("LSTM: proj_size > 0 (LSTM with projections) is not "
-                                      "supported in minigen")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype)
+                         bidirectional, device, dtype, proj_size=proj_size)
 
     def _run(self, x, states, weights, reverse):
+        if self.proj_size:
+            return self._run_steps(x, states, weights, reverse)
         return lstm_sequence(x, states[0], states[1], *weights, reverse=reverse)
 
     def _step(self, x, states, weights):
-        return lstm_cell(x, states[0], states[1], *weights)
+        if not self.proj_size:
+            return lstm_cell(x, states[0], states[1], *weights)
+        w_ih, w_hh, w_hr = weights[0], weights[1], weights[-1]
+        # a = x W_ih^T + b_ih + h W_hh^T + b_hh, then the gates; h' = (o tanh c') W_hr^T
+        a = x @ w_ih.T + states[0] @ w_hh.T
+        if self.bias:
+            a = a + weights[2] + weights[3]
+        _, _, _, _, c_new, _, h_full = _lstm_pointwise(TENSOR_MATH, a, states[1])
+        return h_full @ w_hr.T, c_new
 
 
 class GRU(RNNBase):
