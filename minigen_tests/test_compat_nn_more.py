@@ -591,3 +591,47 @@ def test_buffer():
     assert list(m.state_dict()) == ["w", "a", "b"]
     m.double()
     assert m.a.dtype == mg.float64
+
+
+# ----------------------------------------------------------------------------- fractional max pool
+@pytest.mark.parametrize("nd,shape,k,kw", [
+    (2, (2, 3, 9, 11), (2, 3), dict(output_size=(4, 5))),
+    (2, (3, 7, 8), 3, dict(output_ratio=(0.5, 0.5))),
+    (3, (2, 2, 6, 7, 8), 2, dict(output_size=(3, 4, 5))),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fractional_max_pool(device, nd, shape, k, kw, dtype):
+    x = R.standard_normal(shape).astype(dtype)
+    n = 1 if len(shape) == nd + 1 else shape[0]
+    # the same samples: the window placement is then PyTorch's exactly (computed in the input's
+    # float type, so float32 truncations agree too)
+    s = R.random((n, shape[-nd - 1], nd)).astype(dtype)
+    tf, mf = getattr(F, f"fractional_max_pool{nd}d"), getattr(MF, f"fractional_max_pool{nd}d")
+    tol = 1e-10 if dtype == np.float64 else 1e-6
+    _compare(lambda x, s: tf(x, k, return_indices=True, _random_samples=s, **kw),
+             lambda x, s: mf(x, k, return_indices=True, _random_samples=s, **kw),
+             [x], device, consts=[s], tol=tol)
+    tm = getattr(tnn, f"FractionalMaxPool{nd}d")(k, _random_samples=torch.tensor(s), **kw)
+    mm = getattr(mnn, f"FractionalMaxPool{nd}d")(k, _random_samples=mg.tensor(s), **kw)
+    assert repr(mm) == repr(tm) and list(mm.state_dict()) == list(tm.state_dict())
+    _close(tm(torch.tensor(x)), mm.to(device)(mg.tensor(x, device=device)), tol)
+    # without samples: drawn from minigen's generator, the output size is still the asked one
+    assert mf(mg.tensor(x, device=device), k, **kw).shape == tf(torch.tensor(x), k, **kw).shape
+
+
+def test_fractional_max_pool_errors_and_gradcheck():
+    with pytest.raises(RuntimeError, match="pool height 3 too large relative to input height 4"):
+        MF.fractional_max_pool2d(mg.randn(1, 2, 4, 4), 3, output_size=3)
+    with pytest.raises(ValueError, match="requires specifying either an output_size"):
+        MF.fractional_max_pool2d(mg.randn(1, 2, 4, 4), 2)
+    with pytest.raises(RuntimeError, match="Expect _random_samples.size\\(1\\) equals to input"):
+        MF.fractional_max_pool2d(mg.randn(1, 2, 4, 4), 2, output_size=3,
+                                 _random_samples=mg.rand(1, 3, 2))
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        mnn.FractionalMaxPool2d(2, output_ratio=1.5)
+    with pytest.raises(ValueError, match="requires specifying either an output size"):
+        mnn.FractionalMaxPool2d(2)
+    x = mg.tensor(R.standard_normal((1, 2, 5, 6)), requires_grad=True)
+    s = mg.tensor(R.random((1, 2, 2)))
+    assert mg.gradcheck(lambda x: MF.fractional_max_pool2d(x, 2, output_size=(3, 4),
+                                                           _random_samples=s), (x,))

@@ -357,3 +357,109 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                          tuple(o - n for o, n in zip(out, natural)), 1, dil)
     y = y.reshape(N, C, out[0], out[1])
     return y.squeeze(0) if squeeze else y
+
+
+# ----------------------------------------------------------------------------- fractional max
+def _fractional_starts(u, L, O, k, dtype):
+    """Window starts of fractional max pooling along one axis (Graham, 2014), PyTorch's rule:
+    alpha = (L - k) / (O - 1), start_i = int((i + u) alpha) - int(u alpha) for i < O - 1 and
+    the last window ends at the input's end; u (one draw per sample and channel) in [0, 1).
+    Computed in the input's float type, as PyTorch's kernel does (the int() truncations depend
+    on it)."""
+    u = u.astype(dtype)
+    starts = numpy.empty(u.shape + (O,), numpy.int64)
+    if O > 1:
+        alpha = dtype.type(L - k) / dtype.type(O - 1)
+        i = numpy.arange(O - 1, dtype=dtype)
+        starts[..., :O - 1] = ((i + u[..., None]) * alpha).astype(numpy.int64) \
+            - (u * alpha).astype(numpy.int64)[..., None]
+    if O > 0:
+        starts[..., O - 1] = L - k
+    return starts
+
+
+def _fractional_max(op, nd, input, kernel_size, output_size, output_ratio, samples):
+    from ..creation import rand
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+    x, squeeze = _batched(op, nd, input)
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype}")
+    N, C = x.shape[:2]
+    sizes = tuple(x.shape[2:])
+    k = _tuple(kernel_size, nd, "kernel_size", op)
+    if output_size is None:
+        ratio = (output_ratio,) * nd if isinstance(output_ratio, numbers.Real) else tuple(output_ratio)
+        out = tuple(int(n * r) for n, r in zip(sizes, ratio))
+    else:
+        out = _tuple(output_size, nd, "output_size", op)
+    names = ("time", "height", "width")[3 - nd:]
+    for name, o, kk, n in zip(names, out, k, sizes):
+        if o + kk - 1 > n:
+            raise RuntimeError(f"{op}(): pool {name} {kk} too large relative to input {name} {n}")
+    if samples is None:
+        samples = rand(N, C, nd, dtype=x.dtype, device=x.device)
+    if samples.shape[1] != C:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if samples.shape[0] < N or samples.shape[2] != nd:
+        raise RuntimeError(f"Expect _random_samples to have size ({N}, {C}, {nd}), got "
+                           f"{list(samples.shape)}")
+    u = numpy.asarray(samples.detach().cpu().numpy(), dtype=x.dtype)[:N]
+    # PyTorch's draws: sample 0 sets the width (2-d) or the time axis (3-d), then the others
+    order = (1, 0) if nd == 2 else (0,) if nd == 1 else (0, 1, 2)
+    flat = None
+    for axis in range(nd):
+        starts = _fractional_starts(u[:, :, order[axis]], sizes[axis], out[axis], k[axis], x.dtype)
+        step = int(numpy.prod(sizes[axis + 1:], dtype=numpy.int64))
+        term = (starts[..., :, None] + numpy.arange(k[axis])) * step  # (N, C, O, K)
+        if flat is None:
+            flat = term
+        else:
+            P0, K0 = flat.shape[2:]
+            flat = (flat[:, :, :, None, :, None] + term[:, :, None, :, None, :]).reshape(
+                N, C, P0 * term.shape[2], K0 * term.shape[3])
+    xp = x.xp
+    xf = x.reshape(N, C, -1)
+    cand = xp.asarray(flat)
+    vals = xp.take_along_axis(xf.array[:, :, None, :], cand, axis=-1) if cand.size else \
+        xp.zeros(cand.shape, x.dtype)
+    kbest = xp.argmax(xp.where(xp.isnan(vals), xp.inf, vals), axis=-1) if cand.size else \
+        xp.zeros(cand.shape[:3], xp.int64)
+    idx = xp.take_along_axis(cand, kbest[..., None], axis=-1)[..., 0] if cand.size else kbest
+    y = PlaneGather.apply(xf, index=idx, unique=False).reshape((N, C) + out)
+    idx = _wrap(idx.reshape((N, C) + out))
+    return (y.squeeze(0), idx.squeeze(0)) if squeeze else (y, idx)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """Max over kH x kW windows placed at pseudo-random fractional strides so that (H, W)
+    shrinks to ``output_size`` (or ``output_ratio`` of it); ``_random_samples`` (N, C, 2) in
+    [0, 1) fixes the placement (drawn from minigen's generator otherwise)."""
+    y, idx = _fractional_max("fractional_max_pool2d", 2, input, kernel_size, output_size,
+                             output_ratio, _random_samples)
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """Fractional max pooling over (T, H, W); ``_random_samples`` is (N, C, 3)."""
+    y, idx = _fractional_max("fractional_max_pool3d", 3, input, kernel_size, output_size,
+                             output_ratio, _random_samples)
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    return _fractional_max("fractional_max_pool2d", 2, input, kernel_size, output_size,
+                           output_ratio, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    return _fractional_max("fractional_max_pool3d", 3, input, kernel_size, output_size,
+                           output_ratio, _random_samples)
+
+
+__all__ += ["fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+            "fractional_max_pool3d_with_indices"]

@@ -254,3 +254,46 @@ _spec("triplet_margin_with_distance_loss",
           - np.minimum(np.linalg.norm(a - n + 1e-6, axis=-1),
                        np.linalg.norm(p - n + 1e-6, axis=-1)) + 3.0, 0.0),
       lambda r, d: _ins(d, _n(r, 3, 4), _n(r, 3, 4), _n(r, 3, 4)), tags=("nn",))
+
+
+# ----------------------------------------------------------------------------- fractional max
+_FRAC_U = {2: np.array([[[0.3, 0.8], [0.55, 0.1]]]), 3: np.array([[[0.2, 0.7, 0.45]]])}
+
+
+def _np_frac_starts(u, L, O, k):
+    if O == 1:
+        return [L - k]
+    alpha = (L - k) / (O - 1)
+    return [int((i + u) * alpha) - int(u * alpha) for i in range(O - 1)] + [L - k]
+
+
+def _np_fractional(x, k, out, u):
+    """Loop over (n, c, output cell): each axis' window start from the sample for that axis
+    (PyTorch's order: width first in 2-d, time first in 3-d), then max and its flat index."""
+    nd = len(k)
+    N, C = x.shape[:2]
+    y = np.zeros((N, C) + out)
+    idx = np.zeros((N, C) + out, np.int64)
+    which = (1, 0) if nd == 2 else (0, 1, 2)
+    for n, c in itertools.product(range(N), range(C)):
+        starts = [_np_frac_starts(u[n, c, which[a]], x.shape[2 + a], out[a], k[a]) for a in range(nd)]
+        for pos in itertools.product(*(range(o) for o in out)):
+            sl = tuple(slice(starts[a][pos[a]], starts[a][pos[a]] + k[a]) for a in range(nd))
+            win = x[n, c][sl]
+            j = np.unravel_index(np.argmax(win), win.shape)
+            y[(n, c) + pos] = win[j]
+            idx[(n, c) + pos] = np.ravel_multi_index(
+                tuple(starts[a][pos[a]] + j[a] for a in range(nd)), x.shape[2:])
+    return y, idx
+
+
+_spec("fractional_max_pool2d_with_indices",
+      lambda x: F.fractional_max_pool2d(x, (2, 3), output_size=(3, 4), return_indices=True,
+                                        _random_samples=mg.tensor(_FRAC_U[2], device=x.device)),
+      lambda x: _np_fractional(x, (2, 3), (3, 4), _FRAC_U[2]),
+      lambda r, d: _ins(d, _distinct(r, 1, 2, 6, 7)), tags=("nn",), domain="no ties")
+_spec("fractional_max_pool3d_with_indices",
+      lambda x: F.fractional_max_pool3d(x, 2, output_size=(2, 3, 2), return_indices=True,
+                                        _random_samples=mg.tensor(_FRAC_U[3], device=x.device)),
+      lambda x: _np_fractional(x, (2, 2, 2), (2, 3, 2), _FRAC_U[3]),
+      lambda r, d: _ins(d, _distinct(r, 1, 1, 4, 5, 4)), tags=("nn",), domain="no ties")
