@@ -765,3 +765,36 @@ def test_zero_dim_bce_with_logits_and_scalar_distributions():
            TD.Bernoulli(torch.tensor(0.3, dtype=torch.float64)).entropy())
     _close(D.Geometric(minigen.tensor(0.3, dtype=minigen.float64)).entropy(),
            TD.Geometric(torch.tensor(0.3, dtype=torch.float64)).entropy())
+
+
+def test_more_transforms_and_constraint_registry_against_torch():
+    T, TT = D.transforms, TD.transforms
+    x = RNG.standard_normal((2, 3))
+    for mk, tk in [(T.SoftplusTransform(), TT.SoftplusTransform()),
+                   (T.StickBreakingTransform(), TT.StickBreakingTransform()),
+                   (T.IndependentTransform(T.ExpTransform(), 1), TT.IndependentTransform(TT.ExpTransform(), 1)),
+                   (T.ReshapeTransform((3,), (3, 1)), TT.ReshapeTransform((3,), (3, 1)))]:
+        ym, yt = mk(minigen.tensor(x)), tk(torch.tensor(x))
+        _close(ym, yt)
+        _close(mk.inv(ym), tk.inv(yt))
+        _close(mk.log_abs_det_jacobian(minigen.tensor(x), ym), tk.log_abs_det_jacobian(torch.tensor(x), yt))
+    C, TC = D.constraints, TD.constraints
+    for c, tc in [(C.positive, TC.positive), (C.interval(-1.0, 3.0), TC.interval(-1.0, 3.0)),
+                  (C.unit_interval, TC.unit_interval), (C.simplex, TC.simplex),
+                  (C.greater_than(2.0), TC.greater_than(2.0)), (C.less_than(1.0), TC.less_than(1.0)),
+                  (C.real_vector, TC.real_vector)]:
+        for reg, treg in [(D.biject_to, TD.biject_to), (D.transform_to, TD.transform_to)]:
+            tm, tt = reg(c), treg(tc)
+            ym, yt = tm(minigen.tensor(x)), tt(torch.tensor(x))
+            _close(ym, yt)
+            if not isinstance(tt, TT.SoftmaxTransform):
+                _close(tm.log_abs_det_jacobian(minigen.tensor(x), ym),
+                       tt.log_abs_det_jacobian(torch.tensor(x), yt))
+    with pytest.raises(NotImplementedError, match="Cannot transform"):
+        D.biject_to(C.boolean)
+    dm = D.TransformedDistribution(D.Normal(minigen.zeros(3, dtype=minigen.float64), 1.0), T.StickBreakingTransform())
+    dt = TD.TransformedDistribution(TD.Normal(torch.zeros(3, dtype=torch.float64), 1.0), TT.StickBreakingTransform())
+    y = dt.sample((2,))
+    assert tuple(dm.event_shape) == (4,)
+    _close(dm.log_prob(minigen.tensor(y.numpy())), dt.log_prob(y))
+    assert D.transforms.ExpTransform().with_cache(1)._cache_size == 1

@@ -35,7 +35,10 @@ from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBerno
 from .mixture_same_family import MixtureSameFamily
 from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform,
                          PowerTransform, SigmoidTransform, SoftmaxTransform, TanhTransform,
-                         Transform)
+                         Transform, SoftplusTransform, StickBreakingTransform,
+                         LowerCholeskyTransform, IndependentTransform, ReshapeTransform,
+                         CumulativeDistributionTransform, identity_transform)
+from .constraint_registry import biject_to, transform_to
 from .cauchy import Cauchy
 from .half_normal import HalfCauchy, HalfNormal
 from .gumbel import Gumbel
@@ -56,4 +59,7 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "transforms", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform",
            "SigmoidTransform", "SoftmaxTransform", "TanhTransform", "Transform", "AbsTransform",
            "Cauchy", "HalfCauchy", "HalfNormal", "Gumbel", "StudentT", "Geometric",
-           "NegativeBinomial", "Multinomial", "LowRankMultivariateNormal", "Weibull", "Pareto"]
+           "NegativeBinomial", "Multinomial", "LowRankMultivariateNormal", "Weibull", "Pareto",
+           "SoftplusTransform", "StickBreakingTransform", "LowerCholeskyTransform",
+           "IndependentTransform", "ReshapeTransform", "CumulativeDistributionTransform",
+           "identity_transform", "biject_to", "transform_to"]

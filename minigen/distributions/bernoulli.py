@@ -40,6 +40,10 @@ class Bernoulli(Distribution):
         super().__init__(tuple(self.logits.shape), (), validate_args)
 
     @property
+    def param_shape(self):
+        return tuple(self.logits.shape)
+
+    @property
     def mean(self):
         return self.probs
 

@@ -44,6 +44,10 @@ class NegativeBinomial(Distribution):
         super().__init__(tuple(self.logits.shape), (), validate_args)
 
     @property
+    def param_shape(self):
+        return tuple(self.logits.shape)
+
+    @property
     def mean(self):
         return self.total_count * self.logits.exp()
 

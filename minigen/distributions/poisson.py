@@ -85,6 +85,10 @@ class Binomial(Distribution):
         return _IntervalTo(self.total_count)
 
     @property
+    def param_shape(self):
+        return tuple(self.logits.shape)
+
+    @property
     def mean(self):
         return self.total_count * self.probs
 

@@ -12,6 +12,13 @@ change of variables
     PowerTransform(exponent):     y = x^e,                   log|J| = log |e y / x|
     SoftmaxTransform:             y = softmax(x) (not bijective; no log|J|)
     AbsTransform:                 y = |x| (not bijective; inverse x = y)
+    SoftplusTransform:            y = log(1 + e^x),          log|J| = -softplus(-x)
+    StickBreakingTransform:       R^(K-1) -> the K-simplex: z_i = sigmoid(x_i - log(K - i)),
+                                  y_i = z_i prod_{j<i} (1 - z_j), y_K = prod_j (1 - z_j)
+    LowerCholeskyTransform:       y = strict lower triangle of x + diag(exp(diag x))
+    IndependentTransform(t, n):   t, with n more rightmost dimensions in one event
+    ReshapeTransform(in, out):    the event reshaped, log|J| = 0
+    CumulativeDistributionTransform(d): y = d.cdf(x), log|J| = d.log_prob(x)
     ComposeTransform([f1, f2]):   y = f2(f1(x)),             log|J| = sum of the parts'
 
 ``t.inv`` is the inverse transform; ``t(x)``, ``t.inv(y)``, ``t.log_abs_det_jacobian(x, y)``.
@@ -29,7 +36,9 @@ from ._util import sum_rightmost
 
 __all__ = ["Transform", "AffineTransform", "ExpTransform", "SigmoidTransform", "TanhTransform",
            "PowerTransform", "SoftmaxTransform", "AbsTransform", "ComposeTransform",
-           "identity_transform"]
+           "identity_transform", "SoftplusTransform", "StickBreakingTransform",
+           "LowerCholeskyTransform", "IndependentTransform", "ReshapeTransform",
+           "CumulativeDistributionTransform"]
 
 
 class Transform:
@@ -48,6 +57,15 @@ class Transform:
     @property
     def event_dim(self):
         return self.domain.event_dim
+
+    def with_cache(self, cache_size=1):
+        """The same transform remembering its last (x, y) pair (``cache_size=1``) or not."""
+        if self._cache_size == cache_size:
+            return self
+        import copy
+        new = copy.copy(self)
+        Transform.__init__(new, cache_size)
+        return new
 
     @property
     def inv(self):
@@ -421,3 +439,197 @@ class AbsTransform(Transform):
 
     def __hash__(self):
         return hash(AbsTransform)
+
+
+class SoftplusTransform(Transform):
+    domain = constraints.real
+    codomain = constraints.positive
+    bijective = True
+    sign = 1
+
+    def _call(self, x):
+        return F.softplus(x)
+
+    def _inverse(self, y):
+        # x = y + log(1 - e^-y)
+        return (-y).expm1().neg().log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -F.softplus(-x)
+
+    def __eq__(self, other):
+        return isinstance(other, SoftplusTransform)
+
+    def __hash__(self):
+        return hash(SoftplusTransform)
+
+
+class StickBreakingTransform(Transform):
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+
+    @staticmethod
+    def _offset(n, ref):
+        # log(K - i) for i = 1 .. K-1 (K = n + 1)
+        return minigen.arange(n, 0, -1, dtype=ref.dtype, device=ref.device).log()
+
+    def _call(self, x):
+        z = (x - self._offset(x.shape[-1], x)).sigmoid()
+        rest = (1 - z).cumprod(-1)
+        ones = minigen.ones(tuple(x.shape[:-1]) + (1,), dtype=x.dtype, device=x.device)
+        # y_i = z_i prod_{j<i}(1 - z_j), y_K = prod_j (1 - z_j)
+        return minigen.cat([z, ones], -1) * minigen.cat([ones, rest], -1)
+
+    def _inverse(self, y):
+        y_crop = y[..., :-1]
+        sf = (1 - y_crop.cumsum(-1)).clamp(min=minigen.finfo(y.dtype).tiny)
+        return y_crop.log() - sf.log() + self._offset(y_crop.shape[-1], y)
+
+    def log_abs_det_jacobian(self, x, y):
+        x = x - self._offset(x.shape[-1], x)
+        return (-x + F.logsigmoid(x) + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        return tuple(shape[:-1]) + (shape[-1] + 1,)
+
+    def inverse_shape(self, shape):
+        return tuple(shape[:-1]) + (shape[-1] - 1,)
+
+    def __eq__(self, other):
+        return isinstance(other, StickBreakingTransform)
+
+    def __hash__(self):
+        return hash(StickBreakingTransform)
+
+
+class LowerCholeskyTransform(Transform):
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def _call(self, x):
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y):
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+    def __eq__(self, other):
+        return isinstance(other, LowerCholeskyTransform)
+
+    def __hash__(self):
+        return hash(LowerCholeskyTransform)
+
+
+class IndependentTransform(Transform):
+    def __init__(self, base_transform, reinterpreted_batch_ndims, cache_size=0):
+        super().__init__(cache_size)
+        self.base_transform = base_transform.with_cache(cache_size)
+        self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
+
+    @property
+    def domain(self):
+        return constraints.independent(self.base_transform.domain, self.reinterpreted_batch_ndims)
+
+    @property
+    def codomain(self):
+        return constraints.independent(self.base_transform.codomain,
+                                       self.reinterpreted_batch_ndims)
+
+    @property
+    def bijective(self):
+        return self.base_transform.bijective
+
+    @property
+    def sign(self):
+        return self.base_transform.sign
+
+    def _call(self, x):
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        return self.base_transform.inv(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return sum_rightmost(self.base_transform.log_abs_det_jacobian(x, y),
+                             self.reinterpreted_batch_ndims)
+
+    def forward_shape(self, shape):
+        return self.base_transform.forward_shape(shape)
+
+    def inverse_shape(self, shape):
+        return self.base_transform.inverse_shape(shape)
+
+    def __repr__(self):
+        return f"IndependentTransform({self.base_transform!r}, {self.reinterpreted_batch_ndims})"
+
+
+class ReshapeTransform(Transform):
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size=0):
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        n_in, n_out = 1, 1
+        for s in self.in_shape:
+            n_in *= s
+        for s in self.out_shape:
+            n_out *= s
+        if n_in != n_out:
+            raise ValueError("in_shape, out_shape have different numbers of elements")
+        super().__init__(cache_size)
+
+    @property
+    def domain(self):
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @property
+    def codomain(self):
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def _call(self, x):
+        batch = tuple(x.shape[:x.ndim - len(self.in_shape)])
+        return x.reshape(batch + self.out_shape)
+
+    def _inverse(self, y):
+        batch = tuple(y.shape[:y.ndim - len(self.out_shape)])
+        return y.reshape(batch + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        batch = tuple(x.shape[:x.ndim - len(self.in_shape)])
+        return minigen.zeros(batch, dtype=x.dtype, device=x.device)
+
+    def forward_shape(self, shape):
+        cut = len(shape) - len(self.in_shape)
+        if cut < 0 or tuple(shape[cut:]) != self.in_shape:
+            raise ValueError(f"Shape mismatch: expected {tuple(shape[cut:])} but got "
+                             f"{self.in_shape}")
+        return tuple(shape[:cut]) + self.out_shape
+
+    def inverse_shape(self, shape):
+        cut = len(shape) - len(self.out_shape)
+        if cut < 0 or tuple(shape[cut:]) != self.out_shape:
+            raise ValueError(f"Shape mismatch: expected {tuple(shape[cut:])} but got "
+                             f"{self.out_shape}")
+        return tuple(shape[:cut]) + self.in_shape
+
+
+class CumulativeDistributionTransform(Transform):
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = 1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
