@@ -611,6 +611,22 @@ def test_scatter_reduce_matches_torch(reduce, include_self, device):
           torch.scatter_reduce(th(xi), 0, th(idx), th(si), reduce, include_self=include_self))
 
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
+def test_scatter_with_reduce(device):
+    x = _mat(2, 3)
+    i = np.array([[0, 1, 0], [0, 0, 1]])
+    s = _mat(2, 3)
+    for reduce in ("add", "multiply"):
+        close(mg(x, device).scatter(0, mg(i, device), mg(s, device), reduce=reduce),
+              th(x).scatter(0, th(i), th(s), reduce=reduce))
+        close(minigen.scatter(mg(x, device), 1, mg(i, device), 2.5, reduce=reduce),
+              torch.scatter(th(x), 1, th(i), 2.5, reduce=reduce))
+    grad_checks(lambda a, b: minigen.scatter(a, 0, mg(i, device), b, reduce="multiply"), [x, s],
+                device)
+    with pytest.raises(RuntimeError, match="add or multiply"):
+        minigen.scatter(mg(x, device), 0, mg(i, device), 1.0, reduce="max")
+
+
 def test_scatter_reduce_ties_zeros_and_gradcheck(device):
     # ties in amax/amin share the gradient; zeros in prod
     x = np.array([1.0, 2.0, 3.0, 0.0])

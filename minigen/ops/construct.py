@@ -196,11 +196,22 @@ class Scatter(Function):
         return g_in, g_src
 
 
-def scatter(input, dim, index, src=None, *, value=None):
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """``out = input`` with ``out[index[i][j]][j] = src[i][j]`` for dim=0 (and so on); ``src``
-    may be a tensor or a number (``value=``). Where an index repeats, one of the writes wins."""
+    may be a tensor or a number (``value=``). Where an index repeats, one of the writes wins.
+    ``reduce='add'`` / ``'multiply'`` (PyTorch's older API) combine instead of writing: that is
+    scatter_reduce with 'sum' / 'prod' (ops/extras_torch_index.py)."""
     if src is None and value is None:
         raise TypeError("scatter: expected src (a Tensor) or value (a number)")
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError("reduce argument must be either add or multiply.")
+        from .extras_torch_index import scatter_reduce
+        if not isinstance(src, Tensor):
+            v = src if src is not None else value
+            idx = _index_array(index, input, "scatter")
+            src = _wrap(input.xp.full(idx.shape, v, dtype=input.array.dtype))
+        return scatter_reduce(input, dim, index, src, "sum" if reduce == "add" else "prod")
     if not isinstance(src, Tensor):
         value = src if src is not None else value
         key, _ = _scatter_args("scatter", input, dim, index, None)
