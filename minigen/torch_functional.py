@@ -856,3 +856,46 @@ sparse_csr = layout("sparse_csr")
 sparse_csc = layout("sparse_csc")
 sparse_bsr = layout("sparse_bsr")
 sparse_bsc = layout("sparse_bsc")
+
+
+# ----------------------------------------------------------------------------- Tensor methods
+def _apply_(self, callable):
+    """``x.apply_(fn)``: fn applied to every element, in place (CPU tensors only, no
+    gradient, as PyTorch)."""
+    if self.device.type != "cpu":
+        raise TypeError("apply_ is only implemented on CPU tensors")
+    import numpy
+    new = numpy.vectorize(callable, otypes=[self.array.dtype])(self.array) if self.numel() \
+        else self.array.copy()
+    return self._write_back(_wrap(numpy.asarray(new, dtype=self.array.dtype)), "apply_")
+
+
+def _map_(self, tensor, callable):
+    """``x.map_(y, fn)``: x[i] = fn(x[i], y[i]) (y broadcast to x), in place, CPU only."""
+    if self.device.type != "cpu":
+        raise TypeError("map_ is only implemented on CPU tensors")
+    import numpy
+    other = numpy.broadcast_to(tensor.array, self.array.shape)
+    new = numpy.vectorize(callable, otypes=[self.array.dtype])(self.array, other) \
+        if self.numel() else self.array.copy()
+    return self._write_back(_wrap(numpy.asarray(new, dtype=self.array.dtype)), "map_")
+
+
+def _install_methods():
+    from .fft import stft as _stft, istft as _istft
+    methods = {
+        "igamma": igamma, "igammac": igammac, "is_distributed": is_distributed,
+        "lu_solve": lu_solve, "stft": _stft, "istft": _istft,
+        "cfloat": lambda self: self.to(B.complex64),
+        "cdouble": lambda self: self.to(B.complex128),
+        "apply_": _apply_, "map_": _map_,
+        "eig": eig, "symeig": symeig, "lstsq": lstsq, "solve": solve,
+        "igamma_": lambda self, other: self._write_back(igamma(self, other), "igamma_"),
+        "igammac_": lambda self, other: self._write_back(igammac(self, other), "igammac_"),
+    }
+    for name, fn in methods.items():
+        if not hasattr(Tensor, name):
+            setattr(Tensor, name, fn)
+
+
+_install_methods()

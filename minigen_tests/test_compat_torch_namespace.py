@@ -729,3 +729,23 @@ def test_dtype_and_layout_type_objects():
     assert mg.ones(1).layout == mg.strided and torch.ones(1).layout == torch.strided
     assert isinstance(mg.strided, mg.layout) and str(mg.strided) == str(torch.strided)
     assert mg.sparse_coo != mg.strided
+
+
+def test_tensor_method_spellings():
+    xt, xm = torch.tensor([1.0, 2.0, -3.0]), mg.tensor([1.0, 2.0, -3.0])
+    xt.apply_(lambda v: v * v + 1)
+    xm.apply_(lambda v: v * v + 1)
+    xt.map_(torch.tensor([1.0]), lambda a, b: a - b)
+    xm.map_(mg.tensor([1.0]), lambda a, b: a - b)
+    np.testing.assert_array_equal(_np(xm), _np(xt))
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        mg.ones(2, requires_grad=True).apply_(lambda v: v)
+    assert mg.ones(2).cdouble().dtype == mg.complex128 and mg.ones(2).cfloat().dtype == mg.complex64
+    a, x = np.array([0.5, 2.0]), np.array([1.0, 3.0])
+    np.testing.assert_allclose(_np(mg.tensor(a).igamma(mg.tensor(x))),
+                               _np(torch.tensor(a).igamma(torch.tensor(x))), atol=1e-7)
+    for name in ("eig", "symeig", "lstsq", "solve"):
+        with pytest.raises(RuntimeError, match="removed"):
+            getattr(mg.eye(2), name)(mg.eye(2)) if name in ("lstsq", "solve") else \
+                getattr(mg.eye(2), name)()
+    assert not mg.ones(1).is_distributed()
