@@ -337,3 +337,10 @@ def test_numpy_keyword_alias_and_name_together_is_an_error():
         t.sum(dim=1, axis=1)
     with pytest.raises(TypeError):
         torch.ones(2, 3).sum(dim=1, axis=1)
+
+
+def test_load_names_pytorchs_old_format(tmp_path):
+    path = tmp_path / "old.pt"
+    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(minigen.io.CheckpointError, match="old \\(pre-1.6, non-zip\\) format"):
+        minigen.load(str(path))
