@@ -635,3 +635,33 @@ def test_fractional_max_pool_errors_and_gradcheck():
     s = mg.tensor(R.random((1, 2, 2)))
     assert mg.gradcheck(lambda x: MF.fractional_max_pool2d(x, 2, output_size=(3, 4),
                                                            _random_samples=s), (x,))
+
+
+# ----------------------------------------------------------------------------- conv_tbc, deprecated
+@pytest.mark.parametrize("pad", [0, 2, -1])
+def test_conv_tbc(device, pad):
+    x, w, b = R.standard_normal((5, 2, 3)), R.standard_normal((3, 3, 4)), R.standard_normal(4)
+    _compare(lambda x, w, b: torch.conv_tbc(x, w, b, pad), lambda x, w, b: mg.conv_tbc(x, w, b, pad),
+             [x, w, b], device)
+    _compare(lambda x, w, b: F.conv_tbc(x, w, b, pad), lambda x, w, b: MF.conv_tbc(x, w, b, pad),
+             [x, w, b], device)
+    with pytest.raises(RuntimeError, match="Input dim 2 \\(input channels\\) is not == dim 1"):
+        mg.conv_tbc(mg.randn(5, 2, 2), mg.randn(3, 3, 4), mg.randn(4))
+    with pytest.raises(RuntimeError, match="Input must have 3 dims"):
+        mg.conv_tbc(mg.randn(5, 2), mg.randn(3, 3, 4), mg.randn(4))
+
+
+def test_deprecated_nllloss2d_container():
+    x, t = R.standard_normal((2, 3, 4, 4)), R.integers(0, 3, (2, 4, 4))
+    with pytest.warns(FutureWarning, match="NLLLoss2d` has been deprecated"):
+        mm = mnn.NLLLoss2d(ignore_index=1)
+    with pytest.warns(FutureWarning):
+        tm = tnn.NLLLoss2d(ignore_index=1)
+    assert repr(mm) == repr(tm)
+    _close(tm(torch.tensor(x).log_softmax(1), torch.tensor(t)),
+           mm(mg.tensor(x).log_softmax(1), mg.tensor(t)))
+    with pytest.warns(FutureWarning, match="nn.Container` is deprecated"):
+        c = mnn.Container(a=mnn.Linear(2, 3), b=mnn.ReLU())
+    with pytest.warns(FutureWarning):
+        tc = tnn.Container(a=tnn.Linear(2, 3), b=tnn.ReLU())
+    assert repr(c) == repr(tc) and list(c.state_dict()) == list(tc.state_dict())

@@ -374,3 +374,19 @@ class ParameterDict(Module):
 
 
 __all__ += ["ParameterList", "ParameterDict"]
+
+
+class Container(Module):
+    """PyTorch's deprecated ``nn.Container(**modules)``: a Module holding the given children
+    (warns FutureWarning, as PyTorch's)."""
+
+    def __init__(self, **kwargs):
+        import warnings
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented "
+                      "in `nn.Module`. Subclass that instead.", FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
+
+
+__all__ += ["Container"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy
 
-from .conv import conv2d
+from .conv import conv1d, conv2d
 from .conv_args import _check_common, _tuple
 from .conv_transpose import conv_transpose1d, conv_transpose2d
 
@@ -119,3 +119,27 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if bias is not None:
         y = y + bias.reshape(1, Cout, 1, 1, 1)
     return y.squeeze(0) if squeeze else y
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-d convolution of a (time, batch, in_channels) sequence with weight (kernel width,
+    in_channels, out_channels) and bias (out_channels,), ``pad`` steps of zeros at both ends
+    (a negative pad crops): the conv1d of the (batch, channels, time) view, laid back out as
+    (time, batch, out_channels) (fairseq's ConvTBC)."""
+    if input.ndim != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.ndim != 3:
+        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, "
+                           "out_channels.")
+    if bias.ndim != 1:
+        raise RuntimeError("Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if bias.shape[0] != weight.shape[2]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+    x = input if pad >= 0 else input[-pad:input.shape[0] + pad]
+    y = conv1d(x.permute(1, 2, 0), weight.permute(2, 1, 0), bias, 1, max(pad, 0))
+    return y.permute(2, 0, 1)
+
+
+__all__ += ["conv_tbc"]

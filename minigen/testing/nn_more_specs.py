@@ -297,3 +297,16 @@ _spec("fractional_max_pool3d_with_indices",
                                         _random_samples=mg.tensor(_FRAC_U[3], device=x.device)),
       lambda x: _np_fractional(x, (2, 2, 2), (2, 3, 2), _FRAC_U[3]),
       lambda r, d: _ins(d, _distinct(r, 1, 1, 4, 5, 4)), tags=("nn",), domain="no ties")
+
+
+# ----------------------------------------------------------------------------- conv_tbc
+def _np_conv_tbc(x, w, b, pad):
+    T, B, _ = x.shape
+    k = w.shape[0]
+    xp = np.pad(x, ((pad, pad), (0, 0), (0, 0)))
+    return np.stack([np.einsum("kbi,kio->bo", xp[t:t + k], w) + b
+                     for t in range(T + 2 * pad - k + 1)])
+
+
+_spec("conv_tbc", lambda x, w, b: F.conv_tbc(x, w, b, 1), lambda x, w, b: _np_conv_tbc(x, w, b, 1),
+      lambda r, d: _ins(d, _n(r, 4, 2, 3), _n(r, 2, 3, 2), _n(r, 2)), tags=("nn",))

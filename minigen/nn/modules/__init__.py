@@ -64,7 +64,7 @@ _LAYOUT = {
     "padding": "ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d "
                "ReplicationPad2d ReplicationPad3d ZeroPad1d ZeroPad2d ZeroPad3d ConstantPad1d "
                "ConstantPad2d ConstantPad3d CircularPad1d CircularPad2d CircularPad3d",
-    "container": "Sequential ModuleList ModuleDict ParameterList ParameterDict",
+    "container": "Container Sequential ModuleList ModuleDict ParameterList ParameterDict",
     "sparse": "Embedding EmbeddingBag",
     "rnn": "RNNBase RNN LSTM GRU RNNCellBase RNNCell LSTMCell GRUCell",
     "transformer": "Transformer TransformerEncoder TransformerDecoder TransformerEncoderLayer "
@@ -72,7 +72,7 @@ _LAYOUT = {
     "loss": "L1Loss MSELoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss KLDivLoss "
             "HuberLoss SmoothL1Loss SoftMarginLoss MultiLabelSoftMarginLoss CosineEmbeddingLoss "
             "HingeEmbeddingLoss MarginRankingLoss TripletMarginLoss PoissonNLLLoss "
-            "GaussianNLLLoss CTCLoss MultiMarginLoss MultiLabelMarginLoss "
+            "GaussianNLLLoss CTCLoss MultiMarginLoss MultiLabelMarginLoss NLLLoss2d "
             "TripletMarginWithDistanceLoss",
     "distance": "PairwiseDistance CosineSimilarity",
     "pixelshuffle": "PixelShuffle PixelUnshuffle",
