@@ -798,3 +798,28 @@ def test_more_transforms_and_constraint_registry_against_torch():
     assert tuple(dm.event_shape) == (4,)
     _close(dm.log_prob(minigen.tensor(y.numpy())), dt.log_prob(y))
     assert D.transforms.ExpTransform().with_cache(1)._cache_size == 1
+
+
+@pytest.mark.parametrize("name,args,props,entropy", [
+    ("InverseGamma", (np.array([0.7, 1.5, 5.0]), np.array([1.2, 0.8, 2.0])), ["mean", "variance", "mode"], True),
+    ("Kumaraswamy", (np.array([1.7, 2.5, 5.0]), np.array([2.2, 1.8, 3.0])), ["mean", "variance", "mode"], True),
+    ("FisherSnedecor", (np.array([1.4, 3.0, 10.0]), np.array([1.4, 3.0, 10.0])), ["mean", "variance", "mode"], False),
+    ("LogisticNormal", (np.array([[0.1, -0.5, 0.3]]), np.array([[0.5, 1.0, 2.0]])), [], False),
+])
+def test_transformed_family_against_torch(name, args, props, entropy):
+    ma = [minigen.tensor(x, requires_grad=True) for x in args]
+    ta = [torch.tensor(x, requires_grad=True) for x in args]
+    dm, dt = getattr(D, name)(*ma), getattr(TD, name)(*ta)
+    assert tuple(dm.batch_shape) == tuple(dt.batch_shape) and tuple(dm.event_shape) == tuple(dt.event_shape)
+    x = dt.sample((4,))
+    lm, lt = dm.log_prob(minigen.tensor(x.numpy())), dt.log_prob(x)
+    _close(lm, lt, 1e-9)
+    lm.sum().backward()
+    lt.sum().backward()
+    for a, b in zip(ma, ta):
+        _close(a.grad, b.grad, 1e-9)
+    for p in props:
+        np.testing.assert_allclose(_np(getattr(dm, p)), _np(getattr(dt, p)), rtol=1e-9)
+    if entropy:
+        _close(dm.entropy(), dt.entropy(), 1e-9)
+    assert tuple(dm.rsample((2,)).shape) == (2,) + tuple(dt.batch_shape) + tuple(dt.event_shape)

@@ -9,6 +9,7 @@ and ``RelaxedOneHotCategorical``, ``TransformedDistribution`` with the transform
 ``transforms`` (Affine, Exp, Sigmoid, Tanh, Power, Softmax, Compose), ``MixtureSameFamily``,
 ``Cauchy``/``HalfCauchy``, ``HalfNormal``, ``Gumbel``, ``StudentT``, ``Geometric``,
 ``NegativeBinomial``, ``Multinomial``, ``LowRankMultivariateNormal``, ``Weibull``, ``Pareto``,
+``InverseGamma``, ``Kumaraswamy``, ``FisherSnedecor``, ``LogisticNormal``,
 ``constraints``, and ``kl_divergence`` in closed form for the pairs PyTorch registers among them.
 ``log_prob``, ``entropy``, ``rsample`` and ``kl_divergence`` are differentiable with respect to the parameters. Parameters and values are checked as PyTorch
 checks them (``validate_args``; ``Distribution.set_default_validate_args(False)`` turns it off).
@@ -39,6 +40,10 @@ from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTra
                          LowerCholeskyTransform, IndependentTransform, ReshapeTransform,
                          CumulativeDistributionTransform, identity_transform)
 from .constraint_registry import biject_to, transform_to
+from .inverse_gamma import InverseGamma
+from .kumaraswamy import Kumaraswamy
+from .fishersnedecor import FisherSnedecor
+from .logistic_normal import LogisticNormal
 from .cauchy import Cauchy
 from .half_normal import HalfCauchy, HalfNormal
 from .gumbel import Gumbel
@@ -62,4 +67,5 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "NegativeBinomial", "Multinomial", "LowRankMultivariateNormal", "Weibull", "Pareto",
            "SoftplusTransform", "StickBreakingTransform", "LowerCholeskyTransform",
            "IndependentTransform", "ReshapeTransform", "CumulativeDistributionTransform",
-           "identity_transform", "biject_to", "transform_to"]
+           "identity_transform", "biject_to", "transform_to", "InverseGamma", "Kumaraswamy",
+           "FisherSnedecor", "LogisticNormal"]

@@ -395,6 +395,13 @@ class PowerTransform(Transform):
         super().__init__(cache_size)
         self.exponent = exponent
 
+    @property
+    def sign(self):
+        e = self.exponent
+        if isinstance(e, (int, float)):
+            return 1 if e >= 0 else -1
+        return e.sign()
+
     def _call(self, x):
         return x.pow(self.exponent)
 
