@@ -386,10 +386,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
     Entries equal to ``padding_idx`` are left out of their bag (not counted by 'mean'); an
     empty bag gives zeros. ``per_sample_weights`` (same shape as input) only with 'sum'.
-    Built from differentiable ops: the rows are ``embedding``'s gather, the bags a gather of
-    those rows into a padded (B, longest bag, D) block, reduced over its middle dimension; so
-    the gradient reaches each picked row of ``weight`` (for 'max' only the row that gave the
-    maximum) and ``per_sample_weights``. ``max_norm`` rescales the picked rows first, as in
+    Built from differentiable ops: the rows are ``embedding``'s gather; 'sum' and 'mean' add
+    them into their bags (``index_add``), 'max' gathers them into a padded (B, longest bag, D)
+    block and takes the maximum over its middle dimension; so the gradient reaches each picked
+    row of ``weight`` (for 'max' only the row that gave the maximum) and
+    ``per_sample_weights``. ``max_norm`` rescales the picked rows first, as in
     ``embedding``; ``sparse=True`` gives the same gradient values, dense;
     ``scale_grad_by_freq`` divides each row's gradient by its count in ``input`` (PyTorch's
     documented meaning; its CPU kernel applies some of the counts to the wrong rows, so the
@@ -457,31 +458,36 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
                          f"{input.ndim}")
     n, nbags = input.shape[0], len(starts)
-    idx = numpy.asarray(input.tolist(), dtype=numpy.int64).reshape(-1)
-    ends = list(starts[1:]) + [n]
-    # the padded bag block: position (b, j) holds row k of the bag's members, or row n (padding)
-    members = [[k for k in range(a, e) if padding_idx is None or idx[k] != padding_idx]
-               for a, e in zip(starts, ends)]
-    counts = numpy.array([len(m) for m in members], dtype=numpy.float64)
-    width = max(1, int(counts.max()) if nbags else 1)
+    idx = numpy.asarray(input.detach().cpu().numpy(), dtype=numpy.int64).reshape(-1)
+    # the padded bag block: position (b, j) holds row k of the bag's j-th member, or row n
+    # (padding); bag b holds positions starts[b] .. starts[b+1] - 1 (the last one to the end)
+    pos = numpy.arange(n)
+    bag = numpy.searchsorted(numpy.asarray(starts, dtype=numpy.int64), pos, side="right") - 1
+    keep = pos if padding_idx is None else pos[idx != padding_idx]
+    kbag = bag[keep]
+    counts_i = numpy.bincount(kbag, minlength=nbags) if nbags else numpy.zeros(0, numpy.int64)
+    first = numpy.concatenate([[0], numpy.cumsum(counts_i)[:-1]]).astype(numpy.int64)
+    width = max(1, int(counts_i.max()) if nbags else 1)
     gather = numpy.full((nbags, width), n, dtype=numpy.int64)
-    for b, m in enumerate(members):
-        gather[b, :len(m)] = m
+    gather[kbag, numpy.arange(keep.size) - first[kbag]] = keep
+    counts = counts_i.astype(numpy.float64)
     rows = embedding(input, weight, max_norm=max_norm, norm_type=norm_type,
                      scale_grad_by_freq=scale_grad_by_freq)                    # (n, D)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
-    fill = float("-inf") if mode == "max" else 0.0
-    block = cat([rows, full((1, D), fill, dtype=weight.dtype, device=weight.device)], 0)
+    if mode in ("sum", "mean"):
+        # out[b] = sum of the bag's rows (times 1 / count for 'mean'; an empty bag: 0), as an
+        # index_add of the kept rows into their bags, whose gradient is the gather back
+        if keep.size != n:
+            rows = rows.index_select(0, _tensor(keep, device=weight.device))
+        if mode == "mean":
+            inv = (1.0 / numpy.maximum(counts, 1.0))[kbag][:, None]
+            rows = rows * _tensor(inv, dtype=weight.dtype, device=weight.device)
+        out = zeros(nbags, D, dtype=weight.dtype, device=weight.device)
+        return out.index_add(0, _tensor(kbag, device=weight.device), rows)
+    block = cat([rows, full((1, D), float("-inf"), dtype=weight.dtype, device=weight.device)], 0)
     block = block.index_select(0, _tensor(gather.reshape(-1), device=weight.device))
     block = block.reshape(nbags, width, D)
-    if mode == "sum":
-        return block.sum(1)
-    if mode == "mean":
-        # an empty bag: 0 / 1
-        inv = _tensor((1.0 / numpy.maximum(counts, 1.0))[:, None], dtype=weight.dtype,
-                      device=weight.device)
-        return block.sum(1) * inv
     out = block.max(1)[0]
     if (counts == 0).any():
         from .elementwise import where
