@@ -11,8 +11,9 @@ minigen has one autograd engine (reverse mode, a graph of nodes) and no batching
   replays the generator's state before each slice, so every slice draws the same numbers.
 * ``grad(f)(x)`` runs ``f`` on a fresh leaf (or, when x is itself on a graph, on a
   differentiable copy of it) and returns d f / d x. The gradient is recorded (create_graph) when
-  any argument requires grad, so ``grad(grad(f))`` and per-sample gradients
-  ``vmap(grad(f))`` compose.
+  any argument requires grad or f's output reaches another tensor that does (a parameter f
+  closes over), so ``grad(grad(f))``, per-sample gradients ``vmap(grad(f))`` and an outer
+  ``backward()`` through the gradient compose, as in PyTorch.
 * ``jacrev`` and ``jacfwd`` both build the Jacobian by reverse mode, one backward pass per output
   element (jacfwd gives the same numbers as PyTorch's forward mode).
 * ``functional_call(module, params_and_buffers, args)`` runs ``module`` with the given tensors in
@@ -201,6 +202,26 @@ def _prepare_args(args, argnums):
     return new_args, diff, isinstance(argnums, numbers.Integral), record
 
 
+def _reaches_outer_graph(out, fresh):
+    """True when ``out`` depends on a tensor that requires grad other than the fresh inputs
+    (a parameter the function closes over): the gradient is then recorded, so that it stays
+    differentiable for an outer backward, as PyTorch's transforms compose with autograd."""
+    stop = {id(x) for x in fresh}
+    seen, stack = set(), [out]
+    while stack:
+        t = stack.pop()
+        if id(t) in stop or id(t) in seen:
+            continue
+        seen.add(id(t))
+        creator = getattr(t, "creator", None)
+        if creator is None:
+            if t.requires_grad:
+                return True
+            continue
+        stack.extend(x for x in getattr(creator, "inputs", ()) if isinstance(x, Tensor))
+    return False
+
+
 def _grad_impl(func, argnums, has_aux, args, kwargs):
     from .autograd import enable_grad
     from .graph import grad as autograd_grad
@@ -221,6 +242,7 @@ def _grad_impl(func, argnums, has_aux, args, kwargs):
                                f"Tensor, got tensor with {out.ndim} dims. Maybe you wanted to "
                                f"use the vjp or jacrev APIs instead?")
         flat = [x for _, fresh, _ in diff for x in fresh]
+        record = record or _reaches_outer_graph(out, flat)
         gs = autograd_grad([out], flat, create_graph=record, allow_unused=True)
     from .creation import zeros_like
     gs = [zeros_like(x) if g is None else g for x, g in zip(flat, gs)]
@@ -269,6 +291,8 @@ def vjp(func, *primals, has_aux=False):
         out, aux = out
     out_leaves, _ = _flatten(out)
     flat = [x for _, fresh, _ in diff for x in fresh]
+    record = record or any(_reaches_outer_graph(o, flat) for o in out_leaves
+                           if isinstance(o, Tensor))
 
     def vjp_fn(cotangents, retain_graph=True, create_graph=None):
         cot = _flatten(cotangents)[0]
@@ -315,6 +339,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             out, aux = out
         out_leaves, out_rebuild = _flatten(out)
         flat = [x for _, fresh, _ in diff for x in fresh]
+        record = record or any(_reaches_outer_graph(o, flat) for o in out_leaves)
         tan = [t for tt in tangents for t in _flatten(tt)[0]]
         for x, t in zip(flat, tan):
             if tuple(x.shape) != tuple(t.shape):
@@ -386,6 +411,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
             out, aux = out
         out_leaves, out_rebuild = _flatten(out)
         flat = [x for _, fresh, _ in diff for x in fresh]
+        record = record or any(_reaches_outer_graph(o, flat) for o in out_leaves)
         per_out = []
         for o in out_leaves:
             rows = [[] for _ in flat]

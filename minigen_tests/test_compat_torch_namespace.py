@@ -749,3 +749,18 @@ def test_tensor_method_spellings():
             getattr(mg.eye(2), name)(mg.eye(2)) if name in ("lstsq", "solve") else \
                 getattr(mg.eye(2), name)()
     assert not mg.ones(1).is_distributed()
+
+
+def test_func_grad_stays_on_the_outer_graph():
+    from torch import func as tf
+    w, wt = mg.tensor([2.0, -1.0], requires_grad=True), torch.tensor([2.0, -1.0],
+                                                                     requires_grad=True)
+    g = mg.func.grad(lambda v: (w * v * v).sum())(mg.tensor([3.0, 0.5]))
+    gt = tf.grad(lambda v: (wt * v * v).sum())(torch.tensor([3.0, 0.5]))
+    assert g.requires_grad and gt.requires_grad
+    (g * g).sum().backward()
+    (gt * gt).sum().backward()
+    np.testing.assert_allclose(_np(w.grad), _np(wt.grad))
+    assert not mg.func.grad(lambda v: (v * v).sum())(mg.tensor([1.0])).requires_grad
+    j = mg.func.jacrev(lambda v: w * v)(mg.tensor([1.0, 2.0]))
+    assert j.requires_grad
