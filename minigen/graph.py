@@ -285,12 +285,17 @@ def _nodes_leading_to(roots, targets):
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+         only_inputs=True, allow_unused=False, is_grads_batched=False, materialize_grads=False):
     """The gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
 
     As ``torch.autograd.grad``: no ``.grad`` is changed. With ``create_graph=True`` the result
-    is itself differentiable (the WGAN-GP gradient penalty is built on this).
+    is itself differentiable (the WGAN-GP gradient penalty is built on this). ``only_inputs`` is
+    accepted and ignored (as PyTorch, which deprecated it); ``materialize_grads=True`` gives
+    zeros instead of None for an input the outputs do not depend on.
     """
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not "
+                                  "supported in minigen; loop over the rows of grad_outputs")
     single_in = isinstance(inputs, Tensor)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if single_in else list(inputs)
@@ -310,5 +315,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad: one of the differentiated Tensors does not require grad")
-    return tuple(run_backward(outputs, gs, retain_graph, create_graph, capture=inputs,
-                              allow_unused=allow_unused))
+    got = run_backward(outputs, gs, retain_graph, create_graph, capture=inputs,
+                       allow_unused=allow_unused or materialize_grads)
+    if materialize_grads:
+        got = [_wrap(t.xp.zeros_like(t.array)) if g is None else g for t, g in zip(inputs, got)]
+    return tuple(got)

@@ -212,8 +212,12 @@ class Tensor:
         return int(self.array.size)
 
     def size(self, dim=None):
+        """The shape as a ``Size`` (PyTorch's ``torch.Size``, so ``FloatTensor(x.size())`` reads
+        it as a shape), or one dimension's length. (``x.shape`` stays a plain tuple: it is read
+        on every op's hot path.)"""
         if dim is None:
-            return self.array.shape
+            from .legacy import Size
+            return Size(self.array.shape)
         return self.array.shape[_wrap_dim(dim, self.array.ndim, "size")]
 
     def element_size(self):

@@ -243,3 +243,15 @@ def test_forward_hook_options():
     out = m(minigen.ones(1, 3))
     assert seen == ["kw", "b", "a"]
     np.testing.assert_allclose(out.detach().numpy(), (m[1](m[0](minigen.zeros(1, 3))) + 1).detach().numpy())
+
+
+def test_grad_keywords_and_size(device):
+    x = _x(device)
+    w = _x(device, (1.0, 1.0, 1.0))
+    (g,) = minigen.grad((x * x).sum(), x, only_inputs=True)  # WGAN-GP passes it
+    np.testing.assert_allclose(g.cpu().numpy(), 2 * np.array([0.3, -1.2, 2.0]))
+    gx, gw = minigen.grad((x * 2).sum(), (x, w), materialize_grads=True)
+    assert gw.tolist() == [0.0, 0.0, 0.0]
+    s = x.size()
+    assert isinstance(s, minigen.Size) and s == (3,)
+    assert minigen.FloatTensor(x.size()).shape == (3,)   # a Size is read as a shape
