@@ -95,6 +95,8 @@ class CTCLossFunction(Function):
             a_end = last[xp.arange(N), end]
             a_end1 = xp.where(tg_len > 0, last[xp.arange(N), xp.maximum(end - 1, 0)], _NEG_INF)
             nll = -_lse(xp, a_end, a_end1)
+            # no frames at all: the empty target has probability 1, any other 0
+            nll = xp.where(in_len == 0, xp.where(tg_len == 0, 0.0, numpy.inf), nll)
             # beta, from each sample's last frame backwards
             skip_b = xp.concatenate([skip[:, 2:], xp.zeros((N, 2), dtype=bool)], 1)  # s -> s+2
             b = xp.full((N, L), _NEG_INF, dtype=lp.dtype)
