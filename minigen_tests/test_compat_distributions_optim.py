@@ -823,3 +823,42 @@ def test_transformed_family_against_torch(name, args, props, entropy):
     if entropy:
         _close(dm.entropy(), dt.entropy(), 1e-9)
     assert tuple(dm.rsample((2,)).shape) == (2,) + tuple(dt.batch_shape) + tuple(dt.event_shape)
+
+
+def test_optimizer_named_parameters_and_hooks_as_torch():
+    logs = {}
+    for mod in (torch, minigen):
+        mod.manual_seed(0)
+        m = mod.nn.Linear(2, 3)
+        o = mod.optim.Adam(m.named_parameters(), lr=0.1)
+        log = logs[mod.__name__] = []
+        h = o.register_step_pre_hook(lambda opt, a, k: log.append("pre"))
+        o.register_step_post_hook(lambda opt, a, k: log.append("post"))
+        o.register_state_dict_pre_hook(lambda opt: log.append("sd-pre"))
+        o.register_state_dict_post_hook(lambda opt, sd: log.append("sd-post"))
+        o.register_load_state_dict_pre_hook(lambda opt, sd: log.append("load-pre"))
+        o.register_load_state_dict_post_hook(lambda opt: log.append("load-post"))
+        m(mod.ones(1, 2)).sum().backward()
+        o.step()
+        h.remove()
+        o.step()
+        sd = o.state_dict()
+        assert list(o.param_groups[0])[:2] == ["params", "param_names"]
+        assert sd["param_groups"][0]["param_names"] == ["weight", "bias"]
+        o.load_state_dict(sd)
+        with pytest.raises(ValueError, match="Some param names are missing"):
+            mod.optim.SGD([("w", m.weight), m.bias], lr=0.1)
+        with pytest.raises(ValueError, match="cannot add param group without names"):
+            o.add_param_group({"params": [mod.nn.Parameter(mod.zeros(1))]})
+    assert logs["torch"] == logs["minigen"]
+
+    class MyOpt(minigen.optim.Optimizer):  # a user's optimizer gets the hooks too
+        def __init__(self, params):
+            super().__init__(params, {"lr": 0.1})
+
+        def step(self, closure=None):
+            return "stepped"
+    calls = []
+    o = MyOpt([minigen.nn.Parameter(minigen.zeros(1))])
+    o.register_step_post_hook(lambda opt, a, k: calls.append(1))
+    assert o.step() == "stepped" and calls == [1]

@@ -20,7 +20,8 @@ float tensor, which its CUDA-graph capture needs), and ``state_dict()`` returns 
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import OrderedDict, defaultdict
 
 import numpy
 
@@ -35,8 +36,113 @@ class _Required:
 required = _Required()
 
 
+class _RemovableHandle:
+    """What the ``register_*_hook`` methods return: ``remove()`` unregisters the hook."""
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = _RemovableHandle._next_id
+        _RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_global_step_pre_hooks = OrderedDict()
+_global_step_post_hooks = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """``hook(optimizer, args, kwargs)`` before every optimizer's ``step``."""
+    h = _RemovableHandle(_global_step_pre_hooks)
+    _global_step_pre_hooks[h.id] = hook
+    return h
+
+
+def register_optimizer_step_post_hook(hook):
+    """``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
+    h = _RemovableHandle(_global_step_post_hooks)
+    _global_step_post_hooks[h.id] = hook
+    return h
+
+
+def _with_step_hooks(step):
+    """``step`` wrapped so that the global and per-optimizer step hooks run around it, as
+    PyTorch's: a pre hook may return (args, kwargs) to replace the arguments."""
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        for hook in (*_global_step_pre_hooks.values(),
+                     *getattr(self, "_optimizer_step_pre_hooks", {}).values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
+                                       f"new_kwargs), but got {result}.")
+                args, kwargs = result
+        out = step(self, *args, **kwargs)
+        for hook in (*getattr(self, "_optimizer_step_post_hooks", {}).values(),
+                     *_global_step_post_hooks.values()):
+            hook(self, args, kwargs)
+        return out
+    wrapper._hooked = True
+    return wrapper
+
+
 class Optimizer:
-    """Base class: subclasses set ``defaults`` and implement ``step``."""
+    """Base class: subclasses set ``defaults`` and implement ``step``.
+
+    ``params`` may be tensors, ``(name, tensor)`` pairs (``model.named_parameters()``: the
+    names go into each group's ``'param_names'``, as PyTorch 2.13 keeps them), or dicts of
+    either. Hooks as PyTorch's: ``register_step_pre_hook`` / ``register_step_post_hook``
+    (``hook(optimizer, args, kwargs)``), ``register_state_dict_pre_hook`` (``hook(opt)``),
+    ``register_state_dict_post_hook`` (``hook(opt, state_dict)``, may return a new one),
+    ``register_load_state_dict_pre_hook`` (``hook(opt, state_dict)``, may return a new one),
+    ``register_load_state_dict_post_hook`` (``hook(opt)``)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_hooked", False):
+            cls.step = _with_step_hooks(step)
+
+    def _hooks(self, name):
+        d = self.__dict__.get(name)
+        if d is None:
+            d = self.__dict__[name] = OrderedDict()
+        return d
+
+    def _register(self, name, hook, prepend=False):
+        hooks = self._hooks(name)
+        h = _RemovableHandle(hooks)
+        hooks[h.id] = hook
+        if prepend:
+            hooks.move_to_end(h.id, last=False)
+        return h
+
+    def register_step_pre_hook(self, hook):
+        return self._register("_optimizer_step_pre_hooks", hook)
+
+    def register_step_post_hook(self, hook):
+        return self._register("_optimizer_step_post_hooks", hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        return self._register("_optimizer_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        return self._register("_optimizer_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        return self._register("_optimizer_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        return self._register("_optimizer_load_state_dict_post_hooks", hook, prepend)
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -77,6 +183,20 @@ class Optimizer:
                             "please use a list instead")
         else:
             params = list(params)
+        # (name, tensor) pairs: the names go into 'param_names'
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            params = [p[1] for p in params]
+            group = {"params": params, "param_names": names,
+                     **{k: v for k, v in group.items() if k not in ("params", "param_names")}}
+        if self.param_groups and (("param_names" in group)
+                                  != ("param_names" in self.param_groups[0])):
+            which = "with names" if "param_names" in group else "without names"
+            raise ValueError("all optimizer param groups should be with/without names. cannot "
+                             f"add param group {which} to the optimizer")
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
@@ -130,6 +250,16 @@ class Optimizer:
     def state_dict(self):
         """A snapshot ``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``
         with parameters numbered in the order they appear across the groups."""
+        for hook in self._hooks("_optimizer_state_dict_pre_hooks").values():
+            hook(self)
+        out = self._state_dict()
+        for hook in self._hooks("_optimizer_state_dict_post_hooks").values():
+            new = hook(self, out)
+            if new is not None:
+                out = new
+        return out
+
+    def _state_dict(self):
         index = {}
         groups = []
         for g in self.param_groups:
@@ -151,6 +281,15 @@ class Optimizer:
         """Load a state dict from ``state_dict()`` (or from PyTorch's optimizer of the same
         kind). Everything is checked (group count, group sizes, indices, shapes) before any
         state changes; tensors are copied to each parameter's device and dtype."""
+        for hook in self._hooks("_optimizer_load_state_dict_pre_hooks").values():
+            new = hook(self, state_dict)
+            if new is not None:
+                state_dict = new
+        self._load_state_dict(state_dict)
+        for hook in self._hooks("_optimizer_load_state_dict_post_hooks").values():
+            hook(self)
+
+    def _load_state_dict(self, state_dict):
         name = type(self).__name__
         if not isinstance(state_dict, dict) or "state" not in state_dict \
                 or "param_groups" not in state_dict:
