@@ -458,6 +458,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
                          f"{input.ndim}")
     n, nbags = input.shape[0], len(starts)
+    if nbags == 0:  # (include_last_offset with a single offset: no bags)
+        return embedding(input[:0], weight).reshape(0, D)
     idx = numpy.asarray(input.detach().cpu().numpy(), dtype=numpy.int64).reshape(-1)
     # the padded bag block: position (b, j) holds row k of the bag's j-th member, or row n
     # (padding); bag b holds positions starts[b] .. starts[b+1] - 1 (the last one to the end)
