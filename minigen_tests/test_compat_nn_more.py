@@ -665,3 +665,36 @@ def test_deprecated_nllloss2d_container():
     with pytest.warns(FutureWarning):
         tc = tnn.Container(a=tnn.Linear(2, 3), b=tnn.ReLU())
     assert repr(c) == repr(tc) and list(c.state_dict()) == list(tc.state_dict())
+
+
+# ----------------------------------------------------------------------------- linear_cross_entropy
+@pytest.mark.parametrize("kw,out_features,tshape", [
+    (dict(bias=True, label_smoothing=0.1), (), (6,)),
+    (dict(reduction="none", ignore_index=2), (3,), (6, 3)),
+    (dict(reduction="sum", weight=True), (), (6,)),
+])
+def test_linear_cross_entropy(device, kw, out_features, tshape):
+    torch.manual_seed(0)
+    w = R.random(5)
+    tkw = dict(kw, weight=torch.tensor(w)) if kw.get("weight") else kw
+    mkw = dict(kw, weight=mg.tensor(w, device=device)) if kw.get("weight") else kw
+    tm = tnn.LinearCrossEntropyLoss(4, 5, out_features=out_features, **tkw).double()
+    mm = mnn.LinearCrossEntropyLoss(4, 5, out_features=out_features, **mkw).double().to(device)
+    assert repr(mm) == repr(tm) and list(mm.state_dict()) == list(tm.state_dict())
+    _copy_weights(tm, mm, device)
+    x, t = R.standard_normal((6, 4)), R.integers(0, 5, tshape)
+    _compare(lambda x, t: tm(x, t), lambda x, t: mm(x, t), [x], device, consts=[t])
+    for k, p in mm.named_parameters():
+        _close(dict(tm.named_parameters())[k].grad, p.grad)
+    # the functional form, with class probabilities as targets, and unbatched
+    W, p = R.standard_normal((5, 4)), R.dirichlet(np.ones(5), 6)
+    _compare(lambda x, W, p: F.linear_cross_entropy(x, W, p),
+             lambda x, W, p: MF.linear_cross_entropy(x, W, p), [x, W, p], device)
+    _compare(lambda x, W: F.linear_cross_entropy(x, W, torch.tensor(3)),
+             lambda x, W: MF.linear_cross_entropy(x, W, mg.tensor(3, device=device)), [x[0], W],
+             device)
+    assert repr(mnn.LinearCrossEntropyOptions()) == repr(tnn.LinearCrossEntropyOptions())
+    with pytest.raises(RuntimeError, match="expected equal input and linear_weight last"):
+        MF.linear_cross_entropy(mg.randn(2, 3), mg.randn(5, 4), mg.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="ignore_index cannot be specified when target contains"):
+        MF.linear_cross_entropy(mg.randn(2, 4), mg.randn(5, 4), mg.rand(2, 5), ignore_index=1)

@@ -296,3 +296,64 @@ class NLLLoss2d(NLLLoss):
 
 
 __all__ += ["NLLLoss2d"]
+
+
+import dataclasses as _dc  # noqa: E402
+
+
+@_dc.dataclass(slots=True, frozen=True)
+class LinearCrossEntropyOptions:
+    """PyTorch 2.13's settings of the chunked ``linear_cross_entropy`` (which never builds the
+    whole logits matrix). Accepted with PyTorch's fields and defaults; minigen computes the
+    reference form, with the same value and gradients."""
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: object = None
+    chunking_method: str = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: object = None
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """A Linear head and cross-entropy in one module (PyTorch 2.13): ``linear`` is a
+    Linear(in_features, num_classes * prod(out_features)) whose weight is read as
+    (num_classes, *out_features, in_features); forward(input, target) is
+    ``F.linear_cross_entropy``."""
+
+    def __init__(self, in_features, num_classes, *, out_features=(), bias=False, device=None,
+                 dtype=None, reduction="mean", weight=None, ignore_index=None,
+                 label_smoothing=0.0, options=None):
+        import math
+        from .linear import Linear
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
+        super().__init__(weight, None, None, reduction)
+        self.num_classes = num_classes
+        self.out_features = out_features
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.linear = Linear(in_features, math.prod(out_features, start=num_classes), bias=bias,
+                             device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        w = self.linear.weight.reshape((self.num_classes,) + tuple(self.out_features)
+                                       + (self.linear.in_features,))
+        b = None if self.linear.bias is None else self.linear.bias.reshape(
+            (self.num_classes,) + tuple(self.out_features))
+        return XN.linear_cross_entropy(input, w, target, linear_bias=b, weight=self.weight,
+                                       reduction=self.reduction, ignore_index=self.ignore_index,
+                                       label_smoothing=self.label_smoothing, options=self.options)
+
+    def extra_repr(self):
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
+
+
+__all__ += ["LinearCrossEntropyOptions", "LinearCrossEntropyLoss"]

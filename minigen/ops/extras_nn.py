@@ -224,3 +224,45 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         d_an = minimum(d_an, dist(positive, negative))
     loss = relu(add(sub(d_ap, d_an), margin))
     return _reduce(loss, reduction, "triplet_margin_with_distance_loss")
+
+
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None,
+                         reduction="mean", ignore_index=None, label_smoothing=0.0, options=None):
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...) (PyTorch 2.13):
+    logits[..., c, d...] = sum_i input[..., i] linear_weight[c, d..., i] (+ linear_bias[c, d...]).
+    linear_weight (C, *out_features, in_features) with out_features non-empty gives a
+    K-dimensional loss. ``ignore_index=None`` ignores nothing (-100 for cross_entropy).
+    ``options`` (PyTorch's chunked path, which never materialises the logits) is accepted;
+    minigen computes the reference form, which has the same value and gradients."""
+    from .activation import linear
+    from .cross_entropy import cross_entropy
+    if input.ndim < 1 or input.ndim > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+    if linear_weight.ndim < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.ndim}")
+    batches, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError("expected equal input and linear_weight last dimensions (in_features), "
+                           f"got {in_features} and {linear_weight.shape[-1]}, respectively")
+    C = linear_weight.shape[0]
+    out_features = tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (C,) + out_features:
+        raise RuntimeError(f"expected linear_bias shape {(C,) + out_features}, got "
+                           f"{tuple(linear_bias.shape)}")
+    if out_features and not batches:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
+                           f"{tuple(linear_weight.shape)} requires batched input, (N, "
+                           f"{in_features}), got unbatched input with shape {tuple(input.shape)}")
+    logits_shape = batches + (C,) + out_features
+    if tuple(target.shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    W = linear_weight.reshape(-1, in_features)
+    b = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = linear(input, W, b).reshape(logits_shape)
+    return cross_entropy(logits, target, weight=weight,
+                         ignore_index=-100 if ignore_index is None else ignore_index,
+                         reduction=reduction, label_smoothing=label_smoothing)
+
+
+__all__ += ["linear_cross_entropy"]

@@ -310,3 +310,20 @@ def _np_conv_tbc(x, w, b, pad):
 
 _spec("conv_tbc", lambda x, w, b: F.conv_tbc(x, w, b, 1), lambda x, w, b: _np_conv_tbc(x, w, b, 1),
       lambda r, d: _ins(d, _n(r, 4, 2, 3), _n(r, 2, 3, 2), _n(r, 2)), tags=("nn",))
+
+
+# ----------------------------------------------------------------------------- linear_cross_entropy
+_LCE_T = np.array([[0, 2], [1, 1], [2, 0]])
+
+
+def _np_lce(x, w, b):
+    # logits (N, C, d) = x W^T + b; mean over (n, d) of -log softmax over C at the target
+    z = np.einsum("ni,cdi->ncd", x, w) + b[None]
+    lp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return -np.mean([lp[n, _LCE_T[n, d], d] for n in range(3) for d in range(2)])
+
+
+_spec("linear_cross_entropy",
+      lambda x, w, b: F.linear_cross_entropy(x, w, mg.tensor(_LCE_T, device=x.device),
+                                             linear_bias=b),
+      _np_lce, lambda r, d: _ins(d, _n(r, 3, 4), _n(r, 3, 2, 4), _n(r, 3, 2)), tags=("nn",))

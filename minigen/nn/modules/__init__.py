@@ -81,6 +81,8 @@ _LAYOUT = {
     "fold": "Fold Unfold",
     "channelshuffle": "ChannelShuffle",
     "adaptive": "AdaptiveLogSoftmaxWithLoss",
+    "linear_cross_entropy": "LinearCrossEntropyLoss",
+    "linear_cross_entropy_options": "LinearCrossEntropyOptions",
     "lazy": "LazyModuleMixin",
 }
 
