@@ -862,3 +862,20 @@ def test_optimizer_named_parameters_and_hooks_as_torch():
     o = MyOpt([minigen.nn.Parameter(minigen.zeros(1))])
     o.register_step_post_hook(lambda opt, a, k: calls.append(1))
     assert o.step() == "stepped" and calls == [1]
+
+
+@pytest.mark.parametrize("kw", ["probs", "logits"])
+def test_continuous_bernoulli_against_torch(kw):
+    p = np.array([0.1, 0.4995, 0.5003, 0.7, 0.99])  # both sides of the Taylor region
+    arg = p if kw == "probs" else np.log(p / (1 - p))
+    mp, tp = minigen.tensor(arg, requires_grad=True), torch.tensor(arg, requires_grad=True)
+    dm, dt = D.ContinuousBernoulli(**{kw: mp}), TD.ContinuousBernoulli(**{kw: tp})
+    x = dt.sample((3,))
+    lm, lt = dm.log_prob(minigen.tensor(x.numpy())), dt.log_prob(x)
+    _close(lm, lt, 1e-12)
+    (lm.sum() + dm.entropy().sum() + dm.mean.sum() + dm.variance.sum()).backward()
+    (lt.sum() + dt.entropy().sum() + dt.mean.sum() + dt.variance.sum()).backward()
+    _close(mp.grad, tp.grad, 1e-10)
+    _close(dm.cdf(minigen.tensor(x.numpy())), dt.cdf(x), 1e-12)
+    _close(dm.icdf(minigen.tensor(x.numpy())), dt.icdf(x), 1e-12)
+    assert tuple(dm.rsample((4,)).shape) == (4, 5)

@@ -10,6 +10,7 @@ and ``RelaxedOneHotCategorical``, ``TransformedDistribution`` with the transform
 ``Cauchy``/``HalfCauchy``, ``HalfNormal``, ``Gumbel``, ``StudentT``, ``Geometric``,
 ``NegativeBinomial``, ``Multinomial``, ``LowRankMultivariateNormal``, ``Weibull``, ``Pareto``,
 ``InverseGamma``, ``Kumaraswamy``, ``FisherSnedecor``, ``LogisticNormal``,
+``ContinuousBernoulli``,
 ``constraints``, and ``kl_divergence`` in closed form for the pairs PyTorch registers among them.
 ``log_prob``, ``entropy``, ``rsample`` and ``kl_divergence`` are differentiable with respect to the parameters. Parameters and values are checked as PyTorch
 checks them (``validate_args``; ``Distribution.set_default_validate_args(False)`` turns it off).
@@ -44,6 +45,7 @@ from .inverse_gamma import InverseGamma
 from .kumaraswamy import Kumaraswamy
 from .fishersnedecor import FisherSnedecor
 from .logistic_normal import LogisticNormal
+from .continuous_bernoulli import ContinuousBernoulli
 from .cauchy import Cauchy
 from .half_normal import HalfCauchy, HalfNormal
 from .gumbel import Gumbel
@@ -68,4 +70,4 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "SoftplusTransform", "StickBreakingTransform", "LowerCholeskyTransform",
            "IndependentTransform", "ReshapeTransform", "CumulativeDistributionTransform",
            "identity_transform", "biject_to", "transform_to", "InverseGamma", "Kumaraswamy",
-           "FisherSnedecor", "LogisticNormal"]
+           "FisherSnedecor", "LogisticNormal", "ContinuousBernoulli"]
