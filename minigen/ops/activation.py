@@ -387,17 +387,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     Entries equal to ``padding_idx`` are left out of their bag (not counted by 'mean'); an
     empty bag gives zeros. ``per_sample_weights`` (same shape as input) only with 'sum'.
     Built from differentiable ops: the rows are ``embedding``'s gather; 'sum' and 'mean' add
-    them into their bags (``index_add``), 'max' gathers them into a padded (B, longest bag, D)
-    block and takes the maximum over its middle dimension; so the gradient reaches each picked
-    row of ``weight`` (for 'max' only the row that gave the maximum) and
-    ``per_sample_weights``. ``max_norm`` rescales the picked rows first, as in
+    them into their bags (``index_add``), 'max' reduces them into their bags with
+    ``scatter_reduce(..., 'amax')``; so the gradient reaches each picked row of ``weight`` (for
+    'max' only the row that gave the maximum) and ``per_sample_weights``. ``max_norm`` rescales the picked rows first, as in
     ``embedding``; ``sparse=True`` gives the same gradient values, dense;
     ``scale_grad_by_freq`` divides each row's gradient by its count in ``input`` (PyTorch's
     documented meaning; its CPU kernel applies some of the counts to the wrong rows, so the
     two can differ there)."""
     import numpy
-    from ..creation import full, tensor as _tensor, zeros
-    from .join import cat
+    from ..creation import tensor as _tensor, zeros
     op = "embedding_bag"
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
@@ -461,18 +459,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if nbags == 0:  # (include_last_offset with a single offset: no bags)
         return embedding(input[:0], weight).reshape(0, D)
     idx = numpy.asarray(input.detach().cpu().numpy(), dtype=numpy.int64).reshape(-1)
-    # the padded bag block: position (b, j) holds row k of the bag's j-th member, or row n
-    # (padding); bag b holds positions starts[b] .. starts[b+1] - 1 (the last one to the end)
+    # bag b holds positions starts[b] .. starts[b+1] - 1 (the last one to the end); the kept
+    # positions (not padding_idx) and their bags
     pos = numpy.arange(n)
     bag = numpy.searchsorted(numpy.asarray(starts, dtype=numpy.int64), pos, side="right") - 1
     keep = pos if padding_idx is None else pos[idx != padding_idx]
     kbag = bag[keep]
-    counts_i = numpy.bincount(kbag, minlength=nbags) if nbags else numpy.zeros(0, numpy.int64)
-    first = numpy.concatenate([[0], numpy.cumsum(counts_i)[:-1]]).astype(numpy.int64)
-    width = max(1, int(counts_i.max()) if nbags else 1)
-    gather = numpy.full((nbags, width), n, dtype=numpy.int64)
-    gather[kbag, numpy.arange(keep.size) - first[kbag]] = keep
-    counts = counts_i.astype(numpy.float64)
+    counts = numpy.bincount(kbag, minlength=nbags).astype(numpy.float64)
     rows = embedding(input, weight, max_norm=max_norm, norm_type=norm_type,
                      scale_grad_by_freq=scale_grad_by_freq)                    # (n, D)
     if per_sample_weights is not None:
@@ -487,15 +480,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             rows = rows * _tensor(inv, dtype=weight.dtype, device=weight.device)
         out = zeros(nbags, D, dtype=weight.dtype, device=weight.device)
         return out.index_add(0, _tensor(kbag, device=weight.device), rows)
-    block = cat([rows, full((1, D), float("-inf"), dtype=weight.dtype, device=weight.device)], 0)
-    block = block.index_select(0, _tensor(gather.reshape(-1), device=weight.device))
-    block = block.reshape(nbags, width, D)
-    out = block.max(1)[0]
-    if (counts == 0).any():
-        from .elementwise import where
-        has = _tensor((counts > 0)[:, None], device=weight.device)
-        out = where(has, out, zeros(1, dtype=weight.dtype, device=weight.device))
-    return out
+    # 'max': out[b, d] = max over the bag's rows of row[d], an 'amax' scatter-reduce that
+    # leaves an empty bag at its initial 0; the gradient goes to the row that gave the maximum
+    # (rows tied for it are one and the same embedding row, picked twice)
+    if keep.size != n:
+        rows = rows.index_select(0, _tensor(keep, device=weight.device))
+    where_to = _tensor(numpy.broadcast_to(kbag[:, None], (kbag.size, D)).copy(),
+                       device=weight.device)
+    out = zeros(nbags, D, dtype=weight.dtype, device=weight.device)
+    return out.scatter_reduce(0, where_to, rows, "amax", include_self=False)
 
 
 def one_hot(tensor, num_classes=-1):
