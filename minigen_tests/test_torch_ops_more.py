@@ -125,6 +125,12 @@ def test_special_values_match_torch(device):
     x = np.array([0.0, -0.0, -1.0, -2.5, 0.5, 1.0, 2.0, 1e-8, 50.0, 1e6, np.inf, np.nan])
     for fm, ft in [(minigen.lgamma, torch.lgamma), (minigen.digamma, torch.digamma)]:
         close(fm(mg(x, device)), ft(th(x)), 1e-12, 1e-12)
+    # polygamma far left of 0 (by reflection, in constant time) and at its poles
+    neg = np.array([-1000.5, -123456.25, -2.5, -7.3, 0.0, -3.0])
+    for n in (1, 2, 3):
+        close(minigen.polygamma(n, mg(neg[:4], device)), torch.polygamma(n, th(neg[:4])), 1e-9, 0)
+    close(minigen.polygamma(1, mg(neg[4:5], device)), torch.polygamma(1, th(neg[4:5])))
+    close(minigen.polygamma(2, mg(neg[4:], device)), torch.polygamma(2, th(neg[4:])))
     u = np.array([-1.0, 1.0, 0.0, 1.5, -2.0, 1e-300, 1 - 1e-12, np.nan])
     close(minigen.erfinv(mg(u, device)), torch.erfinv(th(u)), 1e-12, 0)
     v = np.array([0.0, 1.0, -3.0, 20.0, 100.0, 800.0, -800.0])

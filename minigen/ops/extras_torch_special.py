@@ -15,8 +15,10 @@ How they are computed (in float64, the result cast back to the input's dtype):
   where Stirling's series (Bernoulli numbers B_2k) is exact to float64 round-off:
   lgamma(z) = (z - 1/2) log z - z + log(2 pi) / 2 + sum_k B_2k / (2k (2k - 1) z^(2k-1)),
   psi(z) = log z - 1 / (2z) - sum_k B_2k / (2k z^(2k)).
-* polygamma, n >= 1: the Hurwitz zeta function zeta(s, x) = sum_k (x + k)^-s as a direct sum
-  until x + k >= 10 + n, then the Euler-Maclaurin tail
+* polygamma, n >= 1: for x < 0 the reflection psi^(n)(x) = (-1)^n psi^(n)(1 - x)
+  - pi^(n+1) Q_n(cot pi x) (Q_n: n-th derivative of cot, a polynomial in cot); then the Hurwitz
+  zeta function zeta(s, x) = sum_k (x + k)^-s as a direct sum until x + k >= 10 + n, and the
+  Euler-Maclaurin tail
   a^(1-s) / (s - 1) + a^-s / 2 + sum_j B_2j / (2j)! s (s + 1) ... (s + 2j - 2) a^(-s-2j+1).
 * erfinv: a rough closed-form start (Winitzki's, about 2e-3 relative), then three Halley steps
   on erf(y) = x, or on erfc(y) = 1 - |x| for |x| > 1/2 so the tails keep their precision;
@@ -61,9 +63,12 @@ def _back(x, y):
     return y.astype(x.dtype) if y.dtype != x.dtype else y
 
 
-def _tan_pi_reduced(xp, x):
-    """tan(pi x) with x first reduced to [-1/2, 1/2] (tan has period pi)."""
-    return xp.tan(math.pi * (x - xp.round(x)))
+def _cot_pi(xp, x):
+    """cot(pi x), x first reduced to r in [-1/2, 1/2] (cot has period pi), as
+    cos(pi r) / sin(pi r) with cos(pi r) = sin(pi (1/2 - |r|)): exactly 0 at the half-integers
+    (and +-inf at the integers)."""
+    r = x - xp.round(x)
+    return xp.sin(math.pi * (0.5 - xp.abs(r))) / xp.sin(math.pi * r)
 
 
 def _abs_sin_pi(xp, x):
@@ -113,9 +118,8 @@ def _digamma_raw(xp, x0):
     for k in range(len(_BERN), 0, -1):  # sum_k B_2k / (2k z^(2k))
         s = s * w2 + _BERN[k - 1] / (2 * k)
     psi = xp.log(z) - 0.5 / z - s * w2 - acc
-    t = _tan_pi_reduced(xp, x)
-    refl_ok = refl & (t != 0)
-    out = xp.where(refl_ok, psi - math.pi / xp.where(refl_ok, t, 1.0), psi)
+    cot = _cot_pi(xp, xp.where(refl, x, 0.5))
+    out = xp.where(refl, psi - math.pi * cot, psi)
     # the poles: psi(+-0) = -+inf (PyTorch's convention), psi(-n) = NaN
     out = xp.where(x == 0, xp.where(xp.signbit(x), math.inf, -math.inf), out)
     out = xp.where((x < 0) & (x == xp.floor(x)), math.nan, out)
@@ -132,7 +136,8 @@ def _polygamma_raw(xp, n, x0):
     s = n + 1
     thr = _SHIFT + n
     fin = xp.isfinite(x)
-    z = xp.where(fin, x, thr)
+    refl = x < 0  # psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) Q_n(cot pi x), below
+    z = xp.where(fin, xp.where(refl, 1.0 - x, x), thr)
     acc = xp.zeros_like(z)
     while True:  # zeta(s, x) = sum_{k < K} (x + k)^-s + zeta(s, x + K)
         m = z < thr
@@ -153,6 +158,24 @@ def _polygamma_raw(xp, n, x0):
         zp = zp * w2
     zeta = acc + tail
     out = (-1.0) ** (n + 1) * math.factorial(n) * zeta
+    if bool(refl.any()):
+        # reflection: differentiating psi(1 - x) - psi(x) = pi cot(pi x) n times gives
+        # (-1)^n psi^(n)(1 - x) - psi^(n)(x) = pi^(n+1) Q_n(cot pi x), with Q_0(c) = c and
+        # Q_{k+1}(c) = -(1 + c^2) Q_k'(c) (as d/dx cot(pi x) = -pi (1 + cot^2(pi x)))
+        q = [0.0, 1.0]  # coefficients of Q, lowest power first
+        for _ in range(n):
+            dq = [i * q[i] for i in range(1, len(q))] or [0.0]
+            q = [0.0] * (len(dq) + 2)
+            for i, c in enumerate(dq):
+                q[i] -= c
+                q[i + 2] -= c
+        c = _cot_pi(xp, xp.where(refl, x, 0.5))
+        poly = xp.zeros_like(c)
+        for coef in reversed(q):
+            poly = poly * c + coef
+        out = xp.where(refl, (-1.0) ** n * out - math.pi ** (n + 1) * poly, out)
+    # the poles 0, -1, -2, ...: (-1)^(n+1) inf, the sign psi^(n) has on their right
+    out = xp.where((x <= 0) & (x == xp.floor(x)), (-1.0) ** (n + 1) * math.inf, out)
     out = xp.where(x == math.inf, 0.0, xp.where(x == -math.inf, math.nan, out))
     out = xp.where(xp.isnan(x), math.nan, out)
     return _back(x0, out)
