@@ -879,3 +879,21 @@ def test_continuous_bernoulli_against_torch(kw):
     _close(dm.cdf(minigen.tensor(x.numpy())), dt.cdf(x), 1e-12)
     _close(dm.icdf(minigen.tensor(x.numpy())), dt.icdf(x), 1e-12)
     assert tuple(dm.rsample((4,)).shape) == (4, 5)
+
+
+def test_von_mises_against_torch():
+    loc, k = np.array([0.3, -2.0, 1.0]), np.array([1e-6, 0.5, 10.0])
+    ml, mk = minigen.tensor(loc, requires_grad=True), minigen.tensor(k, requires_grad=True)
+    tl, tk = torch.tensor(loc, requires_grad=True), torch.tensor(k, requires_grad=True)
+    dm, dt = D.VonMises(ml, mk), TD.VonMises(tl, tk)
+    x = dt.sample((4,))
+    lm, lt = dm.log_prob(minigen.tensor(x.numpy())), dt.log_prob(x)
+    _close(lm, lt, 1e-12)
+    (lm.sum() + dm.variance.sum()).backward()
+    (lt.sum() + dt.variance.sum()).backward()
+    _close(mk.grad, tk.grad, 1e-12)
+    _close(ml.grad, tl.grad, 1e-12)
+    # the sampler's circular moments
+    s = _np(D.VonMises(minigen.tensor([0.5]), minigen.tensor([4.0])).sample((4000,)))
+    r = np.exp(1j * s).mean()
+    assert abs(np.angle(r) - 0.5) < 0.03 and abs((1 - abs(r)) - 0.1365) < 0.02
