@@ -698,3 +698,20 @@ def test_linear_cross_entropy(device, kw, out_features, tshape):
         MF.linear_cross_entropy(mg.randn(2, 3), mg.randn(5, 4), mg.tensor([0, 1]))
     with pytest.raises(RuntimeError, match="ignore_index cannot be specified when target contains"):
         MF.linear_cross_entropy(mg.randn(2, 4), mg.randn(5, 4), mg.rand(2, 5), ignore_index=1)
+
+
+# ----------------------------------------------------------------------------- torch.nn.grad
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_nn_grad_conv(device, nd):
+    shape, wshape = (2, 4) + (6,) * nd, (6, 2) + (3,) * nd
+    x, w = R.standard_normal(shape), R.standard_normal(wshape)
+    kw = dict(stride=2, padding=1, groups=2)
+    g = R.standard_normal(tuple(getattr(F, f"conv{nd}d")(torch.tensor(x), torch.tensor(w),
+                                                         **kw).shape))
+    ti, mi = getattr(torch.nn.grad, f"conv{nd}d_input"), getattr(mnn.grad, f"conv{nd}d_input")
+    tw, mw = getattr(torch.nn.grad, f"conv{nd}d_weight"), getattr(MF.grad, f"conv{nd}d_weight")
+    # differentiable in the other operand and in grad_output, as PyTorch's
+    _compare(lambda w, g: ti(shape, w, g, **kw), lambda w, g: mi(shape, w, g, **kw), [w, g],
+             device)
+    _compare(lambda x, g: tw(x, wshape, g, **kw), lambda x, g: mw(x, wshape, g, **kw), [x, g],
+             device)

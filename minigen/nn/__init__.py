@@ -19,6 +19,7 @@ from .lazy import *  # noqa: F401,F403
 from .adaptive import *  # noqa: F401,F403
 from .quantize import Int8Linear, quantize_int8  # noqa: F401
 from . import init, functional, utils  # noqa: F401
+from . import grad  # noqa: F401,E402  (torch.nn.grad: conv input/weight gradients)
 from .rope import RotaryEmbedding, apply_rotary  # noqa: F401,E402
 from .lora import LoRALinear, add_lora, merge_lora, trainable_parameters  # noqa: F401,E402
 from .moe import MoE  # noqa: F401,E402

@@ -20,6 +20,7 @@ from ..ops.extras_more import *  # noqa: F401,F403,E402
 from ..ops.conv3d import *  # noqa: F401,F403,E402
 from ..ops.pool_more import *  # noqa: F401,F403,E402
 from ..ops.extras_nn import *  # noqa: F401,F403,E402
+from . import grad  # noqa: F401,E402  (F.grad is torch.nn.grad, as in PyTorch)
 from .attention import multi_head_attention_forward  # noqa: F401,E402
 from ..ops.extras import functional_inplace as _fi  # noqa: E402
 
