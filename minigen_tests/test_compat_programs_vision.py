@@ -94,3 +94,18 @@ def test_init_deprecated_spellings_warn_and_initialise(name):
         np.testing.assert_array_equal(w.numpy(), np.eye(4, 5))
     else:
         assert w.numpy().std() > 0
+
+
+@pytest.mark.parametrize("a,b", [(1, 0), (1.0, 0), (True, False), (1, 0.5)])
+def test_where_with_two_numbers(a, b):
+    """pytorch/examples siamese_network: pred = torch.where(outputs > 0.5, 1, 0)."""
+    x = np.array([0.2, 0.7, 0.5, 0.9], dtype=np.float32)
+    want = torch.where(torch.tensor(x) > 0.5, a, b)
+    got = minigen.where(minigen.tensor(x) > 0.5, a, b)
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_where_with_two_numbers_needs_a_tensor_condition():
+    with pytest.raises(TypeError, match="condition must be a Tensor"):
+        minigen.where(True, 1, 0)

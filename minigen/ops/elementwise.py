@@ -411,7 +411,22 @@ def where(condition, input=None, other=None):
         from .construct import nonzero
         return nonzero(condition, as_tuple=True)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError("where: at least one of input and other must be a Tensor")
+        # torch.where(c, 1, 0): two numbers make a tensor on c's device, of their type (bool,
+        # int64, or the default float dtype if either is a float), as in PyTorch
+        if not isinstance(condition, Tensor):
+            raise TypeError("where: the condition must be a Tensor when input and other are "
+                            f"both numbers, got {type(condition).__name__}")
+        for name, v in (("input", input), ("other", other)):
+            if not isinstance(v, numbers.Number):
+                raise TypeError(f"where: {name} must be a Tensor or a number, got "
+                                f"{type(v).__name__}")
+        if isinstance(input, bool) and isinstance(other, bool):
+            dt = B.bool_
+        elif isinstance(input, numbers.Integral) and isinstance(other, numbers.Integral):
+            dt = B.int64
+        else:
+            dt = B.get_default_dtype()
+        input = _wrap(condition.xp.asarray(input, dtype=dt))
     input, other = _pair(input, other)
     cond = condition.array if isinstance(condition, Tensor) else input.xp.asarray(condition)
     if cond.dtype.kind != "b":
