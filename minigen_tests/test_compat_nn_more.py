@@ -715,3 +715,17 @@ def test_nn_grad_conv(device, nd):
              device)
     _compare(lambda x, g: tw(x, wshape, g, **kw), lambda x, g: mw(x, wshape, g, **kw), [x, g],
              device)
+
+
+def test_overrides_module():
+    import sys
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = mg
+    try:
+        from torch.overrides import (handle_torch_function, has_torch_function,  # noqa: F401
+                                     has_torch_function_unary, has_torch_function_variadic)
+    finally:
+        sys.modules["torch"] = saved
+    x = mg.randn(2)
+    assert not has_torch_function((x,)) and not has_torch_function_unary(x)
+    assert not has_torch_function_variadic(x, x)
