@@ -897,3 +897,26 @@ def test_von_mises_against_torch():
     s = _np(D.VonMises(minigen.tensor([0.5]), minigen.tensor([4.0])).sample((4000,)))
     r = np.exp(1j * s).mean()
     assert abs(np.angle(r) - 0.5) < 0.03 and abs((1 - abs(r)) - 0.1365) < 0.02
+
+
+def test_exponential_family_entropy_by_bregman():
+    class MyExp(D.ExponentialFamily):  # Exponential written as PyTorch's docs suggest
+        arg_constraints = {"rate": D.constraints.positive}
+
+        def __init__(self, rate):
+            self.rate = rate
+            super().__init__(tuple(rate.shape))
+
+        @property
+        def _natural_params(self):
+            return (-self.rate,)
+
+        def _log_normalizer(self, x):
+            return -(-x).log()
+
+        @property
+        def _mean_carrier_measure(self):
+            return 0
+    r = minigen.tensor([0.5, 2.0], dtype=minigen.float64)
+    _close(MyExp(r).entropy(), TD.Exponential(torch.tensor([0.5, 2.0], dtype=torch.float64)).entropy())
+    assert isinstance(D.Normal(0.0, 1.0), D.ExponentialFamily)

@@ -47,6 +47,7 @@ from .fishersnedecor import FisherSnedecor
 from .logistic_normal import LogisticNormal
 from .continuous_bernoulli import ContinuousBernoulli
 from .von_mises import VonMises
+from .exp_family import ExponentialFamily
 from .cauchy import Cauchy
 from .half_normal import HalfCauchy, HalfNormal
 from .gumbel import Gumbel
@@ -71,4 +72,5 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "SoftplusTransform", "StickBreakingTransform", "LowerCholeskyTransform",
            "IndependentTransform", "ReshapeTransform", "CumulativeDistributionTransform",
            "identity_transform", "biject_to", "transform_to", "InverseGamma", "Kumaraswamy",
-           "FisherSnedecor", "LogisticNormal", "ContinuousBernoulli", "VonMises"]
+           "FisherSnedecor", "LogisticNormal", "ContinuousBernoulli", "VonMises",
+           "ExponentialFamily"]

@@ -10,6 +10,7 @@ from minigen.nn import functional as F
 
 from . import constraints
 from .distribution import Distribution, _as_param, _shape
+from .exp_family import ExponentialFamily
 
 __all__ = ["Bernoulli"]
 
@@ -19,7 +20,7 @@ def _probs_or_logits(name, probs, logits):
         raise ValueError(f"{name}: either `probs` or `logits` must be specified, but not both")
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     support = constraints.boolean
     arg_constraints = {"probs": "unit_interval", "logits": "real"}
     has_enumerate_support = True

@@ -23,12 +23,13 @@ from minigen.nn import functional as F
 
 from . import constraints
 from ._util import broadcast_params, clamp_probs, rand_like_shape
-from .distribution import Distribution, _shape
+from .distribution import _shape
+from .exp_family import ExponentialFamily
 
 __all__ = ["ContinuousBernoulli"]
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     has_rsample = True

@@ -16,13 +16,14 @@ import minigen
 
 from . import constraints
 from ._util import broadcast_params
-from .distribution import Distribution, _as_param, _shape
+from .distribution import _as_param, _shape
+from .exp_family import ExponentialFamily
 from .gamma import standard_gamma
 
 __all__ = ["Dirichlet", "Beta"]
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
@@ -83,7 +84,7 @@ class Dirichlet(Distribution):
         return Dirichlet(self.concentration.expand(shape + self.event_shape), validate_args=False)
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval

@@ -11,12 +11,13 @@ import minigen
 
 from . import constraints
 from ._util import broadcast_params, draw
-from .distribution import Distribution, _shape
+from .distribution import _shape
+from .exp_family import ExponentialFamily
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True

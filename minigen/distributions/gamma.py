@@ -25,7 +25,8 @@ from minigen.autograd import Function, _wrap
 
 from . import constraints
 from ._util import broadcast_params
-from .distribution import Distribution, _shape
+from .distribution import _shape
+from .exp_family import ExponentialFamily
 
 __all__ = ["Gamma", "standard_gamma", "gammainc"]
 
@@ -137,7 +138,7 @@ def standard_gamma(concentration, sample_shape=()):
     return _StandardGamma.apply(a, shape=shape, device_type=a.device.type)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True

@@ -11,12 +11,13 @@ import math
 import minigen
 
 from . import constraints
-from .distribution import Distribution, _as_param, _shape
+from .distribution import _as_param, _shape
+from .exp_family import ExponentialFamily
 
 __all__ = ["Normal"]
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     support = constraints.real
     arg_constraints = {"loc": "real", "scale": "positive"}
     has_rsample = True

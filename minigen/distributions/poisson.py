@@ -14,11 +14,12 @@ from minigen.nn import functional as F
 from . import constraints
 from ._util import broadcast_params, draw
 from .distribution import Distribution, _shape
+from .exp_family import ExponentialFamily
 
 __all__ = ["Poisson", "Binomial"]
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
 
