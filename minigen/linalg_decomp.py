@@ -53,11 +53,13 @@ from .linalg import LinAlgError, solve_triangular, vector_norm, inv, _square
 __all__ = ["svd", "svdvals", "qr", "eigh", "eigvalsh", "matrix_exp", "pinv", "matrix_rank",
            "lstsq", "cond", "matrix_power", "multi_dot", "cross", "vecdot", "solve_ex",
            "inv_ex", "cholesky_solve", "cholesky_inverse", "triangular_solve", "vander",
-           "tensorinv", "tensorsolve", "matrix_norm", "norm", "householder_product", "lu_solve"]
+           "tensorinv", "tensorsolve", "matrix_norm", "norm", "householder_product", "lu_solve",
+           "eig", "eigvals"]
 
 svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
 qr_result = namedtuple("linalg_qr", ["Q", "R"])
 eigh_result = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 lstsq_result = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 solve_ex_result = namedtuple("linalg_solve_ex", ["result", "info"])
 inv_ex_result = namedtuple("linalg_inv_ex", ["inverse", "info"])
@@ -303,6 +305,81 @@ def eigh(A, UPLO="L", *, out=None):
 def eigvalsh(A, UPLO="L", *, out=None):
     """The eigenvalues of a symmetric A, ascending (gradient V diag(gL) V^T)."""
     return eigh(A, UPLO).eigenvalues
+
+
+# ----------------------------------------------------------------------------- eig
+def _host_eig(xp, a):
+    """(w, V) of a general square matrix, complex; on the host where the device's array module
+    has no general eig (CuPy has only eigh)."""
+    fn = getattr(getattr(xp, "linalg", None), "eig", None)
+    if fn is not None:
+        try:
+            return tuple(xp.asarray(t) for t in fn(a))
+        except (NotImplementedError, AttributeError):
+            pass
+    import numpy
+    from . import backend as B
+    host = B.backend_of(a).to_numpy(a)
+    w, v = numpy.linalg.eig(host)
+    return xp.asarray(w), xp.asarray(v)
+
+
+class _Eig(Function):
+    """A = V diag(L) V^-1 (complex L, V with unit columns, as LAPACK). First-order gradient,
+    as PyTorch's (the arrays of the backward are constants): with E_ij = conj(L_j - L_i) (1
+    on the diagonal) and X = V^H gV,
+
+        gA = V^-H [ diag(gL) + (X - V^H V Re(diag X)) / E  (off the diagonal) ] V^H
+
+    and the real part of it for a real A."""
+
+    def forward(self, a):
+        w, v = _host_eig(self.xp, a)
+        # always complex, as PyTorch (NumPy gives real arrays when every eigenvalue is real)
+        cdt = "complex64" if a.dtype in ("float32", "complex64") else "complex128"
+        w, v = w.astype(cdt), v.astype(cdt)
+        self.real_input = a.dtype.kind == "f"
+        self.save_for_backward(w, v)
+        return w, v
+
+    def backward(self, gw, gv):
+        w, v = self.saved_tensors
+        xp = w.xp
+        W, V = w.array, v.array
+        n = W.shape[-1]
+        Vh = xp.conj(xp.swapaxes(V, -1, -2))
+        inner = xp.zeros(V.shape, dtype=V.dtype)
+        if gv is not None:
+            X = Vh @ gv.array.astype(V.dtype)
+            re_diag = xp.real(xp.diagonal(X, 0, -2, -1))
+            X = X - Vh @ (V * re_diag[..., None, :])
+            E = xp.conj(W[..., None, :] - W[..., :, None])
+            eye = xp.eye(n, dtype=bool)
+            inner = xp.where(eye, 0, X / xp.where(eye, 1, E))
+        if gw is not None:
+            idx = xp.arange(n)
+            inner[..., idx, idx] = gw.array.astype(V.dtype)
+        ga = xp.linalg.solve(Vh, inner @ Vh)
+        if self.real_input:
+            ga = xp.real(ga)
+        return _wrap(ga)
+
+
+def eig(A, *, out=None):
+    """``torch.linalg.eig(A)``: the complex eigenvalues and eigenvectors (unit columns) of a
+    square A, A = V diag(L) V^-1. Differentiable to first order for distinct eigenvalues
+    (only through losses that do not depend on the eigenvectors' arbitrary phases)."""
+    _square(A, "eig")
+    if A.array.dtype.kind not in "fc":
+        raise RuntimeError(f"linalg.eig: Expected a floating point or complex tensor as input. "
+                           f"Got {A.array.dtype}")
+    w, v = _Eig.apply(A)
+    return eig_result(w, v)
+
+
+def eigvals(A, *, out=None):
+    """The complex eigenvalues of a square A (gA = Re(V^-H diag(gL) V^H) for a real A)."""
+    return eig(A).eigenvalues
 
 
 # ----------------------------------------------------------------------------- matrix_exp

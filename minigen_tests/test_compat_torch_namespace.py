@@ -414,6 +414,9 @@ LINALG = {
                     [A43, R.standard_normal(2)]),
     "tensorinv": (lambda L, a: L.linalg.tensorinv(a, 1), [S244[0].reshape(4, 2, 2)]),
     "solve_ex": (lambda L, a, b: L.linalg.solve_ex(a, b)[0], [SPD, R.standard_normal((2, 4))]),
+    "eig": (lambda L, a: (lambda r: (L.real(r[0]), L.imag(r[0]), L.abs(r[1]) ** 2))(
+        L.linalg.eig(a)), [S244]),
+    "eigvals": (lambda L, a: L.real(L.linalg.eigvals(a)) + L.imag(L.linalg.eigvals(a)), [S244]),
 }
 for _o in ("fro", "nuc", 2, -2, 1, -1, float("inf"), -float("inf")):
     LINALG[f"matrix_norm_{_o}"] = (lambda L, a, o=_o: L.linalg.matrix_norm(a, o), [S244])

@@ -84,7 +84,7 @@ EXPECTED_FUNCTIONS = [
     # minigen/fft.py
     "_FFT", "_RFFT", "_IRFFT",
     # minigen/linalg_decomp.py
-    "_SVD", "_QR", "_Eigh", "_MatrixExp", "_Pinv",
+    "_SVD", "_QR", "_Eigh", "_MatrixExp", "_Pinv", "_Eig",
 ]
 
 # minigen.nn.functional names whose specs are named otherwise, and those with no gradient

@@ -66,3 +66,17 @@ _spec("linalg_pinv", mg.linalg.pinv, np.linalg.pinv, lambda r, d: _ins(d, _n(r, 
       domain="random 4x3 of full rank")
 _spec("linalg_pinv_wide", mg.linalg.pinv, np.linalg.pinv, lambda r, d: _ins(d, _n(r, 2, 4)),
       domain="random 2x4 of full rank")
+
+
+def _eig_fn(a):
+    w, v = mg.linalg.eig(a)
+    return mg.real(w), mg.imag(w), mg.abs(v) ** 2
+
+
+def _eig_ref(a):
+    w, v = np.linalg.eig(a)
+    return w.real, w.imag, np.abs(v) ** 2
+
+
+_spec("linalg_eig", _eig_fn, _eig_ref, lambda r, d: _ins(d, _n(r, 3, 3)), second_order=False,
+      domain="random 3x3: distinct eigenvalues (a complex pair or not); |V|^2 is phase-free")
