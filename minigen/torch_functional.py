@@ -452,6 +452,27 @@ def set_default_device(device):
     creation._DEFAULT_DEVICE[0] = "cpu" if device is None else str(B.device(device))
 
 
+_DEVICE_STACK = []
+
+
+def _device_enter(self):
+    """``with torch.device('cuda'):`` makes ``self`` the default device inside the block."""
+    from . import creation
+    _DEVICE_STACK.append(creation._DEFAULT_DEVICE[0])
+    creation._DEFAULT_DEVICE[0] = str(self)
+    return self
+
+
+def _device_exit(self, *exc):
+    from . import creation
+    creation._DEFAULT_DEVICE[0] = _DEVICE_STACK.pop()
+
+
+if not hasattr(B.device, "__enter__"):
+    B.device.__enter__ = _device_enter
+    B.device.__exit__ = _device_exit
+
+
 def get_default_device():
     from . import creation
     return B.device(creation._DEFAULT_DEVICE[0])

@@ -246,6 +246,12 @@ def test_seed_default_device_and_modes(device):
     finally:
         mg.set_default_device(None)
     assert mg.get_default_device().type == "cpu" and mg.ones(1).device.type == "cpu"
+    with mg.device(device):
+        assert mg.zeros(2).device.type == device
+        with mg.device("cpu"):
+            assert mg.zeros(2).device.type == "cpu"
+        assert mg.arange(3).device.type == device
+    assert mg.ones(1).device.type == "cpu"
     assert not mg.is_inference_mode_enabled()
     with mg.inference_mode():
         assert mg.is_inference_mode_enabled() and not mg.is_grad_enabled()
