@@ -920,3 +920,19 @@ def test_exponential_family_entropy_by_bregman():
     r = minigen.tensor([0.5, 2.0], dtype=minigen.float64)
     _close(MyExp(r).entropy(), TD.Exponential(torch.tensor([0.5, 2.0], dtype=torch.float64)).entropy())
     assert isinstance(D.Normal(0.0, 1.0), D.ExponentialFamily)
+
+
+@pytest.mark.parametrize("kw", [{}, {"maximize": True}, {"lr": 0.05, "betas": (0.8, 0.9)}])
+def test_sparse_adam_on_sparse_embedding_against_torch(kw):
+    torch.manual_seed(0)
+    te = torch.nn.Embedding(10, 4, sparse=True).double()
+    me = minigen.nn.Embedding(10, 4, sparse=True).double()
+    me.weight.data = minigen.tensor(te.weight.detach().numpy())
+    to, mo = torch.optim.SparseAdam(te.parameters(), **kw), minigen.optim.SparseAdam(me.parameters(), **kw)
+    for idx in ([1, 2, 2, 5], [5, 7], [0, 1, 9]):
+        for mod, e, o in ((torch, te, to), (minigen, me, mo)):
+            o.zero_grad()
+            out = e(mod.tensor(idx))
+            (out.pow(2).sum() * 0.5 + out.sum()).backward()
+            o.step()
+    _close(me.weight, te.weight, 1e-12)

@@ -19,7 +19,8 @@ from .rprop import Rprop
 from .asgd import ASGD
 from .adafactor import Adafactor
 from .muon import Muon
+from .sparse_adam import SparseAdam
 from . import lr_scheduler, swa_utils
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "EMA", "lr_scheduler", "Adadelta",
-           "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS", "Rprop", "ASGD", "Adafactor", "Muon", "swa_utils"]
+           "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS", "Rprop", "ASGD", "Adafactor", "Muon", "SparseAdam", "swa_utils"]
