@@ -28,7 +28,8 @@ import numbers
 from .autograd import Tensor
 
 __all__ = ["vmap", "grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd",
-           "hessian", "functional_call", "stack_module_state"]
+           "hessian", "functional_call", "stack_module_state", "functionalize",
+           "replace_all_batch_norm_modules_", "debug_unwrap"]
 
 
 # ----------------------------------------------------------------------------- pytrees
@@ -514,3 +515,32 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     finally:
         for m, store, attr, t in swaps:
             getattr(m, store)[attr] = t
+
+
+def functionalize(func, *, remove="mutations"):
+    """``torch.func.functionalize(f)``: PyTorch rewrites f's in-place ops as out-of-place ones
+    for its compilers; minigen runs f eagerly, so this is f itself (same results)."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(f"functionalize(f, remove='mutations'): received invalid argument for "
+                           f"remove={remove}. Valid options are: 'mutations', "
+                           f"'mutations_and_views'")
+    return func
+
+
+def debug_unwrap(tensor, *, recurse=True):
+    """The tensor itself: minigen's transforms wrap nothing."""
+    return tensor
+
+
+def replace_all_batch_norm_modules_(root):
+    """``torch.func.replace_all_batch_norm_modules_(module)``: every batch norm layer stops
+    tracking running statistics (running_mean / running_var become None), so it normalises
+    by the batch's own, in place; returns the module."""
+    from .nn.modules.batchnorm import _BatchNorm
+    for m in root.modules():
+        if isinstance(m, _BatchNorm):
+            m.running_mean = None
+            m.running_var = None
+            m.num_batches_tracked = None
+            m.track_running_stats = False
+    return root

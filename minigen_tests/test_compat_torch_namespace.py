@@ -773,3 +773,18 @@ def test_func_grad_stays_on_the_outer_graph():
     assert not mg.func.grad(lambda v: (v * v).sum())(mg.tensor([1.0])).requires_grad
     j = mg.func.jacrev(lambda v: w * v)(mg.tensor([1.0, 2.0]))
     assert j.requires_grad
+
+
+def test_replace_batch_norm_and_functionalize():
+    from torch import func as tf
+    x = R.standard_normal((3, 1, 5, 5))
+    tn = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)).double()
+    mn = mg.nn.Sequential(mg.nn.Conv2d(1, 2, 3), mg.nn.BatchNorm2d(2)).double()
+    mn.load_state_dict({k: mg.tensor(_np(v)) for k, v in tn.state_dict().items()})
+    tf.replace_all_batch_norm_modules_(tn).eval()
+    assert mg.func.replace_all_batch_norm_modules_(mn) is mn
+    mn.eval()
+    assert list(mn.state_dict()) == list(tn.state_dict())
+    np.testing.assert_allclose(_np(mn(mg.tensor(x))), _np(tn(torch.tensor(x))), atol=1e-12)
+    f = lambda v: v * 2  # noqa: E731
+    assert mg.func.functionalize(f) is f
