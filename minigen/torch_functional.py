@@ -920,3 +920,49 @@ def _install_methods():
 
 
 _install_methods()
+
+
+# ----------------------------------------------------------------------------- torch.autograd
+def _autograd_backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+                       grad_variables=None, inputs=None):
+    """``torch.autograd.backward(tensors, grad_tensors=None, ...)``: accumulate into the
+    leaves' ``.grad`` the gradient of sum_i <grad_tensors[i], tensors[i]> (a 1 for each
+    scalar whose grad_tensor is None), in one backward pass over the shared graph."""
+    if isinstance(tensors, Tensor):
+        tensors = (tensors,)
+    tensors = tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = grad_variables
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    grad_tensors = tuple(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
+                           f"{len(grad_tensors)} grad_tensors for {len(tensors)} tensors")
+    total = None
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                               "a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            term = t.sum()
+        else:
+            term = (t * g).sum()
+        total = term if total is None else total + term
+    total.backward(retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+
+def _install_autograd_names():
+    from . import autograd as A
+    from .gradcheck import gradcheck, gradgradcheck
+    for name, fn in (("backward", _autograd_backward), ("gradcheck", gradcheck),
+                     ("gradgradcheck", gradgradcheck)):
+        if not hasattr(A, name):
+            setattr(A, name, fn)
+
+
+_install_autograd_names()

@@ -788,3 +788,16 @@ def test_replace_batch_norm_and_functionalize():
     np.testing.assert_allclose(_np(mn(mg.tensor(x))), _np(tn(torch.tensor(x))), atol=1e-12)
     f = lambda v: v * 2  # noqa: E731
     assert mg.func.functionalize(f) is f
+
+
+def test_autograd_backward_and_gradcheck_names():
+    a = R.standard_normal(3)
+    grads = []
+    for L in (torch, mg):
+        x = L.tensor(a, requires_grad=True)
+        L.autograd.backward([x * x, x.sin().sum()], [L.ones(3, dtype=L.float64) * 2, None])
+        grads.append(_np(x.grad))
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-12)
+    with pytest.raises(RuntimeError, match="scalar outputs"):
+        mg.autograd.backward(mg.ones(2, requires_grad=True) * 2)
+    assert mg.autograd.gradcheck(lambda v: v.sin(), (mg.tensor(a, requires_grad=True),))
