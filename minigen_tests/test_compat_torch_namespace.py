@@ -801,3 +801,28 @@ def test_autograd_backward_and_gradcheck_names():
     with pytest.raises(RuntimeError, match="scalar outputs"):
         mg.autograd.backward(mg.ones(2, requires_grad=True) * 2)
     assert mg.autograd.gradcheck(lambda v: v.sin(), (mg.tensor(a, requires_grad=True),))
+
+
+SPECIAL = {
+    "ndtri": [np.array([0.1, 0.5, 0.9, 0.3])],
+    "xlog1py": [np.array([0.0, 1.5, -0.5, 3.0]), np.array([0.1, 0.5, 0.9, 0.3])],
+    "i0e": [np.array([-3.0, -0.5, 0.2, 4.0])],
+    "i1e": [np.array([-3.0, -0.5, 0.2, 4.0])],
+    "gammainc": [np.array([0.6, 1.0, 1.4, 0.8]), np.array([0.1, 1.6, 0.1, 3.1])],
+    "gammaincc": [np.array([0.6, 1.0, 1.4, 0.8]), np.array([0.1, 1.6, 0.1, 3.1])],
+}
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_special_additions_match_torch(name):
+    first_only = name.startswith("gammainc")  # no gradient in a (PyTorch has none either)
+    fn_t = getattr(torch.special, name)
+    fn_m = getattr(mg.special, name)
+    if first_only:
+        _compare(lambda a, x: fn_t(a.detach(), x), lambda a, x: fn_m(a.detach(), x),
+                 SPECIAL[name], atol=1e-9)
+    else:
+        _compare(fn_t, fn_m, SPECIAL[name], atol=1e-10)
+    np.testing.assert_array_equal(_np(mg.special.round(mg.tensor([1.234, -2.5]), decimals=1)),
+                                  _np(torch.special.round(torch.tensor([1.234, -2.5]),
+                                                          decimals=1)))
