@@ -79,6 +79,8 @@ EXPECTED_FUNCTIONS = [
     # minigen/autograd/function.py: the node of a PyTorch-style custom Function, and the one
     # minigen/testing/op_specs_nn.py runs as a spec
     "_CustomNode", "_TorchStyleCube",
+    # minigen/nn/hooks.py: the identity nodes of module backward hooks
+    "_HookInputs", "_HookOutputs",
     # minigen/ops/complex.py
     "ViewAsReal", "ViewAsComplex", "Real", "Imag", "Conj", "Complex", "Polar", "Angle",
     # minigen/fft.py
