@@ -19,6 +19,10 @@ computes: fft(norm) -> ifft(swap(norm)), where swap exchanges "backward" and "fo
     irfft:  g_X = rfft(g, swap(norm)) * [1, 2, ..., 2, 1]  (each kept frequency k > 0 below
             N/2 stands for itself and its conjugate twin)
 
+``hfft`` (a Hermitian signal given by its first half, a real spectrum) is irfft(conj(x)) with
+the normalisation swapped, and ``ihfft`` = conj(rfft(x)) likewise; their gradients are those
+of the transforms they are made of.
+
 ``n`` shorter than the signal crops it, longer pads it with zeros, before the transform (both
 differentiable). The multi-dimensional transforms apply the 1-D ones dimension by dimension.
 """
@@ -30,7 +34,8 @@ from .autograd import Function, Tensor, _wrap
 
 __all__ = ["hann_window", "hamming_window", "blackman_window", "bartlett_window",
            "kaiser_window", "fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
-           "rfftn", "irfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
+           "rfftn", "irfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift", "hfft", "ihfft",
+           "hfft2", "ihfft2", "hfftn", "ihfftn"]
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -216,6 +221,39 @@ def rfft2(input, s=None, dim=(-2, -1), norm=None):
 
 def irfft2(input, s=None, dim=(-2, -1), norm=None):
     return irfftn(input, s, dim, norm)
+
+
+def _conj(x):
+    return x.conj() if x.array.dtype.kind == "c" else x
+
+
+def hfft(input, n=None, dim=-1, norm=None):
+    """The FFT of a Hermitian-symmetric signal given by its first half: a real output,
+    hfft(x, n) = irfft(conj(x), n) with the normalisation swapped ('backward': no 1/n)."""
+    return irfft(_conj(input), n, dim, _SWAP[_norm(norm, "hfft")])
+
+
+def ihfft(input, n=None, dim=-1, norm=None):
+    """The inverse of hfft: the first half of ifft of a real signal, conj(rfft(x)) / n
+    ('backward')."""
+    return _conj(rfft(input, n, dim, _SWAP[_norm(norm, "ihfft")]))
+
+
+def hfftn(input, s=None, dim=None, norm=None):
+    """n-D hfft: irfftn(conj(x)) with the normalisation swapped."""
+    return irfftn(_conj(input), s, dim, _SWAP[_norm(norm, "hfftn")])
+
+
+def ihfftn(input, s=None, dim=None, norm=None):
+    return _conj(rfftn(input, s, dim, _SWAP[_norm(norm, "ihfftn")]))
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm=None):
+    return hfftn(input, s, dim, norm)
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None):
+    return ihfftn(input, s, dim, norm)
 
 
 def fftfreq(n, d=1.0, *, dtype=None, device=None, requires_grad=False):

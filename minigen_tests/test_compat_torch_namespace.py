@@ -826,3 +826,19 @@ def test_special_additions_match_torch(name):
     np.testing.assert_array_equal(_np(mg.special.round(mg.tensor([1.234, -2.5]), decimals=1)),
                                   _np(torch.special.round(torch.tensor([1.234, -2.5]),
                                                           decimals=1)))
+
+
+@pytest.mark.parametrize("name,kw", [("hfft", {}), ("hfft", {"n": 9, "norm": "ortho"}),
+                                     ("ihfft", {}), ("ihfft", {"norm": "forward"}),
+                                     ("hfft2", {}), ("ihfftn", {}), ("ihfft2", {"norm": "ortho"})])
+def test_hermitian_ffts_match_torch(name, kw):
+    r = np.random.default_rng(6)
+    x = r.standard_normal((3, 5)) + 1j * r.standard_normal((3, 5)) if name.startswith("hfft") \
+        else r.standard_normal((3, 8))
+    xt = torch.tensor(x, requires_grad=True)
+    xm = mg.tensor(x, requires_grad=True)
+    a, b = getattr(torch.fft, name)(xt, **kw), getattr(mg.fft, name)(xm, **kw)
+    np.testing.assert_allclose(_np(b), a.detach().resolve_conj().numpy(), atol=1e-12)
+    (a.abs() ** 2).sum().backward()
+    (b.abs() ** 2).sum().backward()
+    np.testing.assert_allclose(_np(xm.grad), xt.grad.resolve_conj().numpy(), atol=1e-10)
