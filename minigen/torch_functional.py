@@ -60,6 +60,7 @@ __all__ = [
     "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy",
     "view_as_real_copy", "view_as_complex_copy", "as_strided_copy", "dtype", "layout",
     "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
+    "grid_sampler", "grid_sampler_2d", "affine_grid_generator", "fork", "wait",
 ]
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
@@ -966,3 +967,71 @@ def _install_autograd_names():
 
 
 _install_autograd_names()
+
+
+# ----------------------------------------------------------------------------- grids, futures
+_INTERP = {0: "bilinear", 1: "nearest", 2: "bicubic"}
+_PADDING = {0: "zeros", 1: "border", 2: "reflection"}
+
+
+def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
+    """ATen's grid_sampler: ``F.grid_sample`` with the modes as integers (interpolation 0
+    bilinear, 1 nearest, 2 bicubic; padding 0 zeros, 1 border, 2 reflection)."""
+    if interpolation_mode not in _INTERP or padding_mode not in _PADDING:
+        raise RuntimeError(f"grid_sampler: interpolation_mode must be 0, 1 or 2 and padding_mode "
+                           f"0, 1 or 2, got {interpolation_mode} and {padding_mode}")
+    return F.grid_sample(input, grid, mode=_INTERP[interpolation_mode],
+                         padding_mode=_PADDING[padding_mode], align_corners=align_corners)
+
+
+grid_sampler_2d = grid_sampler
+
+
+def affine_grid_generator(theta, size, align_corners):
+    return F.affine_grid(theta, list(size), align_corners=align_corners)
+
+
+class Future:
+    """``torch.futures.Future`` as ``torch.jit.fork`` returns it: here the call has already
+    run (minigen is eager and single-threaded), so ``wait()`` / ``value()`` give its result
+    (or raise its exception)."""
+
+    def __init__(self, fn, args, kwargs):
+        self._value, self._error = None, None
+        try:
+            self._value = fn(*args, **kwargs)
+        except Exception as e:  # kept for wait(), as a future keeps it
+            self._error = e
+
+    def done(self):
+        return True
+
+    def wait(self):
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    value = wait
+
+    def then(self, callback):
+        return Future(callback, (self,), {})
+
+
+def fork(func, *args, **kwargs):
+    """``torch.jit.fork(fn, *args)``: a Future of ``fn(*args)`` (run at once here)."""
+    return Future(func, args, kwargs)
+
+
+def wait(future):
+    """``torch.jit.wait(future)``: the forked call's result."""
+    return future.wait()
+
+
+def _install_jit_names():
+    from . import jit as J
+    for name, fn in (("fork", fork), ("wait", wait), ("Future", Future)):
+        if not hasattr(J, name):
+            setattr(J, name, fn)
+
+
+_install_jit_names()

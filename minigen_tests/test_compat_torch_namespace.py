@@ -842,3 +842,23 @@ def test_hermitian_ffts_match_torch(name, kw):
     (a.abs() ** 2).sum().backward()
     (b.abs() ** 2).sum().backward()
     np.testing.assert_allclose(_np(xm.grad), xt.grad.resolve_conj().numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("interp,pad", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_grid_sampler_spellings_match_torch(interp, pad):
+    x = R.standard_normal((1, 2, 5, 5))
+    th = np.array([[[0.9, 0.1, 0.05], [-0.1, 1.1, 0.0]]])
+
+    def run(L, a, t):
+        g = L.affine_grid_generator(t, [1, 2, 4, 4], False)
+        return L.grid_sampler(a, g, interp, pad, False)
+    _compare(lambda a, t: run(torch, a, t), lambda a, t: run(mg, a, t), [x, th])
+
+
+def test_fork_and_wait():
+    fut = mg.jit.fork(lambda a, k=1: a * 2 + k, mg.ones(2), k=3)
+    assert fut.done() and mg.jit.wait(fut).tolist() == [5.0, 5.0]
+    assert mg.wait(mg.fork(lambda: 3)) == 3
+    bad = mg.jit.fork(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        bad.wait()
