@@ -21,7 +21,7 @@ from .. import backend as B
 from ..autograd import Tensor, _wrap
 
 __all__ = ["is_nonzero", "is_same_size", "is_signed", "promote_types", "result_type", "can_cast",
-           "scalar_tensor", "as_strided", "nonzero_static"]
+           "scalar_tensor", "as_strided", "nonzero_static", "as_strided_scatter"]
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
@@ -215,6 +215,31 @@ def as_strided(input, size, stride, storage_offset=None):
     return where(_wrap(which >= 0), got, const)
 
 
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    """input with the elements that ``input.as_strided(size, stride, storage_offset)`` would
+    read replaced by src's (differentiable in both: where(place, gather(src), input))."""
+    xp = input.xp
+    a = input.array
+    n = a.size
+    if not a.flags.c_contiguous:
+        raise RuntimeError("as_strided_scatter: minigen supports a contiguous input only")
+    size = tuple(int(v) for v in size)
+    stride = tuple(int(v) for v in stride)
+    if tuple(src.shape) != size:
+        raise RuntimeError(f"as_strided_scatter: expected src to have the size {list(size)}, "
+                           f"got {list(src.shape)}")
+    off = 0 if storage_offset is None else int(storage_offset)
+    positions = xp.asarray(off, dtype="int64")
+    for k, st in zip(size, stride):
+        positions = positions[..., None] + xp.arange(k, dtype="int64") * st
+    if positions.size and (int(positions.min()) < 0 or int(positions.max()) >= n):
+        raise RuntimeError(f"as_strided_scatter: sizes {list(size)}, strides {list(stride)}, "
+                           f"storage offset {off} are out of bounds for {n} elements")
+    from .extras_torch_misc import _scatter_into_view
+    return _scatter_into_view(input, src, lambda p: p.reshape(-1)[positions], "as_strided_scatter",
+                              "strided view")
+
+
 def nonzero_static(input, *, size, fill_value=-1):
     """nonzero(input) with exactly ``size`` rows: cut, or padded with ``fill_value``."""
     from .construct import nonzero
@@ -258,6 +283,18 @@ def install(T):
     T.retains_grad = property(_retains_grad)
     T.data_ptr = data_ptr
     T.as_strided = as_strided
+    T.as_strided_scatter = as_strided_scatter
+    for name in ("is_xla", "is_ipu", "is_vulkan", "is_maia", "is_mtia", "volatile"):
+        setattr(T, name, property(lambda self: False))  # minigen's devices are cpu and cuda
+    T.is_set_to = lambda self, other: (
+        type(self.array) is type(other.array) and _address(self.array) == _address(other.array)
+        and self.array.shape == other.array.shape and self.array.strides == other.array.strides)
+
+    def bfloat16(self):
+        from .. import bfloat16 as dt
+        return self.to(dt)  # (raises: NumPy and CuPy have no bfloat16)
+
+    T.bfloat16 = bfloat16
     T.nonzero_static = nonzero_static
     T.new_empty_strided = new_empty_strided
     T.dim_order = dim_order
