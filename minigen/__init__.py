@@ -60,6 +60,7 @@ vmap = func.vmap
 from .torch_functional import *  # noqa: E402,F401,F403  (torch.dropout, torch.layer_norm, ...: ATen's signatures)
 from .ops.conv3d import conv3d, conv_transpose3d, conv_tbc  # noqa: E402,F401  (torch.conv3d: F's)
 from .ops.pool_more import max_pool3d  # noqa: E402,F401
+from .ops.construct_meta import _assert  # noqa: E402,F401  (torch._assert: torchvision's ViT)
 from .ops.extras import install_torch_inplace_functions as _iif  # noqa: E402
 _iif(globals())  # torch.relu_(x), torch.exp_(x), ...: x.relu_(), x.exp_()
 spmm = sparse.mm

@@ -109,3 +109,12 @@ def test_where_with_two_numbers(a, b):
 def test_where_with_two_numbers_needs_a_tensor_condition():
     with pytest.raises(TypeError, match="condition must be a Tensor"):
         minigen.where(True, 1, 0)
+
+
+def test_torch_assert_as_torchvision_vit_uses_it():
+    """torchvision's ViT: torch._assert(h == self.image_size, f"Wrong image height! ...")."""
+    for lib in (torch, minigen):
+        lib._assert(True, "fine")
+        lib._assert(lib.tensor(3) == 3, "fine")
+        with pytest.raises(AssertionError, match="Wrong image height"):
+            lib._assert(lib.tensor(224) == 32, "Wrong image height! Expected 32 but got 224!")

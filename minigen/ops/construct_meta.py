@@ -247,12 +247,19 @@ def _type(self, dtype=None, non_blocking=False):
     return self.to(B.as_dtype(dtype))
 
 
+def _assert(condition, message):
+    """``torch._assert(cond, msg)``: Python's ``assert cond, msg`` as a function (PyTorch's is
+    the traceable spelling; torchvision's ViT checks input shapes with it). A one-element
+    tensor condition is tested by its value."""
+    assert condition, message
+
+
 stride = _stride
 type = _type  # noqa: A001  (the Tensor method's name; this module never calls builtins.type)
 nbytes = property(lambda self: int(self.array.nbytes), doc="bytes the elements take")
 itemsize = property(lambda self: int(self.array.dtype.itemsize), doc="bytes one element takes")
 
-__all__ = ["numel", "is_tensor", "is_floating_point", "is_complex", "inference_mode", "finfo",
+__all__ = ["_assert", "numel", "is_tensor", "is_floating_point", "is_complex", "inference_mode", "finfo",
            "iinfo", "Generator", "logspace", "triu_indices", "tril_indices"]
 TENSOR_METHODS = ["is_floating_point", "is_complex", "new_zeros", "new_ones", "new_full",
                   "new_empty", "new_tensor", "stride", "type", "nbytes", "itemsize"]
