@@ -936,3 +936,37 @@ def test_sparse_adam_on_sparse_embedding_against_torch(kw):
             (out.pow(2).sum() * 0.5 + out.sum()).backward()
             o.step()
     _close(me.weight, te.weight, 1e-12)
+
+
+def _kl_params(name, rng, n=4):
+    pos = lambda: np.exp(rng.standard_normal(n) * 0.5)  # noqa: E731
+    nrm = lambda: rng.standard_normal(n)  # noqa: E731
+    unit = lambda: 1 / (1 + np.exp(-nrm()))  # noqa: E731
+    table = {"Normal": lambda: (nrm(), pos()), "Laplace": lambda: (nrm(), pos()),
+             "Gumbel": lambda: (nrm(), pos()), "Exponential": lambda: (pos(),),
+             "Gamma": lambda: (pos() * 2, pos()), "Beta": lambda: (pos() * 2, pos() * 2),
+             "ContinuousBernoulli": lambda: (unit(),),
+             "Pareto": lambda: (pos(), np.array([0.5, 1.5, 2.5, 4.0])),
+             "Uniform": lambda: (np.array([-0.5, 0.1, 0.2, 1.5]), np.array([0.5, 0.9, 3.0, 2.5])),
+             "Bernoulli": lambda: (unit(),), "Poisson": lambda: (pos() * 2,),
+             "Binomial": lambda: (np.array([5.0, 5, 7, 9]), unit()), "Cauchy": lambda: (nrm(), pos())}
+    return table[name]() if name in table else None
+
+
+def test_kl_every_registered_pair_of_these_families_against_torch():
+    from torch.distributions import kl as TK
+    rng = np.random.default_rng(0)
+    n = 0
+    for (a, b) in TK._KL_REGISTRY:
+        pa, qa = _kl_params(a.__name__, rng), _kl_params(b.__name__, rng)
+        if pa is None or qa is None or not (hasattr(D, a.__name__) and hasattr(D, b.__name__)):
+            continue
+        pm = getattr(D, a.__name__)(*[minigen.tensor(x) for x in pa], validate_args=False)
+        qm = getattr(D, b.__name__)(*[minigen.tensor(x) for x in qa], validate_args=False)
+        pt = getattr(TD, a.__name__)(*[torch.tensor(x) for x in pa], validate_args=False)
+        qt = getattr(TD, b.__name__)(*[torch.tensor(x) for x in qa], validate_args=False)
+        km, kt = _np(D.kl_divergence(pm, qm)), _np(TK.kl_divergence(pt, qt))
+        np.testing.assert_allclose(km, kt, rtol=1e-9, atol=1e-12, equal_nan=True,
+                                   err_msg=f"{a.__name__} || {b.__name__}")
+        n += 1
+    assert n >= 70

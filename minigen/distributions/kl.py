@@ -24,6 +24,12 @@ registered here (``register_kl`` adds more):
     LowRankMVN / MVN:    through the covariance matrices (as MVN-MVN)
     TransformedDistribution pair with the same transforms: the base pair's (KL is invariant
                          under a common bijection)
+
+Across families (PyTorch's registered pairs): KL(p || q) = -H(p) - E_p[log q(x)], with E_p[log q]
+in closed form from p's moments (E[x], E[x^2], E[log x], E[e^(-x / beta)], E|x - m| as each q
+needs), and inf wherever p puts mass outside q's support (a Normal against a Beta, a Uniform
+reaching below 0 against a Gamma, a Pareto with alpha <= 1 against an Exponential: its mean is
+infinite).
 """
 from __future__ import annotations
 
@@ -47,7 +53,13 @@ from .half_normal import HalfNormal
 from .gumbel import Gumbel
 from .lowrank_multivariate_normal import LowRankMultivariateNormal
 
+import math
+
 import minigen
+from .binomial import Binomial
+from .cauchy import Cauchy
+from .continuous_bernoulli import ContinuousBernoulli
+from .pareto import Pareto
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -235,3 +247,291 @@ def _kl_mvn_lowrank(p, q):
 @register_kl(LowRankMultivariateNormal, MultivariateNormal)
 def _kl_lowrank_mvn(p, q):
     return _kl_mvn_mvn(_as_mvn(p), q)
+
+
+
+# ----------------------------------------------------------------------------- across families
+_EULER = 0.57721566490153286060
+
+
+def _inf_like(p):
+    """A batch-shaped tensor of inf in p's dtype and device."""
+    ref = next((v for v in vars(p).values() if isinstance(v, minigen.Tensor)
+                and v.dtype.kind == "f"), None)
+    if ref is None:
+        ref = p.mean
+    return minigen.full(p.batch_shape, float("inf"), dtype=ref.dtype, device=ref.device)
+
+
+def _x_log_x(x):
+    return x * x.log().masked_fill(x == 0, 0.0) if isinstance(x, minigen.Tensor) else \
+        (x * math.log(x) if x else 0.0)
+
+
+def _normal_cross(q, mean, second_central):
+    """-E_p[log q] for q Normal, from p's mean and variance."""
+    return (q.scale.log() + 0.5 * math.log(2 * math.pi)
+            + (second_central + (mean - q.loc).pow(2)) / (2 * q.scale.pow(2)))
+
+
+def _gamma_cross(q, mean, mean_log):
+    """-E_p[log q] for q Gamma, from E_p[x] and E_p[log x]."""
+    a, b = q.concentration, q.rate
+    return -a * b.log() + minigen.lgamma(a) - (a - 1) * mean_log + b * mean
+
+
+def _gumbel_cross(q, mean, mgf_neg):
+    """-E_p[log q] for q Gumbel(m, beta), from E_p[x] and E_p[e^(-x / beta)]."""
+    return q.scale.log() + (mean - q.loc) / q.scale + (q.loc / q.scale).exp() * mgf_neg
+
+
+def _cb_cross(q, mean):
+    """-E_p[log q] for q ContinuousBernoulli, from E_p[x]."""
+    return -(mean * q.logits + (-q.probs).log1p() + q._log_norm())
+
+
+def _beta_moments(p):
+    a, b = p.concentration1, p.concentration0
+    s = a + b
+    return a / s, a * b / (s.pow(2) * (s + 1)), minigen.digamma(a) - minigen.digamma(s)
+
+
+def _uniform_log_moment(l, h):
+    c = h - l
+    return (_x_log_x(h) - _x_log_x(l) - c) / c
+
+
+def _pareto_mean(p):
+    a = p.alpha.clamp(min=1.0 + 1e-12)
+    return minigen.where(p.alpha > 1, a * p.scale / (a - 1), _inf_like(p))
+
+
+def _register_infinite(pairs):
+    def kl(p, q):
+        return _inf_like(p)
+    for tp, tq in pairs:
+        register_kl(tp, tq)(kl)
+
+
+_register_infinite([(Normal, t) for t in (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto,
+                                          Uniform)]
+                   + [(Laplace, t) for t in (Beta, ContinuousBernoulli, Exponential, Gamma,
+                                             Pareto, Uniform)]
+                   + [(Gumbel, t) for t in (Beta, ContinuousBernoulli, Exponential, Gamma,
+                                            Pareto, Uniform)]
+                   + [(Exponential, t) for t in (Beta, ContinuousBernoulli, Pareto, Uniform)]
+                   + [(Gamma, t) for t in (Beta, ContinuousBernoulli, Pareto, Uniform)]
+                   + [(Beta, Pareto), (ContinuousBernoulli, Pareto)]
+                   + [(Pareto, t) for t in (Beta, ContinuousBernoulli, Uniform)]
+                   + [(Poisson, Bernoulli), (Poisson, Binomial)])
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if bool((p.total_count < q.total_count).any().item()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is "
+                                  "not implemented")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p()
+                          - (-q.probs).log1p())
+    return kl.masked_fill(p.total_count > q.total_count, float("inf"))
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    # log(((s_p + s_q)^2 + (m_p - m_q)^2) / (4 s_p s_q))
+    return (((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log()
+            - (4 * p.scale * q.scale).log())
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_cb_cb(p, q):
+    return (p.mean * (p.logits - q.logits) + p._log_norm() + (-p.probs).log1p()
+            - q._log_norm() - (-q.probs).log1p())
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_cb(p, q):
+    return -p.entropy() + _cb_cross(q, p.mean)
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    mean, _, mean_log = _beta_moments(p)
+    return -p.entropy() + _gamma_cross(q, mean, mean_log)
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p, q):
+    mean, var, _ = _beta_moments(p)
+    return -p.entropy() + _normal_cross(q, mean, var)
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    out = -p.entropy() + (q.high - q.low).log()
+    return out.masked_fill((q.low > 0) | (q.high < 1), float("inf"))
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_cb_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_cb_normal(p, q):
+    return -p.entropy() + _normal_cross(q, p.mean, p.variance)
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_cb_uniform(p, q):
+    out = -p.entropy() + (q.high - q.low).log()
+    return out.masked_fill((q.low > 0) | (q.high < 1), float("inf"))
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    # E[log x] = -gamma - log r
+    return -p.entropy() + _gamma_cross(q, p.mean, -_EULER - p.rate.log())
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    # E[e^(-x / beta)] = r / (r + 1 / beta)
+    mgf = p.rate / (p.rate + q.scale.reciprocal())
+    return -p.entropy() + _gumbel_cross(q, p.mean, mgf)
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    return -p.entropy() + _normal_cross(q, p.mean, p.variance)
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    # E[e^(-x / beta)] = (1 + 1 / (beta b))^-a
+    mgf = (1 + (q.scale * p.rate).reciprocal()).pow(-p.concentration)
+    return -p.entropy() + _gumbel_cross(q, p.mean, mgf)
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    return -p.entropy() + _normal_cross(q, p.mean, p.variance)
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    return -p.entropy() + _normal_cross(q, p.mean, p.variance)
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    return -p.entropy() + _normal_cross(q, p.mean, p.variance)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    # E[e^(-x / beta)] = e^(-m / beta + s^2 / (2 beta^2))
+    mgf = (-p.loc / q.scale + p.scale.pow(2) / (2 * q.scale.pow(2))).exp()
+    return -p.entropy() + _gumbel_cross(q, p.mean, mgf)
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    # E|x - m_q| = s sqrt(2 / pi) e^(-d^2 / (2 s^2)) + d erf(d / (s sqrt 2)),  d = m_p - m_q
+    d = p.loc - q.loc
+    abs_mean = (p.scale * math.sqrt(2 / math.pi) * (-(d.pow(2)) / (2 * p.scale.pow(2))).exp()
+                + d * minigen.erf(d / (p.scale * math.sqrt(2))))
+    return -p.entropy() + (2 * q.scale).log() + abs_mean / q.scale
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * _pareto_mean(p)
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p, q):
+    mean_log = p.scale.log() + p.alpha.reciprocal()
+    return -p.entropy() + _gamma_cross(q, _pareto_mean(p), mean_log)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    a = p.alpha.clamp(min=2.0 + 1e-12)
+    mean = a * p.scale / (a - 1)
+    var = p.scale.pow(2) * a / ((a - 1).pow(2) * (a - 2))
+    out = -p.entropy() + _normal_cross(q, mean, var)
+    return out.masked_fill(p.alpha <= 2, float("inf"))
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    # log(a_p / a_q) + a_q log(s_p / s_q) - 1 + a_q / a_p,  inf unless s_p >= s_q
+    out = ((p.alpha / q.alpha).log() + q.alpha * (p.scale / q.scale).log() - 1
+           + q.alpha / p.alpha)
+    return out.masked_fill(p.scale < q.scale, float("inf"))
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    c = p.high - p.low
+    e_log_x = _uniform_log_moment(p.low, p.high)
+    e_log_1mx = _uniform_log_moment(1 - p.high, 1 - p.low)
+    lbeta = (minigen.lgamma(q.concentration1) + minigen.lgamma(q.concentration0)
+             - minigen.lgamma(q.concentration1 + q.concentration0))
+    out = (-c.log() - (q.concentration1 - 1) * e_log_x - (q.concentration0 - 1) * e_log_1mx
+           + lbeta)
+    return out.masked_fill((p.high > 1) | (p.low < 0), float("inf"))
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_cb(p, q):
+    out = -p.entropy() + _cb_cross(q, p.mean)
+    return out.masked_fill((p.high > 1) | (p.low < 0), float("inf"))
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    out = -p.entropy() - q.rate.log() + q.rate * p.mean
+    return out.masked_fill(p.low < 0, float("inf"))
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    out = -p.entropy() + _gamma_cross(q, p.mean, _uniform_log_moment(p.low, p.high))
+    return out.masked_fill(p.low < 0, float("inf"))
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    # E[e^(-x / beta)] = beta (e^(-l / beta) - e^(-h / beta)) / (h - l)
+    mgf = q.scale * ((-p.low / q.scale).exp() - (-p.high / q.scale).exp()) / (p.high - p.low)
+    return -p.entropy() + _gumbel_cross(q, p.mean, mgf)
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    return -p.entropy() + _normal_cross(q, p.mean, p.variance)
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    e_log_x = _uniform_log_moment(p.low, p.high)
+    out = (-p.entropy() - q.alpha.log() - q.alpha * q.scale.log()
+           + (q.alpha + 1) * e_log_x)
+    return out.masked_fill(p.low < q.scale, float("inf"))
