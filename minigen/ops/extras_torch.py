@@ -10,6 +10,14 @@
     bucketize(v, b)   = searchsorted(b, v);  bincount(x) = how often each value occurs
 The differentiable ones (diff, kron, cartesian_prod, nansum, nanmean, quantile, cummax values)
 carry gradients through the ops they are made of; the index-valued ones are constants.
+
+The rest of PyTorch's functions that minigen adds live beside this file and are exported here:
+extras_torch_special.py (lgamma, digamma, polygamma, erfinv, i0, ...), extras_torch_elementwise.py
+(hypot, copysign, fmax, logcumsumexp, the bitwise ops, ...), extras_torch_linalg.py (baddbmm,
+cross, tensordot, matrix_power, cov, ...), extras_torch_index.py (kthvalue, mode, nanmedian,
+scatter_reduce, masked_scatter, index_copy, ...), extras_torch_misc.py (the scatters into
+views, put, index_reduce, hsplit, histogram, trapezoid, ...) and extras_torch_tensor.py (facts
+about a tensor: x.new, x.data_ptr(), x.as_strided, promote_types, ...).
 """
 import numbers
 
