@@ -863,3 +863,12 @@ def test_fork_and_wait():
     bad = mg.jit.fork(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         bad.wait()
+
+
+def test_grid_sample_border_gradient_is_zero_on_the_edge():
+    # iy = ((0.8 + 1) 5 - 1) / 2 = 4 = H - 1 exactly: PyTorch's clip passes no gradient there
+    x = R.standard_normal((1, 1, 5, 5))
+    g = np.array([[[[0.35, 0.8], [1.3, -0.2]], [[-0.1, 0.1], [-1.0, -1.2]]]])
+    _compare(lambda a, b: torch.nn.functional.grid_sample(a, b, padding_mode="border",
+                                                          align_corners=False),
+             lambda a, b: F.grid_sample(a, b, padding_mode="border", align_corners=False), [x, g])

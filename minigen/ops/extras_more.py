@@ -188,7 +188,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     else:
         ix, iy = mul(sub(mul(add(gx, 1.0), W), 1.0), 0.5), mul(sub(mul(add(gy, 1.0), H), 1.0), 0.5)
     if padding_mode == "border":
-        ix, iy = clamp(ix, 0.0, W - 1.0), clamp(iy, 0.0, H - 1.0)
+        # clipped to the image; the gradient is 0 at and beyond the edges (PyTorch's clip)
+        def clip(c, hi):
+            with no_grad():
+                inside = (c > 0) & (c < hi)
+                fixed = clamp(c.detach(), 0.0, hi)
+            return where(inside, c, fixed)
+        ix, iy = clip(ix, W - 1.0), clip(iy, H - 1.0)
     flat = reshape(input, (N, C, H * W))
 
     def corner(xc, yc):
