@@ -872,3 +872,16 @@ def test_grid_sample_border_gradient_is_zero_on_the_edge():
     _compare(lambda a, b: torch.nn.functional.grid_sample(a, b, padding_mode="border",
                                                           align_corners=False),
              lambda a, b: F.grid_sample(a, b, padding_mode="border", align_corners=False), [x, g])
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_reflection_matches_torch(mode, align_corners):
+    x = R.standard_normal((2, 2, 5, 6))
+    g = np.random.default_rng(8).uniform(-3.1, 3.1, (2, 4, 5, 2))  # several reflections
+    _compare(lambda a, b: torch.nn.functional.grid_sample(
+        a, b, mode=mode, padding_mode="reflection", align_corners=align_corners),
+        lambda a, b: F.grid_sample(a, b, mode=mode, padding_mode="reflection",
+                                   align_corners=align_corners), [x, g])
+    with pytest.raises(ValueError, match="expected padding_mode"):
+        F.grid_sample(mg.ones(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), padding_mode="wrap")

@@ -166,16 +166,18 @@ def affine_grid(theta, size, align_corners=False):
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
     """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) ((x, y) in [-1, 1]); bilinear or
-    nearest; padding 'zeros' or 'border'. Differentiable in the input and (bilinear) the grid."""
+    nearest; padding 'zeros', 'border' (coordinates clipped to the image) or 'reflection'
+    (mirrored at the edges, then clipped). Differentiable in the input and (bilinear) the
+    grid."""
     from ..autograd import no_grad
     from .compare import floor
     from .indexing import gather
     if mode not in ("bilinear", "nearest"):
         raise NotImplementedError(f"grid_sample: mode {mode!r} is not supported in minigen "
                                   "('bilinear' or 'nearest')")
-    if padding_mode not in ("zeros", "border"):
-        raise NotImplementedError(f"grid_sample: padding_mode {padding_mode!r} is not supported "
-                                  "in minigen ('zeros' or 'border')")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
     if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
         raise ValueError(f"grid_sample: expected input (N, C, H, W) and grid (N, Ho, Wo, 2), got "
                          f"{list(input.shape)} and {list(grid.shape)}")
@@ -187,13 +189,34 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         ix, iy = mul(add(gx, 1.0), (W - 1) / 2.0), mul(add(gy, 1.0), (H - 1) / 2.0)
     else:
         ix, iy = mul(sub(mul(add(gx, 1.0), W), 1.0), 0.5), mul(sub(mul(add(gy, 1.0), H), 1.0), 0.5)
-    if padding_mode == "border":
-        # clipped to the image; the gradient is 0 at and beyond the edges (PyTorch's clip)
-        def clip(c, hi):
-            with no_grad():
-                inside = (c > 0) & (c < hi)
-                fixed = clamp(c.detach(), 0.0, hi)
-            return where(inside, c, fixed)
+    def clip(c, hi):
+        """Clipped to [0, hi]; no gradient at and beyond the edges (PyTorch's clip)."""
+        with no_grad():
+            inside = (c > 0) & (c < hi)
+            fixed = clamp(c.detach(), 0.0, hi)
+        return where(inside, c, fixed)
+
+    def reflect(c, twice_lo, twice_hi):
+        """c mirrored into [lo, hi] (the edges at lo = twice_lo / 2, hi = twice_hi / 2, as
+        often as it takes): with a = |c - lo| and k = floor(a / span), lo + (a - k span) for
+        even k, lo + span - (a - k span) for odd k; the gradient is +-1 (k constant)."""
+        if twice_lo == twice_hi:
+            return mul(c, 0.0)
+        lo, span = twice_lo / 2.0, (twice_hi - twice_lo) / 2.0
+        d = sub(c, lo)
+        with no_grad():
+            sign = where(d < 0, mul(d, 0.0) - 1.0, mul(d, 0.0) + 1.0)
+            k = floor(mul(d, sign) / span)
+            even = (k - floor(k / 2.0) * 2.0) == 0
+        extra = sub(mul(d, sign), mul(k, span))
+        return where(even, add(extra, lo), sub(span + lo, extra))
+
+    if padding_mode == "reflection":
+        if align_corners:
+            ix, iy = reflect(ix, 0.0, 2.0 * (W - 1)), reflect(iy, 0.0, 2.0 * (H - 1))
+        else:
+            ix, iy = reflect(ix, -1.0, 2.0 * W - 1.0), reflect(iy, -1.0, 2.0 * H - 1.0)
+    if padding_mode in ("border", "reflection"):
         ix, iy = clip(ix, W - 1.0), clip(iy, H - 1.0)
     flat = reshape(input, (N, C, H * W))
 
