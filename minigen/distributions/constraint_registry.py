@@ -5,7 +5,7 @@ optimising a constrained parameter through an unconstrained one:
     real -> identity;  positive / nonnegative -> exp;  greater_than(a) -> a + exp(x);
     less_than(b) -> b - exp(x);  interval(a, b) -> a + (b - a) sigmoid(x) (sigmoid for [0, 1]);
     simplex -> stick-breaking (biject_to: a bijection from R^(K-1)) or softmax (transform_to);
-    lower_cholesky -> LowerCholeskyTransform (transform_to);
+    lower_cholesky -> LowerCholeskyTransform (transform_to);  corr_cholesky -> CorrCholeskyTransform;
     independent(c, n) -> IndependentTransform(the transform for c, n)
 
 ``register(constraint_or_type, factory)`` adds entries, as PyTorch's ``ConstraintRegistry``.
@@ -88,6 +88,8 @@ for _reg in (biject_to, transform_to):
 biject_to.register(C._Simplex, lambda c: T.StickBreakingTransform())
 transform_to.register(C._Simplex, lambda c: T.SoftmaxTransform())
 transform_to.register(C._LowerCholesky, lambda c: T.LowerCholeskyTransform())
+biject_to.register(C._CorrCholesky, lambda c: T.CorrCholeskyTransform())
+transform_to.register(C._CorrCholesky, lambda c: T.CorrCholeskyTransform())
 
 
 def _is_zero(v):

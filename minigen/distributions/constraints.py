@@ -13,6 +13,7 @@ import minigen
 __all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "half_open_interval", "independent", "integer_interval",
            "interval", "is_dependent", "less_than", "lower_cholesky", "lower_triangular",
+           "corr_cholesky",
            "nonnegative", "nonnegative_integer", "one_hot", "positive", "positive_definite",
            "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex",
            "unit_interval", "open_interval"]
@@ -201,6 +202,17 @@ class _LowerCholesky(Constraint):
         return tril_ok & (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
 
 
+class _CorrCholesky(Constraint):
+    """Lower-triangular, positive diagonal, every row of unit Euclidean norm."""
+    event_dim = 2
+
+    def check(self, value):
+        tol = minigen.finfo(value.dtype).eps * value.shape[-1] * 10
+        row_norm = value.pow(2).sum(-1).sqrt()
+        unit = ((row_norm - 1).abs() <= tol).all(-1)
+        return _LowerCholesky().check(value) & unit
+
+
 class _PositiveDefinite(Constraint):
     event_dim = 2
 
@@ -243,5 +255,6 @@ independent = _Independent
 simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
 positive_definite = _PositiveDefinite()
 positive_semidefinite = _PositiveSemidefinite()

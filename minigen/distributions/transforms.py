@@ -19,6 +19,9 @@ change of variables
     IndependentTransform(t, n):   t, with n more rightmost dimensions in one event
     ReshapeTransform(in, out):    the event reshaped, log|J| = 0
     CumulativeDistributionTransform(d): y = d.cdf(x), log|J| = d.log_prob(x)
+    CorrCholeskyTransform:        R^(D(D-1)/2) -> Cholesky factors of D x D correlation
+                                  matrices: r = tanh(x) filled below the diagonal row by row,
+                                  each row a signed stick-breaking onto the unit sphere
     ComposeTransform([f1, f2]):   y = f2(f1(x)),             log|J| = sum of the parts'
 
 ``t.inv`` is the inverse transform; ``t(x)``, ``t.inv(y)``, ``t.log_abs_det_jacobian(x, y)``.
@@ -38,7 +41,7 @@ __all__ = ["Transform", "AffineTransform", "ExpTransform", "SigmoidTransform", "
            "PowerTransform", "SoftmaxTransform", "AbsTransform", "ComposeTransform",
            "identity_transform", "SoftplusTransform", "StickBreakingTransform",
            "LowerCholeskyTransform", "IndependentTransform", "ReshapeTransform",
-           "CumulativeDistributionTransform"]
+           "CumulativeDistributionTransform", "CorrCholeskyTransform"]
 
 
 class Transform:
@@ -640,3 +643,60 @@ class CumulativeDistributionTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y):
         return self.distribution.log_prob(x)
+
+
+class CorrCholeskyTransform(Transform):
+    domain = constraints.real_vector
+    bijective = True
+
+    @property
+    def codomain(self):
+        return constraints.corr_cholesky
+
+    def _call(self, x):
+        from .utils import vec_to_tril_matrix
+        eps = minigen.finfo(x.dtype).eps
+        r = vec_to_tril_matrix(x.tanh().clamp(-1 + eps, 1 - eps), diag=-1)
+        # row i: y_ij = r_ij sqrt(prod_{k<j} (1 - r_ik^2)),  y_ii = sqrt(prod_{k<i} (1 - r_ik^2))
+        z1m_cumprod_sqrt = (1 - r.pow(2)).sqrt().cumprod(-1)
+        r = r + minigen.eye(r.shape[-1], dtype=r.dtype, device=r.device)
+        ones = minigen.ones(tuple(r.shape[:-1]) + (1,), dtype=r.dtype, device=r.device)
+        return r * minigen.cat([ones, z1m_cumprod_sqrt[..., :-1]], -1)
+
+    def _inverse(self, y):
+        from .utils import tril_matrix_to_vec
+        y_cumsum = 1 - (y * y).cumsum(-1)
+        ones = minigen.ones(tuple(y.shape[:-1]) + (1,), dtype=y.dtype, device=y.device)
+        shifted = minigen.cat([ones, y_cumsum[..., :-1]], -1)
+        t = tril_matrix_to_vec(y, diag=-1) / tril_matrix_to_vec(shifted, diag=-1).sqrt()
+        return (t.log1p() - (-t).log1p()) / 2  # atanh
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        from .utils import tril_matrix_to_vec
+        y1m_cumsum = 1 - (y * y).cumsum(-1)
+        stick = 0.5 * tril_matrix_to_vec(y1m_cumsum, diag=-2).log().sum(-1)
+        tanh_logdet = -2 * (x + F.softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick + tanh_logdet
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return tuple(shape[:-1]) + (d, d)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        d = shape[-1]
+        return tuple(shape[:-2]) + (d * (d - 1) // 2,)
+
+    def __eq__(self, other):
+        return isinstance(other, CorrCholeskyTransform)
+
+    def __hash__(self):
+        return hash(CorrCholeskyTransform)

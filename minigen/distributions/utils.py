@@ -13,7 +13,7 @@ import minigen
 from ._util import clamp_probs
 
 __all__ = ["broadcast_all", "clamp_probs", "logits_to_probs", "probs_to_logits",
-           "lazy_property", "euler_constant"]
+           "lazy_property", "euler_constant", "vec_to_tril_matrix", "tril_matrix_to_vec"]
 
 euler_constant = 0.57721566490153286060
 
@@ -52,3 +52,33 @@ class lazy_property:
         value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
+
+
+def _tril_positions(n, diag):
+    """Row-major flat positions (i n + j) of the entries with j < i + diag + 1."""
+    return [i * n + j for i in range(n) for j in range(n) if j < i + diag + 1]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """A batch of vectors -> D x D lower-triangular matrices filled in row order (``diag`` as
+    in ``tril``: -1 leaves the diagonal zero). Differentiable (a gather from [0, vec])."""
+    m = vec.shape[-1]
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * m + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if abs(round(n) - n) > 1e-6:
+        raise ValueError(f"The size of last dimension is {m} which cannot be expressed as the "
+                         "lower triangular part of a square D x D matrix.")
+    n = int(round(n))
+    index = [0] * (n * n)
+    for k, pos in enumerate(_tril_positions(n, diag)):
+        index[pos] = k + 1
+    zero = minigen.zeros(tuple(vec.shape[:-1]) + (1,), dtype=vec.dtype, device=vec.device)
+    padded = minigen.cat([zero, vec], -1)
+    idx = minigen.tensor(index, dtype=minigen.int64, device=vec.device)
+    return padded.index_select(-1, idx).reshape(tuple(vec.shape[:-1]) + (n, n))
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The lower triangle (below ``diag`` + 1) of a batch of D x D matrices, in row order."""
+    n = mat.shape[-1]
+    idx = minigen.tensor(_tril_positions(n, diag), dtype=minigen.int64, device=mat.device)
+    return mat.reshape(tuple(mat.shape[:-2]) + (n * n,)).index_select(-1, idx)
