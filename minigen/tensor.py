@@ -187,14 +187,13 @@ class Tensor:
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         """In place: self[index[i][j]][j] = src[i][j] (dim 0), off the graph."""
         from .ops.construct import scatter
-        if reduce is not None:
-            raise NotImplementedError("scatter_: reduce= is not supported in minigen; use "
-                                      "scatter_add_ for reduce='add'")
         if src is not None and not isinstance(src, Tensor):
             src, value = None, src
+        extra = {} if reduce is None else {"reduce": reduce}
         if self._check_inplace("scatter_", src):
-            return self._rebase(scatter(self, dim, index, src, value=value), "scatter_")
-        out = scatter(self.detach(), dim, index, None if src is None else src.detach(), value=value)
+            return self._rebase(scatter(self, dim, index, src, value=value, **extra), "scatter_")
+        out = scatter(self.detach(), dim, index, None if src is None else src.detach(), value=value,
+                      **extra)
         self.array[...] = out.array
         return self
 

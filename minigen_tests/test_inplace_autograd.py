@@ -286,3 +286,18 @@ def test_manual_sgd_updates_the_parameters_in_place(device):
         w -= w.grad * 0.25
         w.grad.zero_()
     assert w is before and w.tolist() == [0.5, -1.0] and w.is_leaf and w.requires_grad
+
+
+def test_scatter_reduce_put_and_index_reduce_in_place(device):
+    x = minigen.zeros(3, 4, device=device)
+    x.scatter_(1, minigen.tensor([[0, 1], [1, 2], [2, 3]], device=device),
+               minigen.ones(3, 2, device=device), reduce="add")
+    x.scatter_(0, minigen.tensor([[0, 0, 0, 0]], device=device), 2.0, reduce="multiply")
+    assert x.tolist() == [[2, 2, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+    y = minigen.zeros(5, device=device)
+    y.put_(minigen.tensor([1, 3], device=device), minigen.tensor([9.0, 8.0], device=device))
+    assert y.tolist() == [0, 9, 0, 8, 0]
+    z = minigen.ones(3, 2, device=device)
+    z.index_reduce_(0, minigen.tensor([0, 0], device=device),
+                    minigen.tensor([[2.0, 3], [4, 5]], device=device), "prod")
+    assert z.tolist() == [[8, 15], [1, 1], [1, 1]]

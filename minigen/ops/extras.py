@@ -506,7 +506,8 @@ INPLACE_ELEMENTWISE = (
     "bitwise_right_shift_ copysign_ deg2rad_ digamma_ erfinv_ float_power_ floor_divide_ gcd_ "
     "greater_ greater_equal_ heaviside_ hypot_ i0_ igamma_ igammac_ index_copy_ lcm_ ldexp_ "
     "less_ less_equal_ lgamma_ logical_xor_ masked_scatter_ mvlgamma_ nextafter_ not_equal_ "
-    "polygamma_ rad2deg_ renorm_ sinc_ scatter_reduce_").split()
+    "polygamma_ rad2deg_ renorm_ sinc_ scatter_reduce_ put_ index_reduce_ diagonal_scatter_ "
+    "select_scatter_ slice_scatter_").split()
 INPLACE_RESHAPING = "squeeze_ unsqueeze_ t_ transpose_ swapaxes_ swapdims_".split()
 
 
