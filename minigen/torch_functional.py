@@ -61,6 +61,14 @@ __all__ = [
     "view_as_real_copy", "view_as_complex_copy", "as_strided_copy", "dtype", "layout",
     "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
     "grid_sampler", "grid_sampler_2d", "affine_grid_generator", "fork", "wait",
+    "is_autocast_enabled", "is_autocast_cpu_enabled", "is_autocast_ipu_enabled",
+    "is_autocast_xla_enabled", "is_autocast_cache_enabled", "set_autocast_enabled",
+    "set_autocast_cpu_enabled", "set_autocast_ipu_enabled", "set_autocast_xla_enabled",
+    "set_autocast_cache_enabled", "get_autocast_dtype", "get_autocast_gpu_dtype",
+    "get_autocast_cpu_dtype", "get_autocast_ipu_dtype", "get_autocast_xla_dtype",
+    "set_autocast_dtype", "set_autocast_gpu_dtype", "set_autocast_cpu_dtype",
+    "set_autocast_ipu_dtype", "set_autocast_xla_dtype", "clear_autocast_cache",
+    "autocast_increment_nesting", "autocast_decrement_nesting",
 ]
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
@@ -1035,3 +1043,96 @@ def _install_jit_names():
 
 
 _install_jit_names()
+
+
+# ----------------------------------------------------------------------------- autocast state
+# minigen's autocast runs every block in full precision (minigen/amp), so autocast is never
+# in effect: is_autocast_enabled() is False and a program takes its full-precision path. The
+# dtypes are remembered as set (float16 by default: minigen has no bfloat16).
+_AUTOCAST = {"dtype": {}, "cache": True, "nesting": 0}
+
+
+def is_autocast_enabled(device_type=None):
+    """False: minigen never casts to lower precision (``with autocast(...)`` included)."""
+    return False
+
+
+def is_autocast_cpu_enabled():
+    return False
+
+
+is_autocast_ipu_enabled = is_autocast_xla_enabled = is_autocast_cpu_enabled
+
+
+def is_autocast_cache_enabled():
+    return _AUTOCAST["cache"]
+
+
+def set_autocast_enabled(*args):
+    """Accepted and ignored (minigen computes in the tensors' own precision)."""
+
+
+set_autocast_cpu_enabled = set_autocast_ipu_enabled = set_autocast_xla_enabled = \
+    set_autocast_enabled
+
+
+def set_autocast_cache_enabled(enabled):
+    _AUTOCAST["cache"] = bool(enabled)
+
+
+def get_autocast_dtype(device_type):
+    return _AUTOCAST["dtype"].get(str(device_type), B.float16)
+
+
+def set_autocast_dtype(device_type, dtype):
+    try:
+        dtype = B.as_dtype(dtype)
+    except TypeError:  # minigen.bfloat16 and the like: kept as given, never used
+        pass
+    _AUTOCAST["dtype"][str(device_type)] = dtype
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def get_autocast_ipu_dtype():
+    return get_autocast_dtype("ipu")
+
+
+def get_autocast_xla_dtype():
+    return get_autocast_dtype("xla")
+
+
+def set_autocast_gpu_dtype(dtype):
+    set_autocast_dtype("cuda", dtype)
+
+
+def set_autocast_cpu_dtype(dtype):
+    set_autocast_dtype("cpu", dtype)
+
+
+def set_autocast_ipu_dtype(dtype):
+    set_autocast_dtype("ipu", dtype)
+
+
+def set_autocast_xla_dtype(dtype):
+    set_autocast_dtype("xla", dtype)
+
+
+def clear_autocast_cache():
+    """Nothing cached: minigen casts nothing."""
+
+
+def autocast_increment_nesting():
+    _AUTOCAST["nesting"] += 1
+    return _AUTOCAST["nesting"]
+
+
+def autocast_decrement_nesting():
+    _AUTOCAST["nesting"] = max(0, _AUTOCAST["nesting"] - 1)
+    return _AUTOCAST["nesting"]

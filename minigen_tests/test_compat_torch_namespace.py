@@ -885,3 +885,13 @@ def test_grid_sample_reflection_matches_torch(mode, align_corners):
                                    align_corners=align_corners), [x, g])
     with pytest.raises(ValueError, match="expected padding_mode"):
         F.grid_sample(mg.ones(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), padding_mode="wrap")
+
+
+def test_autocast_state_answers():
+    with mg.autocast("cpu", dtype=mg.float16):
+        assert not mg.is_autocast_enabled() and not mg.is_autocast_enabled("cpu")
+    assert mg.get_autocast_gpu_dtype() == mg.float16 == mg.get_autocast_dtype("cuda")
+    mg.set_autocast_dtype("cpu", mg.float16)
+    assert mg.get_autocast_cpu_dtype() == mg.float16
+    assert mg.autocast_increment_nesting() == 1 and mg.autocast_decrement_nesting() == 0
+    assert mg.is_autocast_cache_enabled()
