@@ -10,7 +10,7 @@ and ``RelaxedOneHotCategorical``, ``TransformedDistribution`` with the transform
 ``Cauchy``/``HalfCauchy``, ``HalfNormal``, ``Gumbel``, ``StudentT``, ``Geometric``,
 ``NegativeBinomial``, ``Multinomial``, ``LowRankMultivariateNormal``, ``Weibull``, ``Pareto``,
 ``InverseGamma``, ``Kumaraswamy``, ``FisherSnedecor``, ``LogisticNormal``,
-``ContinuousBernoulli``, ``VonMises``, ``GeneralizedPareto``, ``LKJCholesky``,
+``ContinuousBernoulli``, ``VonMises``, ``GeneralizedPareto``, ``LKJCholesky``, ``Wishart``,
 ``constraints``, and ``kl_divergence`` in closed form for the pairs PyTorch registers among them.
 ``log_prob``, ``entropy``, ``rsample`` and ``kl_divergence`` are differentiable with respect to the parameters. Parameters and values are checked as PyTorch
 checks them (``validate_args``; ``Distribution.set_default_validate_args(False)`` turns it off).
@@ -50,6 +50,7 @@ from .von_mises import VonMises
 from .exp_family import ExponentialFamily
 from .generalized_pareto import GeneralizedPareto
 from .lkj_cholesky import LKJCholesky
+from .wishart import Wishart
 from .transforms import CorrCholeskyTransform
 from .cauchy import Cauchy
 from .half_normal import HalfCauchy, HalfNormal
@@ -76,4 +77,5 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "IndependentTransform", "ReshapeTransform", "CumulativeDistributionTransform",
            "identity_transform", "biject_to", "transform_to", "InverseGamma", "Kumaraswamy",
            "FisherSnedecor", "LogisticNormal", "ContinuousBernoulli", "VonMises",
-           "ExponentialFamily", "GeneralizedPareto", "LKJCholesky", "CorrCholeskyTransform"]
+           "ExponentialFamily", "GeneralizedPareto", "LKJCholesky", "CorrCholeskyTransform",
+           "Wishart"]
