@@ -717,6 +717,11 @@ def tensorsolve(A, B, dims=None, *, out=None):
 def householder_product(A, tau, *, out=None):
     """Q = H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, v_i the i-th column of A below the
     diagonal with a 1 on it (LAPACK's orgqr); the first n columns of Q."""
+    return _householder_full(A, tau)[..., :, :A.shape[-1]]
+
+
+def _householder_full(A, tau):
+    """The whole m x m Q = H_1 ... H_k of householder_product."""
     m, n = A.shape[-2], A.shape[-1]
     xp = A.xp
     Q = _eye(A, m)
@@ -727,7 +732,31 @@ def householder_product(A, tau, *, out=None):
     for i in range(tau.shape[-1]):
         v = V[..., :, i:i + 1]
         Q = Q - (Q @ v) @ (_mT(v) * tau[..., i:i + 1].unsqueeze(-1))
-    return Q[..., :, :n]
+    return Q
+
+
+def geqrf(input, *, out=None):
+    """``torch.geqrf(A)``: LAPACK's compact QR, (a, tau): R on and above a's diagonal, the
+    Householder vectors below it, their scales in tau (no gradient, as PyTorch's)."""
+    _check_matrix(input, "geqrf")
+    import numpy
+    from . import backend as B
+    host = B.backend_of(input.array).to_numpy(input.array)
+    flat = host.reshape((-1,) + host.shape[-2:])
+    outs = [numpy.linalg.qr(x, mode="raw") for x in flat]
+    a = numpy.stack([h.T for h, _ in outs]).reshape(host.shape)
+    tau = numpy.stack([t for _, t in outs]).reshape(host.shape[:-2] + (min(host.shape[-2:]),))
+    xp = input.xp
+    return _wrap(xp.asarray(a.astype(host.dtype))), _wrap(xp.asarray(tau.astype(host.dtype)))
+
+
+def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
+    """``torch.ormqr(a, tau, C, left=True, transpose=False)``: C multiplied by the full Q of
+    the Householder vectors (Q C, Q^T C, C Q or C Q^T)."""
+    Q = _householder_full(input, tau)
+    if transpose:
+        Q = _mT(Q)
+    return Q @ other if left else other @ Q
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
@@ -766,6 +795,7 @@ def nuclear_norm(input, dim=(-2, -1), keepdim=False, *, out=None):
 
 
 TORCH_LEVEL = {
+    "geqrf": geqrf, "ormqr": ormqr, "orgqr": householder_product,
     "svd": _torch_svd, "qr": _torch_qr, "pinverse": _pinverse, "cholesky": _torch_cholesky,
     "cholesky_solve": cholesky_solve, "cholesky_inverse": cholesky_inverse,
     "triangular_solve": triangular_solve, "matrix_exp": matrix_exp,
@@ -777,7 +807,7 @@ def _install_methods():
     """x.svd(), x.qr(), x.pinverse(), x.matrix_exp(), x.cholesky(), x.cholesky_solve(L),
     x.cholesky_inverse(), x.triangular_solve(A): the torch.* functions with x first."""
     for name in ("svd", "qr", "pinverse", "matrix_exp", "cholesky", "cholesky_solve",
-                 "cholesky_inverse", "triangular_solve"):
+                 "cholesky_inverse", "triangular_solve", "geqrf", "ormqr", "orgqr"):
         if not hasattr(Tensor, name):
             setattr(Tensor, name, TORCH_LEVEL[name])
 

@@ -68,7 +68,8 @@ __all__ = [
     "get_autocast_cpu_dtype", "get_autocast_ipu_dtype", "get_autocast_xla_dtype",
     "set_autocast_dtype", "set_autocast_gpu_dtype", "set_autocast_cpu_dtype",
     "set_autocast_ipu_dtype", "set_autocast_xla_dtype", "clear_autocast_cache",
-    "autocast_increment_nesting", "autocast_decrement_nesting",
+    "autocast_increment_nesting", "autocast_decrement_nesting", "compiled_with_cxx11_abi",
+    "is_vulkan_available", "cudnn_is_acceptable", "native_norm", "get_device_module",
 ]
 
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
@@ -1136,3 +1137,34 @@ def autocast_increment_nesting():
 def autocast_decrement_nesting():
     _AUTOCAST["nesting"] = max(0, _AUTOCAST["nesting"] - 1)
     return _AUTOCAST["nesting"]
+
+
+def compiled_with_cxx11_abi():
+    return True
+
+
+def is_vulkan_available():
+    return False
+
+
+def cudnn_is_acceptable(input):
+    """False: minigen runs no cuDNN kernels."""
+    return False
+
+
+def native_norm(input, p=2, dim=None, keepdim=False, dtype=None):
+    from .linalg import vector_norm
+    return vector_norm(input, p, dim=dim, keepdim=keepdim, dtype=dtype)
+
+
+def get_device_module(device=None):
+    """``torch.get_device_module('cuda')``: the module of that device type (``torch.cuda``;
+    the current accelerator's when None, here cuda if available else the cpu's)."""
+    import importlib
+    kind = (B.device(device).type if device is not None else
+            ("cuda" if B.cuda_is_available() else "cpu"))
+    try:
+        return importlib.import_module(f"minigen.{kind}")
+    except ImportError:
+        raise RuntimeError(f"Device '{kind}' does not have a corresponding module registered "
+                           f"as 'torch.{kind}'.") from None

@@ -895,3 +895,21 @@ def test_autocast_state_answers():
     assert mg.get_autocast_cpu_dtype() == mg.float16
     assert mg.autocast_increment_nesting() == 1 and mg.autocast_decrement_nesting() == 0
     assert mg.is_autocast_cache_enabled()
+
+
+def test_householder_family_matches_torch():
+    a, c = R.standard_normal((5, 3)), R.standard_normal((5, 2))
+    at, taut = torch.geqrf(torch.tensor(a))
+    am, taum = mg.tensor(a).geqrf()
+    np.testing.assert_allclose(_np(am), _np(at), atol=1e-12)
+    np.testing.assert_allclose(_np(taum), _np(taut), atol=1e-12)
+    for kw in ({}, {"transpose": True}):
+        np.testing.assert_allclose(_np(mg.ormqr(am, taum, mg.tensor(c), **kw)),
+                                   _np(torch.ormqr(at, taut, torch.tensor(c), **kw)), atol=1e-12)
+    np.testing.assert_allclose(_np(mg.ormqr(am, taum, mg.tensor(c.T.copy()), left=False)),
+                               _np(torch.ormqr(at, taut, torch.tensor(c.T.copy()), left=False)),
+                               atol=1e-12)
+    np.testing.assert_allclose(_np(am.orgqr(taum)), _np(torch.orgqr(at, taut)), atol=1e-12)
+    assert mg.get_device_module("cuda") is mg.cuda
+    assert float(mg.native_norm(mg.tensor([3.0, 4.0]))) == 5.0
+    assert mg.compiled_with_cxx11_abi() and not mg.is_vulkan_available()
