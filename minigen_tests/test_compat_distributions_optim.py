@@ -1043,3 +1043,22 @@ def test_wishart_against_torch(kw):
     np.testing.assert_allclose(_np(dm.mode), _np(dt.mode), rtol=1e-10)
     s = D.Wishart(minigen.tensor(5.0, dtype=minigen.float64), minigen.tensor(S[0])).rsample((3000,))
     assert np.abs(_np(s).mean(0) - 5 * S[0]).max() < 0.05 * np.abs(5 * S[0]).max() + 0.2
+
+
+def test_cat_stack_positive_definite_transforms_against_torch():
+    T, TT = D.transforms, TD.transforms
+    x = RNG.standard_normal((2, 5))
+    for mk, tk, xx in [
+        (T.CatTransform([T.ExpTransform(), T.AffineTransform(1.0, 2.0)], dim=1, lengths=[2, 3]),
+         TT.CatTransform([TT.ExpTransform(), TT.AffineTransform(1.0, 2.0)], dim=1, lengths=[2, 3]), x),
+        (T.StackTransform([T.ExpTransform(), T.SigmoidTransform()], dim=0),
+         TT.StackTransform([TT.ExpTransform(), TT.SigmoidTransform()], dim=0), x),
+    ]:
+        ym, yt = mk(minigen.tensor(xx)), tk(torch.tensor(xx))
+        _close(ym, yt)
+        _close(mk.inv(ym), tk.inv(yt))
+        _close(mk.log_abs_det_jacobian(minigen.tensor(xx), ym), tk.log_abs_det_jacobian(torch.tensor(xx), yt))
+    A = RNG.standard_normal((2, 3, 3))
+    pm, pt = T.PositiveDefiniteTransform()(minigen.tensor(A)), TT.PositiveDefiniteTransform()(torch.tensor(A))
+    _close(pm, pt)
+    _close(T.PositiveDefiniteTransform().inv(pm), TT.PositiveDefiniteTransform().inv(pt), 1e-9)

@@ -51,7 +51,8 @@ from .exp_family import ExponentialFamily
 from .generalized_pareto import GeneralizedPareto
 from .lkj_cholesky import LKJCholesky
 from .wishart import Wishart
-from .transforms import CorrCholeskyTransform
+from .transforms import (CorrCholeskyTransform, PositiveDefiniteTransform, CatTransform,
+                         StackTransform)
 from .cauchy import Cauchy
 from .half_normal import HalfCauchy, HalfNormal
 from .gumbel import Gumbel
@@ -78,4 +79,4 @@ __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "Independent",
            "identity_transform", "biject_to", "transform_to", "InverseGamma", "Kumaraswamy",
            "FisherSnedecor", "LogisticNormal", "ContinuousBernoulli", "VonMises",
            "ExponentialFamily", "GeneralizedPareto", "LKJCholesky", "CorrCholeskyTransform",
-           "Wishart"]
+           "Wishart", "PositiveDefiniteTransform", "CatTransform", "StackTransform"]

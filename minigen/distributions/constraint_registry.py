@@ -90,6 +90,7 @@ transform_to.register(C._Simplex, lambda c: T.SoftmaxTransform())
 transform_to.register(C._LowerCholesky, lambda c: T.LowerCholeskyTransform())
 biject_to.register(C._CorrCholesky, lambda c: T.CorrCholeskyTransform())
 transform_to.register(C._CorrCholesky, lambda c: T.CorrCholeskyTransform())
+transform_to.register(C._PositiveDefinite, lambda c: T.PositiveDefiniteTransform())
 
 
 def _is_zero(v):

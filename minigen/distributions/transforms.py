@@ -22,6 +22,9 @@ change of variables
     CorrCholeskyTransform:        R^(D(D-1)/2) -> Cholesky factors of D x D correlation
                                   matrices: r = tanh(x) filled below the diagonal row by row,
                                   each row a signed stick-breaking onto the unit sphere
+    PositiveDefiniteTransform:    y = L L^T with L = LowerCholeskyTransform(x)
+    CatTransform(ts, dim, lengths): ts[i] on the i-th block of ``dim``, concatenated
+    StackTransform(ts, dim):      ts[i] on x.select(dim, i), stacked
     ComposeTransform([f1, f2]):   y = f2(f1(x)),             log|J| = sum of the parts'
 
 ``t.inv`` is the inverse transform; ``t(x)``, ``t.inv(y)``, ``t.log_abs_det_jacobian(x, y)``.
@@ -41,7 +44,8 @@ __all__ = ["Transform", "AffineTransform", "ExpTransform", "SigmoidTransform", "
            "PowerTransform", "SoftmaxTransform", "AbsTransform", "ComposeTransform",
            "identity_transform", "SoftplusTransform", "StickBreakingTransform",
            "LowerCholeskyTransform", "IndependentTransform", "ReshapeTransform",
-           "CumulativeDistributionTransform", "CorrCholeskyTransform"]
+           "CumulativeDistributionTransform", "CorrCholeskyTransform",
+           "PositiveDefiniteTransform", "CatTransform", "StackTransform"]
 
 
 class Transform:
@@ -700,3 +704,105 @@ class CorrCholeskyTransform(Transform):
 
     def __hash__(self):
         return hash(CorrCholeskyTransform)
+
+
+class PositiveDefiniteTransform(Transform):
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def _call(self, x):
+        L = LowerCholeskyTransform()(x)
+        return L @ L.transpose(-2, -1)
+
+    def _inverse(self, y):
+        return LowerCholeskyTransform().inv(minigen.linalg.cholesky(y))
+
+    def __eq__(self, other):
+        return isinstance(other, PositiveDefiniteTransform)
+
+    def __hash__(self):
+        return hash(PositiveDefiniteTransform)
+
+
+class CatTransform(Transform):
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise AssertionError("CatTransform: every element of tseq must be a Transform")
+        super().__init__(cache_size)
+        self.transforms = [t.with_cache(cache_size) for t in tseq]
+        self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise AssertionError("CatTransform: lengths must have one entry per transform")
+        self.dim = dim
+
+    @property
+    def event_dim(self):
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def length(self):
+        return sum(self.lengths)
+
+    def _apply(self, x, fn):
+        if x.shape[self.dim] != self.length:
+            raise AssertionError(f"CatTransform: expected size {self.length} along dim "
+                                 f"{self.dim}, got {x.shape[self.dim]}")
+        out, start = [], 0
+        for t, n in zip(self.transforms, self.lengths):
+            out.append(fn(t, x.narrow(self.dim, start, n)))
+            start += n
+        return minigen.cat(out, self.dim)
+
+    def _call(self, x):
+        return self._apply(x, lambda t, v: t(v))
+
+    def _inverse(self, y):
+        return self._apply(y, lambda t, v: t.inv(v))
+
+    def log_abs_det_jacobian(self, x, y):
+        dim = self.dim if self.dim >= 0 else self.dim + x.ndim
+        parts, start = [], 0
+        for t, n in zip(self.transforms, self.lengths):
+            xs, ys = x.narrow(self.dim, start, n), y.narrow(self.dim, start, n)
+            ladj = t.log_abs_det_jacobian(xs, ys)
+            if t.event_dim < self.event_dim:
+                ladj = sum_rightmost(ladj, self.event_dim - t.event_dim)
+            parts.append(ladj)
+            start += n
+        if dim < x.ndim - self.event_dim:  # the cat dimension is a batch dimension
+            return minigen.cat(parts, dim)
+        return sum(parts)
+
+
+class StackTransform(Transform):
+    def __init__(self, tseq, dim=0, cache_size=0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise AssertionError("StackTransform: every element of tseq must be a Transform")
+        super().__init__(cache_size)
+        self.transforms = [t.with_cache(cache_size) for t in tseq]
+        self.dim = dim
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    def _slices(self, z):
+        return [z.select(self.dim, i) for i in range(z.shape[self.dim])]
+
+    def _call(self, x):
+        if x.shape[self.dim] != len(self.transforms):
+            raise AssertionError(f"StackTransform: expected {len(self.transforms)} entries "
+                                 f"along dim {self.dim}, got {x.shape[self.dim]}")
+        return minigen.stack([t(v) for t, v in zip(self.transforms, self._slices(x))], self.dim)
+
+    def _inverse(self, y):
+        return minigen.stack([t.inv(v) for t, v in zip(self.transforms, self._slices(y))],
+                             self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        return minigen.stack([t.log_abs_det_jacobian(a, b) for t, a, b in
+                              zip(self.transforms, self._slices(x), self._slices(y))], self.dim)
