@@ -75,7 +75,7 @@ EXPECTED_FUNCTIONS = [
     "LSTMCellFunction", "GRUCellFunction", "_SequenceFunction", "LSTMSequenceFunction",
     "GRUSequenceFunction",
     # minigen/ops/extras.py, minigen/linalg.py (what PyTorch programs use)
-    "IndexPut", "Inv", "Det", "_LogAbsDet", "_LUFactor",
+    "IndexPut", "Inv", "Det", "_LogAbsDet", "_LUFactor", "Cholesky", "SolveTriangular",
     # minigen/autograd/function.py: the node of a PyTorch-style custom Function, and the one
     # minigen/testing/op_specs_nn.py runs as a spec
     "_CustomNode", "_TorchStyleCube",

@@ -80,3 +80,25 @@ def _eig_ref(a):
 
 _spec("linalg_eig", _eig_fn, _eig_ref, lambda r, d: _ins(d, _n(r, 3, 3)), second_order=False,
       domain="random 3x3: distinct eigenvalues (a complex pair or not); |V|^2 is phase-free")
+
+
+# minigen/linalg.py's Cholesky and SolveTriangular (used by cholesky_solve / lu_solve above)
+def _spd(a):
+    return a @ np.swapaxes(a, -1, -2) + a.shape[-1] * np.eye(a.shape[-1])
+
+
+_spec("linalg_cholesky_spd", lambda a: mg.linalg.cholesky(a @ a.mT + 3.0 * mg.eye(
+    3, dtype=a.dtype, device=a.device)), lambda a: np.linalg.cholesky(_spd(a)),
+      lambda r, d: _ins(d, _n(r, 2, 3, 3)), domain="A A^T + 3 I: symmetric positive definite")
+
+
+def _lower(a):
+    return np.tril(a) + 3.0 * np.eye(a.shape[-1])
+
+
+_spec("linalg_solve_triangular_lower",
+      lambda a, b: mg.linalg.solve_triangular(a + 3.0 * mg.eye(3, dtype=a.dtype, device=a.device),
+                                              b, upper=False),
+      lambda a, b: np.linalg.solve(_lower(a), b),
+      lambda r, d: _ins(d, _n(r, 3, 3), _n(r, 3, 2)),
+      domain="the lower triangle of A + 3 I (only it is read): well conditioned")
