@@ -55,7 +55,7 @@ from .ops.extras import normal, addcmul, addcdiv, index_put  # noqa: E402,F401  
 from .linalg_decomp import TORCH_LEVEL as _tl  # noqa: E402  (torch.svd, torch.qr, torch.pinverse, ...)
 globals().update({_k: _v for _k, _v in _tl.items() if _k not in globals()})
 from .ops.extras_torch_numeric import *  # noqa: E402,F401,F403  (gradient, histogramdd, poisson, binomial)
-from . import func  # noqa: E402  (torch.func: vmap, grad, jacrev, functional_call, ...)
+from . import func, cpu  # noqa: E402  (torch.func: vmap, grad, jacrev, functional_call, ...; torch.cpu)
 vmap = func.vmap
 from .torch_functional import *  # noqa: E402,F401,F403  (torch.dropout, torch.layer_norm, ...: ATen's signatures)
 from .ops.conv3d import conv3d, conv_transpose3d, conv_tbc  # noqa: E402,F401  (torch.conv3d: F's)

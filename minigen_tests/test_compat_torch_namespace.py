@@ -913,3 +913,14 @@ def test_householder_family_matches_torch():
     assert mg.get_device_module("cuda") is mg.cuda
     assert float(mg.native_norm(mg.tensor([3.0, 4.0]))) == 5.0
     assert mg.compiled_with_cxx11_abi() and not mg.is_vulkan_available()
+
+
+def test_torch_cpu_module():
+    assert mg.get_device_module("cpu") is mg.cpu
+    assert mg.cpu.is_available() and mg.cpu.device_count() == torch.cpu.device_count() == 1
+    assert mg.cpu.current_device() == torch.cpu.current_device() == "cpu"
+    with mg.cpu.amp.autocast():
+        y = mg.ones(2, dtype=mg.float64) * 2
+    assert y.dtype == mg.float64  # full precision, as PyTorch with enabled=False
+    with mg.cpu.stream(mg.cpu.current_stream()):
+        mg.cpu.synchronize()
