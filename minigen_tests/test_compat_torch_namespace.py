@@ -924,3 +924,16 @@ def test_torch_cpu_module():
     assert y.dtype == mg.float64  # full precision, as PyTorch with enabled=False
     with mg.cpu.stream(mg.cpu.current_stream()):
         mg.cpu.synchronize()
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_bicubic_matches_torch(padding_mode, align_corners):
+    x = R.standard_normal((2, 2, 5, 6))
+    g = np.random.default_rng(9).uniform(-1.6, 1.6, (2, 4, 5, 2))
+    _compare(lambda a, b: torch.nn.functional.grid_sample(
+        a, b, mode="bicubic", padding_mode=padding_mode, align_corners=align_corners),
+        lambda a, b: F.grid_sample(a, b, mode="bicubic", padding_mode=padding_mode,
+                                   align_corners=align_corners), [x, g], atol=1e-9)
+    with pytest.raises(ValueError, match="expected mode"):
+        F.grid_sample(mg.ones(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), mode="area")

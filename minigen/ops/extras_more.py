@@ -165,16 +165,16 @@ def affine_grid(theta, size, align_corners=False):
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
-    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) ((x, y) in [-1, 1]); bilinear or
-    nearest; padding 'zeros', 'border' (coordinates clipped to the image) or 'reflection'
-    (mirrored at the edges, then clipped). Differentiable in the input and (bilinear) the
-    grid."""
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) ((x, y) in [-1, 1]); bilinear,
+    nearest or bicubic; padding 'zeros', 'border' (coordinates clipped to the image) or
+    'reflection' (mirrored at the edges, then clipped; for bicubic, each tap's coordinate).
+    Differentiable in the input and (bilinear, bicubic) the grid."""
     from ..autograd import no_grad
     from .compare import floor
     from .indexing import gather
-    if mode not in ("bilinear", "nearest"):
-        raise NotImplementedError(f"grid_sample: mode {mode!r} is not supported in minigen "
-                                  "('bilinear' or 'nearest')")
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
@@ -211,12 +211,24 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         extra = sub(mul(d, sign), mul(k, span))
         return where(even, add(extra, lo), sub(span + lo, extra))
 
-    if padding_mode == "reflection":
+    def pad_coords(ix, iy):
+        if padding_mode == "reflection":
+            if align_corners:
+                ix, iy = reflect(ix, 0.0, 2.0 * (W - 1)), reflect(iy, 0.0, 2.0 * (H - 1))
+            else:
+                ix, iy = reflect(ix, -1.0, 2.0 * W - 1.0), reflect(iy, -1.0, 2.0 * H - 1.0)
+        if padding_mode in ("border", "reflection"):
+            ix, iy = clip(ix, W - 1.0), clip(iy, H - 1.0)
+        return ix, iy
+
+    if mode == "bicubic":  # the padding applies to each of the 16 taps (below)
+        pass
+    elif padding_mode == "reflection":
         if align_corners:
             ix, iy = reflect(ix, 0.0, 2.0 * (W - 1)), reflect(iy, 0.0, 2.0 * (H - 1))
         else:
             ix, iy = reflect(ix, -1.0, 2.0 * W - 1.0), reflect(iy, -1.0, 2.0 * H - 1.0)
-    if padding_mode in ("border", "reflection"):
+    if mode != "bicubic" and padding_mode in ("border", "reflection"):
         ix, iy = clip(ix, W - 1.0), clip(iy, H - 1.0)
     flat = reshape(input, (N, C, H * W))
 
@@ -229,6 +241,31 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             idx = reshape(add(mul(yi, W), xi), (N, 1, Ho * Wo)).expand(N, C, Ho * Wo)
         v = reshape(gather(flat, 2, idx), (N, C, Ho, Wo))
         return mul(v, reshape(inside, (N, 1, Ho, Wo)))
+
+    if mode == "bicubic":
+        # Keys' cubic convolution (a = -0.75) over the 4 x 4 taps around (ix, iy):
+        #   w(t+1) = ((a(t+1) - 5a)(t+1) + 8a)(t+1) - 4a,   w(t) = ((a+2)t - (a+3))t^2 + 1,
+        #   w(1-t), w(2-t) by symmetry, t the fractional part (differentiable in the grid);
+        # each tap's integer coordinate goes through the padding, 0 outside for 'zeros'
+        A = -0.75
+        with no_grad():
+            x0, y0 = floor(ix.detach()), floor(iy.detach())
+        tx, ty = sub(ix, x0), sub(iy, y0)
+
+        def cubic(t):
+            near = lambda u: add(mul(sub(mul(u, A + 2.0), A + 3.0), mul(u, u)), 1.0)  # noqa: E731
+            far = lambda u: sub(mul(add(mul(sub(mul(u, A), 5.0 * A), u), 8.0 * A), u),  # noqa: E731
+                                4.0 * A)
+            return [far(add(t, 1.0)), near(t), near(sub(1.0, t)), far(sub(2.0, t))]
+        wxs, wys = cubic(tx), cubic(ty)
+        out = None
+        for j in range(4):
+            for i in range(4):
+                with no_grad():
+                    xc, yc = pad_coords(add(x0, i - 1.0), add(y0, j - 1.0))
+                term = mul(corner(xc, yc), reshape(mul(wxs[i], wys[j]), (N, 1, Ho, Wo)))
+                out = term if out is None else add(out, term)
+        return out
 
     if mode == "nearest":
         with no_grad():
