@@ -1062,3 +1062,23 @@ def test_cat_stack_positive_definite_transforms_against_torch():
     pm, pt = T.PositiveDefiniteTransform()(minigen.tensor(A)), TT.PositiveDefiniteTransform()(torch.tensor(A))
     _close(pm, pt)
     _close(T.PositiveDefiniteTransform().inv(pm), TT.PositiveDefiniteTransform().inv(pt), 1e-9)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
+                                  "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"])
+def test_tensor_learning_rate_as_torch(name):
+    """PyTorch takes lr=torch.tensor(0.01) (it stays a Tensor in the group); the step must use
+    its value (before, some minigen optimizers silently left the parameters unchanged)."""
+    res = []
+    for mod in (torch, minigen):
+        p = mod.nn.Parameter(mod.ones(3, dtype=mod.float64))
+        o = getattr(mod.optim, name)([p], lr=mod.tensor(0.01, dtype=mod.float64))
+        for _ in range(2):
+            p.grad = mod.tensor([1.0, -2.0, 3.0], dtype=mod.float64)
+            o.step()
+        res.append(_np(p).copy())
+        assert isinstance(o.state_dict()["param_groups"][0]["lr"], mod.Tensor)
+    _close(res[1], res[0], 1e-12)
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        minigen.optim.SGD([{"params": [minigen.nn.Parameter(minigen.ones(2))],
+                            "lr": minigen.tensor([0.1, 0.2])}], lr=0.1)

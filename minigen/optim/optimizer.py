@@ -36,6 +36,22 @@ class _Required:
 required = _Required()
 
 
+class _Group(dict):
+    """A parameter group. PyTorch accepts one-element Tensors as hyperparameters
+    (``lr=torch.tensor(1e-3)``) and keeps them in the group; the update rules here compute with
+    raw arrays, so reading such an entry gives its Python number (the Tensor itself stays in
+    the group, and in ``state_dict()``)."""
+
+    def __getitem__(self, key):
+        v = dict.__getitem__(self, key)
+        if isinstance(v, Tensor) and key != "params":
+            return v.item()
+        return v
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
 class _RemovableHandle:
     """What the ``register_*_hook`` methods return: ``remove()`` unregisters the hook."""
     _next_id = 0
@@ -214,7 +230,10 @@ class Optimizer:
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
         group["params"] = params
-        self.param_groups.append(group)
+        for k, v in group.items():
+            if k != "params" and isinstance(v, Tensor) and v.numel() != 1:
+                raise ValueError(f"Tensor {k} must be 1-element")
+        self.param_groups.append(_Group(group))
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: ``p.grad = None`` (the default), or fill them with zeros."""
