@@ -48,7 +48,7 @@ import math
 from collections import namedtuple
 
 from .autograd import Function, Tensor, _wrap
-from .linalg import LinAlgError, solve_triangular, vector_norm, inv, _square
+from .linalg import solve_triangular, vector_norm, inv, _square
 
 __all__ = ["svd", "svdvals", "qr", "eigh", "eigvalsh", "matrix_exp", "pinv", "matrix_rank",
            "lstsq", "cond", "matrix_power", "multi_dot", "cross", "vecdot", "solve_ex",
@@ -441,7 +441,6 @@ class _Pinv(Function):
 
     def backward(self, g):
         a, x = self.saved_tensors
-        m, n = a.shape[-2], a.shape[-1]
         xt, gt = _mT(x), _mT(g)
         # gA = -X^T G X^T + (I - A X) G^T X X^T + X^T X G^T (I - X A)
         ga = -(xt @ g @ xt)

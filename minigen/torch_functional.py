@@ -834,9 +834,19 @@ def _method(name):
 
 alias_copy = _copy_of(lambda x: x)
 detach_copy = _copy_of(lambda x: x.detach())
-for _name in ("diagonal", "expand", "permute", "select", "split", "squeeze", "t", "transpose",
-              "unbind", "unfold", "unsqueeze", "view", "as_strided"):
-    globals()[f"{_name}_copy"] = _copy_of(_method(_name))
+diagonal_copy = _copy_of(_method("diagonal"))
+expand_copy = _copy_of(_method("expand"))
+permute_copy = _copy_of(_method("permute"))
+select_copy = _copy_of(_method("select"))
+split_copy = _copy_of(_method("split"))
+squeeze_copy = _copy_of(_method("squeeze"))
+t_copy = _copy_of(_method("t"))
+transpose_copy = _copy_of(_method("transpose"))
+unbind_copy = _copy_of(_method("unbind"))
+unfold_copy = _copy_of(_method("unfold"))
+unsqueeze_copy = _copy_of(_method("unsqueeze"))
+view_copy = _copy_of(_method("view"))
+as_strided_copy = _copy_of(_method("as_strided"))
 split_with_sizes_copy = _copy_of(lambda x, split_sizes, dim=0: x.split(list(split_sizes), dim))
 
 
@@ -861,7 +871,6 @@ def _view_as_complex(x):
 
 view_as_real_copy = _copy_of(_view_as_real)
 view_as_complex_copy = _copy_of(_view_as_complex)
-del _name
 
 
 # ----------------------------------------------------------------------------- type objects
@@ -951,18 +960,22 @@ def _autograd_backward(tensors, grad_tensors=None, retain_graph=None, create_gra
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
                            f"{len(grad_tensors)} grad_tensors for {len(tensors)} tensors")
+    from .autograd import enable_grad
     total = None
-    for t, g in zip(tensors, grad_tensors):
-        if not t.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have "
-                               "a grad_fn")
-        if g is None:
-            if t.numel() != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            term = t.sum()
-        else:
-            term = (t * g).sum()
-        total = term if total is None else total + term
+    # the sum is recorded even under no_grad (PyTorch's backward needs no recording: it runs
+    # inside a custom Function's backward, e.g. activation checkpointing's recomputation)
+    with enable_grad():
+        for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+            if not t.requires_grad:
+                raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                                   "have a grad_fn")
+            if g is None:
+                if t.numel() != 1:
+                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                term = t.sum()
+            else:
+                term = (t * g).sum()
+            total = term if total is None else total + term
     total.backward(retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 

@@ -159,7 +159,7 @@ def test_inplace_spellings_on_graph_tensors():
         xm = mg.tensor(a, requires_grad=True)
         yt, ym = xt * 2.0, xm * 2.0
         rt, rm = getattr(torch, name)(yt, *args), getattr(mg, name)(ym, *args)
-        assert rm is ym
+        assert rm is ym and rt is yt
         np.testing.assert_allclose(_np(ym), _np(yt), atol=1e-12)
         (yt * yt).sum().backward()
         (ym * ym).sum().backward()
