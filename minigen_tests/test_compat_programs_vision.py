@@ -118,3 +118,84 @@ def test_torch_assert_as_torchvision_vit_uses_it():
         lib._assert(lib.tensor(3) == 3, "fine")
         with pytest.raises(AssertionError, match="Wrong image height"):
             lib._assert(lib.tensor(224) == 32, "Wrong image height! Expected 32 but got 224!")
+
+
+def _ckpt_net(lib):
+    lib.manual_seed(0)
+    return lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.BatchNorm1d(8), lib.nn.ReLU(),
+                             lib.nn.Linear(8, 3), lib.nn.Tanh(), lib.nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_checkpoint_recomputes_in_backward_as_pytorch(use_reentrant):
+    """torchvision's DenseNet(memory_efficient=True) checkpoints each bottleneck: PyTorch runs the
+    function again in the backward pass, so BatchNorm's running statistics move twice."""
+    import torch.utils.checkpoint as tcp
+    import minigen.utils.checkpoint as mcp
+    x = np.random.RandomState(0).randn(5, 4).astype(np.float32)
+    res = {}
+    for lib, cp in ((torch, tcp), (minigen, mcp)):
+        net = _ckpt_net(lib)
+        if lib is minigen:
+            net.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in res["sd0"].items()})
+        else:
+            res["sd0"] = {k: v.clone() for k, v in net.state_dict().items()}
+        xt = lib.tensor(x, requires_grad=True)
+        y = cp.checkpoint(net, xt, use_reentrant=use_reentrant)
+        (y * y).sum().backward()
+        res[lib] = (y, xt.grad, [p.grad for p in net.parameters()], net.state_dict())
+    (ya, ga, pa, sa), (yb, gb, pb, sb) = res[torch], res[minigen]
+    np.testing.assert_allclose(_np(yb), _np(ya), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_np(gb), _np(ga), rtol=1e-4, atol=1e-6)
+    for p, q in zip(pb, pa):
+        np.testing.assert_allclose(_np(p), _np(q), rtol=1e-4, atol=1e-6)
+    for k in sa:  # running_mean / running_var / num_batches_tracked (= 2) included
+        np.testing.assert_allclose(_np(sb[k]), _np(sa[k]), rtol=1e-5, atol=1e-6)
+    assert int(sb["1.num_batches_tracked"]) == 2
+
+
+def test_checkpoint_non_reentrant_gives_parameters_gradients_without_input_grad():
+    import torch.utils.checkpoint as tcp
+    import minigen.utils.checkpoint as mcp
+    x = np.random.RandomState(1).randn(5, 4).astype(np.float32)
+    got = []
+    for lib, cp in ((torch, tcp), (minigen, mcp)):
+        net = _ckpt_net(lib)
+        if lib is minigen:
+            net.load_state_dict({k: minigen.tensor(v.numpy()) for k, v in sd0.items()})
+        else:
+            sd0 = {k: v.clone() for k, v in net.state_dict().items()}
+        cp.checkpoint(net, lib.tensor(x), use_reentrant=False).sum().backward()
+        got.append(net[0].weight.grad)
+    np.testing.assert_allclose(_np(got[1]), _np(got[0]), rtol=1e-4, atol=1e-6)
+
+
+def test_checkpoint_replays_dropout_masks_and_sequential_segments():
+    import minigen.utils.checkpoint as mcp
+    x = minigen.tensor(np.random.RandomState(2).randn(6, 4).astype(np.float32))
+
+    def grads(use_checkpoint):
+        minigen.manual_seed(3)
+        net = minigen.nn.Sequential(minigen.nn.Linear(4, 16), minigen.nn.Dropout(0.5),
+                                    minigen.nn.ReLU(), minigen.nn.Linear(16, 16),
+                                    minigen.nn.Dropout(0.5), minigen.nn.Linear(16, 2))
+        minigen.manual_seed(4)
+        y = mcp.checkpoint_sequential(net, 2, x, use_reentrant=False) if use_checkpoint else net(x)
+        y.sum().backward()
+        return y, [p.grad for p in net.parameters()]
+
+    (ya, ga), (yb, gb) = grads(False), grads(True)
+    np.testing.assert_allclose(_np(yb), _np(ya), rtol=1e-6)
+    for p, q in zip(gb, ga):
+        np.testing.assert_allclose(_np(p), _np(q), rtol=1e-5, atol=1e-7)
+
+
+def test_autograd_backward_works_under_no_grad():
+    """PyTorch's torch.autograd.backward needs no recording (checkpointing calls it inside a
+    custom Function's backward, where recording is off)."""
+    for lib in (torch, minigen):
+        x = lib.ones(3, requires_grad=True)
+        y = x * 2
+        with lib.no_grad():
+            lib.autograd.backward([y], [lib.ones(3)])
+        np.testing.assert_array_equal(_np(x.grad), [2.0, 2.0, 2.0])
