@@ -415,7 +415,7 @@ def test_optimizer_trajectory_against_torch(device, name, kw, variant):
         (xt @ pt).tanh().pow(2).sum().backward()
         om.step()
         ot.step()
-    _close(pm.detach().cpu(), pt, 1e-9)
+    _close(pm.detach().cpu(), pt, 1e-12)
 
 
 # ------------------------------------------------------------------------------ LBFGS strong Wolfe

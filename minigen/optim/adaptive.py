@@ -42,6 +42,7 @@ import math
 from ..autograd import _wrap, no_grad
 from .optimizer import Optimizer
 from .adam import check_adam_args
+from .asgd import _scalar_mul
 
 __all__ = ["Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam"]
 
@@ -208,7 +209,9 @@ class NAdam(Optimizer):
                 # mu_t = beta1 (1 - 0.5 * 0.96^(t psi))
                 mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-                st["mu_product"] *= mu
+                # kept in PyTorch's scalar dtype (float32 unless the default dtype is float64),
+                # so its rounding matches PyTorch's step for step
+                st["mu_product"] = _scalar_mul(st["mu_product"], mu)
                 P = st["mu_product"]
                 m, v = st["exp_avg"].array, st["exp_avg_sq"].array
                 m += (1 - b1) * (g - m)

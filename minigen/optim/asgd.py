@@ -28,6 +28,14 @@ def _scalar(v):
     return float(numpy.float64(v)) if B.get_default_dtype() == B.float64 else float(numpy.float32(v))
 
 
+def _scalar_mul(a, b):
+    """a * b computed as PyTorch multiplies a 0-d scalar-dtype state tensor by a Python number:
+    in float32 (both operands rounded first) unless the default dtype is float64."""
+    if B.get_default_dtype() == B.float64:
+        return float(a) * float(b)
+    return float(numpy.float32(a) * numpy.float32(b))
+
+
 class ASGD(Optimizer):
     """``ASGD(params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
     maximize=False, differentiable=False, capturable=False)``; ``foreach``,
