@@ -255,3 +255,18 @@ def test_grad_keywords_and_size(device):
     s = x.size()
     assert isinstance(s, minigen.Size) and s == (3,)
     assert minigen.FloatTensor(x.size()).shape == (3,)   # a Size is read as a shape
+
+
+def test_no_grad_and_enable_grad_as_bare_decorators():
+    @minigen.no_grad
+    def f(x):
+        return (x * 2).requires_grad
+
+    @minigen.enable_grad
+    def g(x):
+        return (x * 2).requires_grad
+
+    x = minigen.ones(2, requires_grad=True)
+    assert f(x) is False and f.__name__ == "f"
+    with minigen.no_grad():
+        assert g(x) is True

@@ -77,14 +77,15 @@ class _GradMode:
         return wrapper
 
 
-def no_grad():
-    """Ops inside ``with no_grad():`` record no graph (inference, optimizer steps)."""
-    return _GradMode(False)
+def no_grad(func=None):
+    """Ops inside ``with no_grad():`` record no graph (inference, optimizer steps). Also a
+    decorator, with or without the parentheses (``@no_grad()`` / ``@no_grad``), as PyTorch's."""
+    return _GradMode(False) if func is None else _GradMode(False)(func)
 
 
-def enable_grad():
-    """Turn recording back on inside a ``no_grad`` block."""
-    return _GradMode(True)
+def enable_grad(func=None):
+    """Turn recording back on inside a ``no_grad`` block (a decorator too, as ``no_grad``)."""
+    return _GradMode(True) if func is None else _GradMode(True)(func)
 
 
 def set_grad_enabled(mode):
