@@ -113,8 +113,18 @@ def ones(*size, dtype=None, device=None, requires_grad=False):
     return _finish(_xp(device).ones(_shape(size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).empty(_shape(size, "empty"), _float_dtype(dtype)), requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None,
+          layout=None, pin_memory=False):
+    """Uninitialised values; ``memory_format`` is checked (channels_last needs 4 dims) and has
+    no effect (minigen keeps its own layout)."""
+    shape = _shape(size, "empty")
+    if memory_format is not None:
+        from .ops.shape import check_memory_format
+
+        class _Shape:  # what check_memory_format reads
+            ndim = len(shape)
+        check_memory_format(_Shape, memory_format, "empty")
+    return _finish(_xp(device).empty(shape, _float_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):

@@ -547,6 +547,7 @@ def test_memory_formats_accepted_and_checked(device):
         assert tuple(x.clone(memory_format=f).shape) == (2, 3, 4, 5)
         assert tuple(minigen.zeros_like(x, memory_format=f).shape) == (2, 3, 4, 5)
     assert x.contiguous(memory_format=minigen.channels_last) is x
+    assert tuple(minigen.empty(2, 3, 4, 5, memory_format=minigen.channels_last, device=device).shape) == (2, 3, 4, 5)
     y = x.to(device, minigen.float64, memory_format=minigen.channels_last)
     assert y.dtype == minigen.float64
     for mod in (minigen, torch):
