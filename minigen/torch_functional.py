@@ -573,19 +573,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
                       _reduction(reduction, "ctc_loss"), zero_infinity)
 
 
-def conv_tbc(input, weight, bias, pad=0):
-    """Time-batch-channel 1-D convolution (fairseq's ConvTBC): input (T, B, C_in), weight
-    (K, C_in, C_out), bias (C_out), ``pad`` zeros at both ends of time; output (T', B, C_out).
-    The same numbers as conv1d on (B, C_in, T) with the weight read as (C_out, C_in, K)."""
-    if input.ndim != 3 or weight.ndim != 3:
-        raise RuntimeError(f"conv_tbc: Input must have 3 dims: time, batch, in_channel; weight "
-                           f"must have 3 dims (got {list(input.shape)} and "
-                           f"{list(weight.shape)})")
-    if weight.shape[1] != input.shape[2]:
-        raise RuntimeError(f"conv_tbc: Input dim 2 (input channels) is not == dim 1 in the "
-                           f"weight tensor ({input.shape[2]} vs {weight.shape[1]})")
-    y = F.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, 1, pad)
-    return y.permute(2, 0, 1)
+from .ops.conv3d import conv_tbc  # noqa: E402,F401  (fairseq's ConvTBC: one home, ops/conv3d.py)
 
 
 def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
@@ -649,15 +637,7 @@ def native_dropout(input, p, train):
     return input * (keep.to(input.dtype) * scale), keep
 
 
-def norm_except_dim(v, pow=2, dim=0):
-    """The ``pow``-norm of ``v`` over every dim but ``dim``, shaped to broadcast against v
-    (weight normalisation's ||v||); ``dim=-1``: the norm of all of v, 0-d."""
-    from .linalg import vector_norm
-    if dim == -1:
-        return vector_norm(v, pow)
-    d = dim % v.ndim
-    others = tuple(i for i in builtins.range(v.ndim) if i != d)
-    return vector_norm(v, pow, dim=others, keepdim=True)
+from .nn.utils.weight_norm import norm_except_dim  # noqa: E402,F401  (weight norm's ||v||)
 
 
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
