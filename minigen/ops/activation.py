@@ -107,17 +107,18 @@ class LeakyRelu(Function):
     def forward(self, x, negative_slope):
         xp = self.xp
         self.slope = negative_slope
-        self.save_for_backward(x > 0)
+        # (asarray: NumPy answers a 0-d x with scalars, which out= and the saved tensors refuse)
+        self.save_for_backward(xp.asarray(x > 0))
         if negative_slope == 0:  # 0 * inf is nan: max(inf, nan) would lose the + inf
-            return xp.maximum(x, 0) + negative_slope * xp.minimum(x, 0)
-        sx = x * negative_slope
+            return xp.asarray(xp.maximum(x, 0) + negative_slope * xp.minimum(x, 0))
+        sx = xp.asarray(x * negative_slope)
         return xp.maximum(x, sx, out=sx) if negative_slope <= 1 else xp.minimum(x, sx, out=sx)
 
     def backward(self, gy):
         (pos,) = self.saved_tensors
         # d = 1 where x > 0, else s: (1 - pos) s + pos, exact (0 + 1 and s + 0)
         pos = pos.array.astype(gy.dtype)
-        d = 1 - pos
+        d = self.xp.asarray(1 - pos)  # (an array even when pos is 0-d)
         d *= self.slope
         d += pos
         return gy * _wrap(d)
@@ -184,9 +185,10 @@ class Elu(Function):
 
     def forward(self, x, alpha):
         xp = self.xp
-        y = xp.maximum(x, 0) + alpha * xp.expm1(xp.minimum(x, 0))
-        pos = (x > 0).astype(x.dtype)
-        self.save_for_backward(y, pos + alpha * (1 - pos), (x < 0).astype(x.dtype))
+        y = xp.asarray(xp.maximum(x, 0) + alpha * xp.expm1(xp.minimum(x, 0)))
+        pos = xp.asarray(x > 0).astype(x.dtype)
+        self.save_for_backward(y, xp.asarray(pos + alpha * (1 - pos)),
+                               xp.asarray(x < 0).astype(x.dtype))
         return y
 
     def backward(self, gy):
@@ -216,9 +218,10 @@ class Softplus(Function):
         xp = self.xp
         self.beta, self.threshold = beta, threshold
         z = x * beta
-        above = z > threshold
-        below = (z < threshold).astype(x.dtype)
-        self.save_for_backward(x, above.astype(x.dtype), below, (1 - below) * threshold)
+        above = xp.asarray(z > threshold)  # (asarray: arrays even for a 0-d x)
+        below = xp.asarray(z < threshold).astype(x.dtype)
+        self.save_for_backward(x, above.astype(x.dtype), below,
+                               xp.asarray((1 - below) * threshold))
         soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
         return xp.where(above, x, soft).astype(x.dtype, copy=False)
 
