@@ -72,5 +72,5 @@ class Bernoulli(ExponentialFamily):
         values = values.reshape((2,) + (1,) * len(self.batch_shape))
         return values.expand((2,) + self.batch_shape) if expand else values
 
-    def expand(self, batch_shape):
+    def expand(self, batch_shape, _instance=None):
         return Bernoulli(logits=self.logits.expand(_shape(batch_shape)), validate_args=self._validate_args)

@@ -93,7 +93,7 @@ class Categorical(Distribution):
         values = values.reshape((-1,) + (1,) * len(self.batch_shape))
         return values.expand((-1,) + self.batch_shape) if expand else values
 
-    def expand(self, batch_shape):
+    def expand(self, batch_shape, _instance=None):
         shape = _shape(batch_shape)
         return Categorical(logits=self.logits.expand(shape + (self._num_events,)),
                            validate_args=self._validate_args)

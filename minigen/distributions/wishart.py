@@ -9,7 +9,7 @@ p x p positive-definite matrices X = sum of nu outer products of N(0, Sigma) vec
         + nu p / 2,    mvdigamma(x, p) = sum_{i<p} digamma(x - i/2)
     rsample (Bartlett): A lower triangular with A_ii = sqrt(c_i), c_i ~ Chi2(nu - i) (implicitly
     reparameterised), A_ij ~ N(0, 1) below the diagonal; X = (L A)(L A)^T.
-(PyTorch retries singular draws up to ``max_try_correction`` times; minigen draws once.)
+Singular draws are drawn again, up to ``max_try_correction`` times, as PyTorch does.
 """
 from __future__ import annotations
 
@@ -104,7 +104,19 @@ class Wishart(Distribution):
         d = V.diagonal(dim1=-2, dim2=-1)
         return self._df_matrix(self.df) * (V.pow(2) + d.unsqueeze(-1) * d.unsqueeze(-2))
 
-    def rsample(self, sample_shape=()):
+    def rsample(self, sample_shape=(), max_try_correction=None):
+        """Bartlett draws; draws that come out singular (not positive definite) are drawn
+        again, up to ``max_try_correction`` times (10 by default), as PyTorch does."""
+        tries = 10 if max_try_correction is None else max_try_correction
+        x = self._bartlett(sample_shape)
+        for _ in range(tries):
+            bad = ~constraints.positive_definite.check(x.detach())
+            if not bool(bad.any().item()):
+                break
+            x = minigen.where(bad.reshape(tuple(bad.shape) + (1, 1)), self._bartlett(sample_shape), x)
+        return x
+
+    def _bartlett(self, sample_shape):
         shape = _shape(sample_shape)
         p = self.event_shape[-1]
         L = self._unbroadcasted_scale_tril
