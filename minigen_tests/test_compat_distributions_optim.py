@@ -1084,3 +1084,33 @@ def test_tensor_learning_rate_as_torch(name):
     with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
         minigen.optim.SGD([{"params": [minigen.nn.Parameter(minigen.ones(2))],
                             "lr": minigen.tensor([0.1, 0.2])}], lr=0.1)
+
+
+def test_exponential_family_bregman_kl_as_torch():
+    def make(mod):
+        dist = mod.distributions
+
+        class MyExp(dist.ExponentialFamily):
+            arg_constraints = {"rate": dist.constraints.positive}
+
+            def __init__(self, rate):
+                self.rate = rate
+                super().__init__(rate.shape if mod is torch else tuple(rate.shape))
+
+            @property
+            def _natural_params(self):
+                return (-self.rate,)
+
+            def _log_normalizer(self, x):
+                return -(-x).log()
+
+            @property
+            def _mean_carrier_measure(self):
+                return 0
+        return MyExp
+    Tm, Mm = make(torch), make(minigen)
+    a, b = np.array([0.5, 2.0]), np.array([1.5, 0.3])
+    kt = TD.kl_divergence(Tm(torch.tensor(a)), Tm(torch.tensor(b)))
+    km = D.kl_divergence(Mm(minigen.tensor(a)), Mm(minigen.tensor(b)))
+    _close(km, kt)
+    _close(km, TD.kl_divergence(TD.Exponential(torch.tensor(a)), TD.Exponential(torch.tensor(b))))

@@ -59,6 +59,7 @@ import minigen
 from .binomial import Binomial
 from .cauchy import Cauchy
 from .continuous_bernoulli import ContinuousBernoulli
+from .exp_family import ExponentialFamily
 from .pareto import Pareto
 
 __all__ = ["kl_divergence", "register_kl"]
@@ -535,3 +536,22 @@ def _kl_uniform_pareto(p, q):
     out = (-p.entropy() - q.alpha.log() - q.alpha * q.scale.log()
            + (q.alpha + 1) * e_log_x)
     return out.masked_fill(p.low < q.scale, float("inf"))
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """Two members of one exponential family with no closed form registered: the Bregman
+    divergence of the log normalizer F, F(theta_q) - F(theta_p) - <theta_q - theta_p, grad F(theta_p)>
+    (grad F by autograd)."""
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential "
+                                  "families cannot be computed using Bregman divergences")
+    p_nparams = [t.detach().requires_grad_() for t in p._natural_params]
+    q_nparams = q._natural_params
+    with minigen.enable_grad():
+        lg_normal = p._log_normalizer(*p_nparams)
+        grads = minigen.autograd.grad(lg_normal.sum(), p_nparams, create_graph=True)
+    result = q._log_normalizer(*q_nparams) - lg_normal
+    for pn, qn, g in zip(p_nparams, q_nparams, grads):
+        result = result - _sum_rightmost((qn - pn) * g, len(q.event_shape))
+    return result
