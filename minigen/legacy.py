@@ -42,7 +42,7 @@ class _TypedTensorMeta(type):
 
     def __call__(cls, *args, device=None):
         if not args:
-            return Tensor(numpy.zeros((0,), dtype=cls._dtype), device=device)
+            return Tensor(numpy.zeros((0,), dtype=cls._dtype), dtype=cls._dtype, device=device)
         data = args[0]
         if type(data) is int or (isinstance(data, tuple) and type(data) is not tuple):
             t = Tensor(*args)  # sizes
@@ -52,7 +52,7 @@ class _TypedTensorMeta(type):
                             "arguments")
         if isinstance(data, Tensor):
             return data.to(cls._dtype)
-        return Tensor(numpy.asarray(data, dtype=cls._dtype), device=device)
+        return Tensor(numpy.asarray(data, dtype=cls._dtype), dtype=cls._dtype, device=device)
 
 
 def _typed(name, dtype):

@@ -47,8 +47,10 @@ class Tensor:
             shape = () if data is None else (tuple(data) if not isinstance(data, int) else (data,))
             shape = (0,) if data is None else shape + tuple(int(s) for s in sizes)
             data = numpy.zeros(shape, dtype=_backend.get_default_dtype() if dtype is None else dtype)
-        elif isinstance(data, (list, tuple)) and dtype is None:
-            dtype = _backend.get_default_dtype()  # Tensor([1, 2]) is floating, as in PyTorch
+        elif isinstance(data, (list, tuple, numpy.ndarray)) and dtype is None:
+            # Tensor([1, 2]) and Tensor(np.ones(2)) are in the default (floating) dtype, as
+            # PyTorch's legacy constructor (torch.tensor keeps a NumPy array's dtype)
+            dtype = _backend.get_default_dtype()
         self.array = _to_array(data, dtype, device)
         self.grad = None
         self.creator = None

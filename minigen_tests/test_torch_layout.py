@@ -88,3 +88,17 @@ def test_small_modules(as_torch):
         pass
     with minigen.backends.cuda.sdp_kernel(enable_flash=False):
         pass
+
+
+def test_legacy_constructor_and_random_fills_keywords():
+    import numpy as np
+    assert minigen.Tensor(np.ones(2)).dtype == minigen.float32      # as torch.Tensor(ndarray)
+    assert minigen.LongTensor([1, 2]).dtype == minigen.int64
+    assert minigen.tensor(np.ones(2)).dtype == minigen.float64      # torch.tensor keeps it
+    minigen.manual_seed(0)
+    x = minigen.empty(4000).normal_(std=0.02)                        # torchvision ViT's init
+    assert 0.018 < float(x.std()) < 0.022
+    y = minigen.empty(4000).uniform_(**{"from": -2, "to": 2})
+    assert -2 <= float(y.min()) and float(y.max()) <= 2 and float(y.max()) > 1.9
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sd'"):
+        minigen.empty(2).normal_(sd=1)

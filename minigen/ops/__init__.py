@@ -3,7 +3,7 @@
 Each op is a function here (``minigen.exp(x)``) and, where PyTorch has one, a Tensor method
 (``x.exp()``). This file only wires names; the math lives in the modules beside it.
 """
-from ..autograd import Tensor
+from ..autograd import Tensor, _wrap
 from . import compare as _c
 from . import linalg as _l
 from . import reduction as _r
@@ -93,7 +93,7 @@ def _install():
         if self._check_inplace("__setitem__", value):
             # recorded as out = x with out[key] = v (IndexPut), which this tensor becomes
             if not isinstance(value, Tensor):
-                value = Tensor(self.xp.asarray(value, dtype=self.array.dtype))
+                value = _wrap(self.xp.asarray(value, dtype=self.array.dtype))
             elif type(value.array) is not type(self.array):
                 from ..autograd import _device_mismatch
                 _device_mismatch("__setitem__", [self, value])
@@ -173,8 +173,25 @@ def _inplace_from(fn, name):
 
 
 def _fill_random(name):
-    def method(self, a=0.0, b=1.0, generator=None):
+    """``x.normal_(mean=0, std=1)`` / ``x.uniform_(from=0, to=1)`` in place (PyTorch's keyword
+    names; ``from`` can only be passed as ``**{"from": a}`` in Python, or positionally)."""
+    names = ("mean", "std") if name == "normal_" else ("from", "to")
+    defaults = (0.0, 1.0)
+
+    def method(self, *args, generator=None, **kwargs):
         from .. import creation
+        if len(args) > 2:
+            raise TypeError(f"{name}: takes at most 2 positional arguments ({len(args)} given)")
+        vals = list(args) + [None] * (2 - len(args))
+        for i, key in enumerate(names):
+            if key in kwargs:
+                if vals[i] is not None:
+                    raise TypeError(f"{name}: got multiple values for argument '{key}'")
+                vals[i] = kwargs.pop(key)
+        if kwargs:
+            raise TypeError(f"{name}: unexpected keyword argument {next(iter(kwargs))!r} "
+                            f"(allowed: {names[0]}, {names[1]}, generator)")
+        a, b = (defaults[i] if v is None else v for i, v in enumerate(vals))
         if self._check_inplace(name):
             raise RuntimeError(f"{name}: a tensor in the autograd graph cannot be refilled with "
                                "random numbers; do it under `with torch.no_grad():` or on a "

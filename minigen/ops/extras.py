@@ -23,7 +23,7 @@ import builtins
 import math
 import numbers
 
-from ..autograd import Tensor
+from ..autograd import Tensor, _wrap
 from .elementwise import add, sub, mul, div, pow, minimum, where
 from .unary import exp, log1p, sqrt, abs, tanh, sigmoid, relu, clamp
 from .reduction import sum, mean
@@ -320,7 +320,7 @@ def _feature_dropout(input, p, training, batched_ndim, name):
         return mul(input, 0.0)
     u = rand(shape, dtype=input.dtype, device=input.device).array
     m = (u >= p).astype(input.dtype) * (1.0 / (1.0 - p))
-    return mul(input, Tensor(m.astype(input.dtype, copy=False)))
+    return mul(input, _wrap(m.astype(input.dtype, copy=False)))
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
@@ -475,7 +475,7 @@ class IndexPut(Function):
             return g, gv
         keep = g.xp.ones(g.shape, dtype=g.dtype)
         keep[self.key] = 0
-        return mul(g, Tensor(keep)), gv
+        return mul(g, _wrap(keep)), gv
 
 
 def index_put(input, indices, values, accumulate=False):

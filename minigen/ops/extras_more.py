@@ -25,6 +25,7 @@ from .reduction import mean
 from .shape import pad as _pad, permute, reshape
 from .extras import _reduce, cosine_similarity, pairwise_distance, logsigmoid
 from .linalg import einsum
+from ..autograd import _wrap
 
 __all__ = ["unfold", "adaptive_max_pool1d", "adaptive_max_pool2d", "bilinear", "affine_grid",
            "grid_sample",
@@ -160,7 +161,7 @@ def affine_grid(theta, size, align_corners=False):
                      xp.ones((H, W), dtype=dt)], -1).reshape(1, H * W, 3)
     # grid = base theta^T: (1, HW, 3) @ (N, 3, 2) -> (N, HW, 2)
     from .linalg import matmul
-    grid = matmul(Tensor(base), theta.transpose(1, 2))
+    grid = matmul(_wrap(base), theta.transpose(1, 2))
     return reshape(grid, (N, H, W, 2))
 
 
