@@ -76,6 +76,8 @@ EXPECTED_FUNCTIONS = [
     "GRUSequenceFunction",
     # minigen/ops/extras.py, minigen/linalg.py (what PyTorch programs use)
     "IndexPut", "Inv", "Det", "_LogAbsDet", "_LUFactor", "Cholesky", "SolveTriangular",
+    # minigen/distributions/gamma.py (spec: minigen/testing/distributions_specs.py)
+    "_GammaInc",
     # minigen/autograd/function.py: the node of a PyTorch-style custom Function, and the one
     # minigen/testing/op_specs_nn.py runs as a spec
     "_CustomNode", "_TorchStyleCube",

@@ -95,33 +95,16 @@ def gammainc(a, x):
     return _GammaInc.apply(a.detach(), x)
 
 
-class _StandardGamma(Function):
-    """z ~ Gamma(a, 1), with the implicit gradient dz/da = -(dP(a, z)/da) / p(z; a)."""
-
-    def forward(self, a, shape, device_type):
-        xp = self.xp
-        z = generator_draw(xp, device_type, a, shape)
-        tiny = numpy.finfo(a.dtype).tiny
-        z = xp.maximum(z, tiny).astype(a.dtype)
-        self.save_for_backward(a, z)
-        return z
-
-    def backward(self, gz):
-        a, z = self.saved_tensors
-        xp = a.xp
-        av = xp.asarray(a.array, dtype="float64")
-        zv = xp.asarray(z.array, dtype="float64")
-        av, zv = xp.broadcast_arrays(av, zv)
-        h = 1e-5 * xp.maximum(av, 1.0)
-        dp_da = (_gammainc_raw(xp, av + h, zv) - _gammainc_raw(xp, av - h, zv)) / (2 * h)
-        log_pdf = (av - 1) * xp.log(zv) - zv - _lgamma(xp, av)
-        dz_da = -dp_da / xp.exp(log_pdf)
-        g = gz * _wrap(dz_da.astype(z.array.dtype))
-        # sum over the leading sample dimensions down to a's shape
-        lead = g.ndim - a.ndim
-        if lead:
-            g = g.sum(dim=tuple(range(lead)))
-        return g
+def _implicit_dz_da(xp, a, z):
+    """dz/da = -(dP(a, z)/da) / p(z; a) on raw arrays (float64 inside), dP/da by a central
+    difference of minigen's incomplete gamma."""
+    av = xp.asarray(a, dtype="float64")
+    zv = xp.asarray(z, dtype="float64")
+    av, zv = xp.broadcast_arrays(av, zv)
+    h = 1e-5 * xp.maximum(av, 1.0)
+    dp_da = (_gammainc_raw(xp, av + h, zv) - _gammainc_raw(xp, av - h, zv)) / (2 * h)
+    log_pdf = (av - 1) * xp.log(zv) - zv - _lgamma(xp, av)
+    return (-dp_da / xp.exp(log_pdf)).astype(z.dtype)
 
 
 def generator_draw(xp, device_type, a, shape):
@@ -132,10 +115,25 @@ def generator_draw(xp, device_type, a, shape):
 
 def standard_gamma(concentration, sample_shape=()):
     """Gamma(a, 1) draws of shape ``sample_shape + a.shape`` (``torch._standard_gamma``),
-    differentiable in a by the implicit reparameterisation."""
+    differentiable in a by the implicit reparameterisation: the draw z is a constant, and
+
+        z + (a - a.detach()) dz/da
+
+    has the value z and the gradient dz/da (first order, as PyTorch's: its gradient is not
+    differentiated again)."""
     a = concentration
     shape = _shape(sample_shape) + tuple(a.shape)
-    return _StandardGamma.apply(a, shape=shape, device_type=a.device.type)
+    xp = a.xp
+    with minigen.no_grad():
+        arr = generator_draw(xp, a.device.type, a.detach().array, shape)
+        tiny = numpy.finfo(a.dtype).tiny
+        arr = xp.maximum(arr, tiny).astype(a.dtype)
+    z = _wrap(arr)
+    if not a.requires_grad or not minigen.is_grad_enabled():
+        return z
+    dz_da = _wrap(_implicit_dz_da(xp, a.detach().array, arr))
+    a_b = a.expand(shape)
+    return z + (a_b - a_b.detach()) * dz_da
 
 
 class Gamma(ExponentialFamily):
