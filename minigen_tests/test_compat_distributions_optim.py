@@ -1112,3 +1112,33 @@ def test_exponential_family_bregman_kl_as_torch():
     km = D.kl_divergence(Mm(minigen.tensor(a)), Mm(minigen.tensor(b)))
     _close(km, kt)
     _close(km, TD.kl_divergence(TD.Exponential(torch.tensor(a)), TD.Exponential(torch.tensor(b))))
+
+
+def test_lbfgs_strong_wolfe_on_device(device):
+    w = minigen.nn.Parameter(minigen.tensor([-1.2, 1.0], dtype=minigen.float64, device=device))
+    b = minigen.nn.Parameter(minigen.tensor([0.5], dtype=minigen.float64, device=device))
+    opt = minigen.optim.LBFGS([w, b], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        f = 100 * (w[1] - w[0] ** 2) ** 2 + (1 - w[0]) ** 2 + (b - 2).pow(2).sum()
+        f.backward()
+        return f
+    for _ in range(5):
+        opt.step(closure)
+    np.testing.assert_allclose(_np(w.cpu()), [1.0, 1.0], atol=1e-3)
+    np.testing.assert_allclose(_np(b.cpu()), [2.0], atol=1e-3)
+
+
+def test_swa_utils_on_device(device):
+    model = minigen.nn.Sequential(minigen.nn.Linear(3, 4), minigen.nn.BatchNorm1d(4)).to(device)
+    avg = minigen.optim.swa_utils.AveragedModel(model, multi_avg_fn=minigen.optim.swa_utils.get_ema_multi_avg_fn(0.9))
+    opt = minigen.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        model(minigen.randn(8, 3, device=device)).pow(2).mean().backward()
+        opt.step()
+        avg.update_parameters(model)
+    minigen.optim.swa_utils.update_bn([minigen.randn(8, 3, device=device) for _ in range(2)], avg)
+    assert avg(minigen.randn(2, 3, device=device)).device.type == device
+    assert int(avg.n_averaged.item()) == 3
