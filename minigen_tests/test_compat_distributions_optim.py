@@ -1142,3 +1142,18 @@ def test_swa_utils_on_device(device):
     minigen.optim.swa_utils.update_bn([minigen.randn(8, 3, device=device) for _ in range(2)], avg)
     assert avg(minigen.randn(2, 3, device=device)).device.type == device
     assert int(avg.n_averaged.item()) == 3
+
+
+def test_step_hooks_run_once_when_a_subclass_calls_super_step():
+    class ClippedSGD(minigen.optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+    p = minigen.nn.Parameter(minigen.ones(2))
+    o = ClippedSGD([p], lr=0.1)
+    calls = []
+    o.register_step_pre_hook(lambda opt, a, k: calls.append("pre"))
+    o.register_step_post_hook(lambda opt, a, k: calls.append("post"))
+    p.grad = minigen.ones(2)
+    o.step()
+    assert calls == ["pre", "post"]
+    np.testing.assert_allclose(_np(p), [0.9, 0.9], rtol=1e-6)

@@ -94,21 +94,32 @@ def _with_step_hooks(step):
     PyTorch's: a pre hook may return (args, kwargs) to replace the arguments."""
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
-        for hook in (*_global_step_pre_hooks.values(),
-                     *getattr(self, "_optimizer_step_pre_hooks", {}).values()):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
-                                       f"new_kwargs), but got {result}.")
-                args, kwargs = result
-        out = step(self, *args, **kwargs)
-        for hook in (*getattr(self, "_optimizer_step_post_hooks", {}).values(),
-                     *_global_step_post_hooks.values()):
-            hook(self, args, kwargs)
-        return out
+        if self.__dict__.get("_in_step"):  # a subclass's step calling super().step(): once
+            return step(self, *args, **kwargs)
+        self.__dict__["_in_step"] = True
+        try:
+            return _hooked_step(step, self, args, kwargs)
+        finally:
+            self.__dict__["_in_step"] = False
     wrapper._hooked = True
     return wrapper
+
+
+def _hooked_step(step, self, args, kwargs):
+    """The pre hooks (a pre hook may return new (args, kwargs)), ``step``, the post hooks."""
+    for hook in (*_global_step_pre_hooks.values(),
+                 *getattr(self, "_optimizer_step_pre_hooks", {}).values()):
+        result = hook(self, args, kwargs)
+        if result is not None:
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
+                                   f"new_kwargs), but got {result}.")
+            args, kwargs = result
+    out = step(self, *args, **kwargs)
+    for hook in (*getattr(self, "_optimizer_step_post_hooks", {}).values(),
+                 *_global_step_post_hooks.values()):
+        hook(self, args, kwargs)
+    return out
 
 
 class Optimizer:
