@@ -240,7 +240,8 @@ def _accumulate_leaf(t, g, create_graph, shared):
             g = _wrap(d)
         t.grad = g
     else:
-        t.grad = t.grad + g if create_graph else _wrap(t.grad.array + g.array)
+        # (asarray: NumPy answers 0-d + 0-d with a scalar, and a grad must stay an array)
+        t.grad = t.grad + g if create_graph else _wrap(t.xp.asarray(t.grad.array + g.array))
 
 
 def _output_like(f, i):

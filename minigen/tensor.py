@@ -126,7 +126,11 @@ class Tensor:
         return -1 if self.device.type == "cpu" else 0
 
     def is_contiguous(self, memory_format=None):
-        return bool(self.array.flags["C_CONTIGUOUS"])
+        """Row-major (or, with ``memory_format=torch.channels_last``, channels-last) strides."""
+        if memory_format is None:
+            return bool(self.array.flags["C_CONTIGUOUS"])
+        from .ops.shape import is_contiguous_as
+        return is_contiguous_as(self, memory_format)
 
     def is_floating_point(self):
         return self.array.dtype.kind == "f"

@@ -572,8 +572,6 @@ def test_is_contiguous_values_match_torch():
         torch.zeros(2, 3, 4, 5).transpose(1, 3).is_contiguous()
 
 
-@pytest.mark.xfail(strict=False, reason="Tensor.is_contiguous (minigen/tensor.py, the lead's file) "
-                   "ignores memory_format; it should return ops.shape.is_contiguous_as(self, fmt)")
 def test_tensor_is_contiguous_method_with_memory_format():
     assert minigen.zeros(2, 3, 4, 5).is_contiguous(memory_format=minigen.channels_last) is False
     assert minigen.zeros(2, 1, 4, 5).is_contiguous(memory_format=minigen.channels_last) is True
@@ -722,17 +720,11 @@ def test_count_and_lowrank_distributions_against_torch():
 
 
 # ------------------------------------------------------------------------------ 0-d tensors
-_LEAF_0D = pytest.mark.xfail(strict=False, reason=(
-    "graph._accumulate_leaf: _wrap(t.grad.array + g.array) is a NumPy scalar for a 0-d leaf "
-    "used twice (x * sigmoid(x), x - tanh(x)); x.grad.device then raises on the cpu (the "
-    "lead's file)"))
-
-
 @pytest.mark.parametrize("name", ["sigmoid", "erf", "erfc", "erfinv", "tanh", "F.gelu",
-                                  pytest.param("F.silu", marks=_LEAF_0D),
-                                  pytest.param("F.mish", marks=_LEAF_0D),
-                                  pytest.param("F.tanhshrink", marks=_LEAF_0D),
-                                  pytest.param("F.logsigmoid", marks=_LEAF_0D),
+                                  "F.silu",
+                                  "F.mish",
+                                  "F.tanhshrink",
+                                  "F.logsigmoid",
                                   "F.softplus", "F.elu", "F.leaky_relu"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_zero_dim_tensors_through_elementwise_ops(device, name, dtype):
