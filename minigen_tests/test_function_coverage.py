@@ -83,6 +83,8 @@ EXPECTED_FUNCTIONS = [
     "_CustomNode", "_TorchStyleCube",
     # minigen/nn/hooks.py: the identity nodes of module backward hooks
     "_HookInputs", "_HookOutputs",
+    # minigen/utils/checkpoint.py: the node that recomputes a checkpointed function
+    "_Recompute",
     # minigen/ops/complex.py
     "ViewAsReal", "ViewAsComplex", "Real", "Imag", "Conj", "Complex", "Polar", "Angle",
     # minigen/fft.py

@@ -9,7 +9,7 @@ import numpy as np
 
 import minigen as mg
 import minigen.nn.functional as F
-from .op_specs import _away, _distinct, _ins, _n, _nonzero, _spec, _unary
+from .op_specs import OpSpec, _away, _distinct, _ins, _n, _nonzero, _spec, _unary, register
 
 _erf = np.vectorize(math.erf, otypes=[float])
 
@@ -253,6 +253,16 @@ _spec("fft_rfft_irfft", lambda x: mg.view_as_real(mg.fft.fft(x, n=6, norm="ortho
       + mg.fft.irfft(mg.fft.rfft(x * x), n=6).unsqueeze(-1),
       lambda x: _re_im(np.fft.fft(x, n=6, norm="ortho")) + np.fft.irfft(np.fft.rfft(x * x), n=6)[..., None],
       lambda r, d: _ins(d, _n(r, 2, 5)))
+
+def _checkpointed(x):
+    from minigen.utils.checkpoint import checkpoint
+    return checkpoint(lambda t: (t.sin() * t).exp(), x, use_reentrant=False)
+
+
+register(OpSpec("checkpoint_recompute", _checkpointed, lambda x: np.exp(np.sin(x) * x),
+                lambda r, d: _ins(d, _n(r, 2, 3)), second_order=False, tags=("engine",),
+                domain="any (utils.checkpoint: recomputed in backward; first order only, as "
+                       "PyTorch's)"))
 
 # ----------------------------------------------------------------------------- linalg
 _A = lambda r: _n(r, 2, 3, 3) + 3 * np.eye(3)  # noqa: E731  (well conditioned)
