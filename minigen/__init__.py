@@ -68,5 +68,7 @@ spmm = sparse.mm
 from . import version, random, profiler, types  # noqa: E402,F401
 from . import _numpy_aliases  # noqa: E402
 _numpy_aliases.install(globals(), Tensor)  # x.sum(axis=1, keepdims=True): NumPy's names, as PyTorch reads them
+from . import _out_arg  # noqa: E402
+_out_arg.install(globals())  # torch.matmul(a, b, out=c)
 from . import _torch_alias  # noqa: E402
 _torch_alias.install()  # `sys.modules["torch"] = minigen` makes `import torch.nn...` give minigen's modules

@@ -179,6 +179,27 @@ class Function:
                 out.append(_wrap(s))
         return tuple(out)
 
+    @property
+    def next_functions(self):
+        """PyTorch's ``grad_fn.next_functions``: one ``(node, output_index)`` pair per input,
+        the node that made that input (``(None, 0)`` for an input that needs no gradient, an
+        ``AccumulateGrad`` node holding ``.variable`` for a leaf that does). The inputs are
+        released by a backward pass without ``retain_graph``; then this is ``()``."""
+        pairs = []
+        for t in getattr(self, "inputs", ()):
+            if t.creator is not None:
+                pairs.append((t.creator, t._idx))
+            elif t.requires_grad:
+                pairs.append((AccumulateGrad(t), 0))
+            else:
+                pairs.append((None, 0))
+        return tuple(pairs)
+
+    def name(self):
+        """The node's name as its repr shows it (PyTorch's ``grad_fn.name()``, e.g. 'MulBackward')."""
+        n = type(self).__name__
+        return n if n.endswith("Backward") else n + "Backward"
+
     @classmethod
     def apply(cls, *inputs, **params):
         f = object.__new__(cls)
@@ -379,3 +400,19 @@ class set_detect_anomaly:
 
     def __exit__(self, *exc):
         _state["anomaly"] = self.prev
+
+
+class AccumulateGrad:
+    """The graph node PyTorch shows for a leaf that requires grad (in ``next_functions``):
+    ``variable`` is the leaf, whose ``.grad`` the backward pass accumulates into."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"

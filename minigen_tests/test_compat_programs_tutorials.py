@@ -1,0 +1,73 @@
+"""Gaps found running the official PyTorch tutorials (pytorch/tutorials beginner_source /
+intermediate_source) with ``torch`` pointing at minigen; each compared with real PyTorch."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigen
+
+torch = pytest.importorskip("torch")
+
+
+# -- out= on torch.* functions (60-minute blitz, tensor_tutorial: torch.matmul(t, t.T, out=y3))
+def test_out_keyword_matmul_mul_writes_and_returns_out():
+    a = np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32)
+    for lib in (torch, minigen):
+        t = lib.tensor(a)
+        y3 = lib.zeros(4, 4)
+        r = lib.matmul(t, t.T, out=y3)
+        assert r is y3
+        z3 = lib.zeros(4, 4)
+        lib.mul(t, t, out=z3)
+        if lib is torch:
+            ty3, tz3 = y3.numpy(), z3.numpy()
+        else:
+            np.testing.assert_allclose(y3.numpy(), ty3, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(z3.numpy(), tz3, rtol=1e-6)
+
+
+def test_out_keyword_resizes_casts_and_tuples():
+    x = np.array([[1., 3.], [2., 0.]], dtype=np.float32)
+    res = {}
+    for lib in (torch, minigen):
+        o = lib.empty(0, dtype=lib.float64)
+        lib.add(lib.tensor(x), 1, out=o)           # empty out: resized silently, cast to float64
+        v, i = lib.empty(0), lib.empty(0, dtype=lib.long)
+        lib.max(lib.tensor(x), 1, out=(v, i))
+        with pytest.warns(UserWarning):            # non-empty out of the wrong shape: a warning
+            lib.add(lib.tensor(x), 1, out=lib.zeros(3))
+        res[lib] = (o.numpy(), str(o.dtype), v.numpy(), i.numpy())
+    assert res[torch][1].split(".")[-1] == res[minigen][1].split(".")[-1]
+    for a, b in zip(res[torch][::2] + (res[torch][3],), res[minigen][::2] + (res[minigen][3],)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_out_keyword_refuses_autograd():
+    for lib in (torch, minigen):
+        x = lib.ones(2, requires_grad=True)
+        with pytest.raises(RuntimeError, match="out="):
+            lib.mul(x, x, out=lib.empty(2))
+        with lib.no_grad():
+            o = lib.empty(2)
+            lib.mul(x, x, out=o)                   # fine without grad mode
+            assert o.tolist() == [1.0, 1.0]
+        with pytest.raises(RuntimeError):          # float result into an integer out
+            lib.add(lib.ones(2), 0.5, out=lib.zeros(2, dtype=lib.long))
+
+
+# -- grad_fn.next_functions (60-minute blitz, neural_networks_tutorial)
+def test_grad_fn_next_functions_walks_to_accumulate_grad():
+    for lib in (torch, minigen):
+        w = lib.ones(3, requires_grad=True)
+        c = lib.ones(3)
+        loss = (w * c).sum()
+        nf = loss.grad_fn.next_functions
+        assert len(nf) == 1
+        mul = nf[0][0]
+        pairs = mul.next_functions
+        assert len(pairs) == 2
+        acc = pairs[0][0]
+        assert "AccumulateGrad" in acc.name() and acc.variable is w
+        assert pairs[1][0] is None                   # a constant input: no node
+        assert "Mul" in mul.name()
