@@ -6,9 +6,9 @@ functions that return several, a tuple of tensors) that receives the result; the
 the result's shape (PyTorch warns when it held elements). Autograd does not flow through
 ``out=``: with grad mode on, a call whose result would require grad raises RuntimeError.
 
-``install`` wraps each public function of the ``minigen`` namespace whose signature has neither
-``out`` nor ``**kwargs``; the wrapper computes the result the ordinary way and writes it into
-``out``. A call without ``out`` goes straight through.
+``install`` wraps each public tensor function of the ``minigen`` namespace (ops, creation)
+whose signature has neither ``out`` nor ``**kwargs``; the wrapper computes the result the
+ordinary way and writes it into ``out``. A call without ``out`` goes straight through.
 """
 from __future__ import annotations
 
@@ -73,12 +73,22 @@ def _wrapped(fn):
     return call
 
 
+# where minigen's tensor functions live (ops, creation, the torch.* extras)
+_TENSOR_MODULES = ("minigen.ops.", "minigen.torch_functional", "minigen.creation",
+                   "minigen.linalg_decomp")
+
+
 def install(namespace):
     """Give the public functions of ``namespace`` (a module's dict) the ``out=`` keyword."""
     for name, obj in list(namespace.items()):
         if name.startswith("_") or not isinstance(obj, types.FunctionType):
             continue
-        if hasattr(obj, "_out_arg") or not (getattr(obj, "__module__", "") or "").startswith("minigen"):
+        if hasattr(obj, "_out_arg"):
             continue
+        inner = obj
+        while hasattr(inner, "__wrapped__"):
+            inner = inner.__wrapped__
+        if not (getattr(inner, "__module__", "") or "").startswith(_TENSOR_MODULES):
+            continue  # grad modes, seeds, io...: not tensor functions, left as they are
         if not _takes_out(obj):
             namespace[name] = _wrapped(obj)

@@ -126,13 +126,56 @@ def _report(name, k, numeric, analytic, atol, rtol):
     return "\n".join(lines), float(err.max())
 
 
+def _forward_jacobian(fn, inputs, k, n):
+    """J[:, j] for input k by forward mode (torch.autograd.forward_ad): tangent e_j."""
+    from .autograd import forward_ad as fwAD
+    x = inputs[k]
+    cols = []
+    for j in range(x.numel()):
+        onehot = numpy.zeros(x.numel())
+        onehot[j] = 1.0
+        with fwAD.dual_level():
+            args = list(inputs)
+            args[k] = fwAD.make_dual(x, _from_host(onehot.reshape(tuple(x.shape)), x))
+            parts = []
+            for o in _outputs(fn, args):
+                tan = fwAD.unpack_dual(o).tangent
+                parts.append(numpy.zeros(o.numel()) if tan is None else _host(tan).ravel())
+        cols.append(numpy.concatenate(parts) if parts else numpy.zeros(0))
+    return numpy.stack(cols, axis=1) if cols else numpy.zeros((n, 0))
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", raise_exception=True,
-              n_directions=3, seed=0, _name="gradcheck"):
+              n_directions=3, seed=0, _name="gradcheck", *, nondet_tol=0.0,
+              check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
+              check_batched_forward_grad=False, check_forward_ad=False, check_backward_ad=True,
+              fast_mode=False, masked=None):
     """Check the first derivatives of ``fn`` at ``inputs`` (tensors with requires_grad=True).
 
     Returns True when they agree; otherwise raises ``GradcheckError`` with a report of numeric
     against analytic values (or returns False with ``raise_exception=False``).
+    PyTorch's keywords: ``check_backward_ad`` (default True) compares reverse-mode gradients,
+    ``check_forward_ad`` (default False) compares forward-mode Jacobian columns
+    (``torch.autograd.forward_ad``) with the numeric ones (full mode). ``check_undefined_grad``,
+    ``check_batched_grad``, ``check_batched_forward_grad``, ``check_grad_dtypes``, ``fast_mode``,
+    ``nondet_tol`` and ``masked`` are accepted and do not add checks here.
     """
+    if check_forward_ad and mode == "full":
+        fin = _prepare(inputs)
+        fdiff = [k for k, t in enumerate(fin) if isinstance(t, Tensor) and t.requires_grad]
+        n = sum(o.numel() for o in _outputs(fn, fin))
+        fproblems = []
+        for k in fdiff:
+            msg, _ = _report(_name + " (forward AD)", k, _numeric_jacobian(fn, fin, k, eps, n),
+                             _forward_jacobian(fn, fin, k, n), atol, rtol)
+            if msg:
+                fproblems.append(msg)
+        if fproblems:
+            if raise_exception:
+                raise GradcheckError("Jacobian mismatch\n" + "\n".join(fproblems))
+            return False
+    if not check_backward_ad:
+        return True
     if mode not in ("full", "directional"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'directional', got {mode!r}")
     inputs = _prepare(inputs)

@@ -71,3 +71,84 @@ def test_grad_fn_next_functions_walks_to_accumulate_grad():
         assert "AccumulateGrad" in acc.name() and acc.variable is w
         assert pairs[1][0] is None                   # a constant input: no node
         assert "Mul" in mul.name()
+
+
+# -- torch.autograd.forward_ad (intermediate_source/forward_ad_usage.py)
+def _fwd_ad_case(lib):
+    fwAD = lib.autograd.forward_ad
+    rng = np.random.default_rng(1)
+    p, t, y = (lib.tensor(rng.standard_normal((4, 5))) for _ in range(3))
+    lin = lib.nn.Linear(5, 3).double()
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor(rng.standard_normal((3, 5))))
+        lin.bias.copy_(lib.tensor(rng.standard_normal(3)))
+    tw = lib.tensor(rng.standard_normal((3, 5)))
+    with fwAD.dual_level():
+        d = fwAD.make_dual(p, t)
+        assert fwAD.unpack_dual(d).tangent is t
+        out = (d ** 2 + y ** 2).sin()
+        jvp1 = fwAD.unpack_dual(out).tangent
+        assert fwAD.unpack_dual(y).tangent is None          # a plain tensor: no tangent
+        dual_params = {"weight": fwAD.make_dual(lin.weight, tw), "bias": lin.bias}
+        jvp2 = fwAD.unpack_dual(lib.func.functional_call(lin, dual_params, (p,))).tangent
+    assert fwAD.unpack_dual(out).tangent is None            # tangents end with the level
+    return jvp1.detach().numpy(), jvp2.detach().numpy()
+
+
+def test_forward_ad_dual_tensors_match_torch():
+    for a, b in zip(_fwd_ad_case(torch), _fwd_ad_case(minigen)):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_forward_ad_needs_a_level_and_matching_shapes():
+    fwAD = minigen.autograd.forward_ad
+    with pytest.raises(RuntimeError, match="level"):
+        fwAD.make_dual(minigen.ones(2), minigen.ones(2))
+    with fwAD.dual_level():
+        with pytest.raises(RuntimeError, match="size"):
+            fwAD.make_dual(minigen.ones(2), minigen.ones(3))
+
+
+def _custom_jvp_case(lib):
+    class Fn(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, foo):
+            result = lib.exp(foo)
+            ctx.result = result
+            return result
+
+        @staticmethod
+        def jvp(ctx, gI):
+            gO = gI * ctx.result
+            del ctx.result
+            return gO
+    rng = np.random.default_rng(2)
+    primal = lib.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    tangent = lib.tensor(rng.standard_normal((3, 3)))
+    fwAD = lib.autograd.forward_ad
+    with fwAD.dual_level():
+        out = Fn.apply(fwAD.make_dual(primal, tangent))
+        jvp = fwAD.unpack_dual(out.sin() * 2).tangent
+    assert lib.autograd.gradcheck(Fn.apply, (primal,), check_forward_ad=True,
+                                  check_backward_ad=False, check_undefined_grad=False,
+                                  check_batched_grad=False)
+    return jvp.detach().numpy()
+
+
+def test_custom_function_jvp_and_gradcheck_check_forward_ad():
+    np.testing.assert_allclose(_custom_jvp_case(minigen), _custom_jvp_case(torch), rtol=1e-12)
+
+
+def test_gradcheck_check_forward_ad_catches_a_wrong_jvp():
+    class Bad(minigen.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.x = x
+            return x * x
+
+        @staticmethod
+        def jvp(ctx, gI):
+            return gI * ctx.x                    # should be 2 x gI
+    x = minigen.tensor(np.array([0.5, -1.5]), requires_grad=True)
+    assert not minigen.autograd.gradcheck(Bad.apply, (x,), check_forward_ad=True,
+                                          check_backward_ad=False, raise_exception=False)

@@ -376,7 +376,7 @@ def _device_mismatch(op, inputs):
 # the graph walk, re-exported: minigen.grad and Tensor.backward's walk live in graph.py
 from ..graph import grad, run_backward  # noqa: E402,F401
 # PyTorch's custom Functions (torch.autograd.function) and jacobian/hessian (.functional)
-from . import function, functional, grad_mode  # noqa: E402,F401
+from . import function, functional, grad_mode, forward_ad  # noqa: E402,F401
 from .function import FunctionCtx, once_differentiable  # noqa: E402,F401
 from .functional import jacobian, hessian, vjp, jvp, hvp, vhp  # noqa: E402,F401
 

@@ -93,6 +93,16 @@ def _uses_setup_context(cls):
     return False
 
 
+def _has_own(cls, name):
+    """Whether a user class (not minigen's Function bases) defines ``name``."""
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("minigen"):
+            return False
+        if name in klass.__dict__:
+            return True
+    return False
+
+
 def torch_style_apply(cls, *args, **kwargs):
     """``MyFunction.apply(*args)`` for a PyTorch-style subclass (see the module docstring)."""
     from . import _state, no_grad
@@ -109,6 +119,11 @@ def torch_style_apply(cls, *args, **kwargs):
             cls.setup_context(ctx, args, outputs)
         else:
             outputs = cls.forward(ctx, *args, **kwargs)
+    if _has_own(cls, "jvp") and not _has_own(cls, "backward"):  # forward-mode only
+        from . import forward_ad
+        dual = forward_ad._custom_jvp(cls, ctx, args, outputs)
+        if dual is not None:
+            return dual
     if not (_state["grad"] and any(needs)):
         return outputs
     single = not isinstance(outputs, tuple)
