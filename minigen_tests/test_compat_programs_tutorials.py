@@ -152,3 +152,19 @@ def test_gradcheck_check_forward_ad_catches_a_wrong_jvp():
     x = minigen.tensor(np.array([0.5, -1.5]), requires_grad=True)
     assert not minigen.autograd.gradcheck(Bad.apply, (x,), check_forward_ad=True,
                                           check_backward_ad=False, raise_exception=False)
+
+
+# -- Module.to('meta') (intermediate_source/ensembling.py: a skeleton for functional_call)
+def test_module_to_meta_then_functional_call_matches_torch():
+    import copy
+    rng = np.random.default_rng(3)
+    w, b, x = rng.standard_normal((3, 4)), rng.standard_normal(3), rng.standard_normal((2, 4))
+    res = []
+    for lib in (torch, minigen):
+        base = copy.deepcopy(lib.nn.Linear(4, 3).double()).to("meta")
+        params = {"weight": lib.tensor(w, requires_grad=True), "bias": lib.tensor(b)}
+        out = lib.func.functional_call(base, params, (lib.tensor(x),))
+        out.sum().backward()
+        res.append((out.detach().numpy(), params["weight"].grad.numpy()))
+    for a, c in zip(*res):
+        np.testing.assert_allclose(c, a, rtol=1e-12)

@@ -297,17 +297,22 @@ class Module:
         """``to(device)``, ``to(dtype)`` or both: moves/casts parameters and buffers in place.
         Only floating tensors change dtype (integer buffers such as num_batches_tracked stay).
         ``memory_format`` (``torch.channels_last``, ...) is checked and changes nothing: minigen
-        keeps its own layout."""
+        keeps its own layout. ``to("meta")`` keeps the tensors as they are (no meta device here)."""
         fmt = kwargs.get("memory_format")
         if fmt is not None:
             from ..ops.shape import check_memory_format
             check_memory_format(None, fmt, "to")
         device, dtype = kwargs.get("device"), kwargs.get("dtype")
         for a in args:
-            if isinstance(a, B.device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda")):
+            if isinstance(a, B.device) or (isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "meta")):
                 device = a
             else:
                 dtype = a
+        if isinstance(device, str) and device.split(":")[0] == "meta":
+            # PyTorch's meta tensors hold shapes without data (a stateless skeleton for
+            # torch.func.functional_call, as in the model-ensembling tutorial); minigen has no
+            # meta device, so the module keeps its tensors where they are
+            device = None
         dtype = B.as_dtype(dtype)
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are accepted, got {dtype}")
