@@ -168,3 +168,55 @@ def test_module_to_meta_then_functional_call_matches_torch():
         res.append((out.detach().numpy(), params["weight"].grad.numpy()))
     for a, c in zip(*res):
         np.testing.assert_allclose(c, a, rtol=1e-12)
+
+
+# -- torch.autograd.graph.saved_tensors_hooks (intermediate_source/autograd_saved_tensors_hooks_tutorial.py)
+def _hooks_case(lib, pack, unpack, second=False):
+    rng = np.random.default_rng(4)
+    a = lib.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = lib.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    with lib.autograd.graph.saved_tensors_hooks(pack, unpack):
+        y = ((a * a).sin() @ w).tanh().sum()
+    g, = lib.autograd.grad(y, a, create_graph=second)
+    if second:
+        gg, = lib.autograd.grad(g.sum(), a)
+        return g.detach().numpy(), gg.numpy()
+    return (g.numpy(),)
+
+
+def test_saved_tensors_hooks_identity_keeps_double_backward():
+    for x, y in zip(_hooks_case(torch, lambda t: t, lambda t: t, True),
+                    _hooks_case(minigen, lambda t: t, lambda t: t, True)):
+        np.testing.assert_allclose(y, x, rtol=1e-12)
+
+
+def test_saved_tensors_hooks_copying_hooks_are_called():
+    calls = {"pack": 0, "unpack": 0}
+
+    def pack(t):
+        calls["pack"] += 1
+        return t.detach().clone()
+
+    def unpack(t):
+        calls["unpack"] += 1
+        return t
+    ref = _hooks_case(torch, lambda t: t.detach().clone(), lambda t: t)
+    got = _hooks_case(minigen, pack, unpack)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-12)
+    assert calls["pack"] > 0 and calls["unpack"] > 0
+
+
+def test_save_on_cpu_and_disable_saved_tensors_hooks():
+    ref = _hooks_case(torch, lambda t: t, lambda t: t)
+    rng = np.random.default_rng(4)
+    a = minigen.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = minigen.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    with minigen.autograd.graph.save_on_cpu(pin_memory=True):
+        y = ((a * a).sin() @ w).tanh().sum()
+    y.backward()
+    np.testing.assert_allclose(a.grad.numpy(), ref[0], rtol=1e-12)
+    G = minigen.autograd.graph
+    with G.disable_saved_tensors_hooks("no hooks here"):
+        with pytest.raises(RuntimeError, match="no hooks here"):
+            with G.saved_tensors_hooks(lambda t: t, lambda t: t):
+                pass

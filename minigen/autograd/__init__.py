@@ -136,6 +136,49 @@ class _Out:
         self.array = data
 
 
+# torch.autograd.graph.saved_tensors_hooks: the (pack, unpack) pairs in force, innermost last
+_saved_hooks = []
+
+
+class _Packed:
+    """A saved value under ``saved_tensors_hooks``: what ``pack_hook`` returned, and where the
+    value came from (an input's index, an ``_Out`` marker, or None for a constant)."""
+
+    __slots__ = ("packed", "unpack_hook", "source")
+
+    def __init__(self, packed, unpack_hook, source):
+        self.packed, self.unpack_hook, self.source = packed, unpack_hook, source
+
+    def unpack(self, node):
+        u = self.unpack_hook(self.packed)
+        src = self.source
+        if type(src) is int:  # an input: the graph tensor when the hooks gave its values back
+            t = node.inputs[src]
+            if isinstance(u, Tensor) and u.array is t.array:
+                return t if t._hist is None else as_recorded(t, node)
+        elif type(src) is _Out and isinstance(u, Tensor) and u.array is src.array:
+            return _wrap(src.array, node, src.index)
+        return u
+
+
+def _pack_saved(f, saved):
+    """Run the innermost pack hook on each saved value (as a tensor), PyTorch's order."""
+    pack, unpack = _saved_hooks[-1]
+    res = []
+    for s in saved:
+        if s is None:
+            res.append(None)
+            continue
+        if type(s) is int:
+            t = f.inputs[s]
+        elif type(s) is _Out:
+            t = _wrap(s.array)
+        else:
+            t = _wrap(s)
+        res.append(_Packed(pack(t), unpack, s))
+    return tuple(res)
+
+
 class Function:
     """One differentiable op: ``forward`` on raw arrays, ``backward`` in minigen ops.
 
@@ -175,6 +218,8 @@ class Function:
                 out.append(_wrap(s.array, self, s.index))
             elif s is None:
                 out.append(None)
+            elif type(s) is _Packed:
+                out.append(s.unpack(self))
             else:
                 out.append(_wrap(s))
         return tuple(out)
@@ -287,6 +332,8 @@ class Function:
                 else:
                     res.append(_Out(0, y) if a is raw else a)
             f.saved = tuple(res)
+            if _saved_hooks:
+                f.saved = _pack_saved(f, f.saved)
         out = Tensor.__new__(Tensor)
         out.array = y
         out.grad = None
@@ -321,6 +368,8 @@ class Function:
         f.output_meta = [(y.shape, y.dtype) for y in ys]
         if f.saved:
             f.saved = tuple([_resolve_saved(a, inputs, raw, ys) for a in f.saved])
+            if _saved_hooks:
+                f.saved = _pack_saved(f, f.saved)
         return tuple([_wrap(y, f, i) if y.dtype.kind in "fc" else _wrap(y)
                       for i, y in enumerate(ys)])
 
@@ -376,7 +425,7 @@ def _device_mismatch(op, inputs):
 # the graph walk, re-exported: minigen.grad and Tensor.backward's walk live in graph.py
 from ..graph import grad, run_backward  # noqa: E402,F401
 # PyTorch's custom Functions (torch.autograd.function) and jacobian/hessian (.functional)
-from . import function, functional, grad_mode, forward_ad  # noqa: E402,F401
+from . import function, functional, grad_mode, forward_ad, graph  # noqa: E402,F401
 from .function import FunctionCtx, once_differentiable  # noqa: E402,F401
 from .functional import jacobian, hessian, vjp, jvp, hvp, vhp  # noqa: E402,F401
 
