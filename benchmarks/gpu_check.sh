@@ -32,7 +32,7 @@ if [ "$DRY" = 1 ]; then
   T_TESTS=600; T_BENCH=300; T_VAE=120; BENCH_ARGS="--quick"; VAE_ARGS="--quick --steps 20"; DEV_TRAIN=cpu
   TEST_ARGS=(-m "not slow")
 else
-  T_TESTS=300; T_BENCH=80; T_VAE=45; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
+  T_TESTS=300; T_BENCH=60; T_VAE=55; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
   TEST_ARGS=()
 fi
 
