@@ -220,3 +220,25 @@ def test_save_on_cpu_and_disable_saved_tensors_hooks():
         with pytest.raises(RuntimeError, match="no hooks here"):
             with G.saved_tensors_hooks(lambda t: t, lambda t: t):
                 pass
+
+
+# -- 0-d index in scatter/gather on a 1-d tensor (beginner_source/basics/data_tutorial.py one-hot)
+def test_scatter_gather_with_0d_index_on_1d_tensor():
+    for y in (0, 3, 9):
+        a = torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1)
+        b = minigen.zeros(10, dtype=minigen.float).scatter_(0, minigen.tensor(y), value=1)
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+    src = np.float64(2.5)
+    a = torch.zeros(5, dtype=torch.float64).scatter_add(0, torch.tensor(2), torch.tensor(src))
+    b = minigen.zeros(5, dtype=minigen.float64).scatter_add(0, minigen.tensor(2), minigen.tensor(src))
+    np.testing.assert_array_equal(b.numpy(), a.numpy())
+    res = []
+    for lib in (torch, minigen):
+        x = lib.arange(6.0, dtype=lib.float64).requires_grad_(True)
+        g = x.gather(0, lib.tensor(4))
+        (g * 3).backward()
+        res.append((tuple(g.shape), g.item(), x.grad.numpy()))
+    assert res[0][:2] == res[1][:2]
+    np.testing.assert_array_equal(res[1][2], res[0][2])
+    with pytest.raises(RuntimeError):       # only 1-d input: a 0-d index on 2-d input is refused
+        minigen.zeros(2, 3).scatter_(0, minigen.tensor(1), value=1)

@@ -147,6 +147,12 @@ def _along_key(xp, idx, dim):
 def _scatter_args(op, input, dim, index, src):
     d = _wrap_dim(dim, input.array.ndim, op)
     idx = _index_array(index, input, op)
+    if idx.ndim == 0 and input.array.ndim == 1:
+        # PyTorch counts a 0-d index (and src) as one element along the one dimension:
+        # torch.zeros(10).scatter_(0, torch.tensor(y), value=1), the one-hot of the data tutorial
+        idx = idx.reshape(1)
+        if src is not None and src.array.ndim == 0:
+            src = src.reshape(1)
     if idx.ndim != input.array.ndim:
         raise RuntimeError(f"{op}: index {list(idx.shape)} and input {list(input.shape)} must "
                            "have the same number of dimensions")

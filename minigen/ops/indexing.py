@@ -126,6 +126,8 @@ def gather(input, dim, index):
     idx = index.array
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: expected index of dtype int64, got {idx.dtype}")
+    if idx.ndim == 0 and input.array.ndim == 1:  # PyTorch: a 0-d index picks one element, 0-d out
+        return gather(input, dim, index.reshape(1)).reshape(())
     if idx.ndim != input.array.ndim:
         raise RuntimeError(f"gather: index {list(index.shape)} and input {list(input.shape)} must "
                            "have the same number of dimensions")
