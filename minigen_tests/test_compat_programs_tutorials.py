@@ -242,3 +242,62 @@ def test_scatter_gather_with_0d_index_on_1d_tensor():
     np.testing.assert_array_equal(res[1][2], res[0][2])
     with pytest.raises(RuntimeError):       # only 1-d input: a 0-d index on 2-d input is refused
         minigen.zeros(2, 3).scatter_(0, minigen.tensor(1), value=1)
+
+
+# -- torch.nn.utils.prune (intermediate_source/pruning_tutorial.py)
+def _prune_case(lib):
+    import importlib
+    prune = importlib.import_module(lib.__name__ + ".nn.utils.prune")
+    rng = np.random.default_rng(5)
+    conv = lib.nn.Conv2d(2, 6, 3).double()
+    lin = lib.nn.Linear(8, 5).double()
+    lin2 = lib.nn.Linear(5, 4).double()
+    with lib.no_grad():
+        for p in list(conv.parameters()) + list(lin.parameters()) + list(lin2.parameters()):
+            p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape))))
+    prune.l1_unstructured(conv, name="bias", amount=2)
+    prune.l1_unstructured(conv, name="weight", amount=0.3)
+    prune.ln_structured(conv, name="weight", amount=0.5, n=2, dim=0)   # a PruningContainer now
+    hook = [h for h in conv._forward_pre_hooks.values() if h._tensor_name == "weight"][0]
+    assert len(list(hook)) == 2
+    names = sorted(n for n, _ in conv.named_parameters())
+    bufs = sorted(n for n, _ in conv.named_buffers())
+    x = lib.tensor(rng.standard_normal((2, 2, 5, 5)))
+    out = conv(x)
+    out.pow(2).sum().backward()
+    g = conv.weight_orig.grad.numpy().copy()
+    prune.remove(conv, "weight")
+    after = sorted(n for n, _ in conv.named_parameters())
+
+    class EveryOther(prune.BasePruningMethod):
+        PRUNING_TYPE = "unstructured"
+
+        def compute_mask(self, t, default_mask):
+            mask = default_mask.clone()
+            mask.view(-1)[::2] = 0
+            return mask
+    EveryOther.apply(lin2, "bias")
+    prune.global_unstructured(((lin, "weight"), (lin2, "weight")),
+                              pruning_method=prune.L1Unstructured, amount=0.25)
+    return (names, bufs, after, prune.is_pruned(lin2)), (
+        out.detach().numpy(), g, conv.weight.detach().numpy(), conv.bias.detach().numpy(),
+        lin.weight_mask.numpy(), lin2.weight_mask.numpy(), lin2.bias.detach().numpy())
+
+
+def test_prune_matches_torch():
+    import torch.nn.utils.prune  # noqa: F401
+    (tn, tv), (mn, mv) = _prune_case(torch), _prune_case(minigen)
+    assert tn == mn
+    for a, b in zip(tv, mv):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def test_prune_amount_checks():
+    prune = minigen.nn.utils.prune
+    lin = minigen.nn.Linear(3, 2)
+    with pytest.raises(ValueError):
+        prune.l1_unstructured(lin, "weight", amount=1.5)
+    with pytest.raises(ValueError):
+        prune.l1_unstructured(lin, "weight", amount=7)       # more than the 6 entries
+    with pytest.raises(ValueError):
+        prune.remove(lin, "bias")                           # never pruned
