@@ -230,8 +230,23 @@ def _lean(a, b, op):
     return _wrap(r)
 
 
+def _deprecated_alpha_first(name, other, alpha):
+    """PyTorch still takes the old overload ``name(input, Number alpha, Tensor other)`` (e.g.
+    ``p.data.add_(-lr, p.grad.data)`` in older programs), with a deprecation warning: when the
+    second argument is a number and the third a tensor, they are swapped back."""
+    if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
+        import warnings
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\n"
+                      f"Consider using one of the following signatures instead:\n\t{name}(Tensor other, *, "
+                      f"Number alpha = 1)", UserWarning, stacklevel=3)
+        return alpha, other
+    return other, alpha
+
+
 def add(input, other, alpha=1):
-    """input + alpha * other, broadcasting."""
+    """input + alpha * other, broadcasting. The deprecated ``add(input, alpha, other)`` form
+    (a number, then a tensor) is taken as PyTorch takes it."""
+    other, alpha = _deprecated_alpha_first("add", other, alpha)
     if not _state["grad"] and alpha == 1:  # no graph recorded: the lean path
         r = _lean(input, other, operator.add)
         if r is not None:
@@ -252,7 +267,8 @@ def add(input, other, alpha=1):
 
 
 def sub(input, other, alpha=1):
-    """input - alpha * other, broadcasting."""
+    """input - alpha * other, broadcasting (and the deprecated ``sub(input, alpha, other)``)."""
+    other, alpha = _deprecated_alpha_first("sub", other, alpha)
     if not _state["grad"] and alpha == 1:  # no graph recorded: the lean path
         r = _lean(input, other, operator.sub)
         if r is not None:

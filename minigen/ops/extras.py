@@ -339,13 +339,28 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
 
 
 # ----------------------------------------------------------------------------- fused arithmetic
-def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value tensor1 tensor2."""
+def _deprecated_value_first(name, tensor1, tensor2, rest, value):
+    """PyTorch's deprecated ``name(input, Number value, tensor1, tensor2)`` overload."""
+    if rest:
+        if len(rest) > 1 or isinstance(tensor1, Tensor):
+            raise TypeError(f"{name}() takes 3 positional arguments but {3 + len(rest)} were given")
+        import warnings
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number value, Tensor tensor1, "
+                      f"Tensor tensor2)\nConsider using one of the following signatures instead:\n\t"
+                      f"{name}(Tensor tensor1, Tensor tensor2, *, Number value = 1)", UserWarning, stacklevel=3)
+        return tensor2, rest[0], tensor1
+    return tensor1, tensor2, value
+
+
+def addcmul(input, tensor1, tensor2, *rest, value=1):
+    """input + value tensor1 tensor2 (and the deprecated ``addcmul(input, value, t1, t2)``)."""
+    tensor1, tensor2, value = _deprecated_value_first("addcmul", tensor1, tensor2, rest, value)
     return add(input, mul(mul(tensor1, tensor2), value))
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
-    """input + value tensor1 / tensor2."""
+def addcdiv(input, tensor1, tensor2, *rest, value=1):
+    """input + value tensor1 / tensor2 (and the deprecated ``addcdiv(input, value, t1, t2)``)."""
+    tensor1, tensor2, value = _deprecated_value_first("addcdiv", tensor1, tensor2, rest, value)
     return add(input, mul(div(tensor1, tensor2), value))
 
 
