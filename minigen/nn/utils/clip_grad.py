@@ -18,7 +18,8 @@ import numpy
 from ...autograd import Tensor, _wrap
 from ...ops.join import cat
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "parameters_to_vector",
+           "vector_to_parameters"]
 
 
 def _as_list(parameters):
@@ -123,3 +124,12 @@ def vector_to_parameters(vec, parameters):
         k = q.numel()
         q.array[...] = vec.array[start:start + k].reshape(q.shape).astype(q.dtype)
         start += k
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The old name of ``clip_grad_norm_`` (word_language_model's 2017 main.py calls it), kept by
+    PyTorch with a FutureWarning: the same in-place clipping, the same returned total norm."""
+    import warnings
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
