@@ -451,6 +451,52 @@ class Tensor:
         self.array[...] = b
         return self
 
+    def resize_(self, *sizes, memory_format=None):
+        """PyTorch's ``t.resize_(*sizes)``: give ``t`` a new shape in place. Its elements, read in
+        row-major order, stay at the front (a shrink keeps the first ones, as a view when the
+        array allows it); the elements a growth adds are zeros here (PyTorch leaves them
+        uninitialized). As PyTorch, a tensor that requires grad cannot be resized; old programs
+        resize through ``.data`` instead (dcgan's ``input.data.resize_(real.size())``)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        try:
+            shape = tuple(int(n) for n in sizes)
+        except (TypeError, ValueError):
+            raise TypeError(f"resize_: sizes must be ints, got {sizes!r}") from None
+        if any(n < 0 for n in shape):
+            raise RuntimeError(f"resize_: sizes must be non-negative, got {list(shape)}")
+        if self.requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        if shape == tuple(self.array.shape):
+            return self
+        n = 1
+        for k in shape:
+            n *= k
+        flat = self.array.reshape(-1)  # a view when the array is contiguous
+        if n <= flat.size:
+            self.array = flat[:n].reshape(shape)
+            return self
+        # growing: like PyTorch's storage, a buffer this tensor was shrunk from is used again
+        # (its elements come back) when it starts where this tensor starts and is long enough
+        root = self.array
+        while getattr(root, "base", None) is not None and hasattr(root.base, "reshape"):
+            root = root.base
+        if (root is not self.array and root.flags.c_contiguous
+                and root.dtype == self.array.dtype and self.array.flags.c_contiguous
+                and _data_ptr(root) == _data_ptr(self.array)):
+            if root.size >= n:
+                self.array = root.reshape(-1)[:n].reshape(shape)
+                return self
+            flat = root.reshape(-1)  # a new, larger buffer keeps all of the old one's elements
+        new = self.xp.zeros(n, dtype=self.array.dtype)
+        new[:flat.size] = flat
+        self.array = new.reshape(shape)
+        return self
+
+    def resize_as_(self, tensor, memory_format=None):
+        """``self.resize_(tensor.size())``."""
+        return self.resize_(tuple(tensor.shape))
+
     # -- backward ------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
@@ -536,3 +582,10 @@ def _wrap_dim(dim, ndim, op):
         raise IndexError(
             f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim % n
+
+
+def _data_ptr(a):
+    """The address of an array's first element (NumPy or CuPy)."""
+    if hasattr(a, "__array_interface__"):
+        return a.__array_interface__["data"][0]
+    return a.data.ptr
