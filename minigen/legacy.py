@@ -60,6 +60,25 @@ def _typed(name, dtype):
                                        f"{dtype} tensors: ``{name}(data)`` or ``{name}(*sizes)``."})
 
 
+class _CudaTypedTensorMeta(_TypedTensorMeta):
+    """``torch.cuda.FloatTensor`` and friends: ``isinstance(x, torch.cuda.FloatTensor)`` asks for
+    a float32 tensor on the GPU (False on the CPU, as in old programs' ``isinstance(input.data,
+    torch.cuda.FloatTensor) and ngpu > 1`` tests); calling one makes the tensor on the GPU."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls._dtype and obj.device.type == "cuda"
+
+    def __call__(cls, *args, device=None):
+        return _TypedTensorMeta.__call__(cls, *args, device="cuda" if device is None else device)
+
+
+def _cuda_typed(name):
+    """The ``torch.cuda.<name>`` class for a legacy typed-tensor name (``FloatTensor``...)."""
+    cpu = globals()[name]
+    return _CudaTypedTensorMeta(name, (), {"_dtype": cpu._dtype, "__qualname__": "cuda." + name,
+                                           "__doc__": f"{cpu._dtype} tensors on the GPU."})
+
+
 FloatTensor = _typed("FloatTensor", "float32")
 DoubleTensor = _typed("DoubleTensor", "float64")
 HalfTensor = _typed("HalfTensor", "float16")

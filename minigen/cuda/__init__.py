@@ -67,3 +67,16 @@ def get_device_name(device=None):
 
 
 from . import amp  # noqa: E402,F401  (torch.cuda.amp: minigen/cuda/amp.py)
+
+_TYPED = ("FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+          "CharTensor", "ByteTensor", "BoolTensor")
+
+
+def __getattr__(name):
+    """``torch.cuda.FloatTensor`` and the other legacy typed-tensor classes (minigen/legacy.py)."""
+    if name in _TYPED:
+        from ..legacy import _cuda_typed
+        cls = _cuda_typed(name)
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module 'minigen.cuda' has no attribute '{name}'")
