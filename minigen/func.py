@@ -326,7 +326,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     product computed by reverse mode twice: g(v) = v^T J is linear in v and recorded, so
     J t = d(g(v) . t)/dv (PyTorch uses forward mode; the numbers agree)."""
     from .autograd import enable_grad
-    from .graph import grad as autograd_grad
+    from .autograd.functional import jvp_by_double_backward
     from .creation import zeros_like
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
@@ -346,15 +346,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             if tuple(x.shape) != tuple(t.shape):
                 raise RuntimeError(f"jvp: Expected primals and tangents to have the same shape, "
                                    f"got {tuple(x.shape)} and {tuple(t.shape)}")
-        vs = [zeros_like(o).requires_grad_(True) for o in out_leaves]
-        gs = autograd_grad(out_leaves, flat, grad_outputs=vs, create_graph=True,
-                           allow_unused=True)
-        pairs = [(g, t) for g, t in zip(gs, tan) if g is not None and g.requires_grad]
-        if pairs:
-            total = sum((g * t).sum() for g, t in pairs)
-            jv = autograd_grad([total], vs, create_graph=record, allow_unused=True)
-        else:
-            jv = [None] * len(vs)
+        jv = jvp_by_double_backward(out_leaves, flat, tan, record)
     jv = [zeros_like(o) if j is None else j for o, j in zip(out_leaves, jv)]
     shown = out if record else _detach_tree(out)
     result = out_rebuild(jv if record else [j.detach() for j in jv])

@@ -103,9 +103,7 @@ def make_dual(tensor, tangent, *, level=None):
 def _tangent(t):
     """J t of tensor ``t`` with respect to the current level's dual tensors (None: none)."""
     from ..tensor import Tensor
-    from ..graph import grad as autograd_grad
-    from . import enable_grad
-    from ..creation import zeros_like
+    from .functional import jvp_by_double_backward
     if not isinstance(t, Tensor) or not _levels:
         return None
     tan = _registered(t)
@@ -114,16 +112,8 @@ def _tangent(t):
     entries = _levels[-1]
     if not entries or not t.requires_grad or t.creator is None:
         return None
-    with enable_grad():
-        v = zeros_like(t).requires_grad_(True)
-        gs = autograd_grad([t], [d for d, _ in entries], grad_outputs=[v], create_graph=True,
-                           allow_unused=True)
-        terms = [(g * tn).sum() for g, (_, tn) in zip(gs, entries)
-                 if g is not None and g.requires_grad]
-        if not terms:
-            return None
-        jv, = autograd_grad([sum(terms)], [v], allow_unused=True)
-    return zeros_like(t) if jv is None else jv.detach()
+    jv, = jvp_by_double_backward([t], [d for d, _ in entries], [tn for _, tn in entries])
+    return None if jv is None else jv.detach()
 
 
 def unpack_dual(tensor, *, level=None):

@@ -24,7 +24,6 @@ def _as_tuple(x):
 
 
 def _prepare(inputs, create_graph):
-    from . import enable_grad  # noqa: F401
     return tuple(t.detach().requires_grad_(True) if not (create_graph and t.requires_grad) else t
                  for t in inputs)
 
@@ -61,6 +60,24 @@ def _ones_if_scalar(o, v):
     return ones_like(o)
 
 
+def jvp_by_double_backward(outputs, inputs, tangents, create_graph=False):
+    """J t of ``outputs`` with respect to ``inputs`` along ``tangents``, by reverse mode twice:
+    g(w) = w^T J is linear in a free w (one per output, recorded), so J t = d(g(w) . t)/dw.
+    One entry per output, None where no tangent reaches it. (``jvp`` here, ``torch.func.jvp``
+    and ``torch.autograd.forward_ad`` all compute J t this way.)"""
+    from . import enable_grad
+    from ..creation import zeros_like
+    with enable_grad():
+        ws = [zeros_like(o).requires_grad_(True) for o in outputs]
+        gs = _grad(list(outputs), list(inputs), ws, retain_graph=True, create_graph=True,
+                   allow_unused=True)
+        terms = [(g * t).sum() for g, t in zip(gs, tangents) if g is not None and g.requires_grad]
+        if not terms:
+            return [None] * len(ws)
+        return list(_grad([sum(terms)], ws, None, retain_graph=True, create_graph=create_graph,
+                          allow_unused=True))
+
+
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J u), by the double-backward trick (see the module docstring)."""
     from . import enable_grad
@@ -70,11 +87,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         ins = _prepare(ins, create_graph)
         outs, many_out = _as_tuple(func(*ins))
         us = _as_tuple(v)[0] if v is not None else tuple(_ones_if_scalar(x, None) for x in ins)
-        # g(w) = w^T J, recorded, with w a free tensor of the output's shape
-        ws = tuple(zeros_like(o).requires_grad_(True) for o in outs)
-        gs = _grads(list(outs), list(ins), list(ws), True)
-        total = sum(((g * u).sum() for g, u in zip(gs, us)), start=0.0 * ws[0].sum())
-        ju = _grads([total], list(ws), None, create_graph)
+        ju = jvp_by_double_backward(outs, ins, us, create_graph)
+    ju = [zeros_like(o) if j is None else j for o, j in zip(outs, ju)]
     out = tuple(o if create_graph else o.detach() for o in outs)
     ju = tuple(j if create_graph else j.detach() for j in ju)
     return (out if many_out else out[0]), (ju if many_out else ju[0])
