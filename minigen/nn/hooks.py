@@ -3,13 +3,13 @@
 A module call with backward hooks puts two identity nodes into the graph, one on the module's
 tensor inputs and one on its outputs (as PyTorch does):
 
-    inputs -> [HookInputs] -> forward(...) -> [HookOutputs] -> outputs
+    inputs -> [identity] -> forward(...) -> [identity] -> outputs
 
-The backward walk reaches HookOutputs first, with the gradients of the outputs (grad_output):
+The backward walk reaches the outputs' node first, with the gradients of the outputs (grad_output):
 the pre-hooks run there, ``hook(module, grad_output)``, and may replace them. It reaches
-HookInputs last, with the gradients of the inputs (grad_input): the hooks run there,
+the inputs' node last, with the gradients of the inputs (grad_input): the hooks run there,
 ``hook(module, grad_input, grad_output)``, and may replace grad_input. A call whose inputs need
-no gradient runs the hooks at HookOutputs, with grad_input all None.
+no gradient runs the hooks at the outputs' node, with grad_input all None.
 """
 from __future__ import annotations
 
@@ -17,26 +17,18 @@ from ..autograd import Function
 from ..tensor import Tensor
 
 
-class _HookInputs(Function):
+class _HookIdentity(Function):
+    """An identity node whose backward hands the gradients to ``on_grads`` (which may replace
+    them): one sits on the module's inputs, one on its outputs."""
+
     @staticmethod
-    def forward(ctx, state, *tensors):
-        ctx.state = state
+    def forward(ctx, on_grads, *tensors):
+        ctx.on_grads = on_grads
         return tensors
 
     @staticmethod
     def backward(ctx, *grads):
-        return (None,) + tuple(ctx.state.at_inputs(grads))
-
-
-class _HookOutputs(Function):
-    @staticmethod
-    def forward(ctx, state, *tensors):
-        ctx.state = state
-        return tensors
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return (None,) + tuple(ctx.state.at_outputs(grads))
+        return (None,) + tuple(ctx.on_grads(grads))
 
 
 class BackwardHooks:
@@ -57,7 +49,7 @@ class BackwardHooks:
         live = [i for i in tensor_pos if args[i].requires_grad]
         self.input_slots = [tensor_pos.index(i) for i in live]
         if live:
-            wrapped = _HookInputs.apply(self, *[args[i] for i in live])
+            wrapped = _HookIdentity.apply(self.at_inputs, *[args[i] for i in live])
             for i, w in zip(live, wrapped):
                 args[i] = w
         return tuple(args)
@@ -72,7 +64,7 @@ class BackwardHooks:
         self.output_slots = live
         if not live:
             return out
-        wrapped = _HookOutputs.apply(self, *[outs[i] for i in live])
+        wrapped = _HookIdentity.apply(self.at_outputs, *[outs[i] for i in live])
         for i, w in zip(live, wrapped):
             outs[i] = w
         return outs[0] if single else type(out)(outs) if isinstance(out, tuple) else outs
