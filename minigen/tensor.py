@@ -157,14 +157,14 @@ class Tensor:
 
     def fill_diagonal_(self, fill_value, wrap=False):
         """In place: the main diagonal (all indices equal) set to ``fill_value``."""
-        if self._check_inplace("fill_diagonal_"):
+        if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
+            raise RuntimeError(f"fill_diagonal_: needs a 2-D tensor or all dims equal, got shape "
+                               f"{list(self.shape)}")
+        if self._check_inplace("fill_diagonal_"):  # on the graph: masked_fill on the diagonal
             with _autograd.no_grad():
                 mask = self.detach().clone().zero_().fill_diagonal_(1, wrap).to("bool")
             from .ops import masked_fill
             return self._rebase(masked_fill(self, mask, fill_value), "fill_diagonal_")
-        if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
-            raise RuntimeError(f"fill_diagonal_: needs a 2-D tensor or all dims equal, got shape "
-                               f"{list(self.shape)}")
         n = min(self.shape)
         idx = self.xp.arange(n)
         self.array[(idx,) * self.ndim] = fill_value
@@ -409,7 +409,8 @@ class Tensor:
         if tuple(new.shape) != tuple(self.shape):
             raise RuntimeError(f"{op}: output with shape {list(self.shape)} doesn't match the "
                                f"broadcast shape {list(new.shape)}")
-        if self.array.dtype.kind in "iub" and new.array.dtype.kind in "fc":
+        mine, theirs = self.array.dtype.kind, new.array.dtype.kind
+        if mine in "iub" and theirs in "fc" or mine == "b" and theirs != "b":
             raise RuntimeError(f"{op}: result type {new.array.dtype} can't be cast to the "
                                f"desired output type {self.array.dtype}")
         self.array[...] = new.array

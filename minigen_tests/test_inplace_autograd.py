@@ -301,3 +301,14 @@ def test_scatter_reduce_put_and_index_reduce_in_place(device):
     z.index_reduce_(0, minigen.tensor([0, 0], device=device),
                     minigen.tensor([[2.0, 3], [4, 5]], device=device), "prod")
     assert z.tolist() == [[8, 15], [1, 1], [1, 1]]
+
+
+def test_fill_diagonal_on_the_graph(device):
+    x = _mg(np.arange(1.0, 7.0).reshape(2, 3), device)
+    y = x * 2
+    y.fill_diagonal_(0.0)
+    (y * y).sum().backward()
+    assert y.tolist() == [[0, 4, 6], [8, 0, 12]]
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[0, 16, 24], [32, 0, 48]])
+    with pytest.raises(RuntimeError, match=r"fill_diagonal_: needs a 2-D tensor.*\[3\]"):
+        (x[0] * 1).fill_diagonal_(0.0)

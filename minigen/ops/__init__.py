@@ -153,21 +153,9 @@ def _install():
 
 def _inplace_from(fn, name):
     """``x.op_(...)``: compute ``op`` and write the result into x (recorded on the graph, see
-    Tensor._rebase)."""
+    Tensor._write_back)."""
     def method(self, *args, **kwargs):
-        if self._check_inplace(name, *args, *kwargs.values()):
-            return self._rebase(fn(self, *args, **kwargs), name)
-        out = fn(self, *args, **kwargs)
-        if out.array.dtype != self.array.dtype and (
-                self.array.dtype.kind not in "fc" and out.array.dtype.kind in "fc"
-                or self.array.dtype.kind == "b" and out.array.dtype.kind != "b"):
-            raise RuntimeError(f"{name}: result type {out.array.dtype} can't be cast to the desired "
-                               f"output type {self.array.dtype}")
-        if tuple(out.shape) != tuple(self.shape):
-            raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the "
-                               f"broadcast shape {list(out.shape)}")
-        self.array[...] = out.array
-        return self
+        return self._write_back(fn(self, *args, **kwargs), name)
     method.__name__ = name
     return method
 

@@ -556,23 +556,12 @@ def functional_inplace(fn, name):
 
 def _inplace(name, reshaping):
     def method(self, *args, **kwargs):
-        from ..autograd import no_grad
-        if self._check_inplace(name, *args, *kwargs.values()):
-            # on the graph: the out-of-place op, recorded, which this tensor becomes
-            return self._rebase(getattr(Tensor, name[:-1])(self, *args, **kwargs), name,
-                                reshaping)
-        with no_grad():
-            r = getattr(Tensor, name[:-1])(self, *args, **kwargs)
-        if reshaping:
-            self.array = r.array  # the same values seen with another shape
-        elif tuple(r.shape) != tuple(self.shape):
-            raise RuntimeError(f"{name}: the result's shape {list(r.shape)} doesn't match the "
-                               f"tensor's shape {list(self.shape)} it would be written into")
-        else:
-            if self.array.dtype.kind in "iub" and r.array.dtype.kind in "fc":
-                raise RuntimeError(f"{name}: result type {r.array.dtype} can't be cast to the "
-                                   f"desired output type {self.array.dtype}")
-            self.array[...] = r.array.astype(self.dtype, copy=False)
+        r = getattr(Tensor, name[:-1])(self, *args, **kwargs)
+        if not reshaping:
+            return self._write_back(r, name)
+        if self._check_inplace(name, r):  # the same values seen with another shape
+            return self._rebase(r, name, reshaping=True)
+        self.array = r.array
         return self
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name[:-1]}(...)`` written into x (recorded on the graph)."
