@@ -13,7 +13,10 @@
 #   2. the whole test suite on the real 'cuda' device (-x off), JUnit XML + a plain log;
 #   3. minigen bench --device all --vs-torch over the op and model workloads that matter
 #      (GPU times after synchronize(), PyTorch CUDA beside minigen's CuPy);
-#   4. the default VAE trained on cuda and on the CPU: test -ELBO and time of both.
+#   4. the model steps again on cuda with the fused CUDA kernels switched off (MINIGEN_FUSED=0):
+#      what the @fused twins buy, and where launches still cost;
+#   5. the default VAE trained on cuda and on the CPU: test -ELBO and time of both.
+# Each test line is written as it finishes (-v), so a step cut by its time box still reports.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
@@ -29,11 +32,11 @@ summary="$WORK/summary.txt"
 note() { echo "$*" | tee -a "$summary"; }
 
 if [ "$DRY" = 1 ]; then
-  T_TESTS=600; T_BENCH=300; T_VAE=120; BENCH_ARGS="--quick"; VAE_ARGS="--quick --steps 20"; DEV_TRAIN=cpu
-  TEST_ARGS=(-m "not slow")
+  T_TESTS=600; T_BENCH=300; T_AB=120; T_VAE=120; BENCH_ARGS="--quick"; VAE_ARGS="--quick --steps 20"; DEV_TRAIN=cpu
+  TEST_ARGS=(-m "not slow"); DEV_AB=cpu
 else
-  T_TESTS=300; T_BENCH=60; T_VAE=55; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
-  TEST_ARGS=()
+  T_TESTS=260; T_BENCH=55; T_AB=35; T_VAE=55; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
+  TEST_ARGS=(); DEV_AB=cuda
 fi
 
 note "== gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) dry=$DRY"
@@ -44,11 +47,12 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 
 note "== 2. the test suite on 'cuda' (${T_TESTS}s at most)"
 t0=$(date +%s)
-timeout "$T_TESTS" $PY -m pytest -q -p no:cacheprovider "${TEST_ARGS[@]}" --junitxml="$WORK/junit.xml" \
+timeout "$T_TESTS" $PY -m pytest -v -p no:cacheprovider "${TEST_ARGS[@]}" --junitxml="$WORK/junit.xml" \
   -o addopts="" -rf > "$WORK/tests.log" 2>&1
 rc=$?
-note "pytest exit $rc in $(( $(date +%s) - t0 )) s; $(grep -E '^[0-9]+ (passed|failed)|passed|failed' "$WORK/tests.log" | tail -1)"
-grep -E "^FAILED|^ERROR" "$WORK/tests.log" | head -40 | tee -a "$summary"
+note "pytest exit $rc in $(( $(date +%s) - t0 )) s; $(grep -E '(passed|failed).* in [0-9.]+s' "$WORK/tests.log" | tail -1)"
+note "per-test lines: $(grep -c ' PASSED' "$WORK/tests.log") passed, $(grep -c ' FAILED' "$WORK/tests.log") failed, $(grep -c ' SKIPPED' "$WORK/tests.log") skipped"
+grep -E " FAILED| ERROR|^FAILED|^ERROR" "$WORK/tests.log" | sort -u | head -60 | tee -a "$summary"
 
 note "== 3. minigen bench --device all --vs-torch (${T_BENCH}s at most)"
 t0=$(date +%s)
@@ -58,7 +62,14 @@ timeout "$T_BENCH" $PY -m minigen.cli bench --device all --vs-torch --no-scaling
 note "bench exit $? in $(( $(date +%s) - t0 )) s"
 grep -E "^\S.*\[(cpu|cuda)\]|minigen |torch " "$WORK/bench.log" | head -80 >> "$summary"
 
-note "== 4. the default VAE on $DEV_TRAIN and on cpu (${T_VAE}s each at most)"
+note "== 4. the model steps on cuda with the fused kernels off (${T_AB}s at most)"
+t0=$(date +%s)
+MINIGEN_FUSED=0 timeout "$T_AB" $PY -m minigen.cli bench --device "$DEV_AB" --no-scaling --no-profile $BENCH_ARGS \
+  --only "gpt_step,dcgan_step,model:vae,model:gpt,model:lstm" --out "$WORK/bench-unfused" > "$WORK/bench-unfused.log" 2>&1
+note "bench (unfused) exit $? in $(( $(date +%s) - t0 )) s"
+grep -E "^\S.*\[(cpu|cuda)\]|minigen " "$WORK/bench-unfused.log" | head -30 | sed 's/^/unfused: /' >> "$summary"
+
+note "== 5. the default VAE on $DEV_TRAIN and on cpu (${T_VAE}s each at most)"
 for dev in "$DEV_TRAIN" cpu; do
   rm -rf "$WORK/vae-$dev"
   t0=$(date +%s)

@@ -9,12 +9,16 @@ nothing else imports ``cupy``. What NumPy and CuPy do differently is handled her
 * index bounds           CuPy wraps out-of-range integer indices silently where NumPy raises,
                          so ``check_index`` checks bounds itself on every device
 * timing                 ``synchronize()`` waits for queued GPU work before a timer is read
+* fusion                 a function of raw arrays decorated ``@fused`` runs as one CUDA kernel
+                         on a GPU (``Backend.fused``), as its own NumPy operations elsewhere
 
 A backend is registered under a device type. The test suite registers a *simulated* CUDA
 backend (``minigen.testing.simulated_cuda``) under ``'cuda'``: a CPU stand-in whose arrays
 refuse implicit conversion to NumPy and refuse to mix with host arrays, as CuPy's do.
 """
 from __future__ import annotations
+
+import os
 
 import numpy
 
@@ -202,6 +206,8 @@ class Backend:
         have one shape; ``fn`` returns an array of that shape, or a tuple of them. On a GPU
         one launch over the whole array is best, so CupyBackend calls ``fn`` once."""
         xp, blk = self.xp, self.block
+        if self.kernels is not None:  # a device of kernels: one launch over the whole array
+            return self.fused(fn, *xs)
         if xs[0].ndim == 0:
             # NumPy answers a 0-d array with a scalar, which fn's in-place steps cannot write
             # into: run fn on one-element arrays and give back 0-d ones
@@ -275,6 +281,85 @@ class Backend:
         return None
 
 
+    # what compiles and runs ``@fused`` functions' CUDA twins: a module with CuPy's
+    # ElementwiseKernel and empty (cupy itself on a GPU); None: the functions run as they are
+    kernels = None
+
+    def fused(self, fn, *args):
+        """``fn(xp, *args)``, a function of raw arrays; if ``@fused`` gave it a CUDA twin and this
+        device runs twins (``kernels``), the twin instead: one kernel for all its steps."""
+        twin = getattr(fn, "cuda", None)
+        if self.kernels is not None and twin is not None and _fused_enabled and twin.accepts(args):
+            return twin(self.kernels, *args)
+        return fn(self.xp, *args)
+
+
+# ----------------------------------------------------------------------------- fused kernels
+# On a GPU each array operation is one kernel launch plus CuPy's Python around it (~10 us),
+# whatever the array's size; a NumPy function that makes 30 passes is 30 launches there. A
+# function decorated with @fused carries a CUDA twin: one elementwise kernel that computes the
+# same outputs in one pass, which CupyBackend runs instead (cupy.ElementwiseKernel, compiled
+# once per dtype). The NumPy function stays the reference: the CPU runs it, and the tests run
+# the twin's CUDA body on the host (compiled as C++, minigen.testing.kernels) against it.
+FUSED_KERNELS = []  # every twin, for the tests
+_fused_enabled = os.environ.get("MINIGEN_FUSED", "1") != "0"
+
+
+def set_fused(enabled):
+    """Use the fused CUDA kernels (default) or, with ``False``, the functions' own array
+    operations on the GPU too (for timing the difference; ``MINIGEN_FUSED=0`` at start)."""
+    global _fused_enabled
+    _fused_enabled = bool(enabled)
+
+
+class CudaTwin:
+    """One elementwise CUDA kernel: ``inputs`` are read, ``inouts`` read and written in place,
+    ``outputs`` written (allocated here, in the inputs' broadcast shape), ``scalars`` are
+    numbers; every one has the arrays' floating type ``T`` (float or double). ``body`` is
+    CUDA C++ run once per element, each name standing for that element (CuPy's
+    ElementwiseKernel convention; ``i``, the element's index, is reserved)."""
+
+    def __init__(self, name, inputs, outputs, body, inouts=(), scalars=()):
+        self.name, self.body = name, body
+        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
+        self.inouts, self.scalars = tuple(inouts), tuple(scalars)
+        self._compiled = {}
+
+    def __call__(self, xp, *args):
+        """Run through ``xp`` (cupy, or a stand-in with its ElementwiseKernel and empty); args in
+        the NumPy function's order: inputs, inouts, scalars."""
+        k = self._compiled.get(xp)
+        if k is None:
+            ins = ", ".join(f"T {n}" for n in self.inputs + self.scalars)
+            outs = ", ".join(f"T {n}" for n in self.inouts + self.outputs)
+            k = self._compiled[xp] = xp.ElementwiseKernel(ins, outs, self.body, "minigen_" + self.name)
+        na, ni = len(self.inputs), len(self.inouts)
+        arrays, inouts, scalars = args[:na], args[na:na + ni], args[na + ni:]
+        dt = arrays[0].dtype
+        shape = numpy.broadcast_shapes(*(a.shape for a in arrays + inouts))
+        outs = [xp.empty(shape, dt) for _ in self.outputs]
+        k(*arrays, *(dt.type(s) for s in scalars), *inouts, *outs)
+        return outs[0] if len(outs) == 1 else (tuple(outs) if outs else None)
+
+    def accepts(self, args):
+        """The twin is compiled for float32 and float64 arrays of one dtype; anything else
+        (float16, mixed dtypes) runs the NumPy function's own operations."""
+        n = len(self.inputs) + len(self.inouts)
+        dts = {getattr(a, "dtype", None) for a in args[:n]}
+        return len(dts) == 1 and dts <= {float32, float64}
+
+
+def fused(inputs, outputs, body, inouts=(), scalars=()):
+    """Decorator: give ``fn(xp, *inputs, *inouts, *scalars)`` (which returns its outputs and
+    updates its inouts in place) a CUDA twin with the same meaning; see ``CudaTwin``."""
+    def attach(fn):
+        fn.cuda = CudaTwin(fn.__name__.strip("_"), inputs, outputs, body, inouts, scalars)
+        fn.cuda.reference = fn
+        FUSED_KERNELS.append(fn.cuda)
+        return fn
+    return attach
+
+
 class CupyBackend(Backend):
     """CuPy on a real GPU. Imported lazily: a machine without CuPy or a GPU imports minigen fine."""
 
@@ -284,7 +369,7 @@ class CupyBackend(Backend):
         import cupy  # the only place minigen imports cupy
         import cupyx
 
-        self.xp = cupy
+        self.xp = self.kernels = cupy
         self._cupyx = cupyx
         self.array_types = (cupy.ndarray,)
         self.array_type = cupy.ndarray
@@ -312,9 +397,6 @@ class CupyBackend(Backend):
 
     def sum(self, x, axes=None, keepdims=False):
         return x.sum(axis=axes, keepdims=keepdims)  # CuPy's reduction kernel is the fast path
-
-    def blockwise(self, fn, *xs):
-        return fn(self.xp, *xs)
 
     def is_available(self):
         try:

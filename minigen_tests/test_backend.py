@@ -219,14 +219,16 @@ def test_blockwise_equals_one_pass_over_the_whole_array(device):
     n = 5 * 32768 + 123  # several blocks and a ragged last one
     x = minigen.randn(n, device=device).reshape(n // 7, 7) if n % 7 == 0 else \
         minigen.randn(n, device=device)
+    # a device that runs fused kernels runs _normal_cdf's CUDA twin in one launch instead
+    same = np.testing.assert_array_equal if b.kernels is None else \
+        (lambda a, r: np.testing.assert_allclose(a, r, rtol=0, atol=4e-7))
     whole = _normal_cdf(b.xp, x.array)
     blocked = b.blockwise(_normal_cdf, x.array)
     assert type(blocked) is type(x.array) and blocked.shape == x.array.shape
-    np.testing.assert_array_equal(b.to_numpy(blocked), b.to_numpy(whole))
+    same(b.to_numpy(blocked), b.to_numpy(whole))
     # a non-contiguous input (a transposed view) gives the same values in its own shape
     xt = minigen.randn(400, 300, device=device).array.T
-    np.testing.assert_array_equal(b.to_numpy(b.blockwise(_normal_cdf, xt)),
-                                  b.to_numpy(_normal_cdf(b.xp, xt)))
+    same(b.to_numpy(b.blockwise(_normal_cdf, xt)), b.to_numpy(_normal_cdf(b.xp, xt)))
 
 
 def test_cpu_scatter_add_of_rows_equals_add_at():

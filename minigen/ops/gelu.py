@@ -12,6 +12,7 @@ import math
 
 from .. import backend as B
 from ..autograd import Function
+from ..backend import fused
 from .unary import exp, tanh
 
 __all__ = ["gelu"]
@@ -113,6 +114,14 @@ def _float_dtype(x):
     return x.dtype if x.dtype in (B.float64, B.float32) else B.float32  # float16 via float32
 
 
+# On a GPU (CupyBackend) the functions below run as one CUDA kernel each (``@fused``), where
+# CUDA's own erfc replaces the series: Phi(x) = erfc(-x / sqrt 2) / 2.
+_SQRT_HALF = math.sqrt(0.5)
+
+
+@fused(inputs=["x"], outputs=["y"], body=f"""
+    // Phi(x) = erfc(-x / sqrt 2) / 2
+    y = (T)0.5 * erfc(-x * (T){_SQRT_HALF!r});""")
 def _normal_cdf(xp, x):
     """Phi(x) on a raw array (float16 is computed in float32)."""
     if x.ndim == 0:  # NumPy turns 0-d results into scalars, which the in-place steps refuse
@@ -122,6 +131,13 @@ def _normal_cdf(xp, x):
     return _cdf_from_tail(xp, xc, q).astype(x.dtype, copy=False)
 
 
+@fused(inputs=["x"], outputs=["y", "s"], body=f"""
+    // Phi(x) = erfc(-x / sqrt 2) / 2,   phi(x) = e^(-x^2 / 2) / sqrt(2 pi)
+    T cdf = (T)0.5 * erfc(-x * (T){_SQRT_HALF!r});
+    T phi = exp((T)-0.5 * x * x) * (T){1.0 / math.sqrt(2.0 * math.pi)!r};
+    // y = x Phi(x),   s = dy/dx = Phi(x) + x phi(x)
+    y = x * cdf;
+    s = cdf + x * phi;""")
 def _gelu_and_slope(xp, x):
     """(GELU(x), dGELU/dx) on a raw array: x Phi(x) and Phi(x) + x phi(x), from one pass of
     ``_tail_and_density`` (the slope costs two passes more here, and saves the backward its
@@ -198,6 +214,13 @@ class GeluBackward(Function):
 _C, _A = math.sqrt(2.0 / math.pi), 0.044715
 
 
+@fused(inputs=["x"], outputs=["y", "s"], body=f"""
+    // t = tanh(u),  u = C (x + A x^3)
+    T x2 = x * x;
+    T t = tanh((x + x * x2 * (T){_A!r}) * (T){_C!r});
+    // y = 0.5 x (1 + t),  s = 0.5 (1 + t) + 0.5 x (1 - t^2) C (1 + 3 A x^2)
+    y = (T)0.5 * x * ((T)1 + t);
+    s = (T)0.5 * ((T)1 + t) + (T)0.5 * x * ((T)1 - t * t) * (T){_C!r} * ((T)1 + (T){3.0 * _A!r} * x2);""")
 def _gelu_tanh_and_slope(xp, x):
     """(y, dy/dx) of the tanh approximation on a raw array, in one pass:
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
+from ..backend import fused
 from .reduction import mean, sum
 from .unary import rsqrt
 
@@ -155,17 +156,16 @@ class LayerNorm(_Normalize):
         var += eps
         rstd = xp.sqrt(var, out=var)
         xp.divide(1.0, rstd, out=rstd)
-        xc *= rstd[:, None]  # x_hat
         self.stats = (mu, rstd)
         w = params[0] if has_weight else None
         b = params[-1] if has_bias else None
-        # y = gamma * x_hat + beta
-        if w is not None:
-            xc *= w.reshape(-1)
-        if b is not None:
-            xc += b.reshape(-1)
+        if w is not None and b is not None:  # one CUDA kernel on a GPU
+            y = self.backend.fused(_layer_norm_affine, xc, rstd[:, None], w.reshape(-1), b.reshape(-1))
+        else:
+            y = _layer_norm_affine(xp, xc, rstd[:, None], w if w is None else w.reshape(-1),
+                             b if b is None else b.reshape(-1))
         self.save_for_backward(x, w)
-        return xc.reshape(x.shape)
+        return y.reshape(x.shape)
 
     def backward(self, gy):
         if is_grad_enabled():  # create_graph: the general backward, in minigen ops
@@ -195,11 +195,11 @@ class LayerNorm(_Normalize):
             b = s2 - mu * s1
             b *= rstd * rstd * rstd / F
             c = mu * b - rstd * s1 / F
-            gx = g2 * w.reshape(-1) if w is not None else g2.copy()
-            gx *= rstd[:, None]
-            xp.multiply(x2, b[:, None], out=gyx)
-            gx -= gyx
-            gx += c[:, None]
+            if w is not None:  # one CUDA kernel on a GPU
+                gx = self.backend.fused(_layer_norm_dx, g2, w.reshape(-1), rstd[:, None], x2,
+                                        b[:, None], c[:, None])
+            else:
+                gx = _layer_norm_dx(xp, g2, None, rstd[:, None], x2, b[:, None], c[:, None])
             gx = _wrap(gx.reshape(x.shape))
         grads = [gx]
         if self.has_weight:
@@ -207,6 +207,33 @@ class LayerNorm(_Normalize):
         if self.has_bias:
             grads.append(db)
         return tuple(grads)
+
+
+@fused(inputs=["xc", "rstd", "w", "b"], outputs=["y"], body="""
+    // y = gamma x_hat + beta,  x_hat = (x - mu) rstd
+    y = xc * rstd * w + b;""")
+def _layer_norm_affine(xp, xc, rstd, w, b):
+    """LayerNorm's last step, y = gamma * x_hat + beta with x_hat = xc * rstd, xc = x - mu
+    (rows of xc; rstd one per row; gamma, beta one per column, or None). Works in xc."""
+    xc *= rstd
+    if w is not None:
+        xc *= w
+    if b is not None:
+        xc += b
+    return xc
+
+
+@fused(inputs=["g", "w", "rstd", "x", "b", "c"], outputs=["gx"], body="""
+    // dL/dx = rstd gamma dL/dy - b x + c
+    gx = g * w * rstd - x * b + c;""")
+def _layer_norm_dx(xp, g, w, rstd, x, b, c):
+    """LayerNorm's dL/dx = a g gamma - b x + c per row (``LayerNorm``'s docstring), with
+    a = rstd; g = dL/dy; gamma None for a layer without weight."""
+    gx = g * w if w is not None else g.copy()
+    gx *= rstd
+    gx -= x * b
+    gx += c
+    return gx
 
 
 class GroupNorm(_Normalize):

@@ -14,7 +14,8 @@ written here.
 One piece of math, two executors. The gate math below (``_lstm_pointwise``,
 ``_lstm_backward_step``, ``_gru_pointwise``, ``_gru_backward_step``) only uses ``+ - *``, ``.T``,
 ``@`` and the three functions of a small namespace ``m`` (sigmoid, tanh, cat/split along the last
-dim). Given raw arrays and ``_ArrayMath`` it runs at NumPy/CuPy speed with no graph; given
+dim). Given raw arrays and ``_ArrayMath`` it runs at NumPy/CuPy speed with no graph (on a GPU
+as one fused CUDA kernel per step, whose body repeats the lines in CUDA C++); given
 Tensors and ``TENSOR_MATH`` it runs as minigen ops and records a graph. A backward uses the
 first when no graph is being recorded and the second under ``create_graph=True``, so the
 gradient is differentiable again (second order is exact) while first-order training pays
@@ -23,6 +24,7 @@ nothing for it.
 from __future__ import annotations
 
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
+from ..backend import backend_of, fused
 from .unary import relu, sigmoid, tanh
 from .join import cat, chunk
 
@@ -53,6 +55,12 @@ class _ArrayMath:
         k = a.shape[-1] // n
         return [a[..., j * k:(j + 1) * k] for j in range(n)]
 
+    @staticmethod
+    def run(raw, math, *arrays):
+        """``math(self, *arrays)``, through its ``@fused`` raw form ``raw``: one CUDA kernel
+        for the whole gate math on a GPU, the same lines as NumPy operations here."""
+        return backend_of(arrays[0]).fused(raw, *arrays)
+
 
 class _TensorMath:
     """The same gate math as minigen ops (records a graph when grad mode is on)."""
@@ -67,6 +75,9 @@ class _TensorMath:
     @staticmethod
     def split(a, n):
         return chunk(a, n, dim=-1)
+
+    def run(self, raw, math, *tensors):
+        return math(self, *tensors)
 
 
 TENSOR_MATH = _TensorMath()
@@ -90,10 +101,8 @@ def _affine_grads(da, x, w, need_x, need_w, need_b):
 
 
 # ----------------------------------------------------------------------------- LSTM step math
-def _lstm_pointwise(m, a, c):
-    """From pre-activations a = [a_i | a_f | a_g | a_o] and the cell state c:
-    i, f, g, o, c' = f c + i g, tanh(c'), h' = o tanh(c')."""
-    a_i, a_f, a_g, a_o = m.split(a, 4)
+def _lstm_gates(m, a_i, a_f, a_g, a_o, c):
+    """i, f, g, o, c' = f c + i g, tanh(c'), h' = o tanh(c') from the gates' pre-activations."""
     i, f, g, o = m.sigmoid(a_i), m.sigmoid(a_f), m.tanh(a_g), m.sigmoid(a_o)
     # c' = f * c + i * g
     c_new = f * c + i * g
@@ -102,8 +111,30 @@ def _lstm_pointwise(m, a, c):
     return i, f, g, o, c_new, tc, o * tc
 
 
-def _lstm_backward_step(m, gh, gc, i, f, g, o, c, tc):
-    """(dL/da, dL/dc) of one LSTM step from dL/dh', dL/dc' (derivation: LSTMCellFunction)."""
+# sigma(a) = (1 + tanh(a / 2)) / 2, as _ArrayMath.sigmoid
+_SIGMOID = "((T)0.5 * tanh((T)0.5 * ({})) + (T)0.5)"
+
+
+@fused(inputs=["a_i", "a_f", "a_g", "a_o", "c"],
+       outputs=["ig", "fg", "gg", "og", "c_new", "tc", "h_new"], body=f"""
+    ig = {_SIGMOID.format("a_i")};  fg = {_SIGMOID.format("a_f")};
+    gg = tanh(a_g);  og = {_SIGMOID.format("a_o")};
+    // c' = f c + i g,   h' = o tanh(c')
+    c_new = fg * c + ig * gg;
+    tc = tanh(c_new);
+    h_new = og * tc;""")
+def _lstm_gates_raw(xp, a_i, a_f, a_g, a_o, c):
+    return _lstm_gates(_ArrayMath(xp), a_i, a_f, a_g, a_o, c)
+
+
+def _lstm_pointwise(m, a, c):
+    """From pre-activations a = [a_i | a_f | a_g | a_o] and the cell state c:
+    i, f, g, o, c' = f c + i g, tanh(c'), h' = o tanh(c')."""
+    return m.run(_lstm_gates_raw, _lstm_gates, *m.split(a, 4), c)
+
+
+def _lstm_backward_gates(m, gh, gc, i, f, g, o, c, tc):
+    """dL/da_i, dL/da_f, dL/da_g, dL/da_o and dL/dc of one step (derivation: LSTMCellFunction)."""
     # dL/dc' (total) = gc + gh * o * (1 - tanh^2 c')
     dc_new = gc + gh * o * (1.0 - tc * tc)
     # dL/da_i = dc' g sigma'(a_i),  sigma' = sigma (1 - sigma)
@@ -115,7 +146,25 @@ def _lstm_backward_step(m, gh, gc, i, f, g, o, c, tc):
     # dL/da_o = gh tanh(c') sigma'(a_o)
     da_o = gh * tc * o * (1.0 - o)
     # dL/dc = dc' f
-    return m.cat([da_i, da_f, da_g, da_o]), dc_new * f
+    return da_i, da_f, da_g, da_o, dc_new * f
+
+
+@fused(inputs=["gh", "gc", "ig", "fg", "gg", "og", "c", "tc"],
+       outputs=["da_i", "da_f", "da_g", "da_o", "dc"], body="""
+    T dc_new = gc + gh * og * ((T)1 - tc * tc);
+    da_i = dc_new * gg * ig * ((T)1 - ig);
+    da_f = dc_new * c * fg * ((T)1 - fg);
+    da_g = dc_new * ig * ((T)1 - gg * gg);
+    da_o = gh * tc * og * ((T)1 - og);
+    dc = dc_new * fg;""")
+def _lstm_backward_raw(xp, gh, gc, i, f, g, o, c, tc):
+    return _lstm_backward_gates(_ArrayMath(xp), gh, gc, i, f, g, o, c, tc)
+
+
+def _lstm_backward_step(m, gh, gc, i, f, g, o, c, tc):
+    """(dL/da, dL/dc) of one LSTM step from dL/dh', dL/dc' (derivation: LSTMCellFunction)."""
+    *da, dc = m.run(_lstm_backward_raw, _lstm_backward_gates, gh, gc, i, f, g, o, c, tc)
+    return m.cat(da), dc
 
 
 def _preact(x, w_ih, h, w_hh, b):
@@ -178,29 +227,62 @@ class LSTMCellFunction(Function):
 
 
 # ----------------------------------------------------------------------------- GRU step math
-def _gru_pointwise(m, gx, gh, h):
-    """From the input part gx = [x_r | x_z | x_n] and the hidden part gh = [h_r | h_z | h_n] of
-    the pre-activations: r, z, n, h_n (kept: the backward needs it) and h'."""
-    x_r, x_z, x_n = m.split(gx, 3)
-    h_r, h_z, h_n = m.split(gh, 3)
+def _gru_gates(m, x_r, x_z, x_n, h_r, h_z, h_n, h):
+    """r, z, n and h' from the input and hidden parts of the pre-activations."""
     r = m.sigmoid(x_r + h_r)
     z = m.sigmoid(x_z + h_z)
     # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
     n = m.tanh(x_n + r * h_n)
     # h' = (1 - z) n + z h  =  n + z (h - n)
-    return r, z, n, h_n, n + z * (h - n)
+    return r, z, n, n + z * (h - n)
 
 
-def _gru_backward_step(m, gy, h, r, z, n, h_n):
-    """(dL/dgx, dL/dgh, the direct part of dL/dh) of one GRU step (derivation: GRUCellFunction)."""
+@fused(inputs=["x_r", "x_z", "x_n", "h_r", "h_z", "h_n", "h"], outputs=["r", "z", "n", "h_new"],
+       body=f"""
+    r = {_SIGMOID.format("x_r + h_r")};
+    z = {_SIGMOID.format("x_z + h_z")};
+    n = tanh(x_n + r * h_n);
+    h_new = n + z * (h - n);""")
+def _gru_gates_raw(xp, x_r, x_z, x_n, h_r, h_z, h_n, h):
+    return _gru_gates(_ArrayMath(xp), x_r, x_z, x_n, h_r, h_z, h_n, h)
+
+
+def _gru_pointwise(m, gx, gh, h):
+    """From the input part gx = [x_r | x_z | x_n] and the hidden part gh = [h_r | h_z | h_n] of
+    the pre-activations: r, z, n, h_n (kept: the backward needs it) and h'."""
+    x_r, x_z, x_n = m.split(gx, 3)
+    h_r, h_z, h_n = m.split(gh, 3)
+    r, z, n, h_new = m.run(_gru_gates_raw, _gru_gates, x_r, x_z, x_n, h_r, h_z, h_n, h)
+    return r, z, n, h_n, h_new
+
+
+def _gru_backward_gates(m, gy, h, r, z, n, h_n):
+    """dL/da_r, dL/da_z, dL/da_n, dL/dh_n and the direct part of dL/dh of one step."""
     # dL/da_n = gy (1 - z) (1 - n^2)
     da_n = gy * (1.0 - z) * (1.0 - n * n)
     # dL/da_z = gy (h - n) z (1 - z)
     da_z = gy * (h - n) * z * (1.0 - z)
     # dL/da_r = da_n h_n r (1 - r)
     da_r = da_n * h_n * r * (1.0 - r)
-    # the hidden part of a_n is r * h_n, so dL/dh_n = da_n r
-    return m.cat([da_r, da_z, da_n]), m.cat([da_r, da_z, da_n * r]), gy * z
+    # the hidden part of a_n is r * h_n, so dL/dh_n = da_n r;  h' = ... + z h, so dh = gy z
+    return da_r, da_z, da_n, da_n * r, gy * z
+
+
+@fused(inputs=["gy", "h", "r", "z", "n", "h_n"], outputs=["da_r", "da_z", "da_n", "dh_n", "dh"],
+       body="""
+    da_n = gy * ((T)1 - z) * ((T)1 - n * n);
+    da_z = gy * (h - n) * z * ((T)1 - z);
+    da_r = da_n * h_n * r * ((T)1 - r);
+    dh_n = da_n * r;
+    dh = gy * z;""")
+def _gru_backward_raw(xp, gy, h, r, z, n, h_n):
+    return _gru_backward_gates(_ArrayMath(xp), gy, h, r, z, n, h_n)
+
+
+def _gru_backward_step(m, gy, h, r, z, n, h_n):
+    """(dL/dgx, dL/dgh, the direct part of dL/dh) of one GRU step (derivation: GRUCellFunction)."""
+    da_r, da_z, da_n, dh_n, dh = m.run(_gru_backward_raw, _gru_backward_gates, gy, h, r, z, n, h_n)
+    return m.cat([da_r, da_z, da_n]), m.cat([da_r, da_z, dh_n]), dh
 
 
 def _gru_parts(x, w_ih, h, w_hh, b):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import _wrap, no_grad
+from ..backend import backend_of, fused
 from .optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -84,43 +85,20 @@ class Adam(Optimizer):
                 if p.grad is None:
                     continue
                 xp, theta = p.xp, p.array
-                g = -p.grad.array if group["maximize"] else p.grad.array
                 state = self._state_for(p, self._init_state(amsgrad))
                 state["step"] += 1
                 t = state["step"]
-                if lam != 0:
-                    if decoupled:
-                        # theta <- theta (1 - lr lambda)
-                        theta *= 1 - lr * lam
-                    else:
-                        # g <- g + lambda theta
-                        g = g + lam * theta
                 m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-                buf = xp.empty_like(theta)  # one scratch array: every step below works in place
-                # m_t = beta1 m_{t-1} + (1 - beta1) g
-                m *= beta1
-                xp.multiply(g, 1 - beta1, out=buf)
-                m += buf
-                # v_t = beta2 v_{t-1} + (1 - beta2) g^2
-                v *= beta2
-                xp.multiply(g, g, out=buf)
-                buf *= 1 - beta2
-                v += buf
-                bias_correction1 = 1 - beta1 ** t
-                bias_correction2 = 1 - beta2 ** t
+                scalars = (-1.0 if group["maximize"] else 1.0,
+                           lam if lam != 0 and not decoupled else 0.0,
+                           1 - lr * lam if lam != 0 and decoupled else 1.0,
+                           beta1, 1 - beta1, beta2, 1 - beta2,
+                           math.sqrt(1 - beta2 ** t), eps, lr / (1 - beta1 ** t))
                 if amsgrad:
-                    # v_max = max(v_max, v_t)
-                    v_max = state["max_exp_avg_sq"].array
-                    xp.maximum(v_max, v, out=v_max)
-                    v = v_max
-                # denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps
-                xp.sqrt(v, out=buf)
-                buf /= math.sqrt(bias_correction2)
-                buf += eps
-                # theta <- theta - (lr / (1 - beta1^t)) m_t / denom
-                xp.divide(m, buf, out=buf)
-                buf *= lr / bias_correction1
-                theta -= buf
+                    _adam_update(xp, p.grad.array, theta, m, v, *scalars,
+                                 v_max=state["max_exp_avg_sq"].array)
+                else:  # one CUDA kernel per parameter on a GPU
+                    backend_of(theta).fused(_adam_update, p.grad.array, theta, m, v, *scalars)
         return loss
 
 
@@ -134,3 +112,54 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          foreach=foreach, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=True)
+
+
+@fused(inputs=["g"], inouts=["theta", "m", "v"], outputs=[],
+       scalars=["sign", "l2", "decay", "beta1", "c1", "beta2", "c2", "sqrt_bc2", "eps", "step_size"],
+       body="""
+    // g <- -g (maximize);  g <- g + lambda theta (Adam's L2 penalty)
+    T gt = sign * g;
+    if (l2 != (T)0) gt += l2 * theta;
+    // theta <- theta (1 - lr lambda) (AdamW's decoupled decay)
+    if (decay != (T)1) theta *= decay;
+    // m_t = beta1 m + (1 - beta1) g,   v_t = beta2 v + (1 - beta2) g^2
+    m = m * beta1 + gt * c1;
+    v = v * beta2 + (gt * gt) * c2;
+    // theta <- theta - (lr / (1 - beta1^t)) m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
+    theta -= (m / (sqrt(v) / sqrt_bc2 + eps)) * step_size;""")
+def _adam_update(xp, g, theta, m, v, sign, l2, decay, beta1, c1, beta2, c2, sqrt_bc2, eps,
+                 step_size, v_max=None):
+    """One Adam step of one parameter, in place on theta, m, v (and v_max with amsgrad), as
+    in the module docstring; c1 = 1 - beta1, c2 = 1 - beta2, sqrt_bc2 = sqrt(1 - beta2^t),
+    step_size = lr / (1 - beta1^t). On a GPU (without amsgrad) the CUDA twin above does all
+    of it in one kernel; here every step works in place on one scratch array."""
+    if sign < 0:
+        g = -g
+    if l2 != 0:
+        # g <- g + lambda theta
+        g = g + l2 * theta
+    if decay != 1:
+        # theta <- theta (1 - lr lambda)
+        theta *= decay
+    buf = xp.empty_like(theta)
+    # m_t = beta1 m_{t-1} + (1 - beta1) g
+    m *= beta1
+    xp.multiply(g, c1, out=buf)
+    m += buf
+    # v_t = beta2 v_{t-1} + (1 - beta2) g^2
+    v *= beta2
+    xp.multiply(g, g, out=buf)
+    buf *= c2
+    v += buf
+    if v_max is not None:
+        # v_max = max(v_max, v_t)
+        xp.maximum(v_max, v, out=v_max)
+        v = v_max
+    # denom = sqrt(v_t) / sqrt(1 - beta2^t) + eps
+    xp.sqrt(v, out=buf)
+    buf /= sqrt_bc2
+    buf += eps
+    # theta <- theta - (lr / (1 - beta1^t)) m_t / denom
+    xp.divide(m, buf, out=buf)
+    buf *= step_size
+    theta -= buf

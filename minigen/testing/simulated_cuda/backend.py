@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
+import types
 
 import numpy
 
@@ -15,6 +17,29 @@ from .generator import SimGenerator
 from .namespace import _asarray, _require, simnp
 
 
+# ----------------------------------------------------------------------------- fused kernels
+def _kernels():
+    """The simulated device's stand-in for CuPy's ``ElementwiseKernel``: the CUDA twin's body
+    compiled for the host (``minigen.testing.kernels``), run on the arrays inside SimArrays.
+    So every test on the simulated device runs the twins' CUDA C++, as a GPU does. None (the
+    NumPy functions run instead) without a C++ compiler, or with ``MINIGEN_SIM_KERNELS=0``."""
+    from .. import kernels as host
+
+    if host.host_compiler() is None or os.environ.get("MINIGEN_SIM_KERNELS", "1") == "0":
+        return None
+
+    class ElementwiseKernel(host.HostElementwiseKernel):
+        def __call__(self, *args):
+            where = f"ElementwiseKernel {self.name}"
+            return super().__call__(*[a._a if type(a) is SimArray else _unwrap(a, where)
+                                      for a in args])
+
+    mod = types.ModuleType("simulated_cuda_kernels")
+    mod.ElementwiseKernel = ElementwiseKernel
+    mod.empty = simnp.empty
+    return mod
+
+
 # ----------------------------------------------------------------------------- the backend
 class SimulatedCudaBackend(_backend.Backend):
     """The 'cuda' backend of the test suite: CuPy's rules, NumPy's arithmetic, the CPU's silicon."""
@@ -23,6 +48,9 @@ class SimulatedCudaBackend(_backend.Backend):
     xp = simnp
     array_types = (SimArray,)
     array_type = SimArray
+
+    def __init__(self):
+        self.kernels = _kernels()
 
     def asarray(self, data, dtype=None):
         """Device array from host data (always a copy) or a device array (no copy if possible)."""

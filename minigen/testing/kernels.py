@@ -1,0 +1,166 @@
+"""Checking the CUDA twins of ``@fused`` functions without a GPU.
+
+A twin's body is CUDA C++ run once per element (``minigen.backend.CudaTwin``). Two checks
+need no GPU:
+
+* ``run_on_host(fn, *args)`` wraps the body in a plain C++ loop over the elements, compiles
+  it with the host's C++ compiler (``c++``/``g++``) and runs it on NumPy arrays through
+  ``ctypes``: the body's arithmetic, run on real numbers, set against ``fn`` itself.
+* ``compile_for_device(twin, dtype)`` wraps the same body in a ``__global__`` kernel and
+  compiles it with ``nvcc`` to PTX: the body is valid device code (CUDA's float overloads of
+  the math functions, no host-only calls).
+
+Both wrappers bind each name as CuPy's ElementwiseKernel does (an input is a ``const T``
+copy of the element, an inout or output a ``T&`` reference into its array, ``i`` the index),
+so what passes here is the same text CuPy compiles on the GPU.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import types
+
+import numpy
+
+_CTYPES = {numpy.dtype("float32"): ("float", ctypes.c_float),
+           numpy.dtype("float64"): ("double", ctypes.c_double)}
+_cache_dir = None
+
+
+def host_compiler():
+    """The host's C++ compiler, or None."""
+    return shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+
+
+def nvcc():
+    """CUDA's compiler, or None."""
+    return shutil.which("nvcc") or (os.path.exists("/usr/local/cuda/bin/nvcc")
+                                    and "/usr/local/cuda/bin/nvcc") or None
+
+
+def _bindings(inputs, outputs):
+    """The body's names bound to element i (as in CuPy's ElementwiseKernel)."""
+    lines = [f"const T {n} = _raw_{n}[i];" for n in inputs]
+    lines += [f"T& {n} = _raw_{n}[i];" for n in outputs]
+    return " ".join(lines)
+
+
+def _params(inputs, scalars, outputs):
+    ps = [f"const T* _raw_{n}" for n in inputs] + [f"T* _raw_{n}" for n in outputs]
+    return ", ".join(["long long _n"] + ps + [f"const T {n}" for n in scalars])
+
+
+def host_source(name, body, inputs, scalars, outputs, ctype):
+    return (f"#include <cmath>\nusing namespace std;\ntypedef {ctype} T;\n"
+            f'extern "C" void {name}({_params(inputs, scalars, outputs)}) {{\n'
+            f"  for (long long i = 0; i < _n; ++i) {{ {_bindings(inputs, outputs)}\n{body}\n  }}\n}}\n")
+
+
+def device_source(twin, ctype):
+    outputs = twin.inouts + twin.outputs
+    return (f"typedef {ctype} T;\n"
+            f'extern "C" __global__ void {twin.name}({_params(twin.inputs, twin.scalars, outputs)}) {{\n'
+            f"  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
+            f"  if (i >= _n) return;\n  {_bindings(twin.inputs, outputs)}\n{twin.body}\n}}\n")
+
+
+def _workdir():
+    global _cache_dir
+    if _cache_dir is None:
+        _cache_dir = tempfile.mkdtemp(prefix="minigen-kernels-")
+    return _cache_dir
+
+
+def _compile(cmd_prefix, source, suffix, out_suffix):
+    key = hashlib.sha1((" ".join(cmd_prefix) + source).encode()).hexdigest()[:16]
+    src = os.path.join(_workdir(), key + suffix)
+    out = os.path.join(_workdir(), key + out_suffix)
+    if not os.path.exists(out):
+        with open(src, "w") as f:
+            f.write(source)
+        r = subprocess.run(cmd_prefix + ["-o", out, src], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"compiling failed ({' '.join(cmd_prefix)}):\n{r.stderr}\n"
+                               f"--- source ---\n{source}")
+    return out
+
+
+def compile_for_device(twin, dtype, arch="sm_90"):
+    """PTX of the twin's kernel for ``dtype`` (raises RuntimeError with nvcc's message)."""
+    ctype = _CTYPES[numpy.dtype(dtype)][0]
+    out = _compile([nvcc(), "-ptx", f"-arch={arch}"], device_source(twin, ctype), ".cu", ".ptx")
+    with open(out) as f:
+        return f.read()
+
+
+def _names(params):
+    names = []
+    for p in params.split(","):
+        typ, name = p.split()
+        if typ != "T":
+            raise ValueError(f"host kernels take parameters of type T only, got {p!r}")
+        names.append(name)
+    return names
+
+
+class HostElementwiseKernel:
+    """``cupy.ElementwiseKernel``'s interface for NumPy arrays, on the CPU: the body compiled
+    as C++ by the host's compiler (all parameters of type ``T``; every output passed in)."""
+
+    def __init__(self, in_params, out_params, operation, name="kernel"):
+        self.ins, self.outs = _names(in_params), _names(out_params)
+        self.body, self.name = operation, name
+        self._fns = {}
+
+    def __call__(self, *args):
+        if len(args) != len(self.ins) + len(self.outs):
+            raise TypeError(f"{self.name}: expected {len(self.ins) + len(self.outs)} arguments "
+                            f"(inputs and outputs), got {len(args)}")
+        ins, outs = args[:len(self.ins)], args[len(self.ins):]
+        dtype, shape = outs[0].dtype, outs[0].shape
+        for n, a in zip(self.outs, outs):
+            if a.dtype != dtype or a.shape != shape:
+                raise ValueError(f"{self.name}: output {n} must be a {dtype} array of shape "
+                                 f"{shape}, got {a.dtype} {a.shape}")
+        # the loop walks memory in order: a strided output is worked on as a copy, then put back
+        work = [a if a.flags.c_contiguous else numpy.ascontiguousarray(a) for a in outs]
+        arrays = [(n, a) for n, a in zip(self.ins, ins) if isinstance(a, numpy.ndarray)]
+        scalars = [(n, a) for n, a in zip(self.ins, ins) if not isinstance(a, numpy.ndarray)]
+        key = (tuple(n for n, _ in arrays), dtype)
+        fn = self._fns.get(key)
+        if fn is None:
+            ctype, cscalar = _CTYPES[dtype]
+            src = host_source(self.name, self.body, [n for n, _ in arrays],
+                              [n for n, _ in scalars], self.outs, ctype)
+            # -ffp-contract=off: no fused multiply-adds, the host rounds each step as NumPy does
+            so = _compile([host_compiler(), "-O1", "-shared", "-fPIC", "-ffp-contract=off"],
+                          src, ".cpp", ".so")
+            fn = getattr(ctypes.CDLL(so), self.name)
+            fn.argtypes = ([ctypes.c_longlong] + [ctypes.c_void_p] * (len(arrays) + len(outs))
+                           + [cscalar] * len(scalars))
+            fn.restype = None
+            self._fns[key] = fn
+        flat = [numpy.ascontiguousarray(numpy.broadcast_to(a, shape), dtype) for _, a in arrays]
+        fn(int(numpy.prod(shape)), *[a.ctypes.data for a in flat + work],
+           *[float(v) for _, v in scalars])
+        for a, w in zip(outs, work):
+            if a is not w:
+                a[...] = w
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# an array module, as CudaTwin sees one: ElementwiseKernel and empty
+HOST = types.ModuleType("minigen_host_kernels")
+HOST.ElementwiseKernel = HostElementwiseKernel
+HOST.empty = numpy.empty
+
+
+def run_on_host(fn, *args):
+    """Run ``fn``'s CUDA twin on the CPU (``CudaTwin.__call__`` itself, with the host's
+    compiler standing in for CuPy's): NumPy arrays and numbers in ``fn``'s own argument order;
+    returns the outputs as ``fn`` does, and updates the inout arrays in place."""
+    return fn.cuda(HOST, *args)
