@@ -317,13 +317,25 @@ class CudaTwin:
     ``outputs`` written (allocated here, in the inputs' broadcast shape), ``scalars`` are
     numbers; every one has the arrays' floating type ``T`` (float or double). ``body`` is
     CUDA C++ run once per element, each name standing for that element (CuPy's
-    ElementwiseKernel convention; ``i``, the element's index, is reserved)."""
+    ElementwiseKernel convention; ``i``, the element's index, is reserved).
+
+    An input or inout given as ``(label, (name1, name2, ...), axis)`` is one argument that
+    the kernel sees as equal blocks along ``axis``, one name each: the LSTM's (4H, B) gate
+    block, say, as its o, i, f, g rows."""
 
     def __init__(self, name, inputs, outputs, body, inouts=(), scalars=()):
         self.name, self.body = name, body
-        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
-        self.inouts, self.scalars = tuple(inouts), tuple(scalars)
+        self.in_args, self.inout_args = tuple(inputs), tuple(inouts)
+        self.inputs, self.inouts = _names(self.in_args), _names(self.inout_args)
+        self.outputs, self.scalars = tuple(outputs), tuple(scalars)
         self._compiled = {}
+
+    def split(self, args):
+        """(inputs, inouts, scalars) of the kernel from the NumPy function's arguments, the
+        block arguments cut into their blocks."""
+        na, ni = len(self.in_args), len(self.inout_args)
+        return (_blocks(self.in_args, args[:na]), _blocks(self.inout_args, args[na:na + ni]),
+                args[na + ni:])
 
     def __call__(self, xp, *args):
         """Run through ``xp`` (cupy, or a stand-in with its ElementwiseKernel and empty); args in
@@ -333,8 +345,7 @@ class CudaTwin:
             ins = ", ".join(f"T {n}" for n in self.inputs + self.scalars)
             outs = ", ".join(f"T {n}" for n in self.inouts + self.outputs)
             k = self._compiled[xp] = xp.ElementwiseKernel(ins, outs, self.body, "minigen_" + self.name)
-        na, ni = len(self.inputs), len(self.inouts)
-        arrays, inouts, scalars = args[:na], args[na:na + ni], args[na + ni:]
+        arrays, inouts, scalars = self.split(args)
         dt = arrays[0].dtype
         shape = numpy.broadcast_shapes(*(a.shape for a in arrays + inouts))
         outs = [xp.empty(shape, dt) for _ in self.outputs]
@@ -344,9 +355,32 @@ class CudaTwin:
     def accepts(self, args):
         """The twin is compiled for float32 and float64 arrays of one dtype; anything else
         (float16, mixed dtypes) runs the NumPy function's own operations."""
-        n = len(self.inputs) + len(self.inouts)
+        n = len(self.in_args) + len(self.inout_args)
         dts = {getattr(a, "dtype", None) for a in args[:n]}
         return len(dts) == 1 and dts <= {float32, float64}
+
+
+def _names(specs):
+    names = []
+    for spec in specs:
+        names.extend([spec] if isinstance(spec, str) else spec[1])
+    return tuple(names)
+
+
+def _blocks(specs, arrays):
+    out = []
+    for spec, a in zip(specs, arrays):
+        if isinstance(spec, str):
+            out.append(a)
+            continue
+        _, parts, axis = spec
+        axis %= a.ndim
+        k = a.shape[axis] // len(parts)
+        for j in range(len(parts)):
+            idx = [slice(None)] * a.ndim
+            idx[axis] = slice(j * k, (j + 1) * k)
+            out.append(a[tuple(idx)])
+    return tuple(out)
 
 
 def fused(inputs, outputs, body, inouts=(), scalars=()):

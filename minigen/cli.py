@@ -671,6 +671,10 @@ def cmd_info(args):
         print(f"  cuda  not available: {B._cuda_error}")
     print(f"CuPy: {', '.join(cupy_versions) if cupy_versions else 'not installed'}"
           + ("" if cupy_versions else " (pip install minigen[cuda12] on a machine with an NVIDIA GPU)"))
+    # importing minigen imported every @fused function: the list of twins is complete here
+    print(f"fused CUDA kernels: {len(B.FUSED_KERNELS)}, "
+          + ("on" if B._fused_enabled else "off (MINIGEN_FUSED=0)")
+          + " (used where a device runs them: a GPU, the simulated device)")
     extras = []
     for d in ("matplotlib", "tqdm", "threadpoolctl", "torch", "pytest"):
         v = _dist_version(d)

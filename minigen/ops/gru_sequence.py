@@ -16,6 +16,7 @@ from .rnn_sequence import (_SequenceFunction, _check_sequence, _prev, _records, 
 from .scratch import SCRATCH, aligned_empty
 from .join import stack
 from ..autograd import is_grad_enabled
+from ..backend import fused
 
 
 class GRUSequenceFunction(_SequenceFunction):
@@ -50,25 +51,9 @@ class GRUSequenceFunction(_SequenceFunction):
             xp.matmul(h, w_hh_t, out=gh)
             if b:
                 gh += b_hh
-            # [r | z] = sigma(x_rz + h_rz)
-            s = rz[t]
-            xp.add(gx[t, :, :2 * H], gh[:, :2 * H], out=s)
-            xp.tanh(s, out=s)
-            s *= 0.5
-            s += 0.5
-            r, z = s[:, :H], s[:, H:]
-            # n = tanh(x_n + r h_n)
-            hn[t] = gh[:, 2 * H:]
-            n_t = n[t]
-            xp.multiply(r, hn[t], out=n_t)
-            n_t += gx[t, :, 2 * H:]
-            xp.tanh(n_t, out=n_t)
-            # h_t = n + z (h_{t-1} - n)
-            h_t = out[t]
-            xp.subtract(h, n_t, out=h_t)
-            h_t *= z
-            h_t += n_t
-            h = h_t
+            # r, z, n and h_t: one CUDA kernel on a GPU
+            self.backend.fused(_gru_step, gx[t], gh, h, rz[t], hn[t], n[t], out[t])
+            h = out[t]
         SCRATCH.give(xp, gx)
         self.save_for_backward(x, h0, w_ih, w_hh, *b, out, hn, rz, n)
         if not record:
@@ -92,37 +77,17 @@ class GRUSequenceFunction(_SequenceFunction):
         w_hh_a = aligned_empty(xp, w_hh.shape, w_hh.dtype)  # aligned, for the T products below
         w_hh_a[...] = w_hh
         dh = dh.copy()
-        one_minus_z = xp.empty((B, H), dtype=out.dtype)
         hw = xp.empty((B, H), dtype=out.dtype)
         for t in reversed(_steps(T, self.reverse)):
-            r, z, n_t = rz[t, :, :H], rz[t, :, H:], n[t]
             p = _prev(t, T, self.reverse)
             h_prev = h0 if p is None else out[p]
-            dgx, dgh = dGX[t], dGH[t]
-            da_r, da_z, da_n = dgx[:, :H], dgx[:, H:2 * H], dgx[:, 2 * H:]
-            dh += gout[t]
-            xp.subtract(1.0, z, out=one_minus_z)
-            # da_n = dh (1 - z) (1 - n^2)
-            xp.multiply(n_t, n_t, out=da_n)
-            xp.subtract(1.0, da_n, out=da_n)
-            da_n *= one_minus_z
-            da_n *= dh
-            # da_z = dh (h_{t-1} - n) z (1 - z)
-            xp.subtract(h_prev, n_t, out=da_z)
-            da_z *= z
-            da_z *= one_minus_z
-            da_z *= dh
-            # da_r = da_n h_n r (1 - r)
-            xp.subtract(1.0, r, out=da_r)
-            da_r *= r
-            da_r *= hn[t]
-            da_r *= da_n
-            # the hidden part: [da_r | da_z | da_n r]
-            dgh[:, :2 * H] = dgx[:, :2 * H]
-            xp.multiply(da_n, r, out=dgh[:, 2 * H:])
+            # dL/dh_t and the step's [da_r | da_z | da_n] and [da_r | da_z | da_n r]: one
+            # CUDA kernel on a GPU
+            self.backend.fused(_gru_step_backward, gout[t], rz[t], n[t], h_prev, hn[t], dh,
+                               dGX[t], dGH[t])
             # dL/dh_{t-1} = dGH_t W_hh + dh_t z_t
-            xp.matmul(dgh, w_hh_a, out=hw)
-            dh *= z
+            xp.matmul(dGH[t], w_hh_a, out=hw)
+            dh *= rz[t, :, H:]
             dh += hw
         dx, dw_ih, _, db_ih = _weight_grads(dGX, x, out, h0, w_ih, self.reverse, need[0],
                                             need[2], False, need_b[0])
@@ -131,6 +96,74 @@ class GRUSequenceFunction(_SequenceFunction):
         SCRATCH.give(xp, dGX, dGH)
         grads = (dx, dh if need[1] else None, dw_ih, dw_hh)
         return _wrap_all(grads + ((db_ih, db_hh) if b else ()))
+
+
+@fused(inputs=[("gx", ("x_r", "x_z", "x_n"), -1), ("gh", ("h_r", "h_z", "h_nn"), -1), "h"],
+       inouts=[("rz", ("r", "z"), -1), "hn", "n_t", "h_t"], outputs=[], body="""
+    // r, z = sigma(x + h) (rows scaled by 1/2: sigma = (1 + tanh) / 2)
+    r = tanh(x_r + h_r) * (T)0.5 + (T)0.5;
+    z = tanh(x_z + h_z) * (T)0.5 + (T)0.5;
+    // n = tanh(x_n + r h_n),  h_t = n + z (h_{t-1} - n)
+    hn = h_nn;
+    n_t = tanh(r * h_nn + x_n);
+    h_t = (h - n_t) * z + n_t;""")
+def _gru_step(xp, gx, gh, h, rz, hn, n_t, h_t):
+    """One step of the raw GRU loop, in place: from the input part gx and hidden part gh (B, 3H)
+    of the pre-activations (r, z rows scaled by 1/2) and h_{t-1}, writes [r | z] (B, 2H), the
+    kept h_n part, n and h_t (B, H)."""
+    H = h.shape[-1]
+    # [r | z] = sigma(x_rz + h_rz)
+    xp.add(gx[:, :2 * H], gh[:, :2 * H], out=rz)
+    xp.tanh(rz, out=rz)
+    rz *= 0.5
+    rz += 0.5
+    r, z = rz[:, :H], rz[:, H:]
+    # n = tanh(x_n + r h_n)
+    hn[...] = gh[:, 2 * H:]
+    xp.multiply(r, hn, out=n_t)
+    n_t += gx[:, 2 * H:]
+    xp.tanh(n_t, out=n_t)
+    # h_t = n + z (h_{t-1} - n)
+    xp.subtract(h, n_t, out=h_t)
+    h_t *= z
+    h_t += n_t
+
+
+@fused(inputs=["gout", ("rz", ("r", "z"), -1), "nc", "h_prev", "hn"],
+       inouts=["dh", ("dgx", ("da_r", "da_z", "da_n"), -1), ("dgh", ("dh_r", "dh_z", "dh_n"), -1)],
+       outputs=[], body="""
+    dh += gout;
+    T omz = (T)1 - z;
+    da_n = ((T)1 - nc * nc) * omz * dh;
+    da_z = (h_prev - nc) * z * omz * dh;
+    da_r = ((T)1 - r) * r * hn * da_n;
+    dh_r = da_r;  dh_z = da_z;  dh_n = da_n * r;""")
+def _gru_step_backward(xp, gout, rz, n, h_prev, hn, dh, dgx, dgh):
+    """One step of the raw GRU backward: dh += dL/dh_t from the output; writes dgx = [da_r |
+    da_z | da_n] and dgh = [da_r | da_z | da_n r] (B, 3H) (derivation: GRUCellFunction)."""
+    H = dh.shape[-1]
+    r, z = rz[:, :H], rz[:, H:]
+    da_r, da_z, da_n = dgx[:, :H], dgx[:, H:2 * H], dgx[:, 2 * H:]
+    dh += gout
+    one_minus_z = 1.0 - z
+    # da_n = dh (1 - z) (1 - n^2)
+    xp.multiply(n, n, out=da_n)
+    xp.subtract(1.0, da_n, out=da_n)
+    da_n *= one_minus_z
+    da_n *= dh
+    # da_z = dh (h_{t-1} - n) z (1 - z)
+    xp.subtract(h_prev, n, out=da_z)
+    da_z *= z
+    da_z *= one_minus_z
+    da_z *= dh
+    # da_r = da_n h_n r (1 - r)
+    xp.subtract(1.0, r, out=da_r)
+    da_r *= r
+    da_r *= hn
+    da_r *= da_n
+    # the hidden part: [da_r | da_z | da_n r]
+    dgh[:, :2 * H] = dgx[:, :2 * H]
+    xp.multiply(da_n, r, out=dgh[:, 2 * H:])
 
 
 def _gru_bptt_graph(x, h0, w_ih, w_hh, b, gout, gh_n, reverse, need, need_b):

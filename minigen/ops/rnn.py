@@ -237,12 +237,12 @@ def _gru_gates(m, x_r, x_z, x_n, h_r, h_z, h_n, h):
     return r, z, n, n + z * (h - n)
 
 
-@fused(inputs=["x_r", "x_z", "x_n", "h_r", "h_z", "h_n", "h"], outputs=["r", "z", "n", "h_new"],
+@fused(inputs=["x_r", "x_z", "x_n", "h_r", "h_z", "h_n", "h"], outputs=["r", "z", "nc", "h_new"],
        body=f"""
     r = {_SIGMOID.format("x_r + h_r")};
     z = {_SIGMOID.format("x_z + h_z")};
-    n = tanh(x_n + r * h_n);
-    h_new = n + z * (h - n);""")
+    nc = tanh(x_n + r * h_n);   // n
+    h_new = nc + z * (h - nc);""")
 def _gru_gates_raw(xp, x_r, x_z, x_n, h_r, h_z, h_n, h):
     return _gru_gates(_ArrayMath(xp), x_r, x_z, x_n, h_r, h_z, h_n, h)
 
@@ -268,10 +268,10 @@ def _gru_backward_gates(m, gy, h, r, z, n, h_n):
     return da_r, da_z, da_n, da_n * r, gy * z
 
 
-@fused(inputs=["gy", "h", "r", "z", "n", "h_n"], outputs=["da_r", "da_z", "da_n", "dh_n", "dh"],
+@fused(inputs=["gy", "h", "r", "z", "nc", "h_n"], outputs=["da_r", "da_z", "da_n", "dh_n", "dh"],
        body="""
-    da_n = gy * ((T)1 - z) * ((T)1 - n * n);
-    da_z = gy * (h - n) * z * ((T)1 - z);
+    da_n = gy * ((T)1 - z) * ((T)1 - nc * nc);
+    da_z = gy * (h - nc) * z * ((T)1 - z);
     da_r = da_n * h_n * r * ((T)1 - r);
     dh_n = da_n * r;
     dh = gy * z;""")

@@ -37,6 +37,7 @@ itself differentiable and gradgradcheck holds.
 from __future__ import annotations
 
 from ..autograd import Function, Tensor, _wrap, is_grad_enabled
+from ..backend import fused
 from .rnn import (TENSOR_MATH, _affine_grads, _lstm_backward_step, _lstm_pointwise, _raw,
                   _wrap_all, check_cell_args)
 from .scratch import SCRATCH, aligned_empty
@@ -178,31 +179,16 @@ class LSTMSequenceFunction(_SequenceFunction):
         cs = SCRATCH.take(xp, (T, H, B), x.dtype)  # c_t^T of every step
         tcs = SCRATCH.take(xp, (T, H, B), x.dtype)  # tanh(c_t)^T
         hs = SCRATCH.take(xp, (T, H, B), x.dtype)  # h_t^T
-        hw = xp.empty((4 * H, B), dtype=x.dtype)
-        ig = xp.empty((H, B), dtype=x.dtype)
+        hw = xp.zeros((4 * H, B), dtype=x.dtype)
         # the state starts as h0 (a zero h0, nn.LSTM's default, adds nothing: no product)
         h, c = (xp.ascontiguousarray(h0.T) if h0.any() else None), c0.T
         for t in _steps(T, reverse):
-            a = act[t]
-            # a_t = G_x[t] + W_hh h_{t-1};  o, i, f = sigma(.), g = tanh(.)
+            # hw = W_hh h_{t-1} (zeros while h is)
             if h is not None:
                 xp.matmul(w_hh_s, h, out=hw)
-                a += hw
-            xp.tanh(a, out=a)
-            s = a[:3 * H]
-            s *= 0.5
-            s += 0.5
-            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            # c_t = f c_{t-1} + i g
-            c_t = cs[t]
-            xp.multiply(f, c, out=c_t)
-            xp.multiply(i, g, out=ig)
-            c_t += ig
-            # h_t = o tanh(c_t)
-            xp.tanh(c_t, out=tcs[t])
-            h_t = hs[t]
-            xp.multiply(o, tcs[t], out=h_t)
-            h, c = h_t, c_t
+            # the gates, c_t, tanh(c_t), h_t: one CUDA kernel on a GPU
+            self.backend.fused(_lstm_step, hw, c, act[t], cs[t], tcs[t], hs[t])
+            h, c = hs[t], cs[t]
         out = aligned_empty(xp, (T, B, H), x.dtype)
         out[...] = hs.transpose(0, 2, 1)
         h_n, c_n = h.T.copy(), c.T.copy()  # (copies: the buffers go back to the pool)
@@ -231,7 +217,6 @@ class LSTMSequenceFunction(_SequenceFunction):
         w_hh_t[:, :H], w_hh_t[:, H:] = w_hh[3 * H:].T, w_hh[:3 * H].T
         dh, dc = dh.T.copy(), dc.T.copy()  # (H, B), updated in place below
         U = SCRATCH.take(xp, (_CHUNK, H, B), out.dtype)
-        u = xp.empty((H, B), dtype=out.dtype)
         order = list(reversed(_steps(T, self.reverse)))
         first = order[-1]
         for k in range(0, T, _CHUNK):
@@ -241,20 +226,11 @@ class LSTMSequenceFunction(_SequenceFunction):
             _lstm_local_factors(xp, act[t0:t1], dA[t0:t1], cs, tcs[t0:t1], hs[t0:t1],
                                 U[:t1 - t0], c0.T, t0, t1, self.reverse)
             for t in order[k:k + _CHUNK]:
-                d, f = dA[t], act[t, 2 * H:3 * H]
-                # dL/dh_t = (from the output at t) + (from step t+1)
-                dh += gout[t].T
-                # dc_t += dh_t o (1 - tanh^2 c_t)
-                xp.multiply(dh, U[t - t0], out=u)
-                dc += u
-                # da_o = dh_t [tanh(c_t) sigma'(a_o)]
-                d[:H] *= dh
-                # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
-                d_ifg = d[H:].reshape(3, H, B)
-                d_ifg *= dc
-                # dL/dc_{t-1} = dc_t f,   dL/dh_{t-1} = W_hh^T da_t (for the first step,
-                # dL/dh0: only if asked for)
-                dc *= f
+                d = dA[t]
+                # dh, dc and da_t of this step: one CUDA kernel on a GPU
+                self.backend.fused(_lstm_step_backward, gout[t].T, U[t - t0],
+                                   act[t, 2 * H:3 * H], dh, dc, d)
+                # dL/dh_{t-1} = W_hh^T da_t (for the first step, dL/dh0: only if asked for)
                 if t != first or need[1]:
                     xp.matmul(w_hh_t, d, out=dh)
         SCRATCH.give(xp, U)
@@ -277,6 +253,64 @@ class LSTMSequenceFunction(_SequenceFunction):
         grads = (dx, dh.T.copy() if need[1] else None, dc.T.copy() if need[2] else None,
                  dw_ih, dw_hh)
         return _wrap_all(grads + (db,) * len(b))
+
+
+_GATES = ("o", "i", "f", "g")  # the raw loop's gate order (``_lstm_gate_layout``)
+
+
+@fused(inputs=[("hw", tuple("hw_" + n for n in _GATES), 0), "c"],
+       inouts=[("a", tuple("a_" + n for n in _GATES), 0), "c_t", "tc", "h_t"], outputs=[],
+       body="""
+    // a_t = G_x[t] + W_hh h_{t-1} (o, i, f rows scaled by 1/2): sigma = (1 + tanh) / 2
+    a_o = tanh(a_o + hw_o) * (T)0.5 + (T)0.5;
+    a_i = tanh(a_i + hw_i) * (T)0.5 + (T)0.5;
+    a_f = tanh(a_f + hw_f) * (T)0.5 + (T)0.5;
+    a_g = tanh(a_g + hw_g);
+    // c_t = f c_{t-1} + i g,   h_t = o tanh(c_t)
+    c_t = a_f * c + a_i * a_g;
+    tc = tanh(c_t);
+    h_t = a_o * tc;""")
+def _lstm_step(xp, hw, c, a, c_t, tc, h_t):
+    """One step of the raw LSTM loop, in place: the pre-activations a (4H, B), rows [o | i | f
+    | g], become the gates; c_t, tanh(c_t) and h_t (H, B) are written. hw = W_hh h_{t-1}."""
+    H = c.shape[0]
+    # a_t = G_x[t] + W_hh h_{t-1};  o, i, f = sigma(.), g = tanh(.)
+    a += hw
+    xp.tanh(a, out=a)
+    s = a[:3 * H]
+    s *= 0.5
+    s += 0.5
+    o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    # c_t = f c_{t-1} + i g
+    xp.multiply(f, c, out=c_t)
+    c_t += i * g
+    # h_t = o tanh(c_t)
+    xp.tanh(c_t, out=tc)
+    xp.multiply(o, tc, out=h_t)
+
+
+@fused(inputs=["gout", "U", "f"],
+       inouts=["dh", "dc", ("d", tuple("d_" + n for n in _GATES), 0)], outputs=[], body="""
+    dh += gout;
+    dc += dh * U;
+    d_o *= dh;
+    d_i *= dc;  d_f *= dc;  d_g *= dc;
+    dc *= f;""")
+def _lstm_step_backward(xp, gout, U, f, dh, dc, d):
+    """One step of the raw LSTM backward, in place on dh, dc (H, B) and d (4H, B), which holds
+    the step's local factors (``_lstm_local_factors``) and becomes dL/da_t."""
+    H = dh.shape[0]
+    # dL/dh_t = (from the output at t) + (from step t+1)
+    dh += gout
+    # dc_t += dh_t o (1 - tanh^2 c_t)
+    dc += dh * U
+    # da_o = dh_t [tanh(c_t) sigma'(a_o)]
+    d[:H] *= dh
+    # [da_i | da_f | da_g] = dc_t [g sigma'(a_i) | c_{t-1} sigma'(a_f) | i tanh'(a_g)]
+    d_ifg = d[H:].reshape(3, H, -1)
+    d_ifg *= dc
+    # dL/dc_{t-1} = dc_t f
+    dc *= f
 
 
 def _lstm_bptt_graph(x, h0, c0, w_ih, w_hh, b, gout, gh_n, gc_n, reverse, need, need_b):

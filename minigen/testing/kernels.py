@@ -69,23 +69,32 @@ def device_source(twin, ctype):
 
 
 def _workdir():
+    """A cache of compiled kernels shared by this user's processes (named by a hash of the
+    compiler command and the source, so a changed body compiles afresh)."""
     global _cache_dir
     if _cache_dir is None:
-        _cache_dir = tempfile.mkdtemp(prefix="minigen-kernels-")
+        d = os.path.join(tempfile.gettempdir(), f"minigen-kernels-{os.getuid()}")
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        _cache_dir = d
     return _cache_dir
 
 
 def _compile(cmd_prefix, source, suffix, out_suffix):
     key = hashlib.sha1((" ".join(cmd_prefix) + source).encode()).hexdigest()[:16]
-    src = os.path.join(_workdir(), key + suffix)
     out = os.path.join(_workdir(), key + out_suffix)
     if not os.path.exists(out):
-        with open(src, "w") as f:
+        # written under a name of this process's own, then renamed: processes compiling the
+        # same kernel at once never see half a file
+        tmp = os.path.join(_workdir(), f"{key}.{os.getpid()}")
+        with open(tmp + suffix, "w") as f:
             f.write(source)
-        r = subprocess.run(cmd_prefix + ["-o", out, src], capture_output=True, text=True)
+        r = subprocess.run(cmd_prefix + ["-o", tmp + out_suffix, tmp + suffix],
+                           capture_output=True, text=True)
+        os.remove(tmp + suffix)
         if r.returncode != 0:
             raise RuntimeError(f"compiling failed ({' '.join(cmd_prefix)}):\n{r.stderr}\n"
                                f"--- source ---\n{source}")
+        os.replace(tmp + out_suffix, out)
     return out
 
 
