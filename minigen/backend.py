@@ -564,6 +564,18 @@ def set_rng_state(state):
 
 
 # ----------------------------------------------------------------------------- bounds
+def value_range(a):
+    """(min, max) of a non-empty integer array as Python ints, in one read from the device.
+
+    On a GPU each read of a device value on the host waits for all queued kernels (a host
+    sync); the range checks below run every step (embedding indices, class targets), so they
+    read both ends together: one sync, not two."""
+    if type(a) is numpy.ndarray:
+        return int(a.min()), int(a.max())
+    lo, hi = backend_of(a).xp.stack((a.min(), a.max())).tolist()
+    return int(lo), int(hi)
+
+
 def check_index(xp, index, size, op, dim=0):
     """Raise IndexError if any integer in ``index`` lies outside [-size, size).
 
@@ -572,7 +584,7 @@ def check_index(xp, index, size, op, dim=0):
     """
     if index.size == 0:
         return
-    lo, hi = int(index.min()), int(index.max())
+    lo, hi = value_range(index)
     if hi >= size or lo < -size:
         bad = hi if hi >= size else lo
         raise IndexError(f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}")

@@ -164,6 +164,22 @@ def training_step(model, optimizer, batch, grad_clip=None):
     return loss
 
 
+def read_figures(**figures):
+    """A ``train_step``'s figures as Python floats: each value a number or a one-element
+    tensor, the tensors read from the device together. On a GPU every read of a device value
+    waits for all queued kernels (a host sync); a GAN step's six figures are one read, not six."""
+    from . import stack
+    from .autograd import Tensor
+
+    names = [k for k, v in figures.items() if isinstance(v, Tensor)]
+    if names:
+        ts = [figures[k].detach().reshape(()) for k in names]
+        if len({t.dtype for t in ts}) > 1:
+            ts = [t.double() for t in ts]
+        figures.update(zip(names, stack(ts).tolist()))
+    return {k: float(v) for k, v in figures.items()}
+
+
 def _loss_value(out):
     """The number to log for a step's output: the loss, or a ``train_step`` dict's ``'loss'``
     (or its first entry)."""

@@ -339,3 +339,67 @@ def test_twin_on_the_gpu_agrees_with_its_numpy_function(name, dt):
                 _agree(cupy.asnumpy(g), w, dt, f"{name} output {o} on the GPU")
         for o, g, w in zip(map(_label, twin.inout_args), io_gpu, io_ref):
             _agree(cupy.asnumpy(g), w, dt, f"{name} inout {o} on the GPU")
+
+
+# ----------------------------------------------------------------------------- host syncs
+def test_count_syncs_names_each_read_and_its_line():
+    from minigen.testing import simulated_cuda
+    with simulated_cuda.simulated_cuda():
+        x = minigen.arange(5, device="cuda")
+        with simulated_cuda.count_syncs() as log:
+            float(x.sum())          # Tensor.__float__ reads with .item()
+            x.max().item()
+            x.cpu()
+            bool(x.array.any())     # a raw device array read on the host
+        kinds = sorted(k for k, _ in log)
+        assert kinds == ["bool", "item", "item", "to_numpy"] and sum(log.values()) == 4
+        assert all("test_fused_kernels.py" in where or "minigen/" in where for _, where in log)
+        with simulated_cuda.count_syncs() as log:
+            y = (x * 2 + 1).exp()  # device work only
+        assert y.shape == (5,) and not log
+
+
+def test_a_range_check_reads_the_device_once():
+    from minigen.testing import simulated_cuda
+    with simulated_cuda.simulated_cuda():
+        idx = minigen.tensor([3, 0, 7, 2], device="cuda")
+        with simulated_cuda.count_syncs() as log:
+            lo_hi = B.value_range(idx.array)
+        assert lo_hi == (0, 7) and sum(log.values()) == 1
+        emb = minigen.nn.Embedding(8, 3).to("cuda")
+        with simulated_cuda.count_syncs() as log:
+            emb(idx)
+        assert sum(log.values()) == 1
+        with pytest.raises(IndexError, match="index 8 is out of range"):
+            emb(minigen.tensor([8], device="cuda"))
+    assert B.value_range(np.array([5, -2, 4])) == (-2, 5)
+
+
+def test_training_figures_are_one_read():
+    from minigen.testing import simulated_cuda
+    from minigen.train import read_figures
+    with simulated_cuda.simulated_cuda():
+        a = minigen.tensor(1.5, device="cuda")
+        b = minigen.tensor([2.25], device="cuda", dtype=minigen.float64)
+        with simulated_cuda.count_syncs() as log:
+            f = read_figures(a=a, b=b, c=3, d=a * 2)
+        assert f == {"a": 1.5, "b": 2.25, "c": 3.0, "d": 3.0}
+        assert all(type(v) is float for v in f.values()) and sum(log.values()) == 1
+
+
+@pytest.mark.parametrize("name, most", [("gpt_step", 3), ("dcgan_step", 0), ("model:lstm", 2),
+                                        ("model:dcgan", 1), ("model:vae", 0)])
+def test_host_syncs_per_training_step(name, most):
+    """A step's reads of device values (each a GPU stall) stay at what benchmarks/host_syncs.py
+    measured: the GPT step's are its two embedding range checks and its target check; a DCGAN
+    step's batch norms and gradient norms read nothing."""
+    from minigen.bench.harness import Lib
+    from minigen.bench.workloads_models import model_workloads
+    from minigen.testing import simulated_cuda
+    w = next(w for w in model_workloads(quick=True) if w.name.startswith(name))
+    with simulated_cuda.simulated_cuda():
+        case = w.make(Lib("minigen", "cuda"))
+        case.step()
+        with simulated_cuda.count_syncs() as log:
+            case.step()
+    assert sum(log.values()) <= most, log

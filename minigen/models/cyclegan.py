@@ -32,6 +32,7 @@ import os
 import minigen
 from minigen import nn
 from minigen.nn import functional as F
+from minigen.train import read_figures
 
 from .datasets import DATASETS
 from .gan import grad_norm
@@ -128,8 +129,9 @@ class CycleGAN(nn.Module):
         loss_D.backward()
         grad_D = grad_norm(self.D_A) + grad_norm(self.D_B)
         optimizers["D"].step()
-        return {"loss": loss_G.item(), "loss_G": adv.item(), "loss_cycle": cyc.item(), "loss_identity": idt.item(),
-                "loss_D": loss_D.item(), "grad_G": grad_G, "grad_D": grad_D}
+        f = read_figures(loss=loss_G, loss_G=adv, loss_cycle=cyc, loss_identity=idt, loss_D=loss_D,
+                         grad_G=grad_G, grad_D=grad_D)
+        return f
 
     @minigen.no_grad()
     def translate(self, x, direction="A2B"):

@@ -261,7 +261,7 @@ class DDPM(nn.Module):
         y = y.to(self.sqrt_ab.device)
         if y.shape != (n,):
             raise ValueError(f"DDPM: labels must be one class per example, shape [{n}], got {list(y.shape)}")
-        lo, hi = int(y.min().item()), int(y.max().item())
+        lo, hi = minigen.stack(y.aminmax()).tolist()  # one read of the device, not two
         if lo < 0 or hi >= self.num_classes:
             raise ValueError(f"DDPM: labels must lie in 0 .. {self.num_classes - 1}, got {lo} .. {hi}")
         return y

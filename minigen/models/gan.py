@@ -34,7 +34,6 @@ and crops back to the data's 28x28.
 from __future__ import annotations
 
 import csv
-import math
 import os
 import warnings
 
@@ -43,6 +42,7 @@ import numpy
 import minigen
 from minigen import nn
 from minigen.nn import functional as F
+from minigen.train import read_figures
 
 __all__ = ["GAN", "grad_norm", "gan_optimizers", "GAN_HOOKS", "bce"]
 
@@ -62,12 +62,10 @@ def logit(d):
 
 
 def grad_norm(module):
-    """The 2-norm of all of ``module``'s gradients together (0 if none)."""
-    total = 0.0
-    for p in module.parameters():
-        if p.grad is not None:
-            total += float((p.grad * p.grad).sum().item())
-    return math.sqrt(total)
+    """The 2-norm of all of ``module``'s gradients together, a 0-d tensor (0.0 if none): left
+    on the device, for ``read_figures`` to read with the step's other figures."""
+    squares = [(p.grad * p.grad).sum() for p in module.parameters() if p.grad is not None]
+    return minigen.stack(squares).sum().sqrt() if squares else 0.0
 
 
 class GAN(nn.Module):
@@ -208,9 +206,9 @@ class GAN(nn.Module):
         loss_G.backward()
         grad_G = grad_norm(self.G)
         optimizers["G"].step()
-        return {"loss": loss_D.item() + loss_G.item(), "loss_D": loss_D.item(), "loss_G": loss_G.item(),
-                "D_x": logit(d_real).sigmoid().mean().item(), "D_G_z": logit(d_fake).sigmoid().mean().item(),
-                "grad_D": grad_D, "grad_G": grad_G}
+        f = read_figures(loss_D=loss_D, loss_G=loss_G, D_x=logit(d_real).sigmoid().mean(),
+                         D_G_z=logit(d_fake).sigmoid().mean(), grad_D=grad_D, grad_G=grad_G)
+        return {"loss": f["loss_D"] + f["loss_G"], **f}
 
 
 def gan_optimizers(model, recipe):

@@ -127,7 +127,7 @@ class _Autoregressive(nn.Module):
         y = y if isinstance(y, minigen.Tensor) else minigen.tensor(list(y), dtype=minigen.int64)
         if y.shape != (n,):
             raise ValueError(f"{type(self).__name__}: labels must be one class per image, shape [{n}], got {list(y.shape)}")
-        lo, hi = int(y.min().item()), int(y.max().item())
+        lo, hi = minigen.stack(y.aminmax()).tolist()  # one read of the device, not two
         if lo < 0 or hi >= self.num_classes:
             raise ValueError(f"{type(self).__name__}: labels must lie in 0 .. {self.num_classes - 1}, got {lo} .. {hi}")
         return y.to(self._device())

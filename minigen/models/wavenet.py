@@ -119,7 +119,7 @@ class WaveNet(nn.Module):
         y = digits if isinstance(digits, minigen.Tensor) else minigen.tensor(list(digits), dtype=minigen.int64)
         if y.shape != (n,):
             raise ValueError(f"WaveNet: digits must be one per sequence, shape [{n}], got {list(y.shape)}")
-        lo, hi = int(y.min().item()), int(y.max().item())
+        lo, hi = minigen.stack(y.aminmax()).tolist()  # one read of the device, not two
         if lo < 0 or hi >= self.num_classes:
             raise ValueError(f"WaveNet: digits must lie in 0 .. {self.num_classes - 1}, got {lo} .. {hi}")
         return F.one_hot(y.to(device), self.num_classes).to(minigen.float32)

@@ -35,6 +35,7 @@ a GAN's losses it tracks sample quality), the penalty, the losses and gradient n
 from __future__ import annotations
 
 import minigen
+from minigen.train import read_figures
 
 from .dcgan import DCDiscriminator, DCGenerator, check_image_data, dcgan_init
 from .gan import GAN, GAN_HOOKS, grad_norm, warn_batch_norm_under_penalty
@@ -97,11 +98,11 @@ class WGANGP(GAN):
             # L_G = -E D(G(z))
             loss_G = -self.D(self.G(self.noise(n))).mean()
             loss_G.backward()
-            self._last_G = {"loss_G": loss_G.item(), "grad_G": grad_norm(self.G)}
+            self._last_G = read_figures(loss_G=loss_G, grad_G=grad_norm(self.G))
             optimizers["G"].step()
-        w = (d_real.mean() - d_fake.mean()).item()
-        return {"loss": loss_D.item(), "loss_D": loss_D.item(), "wasserstein": w, "gradient_penalty": gp.item(),
-                "grad_D": grad_D, **self._last_G}
+        f = read_figures(loss_D=loss_D, wasserstein=d_real.mean() - d_fake.mean(),
+                         gradient_penalty=gp, grad_D=grad_D)
+        return {"loss": f["loss_D"], **f, **self._last_G}
 
 
 def build_wgan_gp(data="mnist", variant="default", **options):

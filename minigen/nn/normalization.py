@@ -85,17 +85,16 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or not self.track_running_stats
         factor = 0.0 if self.momentum is None else self.momentum
         update = self.training and self.track_running_stats
-        if update:
-            n = int(self.num_batches_tracked.item()) + 1
-            if self.momentum is None:
-                # cumulative moving average: running = mean of every batch statistic so far
-                factor = 1.0 / n
+        if update and self.momentum is None:
+            # cumulative moving average: running = mean of every batch statistic so far (the
+            # count is read from the device only here: a read is a host sync on a GPU)
+            factor = 1.0 / (int(self.num_batches_tracked.item()) + 1)
         # (batch_norm validates before it touches the running buffers; the count moves after)
         out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                          use_batch_stats, factor, self.eps)
         if update:
             with no_grad():
-                self.num_batches_tracked.fill_(n)
+                self.num_batches_tracked.add_(1)
         return out
 
     def extra_repr(self):

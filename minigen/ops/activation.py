@@ -317,8 +317,7 @@ def _check_embedding_indices(input, num, op):
         raise RuntimeError(f"{op}: expected indices of an integer dtype (int64 or int32), but "
                            f"got {input.dtype}")
     if input.numel():
-        idx = input.array
-        lo, hi = int(idx.min()), int(idx.max())
+        lo, hi = B.value_range(input.array)
         if lo < 0 or hi >= num:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{op}: index {bad} is out of range for num_embeddings={num} "
@@ -506,7 +505,7 @@ def one_hot(tensor, num_classes=-1):
             raise RuntimeError("one_hot: can not infer the total number of classes from an "
                                "empty tensor; pass num_classes")
     else:
-        lo, hi = int(idx.min()), int(idx.max())
+        lo, hi = B.value_range(idx)
         if lo < 0:
             raise RuntimeError(f"one_hot: class values must be non-negative, got {lo}")
         if num_classes == -1:

@@ -119,7 +119,7 @@ def _check_class_target(op, input, target, ignore_index):
     xp = input.xp
     if t.size:
         t_valid = xp.where(valid, t, 0)
-        lo, hi = int(t_valid.min()), int(t_valid.max())
+        lo, hi = B.value_range(t_valid)
         if hi >= C or lo < 0:
             bad = hi if hi >= C else lo
             raise IndexError(f"{op}: target {bad} is out of bounds for {C} classes (expected "

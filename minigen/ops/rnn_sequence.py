@@ -181,7 +181,7 @@ class LSTMSequenceFunction(_SequenceFunction):
         hs = SCRATCH.take(xp, (T, H, B), x.dtype)  # h_t^T
         hw = xp.zeros((4 * H, B), dtype=x.dtype)
         # the state starts as h0 (a zero h0, nn.LSTM's default, adds nothing: no product)
-        h, c = (xp.ascontiguousarray(h0.T) if h0.any() else None), c0.T
+        h, c = (xp.ascontiguousarray(h0.T) if _nonzero(self.backend, h0) else None), c0.T
         for t in _steps(T, reverse):
             # hw = W_hh h_{t-1} (zeros while h is)
             if h is not None:
@@ -242,7 +242,7 @@ class LSTMSequenceFunction(_SequenceFunction):
         D[...] = dA.transpose(1, 0, 2)
         SCRATCH.give(xp, dA, w_hh_t)
         dx, dw_ih, dw_hh, _ = _weight_grads(D.transpose(1, 2, 0), x, out,
-                                            None if T > 1 and not h0.any() else h0,
+                                            None if T > 1 and not _nonzero(self.backend, h0) else h0,
                                             xp.roll(w_ih, H, axis=0) if need[0] else None,
                                             self.reverse, need[0], need[3], need[4], False)
         # db = sum of dA over all T*B columns of the gate-major copy (a GEMV, Backend.sum)
@@ -253,6 +253,13 @@ class LSTMSequenceFunction(_SequenceFunction):
         grads = (dx, dh.T.copy() if need[1] else None, dc.T.copy() if need[2] else None,
                  dw_ih, dw_hh)
         return _wrap_all(grads + (db,) * len(b))
+
+
+def _nonzero(backend, h0):
+    """Whether h0 can hold a nonzero, for skipping its products while it is zero (nn.LSTM's
+    default). On the CPU it is looked at; on a GPU looking would be a host sync, which costs
+    more than the products it saves, so h0 is taken as it comes."""
+    return bool(h0.any()) if backend.name == "cpu" else True
 
 
 _GATES = ("o", "i", "f", "g")  # the raw loop's gate order (``_lstm_gate_layout``)

@@ -5,7 +5,9 @@ The generated ndarray methods and operators are attached to ``SimArray`` by ``me
 """
 from __future__ import annotations
 
+import contextlib
 import operator
+import sys
 
 import numpy
 
@@ -18,6 +20,45 @@ def _host_msg(where, host):
     return (f"{where}: cannot mix a device array (SimArray, the simulated cupy.ndarray on "
             f"device 'cuda') with a host array (numpy.ndarray, shape {shape}); move one side "
             "explicitly (backend.asarray(...) to the device, .get() to the host)")
+
+
+# ----------------------------------------------------------------------------- host syncs
+# On a GPU, reading a device value on the host (float(a), bool(a), a.item(), a.get(), ...)
+# waits for every queued kernel to finish: a stall of the whole pipeline. Each such read of a
+# SimArray is counted here, with the line of minigen that asked (count_syncs()).
+_sync_log = None
+
+
+def _synced(kind):
+    if _sync_log is None:
+        return
+    f = sys._getframe(2)
+    while f is not None and "simulated_cuda" in f.f_code.co_filename:
+        f = f.f_back
+    where = []  # the line that asked, and the one that called it
+    while f is not None and len(where) < 2:
+        where.append(f"{_short(f.f_code.co_filename)}:{f.f_lineno} ({f.f_code.co_name})")
+        f = f.f_back
+    key = (kind, " <- ".join(where))
+    _sync_log[key] = _sync_log.get(key, 0) + 1
+
+
+def _short(path):
+    i = path.rfind("minigen")
+    return path[i:] if i >= 0 else path
+
+
+@contextlib.contextmanager
+def count_syncs():
+    """``with count_syncs() as log:`` -- ``log`` maps (kind, the minigen line that asked) to
+    how many times device values were read on the host inside the block."""
+    global _sync_log
+    outer, _sync_log = _sync_log, {}
+    log = _sync_log
+    try:
+        yield log
+    finally:
+        _sync_log = outer
 
 
 # ----------------------------------------------------------------------------- wrap / unwrap
@@ -198,6 +239,7 @@ class SimArray:
     # --- explicit host transfer --------------------------------------------------------------
     def get(self, stream=None, order="C", out=None, blocking=True):
         """A NumPy copy (as ``cupy.ndarray.get``)."""
+        _synced("get")
         if out is not None:
             if not isinstance(out, numpy.ndarray):
                 raise TypeError("get(out=...): out must be a numpy.ndarray")
@@ -214,24 +256,31 @@ class SimArray:
         self._a[...] = arr
 
     def item(self, *args):
+        _synced("item")
         return self._a.item(*args)
 
     def tolist(self):
+        _synced("tolist")
         return self._a.tolist()
 
     def __float__(self):
+        _synced("float")
         return float(self._a)
 
     def __int__(self):
+        _synced("int")
         return int(self._a)
 
     def __complex__(self):
+        _synced("complex")
         return complex(self._a)
 
     def __bool__(self):
+        _synced("bool")
         return bool(self._a)
 
     def __index__(self):
+        _synced("index")
         return operator.index(self._a)
 
     def __len__(self):

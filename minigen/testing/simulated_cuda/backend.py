@@ -12,7 +12,7 @@ import numpy
 
 from minigen import backend as _backend
 
-from .array import SimArray, _index_key, _unwrap
+from .array import SimArray, _index_key, _synced, _unwrap
 from .generator import SimGenerator
 from .namespace import _asarray, _require, simnp
 
@@ -59,6 +59,7 @@ class SimulatedCudaBackend(_backend.Backend):
     def to_numpy(self, a):
         """A host copy (as ``cupy.asnumpy``)."""
         if type(a) is SimArray:
+            _synced("to_numpy")
             return a._a.copy()
         return numpy.array(a, copy=True)
 
