@@ -44,6 +44,10 @@ def _samples(name, rng, dt):
     R, F = 37, 24
     if name in ("normal_cdf", "gelu_and_slope", "gelu_tanh_and_slope", "erf_raw", "erfc_raw"):
         return [(_x(rng, dt),)]
+    if name == "layer_norm_rstd":  # ss (a row's sum of squares), F, eps
+        return [(np.abs(a(R)) * F, F, 1e-5), (np.zeros(R, dt), F, 1e-5)]
+    if name == "layer_norm_row_factors":  # s1, s2, mu, rstd, F
+        return [(a(R), a(R), a(R), np.abs(a(R)) + 0.1, F)]
     if name == "layer_norm_affine":
         return [(a(R, F, scale=2), np.abs(a(R, 1)) + 0.1, a(F), a(F))]
     if name == "layer_norm_dx":
@@ -68,6 +72,19 @@ def _samples(name, rng, dt):
     if name == "gru_step_backward":  # gout, [r | z], n, h_prev, hn; dh, dgx, dgh
         return [(a(Bt, H), s(Bt, 2 * H), t(Bt, H), a(Bt, H), a(Bt, H), a(Bt, H),
                  np.zeros((Bt, 3 * H), dt), np.zeros((Bt, 3 * H), dt))]
+    if name == "running_update":  # mu, var; running_mean, running_var; keep, momentum, unbias
+        return [(a(12), np.abs(a(12)), a(12), np.abs(a(12)), 0.9, 0.1, 50 / 49)]
+    if name == "exp_shifted":  # m (the rows' max), p (scores, become exp), masked
+        p = a(R, F, scale=3)
+        p[0] = -np.inf                          # a row that keeps no key
+        p[1, ::2] = -np.inf                     # a row that keeps some
+        m = p.max(axis=1, keepdims=True)
+        return [(m, p.copy(), 1.0), (m[2:], p[2:].copy(), 0.0)]
+    if name == "divide_rows":  # z (the rows' sums), p, masked
+        p = np.abs(a(R, F))
+        p[0] = 0
+        z = p.sum(axis=1, keepdims=True)
+        return [(z, p.copy(), 1.0), (z[1:], p[1:].copy(), 0.0)]
     if name == "adam_update":
         out = []
         # (sign, l2, decay): Adam; AdamW's decoupled decay; Adam's L2 penalty; maximize
@@ -305,7 +322,8 @@ def test_training_steps_through_the_twins_match_the_cpu(opt, monkeypatch):
     with simulated_cuda.simulated_cuda():
         sim_losses, sim_w = run("cuda")
     assert ran == {t.name for t in B.FUSED_KERNELS} - {"normal_cdf", "gelu_tanh_and_slope",
-                                                       "erf_raw", "erfc_raw"}
+                                                       "erf_raw", "erfc_raw", "running_update",
+                                                       "exp_shifted", "divide_rows"}
     np.testing.assert_allclose(sim_losses, cpu_losses, rtol=1e-13)
     for a, b in zip(sim_w, cpu_w):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

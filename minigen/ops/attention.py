@@ -13,6 +13,7 @@ import math
 import numpy
 
 from ..autograd import Function, _wrap, is_grad_enabled
+from ..backend import fused
 from .attention_args import _OP, _check_inputs, _check_mask
 from .elementwise import where
 from .unary import exp
@@ -132,15 +133,10 @@ class ScaledDotProductAttention(Function):
             p += lay.of(self._keep_bias(p.dtype), p.ndim)
         masked = self.keep is not None or bias is not None
         # P = exp(S - m) / sum exp(S - m),  m the max over kept keys (masked: exp(-inf) = 0)
-        m = p.max(axis=lay.keys, keepdims=True)
-        if masked:  # a row with no key kept has max -inf: shift by 0 instead (its P stays 0)
-            m = xp.where(m == -xp.inf, 0.0, m)
-        p -= m
-        xp.exp(p, out=p)
-        z = self.backend.sum(p, (lay.keys,), keepdims=True)
-        if masked:
-            z = xp.where(z == 0, 1.0, z)
-        p /= z
+        # (each step after the max and the sum is one CUDA kernel on a GPU)
+        self.backend.fused(_exp_shifted, p.max(axis=lay.keys, keepdims=True), p, masked)
+        self.backend.fused(_divide_rows, self.backend.sum(p, (lay.keys,), keepdims=True), p,
+                           masked)
         return p
 
     def _probabilities(self, q, k, bias):
@@ -407,3 +403,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     inputs = (q, k, v) if bias is None else (q, k, v, bias)
     return ScaledDotProductAttention.apply(*inputs, keep=keep, dropout=dropout, scale=scale,
                                            need_weights=_need_weights)
+
+
+@fused(inputs=["m"], inouts=["p"], outputs=[], scalars=["masked"], body="""
+    // p <- exp(p - m); a row with no key kept (masked, max -inf) is shifted by 0: its P stays 0
+    p = exp(p - ((masked != (T)0 && isinf(m) && m < (T)0) ? (T)0 : m));""")
+def _exp_shifted(xp, m, p, masked):
+    """p <- exp(p - m) in place, m the max over each row of kept keys (masked: -inf where a row
+    keeps no key, which shifts by 0 instead)."""
+    if masked:
+        m = xp.where(m == -xp.inf, 0.0, m)
+    p -= m
+    xp.exp(p, out=p)
+
+
+@fused(inputs=["z"], inouts=["p"], outputs=[], scalars=["masked"], body="""
+    p = p / ((masked != (T)0 && z == (T)0) ? (T)1 : z);""")
+def _divide_rows(xp, z, p, masked):
+    """p <- p / z in place, z each row's sum (masked: a row that kept no key has z = 0 and stays
+    0)."""
+    if masked:
+        z = xp.where(z == 0, 1.0, z)
+    p /= z

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numbers
 
 from ..autograd import _wrap, is_grad_enabled
+from ..backend import backend_of, fused
 from .norm import _Normalize, _apply, _check_channels_input, _check_param
 from .unary import rsqrt
 
@@ -102,14 +103,23 @@ def _update_running(running, mu, var, m):
     while the normalisation itself used the biased one.
     """
     running_mean, running_var, momentum = running
-    mu = mu.reshape(-1)
-    var_unbiased = var.reshape(-1) * (m / (m - 1))
+    mu, var = mu.reshape(-1), var.reshape(-1)
+    backend_of(mu).fused(_running_update, mu, var, running_mean, running_var, 1 - momentum,
+                         momentum, m / (m - 1))
+
+
+@fused(inputs=["mu", "var"], inouts=["running_mean", "running_var"], outputs=[],
+       scalars=["keep", "momentum", "unbias"], body="""
+    running_mean = keep * running_mean + momentum * mu;
+    running_var = keep * running_var + momentum * (var * unbias);""")
+def _running_update(xp, mu, var, running_mean, running_var, keep, momentum, unbias):
+    """The update above on raw arrays (either running array may be None); keep = 1 - momentum,
+    unbias = m / (m - 1). One CUDA kernel on a GPU (when both are kept, in the statistics'
+    dtype)."""
     if running_mean is not None:
-        running_mean[...] = ((1 - momentum) * running_mean
-                             + momentum * mu.astype(running_mean.dtype))
+        running_mean[...] = keep * running_mean + momentum * mu.astype(running_mean.dtype)
     if running_var is not None:
-        running_var[...] = ((1 - momentum) * running_var
-                            + momentum * var_unbiased.astype(running_var.dtype))
+        running_var[...] = keep * running_var + momentum * (var * unbias).astype(running_var.dtype)
 
 
 def _to_last(a):

@@ -151,11 +151,7 @@ class LayerNorm(_Normalize):
         mu /= F
         xc = x2 - mu[:, None]
         # var = mean((x - mu)^2), the biased variance;  rstd = 1 / sqrt(var + eps)
-        var = self.backend.sum(xc * xc, (1,))
-        var /= F
-        var += eps
-        rstd = xp.sqrt(var, out=var)
-        xp.divide(1.0, rstd, out=rstd)
+        rstd = self.backend.fused(_layer_norm_rstd, self.backend.sum(xc * xc, (1,)), F, eps)
         self.stats = (mu, rstd)
         w = params[0] if has_weight else None
         b = params[-1] if has_bias else None
@@ -191,10 +187,7 @@ class LayerNorm(_Normalize):
                 s1, s2 = g2 @ w.reshape(-1), gyx @ w.reshape(-1)
             else:
                 s1, s2 = self.backend.sum(g2, (1,)), self.backend.sum(gyx, (1,))
-            # b = rstd^2 mean(g x_hat) = rstd^3 (s2 - mu s1) / F;  c = mu b - rstd s1 / F
-            b = s2 - mu * s1
-            b *= rstd * rstd * rstd / F
-            c = mu * b - rstd * s1 / F
+            b, c = self.backend.fused(_layer_norm_row_factors, s1, s2, mu, rstd, F)
             if w is not None:  # one CUDA kernel on a GPU
                 gx = self.backend.fused(_layer_norm_dx, g2, w.reshape(-1), rstd[:, None], x2,
                                         b[:, None], c[:, None])
@@ -207,6 +200,29 @@ class LayerNorm(_Normalize):
         if self.has_bias:
             grads.append(db)
         return tuple(grads)
+
+
+@fused(inputs=["ss"], outputs=["rstd"], scalars=["F", "eps"], body="""
+    rstd = (T)1 / sqrt(ss / F + eps);""")
+def _layer_norm_rstd(xp, ss, F, eps):
+    """rstd = 1 / sqrt(var + eps) per row from ss, the row's sum of (x - mu)^2: var = ss / F,
+    the biased variance. Works in ss."""
+    ss /= F
+    ss += eps
+    rstd = xp.sqrt(ss, out=ss)
+    return xp.divide(1.0, rstd, out=rstd)
+
+
+@fused(inputs=["s1", "s2", "mu", "rstd"], outputs=["b", "c"], scalars=["F"], body="""
+    b = (s2 - mu * s1) * (rstd * rstd * rstd / F);
+    c = mu * b - rstd * s1 / F;""")
+def _layer_norm_row_factors(xp, s1, s2, mu, rstd, F):
+    """LayerNorm's per-row factors of dL/dx (``LayerNorm``'s docstring), from s1 = g 1 and
+    s2 = (g * x) 1:  b = rstd^2 mean(g x_hat) = rstd^3 (s2 - mu s1) / F,  c = mu b - rstd s1 / F."""
+    b = s2 - mu * s1
+    b *= rstd * rstd * rstd / F
+    c = mu * b - rstd * s1 / F
+    return b, c
 
 
 @fused(inputs=["xc", "rstd", "w", "b"], outputs=["y"], body="""

@@ -38,13 +38,17 @@ Host syncs: every read of a device value on the host (``float``, ``bool``, ``int
 ``.get()``, ``to_numpy``), each a stall of the GPU's queue on real hardware, is counted inside
 ``with count_syncs() as log:``, with the minigen line that asked.
 
+Kernel launches, roughly (``with count_launches() as log:``): every array operation that
+computes (a new array with memory of its own, or a write into one; views and ``empty`` are
+free) and every fused kernel, as a GPU would launch them.
+
 Not simulated: asynchrony (``synchronize()`` is a no-op), memory pools, streams, multiple devices.
 """
 from __future__ import annotations
 
 # Import order matters only in that methods.py completes SimArray and generator.py fills in
 # simnp.random; importing any submodule runs this file first, so both always happen.
-from .array import SimArray, SimDevice, count_syncs  # noqa: F401  (SimDevice: was a module attribute)
+from .array import SimArray, SimDevice, count_launches, count_syncs  # noqa: F401  (SimDevice: was a module attribute)
 from . import methods  # noqa: F401  (attaches SimArray's ndarray methods and operators)
 from .namespace import SimNamespace, SimUfunc, simnp  # noqa: F401  (as SimDevice)
 from .generator import SimGenerator
@@ -52,5 +56,5 @@ from .backend import SimulatedCudaBackend, install, simulated_cuda, uninstall
 
 __all__ = [
     "SimArray", "SimGenerator", "SimulatedCudaBackend", "simnp", "install", "uninstall",
-    "simulated_cuda", "count_syncs",
+    "simulated_cuda", "count_syncs", "count_launches",
 ]

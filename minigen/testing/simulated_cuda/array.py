@@ -61,6 +61,33 @@ def count_syncs():
         _sync_log = outer
 
 
+# ----------------------------------------------------------------------------- launches
+# On a GPU each array operation that computes is a kernel launch (CuPy's Python plus the
+# driver's, ~5-10 us) whatever the array's size. count_launches() counts them here, roughly:
+# a device array created with memory of its own (an op's output; views, reshapes and
+# ``empty`` are free), and each write into an existing array (in-place operators, ``out=``,
+# ``a[k] = v``, ``fill``, scatter-adds, a fused kernel's call).
+_launch_log = None
+
+
+def _launched(kind="op"):
+    if _launch_log is not None:
+        _launch_log[kind] = _launch_log.get(kind, 0) + 1
+
+
+@contextlib.contextmanager
+def count_launches():
+    """``with count_launches() as log:`` -- ``log`` maps 'op' (a new array computed), 'write'
+    (into an existing one) and 'fused' (a fused kernel) to how many happened in the block."""
+    global _launch_log
+    outer, _launch_log = _launch_log, {}
+    log = _launch_log
+    try:
+        yield log
+    finally:
+        _launch_log = outer
+
+
 # ----------------------------------------------------------------------------- wrap / unwrap
 _PLAIN = frozenset({int, float, bool, complex, str, bytes, type(None), slice, type(Ellipsis)})
 
@@ -405,6 +432,8 @@ class SimArray:
     def __getitem__(self, key):
         k = _index_key(key, self._a.shape)
         r = self._a[k]
+        if _launch_log is not None and type(r) is numpy.ndarray and r.base is None:
+            _launched()  # advanced indexing: a gather kernel (basic slicing is a view)
         if type(r) is numpy.ndarray:
             return SimArray(r)
         # NumPy gives a scalar (a copy) for a full integer index; CuPy gives a 0-d *view*, so
@@ -425,6 +454,7 @@ class SimArray:
             value = _unwrap(value, "SimArray.__setitem__")
         elif isinstance(value, numpy.ndarray):
             raise TypeError(_host_msg("SimArray.__setitem__", value))
+        _launched("write")
         self._a[key] = value
 
     def take(self, indices, axis=None, out=None, mode="wrap"):

@@ -12,7 +12,7 @@ import numpy
 
 from minigen import backend as _backend
 
-from .array import SimArray, _index_key, _synced, _unwrap
+from .array import SimArray, _index_key, _launched, _synced, _unwrap
 from .generator import SimGenerator
 from .namespace import _asarray, _require, simnp
 
@@ -31,6 +31,7 @@ def _kernels():
     class ElementwiseKernel(host.HostElementwiseKernel):
         def __call__(self, *args):
             where = f"ElementwiseKernel {self.name}"
+            _launched("fused")
             return super().__call__(*[a._a if type(a) is SimArray else _unwrap(a, where)
                                       for a in args])
 
@@ -71,6 +72,7 @@ class SimulatedCudaBackend(_backend.Backend):
         where = "scatter_add"
         a = _require(target, where)
         key = _index_key(index, a.shape, where)
+        _launched("write")
         numpy.add.at(a, key, _unwrap(values, where))
 
     def generator(self, seed):

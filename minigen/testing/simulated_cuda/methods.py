@@ -7,19 +7,27 @@ import operator
 
 import numpy
 
-from .array import SimArray, _operand, _unwrap, _wrap
+from .array import SimArray, _launched, _operand, _unwrap, _wrap
+
+
+# methods that only look at memory differently (no kernel on a GPU) and those that return bytes
+_FREE = frozenset({"reshape", "transpose", "swapaxes", "squeeze", "view", "diagonal", "tobytes"})
 
 
 def _make_method(name):
     unbound = getattr(numpy.ndarray, name)
     where = f"SimArray.{name}"
+    free = name in _FREE
 
     def method(self, *args, **kw):
         if args:
             args = [_unwrap(a, where) for a in args]
         if kw:
             kw = {k: _unwrap(v, where) for k, v in kw.items()}
-        return _wrap(unbound(self._a, *args, **kw))
+        r = unbound(self._a, *args, **kw)
+        if not free and r is not self._a:  # (astype(copy=False) to its own dtype: nothing)
+            _launched("write" if name == "fill" else "op")
+        return _wrap(r)
 
     method.__name__ = name
     method.__qualname__ = f"SimArray.{name}"
@@ -41,6 +49,7 @@ def _make_binop(fn, symbol, reflected=False):
         o = _operand(other, f"operator {symbol}")
         if o is NotImplemented:
             return NotImplemented
+        _launched()
         return _wrap(fn(o, self._a) if reflected else fn(self._a, o))
     return op
 
@@ -50,6 +59,7 @@ def _make_iop(fn, symbol):
         o = _operand(other, f"operator {symbol}=")
         if o is NotImplemented:
             return NotImplemented
+        _launched("write")
         self._a = fn(self._a, o)  # numpy's in-place op returns the same (mutated) array
         return self
     return op
@@ -79,6 +89,6 @@ SimArray.__rdivmod__ = _make_binop(divmod, "divmod", reflected=True)
 
 for _base, _fn in (("neg", operator.neg), ("pos", operator.pos), ("abs", operator.abs),
                    ("invert", operator.invert)):
-    setattr(SimArray, f"__{_base}__", (lambda fn: lambda self: _wrap(fn(self._a)))(_fn))
+    setattr(SimArray, f"__{_base}__", (lambda fn: lambda self: (_launched(), _wrap(fn(self._a)))[1])(_fn))
 
 del _name, _sym, _base, _fn, _ifn

@@ -7,15 +7,32 @@ import types
 
 import numpy
 
-from .array import SimArray, _host_msg, _index_key, _operand, _unwrap, _unwrap_host, _wrap
+from .array import (SimArray, _host_msg, _index_key, _launched, _operand, _unwrap, _unwrap_host,
+                    _wrap)
 
 
 # ----------------------------------------------------------------------------- simnp
+# functions that launch no kernel on a GPU (views, shapes, dtypes, uninitialised memory)
+_FREE = frozenset({
+    "reshape", "transpose", "broadcast_to", "broadcast_arrays", "expand_dims", "squeeze",
+    "swapaxes", "moveaxis", "rollaxis", "atleast_1d", "atleast_2d", "atleast_3d", "shape", "ndim",
+    "size", "empty", "empty_like", "result_type", "can_cast", "promote_types", "iscomplexobj",
+    "isrealobj", "isscalar", "may_share_memory", "shares_memory", "split", "array_split",
+    "hsplit", "vsplit", "dsplit", "unravel_index", "ravel_multi_index", "broadcast_shapes",
+    "real", "imag", "diagonal", "finfo", "iinfo", "dtype", "ascontiguousarray", "asfortranarray"})
+
+
 def _wrap_function(f, where):
+    free = getattr(f, "__name__", where) in _FREE or where.split(".")[-1] in _FREE
+
     def call(*args, **kw):
         if kw:
             kw = {k: _unwrap(v, where) for k, v in kw.items()}
-        return _wrap(f(*[_unwrap(a, where) for a in args], **kw))
+        raw = [_unwrap(a, where) for a in args]
+        r = f(*raw, **kw)
+        if not free and not any(r is a for a in raw):
+            _launched("write" if "out" in kw else "op")
+        return _wrap(r)
 
     call.__name__ = getattr(f, "__name__", where)
     call.__qualname__ = where
@@ -46,10 +63,12 @@ class SimUfunc:
         where = self._where
         if kw:
             kw = {k: _unwrap(v, where) for k, v in kw.items()}
+        _launched("write" if "out" in kw else "op")
         return _wrap(self._uf(*[_ufunc_operand(a, where) for a in args], **kw))
 
     def at(self, a, indices, b=None):
         where = self._where + ".at"
+        _launched("write")
         if type(a) is not SimArray:
             raise TypeError(f"{where}: expected a device array (SimArray), got {type(a).__name__}")
         key = _index_key(indices, a._a.shape, where)
