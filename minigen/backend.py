@@ -282,7 +282,8 @@ class Backend:
 
 
     # what compiles and runs ``@fused`` functions' CUDA twins: a module with CuPy's
-    # ElementwiseKernel and empty (cupy itself on a GPU); None: the functions run as they are
+    # ElementwiseKernel, empty and ascontiguousarray (cupy itself on a GPU); None: the
+    # functions run as they are
     kernels = None
 
     def fused(self, fn, *args):
@@ -321,13 +322,20 @@ class CudaTwin:
 
     An input or inout given as ``(label, (name1, name2, ...), axis)`` is one argument that
     the kernel sees as equal blocks along ``axis``, one name each: the LSTM's (4H, B) gate
-    block, say, as its o, i, f, g rows."""
+    block, say, as its o, i, f, g rows. An input named ``"raw name"`` is a whole array that the
+    body indexes itself (C order, ``name[k]``; it takes no part in the broadcast), and a
+    scalar named ``"int name"`` an integer (``long long``), for index arithmetic."""
 
     def __init__(self, name, inputs, outputs, body, inouts=(), scalars=()):
         self.name, self.body = name, body
-        self.in_args, self.inout_args = tuple(inputs), tuple(inouts)
+        self.in_args = tuple(a.split()[-1] if isinstance(a, str) else a for a in inputs)
+        self.raw = frozenset(a.split()[-1] for a in inputs
+                             if isinstance(a, str) and a.split()[0] == "raw")
+        self.inout_args = tuple(inouts)
         self.inputs, self.inouts = _names(self.in_args), _names(self.inout_args)
-        self.outputs, self.scalars = tuple(outputs), tuple(scalars)
+        self.outputs = tuple(outputs)
+        self.scalars = tuple(a.split()[-1] for a in scalars)
+        self.int_scalars = frozenset(a.split()[-1] for a in scalars if a.split()[0] == "int")
         self._compiled = {}
 
     def split(self, args):
@@ -338,18 +346,25 @@ class CudaTwin:
                 args[na + ni:])
 
     def __call__(self, xp, *args):
-        """Run through ``xp`` (cupy, or a stand-in with its ElementwiseKernel and empty); args in
-        the NumPy function's order: inputs, inouts, scalars."""
+        """Run through ``xp`` (cupy, or a stand-in with its ElementwiseKernel, empty and
+        ascontiguousarray); args in the NumPy function's order: inputs, inouts, scalars."""
         k = self._compiled.get(xp)
         if k is None:
-            ins = ", ".join(f"T {n}" for n in self.inputs + self.scalars)
+            ins = [f"raw T {n}" if n in self.raw else f"T {n}" for n in self.inputs]
+            ins += [f"int64 {n}" if n in self.int_scalars else f"T {n}" for n in self.scalars]
             outs = ", ".join(f"T {n}" for n in self.inouts + self.outputs)
-            k = self._compiled[xp] = xp.ElementwiseKernel(ins, outs, self.body, "minigen_" + self.name)
+            k = self._compiled[xp] = xp.ElementwiseKernel(", ".join(ins), outs, self.body,
+                                                          "minigen_" + self.name)
         arrays, inouts, scalars = self.split(args)
-        dt = arrays[0].dtype
-        shape = numpy.broadcast_shapes(*(a.shape for a in arrays + inouts))
+        dt = (arrays + inouts)[0].dtype
+        shape = numpy.broadcast_shapes(*(a.shape for n, a in zip(self.inputs, arrays)
+                                         if n not in self.raw), *(a.shape for a in inouts))
         outs = [xp.empty(shape, dt) for _ in self.outputs]
-        k(*arrays, *(dt.type(s) for s in scalars), *inouts, *outs)
+        nums = [numpy.int64(v) if n in self.int_scalars else dt.type(v)
+                for n, v in zip(self.scalars, scalars)]
+        arrays = [xp.ascontiguousarray(a) if n in self.raw else a  # (the body indexes C order)
+                  for n, a in zip(self.inputs, arrays)]
+        k(*arrays, *nums, *inouts, *outs)
         return outs[0] if len(outs) == 1 else (tuple(outs) if outs else None)
 
     def accepts(self, args):

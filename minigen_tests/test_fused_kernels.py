@@ -85,6 +85,17 @@ def _samples(name, rng, dt):
         p[0] = 0
         z = p.sum(axis=1, keepdims=True)
         return [(z, p.copy(), 1.0), (z[1:], p[1:].copy(), 0.0)]
+    if name == "col2im_gather":  # cols (raw); out (inout); nb, Ho, Wo, G, Cg, H, W, kh, kw, ...
+        cases = []
+        # (H, W, kh, kw, sh, sw, dh, dw, ph, pw): padded and dilated; DCGAN's 4x4 stride 2
+        for H, W, kh, kw, sh, sw, dh, dw, ph, pw in [(3, 4, 3, 2, 2, 1, 1, 2, 1, 0),
+                                                     (3, 3, 4, 4, 2, 2, 1, 1, 0, 0)]:
+            nb, G, Cg = 2, 2, 3
+            Ho = (H - 1) * sh + (kh - 1) * dh + 1 - 2 * ph
+            Wo = (W - 1) * sw + (kw - 1) * dw + 1 - 2 * pw
+            cases.append((a(G, nb * H * W, kh * kw * Cg), a(nb, Ho, Wo, G, Cg), nb, Ho, Wo, G, Cg,
+                          H, W, kh, kw, sh, sw, dh, dw, ph, pw))
+        return cases
     if name == "adam_update":
         out = []
         # (sign, l2, decay): Adam; AdamW's decoupled decay; Adam's L2 penalty; maximize
@@ -199,7 +210,7 @@ def test_host_kernel_checks_its_arguments():
     k2 = K.HostElementwiseKernel("T x", "T y, T z", "y = x; z = x;", "copy2")
     with pytest.raises(ValueError, match="output z must be a float32 array of shape"):
         k2(np.ones(3, np.float32), np.ones(3, np.float32), np.ones((3, 1), np.float32))
-    with pytest.raises(ValueError, match="parameters of type T only"):
+    with pytest.raises(ValueError, match="take parameters 'T x', 'raw T x' or 'int64 n'"):
         K.HostElementwiseKernel("float32 x", "T y", "y = x;")
 
 
@@ -323,7 +334,8 @@ def test_training_steps_through_the_twins_match_the_cpu(opt, monkeypatch):
         sim_losses, sim_w = run("cuda")
     assert ran == {t.name for t in B.FUSED_KERNELS} - {"normal_cdf", "gelu_tanh_and_slope",
                                                        "erf_raw", "erfc_raw", "running_update",
-                                                       "exp_shifted", "divide_rows"}
+                                                       "exp_shifted", "divide_rows",
+                                                       "col2im_gather"}
     np.testing.assert_allclose(sim_losses, cpu_losses, rtol=1e-13)
     for a, b in zip(sim_w, cpu_w):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

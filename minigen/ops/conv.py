@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from ..autograd import Function, _wrap, is_grad_enabled
 from .conv_args import _as_2d, _check_common, _tuple
-from .im2col import (_Padder, _col2im_add, _each_block, _frame, _im2col, _matmul_into, _pad_last,
+from .im2col import (_Padder, _col2im, _each_block, _frame, _im2col, _matmul_into, _pad_last,
                      _rows, _sum_in_order, _weight_from_matrix, _weight_matrix)
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -184,7 +184,7 @@ class ConvTranspose2dFunction(Function):
             _matmul_into(self.backend, r, Wm, cols)
             # the block's frame starts as the bias (or zeros): y = bias + the spread windows
             out[n0:n1] = 0 if bias is None else bias.reshape(groups, Cog)
-            _col2im_add(out[n0:n1], cols, kernel, stride, dilation, (H, W))
+            _col2im(self.backend, out[n0:n1], cols, kernel, stride, dilation, (H, W))
 
         _each_block(self.backend, N, L, groups, kh * kw * Cog, x.dtype, block)
         y = out[:, ph:ph + OH, pw:pw + OW]  # crop the padding away: (N, OH, OW, G, Cout_g)
@@ -326,7 +326,7 @@ def _fused_backward(fn, gy, x, w, need_x, need_w, need_b, transposed):
             _matmul_into(backend, rows, Wm, cols)
             gx_b = gx[n0:n1].reshape(n1 - n0, H, W, groups, C // groups)
             gx_b[...] = 0
-            _col2im_add(gx_b, cols, kernel, stride, dilation, grid, padding)
+            _col2im(backend, gx_b, cols, kernel, stride, dilation, grid, padding)
         return gw_b, gb_b
 
     parts = _each_block(backend, N, L, groups, Wm.shape[2], x.dtype, block)

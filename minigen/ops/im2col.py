@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 
 from .scratch import SCRATCH
+from ..backend import fused
 
 __all__ = []
 
@@ -183,6 +184,41 @@ def _col2im_add(out, cols, kernel, stride, dilation, grid_hw, padding=(0, 0)):
                 # out[n, a s + i d - p, b s + j d - p, g, c] += cols[g, (n, a, b), (i, j, c)]
                 out[:, rows, b0 * sw + j * dw - pw:(b1 - 1) * sw + j * dw - pw + 1:sw] \
                     += c7[:, :, a0:a1, b0:b1, i, j].transpose(1, 2, 3, 0, 4)
+
+
+def _col2im(backend, out, cols, kernel, stride, dilation, grid_hw, padding=(0, 0)):
+    """``_col2im_add`` through the device's backend: on a GPU one gather kernel
+    (``_col2im_gather``) instead of a slice-add per kernel offset."""
+    n, Ho, Wo, G, Cg = out.shape
+    backend.fused(_col2im_gather, cols, out, n, Ho, Wo, G, Cg, *grid_hw, *kernel, *stride,
+                  *dilation, *padding)
+
+
+@fused(inputs=["raw cols"], inouts=["out"], outputs=[],
+       scalars=["int nb", "int Ho", "int Wo", "int G", "int Cg", "int H", "int W", "int kh",
+                "int kw", "int sh", "int sw", "int dh", "int dw", "int ph", "int pw"], body="""
+    // element i of out is out[m, y, x, g, c]; it gathers cols[g, (m, a, b), (ki, kj, c)] from
+    // every window (a, b) and kernel offset (ki, kj) with y = a sh + ki dh - ph and
+    // x = b sw + kj dw - pw
+    long long c = i % Cg, t = i / Cg;
+    long long g = t % G;  t /= G;
+    long long x = t % Wo;  t /= Wo;
+    long long y = t % Ho;
+    long long m = t / Ho;
+    T acc = 0;
+    for (long long ki = 0; ki < kh; ++ki) {
+        long long ya = y + ph - ki * dh;
+        if (ya < 0 || ya % sh != 0 || ya / sh >= H) continue;
+        for (long long kj = 0; kj < kw; ++kj) {
+            long long xb = x + pw - kj * dw;
+            if (xb < 0 || xb % sw != 0 || xb / sw >= W) continue;
+            acc += cols[(((((g * nb + m) * H + ya / sh) * W + xb / sw) * kh + ki) * kw + kj) * Cg + c];
+        }
+    }
+    out += acc;""")
+def _col2im_gather(xp, cols, out, nb, Ho, Wo, G, Cg, H, W, kh, kw, sh, sw, dh, dw, ph, pw):
+    """``_col2im_add`` with its arguments as numbers (out: (nb, Ho, Wo, G, Cg))."""
+    _col2im_add(out, cols, (kh, kw), (sh, sw), (dh, dw), (H, W), (ph, pw))
 
 
 def _inside(n, s, offset, size):

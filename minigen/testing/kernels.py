@@ -42,30 +42,34 @@ def nvcc():
                                     and "/usr/local/cuda/bin/nvcc") or None
 
 
-def _bindings(inputs, outputs):
-    """The body's names bound to element i (as in CuPy's ElementwiseKernel)."""
-    lines = [f"const T {n} = _raw_{n}[i];" for n in inputs]
-    lines += [f"T& {n} = _raw_{n}[i];" for n in outputs]
-    return " ".join(lines)
-
-
-def _params(inputs, scalars, outputs):
-    ps = [f"const T* _raw_{n}" for n in inputs] + [f"T* _raw_{n}" for n in outputs]
-    return ", ".join(["long long _n"] + ps + [f"const T {n}" for n in scalars])
-
-
-def host_source(name, body, inputs, scalars, outputs, ctype):
+def _source(name, body, ins, outs, ctype, device):
+    """The kernel's C++: ``ins`` is a list of (name, kind), kind 'elem' (an array read element
+    by element), 'raw' (a whole array the body indexes itself), 'T' or 'int64' (a number);
+    ``outs`` the names of the arrays written element by element. Names are bound as CuPy's
+    ElementwiseKernel binds them: an element as a ``const T`` copy, an output as a ``T&``, a raw
+    array as the array, ``i`` the element's index."""
+    params = ["long long _n"]
+    params += [f"const T* _raw_{n}" for n, k in ins if k == "elem"]
+    params += [f"const T* {n}" for n, k in ins if k == "raw"]
+    params += [f"T* _raw_{n}" for n in outs]
+    params += [f"const {'long long' if k == 'int64' else 'T'} {n}" for n, k in ins
+               if k in ("T", "int64")]
+    bind = " ".join([f"const T {n} = _raw_{n}[i];" for n, k in ins if k == "elem"]
+                    + [f"T& {n} = _raw_{n}[i];" for n in outs])
+    if device:
+        return (f"typedef {ctype} T;\n"
+                f'extern "C" __global__ void {name}({", ".join(params)}) {{\n'
+                f"  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
+                f"  if (i >= _n) return;\n  {bind}\n{body}\n}}\n")
     return (f"#include <cmath>\nusing namespace std;\ntypedef {ctype} T;\n"
-            f'extern "C" void {name}({_params(inputs, scalars, outputs)}) {{\n'
-            f"  for (long long i = 0; i < _n; ++i) {{ {_bindings(inputs, outputs)}\n{body}\n  }}\n}}\n")
+            f'extern "C" void {name}({", ".join(params)}) {{\n'
+            f"  for (long long i = 0; i < _n; ++i) {{ {bind}\n{body}\n  }}\n}}\n")
 
 
 def device_source(twin, ctype):
-    outputs = twin.inouts + twin.outputs
-    return (f"typedef {ctype} T;\n"
-            f'extern "C" __global__ void {twin.name}({_params(twin.inputs, twin.scalars, outputs)}) {{\n'
-            f"  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
-            f"  if (i >= _n) return;\n  {_bindings(twin.inputs, outputs)}\n{twin.body}\n}}\n")
+    ins = [(n, "raw" if n in twin.raw else "elem") for n in twin.inputs]
+    ins += [(n, "int64" if n in twin.int_scalars else "T") for n in twin.scalars]
+    return _source(twin.name, twin.body, ins, twin.inouts + twin.outputs, ctype, device=True)
 
 
 def _workdir():
@@ -106,22 +110,30 @@ def compile_for_device(twin, dtype, arch="sm_90"):
         return f.read()
 
 
-def _names(params):
-    names = []
+def _params(params):
+    """[(name, kind)] from CuPy's parameter list: 'T x', 'raw T x' or 'int64 n'."""
+    out = []
     for p in params.split(","):
-        typ, name = p.split()
-        if typ != "T":
-            raise ValueError(f"host kernels take parameters of type T only, got {p!r}")
-        names.append(name)
-    return names
+        words = p.split()
+        if words[:-1] == ["T"]:
+            out.append((words[-1], "T"))
+        elif words[:-1] == ["raw", "T"]:
+            out.append((words[-1], "raw"))
+        elif words[:-1] == ["int64"]:
+            out.append((words[-1], "int64"))
+        else:
+            raise ValueError(f"host kernels take parameters 'T x', 'raw T x' or 'int64 n', "
+                             f"got {p.strip()!r}")
+    return out
 
 
 class HostElementwiseKernel:
     """``cupy.ElementwiseKernel``'s interface for NumPy arrays, on the CPU: the body compiled
-    as C++ by the host's compiler (all parameters of type ``T``; every output passed in)."""
+    as C++ by the host's compiler (parameters of type ``T``, ``raw T`` or ``int64``; every
+    output passed in)."""
 
     def __init__(self, in_params, out_params, operation, name="kernel"):
-        self.ins, self.outs = _names(in_params), _names(out_params)
+        self.ins, self.outs = _params(in_params), [n for n, _ in _params(out_params)]
         self.body, self.name = operation, name
         self._fns = {}
 
@@ -137,35 +149,42 @@ class HostElementwiseKernel:
                                  f"{shape}, got {a.dtype} {a.shape}")
         # the loop walks memory in order: a strided output is worked on as a copy, then put back
         work = [a if a.flags.c_contiguous else numpy.ascontiguousarray(a) for a in outs]
-        arrays = [(n, a) for n, a in zip(self.ins, ins) if isinstance(a, numpy.ndarray)]
-        scalars = [(n, a) for n, a in zip(self.ins, ins) if not isinstance(a, numpy.ndarray)]
-        key = (tuple(n for n, _ in arrays), dtype)
+        # a 'T' parameter is an element-by-element array or a number, as it comes
+        kinds = [("elem" if isinstance(a, numpy.ndarray) else "T") if k == "T" else k
+                 for (_, k), a in zip(self.ins, ins)]
+        ins_k = [(n, k) for (n, _), k in zip(self.ins, kinds)]
+        key = (tuple(kinds), dtype)
         fn = self._fns.get(key)
         if fn is None:
             ctype, cscalar = _CTYPES[dtype]
-            src = host_source(self.name, self.body, [n for n, _ in arrays],
-                              [n for n, _ in scalars], self.outs, ctype)
+            src = _source(self.name, self.body, ins_k, self.outs, ctype, device=False)
             # -ffp-contract=off: no fused multiply-adds, the host rounds each step as NumPy does
             so = _compile([host_compiler(), "-O1", "-shared", "-fPIC", "-ffp-contract=off"],
                           src, ".cpp", ".so")
             fn = getattr(ctypes.CDLL(so), self.name)
-            fn.argtypes = ([ctypes.c_longlong] + [ctypes.c_void_p] * (len(arrays) + len(outs))
-                           + [cscalar] * len(scalars))
+            n_ptr = sum(k in ("elem", "raw") for k in kinds) + len(outs)
+            fn.argtypes = ([ctypes.c_longlong] + [ctypes.c_void_p] * n_ptr
+                           + [ctypes.c_longlong if k == "int64" else cscalar
+                              for k in kinds if k in ("T", "int64")])
             fn.restype = None
             self._fns[key] = fn
-        flat = [numpy.ascontiguousarray(numpy.broadcast_to(a, shape), dtype) for _, a in arrays]
-        fn(int(numpy.prod(shape)), *[a.ctypes.data for a in flat + work],
-           *[float(v) for _, v in scalars])
+        elem = [numpy.ascontiguousarray(numpy.broadcast_to(a, shape), dtype)
+                for a, k in zip(ins, kinds) if k == "elem"]
+        raw = [numpy.ascontiguousarray(a, dtype) for a, k in zip(ins, kinds) if k == "raw"]
+        nums = [int(a) if k == "int64" else float(a) for a, k in zip(ins, kinds)
+                if k in ("T", "int64")]
+        fn(int(numpy.prod(shape)), *[a.ctypes.data for a in elem + raw + work], *nums)
         for a, w in zip(outs, work):
             if a is not w:
                 a[...] = w
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-# an array module, as CudaTwin sees one: ElementwiseKernel and empty
+# an array module, as CudaTwin sees one: ElementwiseKernel, empty and ascontiguousarray
 HOST = types.ModuleType("minigen_host_kernels")
 HOST.ElementwiseKernel = HostElementwiseKernel
 HOST.empty = numpy.empty
+HOST.ascontiguousarray = numpy.ascontiguousarray
 
 
 def run_on_host(fn, *args):

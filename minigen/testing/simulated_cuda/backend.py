@@ -38,6 +38,7 @@ def _kernels():
     mod = types.ModuleType("simulated_cuda_kernels")
     mod.ElementwiseKernel = ElementwiseKernel
     mod.empty = simnp.empty
+    mod.ascontiguousarray = simnp.ascontiguousarray
     return mod
 
 
