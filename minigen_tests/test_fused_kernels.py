@@ -44,7 +44,7 @@ def _samples(name, rng, dt):
     R, F = 37, 24
     if name in ("normal_cdf", "gelu_and_slope", "gelu_tanh_and_slope", "erf_raw", "erfc_raw"):
         return [(_x(rng, dt),)]
-    if name == "layer_norm_rstd":  # ss (a row's sum of squares), F, eps
+    if name == "rstd":  # ss (a row's sum of squares), F, eps
         return [(np.abs(a(R)) * F, F, 1e-5), (np.zeros(R, dt), F, 1e-5)]
     if name == "layer_norm_row_factors":  # s1, s2, mu, rstd, F
         return [(a(R), a(R), a(R), np.abs(a(R)) + 0.1, F)]
@@ -96,6 +96,14 @@ def _samples(name, rng, dt):
             cases.append((a(G, nb * H * W, kh * kw * Cg), a(nb, Ho, Wo, G, Cg), nb, Ho, Wo, G, Cg,
                           H, W, kh, kw, sh, sw, dh, dw, ph, pw))
         return cases
+    C = 6
+    if name == "scale_shift_channels":  # scale, shift per channel; xc: (M, C) or (N, C, L)
+        return [(a(C), a(C), a(40, C)), (a(C, 1), a(C, 1), a(3, C, 20))]
+    if name == "bn_factors":  # a, rstd, dgamma, sg (per channel), M
+        return [(a(C), np.abs(a(C)) + 0.1, a(C), a(C), 40)]
+    if name == "bn_input_grad":  # dL/dy, x - mu, a, b, c
+        return [(a(40, C), a(40, C), a(C), a(C), a(C)),
+                (a(3, C, 20), a(3, C, 20), a(C, 1), a(C, 1), a(C, 1))]
     if name == "adam_update":
         out = []
         # (sign, l2, decay): Adam; AdamW's decoupled decay; Adam's L2 penalty; maximize
@@ -335,7 +343,8 @@ def test_training_steps_through_the_twins_match_the_cpu(opt, monkeypatch):
     assert ran == {t.name for t in B.FUSED_KERNELS} - {"normal_cdf", "gelu_tanh_and_slope",
                                                        "erf_raw", "erfc_raw", "running_update",
                                                        "exp_shifted", "divide_rows",
-                                                       "col2im_gather"}
+                                                       "col2im_gather", "scale_shift_channels",
+                                                       "bn_factors", "bn_input_grad"}
     np.testing.assert_allclose(sim_losses, cpu_losses, rtol=1e-13)
     for a, b in zip(sim_w, cpu_w):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

@@ -16,7 +16,7 @@ import numbers
 
 from ..autograd import _wrap, is_grad_enabled
 from ..backend import backend_of, fused
-from .norm import _Normalize, _apply, _check_channels_input, _check_param
+from .norm import _Normalize, _apply, _check_channels_input, _check_param, _rstd
 from .unary import rsqrt
 
 __all__ = ["batch_norm"]
@@ -57,12 +57,15 @@ class BatchNorm(_Normalize):
         var = ch.sum(xc * xc) / M
         if running is not None:
             _update_running(running, mu, var, M)
-        rstd = 1.0 / xp.sqrt(var + eps)
+        rstd = self.backend.fused(_rstd, var, 1, eps)  # (works in var)
         self.stats = (mu, rstd)
-        # y = gamma * x_hat + beta = xc * (gamma rstd) + beta
-        ch.apply(xp.multiply, xc, rstd * w.reshape(-1) if w is not None else rstd, out=xc)
+        # y = gamma * x_hat + beta = xc * (gamma rstd) + beta: one CUDA kernel on a GPU
+        scale = rstd * w.reshape(-1) if w is not None else rstd
         if b is not None:
-            ch.apply(xp.add, xc, b.reshape(-1), out=xc)
+            self.backend.fused(_scale_shift_channels, ch.per_channel(scale),
+                               ch.per_channel(b.reshape(-1)), xc)
+        else:
+            ch.apply(xp.multiply, xc, scale, out=xc)
         self.save_for_backward(x, w)
         return ch.back(xc)
 
@@ -82,12 +85,11 @@ class BatchNorm(_Normalize):
         grads = [None]
         if need[0]:
             a = rstd * w.array.reshape(-1) if w is not None else rstd
-            b = a * rstd * dgamma / M
-            c = -a * sg / M
-            # dL/dx = a dL/dy - b (x - mu) + c
-            gx = ch.apply(xp.multiply, G, a)
-            gx -= ch.apply(xp.multiply, Xc, b, out=Xc)
-            ch.apply(xp.add, gx, c, out=gx)
+            # b = a rstd dgamma / M,  c = -a sg / M;  dL/dx = a dL/dy - b (x - mu) + c:
+            # two CUDA kernels on a GPU
+            b, c = self.backend.fused(_bn_factors, a, rstd, dgamma, sg, M)
+            gx = self.backend.fused(_bn_input_grad, G, Xc, ch.per_channel(a), ch.per_channel(b),
+                                    ch.per_channel(c))
             grads[0] = _wrap(ch.back(gx))
         if self.has_weight:
             grads.append(_wrap(dgamma.reshape(self.feature_shape)) if need[1] else None)
@@ -162,6 +164,10 @@ class _Channels:
             return _columns(op, X, v, out)
         return op(X, v.reshape(-1, 1), out=out)
 
+    def per_channel(self, v):
+        """v (C,), one value per channel, shaped to broadcast against this layout's arrays."""
+        return v if self.last else v.reshape(-1, 1)
+
     def back(self, X):
         """An array of this layout as the (N, C, *) view."""
         if not self.last:
@@ -169,6 +175,39 @@ class _Channels:
         shape = self.shape
         return X.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).transpose(
             (0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
+
+
+def _by_channel(op, X, v, out=None):
+    """op(X, v) for v one value per channel, as ``per_channel`` shapes it: (C,) against an
+    (M, C) X (through ``_columns``), or (C, 1) against an (N, C, L) X."""
+    return _columns(op, X, v, out) if X.ndim == 2 else op(X, v, out=out)
+
+
+@fused(inputs=["scale", "shift"], inouts=["xc"], outputs=[], body="""
+    xc = xc * scale + shift;""")
+def _scale_shift_channels(xp, scale, shift, xc):
+    """xc <- xc * scale + shift in place, scale and shift per channel: BatchNorm's
+    y = (x - mu) (gamma rstd) + beta."""
+    _by_channel(xp.multiply, xc, scale, out=xc)
+    _by_channel(xp.add, xc, shift, out=xc)
+
+
+@fused(inputs=["a", "rstd", "dgamma", "sg"], outputs=["b", "c"], scalars=["M"], body="""
+    b = a * rstd * dgamma / M;
+    c = -a * sg / M;""")
+def _bn_factors(xp, a, rstd, dgamma, sg, M):
+    """BatchNorm's per-channel factors of dL/dx (the class docstring): b = a rstd dgamma / M,
+    c = -a sg / M, with a = gamma rstd and sg = the channel's sum of dL/dy."""
+    return a * rstd * dgamma / M, -a * sg / M
+
+
+@fused(inputs=["g", "xc", "a", "b", "c"], outputs=["gx"], body="""
+    gx = g * a - xc * b + c;""")
+def _bn_input_grad(xp, g, xc, a, b, c):
+    """dL/dx = a dL/dy - b (x - mu) + c, a, b, c per channel. Works in xc."""
+    gx = _by_channel(xp.multiply, g, a)
+    gx -= _by_channel(xp.multiply, xc, b, out=xc)
+    return _by_channel(xp.add, gx, c, out=gx)
 
 
 def _columns(op, X, v, out=None):

@@ -151,7 +151,7 @@ class LayerNorm(_Normalize):
         mu /= F
         xc = x2 - mu[:, None]
         # var = mean((x - mu)^2), the biased variance;  rstd = 1 / sqrt(var + eps)
-        rstd = self.backend.fused(_layer_norm_rstd, self.backend.sum(xc * xc, (1,)), F, eps)
+        rstd = self.backend.fused(_rstd, self.backend.sum(xc * xc, (1,)), F, eps)
         self.stats = (mu, rstd)
         w = params[0] if has_weight else None
         b = params[-1] if has_bias else None
@@ -204,9 +204,9 @@ class LayerNorm(_Normalize):
 
 @fused(inputs=["ss"], outputs=["rstd"], scalars=["F", "eps"], body="""
     rstd = (T)1 / sqrt(ss / F + eps);""")
-def _layer_norm_rstd(xp, ss, F, eps):
-    """rstd = 1 / sqrt(var + eps) per row from ss, the row's sum of (x - mu)^2: var = ss / F,
-    the biased variance. Works in ss."""
+def _rstd(xp, ss, F, eps):
+    """rstd = 1 / sqrt(var + eps) from ss, a sum of F squares (x - mu)^2: var = ss / F, the
+    biased variance (BatchNorm passes var itself, F = 1). Works in ss."""
     ss /= F
     ss += eps
     rstd = xp.sqrt(ss, out=ss)
