@@ -445,7 +445,7 @@ def test_host_syncs_per_training_step(name, most):
 
 
 @pytest.mark.parametrize("name, most, fewer", [("gpt_step", 310, 2.5), ("model:lstm", 490, 2.8),
-                                               ("model:vae", 95, 2.0)])
+                                               ("model:vae", 95, 2.0), ("dcgan_step", 600, 2.2)])
 def test_fused_kernels_cut_the_launches_of_a_step(name, most, fewer):
     """The launches a GPU would make for one step (counted on the simulated device), with the
     fused kernels and without: at most ``most`` with, and ``fewer`` times fewer than without."""

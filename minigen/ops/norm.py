@@ -207,7 +207,8 @@ class LayerNorm(_Normalize):
 def _rstd(xp, ss, F, eps):
     """rstd = 1 / sqrt(var + eps) from ss, a sum of F squares (x - mu)^2: var = ss / F, the
     biased variance (BatchNorm passes var itself, F = 1). Works in ss."""
-    ss /= F
+    if F != 1:
+        ss /= F
     ss += eps
     rstd = xp.sqrt(ss, out=ss)
     return xp.divide(1.0, rstd, out=rstd)
