@@ -7,9 +7,12 @@
 #   GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh        # here, on the CPU: the plumbing only
 #                                                       # (tests on the simulated device, tiny runs)
 #
-# Steps, each time-boxed so that one slow part cannot eat the others (the suite has 7,065 tests
-# now: 261 s for the dry run on the 2-core CPU, so it gets 300 s of the 8 minutes):
+# Steps, each time-boxed so that one slow part cannot eat the others (the suite has 7,270 tests
+# now: 219 s for the dry run on the 2-core CPU, so it gets 230 s of the 8 minutes; on a fresh
+# GPU machine CuPy also compiles each kernel at its first use):
 #   1. minigen info (versions, the GPU, CuPy);
+#   2a. the fused CUDA kernels' tests first (each twin as CuPy compiles it, against its NumPy
+#      function), so that they report even if the whole suite runs out of time;
 #   2. the whole test suite on the real 'cuda' device (-x off), JUnit XML + a plain log;
 #   3. minigen bench --device all --vs-torch over the op and model workloads that matter
 #      (GPU times after synchronize(), PyTorch CUDA beside minigen's CuPy);
@@ -32,10 +35,10 @@ summary="$WORK/summary.txt"
 note() { echo "$*" | tee -a "$summary"; }
 
 if [ "$DRY" = 1 ]; then
-  T_TESTS=600; T_BENCH=300; T_AB=120; T_VAE=120; BENCH_ARGS="--quick"; VAE_ARGS="--quick --steps 20"; DEV_TRAIN=cpu
+  T_FUSED=120; T_TESTS=600; T_BENCH=300; T_AB=120; T_VAE=120; BENCH_ARGS="--quick"; VAE_ARGS="--quick --steps 20"; DEV_TRAIN=cpu
   TEST_ARGS=(-m "not slow"); DEV_AB=cpu
 else
-  T_TESTS=260; T_BENCH=55; T_AB=35; T_VAE=55; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
+  T_FUSED=45; T_TESTS=230; T_BENCH=55; T_AB=35; T_VAE=50; BENCH_ARGS="--repeats 5"; VAE_ARGS=""; DEV_TRAIN=cuda
   TEST_ARGS=(); DEV_AB=cuda
 fi
 
@@ -44,6 +47,13 @@ note "== 1. minigen info"
 $PY -m minigen.cli info 2>&1 | tee "$WORK/info.txt" | tee -a "$summary"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee -a "$summary" || true
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())" 2>&1 | tee -a "$summary"
+
+note "== 2a. the fused CUDA kernels against their NumPy functions, first (${T_FUSED}s at most)"
+t0=$(date +%s)
+timeout "$T_FUSED" $PY -m pytest -v -p no:cacheprovider -o addopts="" minigen_tests/test_fused_kernels.py \
+  > "$WORK/fused.log" 2>&1
+note "fused-kernel tests exit $? in $(( $(date +%s) - t0 )) s: $(grep -c ' PASSED' "$WORK/fused.log") passed, $(grep -c ' FAILED' "$WORK/fused.log") failed, $(grep -c ' SKIPPED' "$WORK/fused.log") skipped"
+grep -E " FAILED|^E " "$WORK/fused.log" | head -30 | tee -a "$summary"
 
 note "== 2. the test suite on 'cuda' (${T_TESTS}s at most)"
 t0=$(date +%s)
