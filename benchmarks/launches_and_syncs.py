@@ -30,7 +30,6 @@ import sys
 
 
 def count(workloads, verbose):
-    from minigen import backend as B
     from minigen.bench.harness import Lib, Unavailable
     from minigen.testing import simulated_cuda
 
@@ -39,24 +38,13 @@ def count(workloads, verbose):
         lib = Lib("minigen", "cuda")
         for w in workloads:
             try:
-                case = w.make(lib)
-                case.step()
-                case.step()
-                with simulated_cuda.count_syncs() as log, simulated_cuda.count_launches() as fused:
-                    case.step()
-                B.set_fused(False)
-                try:
-                    with simulated_cuda.count_launches() as unfused:
-                        case.step()
-                finally:
-                    B.set_fused(True)
+                log, fused, unfused = simulated_cuda.count_step(w.make(lib).step)
             except Unavailable as e:
                 rows.append((w.name, None, None, None, f"unavailable: {e}"))
                 continue
             top = sorted(log.items(), key=lambda kv: -kv[1])
             where = "; ".join(f"{c}x {kind} at {loc}" for (kind, loc), c in top[:20 if verbose else 3])
-            rows.append((w.name, sum(log.values()), sum(fused.values()), sum(unfused.values()),
-                         where))
+            rows.append((w.name, sum(log.values()), fused, unfused, where))
     return rows
 
 

@@ -429,19 +429,23 @@ def test_training_figures_are_one_read():
 @pytest.mark.parametrize("name, most", [("gpt_step", 3), ("dcgan_step", 0), ("model:lstm", 2),
                                         ("model:dcgan", 1), ("model:vae", 0)])
 def test_host_syncs_per_training_step(name, most):
-    """A step's reads of device values (each a GPU stall) stay at what benchmarks/launches_and_syncs.py
-    measured: the GPT step's are its two embedding range checks and its target check; a DCGAN
-    step's batch norms and gradient norms read nothing."""
+    """A step's reads of device values (each a GPU stall) stay at what
+    benchmarks/launches_and_syncs.py measured: the GPT step's are its two embedding range
+    checks and its target check; a DCGAN step's batch norms and gradient norms read nothing."""
+    log, _, _ = _count_step(name, need_kernels=False)
+    assert sum(log.values()) <= most, log
+
+
+def _count_step(name, need_kernels=True):
+    """count_step for the bench workload ``name`` (quick sizes) on the simulated device."""
     from minigen.bench.harness import Lib
     from minigen.bench.workloads_models import model_workloads
     from minigen.testing import simulated_cuda
     w = next(w for w in model_workloads(quick=True) if w.name.startswith(name))
-    with simulated_cuda.simulated_cuda():
-        case = w.make(Lib("minigen", "cuda"))
-        case.step()
-        with simulated_cuda.count_syncs() as log:
-            case.step()
-    assert sum(log.values()) <= most, log
+    with simulated_cuda.simulated_cuda() as b:
+        if need_kernels and b.kernels is None:
+            pytest.skip("no C++ compiler: the simulated device runs no fused kernels")
+        return simulated_cuda.count_step(w.make(Lib("minigen", "cuda")).step)
 
 
 @pytest.mark.parametrize("name, most, fewer", [("gpt_step", 310, 2.5), ("model:lstm", 490, 2.8),
@@ -449,23 +453,5 @@ def test_host_syncs_per_training_step(name, most):
 def test_fused_kernels_cut_the_launches_of_a_step(name, most, fewer):
     """The launches a GPU would make for one step (counted on the simulated device), with the
     fused kernels and without: at most ``most`` with, and ``fewer`` times fewer than without."""
-    from minigen.bench.harness import Lib
-    from minigen.bench.workloads_models import model_workloads
-    from minigen.testing import simulated_cuda
-    w = next(w for w in model_workloads(quick=True) if w.name.startswith(name))
-    with simulated_cuda.simulated_cuda() as b:
-        if b.kernels is None:
-            pytest.skip("no C++ compiler: the simulated device runs no fused kernels")
-        case = w.make(Lib("minigen", "cuda"))
-        case.step()
-        with simulated_cuda.count_launches() as on:
-            case.step()
-        B.set_fused(False)
-        try:
-            with simulated_cuda.count_launches() as off:
-                case.step()
-        finally:
-            B.set_fused(True)
-    n_on, n_off = sum(on.values()), sum(off.values())
-    assert on.get("fused", 0) > 0 and "fused" not in off
+    _, n_on, n_off = _count_step(name)
     assert n_on <= most and n_off >= fewer * n_on, (n_on, n_off)

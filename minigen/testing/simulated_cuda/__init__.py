@@ -52,9 +52,9 @@ from .array import SimArray, SimDevice, count_launches, count_syncs  # noqa: F40
 from . import methods  # noqa: F401  (attaches SimArray's ndarray methods and operators)
 from .namespace import SimNamespace, SimUfunc, simnp  # noqa: F401  (as SimDevice)
 from .generator import SimGenerator
-from .backend import SimulatedCudaBackend, install, simulated_cuda, uninstall
+from .backend import SimulatedCudaBackend, count_step, install, simulated_cuda, uninstall
 
 __all__ = [
     "SimArray", "SimGenerator", "SimulatedCudaBackend", "simnp", "install", "uninstall",
-    "simulated_cuda", "count_syncs", "count_launches",
+    "simulated_cuda", "count_syncs", "count_launches", "count_step",
 ]

@@ -12,7 +12,7 @@ import numpy
 
 from minigen import backend as _backend
 
-from .array import SimArray, _index_key, _launched, _synced, _unwrap
+from .array import SimArray, _index_key, _launched, _synced, _unwrap, count_launches, count_syncs
 from .generator import SimGenerator
 from .namespace import _asarray, _require, simnp
 
@@ -122,6 +122,24 @@ class SimulatedCudaBackend(_backend.Backend):
 
     def __repr__(self):
         return "SimulatedCudaBackend()"
+
+
+def count_step(step):
+    """What one call of ``step()`` asks of the (simulated) GPU, after two warm-up calls:
+    ``(syncs, launches, launches_unfused)``, the host syncs as ``count_syncs`` logs them and
+    the kernel launches with the fused kernels and, in a fourth call, without them."""
+    step()
+    step()
+    with count_syncs() as syncs, count_launches() as fused:
+        step()
+    was = _backend._fused_enabled
+    _backend.set_fused(False)
+    try:
+        with count_launches() as unfused:
+            step()
+    finally:
+        _backend.set_fused(was)
+    return syncs, sum(fused.values()), sum(unfused.values())
 
 
 _installed = None
