@@ -6,6 +6,8 @@ the last place. The same body, wrapped as a ``__global__`` kernel, must compile 
 The simulated CUDA device runs the twins too (its ``kernels``), so every test on 'cuda' in the
 suite goes through them; the last tests here check that dispatch and a training step.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,10 @@ from minigen import backend as B
 from minigen.testing import kernels as K
 
 needs_cxx = pytest.mark.skipif(K.host_compiler() is None, reason="no C++ compiler on this machine")
+needs_sim_kernels = pytest.mark.skipif(
+    K.host_compiler() is None or os.environ.get("MINIGEN_SIM_KERNELS", "1") == "0",
+    reason="the simulated device runs no fused kernels here (no C++ compiler, or "
+           "MINIGEN_SIM_KERNELS=0)")
 needs_nvcc = pytest.mark.skipif(K.nvcc() is None, reason="no nvcc (CUDA toolkit) on this machine")
 
 DTYPES = [np.float32, np.float64]
@@ -265,7 +271,7 @@ def test_dispatch_twin_for_float32_and_64_numpy_function_otherwise():
     assert spy.calls == 3
 
 
-@needs_cxx
+@needs_sim_kernels
 def test_simulated_device_runs_the_twins():
     from minigen.testing import simulated_cuda
     with simulated_cuda.simulated_cuda() as b:
@@ -281,7 +287,7 @@ def test_simulated_device_runs_the_twins():
             b.fused(_adam_update, np.ones(50, np.float32), x, x, x, *([1.0] * 10))
 
 
-@needs_cxx
+@needs_sim_kernels
 @pytest.mark.parametrize("opt", ["Adam", "AdamW"])
 def test_training_steps_through_the_twins_match_the_cpu(opt, monkeypatch):
     """Three steps of a GELU / LayerNorm / LSTM model with Adam(W) on the simulated device
