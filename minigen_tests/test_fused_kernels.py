@@ -110,6 +110,10 @@ def _samples(name, rng, dt):
     if name == "bn_input_grad":  # dL/dy, x - mu, a, b, c
         return [(a(40, C), a(40, C), a(C), a(C), a(C)),
                 (a(3, C, 20), a(3, C, 20), a(C, 1), a(C, 1), a(C, 1))]
+    if name == "sgd_update":  # g; theta, b; sign, lambda, mu, c = 1 - dampening, nesterov, lr
+        return [(a(300), a(300), a(300), sign, lam, 0.9, c, nesterov, 0.01)
+                for sign, lam, c, nesterov in [(1.0, 0.0, 1.0, 0.0), (1.0, 1e-4, 0.9, 0.0),
+                                               (-1.0, 0.0, 1.0, 1.0), (1.0, 0.1, 1.0, 1.0)]]
     if name == "adam_update":
         out = []
         # (sign, l2, decay): Adam; AdamW's decoupled decay; Adam's L2 penalty; maximize
@@ -350,7 +354,8 @@ def test_training_steps_through_the_twins_match_the_cpu(opt, monkeypatch):
                                                        "erf_raw", "erfc_raw", "running_update",
                                                        "exp_shifted", "divide_rows",
                                                        "col2im_gather", "scale_shift_channels",
-                                                       "bn_factors", "bn_input_grad"}
+                                                       "bn_factors", "bn_input_grad",
+                                                       "sgd_update"}
     np.testing.assert_allclose(sim_losses, cpu_losses, rtol=1e-13)
     for a, b in zip(sim_w, cpu_w):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

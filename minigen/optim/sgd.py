@@ -16,6 +16,7 @@ maximize and weight decay are on, and minigen follows the code, so trajectories 
 from __future__ import annotations
 
 from ..autograd import _wrap, no_grad
+from ..backend import backend_of, fused
 from .optimizer import Optimizer
 
 __all__ = ["SGD"]
@@ -52,24 +53,45 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                theta = p.array
-                g = -p.grad.array if group["maximize"] else p.grad.array
-                if lam != 0:
-                    # g <- g + lambda theta
-                    g = g + lam * theta
+                theta, b, c = p.array, None, 1 - tau
                 if mu != 0:
                     state = self.state.setdefault(p, {})
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        # b_1 = g
-                        buf = state["momentum_buffer"] = _wrap(g.copy())
-                    else:
-                        # b_t = mu b_{t-1} + (1 - tau) g
-                        b = buf.array
-                        b *= mu
-                        b += (1 - tau) * g
-                    # g <- g + mu b_t (Nesterov) or g <- b_t
-                    g = g + mu * buf.array if nesterov else buf.array
-                # theta <- theta - lr g   (in place: everything holding p sees the new values)
-                theta -= lr * g
+                    if state.get("momentum_buffer") is None:
+                        # b_1 = g: a zero buffer updated with c = 1 is exactly that
+                        state["momentum_buffer"] = _wrap(p.xp.zeros_like(theta))
+                        c = 1.0
+                    b = state["momentum_buffer"].array
+                # one CUDA kernel per parameter on a GPU (with momentum)
+                backend_of(theta).fused(_sgd_update, p.grad.array, theta, b,
+                                        -1.0 if group["maximize"] else 1.0, lam, mu, c,
+                                        1.0 if nesterov else 0.0, lr)
         return loss
+
+
+@fused(inputs=["g"], inouts=["theta", "b"], outputs=[],
+       scalars=["sign", "lam", "mu", "c", "nesterov", "lr"], body="""
+    // g <- -g (maximize);  g <- g + lambda theta (weight decay)
+    T gt = sign * g;
+    if (lam != (T)0) gt += lam * theta;
+    // b_t = mu b_{t-1} + (1 - tau) g;  g <- g + mu b_t (Nesterov) or b_t
+    b = b * mu + c * gt;
+    T d = (nesterov != (T)0) ? gt + mu * b : b;
+    // theta <- theta - lr g
+    theta -= lr * d;""")
+def _sgd_update(xp, g, theta, b, sign, lam, mu, c, nesterov, lr):
+    """One SGD step of one parameter, in place on theta and the momentum buffer b (None
+    without momentum), as in the module docstring; c = 1 - tau (1 on the first step, whose
+    buffer starts at zero)."""
+    if sign < 0:
+        g = -g
+    if lam != 0:
+        # g <- g + lambda theta
+        g = g + lam * theta
+    if b is not None:
+        # b_t = mu b_{t-1} + (1 - tau) g
+        b *= mu
+        b += c * g
+        # g <- g + mu b_t (Nesterov) or g <- b_t
+        g = g + mu * b if nesterov else b
+    # theta <- theta - lr g   (in place: everything holding p sees the new values)
+    theta -= lr * g
