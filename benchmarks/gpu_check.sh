@@ -7,7 +7,7 @@
 #   GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh        # here, on the CPU: the plumbing only
 #                                                       # (tests on the simulated device, tiny runs)
 #
-# Steps, each time-boxed so that one slow part cannot eat the others (the suite has 7,270 tests
+# Steps, each time-boxed so that one slow part cannot eat the others (the suite has 7,276 tests
 # now: 219 s for the dry run on the 2-core CPU, so it gets 230 s of the 8 minutes; on a fresh
 # GPU machine CuPy also compiles each kernel at its first use):
 #   1. minigen info (versions, the GPU, CuPy);
