@@ -8,7 +8,7 @@
 #                                                       # (tests on the simulated device, tiny runs)
 #
 # Steps, each time-boxed so that one slow part cannot eat the others (the suite has 7,276 tests
-# now: 219 s for the dry run on the 2-core CPU, so it gets 230 s of the 8 minutes; on a fresh
+# now: 203 s for the dry run on the 2-core CPU, so it gets 230 s of the 8 minutes; on a fresh
 # GPU machine CuPy also compiles each kernel at its first use):
 #   1. minigen info (versions, the GPU, CuPy);
 #   2a. the fused CUDA kernels' tests first (each twin as CuPy compiles it, against its NumPy
