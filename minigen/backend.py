@@ -336,6 +336,11 @@ class CudaTwin:
         self.outputs = tuple(outputs)
         self.scalars = tuple(a.split()[-1] for a in scalars)
         self.int_scalars = frozenset(a.split()[-1] for a in scalars if a.split()[0] == "int")
+        for n in self.inputs + self.inouts + self.outputs + self.scalars:
+            # CuPy's generated kernel names its own variables i, _ind and _raw_<name>
+            if not n.isidentifier() or n.startswith("_") or n == "i":
+                raise ValueError(f"fused kernel {name}: parameter name {n!r} must be an "
+                                 "identifier that is not 'i' and does not start with '_'")
         self._compiled = {}
 
     def split(self, args):

@@ -466,3 +466,9 @@ def test_fused_kernels_cut_the_launches_of_a_step(name, most, fewer):
     fused kernels and without: at most ``most`` with, and ``fewer`` times fewer than without."""
     _, n_on, n_off = _count_step(name)
     assert n_on <= most and n_off >= fewer * n_on, (n_on, n_off)
+
+
+@pytest.mark.parametrize("bad", ["i", "_ind", "_raw_x", "2x"])
+def test_a_twin_refuses_names_cupy_reserves(bad):
+    with pytest.raises(ValueError, match=f"parameter name '{bad}'"):
+        B.CudaTwin("bad", ["x", bad], ["y"], "y = x;")
