@@ -155,11 +155,13 @@ class LayerNorm(_Normalize):
         self.stats = (mu, rstd)
         w = params[0] if has_weight else None
         b = params[-1] if has_bias else None
+        # y = gamma * x_hat + beta,  x_hat = (x - mu) rstd
         if w is not None and b is not None:  # one CUDA kernel on a GPU
-            y = self.backend.fused(_layer_norm_affine, xc, rstd[:, None], w.reshape(-1), b.reshape(-1))
+            y = self.backend.fused(_layer_norm_affine, xc, rstd[:, None], w.reshape(-1),
+                                   b.reshape(-1))
         else:
-            y = _layer_norm_affine(xp, xc, rstd[:, None], w if w is None else w.reshape(-1),
-                             b if b is None else b.reshape(-1))
+            y = _layer_norm_affine(xp, xc, rstd[:, None], None if w is None else w.reshape(-1),
+                                   None if b is None else b.reshape(-1))
         self.save_for_backward(x, w)
         return y.reshape(x.shape)
 
@@ -187,7 +189,9 @@ class LayerNorm(_Normalize):
                 s1, s2 = g2 @ w.reshape(-1), gyx @ w.reshape(-1)
             else:
                 s1, s2 = self.backend.sum(g2, (1,)), self.backend.sum(gyx, (1,))
+            # b = rstd^2 mean(g x_hat) = rstd^3 (s2 - mu s1) / F;  c = mu b - rstd s1 / F
             b, c = self.backend.fused(_layer_norm_row_factors, s1, s2, mu, rstd, F)
+            # dL/dx = rstd g - b x + c
             if w is not None:  # one CUDA kernel on a GPU
                 gx = self.backend.fused(_layer_norm_dx, g2, w.reshape(-1), rstd[:, None], x2,
                                         b[:, None], c[:, None])
