@@ -292,6 +292,19 @@ def test_prune_matches_torch():
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
+def test_random_unstructured_prunes_that_many_and_then_a_share_of_the_rest():
+    prune = minigen.nn.utils.prune
+    minigen.manual_seed(0)
+    lin = minigen.nn.Linear(5, 6)
+    prune.random_unstructured(lin, "weight", amount=7)
+    assert int((lin.weight_mask.numpy() == 0).sum()) == 7
+    # PyTorch's iterative pruning: 0.5 of the 23 entries still kept, rounded (12), more
+    prune.random_unstructured(lin, "weight", amount=0.5)
+    mask = lin.weight_mask.numpy()
+    assert int((mask == 0).sum()) == 19 and set(np.unique(mask)) == {0.0, 1.0}
+    np.testing.assert_array_equal(lin.weight.detach().numpy() == 0, mask == 0)
+
+
 def test_prune_amount_checks():
     prune = minigen.nn.utils.prune
     lin = minigen.nn.Linear(3, 2)

@@ -207,6 +207,22 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
+def _prune_top_k(amount, default_mask, scores, largest):
+    """``default_mask`` with 0 at the ``amount`` entries whose ``scores`` are the largest (or
+    the smallest): the unstructured methods differ only in their scores."""
+    torch = _torch()
+    size = scores.numel()
+    _validate_against_size(amount, size)
+    k = _n_to_prune(amount, size)
+    mask = default_mask.clone()
+    if k != 0:
+        idx = torch.topk(scores.reshape(-1), k=k, largest=largest).indices
+        flat = mask.reshape(-1)
+        flat[idx] = 0
+        mask = flat.reshape(mask.shape)
+    return mask
+
+
 class RandomUnstructured(BasePruningMethod):
     """``amount`` of the entries, chosen uniformly at random."""
     PRUNING_TYPE = "unstructured"
@@ -216,17 +232,8 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        torch = _torch()
-        size = t.numel()
-        _validate_against_size(self.amount, size)
-        k = _n_to_prune(self.amount, size)
-        mask = default_mask.clone()
-        if k != 0:
-            idx = torch.topk(torch.rand_like(t).reshape(-1), k=k).indices
-            flat = mask.reshape(-1)
-            flat[idx] = 0
-            mask = flat.reshape(mask.shape)
-        return mask
+        # the k largest of uniform draws: k entries chosen uniformly at random
+        return _prune_top_k(self.amount, default_mask, _torch().rand_like(t), largest=True)
 
     @classmethod
     def apply(cls, module, name, amount):
@@ -242,17 +249,7 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        torch = _torch()
-        size = t.numel()
-        _validate_against_size(self.amount, size)
-        k = _n_to_prune(self.amount, size)
-        mask = default_mask.clone()
-        if k != 0:
-            idx = torch.topk(torch.abs(t).reshape(-1), k=k, largest=False).indices
-            flat = mask.reshape(-1)
-            flat[idx] = 0
-            mask = flat.reshape(mask.shape)
-        return mask
+        return _prune_top_k(self.amount, default_mask, _torch().abs(t), largest=False)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
