@@ -63,29 +63,27 @@ def _beta_alpha(input, prod, beta, alpha, op):
     return prod + (input if beta == 1 else input * beta)
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    """beta input + alpha (batch1 @ batch2), batch1 (b, n, m), batch2 (b, m, p)."""
+def _check_batches(op, input, batch1, batch2):
+    """input, batch1 (b, n, m) and batch2 (b, m, p): tensors, and batches that multiply."""
     for name, t in (("input", input), ("batch1", batch1), ("batch2", batch2)):
-        _check(t, "baddbmm", name)
+        _check(t, op, name)
     if batch1.ndim != 3 or batch2.ndim != 3:
-        raise RuntimeError(f"baddbmm: batch1 and batch2 must be 3-D tensors, got "
+        raise RuntimeError(f"{op}: batch1 and batch2 must be 3-D tensors, got "
                            f"{list(batch1.shape)} and {list(batch2.shape)}")
     if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
-        raise RuntimeError(f"baddbmm: batch1 {list(batch1.shape)} and batch2 "
+        raise RuntimeError(f"{op}: batch1 {list(batch1.shape)} and batch2 "
                            f"{list(batch2.shape)} cannot be multiplied")
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta input + alpha (batch1 @ batch2), batch1 (b, n, m), batch2 (b, m, p)."""
+    _check_batches("baddbmm", input, batch1, batch2)
     return _beta_alpha(input, matmul(batch1, batch2), beta, alpha, "baddbmm")
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta input + alpha sum_b batch1[b] @ batch2[b]."""
-    for name, t in (("input", input), ("batch1", batch1), ("batch2", batch2)):
-        _check(t, "addbmm", name)
-    if batch1.ndim != 3 or batch2.ndim != 3:
-        raise RuntimeError(f"addbmm: batch1 and batch2 must be 3-D tensors, got "
-                           f"{list(batch1.shape)} and {list(batch2.shape)}")
-    if batch1.shape[0] != batch2.shape[0] or batch1.shape[2] != batch2.shape[1]:
-        raise RuntimeError(f"addbmm: batch1 {list(batch1.shape)} and batch2 "
-                           f"{list(batch2.shape)} cannot be multiplied")
+    _check_batches("addbmm", input, batch1, batch2)
     b, n, m = batch1.shape
     p = batch2.shape[2]
     # sum_b B1[b] @ B2[b] = [B1[0] B1[1] ...] (n, b m) @ [B2[0]; B2[1]; ...] (b m, p)
